@@ -1,0 +1,34 @@
+"""``db upgrade``: bring an older ledger to this batchqueue's schema (after a backup)."""
+
+from __future__ import annotations
+
+import click
+
+from batchqueue.cli.options import db_option
+from batchqueue.config import Settings
+from batchqueue.db import create_ledger_engine, current_revision, head_revision, upgrade
+
+
+@click.group()
+def db() -> None:
+    """Ledger maintenance."""
+
+
+@db.command("upgrade")
+@db_option
+def upgrade_cmd(db: str | None) -> int:
+    """Migrate the ledger to the current schema; an SQLite ledger is backed up first."""
+    engine = create_ledger_engine(Settings.from_env(db=db).db_url)
+    before, _ = current_revision(engine)
+    head = head_revision(engine)
+    if before == head:
+        click.echo(f"the ledger is already at schema revision {head}")
+        return 0
+    saved = upgrade(engine)
+    if saved:
+        click.echo(f"backup written to {saved}")
+    click.echo(f"ledger upgraded from {before or 'empty'} to {head}")
+    return 0
+
+
+COMMANDS = [db]

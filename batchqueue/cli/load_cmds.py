@@ -1,0 +1,124 @@
+"""``check`` and ``import``: a spreadsheet validated, and loaded into the ledger as a job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from batchqueue.cli.options import build_spec, db_option, json_option, mapping_options, quiet_option
+from batchqueue.cli.output import emit_json, progress_bar
+from batchqueue.config import Settings
+from batchqueue.db import open_ledger
+from batchqueue.importer import LoadResult, check_file, import_file
+from batchqueue.ledger import Ledger
+
+_file_arg = click.argument("file", type=click.Path(path_type=Path))
+_max_problems = click.option(
+    "--show", "max_problems", type=click.IntRange(0), default=20, show_default=True, help="How many problems to list."
+)
+
+
+def _print_result(result: LoadResult) -> None:
+    src = result.source
+    described = [src.kind.upper()]
+    if src.sheet:
+        described.append(f"sheet {src.sheet!r}")
+    if src.encoding:
+        described.append(f"encoding {src.encoding}")
+    if src.delimiter:
+        described.append(f"delimiter {src.delimiter!r}")
+    click.echo(f"{src.path}: {', '.join(described)}")
+    m = result.mapping
+    fields = "".join(f"; {key} from {col!r}" for key, col in m.columns.items())
+    meta = ", ".join(repr(c) for c in m.metadata) or "none"
+    click.echo(f"phone column {m.phone_column!r} (region {m.region}){fields}; metadata: {meta}")
+    click.echo(
+        f"rows {result.rows}  valid {result.valid}  invalid {result.invalid}  "
+        f"duplicate {result.duplicate}  blank {result.blank}"
+    )
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if result.problems:
+        shown = len(result.problems)
+        click.echo(f"problems (first {shown}):" if shown < result.invalid else "problems:")
+        for problem in result.problems:
+            click.echo(f"  {problem}")
+
+
+@click.command()
+@_file_arg
+@mapping_options
+@click.option(
+    "--errors-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write every invalid row, with its reasons, to this CSV.",
+)
+@_max_problems
+@json_option
+@quiet_option
+def check(file: Path, errors_out: Path | None, max_problems: int, as_json: bool, quiet: bool, **opts: Any) -> int:
+    """Validate FILE without writing to the ledger; exit 1 if some rows are invalid."""
+    spec = build_spec(opts)
+    with progress_bar(f"checking {file.name}", quiet=quiet or as_json) as progress:
+        result = check_file(file, spec, max_problems=max_problems, errors_out=errors_out, progress=progress)
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        _print_result(result)
+        if errors_out is not None:
+            click.echo(f"invalid rows written to {errors_out}")
+    return 1 if result.invalid else 0
+
+
+@click.command("import")
+@_file_arg
+@click.option("--survey", "survey_id", required=True, help='Insight survey id ("Outbound API Values").')
+@click.option("--instance", "instance_id", required=True, help="Insight instance id of that survey.")
+@mapping_options
+@click.option("--new-job", is_flag=True, help="Create a new job even if this file was imported before.")
+@_max_problems
+@db_option
+@json_option
+@quiet_option
+def import_(
+    file: Path,
+    survey_id: str,
+    instance_id: str,
+    new_job: bool,
+    max_problems: int,
+    db: str | None,
+    as_json: bool,
+    quiet: bool,
+    **opts: Any,
+) -> int:
+    """Import FILE into the ledger as a job (or find the job it already is) and print its id."""
+    spec = build_spec(opts)
+    ledger = Ledger(open_ledger(Settings.from_env(db=db).db_url))
+    with progress_bar(f"importing {file.name}", quiet=quiet or as_json) as progress:
+        result = import_file(
+            ledger,
+            file,
+            spec,
+            survey_id=survey_id,
+            instance_id=instance_id,
+            new_job=new_job,
+            max_problems=max_problems,
+            progress=progress,
+        )
+    if as_json:
+        emit_json(result.as_dict())
+        return 0
+    if result.created:
+        _print_result(result)
+        click.echo(f"job {result.job_id} created ({result.valid} rows pending) in {result.seconds:.1f}s")
+    else:
+        click.echo(
+            f"job {result.job_id} already holds this file for survey {survey_id}/{instance_id} "
+            f"with the same mapping; nothing imported (use --new-job to import it again)"
+        )
+    return 0
+
+
+COMMANDS = [check, import_]

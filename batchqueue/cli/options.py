@@ -1,0 +1,105 @@
+"""Options shared by several commands, and their translation into library objects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from batchqueue.errors import UsageError
+from batchqueue.mapping import FIELDS, MappingSpec, load_mapping_file
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_MAPPING_OPTIONS = [
+    click.option(
+        "--mapping",
+        "mapping_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="TOML mapping file; options given here win over it.",
+    ),
+    click.option("--phone-column", help="The column holding the phone number (default: found by its name)."),
+    click.option("--region", help="Region for numbers without a country code (default US)."),
+    click.option("--timezone", help="Time zone of start/end values without an offset (default UTC)."),
+    click.option("--sheet", help="Excel sheet name, or its position (1 = first; default the first)."),
+    click.option("--delimiter", help="CSV delimiter (default: sniffed among , ; TAB |)."),
+    click.option(
+        "--metadata", "metadata_columns", help="Comma-separated columns sent as metadata (default all others)."
+    ),
+    click.option("--no-metadata", is_flag=True, default=None, help="Send no metadata."),
+    click.option(
+        "--allow-duplicates", is_flag=True, default=None, help="Keep rows whose number repeats an earlier row."
+    ),
+    click.option(
+        "--column",
+        "field_columns",
+        multiple=True,
+        metavar="FIELD=COLUMN",
+        help=f"Read a request field per row from a column; FIELD is one of {', '.join(FIELDS)}.",
+    ),
+    click.option("--ani", help="Caller id shown to every callee (job-wide)."),
+    click.option("--postd", help="DTMF digits sent after connect (job-wide)."),
+    click.option("--start", help="Earliest call time: ISO 8601 or unix seconds (job-wide)."),
+    click.option("--end", help="Latest call time: ISO 8601 or unix seconds (job-wide)."),
+    click.option("--max-attempts", help="Attempts per contact, 1-10 (job-wide)."),
+    click.option("--reattempt-wait", help="Seconds between attempts; needed when max attempts > 1."),
+    click.option("--result-url", help="Callback URL for every row (job-wide)."),
+]
+
+
+def mapping_options(func: F) -> F:
+    """Decorate a command with every mapping option."""
+    for option in reversed(_MAPPING_OPTIONS):
+        func = option(func)
+    return func
+
+
+def _delimiter(value: str | None) -> str | None:
+    if value is None:
+        return None
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+    value = named.get(value.lower(), value)
+    if len(value) != 1:
+        raise UsageError(f"--delimiter must be one character (or tab, comma, semicolon, pipe), got {value!r}")
+    return value
+
+
+def build_spec(opts: dict[str, Any]) -> MappingSpec:
+    """A :class:`MappingSpec` from the mapping file (if any) with the command-line options over it."""
+    path = opts.pop("mapping_file", None)
+    base = load_mapping_file(path) if path else MappingSpec()
+    columns: dict[str, str] = {}
+    for item in opts.pop("field_columns", ()) or ():
+        key, sep, column = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in FIELDS or not column.strip():
+            raise UsageError(f"--column {item!r}: expected FIELD=COLUMN with FIELD one of {', '.join(FIELDS)}")
+        columns[key] = column.strip()
+    defaults = {key: opts.pop(key) for key in FIELDS if opts.get(key) is not None}
+    for key in FIELDS:
+        opts.pop(key, None)
+    metadata = opts.pop("metadata_columns", None)
+    return base.overridden_by(
+        phone_column=opts.pop("phone_column", None),
+        region=opts.pop("region", None),
+        timezone=opts.pop("timezone", None),
+        sheet=opts.pop("sheet", None),
+        delimiter=_delimiter(opts.pop("delimiter", None)),
+        metadata=tuple(c.strip() for c in metadata.split(",") if c.strip()) if metadata is not None else None,
+        no_metadata=opts.pop("no_metadata", None),
+        allow_duplicates=opts.pop("allow_duplicates", None),
+        columns=columns or None,
+        defaults=defaults or None,
+    )
+
+
+db_option = click.option(
+    "--db",
+    "db",
+    metavar="PATH|URL",
+    help="Ledger: a file path or SQLAlchemy URL (env BATCHQUEUE_DB; default batchqueue.db).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")

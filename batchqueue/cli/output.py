@@ -1,0 +1,59 @@
+"""Printing: JSON for scripts, plain lines and rich tables for people, progress bars on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+
+def emit_json(obj: Any) -> None:
+    """One JSON object on stdout (the ``--json`` contract)."""
+    click.echo(json.dumps(obj, ensure_ascii=False, default=str))
+
+
+def stdout_console() -> Console:
+    # Piped output keeps whole lines instead of squeezing tables into 80 columns.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+@contextmanager
+def progress_bar(label: str, *, quiet: bool, unit: str = "rows") -> Iterator[Callable[[int, int], None] | None]:
+    """A progress callback drawing on stderr, or None when quiet or stderr is not a terminal."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    counter = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        counter,
+        TimeRemainingColumn(),
+        console=stderr_console(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total or None)
+
+        yield update

@@ -1,0 +1,159 @@
+"""Engines, SQLite PRAGMAs, Alembic migrations and the schema-version check.
+
+Usage::
+
+    engine = open_ledger("sqlite:///batchqueue.db")      # creates a new ledger at head
+    with write(engine) as conn: ...                       # BEGIN IMMEDIATE on SQLite
+
+An existing ledger on an older schema is refused with the command that upgrades it; the upgrade
+backs the SQLite file up first (as jupyterhub does).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from batchqueue.errors import LedgerError, SchemaOutdatedError, UsageError
+
+BUSY_TIMEOUT_MS = 60_000
+_WRITE = "batchqueue_write"
+
+
+def migrations_dir() -> Path:
+    """Where the Alembic scripts are: inside the package when installed, else the source tree."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "migrations", here.parent / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise LedgerError("the Alembic migrations are missing from this installation of batchqueue")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Driver-level autocommit, so that SQLAlchemy's "begin" event below decides how BEGIN is said.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = FULL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # Writers take the write lock up front: a deferred BEGIN that later upgrades to a write can
+    # fail with SQLITE_BUSY without waiting, which busy_timeout cannot help.
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+
+def create_ledger_engine(url: str) -> Engine:
+    """An engine for ``url`` with batchqueue's connection settings; nothing is migrated."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise UsageError(f"--db: {url!r} is neither a file path nor a database URL") from None
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            folder = Path(parsed.database).expanduser().resolve().parent
+            if not folder.is_dir():
+                raise UsageError(f"--db: the folder {folder} does not exist")
+        engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    try:
+        return create_engine(parsed, pool_pre_ping=True)
+    except ModuleNotFoundError as exc:
+        raise UsageError(f"--db: the driver for {parsed.drivername} is not installed ({exc.name})") from None
+
+
+@contextmanager
+def write(engine: Engine) -> Iterator[Connection]:
+    """One write transaction (BEGIN IMMEDIATE on SQLite), committed on success."""
+    with engine.connect() as conn:
+        conn.execution_options(**{_WRITE: True})
+        with conn.begin():
+            yield conn
+
+
+def alembic_config(engine: Engine, connection: Connection | None = None) -> Config:
+    """An Alembic config pointing at the packaged migrations and at ``engine``'s database."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    cfg.attributes["url"] = engine.url.render_as_string(hide_password=False)
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision(engine: Engine) -> str | None:
+    """The revision this batchqueue's code expects."""
+    return ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+
+
+def current_revision(engine: Engine) -> tuple[str | None, bool]:
+    """(revision stamped in the database, whether the database has any tables at all)."""
+    with engine.connect() as conn:
+        rev = MigrationContext.configure(conn).get_current_revision()
+        has_tables = bool(inspect(conn).get_table_names())
+    return rev, has_tables
+
+
+def upgrade(engine: Engine, *, backup: bool = True) -> Path | None:
+    """Migrate to head; an existing SQLite file is copied aside first. Returns the backup path."""
+    saved = None
+    database = engine.url.database
+    if backup and engine.url.get_backend_name() == "sqlite" and database and Path(database).is_file():
+        rev, _ = current_revision(engine)
+        with engine.connect() as conn:  # fold the WAL into the file so the copy is complete
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        saved = Path(f"{database}.{rev or 'empty'}.{time.strftime('%Y%m%d%H%M%S')}.bak")
+        shutil.copy2(database, saved)
+    with write(engine) as conn:
+        command.upgrade(alembic_config(engine, conn), "head")
+    return saved
+
+
+def open_ledger(url: str, *, create: bool = True) -> Engine:
+    """An engine on a ledger at the current schema; a new, empty database is created at head."""
+    engine = create_ledger_engine(url)
+    try:
+        rev, has_tables = current_revision(engine)
+        head = head_revision(engine)
+        if rev is None and not has_tables:
+            if not create:
+                raise LedgerError(f"{_where(engine)} is not a batchqueue ledger yet (import a file first)")
+            with write(engine) as conn:
+                command.upgrade(alembic_config(engine, conn), "head")
+        elif rev is None:
+            raise LedgerError(f"{_where(engine)} holds tables but is not a batchqueue ledger")
+        elif rev != head:
+            raise SchemaOutdatedError(
+                f"{_where(engine)} is at schema revision {rev}, this batchqueue needs {head}; "
+                f"upgrade it with: batchqueue db upgrade --db {_where(engine)}  (a backup is made first)"
+            )
+    except OperationalError as exc:
+        engine.dispose()
+        raise LedgerError(f"{_where(engine)}: cannot open the ledger ({exc.orig})") from None
+    except BaseException:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _where(engine: Engine) -> str:
+    if engine.url.get_backend_name() == "sqlite":
+        return str(engine.url.database)
+    return engine.url.render_as_string(hide_password=True)

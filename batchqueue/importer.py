@@ -1,0 +1,272 @@
+"""Spreadsheet → validated rows → ledger: the ``check`` and ``import`` jobs.
+
+Usage::
+
+    result = check_file(Path("contacts.csv"), MappingSpec())
+    result = import_file(ledger, Path("contacts.csv"), MappingSpec(), survey_id="123", instance_id="1")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from batchqueue.errors import UsageError
+from batchqueue.ledger import Ledger
+from batchqueue.mapping import MappingSpec, Reason, ResolvedMapping, RowValidator, resolve
+from batchqueue.models import RowState
+from batchqueue.reports import InvalidRowsWriter
+from batchqueue.sheets import SourceInfo, Table, column_letter, open_table
+
+Progress = Callable[[int, int], None]
+_PROGRESS_EVERY = 8192
+_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+@dataclass
+class Problem:
+    """One reason one row is invalid, located as a spreadsheet user would look for it."""
+
+    row: int
+    column: str | None
+    letter: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"row {self.row}"
+        if self.column:
+            where += f", column {self.column!r}" + (f" ({self.letter})" if self.letter else "")
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class LoadResult:
+    """Counts and findings of a check or an import."""
+
+    source: SourceInfo
+    mapping: ResolvedMapping
+    rows: int = 0
+    valid: int = 0
+    invalid: int = 0
+    duplicate: int = 0
+    blank: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    job_id: int | None = None
+    created: bool = False
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """The ``--json`` object (its keys are part of the CLI contract)."""
+        out: dict[str, Any] = {}
+        if self.job_id is not None:
+            out |= {"job_id": self.job_id, "created": self.created}
+        out |= {
+            "file": self.source.path,
+            "kind": self.source.kind,
+            "sha256": self.source.sha256,
+            "encoding": self.source.encoding,
+            "encoding_note": self.source.encoding_note,
+            "delimiter": self.source.delimiter,
+            "sheet": self.source.sheet,
+            "rows": self.rows,
+            "valid": self.valid,
+            "invalid": self.invalid,
+            "duplicate": self.duplicate,
+            "blank": self.blank,
+            "mapping": self.mapping.as_dict(),
+            "problems": [
+                {"row": p.row, "column": p.column, "column_letter": p.letter, "reason": p.reason} for p in self.problems
+            ],
+            "warnings": self.warnings,
+        }
+        return out
+
+
+class _Rows:
+    """Turns a table's rows into ledger tuples while tallying a :class:`LoadResult`."""
+
+    def __init__(
+        self,
+        table: Table,
+        result: LoadResult,
+        now: int,
+        max_problems: int,
+        sink: InvalidRowsWriter | None,
+        progress: Progress | None,
+    ) -> None:
+        self.table, self.result, self.now = table, result, now
+        self.validator = RowValidator(result.mapping, table.headers, now)
+        self.max_problems, self.sink, self.progress = max_problems, sink, progress
+        self.letters = {name: column_letter(i) for i, name in enumerate(table.headers)}
+
+    def _problem(self, number: int, reasons: list[Reason]) -> None:
+        for column, why in reasons:
+            if len(self.result.problems) >= self.max_problems:
+                return
+            letter = self.letters.get(column) if column else None
+            self.result.problems.append(Problem(number, column, letter, why))
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        result, check = self.result, self.validator.check
+        allow_dupes = result.mapping.allow_duplicates
+        first_seen: dict[str, int] = {}
+        created = float(self.now)
+        pending, invalid, duplicate = RowState.PENDING.value, RowState.INVALID.value, RowState.DUPLICATE.value
+        tokens, used = "", 0
+        for number, cells, overflow in self.table.rows():
+            result.rows += 1
+            if self.progress and result.rows % _PROGRESS_EVERY == 0:
+                self.progress(*self.table.progress())
+            request, reasons = check(cells, overflow)
+            if request is None:
+                result.invalid += 1
+                self._problem(number, reasons)
+                if self.sink:
+                    self.sink.write(number, cells, reasons)
+                yield (
+                    number,
+                    _json(cells),
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    invalid,
+                    _json(reasons),
+                    None,
+                    None,
+                    created,
+                )
+                continue
+            state, dup_of, token, why = pending, None, None, None
+            first = first_seen.setdefault(request.dedupe_key, number) if not allow_dupes else number
+            if first != number:
+                state, dup_of, why = (
+                    duplicate,
+                    first,
+                    _json([[result.mapping.phone_column, f"same number as row {first}"]]),
+                )
+                result.duplicate += 1
+            else:
+                result.valid += 1
+                if used == len(tokens):  # 128-bit callback tokens, drawn from the OS in bulk
+                    tokens, used = os.urandom(16 * 1024).hex(), 0
+                token, used = tokens[used : used + 32], used + 32
+            yield (
+                number,
+                _json(cells),
+                request.phone_number,
+                request.e164,
+                request.start,
+                request.end,
+                request.max_attempts,
+                request.reattempt_wait,
+                request.result_url,
+                state,
+                why,
+                dup_of,
+                token,
+                created,
+            )
+        result.blank = self.table.blank_rows
+        result.warnings.extend(f"{n} row(s): {w}" for w, n in self.validator.warnings.items())
+        if self.progress:
+            self.progress(*self.table.progress())
+
+
+def _prepare(path: Path, spec: MappingSpec, now: int) -> tuple[Table, LoadResult]:
+    table = open_table(path, sheet=spec.sheet, delimiter=spec.delimiter)
+    resolved = resolve(spec, table.headers, now=now)
+    resolved = replace(resolved, sheet=table.info.sheet, delimiter=table.info.delimiter)
+    result = LoadResult(source=table.info, mapping=resolved, warnings=list(resolved.warnings))
+    if table.info.encoding_note:
+        result.warnings.append(f"encoding: {table.info.encoding_note}")
+    return table, result
+
+
+def check_file(
+    path: Path,
+    spec: MappingSpec,
+    *,
+    max_problems: int = 20,
+    errors_out: Path | None = None,
+    progress: Progress | None = None,
+) -> LoadResult:
+    """Validate every row of ``path``; nothing is written except the optional ``errors_out`` CSV."""
+    started = time.perf_counter()
+    now = int(time.time())
+    table, result = _prepare(path, spec, now)
+    if errors_out is not None:
+        with InvalidRowsWriter(errors_out, table.headers) as sink:
+            for _ in _Rows(table, result, now, max_problems, sink, progress):
+                pass
+    else:
+        for _ in _Rows(table, result, now, max_problems, None, progress):
+            pass
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def import_file(
+    ledger: Ledger,
+    path: Path,
+    spec: MappingSpec,
+    *,
+    survey_id: str,
+    instance_id: str,
+    new_job: bool = False,
+    max_problems: int = 20,
+    progress: Progress | None = None,
+) -> LoadResult:
+    """Import ``path`` as a job; the same file, survey, instance and mapping again finds that job."""
+    for name, value in (("--survey", survey_id), ("--instance", instance_id)):
+        if not _ID.fullmatch(value or ""):
+            raise UsageError(f"{name} {value!r}: expected the id shown in Insight (letters, digits, - _ .)")
+    started = time.perf_counter()
+    now = int(time.time())
+    table, result = _prepare(path, spec, now)
+    fingerprint = result.mapping.fingerprint()
+    if not new_job:
+        found = ledger.find_job(
+            sha256=table.info.sha256, survey_id=survey_id, instance_id=instance_id, fingerprint=fingerprint
+        )
+        if found is not None:
+            counts = ledger.counts(found.id)
+            result.job_id, result.created = found.id, False
+            result.rows = sum(counts.values())
+            result.invalid, result.duplicate = counts["invalid"], counts["duplicate"]
+            result.valid = result.rows - result.invalid - result.duplicate
+            result.blank = found.blank_rows
+            result.seconds = time.perf_counter() - started
+            return result
+    source_rows = _Rows(table, result, now, max_problems, None, progress)
+    job_values: dict[str, Any] = {
+        "survey_id": survey_id,
+        "instance_id": instance_id,
+        "source_name": os.path.basename(table.info.path),
+        "source_sha256": table.info.sha256,
+        "source_kind": table.info.kind,
+        "sheet": table.info.sheet,
+        "encoding": table.info.encoding,
+        "delimiter": table.info.delimiter,
+        "headers": _json(table.headers),
+        "mapping": _json(result.mapping.as_dict()),
+        "fingerprint": fingerprint,
+        "options": "{}",
+        "blank_rows": 0,
+        "created_at": float(now),
+    }
+    result.job_id = ledger.create_job(job_values, source_rows, lambda: {"blank_rows": result.blank})
+    result.created = True
+    result.seconds = time.perf_counter() - started
+    return result

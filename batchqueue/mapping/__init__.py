@@ -1,0 +1,23 @@
+"""Columns to request fields: phone, time and attempt normalization, per-row validation.
+
+Usage::
+
+    resolved = resolve(MappingSpec(region="US"), table.headers, now=int(time.time()))
+    validator = RowValidator(resolved, table.headers, now)
+    request, reasons = validator.check(cells, overflow)
+"""
+
+from batchqueue.mapping.resolve import ResolvedMapping, resolve
+from batchqueue.mapping.spec import FIELDS, MappingSpec, load_mapping_file
+from batchqueue.mapping.validate import Reason, Request, RowValidator
+
+__all__ = [
+    "FIELDS",
+    "MappingSpec",
+    "Reason",
+    "Request",
+    "ResolvedMapping",
+    "RowValidator",
+    "load_mapping_file",
+    "resolve",
+]

@@ -1,0 +1,105 @@
+"""What the user asked for: mapping options from the command line and from a TOML mapping file.
+
+A mapping file lets a team reuse one mapping; options given on the command line win over it::
+
+    phone_column = "Mobile"
+    region = "US"
+    timezone = "America/New_York"
+    metadata = ["First Name", "Account"]   # or: metadata = false
+
+    [columns]        # request fields read per row from a column
+    ani = "Caller ID"
+
+    [defaults]       # job-wide values, used where a row's column is absent or empty
+    max_attempts = 3
+    reattempt_wait = 3600
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from batchqueue.config import DEFAULT_REGION, DEFAULT_TIMEZONE
+from batchqueue.errors import UsageError
+
+#: Request fields besides the phone number, each from a column or a job-wide default.
+FIELDS = ("ani", "postd", "start", "end", "max_attempts", "reattempt_wait", "result_url")
+
+
+@dataclass(frozen=True)
+class MappingSpec:
+    """The mapping as given; :func:`batchqueue.mapping.resolve.resolve` fits it to a header."""
+
+    phone_column: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)
+    metadata: tuple[str, ...] | None = None
+    no_metadata: bool = False
+    region: str = DEFAULT_REGION
+    timezone: str = DEFAULT_TIMEZONE
+    allow_duplicates: bool = False
+    sheet: str | None = None
+    delimiter: str | None = None
+
+    def overridden_by(self, **given: Any) -> MappingSpec:
+        """This spec with every option the user gave explicitly (not None) put over it."""
+        changes: dict[str, Any] = {}
+        for key, value in given.items():
+            if value is None:
+                continue
+            if key in ("columns", "defaults"):
+                changes[key] = {**getattr(self, key), **value}
+            else:
+                changes[key] = value
+        if changes.get("metadata") is not None:
+            changes.setdefault("no_metadata", False)
+        return replace(self, **changes)
+
+
+def _fields_dict(table: object, where: str) -> dict[str, str]:
+    if not isinstance(table, dict):
+        raise UsageError(f"{where} must be a table of field = value")
+    unknown = sorted(set(table) - set(FIELDS))
+    if unknown:
+        raise UsageError(f"{where} has unknown field(s) {', '.join(unknown)}; known: {', '.join(FIELDS)}")
+    return {k: str(v) for k, v in table.items()}
+
+
+def load_mapping_file(path: Path) -> MappingSpec:
+    """Read a TOML mapping file; every mistake is a UsageError naming the file and the key."""
+    where = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"mapping file {where}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"mapping file {where}: cannot be read ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"mapping file {where}: not valid TOML ({exc})") from None
+    known = {f.name for f in fields(MappingSpec)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise UsageError(f"mapping file {where}: unknown key(s) {', '.join(unknown)}")
+    spec: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in ("columns", "defaults"):
+            spec[key] = _fields_dict(value, f"mapping file {where}: [{key}]")
+        elif key == "metadata":
+            if value is False:
+                spec["no_metadata"] = True
+            elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+                spec["metadata"] = tuple(value)
+            else:
+                raise UsageError(f"mapping file {where}: metadata must be a list of column names or false")
+        elif key in ("allow_duplicates", "no_metadata"):
+            if not isinstance(value, bool):
+                raise UsageError(f"mapping file {where}: {key} must be true or false")
+            spec[key] = value
+        else:
+            if not isinstance(value, (str, int)):
+                raise UsageError(f"mapping file {where}: {key} must be a string")
+            spec[key] = str(value)
+    return MappingSpec(**spec)

@@ -1,0 +1,107 @@
+"""The ledger's tables and the row-state enum. Alembic migrations in ``migrations/`` build these.
+
+Times are unix seconds (REAL): cheap to write a million of, easy to compare, formatted on export.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class RowState(StrEnum):
+    """Where a row is in its life (DESIGN.md, "Row states"). Only :mod:`batchqueue.ledger` moves rows."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    QUEUED = "queued"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+    INVALID = "invalid"
+    DUPLICATE = "duplicate"
+    CANCELED = "canceled"
+
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("survey_id", String(64), nullable=False),
+    Column("instance_id", String(64), nullable=False),
+    Column("source_name", Text, nullable=False),
+    Column("source_sha256", String(64), nullable=False),
+    Column("source_kind", String(8), nullable=False),
+    Column("sheet", Text),
+    Column("encoding", String(32)),
+    Column("delimiter", String(4)),
+    Column("headers", Text, nullable=False, comment="JSON list of the header names"),
+    Column("mapping", Text, nullable=False, comment="JSON of the effective mapping"),
+    Column("fingerprint", String(64), nullable=False, comment="sha256 of the effective mapping"),
+    Column("options", Text, nullable=False, server_default="{}", comment="JSON of job options"),
+    Column("blank_rows", Integer, nullable=False, server_default="0"),
+    Column("created_at", Float, nullable=False),
+    Index("ix_jobs_source", "source_sha256", "survey_id", "instance_id", "fingerprint"),
+)
+
+rows = Table(
+    "rows",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("job_id", Integer, ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("row_number", Integer, nullable=False, comment="as a spreadsheet program numbers it"),
+    Column("cells", Text, nullable=False, comment="JSON list of the original cells, as text"),
+    Column("phone_number", Text, comment="tel:+E164[;ani=…][;postd=…] as sent"),
+    Column("e164", String(20)),
+    Column("start_ts", Integer),
+    Column("end_ts", Integer),
+    Column("max_attempts", Integer),
+    Column("reattempt_wait", Integer),
+    Column("result_url", Text),
+    Column("state", String(16), nullable=False),
+    Column("reasons", Text, comment="JSON list of [column, reason] for invalid rows"),
+    Column("duplicate_of", Integer, comment="row_number of the first row with this number"),
+    Column("token", String(32), comment="per-row secret for the result_url callback"),
+    Column("call_id", String(64)),
+    Column("error", Text),
+    Column("http_status", Integer),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float),
+    Index("ix_rows_job_state", "job_id", "state"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("row_id", Integer, ForeignKey("rows.id", ondelete="CASCADE"), nullable=False),
+    Column("job_id", Integer, ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float),
+    Column("outcome", String(16), comment="the reply class of DESIGN.md's table"),
+    Column("http_status", Integer),
+    Column("call_id", String(64)),
+    Column("error", Text),
+    Index("ix_attempts_row_id", "row_id"),
+)

@@ -1,0 +1,32 @@
+"""Reading CSV / TSV / XLSX / XLS / ODS files into text rows.
+
+Usage::
+
+    table = open_table(Path("contacts.xlsx"), sheet="Contacts")
+    print(table.headers)
+    for number, cells, overflow in table.rows():
+        ...
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from batchqueue.sheets.csvfile import CsvTable
+from batchqueue.sheets.detect import check_zip, detect_kind, head
+from batchqueue.sheets.excel import ExcelTable
+from batchqueue.sheets.headers import column_letter
+from batchqueue.sheets.table import RawRow, SourceInfo, Table
+
+__all__ = ["RawRow", "SourceInfo", "Table", "column_letter", "open_table"]
+
+
+def open_table(path: Path, *, sheet: str | None = None, delimiter: str | None = None) -> Table:
+    """Open a spreadsheet for reading; raises :class:`~batchqueue.errors.InputFileError` when it can't."""
+    first = head(path)
+    kind = detect_kind(path, first)
+    if kind == "excel":
+        if first.startswith(b"PK"):
+            check_zip(path)
+        return ExcelTable.open(path, sheet)
+    return CsvTable.open(path, first, delimiter)

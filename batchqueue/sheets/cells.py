@@ -1,0 +1,41 @@
+"""Excel cell values as the text a person sees in the cell."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+
+def cell_text(value: object) -> str:
+    """Render one Excel cell: ``6175551234.0`` → ``"6175551234"``, dates as ISO 8601 text.
+
+    Dates stay dates: ISO text is unambiguous, so the time fields parse it back exactly.
+    """
+    if value is None or value == "":
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return float_text(value)
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0, 0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ", timespec="seconds" if value.microsecond == 0 else "auto")
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    return str(value)
+
+
+def float_text(value: float) -> str:
+    """Excel shows at most 15 significant digits and never a trailing ``.0``."""
+    if math.isnan(value) or math.isinf(value):
+        return ""
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return format(value, ".15g")

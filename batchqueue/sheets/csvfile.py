@@ -1,0 +1,186 @@
+"""CSV/TSV reading: encoding detection, delimiter sniffing, streaming rows with their numbers."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+from batchqueue.errors import InputFileError
+from batchqueue.sheets.headers import clean_headers
+from batchqueue.sheets.table import RawRow, SourceInfo
+
+DELIMITERS = (",", ";", "\t", "|")
+_CHUNK = 1 << 20
+_SNIFF_RECORDS = 50
+csv.field_size_limit(1 << 24)
+
+
+class _CountingReader(io.RawIOBase):
+    """A binary file that counts the bytes read through it, for the progress bar."""
+
+    def __init__(self, raw: io.BufferedReader) -> None:
+        self._raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        n = self._raw.readinto(buffer)
+        self.count += n or 0
+        return n or 0
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def scan(path: Path, first: bytes) -> tuple[str, str | None, str, int]:
+    """One pass over the bytes: (encoding, note, sha256, size). UTF-8 is proven, not guessed."""
+    if first.startswith(codecs.BOM_UTF8):
+        encoding, note = "utf-8-sig", "UTF-8 with BOM"
+    elif first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        encoding, note = "utf-16", "UTF-16 with BOM"
+    else:
+        if b"\x00" in first:
+            raise InputFileError(str(path), "contains binary data (NUL bytes); not a CSV file")
+        encoding, note = "utf-8", None
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")() if encoding == "utf-8" else None
+    cp1252_ok = True
+    size = 0
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            size += len(chunk)
+            digest.update(chunk)
+            if decoder is not None:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    decoder = None
+                    encoding = "fallback"
+            if encoding == "fallback" and cp1252_ok:
+                try:
+                    chunk.decode("cp1252")
+                except UnicodeDecodeError:
+                    cp1252_ok = False
+    if decoder is not None:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            encoding = "fallback"
+    if encoding == "fallback":
+        # Not valid UTF-8: Excel on Windows writes Windows-1252; bytes it leaves undefined mean Latin-1.
+        encoding = "cp1252" if cp1252_ok else "latin-1"
+        note = f"not valid UTF-8; read as {'Windows-1252' if cp1252_ok else 'Latin-1'}"
+    return encoding, note, digest.hexdigest(), size
+
+
+def sniff_delimiter(sample: str, prefer_tab: bool) -> str:
+    """The delimiter among , ; TAB | that splits the first records into the most consistent columns."""
+    lines = sample.splitlines(keepends=True)
+    if len(lines) > 1:
+        lines = lines[:-1]  # the sample may cut the last line short
+    text = "".join(lines)
+    best, best_score = ("\t" if prefer_tab else ","), (0.0, 1)
+    for delim in DELIMITERS:
+        reader = csv.reader(io.StringIO(text), delimiter=delim)
+        widths = []
+        try:
+            for record in reader:
+                if any(cell.strip() for cell in record):
+                    widths.append(len(record))
+                if len(widths) >= _SNIFF_RECORDS:
+                    break
+        except csv.Error:
+            continue
+        if not widths or widths[0] < 2:
+            continue
+        consistent = sum(1 for w in widths if w == widths[0]) / len(widths)
+        score = (consistent, widths[0])
+        if score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+class CsvTable:
+    """A delimited text file read as a stream of rows. Usage: ``CsvTable.open(path, first_bytes)``."""
+
+    def __init__(self, path: Path, info: SourceInfo) -> None:
+        self.path = path
+        self.info = info
+        self.blank_rows = 0
+        self._counter: _CountingReader | None = None
+        self._text = self._open_text()
+        self._reader = csv.reader(self._text, delimiter=info.delimiter or ",", strict=False)
+        self.headers = self._read_header()
+
+    @classmethod
+    def open(cls, path: Path, first: bytes, delimiter: str | None = None) -> CsvTable:
+        encoding, note, sha256, size = scan(path, first)
+        sample = first.decode(encoding, errors="replace")
+        if delimiter is None:
+            delimiter = sniff_delimiter(sample.lstrip("\ufeff"), path.suffix.lower() in {".tsv", ".tab"})
+        info = SourceInfo(
+            path=str(path),
+            kind="csv",
+            sha256=sha256,
+            size=size,
+            encoding=encoding,
+            encoding_note=note,
+            delimiter=delimiter,
+        )
+        return cls(path, info)
+
+    def _open_text(self) -> io.TextIOWrapper:
+        self._counter = _CountingReader(self.path.open("rb"))
+        buffered = io.BufferedReader(self._counter, buffer_size=_CHUNK)
+        return io.TextIOWrapper(buffered, encoding=self.info.encoding, newline="")
+
+    def _read_header(self) -> list[str]:
+        try:
+            for record in self._reader:
+                if any(cell.strip() for cell in record):
+                    return clean_headers(record, self.info.path)
+                self.blank_rows += 1
+        except csv.Error as exc:
+            raise InputFileError(self.info.path, f"line {self._reader.line_num}: {exc}") from None
+        raise InputFileError(self.info.path, "has no header row (every line is blank)")
+
+    def rows(self) -> Iterator[RawRow]:
+        width = len(self.headers)
+        # Records are numbered as a spreadsheet program numbers rows: header = 1 (after any blank
+        # lines above it), a quoted field spanning lines still counts as one row.
+        record_number = 1 + self.blank_rows
+        reader = self._reader
+        try:
+            for record in reader:
+                record_number += 1
+                if len(record) == width:
+                    if not any(record):
+                        self.blank_rows += 1
+                        continue
+                    yield record_number, record, []
+                    continue
+                if not any(cell.strip() for cell in record):
+                    self.blank_rows += 1
+                    continue
+                if len(record) < width:
+                    record.extend([""] * (width - len(record)))
+                    yield record_number, record, []
+                else:
+                    extra = [cell for cell in record[width:] if cell.strip()]
+                    yield record_number, record[:width], extra
+        except csv.Error as exc:
+            raise InputFileError(self.info.path, f"line {reader.line_num}: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise InputFileError(self.info.path, f"undecodable bytes near line {reader.line_num}: {exc}") from None
+        finally:
+            self._text.close()
+
+    def progress(self) -> tuple[int, int]:
+        return (self._counter.count if self._counter else 0), self.info.size
