@@ -39,7 +39,7 @@ IMPORT_COLUMNS = (
     "token",
     "created_at",
 )
-_INSERT_BATCH = 20_000
+_INSERT_BATCH = 10_000
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,7 @@ class Ledger:
         with write(self.engine) as conn:
             job_id = int(conn.execute(insert(jobs).values(**job_values).returning(jobs.c.id)).scalar_one())
             iterator = iter(row_tuples)
+            batches = iter(lambda: list(islice(iterator, _INSERT_BATCH)), [])
             if conn.dialect.name == "sqlite":
                 # Raw executemany inside SQLAlchemy's transaction: ~3x SQLAlchemy Core's insert rate.
                 cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -123,11 +124,11 @@ class Ledger:
                     f"INSERT INTO rows (job_id, {', '.join(IMPORT_COLUMNS)}) "  # noqa: S608
                     f"VALUES ({job_id}, {', '.join('?' * len(IMPORT_COLUMNS))})"
                 )
-                while batch := list(islice(iterator, _INSERT_BATCH)):
+                for batch in batches:
                     cursor.executemany(sql, batch)
                 cursor.close()
             else:
-                while batch := list(islice(iterator, _INSERT_BATCH)):
+                for batch in batches:
                     conn.execute(
                         insert(rows), [{"job_id": job_id, **dict(zip(IMPORT_COLUMNS, t, strict=True))} for t in batch]
                     )

@@ -6,7 +6,7 @@ import click
 
 from batchqueue.cli.options import db_option
 from batchqueue.config import Settings
-from batchqueue.db import create_ledger_engine, current_revision, head_revision, upgrade
+from batchqueue.db import SCHEMA_REVISION, create_ledger_engine, current_revision, upgrade
 
 
 @click.group()
@@ -20,7 +20,7 @@ def upgrade_cmd(db: str | None) -> int:
     """Migrate the ledger to the current schema; an SQLite ledger is backed up first."""
     engine = create_ledger_engine(Settings.from_env(db=db).db_url)
     before, _ = current_revision(engine)
-    head = head_revision(engine)
+    head = SCHEMA_REVISION
     if before == head:
         click.echo(f"the ledger is already at schema revision {head}")
         return 0

@@ -10,13 +10,17 @@ path can only ever agree with phonenumbers (a test compares the two on random nu
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat
 
-_NANP_PLAIN = re.compile(r"\s*(?:\+?1[\s.-]?)?\(?([2-9]\d\d)\)?[\s.-]?(\d{3})[\s.-]?(\d{4})\s*")
+_NANP_PLAIN = re.compile(
+    r"\s*(?:\+?1[\s.-]?)?\(?([2-9]\d\d)\)?[\s.-]?(\d{3})[\s.-]?(\d{4})"
+    r"(?:\s*(?:x|ext\.?|extension|#)\s*(\d{1,32}))?\s*",
+    re.IGNORECASE,
+)
 _DTMF = re.compile(r"[0-9*#]{1,32}")
 _EXTENSION_SPLIT = re.compile(r"\s*(?:#|x|ext\.?|extension)\s*(\d+)\s*$", re.IGNORECASE)
 
@@ -33,8 +37,7 @@ class PhoneError(ValueError):
     """A value that is not a usable phone number; the message says why, for the row's reasons."""
 
 
-@dataclass(frozen=True)
-class Phone:
+class Phone(NamedTuple):
     """A normalized number plus what its cell carried besides (``tel:`` parameters or extension)."""
 
     e164: str
@@ -85,11 +88,16 @@ class PhoneParser:
     def parse(self, text: str) -> Phone:
         """A :class:`Phone`, or :class:`PhoneError` with the reason."""
         if self._fast is not None:
-            m = _NANP_PLAIN.fullmatch(text)
+            ani = postd = None
+            body = text
+            if text[:4] in ("tel:", "TEL:"):
+                body, params = _split_tel(text[4:])
+                ani, postd = params.get("ani"), params.get("postd")
+            m = _NANP_PLAIN.fullmatch(body)
             if m is not None:
-                digits = m.group(1) + m.group(2) + m.group(3)
-                if self._fast.match(digits):
-                    return Phone("+1" + digits, self.region)
+                a, b, c, ext = m.groups()
+                if self._fast.match(a + b + c) and (postd is None or _DTMF.fullmatch(postd)):
+                    return Phone("+1" + a + b + c, self.region, ani, postd or ext)
         return self._parse_slow(text)
 
     def _parse_slow(self, text: str) -> Phone:

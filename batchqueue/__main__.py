@@ -1,0 +1,5 @@
+"""python -m batchqueue"""
+
+from batchqueue.cli import main
+
+main()

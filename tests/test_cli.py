@@ -1,0 +1,163 @@
+"""The command line as scripts and people use it: JSON contracts, exit codes, messages."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from batchqueue.cli import cli
+from tests.conftest import CliResult, write_csv, write_xlsx
+
+Run = Callable[..., CliResult]
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def _file(tmp_path: Path) -> Path:
+    return write_csv(
+        tmp_path / "c.csv",
+        [
+            ["Name", "Phone", "Note"],
+            ["Ann", "6175550101", '=HYPERLINK("x")'],
+            ["Bob", "12", "+SUM(A1)"],
+            ["Cy", "617.555.0101", "dup"],
+            ["", "", ""],
+        ],
+    )
+
+
+def test_check_prints_counts_and_problems_and_writes_nothing(tmp_path: Path, run_cli: Run) -> None:
+    result = run_cli("check", _file(tmp_path))
+    assert result.code == 1  # some rows are invalid
+    assert "rows 3  valid 1  invalid 1  duplicate 1  blank 1" in result.out
+    assert "row 3, column 'Phone' (B): '12' has the wrong number of digits" in result.out
+    assert not list(tmp_path.glob("*.db"))
+
+
+def test_check_json_contract(tmp_path: Path, run_cli: Run) -> None:
+    data = run_cli("check", _file(tmp_path), "--json").json()
+    assert {"rows", "valid", "invalid", "duplicate", "blank", "problems", "encoding", "mapping"} <= set(data)
+    assert (data["rows"], data["valid"], data["invalid"], data["duplicate"], data["blank"]) == (3, 1, 1, 1, 1)
+    assert data["problems"][0] == {
+        "row": 3,
+        "column": "Phone",
+        "column_letter": "B",
+        "reason": "'12' has the wrong number of digits for its country",
+    }
+
+
+def test_errors_out_holds_every_invalid_row_with_formula_safe_cells(tmp_path: Path, run_cli: Run) -> None:
+    out = tmp_path / "errors.csv"
+    assert run_cli("check", _file(tmp_path), "--errors-out", out).code == 1
+    with out.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["row", "reasons", "Name", "Phone", "Note"]
+    assert rows[1][:2] == ["3", "column 'Phone': '12' has the wrong number of digits for its country"]
+    assert rows[1][4] == "'+SUM(A1)"
+
+
+def test_import_and_status_json_contracts(tmp_path: Path, run_cli: Run) -> None:
+    src = _file(tmp_path)
+    first = run_cli("import", src, "--survey", "77", "--instance", "2", "--json")
+    assert first.code == 0, first.err
+    data = first.json()
+    assert {"job_id", "rows", "valid", "invalid", "duplicate", "created"} <= set(data)
+    assert (data["created"], data["rows"], data["valid"], data["invalid"], data["duplicate"]) == (True, 3, 1, 1, 1)
+    again = run_cli("import", src, "--survey", "77", "--instance", "2", "--json").json()
+    assert (again["job_id"], again["created"], again["rows"]) == (data["job_id"], False, 3)
+    status = run_cli("status", str(data["job_id"]), "--json").json()
+    assert status["job_id"] == data["job_id"]
+    assert status["counts"] == {
+        "pending": 1,
+        "sending": 0,
+        "queued": 0,
+        "failed": 0,
+        "uncertain": 0,
+        "invalid": 1,
+        "duplicate": 1,
+        "canceled": 0,
+    }
+    listing = run_cli("status", "--json").json()
+    assert [j["job_id"] for j in listing["jobs"]] == [data["job_id"]]
+    human = run_cli("status")
+    assert human.code == 0
+    assert "c.csv" in human.out
+    assert "77/2" in human.out
+
+
+def test_import_says_when_it_found_the_existing_job(tmp_path: Path, run_cli: Run) -> None:
+    src = _file(tmp_path)
+    assert "job 1 created" in run_cli("import", src, "--survey", "1", "--instance", "1").out
+    assert "job 1 already holds this file" in run_cli("import", src, "--survey", "1", "--instance", "1").out
+    assert "job 2 created" in run_cli("import", src, "--survey", "1", "--instance", "1", "--new-job").out
+
+
+def test_db_option_and_environment_variable(tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = _file(tmp_path)
+    assert run_cli("import", src, "--survey", "1", "--instance", "1", "--db", tmp_path / "a.db").code == 0
+    monkeypatch.setenv("BATCHQUEUE_DB", str(tmp_path / "b.db"))
+    assert run_cli("import", src, "--survey", "1", "--instance", "1").code == 0
+    assert (tmp_path / "a.db").exists()
+    assert (tmp_path / "b.db").exists()
+    assert not (tmp_path / "batchqueue.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["check", "missing.csv"], "no such file"),
+        (["check", "c.csv", "--phone-column", "Mobile"], "no column named 'Mobile'"),
+        (["check", "c.csv", "--max-attempts", "0"], "between 1 and 10"),
+        (["check", "c.csv", "--column", "colour=Name"], "FIELD=COLUMN"),
+        (["check", "c.csv", "--mapping", "nope.toml"], "no such file"),
+        (["check", "c.csv", "--delimiter", ";;"], "one character"),
+        (["check", "c.csv", "--timezone", "Nowhere/City"], "unknown time zone"),
+        (["check", "book.xlsx", "--sheet", "Missing"], "'Contacts', 'Notes'"),
+        (["import", "c.csv", "--survey", "a b", "--instance", "1"], "--survey"),
+        (["import", "c.csv"], "Missing option '--survey'"),
+        (["status", "42"], "no job 42"),
+        (["check", "c.csv", "--db-typo"], "No such option"),
+    ],
+)
+def test_user_mistakes_exit_2_with_a_message_and_no_traceback(
+    tmp_path: Path, run_cli: Run, args: list[str], message: str
+) -> None:
+    _file(tmp_path)
+    write_xlsx(tmp_path / "book.xlsx", {"Contacts": [["phone"], ["6175550101"]], "Notes": [["x"]]})
+    if args[0] == "status":
+        run_cli("import", "c.csv", "--survey", "1", "--instance", "1")
+    result = run_cli(*args)
+    assert result.code == 2, (result.out, result.err)
+    assert message in result.err
+    assert "Traceback" not in result.err + result.out
+
+
+def test_every_command_has_help_and_is_in_the_readme(run_cli: Run) -> None:
+    readme = (SAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    for name, command in cli.commands.items():
+        assert command.help, name
+        assert f"batchqueue {name}" in readme, f"README does not document `batchqueue {name}`"
+        assert run_cli(name, "--help").code == 0
+
+
+def test_samples_check_as_documented(run_cli: Run) -> None:
+    csv_result = run_cli("check", SAMPLES / "contacts.csv", "--json").json()
+    assert (csv_result["valid"], csv_result["invalid"], csv_result["duplicate"]) == (9, 2, 1)
+    xlsx = run_cli("check", SAMPLES / "contacts.xlsx", "--mapping", SAMPLES / "mapping.toml", "--json").json()
+    assert (xlsx["valid"], xlsx["invalid"], xlsx["sheet"]) == (7, 1, "Contacts")
+    assert xlsx["mapping"]["columns"] == {"start": "Call After"}
+
+
+def test_installed_entry_point_runs(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "batchqueue", "check", str(_file(tmp_path)), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert '"invalid": 1' in proc.stdout

@@ -1,0 +1,134 @@
+"""The ledger: Alembic migrations, PRAGMAs, schema check, idempotent and atomic imports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import text
+
+from batchqueue.db import SCHEMA_REVISION, alembic_config, head_revision, open_ledger
+from batchqueue.errors import LedgerError, SchemaOutdatedError
+from batchqueue.importer import import_file
+from batchqueue.ledger import Ledger
+from batchqueue.mapping import MappingSpec
+from tests.conftest import write_csv
+
+
+def test_empty_database_upgrades_to_head_and_models_match_migrations(tmp_path: Path) -> None:
+    engine = open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    assert head_revision(engine) == SCHEMA_REVISION
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == SCHEMA_REVISION
+        # `alembic check` compares the models with the migrated schema and raises on any drift.
+        command.check(alembic_config(engine, conn))
+
+
+def test_sqlite_connections_are_durable(tmp_path: Path) -> None:
+    engine = open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def test_a_ledger_on_another_schema_is_refused_with_the_upgrade_command(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    db = tmp_path / "old.db"
+    open_ledger(f"sqlite:///{db}").dispose()
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0000'")
+    with pytest.raises(SchemaOutdatedError, match="batchqueue db upgrade"):
+        open_ledger(f"sqlite:///{db}")
+    result = run_cli("status", "--db", db)
+    assert result.code == 2
+    assert "batchqueue db upgrade --db" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_status_does_not_create_a_ledger(tmp_path: Path) -> None:
+    with pytest.raises(LedgerError, match="no ledger"):
+        open_ledger(f"sqlite:///{tmp_path / 'none.db'}", create=False)
+    assert not (tmp_path / "none.db").exists()
+
+
+def _contacts(path: Path, n: int) -> Path:
+    rows: list[list[object]] = [["phone", "name"]]
+    rows += [[f"617{200 + i // 10000:03d}{i % 10000:04d}", f"n{i}"] for i in range(n)]
+    rows.append(["bad", "x"])
+    return write_csv(path, rows)
+
+
+def test_import_accounts_for_every_row_and_is_idempotent(tmp_path: Path) -> None:
+    ledger = Ledger(open_ledger(f"sqlite:///{tmp_path / 'l.db'}"))
+    src = _contacts(tmp_path / "c.csv", 50)
+    first = import_file(ledger, src, MappingSpec(), survey_id="9", instance_id="1")
+    assert first.created
+    assert (first.rows, first.valid, first.invalid) == (51, 50, 1)
+    again = import_file(ledger, src, MappingSpec(), survey_id="9", instance_id="1")
+    assert (again.job_id, again.created, again.rows, again.valid) == (first.job_id, False, 51, 50)
+    other_mapping = import_file(ledger, src, MappingSpec(no_metadata=True), survey_id="9", instance_id="1")
+    assert other_mapping.created
+    assert other_mapping.job_id != first.job_id
+    forced = import_file(ledger, src, MappingSpec(), survey_id="9", instance_id="1", new_job=True)
+    assert forced.created
+    assert forced.job_id not in (first.job_id, other_mapping.job_id)
+    assert first.job_id is not None
+    counts = ledger.counts(first.job_id)
+    assert counts == {
+        "pending": 50,
+        "sending": 0,
+        "queued": 0,
+        "failed": 0,
+        "uncertain": 0,
+        "invalid": 1,
+        "duplicate": 0,
+        "canceled": 0,
+    }
+    with ledger.engine.connect() as conn:
+        tokens = [r[0] for r in conn.execute(text("SELECT token FROM rows WHERE state = 'pending'"))]
+    assert len(set(tokens)) == 150
+    assert all(len(t) == 32 for t in tokens)
+
+
+def test_a_killed_import_leaves_no_half_job(tmp_path: Path) -> None:
+    db = tmp_path / "l.db"
+    src = _contacts(tmp_path / "big.csv", 400_000)
+    cmd = [
+        sys.executable,
+        "-m",
+        "batchqueue",
+        "import",
+        str(src),
+        "--survey",
+        "1",
+        "--instance",
+        "1",
+        "--db",
+        str(db),
+        "--quiet",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wal = Path(f"{db}-wal")
+    deadline = time.monotonic() + 60
+    # Rows are being written once the uncommitted transaction spills pages into the WAL.
+    while time.monotonic() < deadline and proc.poll() is None and (not wal.exists() or wal.stat().st_size < 4 << 20):
+        time.sleep(0.01)
+    assert proc.poll() is None, "the import finished before it could be killed; make the file bigger"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    ledger = Ledger(open_ledger(f"sqlite:///{db}"))
+    assert ledger.jobs() == []
+    with ledger.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+        assert conn.exec_driver_sql("SELECT count(*) FROM rows").scalar() == 0
+    done = import_file(ledger, src, MappingSpec(), survey_id="1", instance_id="1")
+    assert done.created
+    assert done.rows == 400_001

@@ -1,0 +1,120 @@
+"""Phone normalization, and proof that the fast path agrees with phonenumbers itself."""
+
+from __future__ import annotations
+
+import phonenumbers
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from batchqueue.mapping.phones import PhoneError, PhoneParser, tel_uri
+
+US = PhoneParser("US")
+
+
+@pytest.mark.parametrize(
+    ("text", "e164", "ani", "postd"),
+    [
+        ("(617) 555-1234", "+16175551234", None, None),
+        ("617.555.1234", "+16175551234", None, None),
+        ("+1 617 555 1234", "+16175551234", None, None),
+        ("6175551234", "+16175551234", None, None),
+        ("1-617-555-1234", "+16175551234", None, None),
+        ("tel:+16175551234;ani=2125551234;postd=2", "+16175551234", "2125551234", "2"),
+        ("tel:16175551234;ani=2125551234", "+16175551234", "2125551234", None),
+        ("617-555-1234 x123", "+16175551234", None, "123"),
+        ("617 555 1234 ext. 45", "+16175551234", None, "45"),
+        ("(617) 555-1234 extension 7", "+16175551234", None, "7"),
+        ("+44 20 7946 0958", "+442079460958", None, None),
+        ("+1 416 555 0199", "+14165550199", None, None),
+        ("  617-555-1234  ", "+16175551234", None, None),
+    ],
+)
+def test_formats_normalize(text: str, e164: str, ani: str | None, postd: str | None) -> None:
+    phone = US.parse(text)
+    assert (phone.e164, phone.ani, phone.postd) == (e164, ani, postd)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("555-0100", "not a valid US number"),
+        ("12345", "wrong number of digits"),
+        ("hello", "not a phone number"),
+        ("(017) 555-1234", "not a valid US number"),
+        ("+999 1234 5678", "unknown country code"),
+        ("tel:+16175551234;foo=1", "unknown tel: parameter"),
+        ("tel:+16175551234;postd=12a", "only digits"),
+    ],
+)
+def test_invalid_numbers_say_why(text: str, reason: str) -> None:
+    with pytest.raises(PhoneError, match=reason):
+        US.parse(text)
+
+
+def test_caller_id_is_written_as_the_seed_writes_it() -> None:
+    assert US.caller_id("(212) 555-1234") == "2125551234"
+    assert US.caller_id("+1 212 555 1234") == "2125551234"
+    assert US.caller_id("+44 20 7946 0958") == "+442079460958"
+    assert PhoneParser("GB").caller_id("020 7946 0958") == "2079460958"
+
+
+def test_tel_uri() -> None:
+    assert tel_uri("+16175551234", "2125551234", "2") == "tel:+16175551234;ani=2125551234;postd=2"
+    assert tel_uri("+16175551234", None, None) == "tel:+16175551234"
+
+
+def test_other_regions_use_phonenumbers_directly() -> None:
+    gb = PhoneParser("GB")
+    assert gb.parse("020 7946 0958").e164 == "+442079460958"
+    with pytest.raises(ValueError, match="unknown region"):
+        PhoneParser("XX")
+
+
+def _reference(text: str) -> str | None:
+    """What phonenumbers alone says: E.164 of a valid number, else None."""
+    try:
+        number = phonenumbers.parse(text, "US")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+ten_digits = st.text(alphabet="0123456789", min_size=10, max_size=10)
+layouts = st.sampled_from(["{a}{b}{c}", "({a}) {b}-{c}", "{a}.{b}.{c}", "+1 {a} {b} {c}", "1-{a}-{b}-{c}"])
+
+
+@settings(max_examples=3000, deadline=None)
+@given(digits=ten_digits, layout=layouts)
+def test_fast_path_agrees_with_phonenumbers(digits: str, layout: str) -> None:
+    text = layout.format(a=digits[:3], b=digits[3:6], c=digits[6:])
+    expected = _reference(text)
+    try:
+        got: str | None = US.parse(text).e164
+    except PhoneError:
+        got = None
+    assert got == expected
+
+
+def test_fast_path_is_taken_for_plain_formats() -> None:
+    # The slow path is the only one that calls phonenumbers.parse; count its calls.
+    calls = 0
+    original = phonenumbers.parse
+
+    def counting(*args: object, **kwargs: object) -> phonenumbers.PhoneNumber:
+        nonlocal calls
+        calls += 1
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    phonenumbers.parse = counting
+    try:
+        parser = PhoneParser("US")
+        for text in ("(617) 555-1234", "617.555.1234", "tel:+16175551234;postd=9", "617-555-1234 x12"):
+            parser.parse(text)
+        assert calls == 0
+        parser.parse("+44 20 7946 0958")
+        assert calls == 1
+    finally:
+        phonenumbers.parse = original
