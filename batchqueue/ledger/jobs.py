@@ -1,11 +1,4 @@
-"""The only writer of jobs and row state. Each transition is one method and one transaction.
-
-Usage::
-
-    ledger = Ledger(open_ledger(url))
-    job_id = ledger.create_job(job_values, row_tuples)     # one atomic transaction
-    ledger.counts(job_id)                                  # {"pending": 10, "invalid": 1, ...}
-"""
+"""Jobs: the atomic import of a job with its rows, finding jobs again, counting rows by state."""
 
 from __future__ import annotations
 
@@ -77,8 +70,8 @@ def _job(record: Any) -> Job:
     )
 
 
-class Ledger:
-    """Jobs and rows in one database (SQLite or PostgreSQL)."""
+class JobsLedger:
+    """The job side of the ledger (see :class:`batchqueue.ledger.Ledger`)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine

@@ -1,0 +1,88 @@
+"""``sandbox``: a local stand-in for the Insight API, for demos, tests and rehearsals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from batchqueue.errors import UsageError
+from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
+
+_FAULT_HELP = {
+    "latency": "Seconds added to every reply, before the call is recorded.",
+    "latency_after": "Seconds between recording a call and replying.",
+    "p_400": "Probability of refusing the data (400).",
+    "p_500_before": "Probability of a 500 before recording the call.",
+    "p_500_after": "Probability of recording the call, then a 500.",
+    "p_drop_before": "Probability of dropping the connection before recording.",
+    "p_drop_after": "Probability of recording, then dropping the connection.",
+    "p_timeout_after": "Probability of recording, then replying only after --slow-reply seconds.",
+    "slow_reply": "Seconds a slow reply takes.",
+    "p_429": "Probability of a 429.",
+}
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8099, show_default=True, help="0 = any free port.")
+@click.option(
+    "--port-file", type=click.Path(dir_okay=False, path_type=Path), help="Write the port here once listening."
+)
+@click.option("--user", default="demo@example.com", show_default=True)
+@click.option("--key", default="sandbox-key", show_default=True)
+@click.option(
+    "--survey",
+    "surveys",
+    multiple=True,
+    default=["4242:1"],
+    show_default=True,
+    metavar="ID:INSTANCE",
+    help="A survey and its current instance (repeatable).",
+)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--revoke-after", type=click.IntRange(1), help="Answer 401 from the Nth queue request on.")
+@click.option("--cap-after", type=click.IntRange(0), help="Answer 409 once N calls were accepted.")
+@click.option("--retry-after", type=click.FloatRange(0), default=1.0, show_default=True, help="Retry-After of a 429.")
+@click.option("--threads", type=click.IntRange(1, 512), default=48, show_default=True)
+def sandbox(
+    host: str,
+    port: int,
+    port_file: Path | None,
+    user: str,
+    key: str,
+    surveys: tuple[str, ...],
+    threads: int,
+    **fault_values: Any,
+) -> int:
+    """Serve a local stand-in for the Insight API, faithful to its documented rules, with faults."""
+    parsed = {}
+    for item in surveys:
+        sid, sep, iid = item.partition(":")
+        if not sep or not sid or not iid:
+            raise UsageError(f"--survey {item!r}: expected ID:INSTANCE, e.g. 4242:1")
+        parsed[sid] = iid
+    faults = Faults(**{k: v for k, v in fault_values.items() if v is not None})
+    server = Sandbox(
+        SandboxConfig(user=user, key=key, surveys=parsed, faults=faults), host=host, port=port, threads=threads
+    )
+    click.echo(
+        f"Insight sandbox on {server.api_url}  (user {user}, key {key}; surveys "
+        f"{', '.join(f'{s}/{i}' for s, i in parsed.items())}); record at {server.url}/_sandbox/calls"
+    )
+    if port_file is not None:
+        port_file.write_text(str(server.port), encoding="utf-8")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+for _name, _help in reversed(_FAULT_HELP.items()):
+    sandbox = click.option(f"--{_name.replace('_', '-')}", _name, type=click.FloatRange(0), help=_help)(sandbox)
+
+COMMANDS = [sandbox]

@@ -1,0 +1,84 @@
+"""The pace of requests: a thread-safe token bucket that slows down on trouble and recovers slowly.
+
+Insight warns that looping the queue endpoint too fast "can cause DDoS, which will result in all
+calls failing", so the default pace is polite and every sign of overload lowers it.
+
+Usage::
+
+    pacer = Pacer(rate=5.0)      # requests per second; 0 = no limit
+    pacer.acquire()              # blocks until this request may leave
+    pacer.slow_down(0.5)         # on 429 or a burst of 5xx
+    pacer.recovered()            # on each clean reply: creep back towards the configured rate
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+MIN_RATE = 0.5
+RECOVERY = 1.02  # per clean reply: about 35 clean replies to double
+COOLDOWN = 1.0  # seconds: replies to requests already in flight must not cut the rate again
+
+
+class Pacer:
+    """Token bucket with burst 1 (requests are spread evenly, never bunched)."""
+
+    def __init__(
+        self, rate: float, *, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.limit = rate if rate > 0 else None
+        self.rate = self.limit
+        self._clock, self._sleep = clock, sleep
+        self._lock = threading.Lock()
+        self._next = clock()
+        self._paused_until = 0.0
+        self._last_cut = float("-inf")
+
+    def acquire(self, stop: threading.Event | None = None) -> bool:
+        """Wait for this request's turn; False if ``stop`` was set while waiting."""
+        with self._lock:
+            now = self._clock()
+            start = max(now, self._next, self._paused_until)
+            if self.rate is not None:
+                self._next = start + 1.0 / self.rate
+            wait = start - now
+        if wait <= 0:
+            return not (stop and stop.is_set())
+        if stop is not None:
+            return not stop.wait(wait)
+        self._sleep(wait)
+        return True
+
+    def slow_down(self, factor: float, observed: float | None = None) -> bool:
+        """Lower the rate by ``factor`` (from the configured, or when unlimited the observed, rate).
+
+        At most once per :data:`COOLDOWN`: a burst of bad replies to requests that were all in
+        flight together is one signal, not many (as TCP halves its window once per round trip).
+        """
+        with self._lock:
+            now = self._clock()
+            if now - self._last_cut < COOLDOWN:
+                return False
+            self._last_cut = now
+            base = self.rate if self.rate is not None else (observed or 50.0)
+            self.rate = max(MIN_RATE, base * factor)
+            return True
+
+    def pause(self, seconds: float) -> None:
+        """No request leaves for ``seconds`` (a Retry-After)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+    def recovered(self) -> None:
+        """One clean reply: move the rate a step back towards the configured limit."""
+        with self._lock:
+            if self.rate is None:
+                return
+            if self.limit is None:
+                self.rate *= RECOVERY
+                if self.rate > 1000:
+                    self.rate = None  # fully recovered to "no limit"
+            elif self.rate < self.limit:
+                self.rate = min(self.limit, self.rate * RECOVERY)

@@ -1,0 +1,95 @@
+"""The retry policy, in one place: tenacity, only for replies that prove nothing was queued.
+
+Retried: ``NOT_SENT`` (the request never reached Insight) and ``RATE_LIMITED`` (429, which
+honours Retry-After). Never retried here: anything that may have queued a call.
+
+Usage::
+
+    reply = send_with_retries(lambda: client.queue_call(...), policy, pacer, on_attempt=log)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_result,
+    stop_after_attempt,
+    stop_after_delay,
+    stop_any,
+    wait_random_exponential,
+)
+from tenacity.stop import stop_base
+
+from batchqueue.insight import Reply, ReplyKind
+from batchqueue.pacing import Pacer
+
+
+class _StopWhenSet(stop_base):
+    """Stop retrying once the run is stopping."""
+
+    def __init__(self, event: threading.Event | None) -> None:
+        self.event = event
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self.event is not None and self.event.is_set()
+
+
+RETRYABLE = frozenset({ReplyKind.NOT_SENT, ReplyKind.RATE_LIMITED})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounds of the in-run retries of one request."""
+
+    attempts: int = 6
+    max_seconds: float = 120.0
+    initial_wait: float = 0.5
+    max_wait: float = 30.0
+
+
+def send_with_retries(
+    send: Callable[[], Reply],
+    policy: RetryPolicy,
+    pacer: Pacer,
+    *,
+    on_attempt: Callable[[Reply], None],
+    stop: threading.Event | None = None,
+) -> Reply:
+    """Call ``send`` until it gives a non-retryable reply or the policy's bounds are reached.
+
+    Every attempt, the last one included, is passed to ``on_attempt`` (the attempts log).
+    """
+    backoff = wait_random_exponential(multiplier=policy.initial_wait, max=policy.max_wait)
+
+    def wait(state: RetryCallState) -> float:
+        reply = state.outcome.result() if state.outcome else None
+        if reply is not None and reply.kind is ReplyKind.RATE_LIMITED:
+            # 429: the whole run slows down, and this request waits as long as it is told.
+            pacer.slow_down(0.5)
+            if reply.retry_after is not None:
+                pacer.pause(min(reply.retry_after, policy.max_wait * 4))
+                return 0.0
+        return float(backoff(state))
+
+    def attempt() -> Reply:
+        if not pacer.acquire(stop):
+            return Reply(ReplyKind.NOT_SENT, error="the run was stopping")
+        reply = send()
+        on_attempt(reply)
+        return reply
+
+    retrying = Retrying(
+        retry=retry_if_result(lambda r: r.kind in RETRYABLE),
+        stop=stop_any(stop_after_attempt(policy.attempts), stop_after_delay(policy.max_seconds), _StopWhenSet(stop)),
+        wait=wait,
+        sleep=(lambda s: stop.wait(s) and None) if stop is not None else None,  # type: ignore[arg-type]
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+        reraise=False,
+    )
+    result: Reply = retrying(attempt)
+    return result

@@ -1,0 +1,65 @@
+"""Helpers for tests that send: a sandbox-backed environment and the sandbox's ground truth."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from batchqueue.sandbox import Sandbox
+from tests.conftest import write_csv
+
+
+def contacts(path: Path, n: int, first: int = 0) -> Path:
+    rows: list[list[object]] = [["phone", "name", "account"]]
+    rows += [
+        [f"(617) {200 + (first + i) // 10000:03d}-{(first + i) % 10000:04d}", f"Name {i}", f"A{i:05d}"]
+        for i in range(n)
+    ]
+    return write_csv(path, rows)
+
+
+def point_at(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, key: str | None = None) -> None:
+    monkeypatch.setenv("BATCHQUEUE_BASE_URL", sandbox.api_url)
+    monkeypatch.setenv("BATCHQUEUE_USER", sandbox.config.user)
+    monkeypatch.setenv("BATCHQUEUE_API_KEY", key or sandbox.config.key)
+
+
+def ledger_rows(db: Path, job_id: int = 1) -> list[dict[str, Any]]:
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        return [dict(r) for r in conn.execute("SELECT * FROM rows WHERE job_id = ? ORDER BY id", (job_id,))]
+
+
+def sandbox_phones(sandbox: Sandbox) -> Counter[str]:
+    return Counter(c["phone_number"] for c in sandbox.app.store.dump())
+
+
+def check_against_sandbox(db: Path, calls: list[dict[str, Any]], job_id: int = 1) -> dict[str, int]:
+    """The crash-test invariants; returns the figures. Raises AssertionError on any breach."""
+    rows = ledger_rows(db, job_id)
+    accepted: dict[str, list[str]] = {}
+    for call in calls:
+        accepted.setdefault(call["phone_number"], []).append(str(call["call_id"]))
+    duplicates = sum(len(ids) - 1 for ids in accepted.values() if len(ids) > 1)
+    states = Counter(r["state"] for r in rows)
+    assert states["sending"] == 0, "a row was left sending"
+    for r in rows:
+        if r["state"] == "queued":
+            assert r["call_id"] in accepted.get(r["phone_number"], []), f"row {r['row_number']}: unknown call_id"
+        if r["state"] == "failed":
+            assert r["phone_number"] not in accepted, f"row {r['row_number']} failed but was accepted"
+        if r["state"] == "pending":
+            raise AssertionError(f"row {r['row_number']} still pending after a finished run")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    return {
+        "rows": len(rows),
+        "queued": states["queued"],
+        "failed": states["failed"],
+        "uncertain": states["uncertain"],
+        "duplicates": duplicates,
+    }

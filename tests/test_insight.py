@@ -1,0 +1,183 @@
+"""Every requests exception and every documented status code mapped to its reply class."""
+
+from __future__ import annotations
+
+import inspect
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+import requests
+from requests.structures import CaseInsensitiveDict
+from urllib3.exceptions import NewConnectionError, ProtocolError
+
+from batchqueue.config import Secret
+from batchqueue.insight import InsightClient, ReplyKind, classify_exception, classify_response
+from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
+
+H = CaseInsensitiveDict[str]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        (200, '{"success": true, "call_id": 12}', ReplyKind.QUEUED),
+        (200, '{"success": "true", "call_id": "12"}', ReplyKind.QUEUED),
+        (200, '{"success": false, "error": "bad number"}', ReplyKind.REJECTED),
+        (200, '{"success": true}', ReplyKind.AMBIGUOUS),
+        (200, "<html>oops</html>", ReplyKind.AMBIGUOUS),
+        (200, "", ReplyKind.AMBIGUOUS),
+        (400, '{"success": false, "error": "phone_number invalid"}', ReplyKind.REJECTED),
+        (401, "", ReplyKind.FATAL),
+        (403, "", ReplyKind.FATAL),
+        (404, "", ReplyKind.FATAL),
+        (405, "", ReplyKind.FATAL),
+        (409, '{"success": false, "error": "response cap"}', ReplyKind.FATAL),
+        (415, "", ReplyKind.FATAL),
+        (429, "", ReplyKind.RATE_LIMITED),
+        (500, '{"success": false, "error": "database error"}', ReplyKind.AMBIGUOUS),
+        (502, "", ReplyKind.AMBIGUOUS),
+        (503, "", ReplyKind.AMBIGUOUS),
+        (504, "", ReplyKind.AMBIGUOUS),
+        (408, "", ReplyKind.AMBIGUOUS),
+        (301, "", ReplyKind.FATAL),
+        (422, "", ReplyKind.REJECTED),
+    ],
+)
+def test_every_documented_status_is_classified(status: int, body: str, kind: ReplyKind) -> None:
+    reply = classify_response(status, body, H())
+    assert reply.kind is kind
+    assert reply.status == status
+
+
+def test_api_error_text_and_retry_after_are_kept() -> None:
+    assert classify_response(400, '{"success": false, "error": "bad phone"}', H()).error == "bad phone"
+    assert classify_response(429, "", H({"Retry-After": "7"})).retry_after == 7.0
+    assert classify_response(200, '{"success": true, "call_id": 5}', H()).call_id == "5"
+
+
+def _requests_exception_classes() -> Iterator[type[BaseException]]:
+    for _, obj in inspect.getmembers(requests.exceptions, inspect.isclass):
+        if issubclass(obj, BaseException) and obj.__module__ == "requests.exceptions" and not issubclass(obj, Warning):
+            yield obj
+
+
+EXPECTED = {
+    "ConnectTimeout": ReplyKind.NOT_SENT,
+    "ProxyError": ReplyKind.NOT_SENT,
+    "SSLError": ReplyKind.NOT_SENT,
+    "ReadTimeout": ReplyKind.AMBIGUOUS,
+    "Timeout": ReplyKind.AMBIGUOUS,
+    "ConnectionError": ReplyKind.AMBIGUOUS,  # unless its cause shows nothing was sent (below)
+    "ChunkedEncodingError": ReplyKind.AMBIGUOUS,
+    "ContentDecodingError": ReplyKind.AMBIGUOUS,
+    "RetryError": ReplyKind.AMBIGUOUS,
+    "TooManyRedirects": ReplyKind.AMBIGUOUS,
+    "HTTPError": ReplyKind.AMBIGUOUS,
+    "RequestException": ReplyKind.AMBIGUOUS,
+    "StreamConsumedError": ReplyKind.AMBIGUOUS,
+    "UnrewindableBodyError": ReplyKind.AMBIGUOUS,
+    "JSONDecodeError": ReplyKind.AMBIGUOUS,
+    "InvalidJSONError": ReplyKind.AMBIGUOUS,
+    "InvalidURL": ReplyKind.FATAL,
+    "MissingSchema": ReplyKind.FATAL,
+    "InvalidSchema": ReplyKind.FATAL,
+    "InvalidHeader": ReplyKind.FATAL,
+    "URLRequired": ReplyKind.FATAL,
+    "InvalidProxyURL": ReplyKind.FATAL,
+}
+
+
+def test_every_requests_exception_class_is_mapped() -> None:
+    seen = set()
+    for cls in _requests_exception_classes():
+        try:
+            exc = cls("x")
+        except TypeError:
+            exc = cls("x", "doc", 0)  # JSONDecodeError's signature
+        reply = classify_exception(exc)
+        assert cls.__name__ in EXPECTED, f"requests.{cls.__name__} has no expected class in this test"
+        assert reply.kind is EXPECTED[cls.__name__], cls.__name__
+        seen.add(cls.__name__)
+    assert {"ConnectTimeout", "ReadTimeout", "ConnectionError", "SSLError"} <= seen
+
+
+def test_connection_errors_split_on_whether_anything_was_sent() -> None:
+    refused = requests.exceptions.ConnectionError(NewConnectionError(None, "Connection refused"))  # type: ignore[arg-type]
+    assert classify_exception(refused).kind is ReplyKind.NOT_SENT
+    reset = requests.exceptions.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError()))
+    assert classify_exception(reset).kind is ReplyKind.AMBIGUOUS
+    assert classify_exception(OSError("anything else")).kind is ReplyKind.AMBIGUOUS
+
+
+def _client(url: str, key: str = "sandbox-key", read_timeout: float = 5.0) -> InsightClient:
+    return InsightClient(url, "demo@example.com", Secret(key), read_timeout=read_timeout)
+
+
+FORM = [("phone_number", "tel:+16175550101")]
+
+
+def test_real_replies_over_http() -> None:
+    with Sandbox() as sb:
+        ok = _client(sb.api_url).queue_call("4242", "1", FORM)
+        assert ok.kind is ReplyKind.QUEUED
+        assert ok.call_id is not None
+        assert _client(sb.api_url, key="nope").queue_call("4242", "1", FORM).kind is ReplyKind.FATAL
+        assert _client(sb.api_url).queue_call("4242", "2", FORM).status == 409
+        assert _client(sb.api_url).queue_call("1", "1", FORM).status == 404
+        bad = _client(sb.api_url).queue_call("4242", "1", [("phone_number", "12")])
+        assert bad.kind is ReplyKind.REJECTED
+        assert "not a valid number" in (bad.error or "")
+
+
+def test_nothing_listening_is_not_sent() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    reply = _client(f"http://127.0.0.1:{port}/api").queue_call("4242", "1", FORM)
+    assert reply.kind is ReplyKind.NOT_SENT
+
+
+def test_dropped_and_slow_replies_are_ambiguous() -> None:
+    with Sandbox(SandboxConfig(faults=Faults(p_drop_after=1.0))) as sb:
+        assert _client(sb.api_url).queue_call("4242", "1", FORM).kind is ReplyKind.AMBIGUOUS
+        assert len(sb.app.store.dump()) == 1  # ...and it was in fact queued
+    with Sandbox(SandboxConfig(faults=Faults(p_timeout_after=1.0, slow_reply=2.0))) as sb:
+        reply = _client(sb.api_url, read_timeout=0.3).queue_call("4242", "1", FORM)
+        assert reply.kind is ReplyKind.AMBIGUOUS
+        assert "timeout" in (reply.error or "")
+
+
+def test_the_key_never_appears_in_errors() -> None:
+    with Sandbox(SandboxConfig(faults=Faults(p_drop_after=1.0))) as sb:
+        client = _client(sb.api_url, key="s3cr3t-key-value")
+        replies = [client.queue_call("4242", "1", FORM), client.queue_call("9", "1", FORM)]
+    assert all("s3cr3t" not in (r.error or "") for r in replies)
+    assert "s3cr3t" not in repr(Secret("s3cr3t"))
+
+
+def test_overall_deadline_bounds_a_dripping_reply() -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+
+    def drip() -> None:
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+        try:
+            for _ in range(40):
+                conn.sendall(b"x" * 20)
+                threading.Event().wait(0.1)
+        except OSError:
+            pass
+        conn.close()
+
+    threading.Thread(target=drip, daemon=True).start()
+    client = InsightClient(f"http://127.0.0.1:{port}/api", "u", Secret("k"), read_timeout=1.0, deadline=0.5)
+    reply = client.queue_call("4242", "1", FORM)
+    server.close()
+    assert reply.kind is ReplyKind.AMBIGUOUS
+    assert reply.finished - reply.started < 2.0

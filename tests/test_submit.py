@@ -1,0 +1,363 @@
+"""`batchqueue run` against the sandbox: each reply class of DESIGN.md, stops, retry, cancel."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+
+from batchqueue.pacing import Pacer
+from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
+from tests.conftest import CliResult
+from tests.sandbox_helpers import contacts, ledger_rows, point_at, sandbox_phones
+
+Run = Callable[..., CliResult]
+FAST = ["--rate", "0", "--concurrency", "8", "--retries", "2", "--json"]
+
+
+def _sandbox(**faults: float | int | None) -> Sandbox:
+    return Sandbox(SandboxConfig(faults=Faults(**faults))).start()  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def job(tmp_path: Path, run_cli: Run) -> Path:
+    """A 30-row job (id 1) in ./batchqueue.db."""
+    assert run_cli("import", contacts(tmp_path / "c.csv", 30), "--survey", "4242", "--instance", "1").code == 0
+    return tmp_path / "batchqueue.db"
+
+
+def test_a_clean_run_queues_every_row_once(job: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    sb = _sandbox()
+    try:
+        point_at(monkeypatch, sb)
+        result = run_cli("run", "1", *FAST)
+        calls = sb.app.store.dump()
+    finally:
+        sb.stop()
+    assert result.code == 0, result.err
+    summary = result.json()
+    assert {"job_id", "queued", "failed", "uncertain", "pending", "exit_reason"} <= set(summary)
+    assert (summary["queued"], summary["failed"], summary["uncertain"], summary["pending"]) == (30, 0, 0, 0)
+    assert summary["exit_reason"] == "done"
+    rows = ledger_rows(job)
+    by_phone = {c["phone_number"]: c for c in calls}
+    assert len(calls) == 30
+    assert len(by_phone) == 30
+    for row in rows:
+        call = by_phone[row["phone_number"]]
+        assert row["call_id"] == str(call["call_id"])
+        assert call["metadata"] == {"name": json.loads(row["cells"])[1], "account": json.loads(row["cells"])[2]}
+    # the attempts log: one finished attempt per row
+    import sqlite3
+
+    with sqlite3.connect(job) as conn:
+        assert conn.execute(
+            "SELECT count(*), count(DISTINCT row_id) FROM attempts WHERE outcome = 'queued'"
+        ).fetchone() == (30, 30)
+        assert conn.execute("SELECT count(*) FROM attempts WHERE outcome IS NULL").fetchone()[0] == 0
+    again = run_cli("run", "1", *FAST).json()
+    assert again["sent"] == 0  # nothing pending: nothing is sent twice
+
+
+def test_400_fails_rows_with_the_api_error_and_goes_on(
+    job: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sb = _sandbox(p_400=1.0)
+    try:
+        point_at(monkeypatch, sb)
+        result = run_cli("run", "1", *FAST)
+        assert sb.app.store.dump() == []
+    finally:
+        sb.stop()
+    assert result.code == 1
+    assert (result.json()["failed"], result.json()["exit_reason"]) == (30, "done")
+    assert {r["error"] for r in ledger_rows(job)} == {"sandbox fault: data refused"}
+    assert {r["http_status"] for r in ledger_rows(job)} == {400}
+
+
+@pytest.mark.parametrize(
+    ("faults", "recorded"),
+    [
+        ({"p_500_before": 1.0}, False),
+        ({"p_500_after": 1.0}, True),
+        ({"p_drop_after": 1.0}, True),
+        ({"p_drop_before": 1.0}, False),
+    ],
+)
+def test_ambiguous_replies_hold_rows_as_uncertain(
+    job: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch, faults: dict[str, float], recorded: bool
+) -> None:
+    sb = _sandbox(**faults)
+    try:
+        point_at(monkeypatch, sb)
+        result = run_cli("run", "1", *FAST, "--breaker", "1000")
+        n_calls = len(sb.app.store.dump())
+    finally:
+        sb.stop()
+    assert result.code == 1
+    assert result.json()["uncertain"] == 30
+    assert n_calls == (30 if recorded else 0)  # the client cannot tell these apart: hence 'uncertain'
+    assert {r["state"] for r in ledger_rows(job)} == {"uncertain"}
+
+
+def test_a_read_timeout_is_uncertain(job: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    sb = _sandbox(p_timeout_after=1.0, slow_reply=1.0)
+    try:
+        point_at(monkeypatch, sb)
+        result = run_cli("run", "1", *FAST, "--read-timeout", "0.2", "--breaker", "1000")
+    finally:
+        sb.stop()
+    assert result.json()["uncertain"] == 30
+    assert "read timeout" in ledger_rows(job)[0]["error"]
+
+
+def test_circuit_breaker_stops_a_run_of_ambiguous_replies(
+    job: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sb = _sandbox(p_500_after=1.0)
+    try:
+        point_at(monkeypatch, sb)
+        result = run_cli("run", "1", "--rate", "0", "--concurrency", "1", "--breaker", "3", "--json")
+    finally:
+        sb.stop()
+    assert result.code == 4
+    summary = result.json()
+    assert (summary["exit_reason"], summary["uncertain"], summary["pending"]) == ("circuit_breaker", 3, 27)
+
+
+def test_unreachable_api_retries_then_stops_with_rows_pending(
+    job: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("BATCHQUEUE_BASE_URL", f"http://127.0.0.1:{port}/api")
+    monkeypatch.setenv("BATCHQUEUE_USER", "u")
+    monkeypatch.setenv("BATCHQUEUE_API_KEY", "k")
+    result = run_cli("run", "1", "--rate", "0", "--concurrency", "1", "--retries", "3", "--json")
+    assert result.code == 4
+    summary = result.json()
+    assert (summary["exit_reason"], summary["pending"], summary["queued"]) == ("unreachable", 30, 0)
+    import sqlite3
+
+    with sqlite3.connect(job) as conn:
+        assert conn.execute("SELECT count(*) FROM attempts WHERE outcome = 'not_sent'").fetchone()[0] == 3
+
+
+@pytest.mark.parametrize(
+    ("setup", "status"),
+    [("wrong-key", 401), ("unknown-survey", 404), ("old-instance", 409), ("cap", 409)],
+)
+def test_batch_fatal_replies_stop_at_once_and_the_row_stays_pending(
+    tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch, setup: str, status: int
+) -> None:
+    survey, instance = {"unknown-survey": ("999", "1"), "old-instance": ("4242", "0")}.get(setup, ("4242", "1"))
+    run_cli("import", contacts(tmp_path / "c.csv", 30), "--survey", survey, "--instance", instance)
+    sb = _sandbox(cap_after=5 if setup == "cap" else None)
+    try:
+        point_at(monkeypatch, sb, key="wrong" if setup == "wrong-key" else None)
+        result = run_cli("run", "1", "--rate", "0", "--concurrency", "1")
+    finally:
+        sb.stop()
+    assert result.code == 3
+    assert f"HTTP {status}" in result.err
+    assert "run `batchqueue run 1` again" in result.err
+    states = [r["state"] for r in ledger_rows(tmp_path / "batchqueue.db")]
+    assert states.count("queued") == (5 if setup == "cap" else 0)
+    assert states.count("pending") == 30 - states.count("queued")
+
+
+def test_a_key_revoked_mid_run_resumes_once_fixed(job: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    sb = _sandbox(revoke_after=11)
+    try:
+        point_at(monkeypatch, sb)
+        first = run_cli("run", "1", "--rate", "0", "--concurrency", "1", "--json")
+        assert first.code == 3
+        assert (first.json()["queued"], first.json()["pending"]) == (10, 20)
+        requests.post(sb.url + "/_sandbox/faults", json={"revoke_after": None}, timeout=5)
+        second = run_cli("run", "1", "--rate", "0", "--concurrency", "4", "--json")
+        phones = sandbox_phones(sb)
+    finally:
+        sb.stop()
+    assert second.code == 0
+    assert second.json()["queued"] == 30
+    assert len(phones) == 30
+    assert max(phones.values()) == 1
+
+
+def test_429_is_retried_after_its_wait_and_slows_the_pace(
+    job: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sb = _sandbox(p_429=0.3, retry_after=0.05, seed=3)
+    try:
+        point_at(monkeypatch, sb)
+        result = run_cli("run", "1", "--rate", "0", "--concurrency", "4", "--retries", "10", "--json")
+        phones = sandbox_phones(sb)
+    finally:
+        sb.stop()
+    assert result.code == 0, result.err
+    assert result.json()["queued"] == 30
+    assert max(phones.values()) == 1
+    import sqlite3
+
+    with sqlite3.connect(job) as conn:
+        limited = conn.execute("SELECT count(*) FROM attempts WHERE outcome = 'rate_limited'").fetchone()[0]
+        per_row = conn.execute("SELECT max(attempts) FROM rows").fetchone()[0]
+    assert limited > 0
+    assert per_row > 1
+
+
+def test_pacer_spreads_requests_slows_down_and_recovers() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(s: float) -> None:
+        slept.append(s)
+        now[0] += s
+
+    pacer = Pacer(10.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(5):
+        pacer.acquire()
+    assert slept == pytest.approx([0.1] * 4)
+    assert pacer.slow_down(0.5)
+    assert pacer.rate == 5.0
+    assert not pacer.slow_down(0.5)  # within the cooldown: the same burst
+    assert pacer.rate == 5.0
+    now[0] += 2.0
+    assert pacer.slow_down(0.5)
+    assert pacer.rate == 2.5
+    for _ in range(200):
+        pacer.recovered()
+    assert pacer.rate == 10.0
+    pacer.pause(3.0)
+    slept.clear()
+    pacer.acquire()
+    assert slept[0] >= 3.0
+
+
+def test_resend_mode_resends_ambiguous_rows(job: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    sb = _sandbox(p_500_after=0.5, seed=5)
+    try:
+        point_at(monkeypatch, sb)
+        result = run_cli("run", "1", *FAST, "--on-ambiguous", "resend", "--breaker", "1000")
+        phones = sandbox_phones(sb)
+    finally:
+        sb.stop()
+    rows = ledger_rows(job)
+    assert result.json()["pending"] == 0
+    assert max(r["attempts"] for r in rows) > 1
+    assert max(phones.values()) > 1  # at-least-once: the opt-in's price, visible in the record
+
+
+def test_retry_puts_failed_rows_back_and_guards_uncertain(
+    job: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sb = _sandbox(p_400=0.5, p_500_after=0.3, seed=11)
+    try:
+        point_at(monkeypatch, sb)
+        run_cli("run", "1", *FAST, "--breaker", "1000")
+        before = run_cli("status", "1", "--json").json()["counts"]
+        assert before["failed"] > 0
+        assert before["uncertain"] > 0
+        assert run_cli("retry", "1", "--status-code", "500", "--json").json()["retried"] == 0
+        refused = run_cli("retry", "1", "--uncertain")
+        assert refused.code == 2
+        assert "--confirm-may-call-twice" in refused.err
+        done = run_cli("retry", "1", "--error-contains", "data refused", "--json").json()
+        assert done["retried"] == before["failed"]
+        assert done["counts"]["pending"] == before["failed"]
+        both = run_cli("retry", "1", "--uncertain", "--confirm-may-call-twice", "--json").json()
+        assert both["counts"]["uncertain"] == 0
+    finally:
+        sb.stop()
+
+
+def test_cancel_marks_pending_rows_and_remote_needs_confirmation(
+    job: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sb = _sandbox()
+    try:
+        point_at(monkeypatch, sb)
+        refused = run_cli("cancel", "1", "--remote")
+        assert refused.code == 2
+        assert "ALL pending calls" in refused.err
+        done = run_cli("cancel", "1", "--remote", "--yes", "--json").json()
+    finally:
+        sb.stop()
+    assert (done["canceled"], done["remote_status"], done["counts"]["canceled"]) == (30, 202, 30)
+    assert run_cli("run", "1", *FAST).json()["sent"] == 0
+
+
+def _run_process(db: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "batchqueue", "run", "1", "--db", str(db), *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _env(sb: Sandbox) -> dict[str, str]:
+    return {
+        **os.environ,
+        "BATCHQUEUE_BASE_URL": sb.api_url,
+        "BATCHQUEUE_USER": sb.config.user,
+        "BATCHQUEUE_API_KEY": sb.config.key,
+    }
+
+
+def _wait_for_calls(sb: Sandbox, n: int, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while len(sb.app.store.dump()) < n and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, proc.communicate()
+
+
+def test_a_second_run_on_the_same_ledger_is_refused(job: Path) -> None:
+    sb = _sandbox(latency=0.05)
+    try:
+        first = _run_process(job, _env(sb), "--rate", "5")
+        _wait_for_calls(sb, 1, first)
+        second = _run_process(job, _env(sb), "--rate", "5")
+        _, err = second.communicate(timeout=30)
+        assert second.returncode == 2
+        assert "another `batchqueue run` is using this ledger" in err
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=30)
+    finally:
+        sb.stop()
+
+
+def test_ctrl_c_finishes_in_flight_rows_and_resumes_cleanly(job: Path) -> None:
+    sb = _sandbox(latency=0.02, latency_after=0.1)
+    try:
+        proc = _run_process(job, _env(sb), "--rate", "0", "--concurrency", "4", "--json")
+        _wait_for_calls(sb, 6, proc)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 130
+        summary = json.loads(out)
+        assert summary["exit_reason"] == "interrupted"
+        rows = ledger_rows(job)
+        assert all(r["state"] in ("queued", "pending") for r in rows)  # in-flight rows were recorded
+        assert 0 < summary["queued"] < 30
+        finish = _run_process(job, _env(sb), "--rate", "0", "--json")
+        out, _ = finish.communicate(timeout=60)
+        assert finish.returncode == 0
+        phones = sandbox_phones(sb)
+    finally:
+        sb.stop()
+    assert json.loads(out)["queued"] == 30
+    assert len(phones) == 30
+    assert max(phones.values()) == 1
