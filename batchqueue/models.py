@@ -7,17 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import (
-    Column,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-)
+from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

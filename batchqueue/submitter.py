@@ -42,6 +42,9 @@ class RunOptions:
     public_url: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     resend_limit: int = 3
+    #: Rows claimed beyond those in flight (None: a quarter of the concurrency). More keeps workers
+    #: busy while the ledger commits; fewer means fewer never-sent rows held uncertain after a crash.
+    claim_ahead: int | None = None
     #: Negative control for the crash test ONLY: resend rows found ``sending``. Breaks at-most-once.
     unsafe_resend_sending: bool = False
 
@@ -212,30 +215,33 @@ class Submitter:
             w.start()
         in_flight = 0
         exhausted = False
-        target = max(2 * self.options.concurrency, 8)
+        # Claimed rows wait in the work queue for a free worker; a crash turns them uncertain even
+        # though they were never sent, so keep that queue short (a quarter of the concurrency).
+        target = self.options.concurrency + (self.options.claim_ahead or max(1, self.options.concurrency // 4))
         try:
             while True:
                 if stop.is_set() and not self.halt.is_set():
                     self._stop("interrupted", "interrupted; rows in flight were recorded, the rest are pending")
-                if not self.halt.is_set() and not exhausted and in_flight < target:
-                    claimed = self.ledger.claim(self.job.id, target - in_flight)
-                    exhausted = not claimed
+                finished = self._drain(block=in_flight > 0 and (exhausted or self.halt.is_set() or in_flight >= target))
+                in_flight -= len(finished)
+                outcomes = [o for o in map(self._outcome, finished) if o is not None]
+                unsent = [d.row.row_id for d in finished if d.reply is None]
+                if any(o.state is RowState.PENDING for o in outcomes):
+                    exhausted = False  # rows came back to pending (resend mode): claim them again
+                want = 0 if self.halt.is_set() or exhausted else target - in_flight
+                if outcomes or unsent or want > 0:
+                    # One commit: outcomes become durable before they are reported, and the next
+                    # rows become 'sending' before any worker can send them.
+                    claimed = self.ledger.settle(self.job.id, outcomes, unsent, want)
+                    if want > 0 and len(claimed) < want:
+                        exhausted = True
                     for row in claimed:
                         self._work.put(row)
                     in_flight += len(claimed)
+                    if outcomes and self.on_progress is not None:
+                        self.on_progress(self.summary)
                 if in_flight == 0 and (exhausted or self.halt.is_set()):
                     break
-                finished = self._drain(block=True)
-                if not finished:
-                    continue
-                in_flight -= len(finished)
-                outcomes = [o for o in map(self._outcome, finished) if o is not None]
-                self.ledger.record(outcomes)  # COMMIT before anything is reported
-                if any(o.state is RowState.PENDING for o in outcomes):
-                    exhausted = False  # rows came back to pending (resend mode): claim them again
-                self.ledger.release([d.row.row_id for d in finished if d.reply is None])
-                if self.on_progress is not None:
-                    self.on_progress(self.summary)
         finally:
             self.halt.set()
             for _ in workers:

@@ -155,8 +155,7 @@ def test_unreachable_api_retries_then_stops_with_rows_pending(
 
 
 @pytest.mark.parametrize(
-    ("setup", "status"),
-    [("wrong-key", 401), ("unknown-survey", 404), ("old-instance", 409), ("cap", 409)],
+    ("setup", "status"), [("wrong-key", 401), ("unknown-survey", 404), ("old-instance", 409), ("cap", 409)]
 )
 def test_batch_fatal_replies_stop_at_once_and_the_row_stays_pending(
     tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch, setup: str, status: int

@@ -1,8 +1,8 @@
 """Send-side transitions: claim, record outcomes, recover after a crash, retry and cancel.
 
-Each method is one transaction. The commit protocol (DESIGN.md) rests on two of them:
-:meth:`SendingLedger.claim` commits ``sending`` before any request leaves, and
-:meth:`SendingLedger.record` commits the outcome before anything is reported.
+Each public method is one transaction. The commit protocol (DESIGN.md) rests on :meth:`settle`:
+it commits the outcomes of finished rows *and* marks the next rows ``sending`` in one
+transaction, before any of those outcomes is reported and before any of those rows is sent.
 """
 
 from __future__ import annotations
@@ -13,13 +13,35 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, and_, select, update
 
 from batchqueue.db import write
 from batchqueue.insight import Reply
+from batchqueue.ledger.batchsql import in_list, multi_values, placeholder, values_cte
 from batchqueue.models import RowState, attempts, rows
 
 _SENDING = RowState.SENDING.value
+_PENDING = RowState.PENDING.value
+_CLAIM_COLUMNS = (
+    "id, row_number, phone_number, e164, start_ts, end_ts, max_attempts, reattempt_wait, result_url, token, "
+    "cells, attempts"
+)
+_ROW_OUTCOME = (
+    ("rid", "INTEGER"),
+    ("state", "VARCHAR(16)"),
+    ("call_id", "VARCHAR(64)"),
+    ("error", "TEXT"),
+    ("http_status", "INTEGER"),
+    ("extra", "INTEGER"),
+)
+_TRY_OUTCOME = (
+    ("rid", "INTEGER"),
+    ("finished_at", "FLOAT"),
+    ("outcome", "VARCHAR(16)"),
+    ("http_status", "INTEGER"),
+    ("call_id", "VARCHAR(64)"),
+    ("error", "TEXT"),
+)
 
 
 @dataclass(frozen=True)
@@ -86,136 +108,30 @@ class SendingLedger:
     def claim(self, job_id: int, limit: int) -> list[Claimed]:
         """Up to ``limit`` pending rows, in input order, marked ``sending`` and COMMITTED, with an
         open attempt each. Nothing may be sent for a row before this returns it."""
-        stamp = time.time()
-        with write(self.engine) as conn:
-            query = (
-                select(
-                    rows.c.id,
-                    rows.c.row_number,
-                    rows.c.phone_number,
-                    rows.c.e164,
-                    rows.c.start_ts,
-                    rows.c.end_ts,
-                    rows.c.max_attempts,
-                    rows.c.reattempt_wait,
-                    rows.c.result_url,
-                    rows.c.token,
-                    rows.c.cells,
-                    rows.c.attempts,
-                )
-                .where(rows.c.job_id == job_id, rows.c.state == RowState.PENDING.value)
-                .order_by(rows.c.id)
-                .limit(limit)
-            )
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            found = conn.execute(query).all()
-            if not found:
-                return []
-            ids = [r.id for r in found]
-            conn.execute(
-                update(rows)
-                .where(rows.c.id.in_(ids))
-                .values(state=_SENDING, attempts=rows.c.attempts + 1, updated_at=stamp)
-            )
-            conn.execute(insert(attempts), [{"row_id": i, "job_id": job_id, "started_at": stamp} for i in ids])
-        return [
-            Claimed(
-                r.id,
-                r.row_number,
-                r.phone_number,
-                r.e164,
-                r.start_ts,
-                r.end_ts,
-                r.max_attempts,
-                r.reattempt_wait,
-                r.result_url,
-                r.token,
-                json.loads(r.cells),
-                r.attempts + 1,
-            )
-            for r in found
-        ]
-
-    def release(self, row_ids: Sequence[int]) -> None:
-        """Claimed rows whose request never left: back to ``pending`` (only safe when that is certain)."""
-        if not row_ids:
-            return
-        stamp = time.time()
-        with write(self.engine) as conn:
-            conn.execute(
-                update(rows)
-                .where(rows.c.id.in_(row_ids), rows.c.state == _SENDING)
-                .values(state=RowState.PENDING.value, attempts=rows.c.attempts - 1, updated_at=stamp)
-            )
-            conn.execute(attempts.delete().where(attempts.c.row_id.in_(row_ids), attempts.c.outcome.is_(None)))
+        return self.settle(job_id, [], [], limit)
 
     def record(self, outcomes: Sequence[Outcome]) -> None:
         """Commit the outcomes of several rows in one transaction (one fsync for the batch)."""
-        if not outcomes:
-            return
+        if outcomes:
+            self.settle(0, outcomes, [], 0)
+
+    def release(self, row_ids: Sequence[int]) -> None:
+        """Claimed rows whose request never left: back to ``pending`` (only safe when that is certain)."""
+        if row_ids:
+            self.settle(0, [], row_ids, 0)
+
+    def settle(
+        self, job_id: int, outcomes: Sequence[Outcome], release_ids: Sequence[int], claim_limit: int
+    ) -> list[Claimed]:
+        """Record ``outcomes``, release never-sent rows, and claim up to ``claim_limit`` more of
+        ``job_id`` — all in ONE transaction, so a busy run pays one commit per round."""
         stamp = time.time()
-        row_updates: list[dict[str, Any]] = []
-        first_tries: list[dict[str, Any]] = []
-        later_tries: list[dict[str, Any]] = []
-        for o in outcomes:
-            row_updates.append(
-                {
-                    "rid": o.row_id,
-                    "state": o.state.value,
-                    "call_id": o.call_id,
-                    "error": o.error,
-                    "http_status": o.http_status,
-                    "updated_at": stamp,
-                    "extra": max(0, len(o.tries) - 1),
-                }
-            )
-            for n, reply in enumerate(o.tries):
-                values = {
-                    "finished_at": reply.finished or stamp,
-                    "outcome": reply.kind.value,
-                    "http_status": reply.status,
-                    "call_id": reply.call_id,
-                    "error": reply.error,
-                }
-                if n == 0:
-                    first_tries.append({"rid": o.row_id, **values})
-                else:
-                    later_tries.append({"row_id": o.row_id, "started_at": reply.started or stamp, **values})
         with write(self.engine) as conn:
-            conn.execute(
-                update(rows)
-                .where(and_(rows.c.id == bindparam("rid"), rows.c.state == _SENDING))
-                .values(
-                    state=bindparam("state"),
-                    call_id=bindparam("call_id"),
-                    error=bindparam("error"),
-                    http_status=bindparam("http_status"),
-                    updated_at=bindparam("updated_at"),
-                    attempts=rows.c.attempts + bindparam("extra"),
-                ),
-                row_updates,
-            )
-            if first_tries:
-                conn.execute(
-                    update(attempts)
-                    .where(and_(attempts.c.row_id == bindparam("rid"), attempts.c.outcome.is_(None)))
-                    .values(
-                        finished_at=bindparam("finished_at"),
-                        outcome=bindparam("outcome"),
-                        http_status=bindparam("http_status"),
-                        call_id=bindparam("call_id"),
-                        error=bindparam("error"),
-                    ),
-                    first_tries,
-                )
-            if later_tries:
-                job_of = dict(
-                    conn.execute(
-                        select(rows.c.id, rows.c.job_id).where(rows.c.id.in_({t["row_id"] for t in later_tries}))
-                    ).all()
-                )
-                conn.execute(insert(attempts), [{**t, "job_id": job_of[t["row_id"]]} for t in later_tries])
+            if outcomes:
+                _record(conn, outcomes, stamp)
+            if release_ids:
+                _release(conn, release_ids, stamp)
+            return _claim(conn, job_id, claim_limit, stamp) if claim_limit > 0 else []
 
     def retry_rows(
         self,
@@ -239,9 +155,7 @@ class SendingLedger:
             result = conn.execute(
                 update(rows)
                 .where(condition)
-                .values(
-                    state=RowState.PENDING.value, call_id=None, error=None, http_status=None, updated_at=time.time()
-                )
+                .values(state=_PENDING, call_id=None, error=None, http_status=None, updated_at=time.time())
             )
         return int(result.rowcount or 0)
 
@@ -250,7 +164,91 @@ class SendingLedger:
         with write(self.engine) as conn:
             result = conn.execute(
                 update(rows)
-                .where(rows.c.job_id == job_id, rows.c.state == RowState.PENDING.value)
+                .where(rows.c.job_id == job_id, rows.c.state == _PENDING)
                 .values(state=RowState.CANCELED.value, updated_at=time.time())
             )
         return int(result.rowcount or 0)
+
+
+def _claim(conn: Connection, job_id: int, limit: int, stamp: float) -> list[Claimed]:
+    mark = placeholder(conn)
+    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgresql" else ""
+    found = conn.exec_driver_sql(
+        f"SELECT {_CLAIM_COLUMNS} FROM rows WHERE job_id = {mark} AND state = {mark} ORDER BY id LIMIT {mark}{lock}",
+        (job_id, _PENDING, limit),
+    ).all()
+    if not found:
+        return []
+    ids = [r[0] for r in found]
+    conn.exec_driver_sql(
+        f"UPDATE rows SET state = {mark}, attempts = attempts + 1, updated_at = {mark} "
+        f"WHERE id IN {in_list(conn, len(ids))}",
+        (_SENDING, stamp, *ids),
+    )
+    params: list[Any] = []
+    for row_id in ids:
+        params += (row_id, job_id, stamp)
+    conn.exec_driver_sql(
+        f"INSERT INTO attempts (row_id, job_id, started_at) VALUES {multi_values(conn, 3, len(ids))}", tuple(params)
+    )
+    return [
+        Claimed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], json.loads(r[10]), r[11] + 1) for r in found
+    ]
+
+
+def _release(conn: Connection, row_ids: Sequence[int], stamp: float) -> None:
+    mark = placeholder(conn)
+    ids = in_list(conn, len(row_ids))
+    conn.exec_driver_sql(
+        f"UPDATE rows SET state = {mark}, attempts = attempts - 1, updated_at = {mark} "
+        f"WHERE id IN {ids} AND state = {mark}",
+        (_PENDING, stamp, *row_ids, _SENDING),
+    )
+    conn.exec_driver_sql(f"DELETE FROM attempts WHERE row_id IN {ids} AND outcome IS NULL", tuple(row_ids))
+
+
+def _record(conn: Connection, outcomes: Sequence[Outcome], stamp: float) -> None:
+    mark = placeholder(conn)
+    row_data: list[tuple[Any, ...]] = []
+    first_tries: list[tuple[Any, ...]] = []
+    later_tries: list[Any] = []
+    for o in outcomes:
+        row_data.append((o.row_id, o.state.value, o.call_id, o.error, o.http_status, max(0, len(o.tries) - 1)))
+        for n, reply in enumerate(o.tries):
+            finished = reply.finished or stamp
+            if n == 0:
+                first_tries.append((o.row_id, finished, reply.kind.value, reply.status, reply.call_id, reply.error))
+            else:
+                later_tries += (
+                    o.row_id,
+                    o.row_id,
+                    reply.started or stamp,
+                    finished,
+                    reply.kind.value,
+                    reply.status,
+                    reply.call_id,
+                    reply.error,
+                )
+    with_rows, params = values_cte(conn, "v", _ROW_OUTCOME, row_data)
+    conn.exec_driver_sql(
+        f"{with_rows} UPDATE rows SET state = v.state, call_id = v.call_id, error = v.error, "
+        f"http_status = v.http_status, updated_at = {mark}, attempts = rows.attempts + v.extra "
+        f"FROM v WHERE rows.id = v.rid AND rows.state = {mark}",
+        (*params, stamp, _SENDING),
+    )
+    if first_tries:
+        with_tries, params = values_cte(conn, "t", _TRY_OUTCOME, first_tries)
+        conn.exec_driver_sql(
+            f"{with_tries} UPDATE attempts SET finished_at = t.finished_at, outcome = t.outcome, "
+            "http_status = t.http_status, call_id = t.call_id, error = t.error "
+            "FROM t WHERE attempts.row_id = t.rid AND attempts.outcome IS NULL",
+            tuple(params),
+        )
+    if later_tries:
+        count = len(later_tries) // 8
+        row_sql = f"((SELECT job_id FROM rows WHERE id = {mark}), {', '.join([mark] * 7)})"
+        conn.exec_driver_sql(
+            "INSERT INTO attempts (job_id, row_id, started_at, finished_at, outcome, http_status, call_id, error) "
+            f"VALUES {', '.join([row_sql] * count)}",
+            tuple(later_tries),
+        )
