@@ -65,6 +65,9 @@ def test_a_clean_run_queues_every_row_once(job: Path, run_cli: Run, monkeypatch:
         assert conn.execute("SELECT count(*) FROM attempts WHERE outcome IS NULL").fetchone()[0] == 0
     again = run_cli("run", "1", *FAST).json()
     assert again["sent"] == 0  # nothing pending: nothing is sent twice
+    for path in job.parent.glob("batchqueue.db*"):
+        assert b"sandbox-key" not in path.read_bytes(), f"the API key reached {path.name}"
+    assert "sandbox-key" not in result.out + result.err
 
 
 def test_400_fails_rows_with_the_api_error_and_goes_on(
