@@ -221,6 +221,28 @@ class InsightClient:
         """POST one call request (form-urlencoded) to the queue endpoint; one attempt, classified."""
         return self._request("POST", f"/surveys/{survey_id}/{instance_id}/queue", form)
 
+    def call_status(self, call_id: str) -> tuple[Reply, dict[str, Any] | None]:
+        """GET /outbound/{call_id}: the reply (QUEUED means "answered with details") and the body."""
+        started = time.time()
+        try:
+            response = self.session.get(
+                f"{self.base_url}/outbound/{call_id}", timeout=self.timeout, allow_redirects=False, stream=True
+            )
+            with response:
+                text = self._read(response, started)
+        except Exception as exc:
+            return classify_exception(exc), None
+        try:
+            body = json.loads(text) if text else None
+        except ValueError:
+            body = None
+        status = response.status_code
+        if status == 200 and isinstance(body, dict) and body.get("success") in (True, "true"):
+            return Reply(ReplyKind.QUEUED, status, call_id=call_id), body
+        if status == 404:
+            return Reply(ReplyKind.REJECTED, status, error=_api_error(body) or "no such call"), None
+        return classify_response(status, text, response.headers), None
+
     def cancel_all(self, survey_id: str, instance_id: str) -> Reply:
         """DELETE …/cancel: cancels ALL pending calls of the survey instance (202 on success)."""
         reply = self._request("DELETE", f"/surveys/{survey_id}/{instance_id}/cancel")

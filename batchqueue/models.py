@@ -78,6 +78,13 @@ rows = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float),
+    Column("outcome_status", String(16), comment="latest call status Insight reported"),
+    Column("outcome_attempts", Integer),
+    Column("outcome_last_attempt_at", Integer, comment="unix seconds, from Insight"),
+    Column("outcome_source", String(16), comment="how it was learned: callback, poll"),
+    Column("outcome_at", Float, comment="when batchqueue learned it"),
+    Column("outcome_payload", Text, comment="the full call_details received, as JSON"),
+    Column("resolution", Text, comment="how an uncertain row was settled, and by what"),
     Index("ix_rows_job_state", "job_id", "state"),
 )
 

@@ -28,7 +28,7 @@ EXIT_FOR_REASON = {"fatal_reply": 3, "unreachable": 4, "circuit_breaker": 4, "in
 
 
 @contextmanager
-def _stop_on_signals() -> Iterator[threading.Event]:
+def stop_on_signals() -> Iterator[threading.Event]:
     """First Ctrl-C (or SIGTERM): stop claiming, finish what is in flight. A second: stop at once."""
     stop = threading.Event()
 
@@ -46,7 +46,9 @@ def _stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(s, h)
 
 
-def _client(settings: Settings, concurrency: int, connect_timeout: float, read_timeout: float) -> InsightClient:
+def insight_client(
+    settings: Settings, concurrency: int, connect_timeout: float, read_timeout: float
+) -> InsightClient:
     if not settings.user or not settings.api_key:
         raise UsageError("set BATCHQUEUE_USER (the Insight login e-mail) and BATCHQUEUE_API_KEY (its developer key)")
     return InsightClient(
@@ -134,6 +136,9 @@ def run(
     job = ledger.job(job_id)
     if public_url and not public_url.startswith(("http://", "https://")):
         raise UsageError(f"--public-url must be an http(s) URL, got {public_url!r}")
+    if public_url:
+        ledger.set_job_option(job_id, "public_url", public_url)  # later runs reuse it
+    public_url = public_url or job.options.get("public_url")
     options = RunOptions(
         concurrency=concurrency,
         rate=rate,
@@ -143,11 +148,11 @@ def run(
         retry=RetryPolicy(attempts=retries),
         unsafe_resend_sending=unsafe_resend_sending,
     )
-    client = _client(settings, concurrency, connect_timeout, read_timeout)
+    client = insight_client(settings, concurrency, connect_timeout, read_timeout)
     with ExitStack() as stack:
         if engine.url.get_backend_name() == "sqlite" and engine.url.database:
             stack.enter_context(RunLock(Path(engine.url.database)))
-        stop = stack.enter_context(_stop_on_signals())
+        stop = stack.enter_context(stop_on_signals())
         pending = ledger.counts(job_id)["pending"]
         show = not (quiet or as_json) and sys.stderr.isatty()
         bar = stack.enter_context(
@@ -260,7 +265,7 @@ def cancel(job_id: int, remote: bool, yes: bool, db: str | None, as_json: bool) 
     count = ledger.cancel_pending(job_id)
     remote_status = None
     if remote:
-        client = _client(settings, 1, 5.0, 30.0)
+        client = insight_client(settings, 1, 5.0, 30.0)
         reply = client.cancel_all(job.survey_id, job.instance_id)
         client.close()
         remote_status = reply.status

@@ -9,6 +9,7 @@ import click
 
 from batchqueue.errors import UsageError
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
+from batchqueue.sandbox.completer import Completion
 
 _FAULT_HELP = {
     "latency": "Seconds added to every reply, before the call is recorded.",
@@ -46,6 +47,25 @@ _FAULT_HELP = {
 @click.option("--cap-after", type=click.IntRange(0), help="Answer 409 once N calls were accepted.")
 @click.option("--retry-after", type=click.FloatRange(0), default=1.0, show_default=True, help="Retry-After of a 429.")
 @click.option("--threads", type=click.IntRange(1, 512), default=48, show_default=True)
+@click.option(
+    "--complete-after",
+    type=click.FloatRange(0),
+    help="End each accepted call after this many seconds "
+    "and post its result_url callback (default: calls stay queued).",
+)
+@click.option(
+    "--outcomes",
+    default="completed=0.8,failed=0.1,rejected=0.1",
+    show_default=True,
+    help="How calls end: status=weight pairs.",
+)
+@click.option(
+    "--callback-encoding",
+    type=click.Choice(["form", "multipart", "json"]),
+    default="form",
+    show_default=True,
+    help="How callbacks are encoded (Insight does not document it).",
+)
 def sandbox(
     host: str,
     port: int,
@@ -54,6 +74,9 @@ def sandbox(
     key: str,
     surveys: tuple[str, ...],
     threads: int,
+    complete_after: float | None,
+    outcomes: str,
+    callback_encoding: str,
     **fault_values: Any,
 ) -> int:
     """Serve a local stand-in for the Insight API, faithful to its documented rules, with faults."""
@@ -64,8 +87,14 @@ def sandbox(
             raise UsageError(f"--survey {item!r}: expected ID:INSTANCE, e.g. 4242:1")
         parsed[sid] = iid
     faults = Faults(**{k: v for k, v in fault_values.items() if v is not None})
+    completion = Completion(
+        after=complete_after, weights=_weights(outcomes), encoding=callback_encoding, seed=faults.seed
+    )
     server = Sandbox(
-        SandboxConfig(user=user, key=key, surveys=parsed, faults=faults), host=host, port=port, threads=threads
+        SandboxConfig(user=user, key=key, surveys=parsed, faults=faults, completion=completion),
+        host=host,
+        port=port,
+        threads=threads,
     )
     click.echo(
         f"Insight sandbox on {server.api_url}  (user {user}, key {key}; surveys "
@@ -80,6 +109,24 @@ def sandbox(
     finally:
         server.stop()
     return 0
+
+
+def _weights(text: str) -> tuple[tuple[str, float], ...]:
+    pairs = []
+    for item in text.split(","):
+        status, sep, weight = item.partition("=")
+        try:
+            pairs.append((status.strip(), float(weight)))
+        except ValueError:
+            raise UsageError(
+                f"--outcomes {text!r}: expected status=weight pairs, e.g. completed=0.8,failed=0.2"
+            ) from None
+        if not sep or not status.strip():
+            raise UsageError(f"--outcomes {text!r}: expected status=weight pairs")
+    total = sum(w for _, w in pairs)
+    if total <= 0:
+        raise UsageError("--outcomes: the weights must add up to more than 0")
+    return tuple((s, w / total) for s, w in pairs)
 
 
 for _name, _help in reversed(_FAULT_HELP.items()):

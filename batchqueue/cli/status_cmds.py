@@ -42,8 +42,9 @@ def status(job_id: int | None, db: str | None, as_json: bool) -> int:
     if job_id is not None:
         job = ledger.job(job_id)
         counts = ledger.counts(job_id)
+        outcomes = ledger.outcome_counts(job_id)
         if as_json:
-            emit_json(_job_json(job, counts))
+            emit_json({**_job_json(job, counts), "outcomes": outcomes})
             return 0
         click.echo(
             f"job {job.id}: {job.source_name} -> survey {job.survey_id}/{job.instance_id}, "
@@ -54,6 +55,8 @@ def status(job_id: int | None, db: str | None, as_json: bool) -> int:
             table.add_row(state.value, f"{counts[state.value]:,}")
         table.add_row("total", f"{sum(counts.values()):,}", style="bold")
         stdout_console().print(table)
+        if outcomes:
+            click.echo("outcomes: " + ", ".join(f"{status} {n:,}" for status, n in sorted(outcomes.items())))
         return 0
     jobs = ledger.jobs()
     all_counts = ledger.all_counts([j.id for j in jobs])

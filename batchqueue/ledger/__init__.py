@@ -10,11 +10,12 @@ Usage::
 """
 
 from batchqueue.ledger.jobs import IMPORT_COLUMNS, Job, JobsLedger, now
+from batchqueue.ledger.outcomes import OutcomesLedger, Unproven
 from batchqueue.ledger.sending import Claimed, Outcome, SendingLedger
 
 
-class Ledger(JobsLedger, SendingLedger):
+class Ledger(JobsLedger, SendingLedger, OutcomesLedger):
     """Jobs and rows in one database (SQLite or PostgreSQL)."""
 
 
-__all__ = ["IMPORT_COLUMNS", "Claimed", "Job", "Ledger", "Outcome", "now"]
+__all__ = ["IMPORT_COLUMNS", "Claimed", "Job", "Ledger", "Outcome", "Unproven", "now"]

@@ -137,6 +137,14 @@ class JobsLedger:
             raise JobNotFoundError(f"no job {job_id} in this ledger (see `batchqueue status` for the list)")
         return _job(record)
 
+    def set_job_option(self, job_id: int, key: str, value: Any) -> None:
+        """Store one job option (e.g. the public URL callbacks are built on)."""
+        with write(self.engine) as conn:
+            raw = conn.execute(select(jobs.c.options).where(jobs.c.id == job_id)).scalar()
+            options = json.loads(raw or "{}")
+            options[key] = value
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(options=json.dumps(options)))
+
     def jobs(self) -> list[Job]:
         """Every job, oldest first."""
         with self.engine.connect() as conn:

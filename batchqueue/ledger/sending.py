@@ -231,7 +231,11 @@ def _record(conn: Connection, outcomes: Sequence[Outcome], stamp: float) -> None
                 )
     with_rows, params = values_cte(conn, "v", _ROW_OUTCOME, row_data)
     conn.exec_driver_sql(
-        f"{with_rows} UPDATE rows SET state = v.state, call_id = v.call_id, error = v.error, "
+        # A callback that arrived before this reply (possible for a slow reply) already proved
+        # the call was queued: an ambiguous reply must not turn that row uncertain.
+        f"{with_rows} UPDATE rows SET state = CASE WHEN v.state = '{RowState.UNCERTAIN.value}' "
+        f"AND rows.outcome_status IS NOT NULL THEN '{RowState.QUEUED.value}' ELSE v.state END, "
+        "call_id = v.call_id, error = v.error, "
         f"http_status = v.http_status, updated_at = {mark}, attempts = rows.attempts + v.extra "
         f"FROM v WHERE rows.id = v.rid AND rows.state = {mark}",
         (*params, stamp, _SENDING),

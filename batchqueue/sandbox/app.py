@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+from batchqueue.sandbox.completer import Completer, Completion
 from batchqueue.sandbox.faults import Dice, Faults
 from batchqueue.sandbox.store import CallStore
 
@@ -47,6 +48,7 @@ class SandboxConfig:
     key: str = "sandbox-key"
     surveys: dict[str, str] = field(default_factory=lambda: {"4242": "1"})
     faults: Faults = field(default_factory=Faults)
+    completion: Completion = field(default_factory=Completion)
 
 
 def _json(
@@ -99,7 +101,14 @@ class SandboxApp:
         self.store = CallStore()
         self.dice = Dice(config.faults)
         self.base_url = base_url
-        self.on_accept: list[Callable[[Any], None]] = []
+        self.completer = Completer(self.store, config.completion)
+
+    def start_background(self) -> None:
+        """Start completing accepted calls (and posting their callbacks)."""
+        self.completer.start()
+
+    def stop_background(self) -> None:
+        self.completer.stop()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -153,7 +162,8 @@ class SandboxApp:
                 return _fail(401, "authentication failed")
             if self.config.surveys.get(m.group(1)) is None:
                 return _fail(404, "survey not found")
-            self.store.cancel_pending(m.group(1), m.group(2))
+            for call in self.store.cancel_pending(m.group(1), m.group(2)):
+                self.completer.finish(call, "canceled")
             return 202, [("Content-Length", "0")], b""
         return _fail(404, "not found")
 
@@ -195,8 +205,7 @@ class SandboxApp:
         if error is not None:
             return _fail(400, error)
         call = self.store.add(survey_id, instance_id, form)
-        for hook in self.on_accept:
-            hook(call)
+        self.completer.schedule(call)
         if faults.latency_after:
             time.sleep(faults.latency_after)
         if dice.random() < faults.p_500_after:

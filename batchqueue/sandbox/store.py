@@ -22,6 +22,7 @@ class Call:
     queued_timestamp: int
     status: str = "queued"
     attempts: int = 0
+    last_attempt: str = ""
     events: list[dict[str, Any]] = field(default_factory=list)
 
     def details(self) -> dict[str, Any]:
@@ -32,7 +33,7 @@ class Call:
             "attempts": str(self.attempts),
             "max_attempts": f.get("max_attempts", "1"),
             "queued_timestamp": str(self.queued_timestamp),
-            "last_attempt_timestamp": "",
+            "last_attempt_timestamp": self.last_attempt,
             "start_timestamp": f.get("start_timestamp", ""),
             "end_timestamp": f.get("end_timestamp", ""),
             "reattempt_wait": f.get("reattempt_wait", ""),
@@ -44,7 +45,8 @@ class CallStore:
     """Thread-safe: accepted calls by id, and how often each phone number was requested."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self.lock = self._lock  # callers that change a Call take it too
         self._calls: dict[int, Call] = {}
         self._next_id = 1000
         self._seen: dict[str, int] = {}

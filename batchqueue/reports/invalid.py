@@ -1,4 +1,4 @@
-"""Exports; every cell that leaves batchqueue goes through :func:`safe_cell`.
+"""The ``check --errors-out`` CSV: every invalid row with its reasons.
 
 Usage::
 
@@ -14,15 +14,7 @@ from types import TracebackType
 from typing import IO
 
 from batchqueue.errors import UsageError
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: str) -> str:
-    """Neutralise a cell a spreadsheet would run as a formula (OWASP CSV injection): prefix a quote."""
-    if value and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+from batchqueue.reports.cells import safe_cell
 
 
 def format_reasons(reasons: list[tuple[str | None, str]]) -> str:

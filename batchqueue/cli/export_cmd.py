@@ -1,0 +1,69 @@
+"""``export``: the job's report as CSV, xlsx or JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from batchqueue.cli.options import db_option, json_option
+from batchqueue.cli.output import emit_json
+from batchqueue.config import Settings
+from batchqueue.db import open_ledger
+from batchqueue.ledger import Ledger
+from batchqueue.reports import export_job
+
+ERRORS_ONLY = {"failed", "invalid", "uncertain"}
+
+
+def _set(value: str | None) -> set[str] | None:
+    return {v.strip().lower() for v in value.split(",") if v.strip()} if value else None
+
+
+@click.command()
+@click.argument("job_id", metavar="JOB", type=int)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The report file: .csv, .xlsx or .json.",
+)
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx", "json"]), help="Overrides the extension.")
+@click.option("--state", "states", help="Only rows in these states (comma-separated).")
+@click.option("--outcome", "outcomes", help="Only rows with these call outcomes (comma-separated).")
+@click.option("--errors-only", is_flag=True, help="Only failed, invalid and uncertain rows.")
+@click.option(
+    "--as-input",
+    is_flag=True,
+    help="Only the input's own columns (default rows: failed and invalid), to correct and import again.",
+)
+@db_option
+@json_option
+def export(
+    job_id: int,
+    output: Path,
+    fmt: str | None,
+    states: str | None,
+    outcomes: str | None,
+    errors_only: bool,
+    as_input: bool,
+    db: str | None,
+    as_json: bool,
+) -> int:
+    """Write JOB's report: every input row in input order with its state, error and outcome."""
+    ledger = Ledger(open_ledger(Settings.from_env(db=db).db_url, create=False))
+    wanted = _set(states)
+    if errors_only:
+        wanted = (wanted or set()) | ERRORS_ONLY
+    result = export_job(ledger, job_id, output, fmt=fmt, states=wanted, outcomes=_set(outcomes), as_input=as_input)
+    if as_json:
+        emit_json({"job_id": job_id, "path": str(result.path), "format": result.format, "rows": result.rows})
+    else:
+        click.echo(
+            f"job {job_id}: {result.rows} row(s) written to {result.path} ({result.format}) in {result.seconds:.1f}s"
+        )
+    return 0
+
+
+COMMANDS = [export]

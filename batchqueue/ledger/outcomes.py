@@ -1,0 +1,202 @@
+"""Outcome-side transitions: callbacks and polled statuses recorded, uncertain rows reconciled."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, and_, or_, select, update
+
+from batchqueue.db import write
+from batchqueue.ledger.batchsql import placeholder, values_cte
+from batchqueue.models import RowState, rows
+from batchqueue.outcomes import FINAL, CallDetails, outranks
+
+_OUTCOME = (
+    ("rid", "INTEGER"),
+    ("state", "VARCHAR(16)"),
+    ("status", "VARCHAR(16)"),
+    ("attempts", "INTEGER"),
+    ("last_at", "INTEGER"),
+    ("source", "VARCHAR(16)"),
+    ("payload", "TEXT"),
+    ("resolution", "TEXT"),
+)
+#: States a valid callback moves to ``queued``: it proves Insight accepted the call.
+#: Outcomes polling stops at: the final ones, and "not_found" (Insight answered 404 for the call id).
+SETTLED = FINAL | {"not_found"}
+_PROVEN_BY_CALLBACK = {RowState.UNCERTAIN.value, RowState.FAILED.value, RowState.PENDING.value, RowState.CANCELED.value}
+
+
+@dataclass(frozen=True)
+class Unproven:
+    """An uncertain row that no callback has proven queued, with the reason it looks unqueued."""
+
+    row_id: int
+    row_number: int
+    phone_number: str
+    since: float
+    why: str
+
+
+class OutcomesLedger:
+    """The outcome side of the ledger (see :class:`batchqueue.ledger.Ledger`)."""
+
+    engine: Engine
+
+    def apply_outcomes(self, items: Sequence[tuple[int, str | None, CallDetails]], *, source: str) -> list[str]:
+        """Record outcomes for (row id, token or None, details); per item "unknown", "recorded" or "unchanged".
+
+        A token (callbacks) must match the row's own, compared in constant time; polls pass None.
+        The same outcome twice changes nothing; a step backwards (final → in progress) is ignored.
+        """
+        if not items:
+            return []
+        stamp = time.time()
+        verdicts: list[str] = []
+        updates: list[tuple[Any, ...]] = []
+        with write(self.engine) as conn:
+            ids = sorted({row_id for row_id, _, _ in items})
+            found = {
+                r.id: r
+                for r in conn.execute(
+                    select(rows.c.id, rows.c.token, rows.c.state, rows.c.outcome_status).where(rows.c.id.in_(ids))
+                )
+            }
+            current = {row_id: (r.state, r.outcome_status) for row_id, r in found.items()}
+            for row_id, token, details in items:
+                record = found.get(row_id)
+                if record is None or (
+                    token is not None
+                    and not (record.token and hmac.compare_digest(record.token.encode(), token.encode()))
+                ):
+                    verdicts.append("unknown")
+                    continue
+                state, status = current[row_id]
+                if not outranks(details.status, status):
+                    verdicts.append("unchanged")
+                    continue
+                resolution = None
+                new_state = state
+                if source == "callback" and state in _PROVEN_BY_CALLBACK:
+                    new_state = RowState.QUEUED.value
+                    resolution = f"resolved by callback: Insight reported '{details.status}' for a row that was {state}"
+                current[row_id] = (new_state, details.status)
+                updates.append(
+                    (
+                        row_id,
+                        new_state,
+                        details.status,
+                        details.attempts,
+                        details.last_attempt_at,
+                        source,
+                        json.dumps(details.raw, ensure_ascii=False, default=str)[:65536],
+                        resolution,
+                    )
+                )
+                verdicts.append("recorded")
+            if updates:
+                cte, params = values_cte(conn, "o", _OUTCOME, updates)
+                mark = placeholder(conn)
+                conn.exec_driver_sql(
+                    f"{cte} UPDATE rows SET state = o.state, outcome_status = o.status, "
+                    "outcome_attempts = o.attempts, outcome_last_attempt_at = o.last_at, outcome_source = o.source, "
+                    f"outcome_payload = o.payload, outcome_at = {mark}, updated_at = {mark}, "
+                    "resolution = COALESCE(o.resolution, rows.resolution) FROM o WHERE rows.id = o.rid",
+                    (*params, stamp, stamp),
+                )
+        return verdicts
+
+    def token_matches(self, row_id: int, token: str) -> bool:
+        """Whether ``token`` is row ``row_id``'s callback secret (constant-time comparison)."""
+        with self.engine.connect() as conn:
+            stored = conn.execute(select(rows.c.token).where(rows.c.id == row_id)).scalar()
+        return bool(stored) and hmac.compare_digest(str(stored).encode(), token.encode())
+
+    def poll_candidates(self, job_id: int) -> list[tuple[int, str]]:
+        """(row id, call id) of queued rows whose outcome is not final yet."""
+        query = (
+            select(rows.c.id, rows.c.call_id)
+            .where(
+                rows.c.job_id == job_id,
+                rows.c.state == RowState.QUEUED.value,
+                rows.c.call_id.is_not(None),
+                or_(rows.c.outcome_status.is_(None), rows.c.outcome_status.not_in(sorted(SETTLED))),
+            )
+            .order_by(rows.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [(r.id, r.call_id) for r in conn.execute(query)]
+
+    def unproven(self, job_id: int, *, grace: float, now: float | None = None) -> list[Unproven]:
+        """Uncertain rows with no callback whose calling window is over: probably never queued."""
+        now = time.time() if now is None else now
+        query = (
+            select(rows.c.id, rows.c.row_number, rows.c.phone_number, rows.c.end_ts, rows.c.updated_at)
+            .where(rows.c.job_id == job_id, rows.c.state == RowState.UNCERTAIN.value, rows.c.outcome_status.is_(None))
+            .order_by(rows.c.id)
+        )
+        found = []
+        with self.engine.connect() as conn:
+            for r in conn.execute(query):
+                since = r.updated_at or 0.0
+                if r.end_ts is not None and r.end_ts < now:
+                    found.append(
+                        Unproven(
+                            r.id,
+                            r.row_number,
+                            r.phone_number,
+                            since,
+                            "its end_timestamp has passed and no callback came",
+                        )
+                    )
+                elif r.end_ts is None and since + grace < now:
+                    found.append(
+                        Unproven(
+                            r.id,
+                            r.row_number,
+                            r.phone_number,
+                            since,
+                            f"no callback in the {grace:.0f}s grace period after its last attempt",
+                        )
+                    )
+        return found
+
+    def resend_unproven(self, job_id: int, row_ids: Sequence[int]) -> int:
+        """Explicit operator action: the listed uncertain rows (still without any outcome) → pending."""
+        if not row_ids:
+            return 0
+        with write(self.engine) as conn:
+            result = conn.execute(
+                update(rows)
+                .where(
+                    and_(
+                        rows.c.job_id == job_id,
+                        rows.c.id.in_(list(row_ids)),
+                        rows.c.state == RowState.UNCERTAIN.value,
+                        rows.c.outcome_status.is_(None),
+                    )
+                )
+                .values(
+                    state=RowState.PENDING.value,
+                    updated_at=time.time(),
+                    resolution="reconcile: no callback proved it queued; put back to pending by the operator",
+                )
+            )
+        return int(result.rowcount or 0)
+
+    def outcome_counts(self, job_id: int) -> dict[str, int]:
+        """Queued rows by outcome status ("none" for no outcome yet)."""
+        from sqlalchemy import func
+
+        query = (
+            select(rows.c.outcome_status, func.count())
+            .where(rows.c.job_id == job_id, rows.c.outcome_status.is_not(None))
+            .group_by(rows.c.outcome_status)
+        )
+        with self.engine.connect() as conn:
+            return {status: n for status, n in conn.execute(query)}

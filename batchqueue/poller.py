@@ -1,0 +1,131 @@
+"""``poll``: ask Insight for the status of queued calls whose outcome is not final yet.
+
+Usage::
+
+    summary = Poller(ledger, client, job, concurrency=4, rate=5).run(until_final=True, interval=60)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from batchqueue.insight import InsightClient, Reply, ReplyKind
+from batchqueue.ledger import Job, Ledger
+from batchqueue.outcomes import BadPayload, CallDetails, details_from
+from batchqueue.pacing import Pacer
+
+_BATCH = 200
+
+
+@dataclass
+class PollSummary:
+    """Counts of one ``poll``; ``exit_reason`` is done, deadline, fatal_reply or interrupted."""
+
+    job_id: int
+    checked: int = 0
+    recorded: int = 0
+    not_found: int = 0
+    errors: int = 0
+    remaining: int = 0
+    rounds: int = 0
+    exit_reason: str = "done"
+    message: str = ""
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Poller:
+    """Polls one job's unsettled queued rows, paced like ``run``."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        client: InsightClient,
+        job: Job,
+        *,
+        concurrency: int = 4,
+        rate: float = 5.0,
+        on_progress: Callable[[PollSummary], None] | None = None,
+    ) -> None:
+        self.ledger, self.client, self.job = ledger, client, job
+        self.concurrency = concurrency
+        self.pacer = Pacer(rate)
+        self.on_progress = on_progress
+        self.summary = PollSummary(job.id)
+
+    def _ask(self, call_id: str, stop: threading.Event) -> tuple[Reply, dict[str, Any] | None]:
+        if not self.pacer.acquire(stop):
+            return Reply(ReplyKind.NOT_SENT, error="stopping"), None
+        return self.client.call_status(call_id)
+
+    def round(self, stop: threading.Event) -> None:
+        """One pass over the rows still waiting for a final outcome."""
+        todo = self.ledger.poll_candidates(self.job.id)
+        self.summary.rounds += 1
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="poll") as pool:
+            for start in range(0, len(todo), _BATCH):
+                if stop.is_set():
+                    return
+                batch = todo[start : start + _BATCH]
+                replies = list(pool.map(lambda item: self._ask(item[1], stop), batch))
+                found: list[tuple[int, str | None, CallDetails]] = []
+                for (row_id, _), (reply, body) in zip(batch, replies, strict=True):
+                    if reply.kind is ReplyKind.NOT_SENT and reply.error == "stopping":
+                        continue
+                    self.summary.checked += 1
+                    if reply.kind is ReplyKind.QUEUED and body is not None:
+                        try:
+                            found.append((row_id, None, details_from(body)))
+                        except BadPayload:
+                            self.summary.errors += 1
+                    elif reply.status == 404:
+                        self.summary.not_found += 1
+                        found.append((row_id, None, CallDetails("not_found", raw={"error": reply.error})))
+                    elif reply.kind is ReplyKind.FATAL:
+                        stop.set()
+                        self.summary.exit_reason = "fatal_reply"
+                        self.summary.message = f"Insight answered HTTP {reply.status}: {reply.error}"
+                    else:
+                        self.summary.errors += 1
+                verdicts = self.ledger.apply_outcomes(found, source="poll")
+                self.summary.recorded += verdicts.count("recorded")
+                if self.on_progress:
+                    self.on_progress(self.summary)
+
+    def run(
+        self,
+        *,
+        until_final: bool = False,
+        interval: float = 60.0,
+        deadline: float | None = None,
+        stop: threading.Event | None = None,
+    ) -> PollSummary:
+        """Poll once, or (``until_final``) every ``interval`` seconds until settled or ``deadline`` s pass."""
+        stop = stop or threading.Event()
+        ends = time.monotonic() + deadline if deadline else None
+        while True:
+            self.round(stop)
+            remaining = len(self.ledger.poll_candidates(self.job.id))
+            self.summary.remaining = remaining
+            if stop.is_set():
+                if self.summary.exit_reason == "done":
+                    self.summary.exit_reason = "interrupted"
+                break
+            if not until_final or remaining == 0:
+                break
+            if ends is not None and time.monotonic() + interval > ends:
+                self.summary.exit_reason = "deadline"
+                self.summary.message = f"{remaining} call(s) still without a final outcome"
+                break
+            if stop.wait(interval):
+                self.summary.exit_reason = "interrupted"
+                break
+        self.summary.outcomes = self.ledger.outcome_counts(self.job.id)
+        return self.summary
