@@ -132,3 +132,30 @@ def test_a_killed_import_leaves_no_half_job(tmp_path: Path) -> None:
     done = import_file(ledger, src, MappingSpec(), survey_id="1", instance_id="1")
     assert done.created
     assert done.rows == 400_001
+
+
+def test_db_upgrade_migrates_an_old_ledger_after_a_backup(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+    from batchqueue.db import create_ledger_engine, write
+
+    db = tmp_path / "old.db"
+    engine = create_ledger_engine(f"sqlite:///{db}")
+    with write(engine) as conn:
+        command.upgrade(alembic_config(engine, conn), "0001")
+        conn.exec_driver_sql(
+            "INSERT INTO jobs (id, survey_id, instance_id, source_name, source_sha256, source_kind, headers, mapping, "
+            "fingerprint, created_at) VALUES (1, '9', '1', 'old.csv', 'x', 'csv', '[\"phone\"]', '{}', 'f', 0)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO rows (job_id, row_number, cells, phone_number, state, created_at) "
+            "VALUES (1, 2, '[\"6175550101\"]', 'tel:+16175550101', 'queued', 0)"
+        )
+    engine.dispose()
+    refused = run_cli("status", "1", "--db", db)
+    assert refused.code == 2
+    assert "0001" in refused.err
+    done = run_cli("db", "upgrade", "--db", db)
+    assert done.code == 0, done.err
+    assert "backup written to" in done.out
+    assert list(tmp_path.glob("old.db.0001.*.bak"))
+    status = run_cli("status", "1", "--db", db, "--json").json()
+    assert status["counts"]["queued"] == 1

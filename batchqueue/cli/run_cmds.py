@@ -46,9 +46,7 @@ def stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(s, h)
 
 
-def insight_client(
-    settings: Settings, concurrency: int, connect_timeout: float, read_timeout: float
-) -> InsightClient:
+def insight_client(settings: Settings, concurrency: int, connect_timeout: float, read_timeout: float) -> InsightClient:
     if not settings.user or not settings.api_key:
         raise UsageError("set BATCHQUEUE_USER (the Insight login e-mail) and BATCHQUEUE_API_KEY (its developer key)")
     return InsightClient(

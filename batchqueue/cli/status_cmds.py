@@ -61,7 +61,7 @@ def status(job_id: int | None, db: str | None, as_json: bool) -> int:
     jobs = ledger.jobs()
     all_counts = ledger.all_counts([j.id for j in jobs])
     if as_json:
-        emit_json({"jobs": [_job_json(j, all_counts[j.id]) for j in jobs]})
+        emit_json({"jobs": [{**_job_json(j, all_counts[j.id]), "outcomes": ledger.outcome_counts(j.id)} for j in jobs]})
         return 0
     if not jobs:
         click.echo("no jobs yet: import a file with `batchqueue import FILE --survey ID --instance ID`")

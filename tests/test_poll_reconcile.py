@@ -1,0 +1,140 @@
+"""Outcomes end to end with the sandbox: callbacks it posts, polling, cancel, reconcile."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from batchqueue.db import open_ledger
+from batchqueue.httpserver import HttpServer
+from batchqueue.ledger import Ledger
+from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
+from batchqueue.sandbox.completer import Completion
+from batchqueue.server import CallbackApp
+from tests.conftest import CliResult
+from tests.sandbox_helpers import contacts, ledger_rows, point_at
+
+Run = Callable[..., CliResult]
+
+
+def _import(tmp_path: Path, run_cli: Run, n: int = 20) -> Path:
+    assert run_cli("import", contacts(tmp_path / "c.csv", n), "--survey", "4242", "--instance", "1").code == 0
+    return tmp_path / "batchqueue.db"
+
+
+def _wait(predicate: Callable[[], bool], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("encoding", ["form", "multipart", "json"])
+def test_sandbox_callbacks_fill_in_outcomes(tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch,
+                                            encoding: str) -> None:
+    db = _import(tmp_path, run_cli)
+    ledger = Ledger(open_ledger(f"sqlite:///{db}"))
+    app = CallbackApp(ledger)
+    receiver = HttpServer(app, port=0).start()
+    sb = Sandbox(SandboxConfig(completion=Completion(after=0.1, encoding=encoding, seed=4))).start()
+    try:
+        point_at(monkeypatch, sb)
+        result = run_cli("run", "1", "--rate", "0", "--public-url", receiver.url, "--json")
+        assert result.code == 0
+        _wait(lambda: sum(ledger.outcome_counts(1).values()) == 20)
+    finally:
+        sb.stop()
+        receiver.stop()
+        app.close()
+    outcomes = ledger.outcome_counts(1)
+    assert set(outcomes) <= {"completed", "failed", "rejected"}
+    assert outcomes.get("completed", 0) > 0
+    status = run_cli("status", "1", "--json").json()
+    assert status["outcomes"] == outcomes
+    assert all(r["outcome_source"] == "callback" for r in ledger_rows(db))
+
+
+def test_poll_records_status_and_a_404_is_not_fatal(tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = _import(tmp_path, run_cli)
+    sb = Sandbox(SandboxConfig(completion=Completion(after=0.2, seed=9))).start()
+    try:
+        point_at(monkeypatch, sb)
+        assert run_cli("run", "1", "--rate", "0").code == 0
+        with sqlite3.connect(db) as conn:
+            conn.execute("UPDATE rows SET call_id = '999999' WHERE id = (SELECT min(id) FROM rows)")
+        first = run_cli("poll", "1", "--rate", "0", "--json").json()  # calls may still be queued
+        assert first["checked"] == 20
+        assert first["not_found"] == 1
+        final = run_cli("poll", "1", "--rate", "0", "--until-final", "--interval", "0.2", "--deadline", "20", "--json")
+    finally:
+        sb.stop()
+    assert final.code == 0
+    assert final.json()["remaining"] == 0
+    rows = ledger_rows(db)
+    assert rows[0]["outcome_status"] == "not_found"
+    assert {r["outcome_status"] for r in rows[1:]} <= {"completed", "failed", "rejected"}
+    assert all(r["outcome_source"] == "poll" for r in rows)
+
+
+def test_poll_stops_on_a_revoked_key(tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    _import(tmp_path, run_cli, 5)
+    sb = Sandbox().start()
+    try:
+        point_at(monkeypatch, sb)
+        run_cli("run", "1", "--rate", "0")
+        point_at(monkeypatch, sb, key="revoked")
+        result = run_cli("poll", "1", "--rate", "0")
+    finally:
+        sb.stop()
+    assert result.code == 3
+    assert "HTTP 401" in result.err
+
+
+def test_remote_cancel_fires_canceled_callbacks(tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = _import(tmp_path, run_cli, 5)
+    ledger = Ledger(open_ledger(f"sqlite:///{db}"))
+    app = CallbackApp(ledger)
+    receiver = HttpServer(app, port=0).start()
+    sb = Sandbox(SandboxConfig(completion=Completion(after=60))).start()
+    try:
+        point_at(monkeypatch, sb)
+        run_cli("run", "1", "--rate", "0", "--public-url", receiver.url)
+        assert run_cli("cancel", "1", "--remote", "--yes").code == 0
+        _wait(lambda: ledger.outcome_counts(1).get("canceled") == 5)
+    finally:
+        sb.stop()
+        receiver.stop()
+        app.close()
+
+
+def test_reconcile_lists_first_and_changes_only_when_asked(tmp_path: Path, run_cli: Run,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    db = _import(tmp_path, run_cli, 6)
+    sb = Sandbox(SandboxConfig(faults=Faults(p_500_before=1.0))).start()
+    try:
+        point_at(monkeypatch, sb)
+        assert run_cli("run", "1", "--rate", "0", "--breaker", "100").code == 1
+    finally:
+        sb.stop()
+    assert Ledger(open_ledger(f"sqlite:///{db}")).counts(1)["uncertain"] == 6
+    with sqlite3.connect(db) as conn:  # one row proven by a callback, one still inside its window
+        ids = [r[0] for r in conn.execute("SELECT id FROM rows ORDER BY id")]
+        conn.execute("UPDATE rows SET state = 'queued', outcome_status = 'completed' WHERE id = ?", (ids[0],))
+        conn.execute("UPDATE rows SET end_ts = ? WHERE id = ?", (int(time.time()) + 3600, ids[1]))
+    dry = run_cli("reconcile", "1", "--grace", "0", "--json").json()
+    assert dry["changed"] == 0
+    assert [u["row_id"] for u in dry["unproven"]] == ids[2:]
+    human = run_cli("reconcile", "1", "--grace", "0")
+    assert "would become pending with --resend-unproven" in human.out
+    assert "row 4 " in human.out
+    assert run_cli("status", "1", "--json").json()["counts"]["uncertain"] == 5  # the dry run changed nothing
+    done = run_cli("reconcile", "1", "--grace", "0", "--resend-unproven", "--json").json()
+    assert done["changed"] == 4
+    counts = done["counts"]
+    assert (counts["pending"], counts["uncertain"], counts["queued"]) == (4, 1, 1)
+    long_grace = run_cli("reconcile", "1", "--grace", "99999", "--json").json()
+    assert long_grace["unproven"] == []

@@ -1,0 +1,126 @@
+"""`batchqueue export`: every format read back, formula-safe cells, filters, --as-input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import openpyxl
+import pytest
+import python_calamine
+
+from tests.conftest import CliResult, write_csv
+
+Run = Callable[..., CliResult]
+EVIL = ["=HYPERLINK(\"http://x\")", "+SUM(1)", "-2+3", "@cmd", "\tTAB", "\rCR"]
+
+
+@pytest.fixture
+def job(tmp_path: Path, run_cli: Run) -> Path:
+    """Job 1: Zoë's row carries injection payloads; rows of every kind; some outcomes set by hand."""
+    rows: list[list[object]] = [["Name", "Phone", "Note", "Evil1", "Evil2", "Evil3", "Evil4", "Evil5", "Evil6"]]
+    rows.append(["Zoë Ångström 東京", "6175550101", "naïve café", *EVIL])
+    rows.append(["Bob", "12", "bad phone", "", "", "", "", "", ""])
+    rows.append(["Cy", "617.555.0101", "duplicate", "", "", "", "", "", ""])
+    rows.append(["Di", "6175550102", "to fail", "", "", "", "", "", ""])
+    rows.append(["Ed", "6175550103", "uncertain", "", "", "", "", "", ""])
+    write_csv(tmp_path / "c.csv", rows)
+    assert run_cli("import", tmp_path / "c.csv", "--survey", "1", "--instance", "1").code == 0
+    db = tmp_path / "batchqueue.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE rows SET state='queued', call_id='77', http_status=200, attempts=1, "
+                     "outcome_status='completed', outcome_source='callback', outcome_at=1796133600 WHERE row_number=2")
+        conn.execute("UPDATE rows SET state='failed', error='phone_number refused', http_status=400, attempts=1 "
+                     "WHERE row_number=5")
+        conn.execute("UPDATE rows SET state='uncertain', error='HTTP 500', http_status=500 WHERE row_number=6")
+    return db
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_csv_report_has_every_row_in_order_and_is_formula_safe(tmp_path: Path, job: Path, run_cli: Run) -> None:
+    out = tmp_path / "r.csv"
+    result = run_cli("export", "1", "-o", out, "--json")
+    assert result.json()["rows"] == 5
+    rows = _csv(out)
+    assert [r["bq_row"] for r in rows] == ["2", "3", "4", "5", "6"]
+    assert [r["bq_state"] for r in rows] == ["queued", "invalid", "duplicate", "failed", "uncertain"]
+    zoe = rows[0]
+    assert zoe["Name"] == "Zoë Ångström 東京"
+    assert (zoe["bq_call_id"], zoe["bq_outcome"], zoe["bq_learned_by"]) == ("77", "completed", "callback")
+    assert zoe["bq_learned_at_utc"] == "2026-12-01 14:00:00"
+    assert [zoe[f"Evil{i}"] for i in range(1, 7)] == ["'" + e for e in EVIL]
+    assert zoe["bq_phone_sent"] == "tel:+16175550101"  # 't' first: nothing to neutralise
+    assert "wrong number of digits" in rows[1]["bq_detail"]
+    assert "same number as row 2" in rows[2]["bq_detail"]
+    assert rows[3]["bq_detail"] == "phone_number refused"
+
+
+def test_xlsx_report_is_styled_streamed_and_safe(tmp_path: Path, job: Path, run_cli: Run) -> None:
+    out = tmp_path / "r.xlsx"
+    assert run_cli("export", "1", "-o", out).code == 0
+    book = openpyxl.load_workbook(out)
+    sheet = book["Report"]
+    assert book.sheetnames == ["Report", "Summary"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == "A1:V6"  # 1 + 9 input + 12 bq_ columns, header + 5 rows
+    assert sheet["A1"].font.b is True
+    assert sheet.column_dimensions["A"].width >= 8
+    header = [c.value for c in sheet[1]]
+    zoe = dict(zip(header, [c.value for c in sheet[2]], strict=True))
+    assert zoe["Name"] == "Zoë Ångström 東京"
+    assert zoe["Evil1"] == EVIL[0]  # kept as typed: a text cell, never a formula
+    for cell in sheet[2]:
+        assert cell.data_type != "f"
+    assert sheet.cell(2, header.index("Evil2") + 1).quotePrefix is True
+    assert zoe["bq_row"] == 2
+    summary = {r[0].value: r[1].value for r in book["Summary"].iter_rows(min_row=2)}
+    assert summary["state: queued"] == 1
+    assert summary["outcome: completed"] == 1
+    # calamine (another reader) agrees
+    data = python_calamine.CalamineWorkbook.from_path(str(out)).get_sheet_by_name("Report").to_python()
+    assert data[1][1] == "Zoë Ångström 東京"
+    assert len(data) == 6
+
+
+def test_json_report(tmp_path: Path, job: Path, run_cli: Run) -> None:
+    out = tmp_path / "r.json"
+    assert run_cli("export", "1", "-o", out).code == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["job"]["job_id"] == 1
+    assert [r["bq_state"] for r in data["rows"]] == ["queued", "invalid", "duplicate", "failed", "uncertain"]
+    assert data["rows"][0]["Evil1"] == EVIL[0]  # JSON is data, not a spreadsheet: kept exactly
+    assert data["summary"]["state: failed"] == 1
+
+
+def test_filters(tmp_path: Path, job: Path, run_cli: Run) -> None:
+    def states(*args: str) -> list[str]:
+        out = tmp_path / "f.csv"
+        assert run_cli("export", "1", "-o", out, *args).code == 0
+        return [r["bq_state"] for r in _csv(out)]
+
+    assert states("--state", "failed,uncertain") == ["failed", "uncertain"]
+    assert states("--outcome", "completed") == ["queued"]
+    assert states("--errors-only") == ["invalid", "failed", "uncertain"]
+    bad = run_cli("export", "1", "-o", tmp_path / "x.csv", "--state", "lost")
+    assert bad.code == 2
+    assert "unknown state" in bad.err
+    assert run_cli("export", "1", "-o", tmp_path / "x.pdf").code == 2
+
+
+def test_as_input_gives_a_file_that_imports_again(tmp_path: Path, job: Path, run_cli: Run) -> None:
+    out = tmp_path / "fix.csv"
+    assert run_cli("export", "1", "-o", out, "--as-input").code == 0
+    rows = _csv(out)
+    assert list(rows[0]) == ["Name", "Phone", "Note", "Evil1", "Evil2", "Evil3", "Evil4", "Evil5", "Evil6"]
+    assert [r["Name"] for r in rows] == ["Bob", "Di"]  # invalid and failed rows, in their own columns
+    rows[0]["Phone"] = "6175550104"  # corrected
+    write_csv(out, [list(rows[0]), *[list(r.values()) for r in rows]])
+    again = run_cli("import", out, "--survey", "1", "--instance", "1", "--json").json()
+    assert (again["created"], again["valid"], again["invalid"]) == (True, 2, 0)
