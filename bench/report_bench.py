@@ -33,15 +33,22 @@ def make_job(work: Path, rows: int) -> Path:
     with src.open("w", encoding="utf-8") as f:
         f.write(",".join(["phone", *META]) + "\n")
         for i in range(rows):
-            f.write(f"617{200 + i // 10000 % 800:03d}{i % 10000:04d},First{i},Lást{i},{i:08d},en,s{i % 7},Boston,"
-                    f"gold,=a{i % 3}\n")
-    subprocess.run([str(BIN), "import", str(src), "--survey", "1", "--instance", "1", "--db", str(db), "-q",
-                    "--allow-duplicates"], check=True, stdout=subprocess.DEVNULL)
+            f.write(
+                f"617{200 + i // 10000 % 800:03d}{i % 10000:04d},First{i},Lást{i},{i:08d},en,s{i % 7},Boston,"
+                f"gold,=a{i % 3}\n"
+            )
+    subprocess.run(
+        [str(BIN), "import", str(src), "--survey", "1", "--instance", "1", "--db", str(db), "-q", "--allow-duplicates"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     with sqlite3.connect(db) as conn:  # pretend every row was queued and most have an outcome
-        conn.execute("UPDATE rows SET state='queued', call_id=id, http_status=200, attempts=1, "
-                     "outcome_status=CASE id % 10 WHEN 0 THEN 'failed' ELSE 'completed' END, outcome_attempts=1, "
-                     "outcome_source='callback', outcome_at=1796133600, outcome_last_attempt_at=1796133500 "
-                     "WHERE state='pending'")
+        conn.execute(
+            "UPDATE rows SET state='queued', call_id=id, http_status=200, attempts=1, "
+            "outcome_status=CASE id % 10 WHEN 0 THEN 'failed' ELSE 'completed' END, outcome_attempts=1, "
+            "outcome_source='callback', outcome_at=1796133600, outcome_last_attempt_at=1796133500 "
+            "WHERE state='pending'"
+        )
     return db
 
 
@@ -59,8 +66,10 @@ def export_bench(work: Path, rows: int) -> None:
     for fmt, target in (("csv", 100_000), ("xlsx", 25_000)):
         out = work / f"report.{fmt}"
         seconds, rss = timed([str(BIN), "export", "1", "-o", str(out), "--db", str(db)])
-        print(f"export {fmt:<4} {rows:>9,} rows  {seconds:6.2f} s  {rows / seconds:>9,.0f} rows/s "
-              f"(target >= {target:,})  peak RSS {rss:5.0f} MiB (target < 400)  file {out.stat().st_size / 1e6:.0f} MB")
+        print(
+            f"export {fmt:<4} {rows:>9,} rows  {seconds:6.2f} s  {rows / seconds:>9,.0f} rows/s "
+            f"(target >= {target:,})  peak RSS {rss:5.0f} MiB (target < 400)  file {out.stat().st_size / 1e6:.0f} MB"
+        )
 
 
 def callback_bench(work: Path, count: int, senders: int = 32) -> None:
@@ -69,8 +78,11 @@ def callback_bench(work: Path, count: int, senders: int = 32) -> None:
         conn.execute("UPDATE rows SET outcome_status=NULL, outcome_source=NULL, outcome_at=NULL")
         urls = [f"/cb/{i}/{t}" for i, t in conn.execute("SELECT id, token FROM rows ORDER BY id")]
     port_file = work / "serve.port"
-    proc = subprocess.Popen([str(BIN), "serve", "--port", "0", "--port-file", str(port_file), "--db", str(db),
-                             "--threads", "32"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(BIN), "serve", "--port", "0", "--port-file", str(port_file), "--db", str(db), "--threads", "32"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while not port_file.exists() or not port_file.read_text():
             time.sleep(0.05)
@@ -82,7 +94,8 @@ def callback_bench(work: Path, count: int, senders: int = 32) -> None:
             if not hasattr(local, "session"):
                 local.session = requests.Session()
                 local.session.trust_env = False
-            return local.session.post(base + path, json=body, timeout=60).status_code
+            code: int = local.session.post(base + path, json=body, timeout=60).status_code
+            return code
 
         start = time.perf_counter()
         with ThreadPoolExecutor(senders) as pool:
@@ -94,8 +107,10 @@ def callback_bench(work: Path, count: int, senders: int = 32) -> None:
     with sqlite3.connect(db) as conn:
         recorded = conn.execute("SELECT count(*) FROM rows WHERE outcome_source = 'callback'").fetchone()[0]
     ok = sum(c == 200 for c in codes)
-    print(f"callbacks {count:,} from {senders} senders: {seconds:.2f} s, {count / seconds:,.0f} callbacks/s; "
-          f"answered 200: {ok:,}; in the ledger: {recorded:,}; lost: {count - recorded:,}")
+    print(
+        f"callbacks {count:,} from {senders} senders: {seconds:.2f} s, {count / seconds:,.0f} callbacks/s; "
+        f"answered 200: {ok:,}; in the ledger: {recorded:,}; lost: {count - recorded:,}"
+    )
     print(json.dumps({"callbacks_per_s": round(count / seconds), "lost": count - recorded}))
 
 

@@ -24,8 +24,14 @@ from batchqueue.server import MAX_BODY, CallbackApp
 from tests.sandbox_helpers import contacts, ledger_rows
 
 DETAILS = {
-    "status": "completed", "attempts": "2", "max_attempts": "3", "queued_timestamp": "1796133600",
-    "last_attempt_timestamp": "1796133700", "start_timestamp": "", "end_timestamp": "", "reattempt_wait": "600",
+    "status": "completed",
+    "attempts": "2",
+    "max_attempts": "3",
+    "queued_timestamp": "1796133600",
+    "last_attempt_timestamp": "1796133700",
+    "start_timestamp": "",
+    "end_timestamp": "",
+    "reattempt_wait": "600",
     "events": [{"event": "queued", "timestamp": "1796133600"}, {"event": "completed", "timestamp": "1796133700"}],
 }
 
@@ -43,14 +49,19 @@ def test_every_encoding_parses_to_the_same_outcome(encoding: str) -> None:
 
 def test_php_style_keys_unflatten() -> None:
     assert unflatten([("events[1][event]", "b"), ("events[0][event]", "a"), ("status", "x")]) == {
-        "events": [{"event": "a"}, {"event": "b"}], "status": "x"
+        "events": [{"event": "a"}, {"event": "b"}],
+        "status": "x",
     }
 
 
 @pytest.mark.parametrize(
     ("content_type", "body"),
-    [("application/json", b"{not json"), ("application/json", b'{"attempts": 1}'), ("application/xml", b"<x/>"),
-     ("application/x-www-form-urlencoded", b"status")],
+    [
+        ("application/json", b"{not json"),
+        ("application/json", b'{"attempts": 1}'),
+        ("application/xml", b"<x/>"),
+        ("application/x-www-form-urlencoded", b"status"),
+    ],
 )
 def test_garbage_is_a_bad_payload(content_type: str, body: bytes) -> None:
     with pytest.raises(BadPayload):
@@ -64,8 +75,12 @@ def served(tmp_path: Path) -> Iterator[tuple[Ledger, str, Path]]:
     ledger = Ledger(open_ledger(f"sqlite:///{db}"))
     import_file(ledger, contacts(tmp_path / "c.csv", 10), MappingSpec(), survey_id="4242", instance_id="1")
     claimed = ledger.claim(1, 10)
-    ledger.record([Outcome(c.row_id, RowState.QUEUED, [Reply(ReplyKind.QUEUED, 200, str(500 + i))], str(500 + i))
-                   for i, c in enumerate(claimed)])
+    ledger.record(
+        [
+            Outcome(c.row_id, RowState.QUEUED, [Reply(ReplyKind.QUEUED, 200, str(500 + i))], str(500 + i))
+            for i, c in enumerate(claimed)
+        ]
+    )
     app = CallbackApp(ledger)
     server = HttpServer(app, port=0, threads=8).start()
     yield ledger, server.url, db

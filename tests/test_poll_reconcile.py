@@ -34,8 +34,9 @@ def _wait(predicate: Callable[[], bool], seconds: float = 20) -> None:
 
 
 @pytest.mark.parametrize("encoding", ["form", "multipart", "json"])
-def test_sandbox_callbacks_fill_in_outcomes(tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch,
-                                            encoding: str) -> None:
+def test_sandbox_callbacks_fill_in_outcomes(
+    tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch, encoding: str
+) -> None:
     db = _import(tmp_path, run_cli)
     ledger = Ledger(open_ledger(f"sqlite:///{db}"))
     app = CallbackApp(ledger)
@@ -58,7 +59,9 @@ def test_sandbox_callbacks_fill_in_outcomes(tmp_path: Path, run_cli: Run, monkey
     assert all(r["outcome_source"] == "callback" for r in ledger_rows(db))
 
 
-def test_poll_records_status_and_a_404_is_not_fatal(tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_poll_records_status_and_a_404_is_not_fatal(
+    tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = _import(tmp_path, run_cli)
     sb = Sandbox(SandboxConfig(completion=Completion(after=0.2, seed=9))).start()
     try:
@@ -111,8 +114,9 @@ def test_remote_cancel_fires_canceled_callbacks(tmp_path: Path, run_cli: Run, mo
         app.close()
 
 
-def test_reconcile_lists_first_and_changes_only_when_asked(tmp_path: Path, run_cli: Run,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reconcile_lists_first_and_changes_only_when_asked(
+    tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = _import(tmp_path, run_cli, 6)
     sb = Sandbox(SandboxConfig(faults=Faults(p_500_before=1.0))).start()
     try:

@@ -15,7 +15,7 @@ import python_calamine
 from tests.conftest import CliResult, write_csv
 
 Run = Callable[..., CliResult]
-EVIL = ["=HYPERLINK(\"http://x\")", "+SUM(1)", "-2+3", "@cmd", "\tTAB", "\rCR"]
+EVIL = ['=HYPERLINK("http://x")', "+SUM(1)", "-2+3", "@cmd", "\tTAB", "\rCR"]
 
 
 @pytest.fixture
@@ -31,10 +31,14 @@ def job(tmp_path: Path, run_cli: Run) -> Path:
     assert run_cli("import", tmp_path / "c.csv", "--survey", "1", "--instance", "1").code == 0
     db = tmp_path / "batchqueue.db"
     with sqlite3.connect(db) as conn:
-        conn.execute("UPDATE rows SET state='queued', call_id='77', http_status=200, attempts=1, "
-                     "outcome_status='completed', outcome_source='callback', outcome_at=1796133600 WHERE row_number=2")
-        conn.execute("UPDATE rows SET state='failed', error='phone_number refused', http_status=400, attempts=1 "
-                     "WHERE row_number=5")
+        conn.execute(
+            "UPDATE rows SET state='queued', call_id='77', http_status=200, attempts=1, "
+            "outcome_status='completed', outcome_source='callback', outcome_at=1796133600 WHERE row_number=2"
+        )
+        conn.execute(
+            "UPDATE rows SET state='failed', error='phone_number refused', http_status=400, attempts=1 "
+            "WHERE row_number=5"
+        )
         conn.execute("UPDATE rows SET state='uncertain', error='HTTP 500', http_status=500 WHERE row_number=6")
     return db
 
