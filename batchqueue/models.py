@@ -85,7 +85,30 @@ rows = Table(
     Column("outcome_at", Float, comment="when batchqueue learned it"),
     Column("outcome_payload", Text, comment="the full call_details received, as JSON"),
     Column("resolution", Text, comment="how an uncertain row was settled, and by what"),
+    Column("lease_owner", String(96), comment="the worker sending this row"),
+    Column("lease_expires", Float, comment="unix seconds; an expired lease on a sending row means uncertain"),
     Index("ix_rows_job_state", "job_id", "state"),
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", String(96), primary_key=True),
+    Column("job_id", Integer, ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("sent", Integer, nullable=False, server_default="0"),
+    Column("rate", Float, nullable=False, server_default="0", comment="requests/s since the last heartbeat"),
+    Column("stopped_at", Float),
+)
+
+pacing = Table(
+    "pacing",
+    metadata,
+    Column("job_id", Integer, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("next_at", Float, nullable=False, comment="unix seconds of the job's next free request slot"),
 )
 
 attempts = Table(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 MIN_RATE = 0.5
@@ -35,6 +36,7 @@ class Pacer:
         self._next = clock()
         self._paused_until = 0.0
         self._last_cut = float("-inf")
+        self.shared: SharedPace | None = None
 
     def acquire(self, stop: threading.Event | None = None) -> bool:
         """Wait for this request's turn; False if ``stop`` was set while waiting."""
@@ -44,12 +46,15 @@ class Pacer:
             if self.rate is not None:
                 self._next = start + 1.0 / self.rate
             wait = start - now
-        if wait <= 0:
-            return not (stop and stop.is_set())
-        if stop is not None:
-            return not stop.wait(wait)
-        self._sleep(wait)
-        return True
+        if wait > 0:
+            if stop is not None:
+                if stop.wait(wait):
+                    return False
+            else:
+                self._sleep(wait)
+        if stop is not None and stop.is_set():
+            return False
+        return self.shared.acquire(stop) if self.shared is not None else True
 
     def slow_down(self, factor: float, observed: float | None = None) -> bool:
         """Lower the rate by ``factor`` (from the configured, or when unlimited the observed, rate).
@@ -82,3 +87,28 @@ class Pacer:
                     self.rate = None  # fully recovered to "no limit"
             elif self.rate < self.limit:
                 self.rate = min(self.limit, self.rate * RECOVERY)
+
+
+class SharedPace:
+    """Request slots from a job-wide token bucket kept elsewhere (the ledger), a few at a time.
+
+    ``take(n)`` reserves ``n`` slots spaced ``1 / rate`` apart and returns the first one's unix time.
+    """
+
+    def __init__(self, take: Callable[[int], float], rate: float, chunk: int) -> None:
+        self._take, self.rate, self.chunk = take, rate, max(1, chunk)
+        self._slots: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def acquire(self, stop: threading.Event | None = None) -> bool:
+        with self._lock:
+            if not self._slots:
+                first = self._take(self.chunk)
+                self._slots.extend(first + i / self.rate for i in range(self.chunk))
+            slot = self._slots.popleft()
+        wait = slot - time.time()
+        if wait > 0:
+            if stop is not None:
+                return not stop.wait(wait)
+            time.sleep(wait)
+        return not (stop is not None and stop.is_set())

@@ -13,7 +13,10 @@ becomes ``uncertain``.
 
 from __future__ import annotations
 
+import os
 import queue
+import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +26,7 @@ from typing import Any
 from batchqueue.insight import STATUS_MEANING, InsightClient, Reply, ReplyKind
 from batchqueue.ledger import Claimed, Job, Ledger, Outcome
 from batchqueue.models import RowState
-from batchqueue.pacing import Pacer
+from batchqueue.pacing import Pacer, SharedPace
 from batchqueue.retry import RetryPolicy, send_with_retries
 from batchqueue.wire import FormBuilder
 
@@ -45,6 +48,9 @@ class RunOptions:
     #: Rows claimed beyond those in flight (None: a quarter of the concurrency). More keeps workers
     #: busy while the ledger commits; fewer means fewer never-sent rows held uncertain after a crash.
     claim_ahead: int | None = None
+    #: Many workers on one job (PostgreSQL): recover only expired leases, and pace job-wide.
+    shared: bool = False
+    lease_ttl: float = 60.0
     #: Negative control for the crash test ONLY: resend rows found ``sending``. Breaks at-most-once.
     unsafe_resend_sending: bool = False
 
@@ -102,13 +108,21 @@ class Submitter:
     ) -> None:
         self.ledger, self.client, self.job, self.options = ledger, client, job, options
         self.on_progress = on_progress
-        self.pacer = Pacer(options.rate)
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        if options.shared and options.rate > 0:
+            # The job-wide limit lives in the ledger; the local pacer only adapts (429s, 5xx bursts).
+            self.pacer = Pacer(0)
+            chunk = max(1, min(options.concurrency, int(options.rate * 0.2)))
+            self.pacer.shared = SharedPace(lambda n: ledger.take_slots(job.id, n, options.rate), options.rate, chunk)
+        else:
+            self.pacer = Pacer(options.rate)
         self.form = FormBuilder(job.headers, list(job.mapping.get("metadata", [])), options.public_url)
         self.halt = threading.Event()
         self._work: queue.Queue[Claimed | None] = queue.Queue()
         self._results: queue.Queue[_Done] = queue.Queue()
         self.summary = RunSummary(job.id, this_run={k.value: 0 for k in ReplyKind})
         self._ambiguous_run = 0
+        self.missed_beats = 0
 
     # -- workers ------------------------------------------------------------------------------
 
@@ -206,7 +220,13 @@ class Submitter:
         to = RowState.PENDING if self.options.unsafe_resend_sending else RowState.UNCERTAIN
         if self.options.on_ambiguous == "resend":
             to = RowState.PENDING
-        self.summary.recovered_uncertain = self.ledger.recover_sending(self.job.id, to=to)
+        self.summary.recovered_uncertain = self.ledger.recover_sending(
+            self.job.id, to=to, expired_only=self.options.shared
+        )
+        self.ledger.register_worker(self.worker_id, self.job.id, socket.gethostname(), os.getpid())
+        beating = threading.Event()
+        heart = threading.Thread(target=self._heartbeat, args=(beating,), name="batchqueue-heartbeat", daemon=True)
+        heart.start()
         workers = [
             threading.Thread(target=self._worker, name=f"batchqueue-send-{n}", daemon=True)
             for n in range(self.options.concurrency)
@@ -232,7 +252,9 @@ class Submitter:
                 if outcomes or unsent or want > 0:
                     # One commit: outcomes become durable before they are reported, and the next
                     # rows become 'sending' before any worker can send them.
-                    claimed = self.ledger.settle(self.job.id, outcomes, unsent, want)
+                    claimed = self.ledger.settle(
+                        self.job.id, outcomes, unsent, want, owner=self.worker_id, lease_ttl=self.options.lease_ttl
+                    )
                     if want > 0 and len(claimed) < want:
                         exhausted = True
                     for row in claimed:
@@ -254,6 +276,25 @@ class Submitter:
                 self.ledger.record([o for o in map(self._outcome, leftover) if o is not None])
                 self.ledger.release([d.row.row_id for d in leftover if d.reply is None])
                 leftover = self._drain(block=False)
+            beating.set()
+            heart.join()
+            self.ledger.stop_worker(self.worker_id, sent=self.summary.sent)
         self.summary.seconds = time.monotonic() - self._started
         self.summary.counts = self.ledger.counts(self.job.id)
         return self.summary
+
+    def _heartbeat(self, done: threading.Event) -> None:
+        """Renew this worker's leases; with many workers, turn dead workers' rows uncertain."""
+        interval = self.options.lease_ttl / 3
+        last_sent, last_time = 0, time.monotonic()
+        while not done.wait(interval):
+            now = time.monotonic()
+            sent = self.summary.sent
+            rate = (sent - last_sent) / (now - last_time) if now > last_time else 0.0
+            last_sent, last_time = sent, now
+            try:
+                self.ledger.heartbeat(self.worker_id, sent=sent, rate=rate, lease_ttl=self.options.lease_ttl)
+                if self.options.shared:
+                    self.summary.recovered_uncertain += self.ledger.recover_sending(self.job.id, expired_only=True)
+            except Exception:  # noqa: BLE001 - a missed beat is retried at the next; leases outlast two misses
+                self.missed_beats += 1

@@ -108,6 +108,13 @@ def _describe(summary: RunSummary) -> str:
     show_default=True,
     help="Attempts for a request that never reached Insight or got 429.",
 )
+@click.option(
+    "--lease-ttl",
+    type=click.FloatRange(3),
+    default=60.0,
+    show_default=True,
+    help="Seconds a worker's claim on a row lasts without a heartbeat (PostgreSQL, many workers).",
+)
 @click.option("--unsafe-resend-sending", is_flag=True, hidden=True)
 @db_option
 @json_option
@@ -122,6 +129,7 @@ def run(
     connect_timeout: float,
     read_timeout: float,
     retries: int,
+    lease_ttl: float,
     unsafe_resend_sending: bool,
     db: str | None,
     as_json: bool,
@@ -137,6 +145,7 @@ def run(
     if public_url:
         ledger.set_job_option(job_id, "public_url", public_url)  # later runs reuse it
     public_url = public_url or job.options.get("public_url")
+    shared = engine.url.get_backend_name() != "sqlite"  # many workers may share a PostgreSQL ledger
     options = RunOptions(
         concurrency=concurrency,
         rate=rate,
@@ -145,6 +154,8 @@ def run(
         public_url=public_url,
         retry=RetryPolicy(attempts=retries),
         unsafe_resend_sending=unsafe_resend_sending,
+        shared=shared,
+        lease_ttl=lease_ttl,
     )
     client = insight_client(settings, concurrency, connect_timeout, read_timeout)
     with ExitStack() as stack:

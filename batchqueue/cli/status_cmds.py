@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import click
 from rich.table import Table
@@ -43,8 +44,25 @@ def status(job_id: int | None, db: str | None, as_json: bool) -> int:
         job = ledger.job(job_id)
         counts = ledger.counts(job_id)
         outcomes = ledger.outcome_counts(job_id)
+        live = ledger.live_workers(job_id)
         if as_json:
-            emit_json({**_job_json(job, counts), "outcomes": outcomes})
+            emit_json(
+                {
+                    **_job_json(job, counts),
+                    "outcomes": outcomes,
+                    "workers": [
+                        {
+                            "id": w.id,
+                            "host": w.host,
+                            "pid": w.pid,
+                            "sent": w.sent,
+                            "rate": round(w.rate, 1),
+                            "heartbeat_age": round(time.time() - w.heartbeat_at, 1),
+                        }
+                        for w in live
+                    ],
+                }
+            )
             return 0
         click.echo(
             f"job {job.id}: {job.source_name} -> survey {job.survey_id}/{job.instance_id}, "
@@ -57,6 +75,14 @@ def status(job_id: int | None, db: str | None, as_json: bool) -> int:
         stdout_console().print(table)
         if outcomes:
             click.echo("outcomes: " + ", ".join(f"{status} {n:,}" for status, n in sorted(outcomes.items())))
+        if live:
+            workers = Table("worker", "host", "pid", "sent", "rows/s", "last heartbeat", box=None)
+            for w in live:
+                workers.add_row(
+                    w.id, w.host, str(w.pid), f"{w.sent:,}", f"{w.rate:.1f}", f"{time.time() - w.heartbeat_at:.0f}s ago"
+                )
+            click.echo(f"{len(live)} live worker(s), {sum(w.rate for w in live):.1f} rows/s together:")
+            stdout_console().print(workers)
         return 0
     jobs = ledger.jobs()
     all_counts = ledger.all_counts([j.id for j in jobs])

@@ -12,10 +12,11 @@ Usage::
 from batchqueue.ledger.jobs import IMPORT_COLUMNS, Job, JobsLedger, now
 from batchqueue.ledger.outcomes import OutcomesLedger, Unproven
 from batchqueue.ledger.sending import Claimed, Outcome, SendingLedger
+from batchqueue.ledger.workers import WorkerInfo, WorkersLedger
 
 
-class Ledger(JobsLedger, SendingLedger, OutcomesLedger):
+class Ledger(JobsLedger, SendingLedger, OutcomesLedger, WorkersLedger):
     """Jobs and rows in one database (SQLite or PostgreSQL)."""
 
 
-__all__ = ["IMPORT_COLUMNS", "Claimed", "Job", "Ledger", "Outcome", "Unproven", "now"]
+__all__ = ["IMPORT_COLUMNS", "Claimed", "Job", "Ledger", "Outcome", "Unproven", "WorkerInfo", "now"]

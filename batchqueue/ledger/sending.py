@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, select, update
+from sqlalchemy import Connection, Engine, and_, or_, select, update
 
 from batchqueue.db import write
 from batchqueue.insight import Reply
@@ -79,22 +79,31 @@ class SendingLedger:
 
     engine: Engine
 
-    def recover_sending(self, job_id: int, *, to: RowState = RowState.UNCERTAIN) -> int:
-        """Rows left ``sending`` by a dead process: ``uncertain`` (never resent without an operator)."""
+    def recover_sending(self, job_id: int, *, to: RowState = RowState.UNCERTAIN, expired_only: bool = False) -> int:
+        """Rows left ``sending`` by a dead process: ``uncertain`` (never resent without an operator).
+
+        ``expired_only`` (many workers): only rows whose lease has run out; the others belong to
+        live workers.
+        """
         stamp = time.time()
+        condition = and_(rows.c.job_id == job_id, rows.c.state == _SENDING)
+        if expired_only:
+            condition = and_(condition, or_(rows.c.lease_expires.is_(None), rows.c.lease_expires < stamp))
         with write(self.engine) as conn:
-            ids = [
-                r[0] for r in conn.execute(select(rows.c.id).where(rows.c.job_id == job_id, rows.c.state == _SENDING))
-            ]
+            query = select(rows.c.id).where(condition)
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)  # rows a live worker is settling right now
+            ids = [r[0] for r in conn.execute(query)]
             if not ids:
                 return 0
             conn.execute(
                 update(rows)
-                .where(rows.c.id.in_(ids))
+                .where(rows.c.id.in_(ids), condition)
                 .values(
                     state=to.value,
                     updated_at=stamp,
-                    error="found 'sending' when a run started: the process sending it died, "
+                    lease_owner=None,
+                    error="found 'sending' with no live sender: the process sending it died, "
                     "so Insight may or may not have queued it",
                 )
             )
@@ -121,7 +130,14 @@ class SendingLedger:
             self.settle(0, [], row_ids, 0)
 
     def settle(
-        self, job_id: int, outcomes: Sequence[Outcome], release_ids: Sequence[int], claim_limit: int
+        self,
+        job_id: int,
+        outcomes: Sequence[Outcome],
+        release_ids: Sequence[int],
+        claim_limit: int,
+        *,
+        owner: str | None = None,
+        lease_ttl: float = 60.0,
     ) -> list[Claimed]:
         """Record ``outcomes``, release never-sent rows, and claim up to ``claim_limit`` more of
         ``job_id`` — all in ONE transaction, so a busy run pays one commit per round."""
@@ -131,7 +147,7 @@ class SendingLedger:
                 _record(conn, outcomes, stamp)
             if release_ids:
                 _release(conn, release_ids, stamp)
-            return _claim(conn, job_id, claim_limit, stamp) if claim_limit > 0 else []
+            return _claim(conn, job_id, claim_limit, stamp, owner, stamp + lease_ttl) if claim_limit > 0 else []
 
     def retry_rows(
         self,
@@ -170,7 +186,7 @@ class SendingLedger:
         return int(result.rowcount or 0)
 
 
-def _claim(conn: Connection, job_id: int, limit: int, stamp: float) -> list[Claimed]:
+def _claim(conn: Connection, job_id: int, limit: int, stamp: float, owner: str | None, expires: float) -> list[Claimed]:
     mark = placeholder(conn)
     lock = " FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgresql" else ""
     found = conn.exec_driver_sql(
@@ -181,9 +197,9 @@ def _claim(conn: Connection, job_id: int, limit: int, stamp: float) -> list[Clai
         return []
     ids = [r[0] for r in found]
     conn.exec_driver_sql(
-        f"UPDATE rows SET state = {mark}, attempts = attempts + 1, updated_at = {mark} "
-        f"WHERE id IN {in_list(conn, len(ids))}",
-        (_SENDING, stamp, *ids),
+        f"UPDATE rows SET state = {mark}, attempts = attempts + 1, updated_at = {mark}, lease_owner = {mark}, "
+        f"lease_expires = {mark} WHERE id IN {in_list(conn, len(ids))}",
+        (_SENDING, stamp, owner, expires, *ids),
     )
     params: list[Any] = []
     for row_id in ids:

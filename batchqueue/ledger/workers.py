@@ -1,0 +1,114 @@
+"""Workers sharing one job: registration, heartbeats that renew leases, and a shared pace.
+
+On PostgreSQL any number of ``batchqueue run`` processes, on any number of machines, may send the
+same job. Each claims rows with ``FOR UPDATE SKIP LOCKED`` and holds them under a lease it renews
+by heartbeat; a ``sending`` row whose lease expired belonged to a dead worker and becomes
+``uncertain``, never ``pending``. The job-wide ``--rate`` is a token bucket in the database: a
+worker takes a few request slots at a time from the job's ``pacing`` row (one short row-locking
+UPDATE), so the limit holds for the job as a whole however many workers there are.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Engine, func, insert, select, update
+
+from batchqueue.db import write
+from batchqueue.models import RowState, pacing, rows, workers
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A live worker of a job, as ``status`` shows it."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: float
+    heartbeat_at: float
+    sent: int
+    rate: float
+
+
+class WorkersLedger:
+    """The multi-worker side of the ledger (see :class:`batchqueue.ledger.Ledger`)."""
+
+    engine: Engine
+
+    def register_worker(self, worker_id: str, job_id: int, host: str, pid: int) -> None:
+        stamp = time.time()
+        with write(self.engine) as conn:
+            conn.execute(
+                insert(workers).values(
+                    id=worker_id, job_id=job_id, host=host, pid=pid, started_at=stamp, heartbeat_at=stamp
+                )
+            )
+
+    def heartbeat(self, worker_id: str, *, sent: int, rate: float, lease_ttl: float) -> int:
+        """Renew this worker's leases and report its progress; returns how many leases it holds."""
+        stamp = time.time()
+        with write(self.engine) as conn:
+            renewed = conn.execute(
+                update(rows)
+                .where(rows.c.lease_owner == worker_id, rows.c.state == RowState.SENDING.value)
+                .values(lease_expires=stamp + lease_ttl)
+            ).rowcount
+            conn.execute(
+                update(workers).where(workers.c.id == worker_id).values(heartbeat_at=stamp, sent=sent, rate=rate)
+            )
+        return int(renewed or 0)
+
+    def stop_worker(self, worker_id: str, *, sent: int) -> None:
+        stamp = time.time()
+        with write(self.engine) as conn:
+            conn.execute(
+                update(workers)
+                .where(workers.c.id == worker_id)
+                .values(stopped_at=stamp, heartbeat_at=stamp, sent=sent, rate=0.0)
+            )
+
+    def live_workers(self, job_id: int, *, within: float = 60.0) -> list[WorkerInfo]:
+        """Workers of ``job_id`` that are running and heard from in the last ``within`` seconds."""
+        query = (
+            select(workers)
+            .where(
+                workers.c.job_id == job_id,
+                workers.c.stopped_at.is_(None),
+                workers.c.heartbeat_at >= time.time() - within,
+            )
+            .order_by(workers.c.started_at)
+        )
+        with self.engine.connect() as conn:
+            return [
+                WorkerInfo(r.id, r.host, r.pid, r.started_at, r.heartbeat_at, r.sent, r.rate)
+                for r in conn.execute(query)
+            ]
+
+    def take_slots(self, job_id: int, count: int, rate: float) -> float:
+        """Reserve ``count`` request slots of the job's shared pace; returns the first slot's time.
+
+        The slots are ``1 / rate`` seconds apart from the returned time on. One UPDATE on the job's
+        pacing row: concurrent workers queue on its row lock for a moment, never overlap.
+        """
+        stamp = time.time()
+        step = count / rate
+        with write(self.engine) as conn:
+            moved = conn.execute(
+                update(pacing)
+                .where(pacing.c.job_id == job_id)
+                .values(next_at=_greatest(conn.dialect.name, pacing.c.next_at, stamp) + step)
+                .returning(pacing.c.next_at)
+            ).scalar()
+            if moved is None:
+                conn.execute(insert(pacing).values(job_id=job_id, next_at=stamp + step))
+                return stamp
+        return float(moved) - step
+
+
+def _greatest(dialect: str, column: ColumnElement[float], value: float) -> ColumnElement[float]:
+    # SQLite's two-argument max() is its GREATEST.
+    if dialect == "sqlite":
+        return func.max(column, value)
+    return func.greatest(column, value)
