@@ -296,5 +296,5 @@ class Submitter:
                 self.ledger.heartbeat(self.worker_id, sent=sent, rate=rate, lease_ttl=self.options.lease_ttl)
                 if self.options.shared:
                     self.summary.recovered_uncertain += self.ledger.recover_sending(self.job.id, expired_only=True)
-            except Exception:  # noqa: BLE001 - a missed beat is retried at the next; leases outlast two misses
+            except Exception:
                 self.missed_beats += 1
