@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "batchqueue needs Python 3.11 or newer on PATH" >&2; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,postgres]"
 	@touch $(STAMP)
 
 test: lint types pytest

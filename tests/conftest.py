@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Sequence
+import os
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,3 +74,61 @@ def write_xlsx(path: Path, sheets: dict[str, Sequence[Sequence[object]]]) -> Pat
             ws.append(list(row))
     wb.save(path)
     return path
+
+
+POSTGRES_ADMIN = os.environ.get("BATCHQUEUE_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_or_skip() -> str:
+    """The admin URL of a reachable PostgreSQL; skipped locally without one, a failure where required (CI)."""
+    try:
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        url = make_url(POSTGRES_ADMIN)
+        with psycopg.connect(
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            password=url.password,
+            dbname=url.database,
+            connect_timeout=3,
+        ):
+            pass
+    except Exception as exc:
+        reason = f"PostgreSQL not reachable at {POSTGRES_ADMIN} ({type(exc).__name__}: {exc})"
+        if os.environ.get("BATCHQUEUE_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason + "; BATCHQUEUE_REQUIRE_POSTGRES=1 demands it")
+        pytest.skip(reason + "; set BATCHQUEUE_TEST_POSTGRES to an admin URL to run these tests")
+    return POSTGRES_ADMIN
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(_postgres_or_skip())
+    name = f"bq_test_{uuid.uuid4().hex[:12]}"
+    params = {
+        "host": admin.host,
+        "port": admin.port or 5432,
+        "user": admin.username,
+        "password": admin.password,
+        "dbname": admin.database,
+        "autocommit": True,
+    }
+    with psycopg.connect(**params) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield admin.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(**params) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The same test against an SQLite file and a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    return str(request.getfixturevalue("postgres_url"))

@@ -6,11 +6,9 @@ from pathlib import Path
 
 import click
 
-from batchqueue.cli.options import db_option, json_option
+from batchqueue.cli.options import cli_ledger, db_option, json_option
 from batchqueue.cli.output import emit_json
 from batchqueue.config import Settings
-from batchqueue.db import open_ledger
-from batchqueue.ledger import Ledger
 from batchqueue.reports import export_job
 
 ERRORS_ONLY = {"failed", "invalid", "uncertain"}
@@ -52,7 +50,7 @@ def export(
     as_json: bool,
 ) -> int:
     """Write JOB's report: every input row in input order with its state, error and outcome."""
-    ledger = Ledger(open_ledger(Settings.from_env(db=db).db_url, create=False))
+    ledger = cli_ledger(Settings.from_env(db=db).db_url)
     wanted = _set(states)
     if errors_only:
         wanted = (wanted or set()) | ERRORS_ONLY

@@ -7,12 +7,10 @@ from typing import Any
 
 import click
 
-from batchqueue.cli.options import build_spec, db_option, json_option, mapping_options, quiet_option
+from batchqueue.cli.options import build_spec, cli_ledger, db_option, json_option, mapping_options, quiet_option
 from batchqueue.cli.output import emit_json, progress_bar
 from batchqueue.config import Settings
-from batchqueue.db import open_ledger
 from batchqueue.importer import LoadResult, check_file, import_file
-from batchqueue.ledger import Ledger
 
 _file_arg = click.argument("file", type=click.Path(path_type=Path))
 _max_problems = click.option(
@@ -95,7 +93,7 @@ def import_(
 ) -> int:
     """Import FILE into the ledger as a job (or find the job it already is) and print its id."""
     spec = build_spec(opts)
-    ledger = Ledger(open_ledger(Settings.from_env(db=db).db_url))
+    ledger = cli_ledger(Settings.from_env(db=db).db_url, create=True)
     with progress_bar(f"importing {file.name}", quiet=quiet or as_json) as progress:
         result = import_file(
             ledger,

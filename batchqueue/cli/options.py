@@ -8,7 +8,9 @@ from typing import Any, TypeVar
 
 import click
 
+from batchqueue.db import open_ledger
 from batchqueue.errors import UsageError
+from batchqueue.ledger import Ledger
 from batchqueue.mapping import FIELDS, MappingSpec, load_mapping_file
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -103,3 +105,10 @@ db_option = click.option(
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+
+
+def cli_ledger(db_url: str, *, create: bool = False) -> Ledger:
+    """The ledger for this command; its engine is disposed when the command ends."""
+    engine = open_ledger(db_url, create=create)
+    click.get_current_context().call_on_close(engine.dispose)
+    return Ledger(engine)

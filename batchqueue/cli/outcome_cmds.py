@@ -7,13 +7,11 @@ from pathlib import Path
 
 import click
 
-from batchqueue.cli.options import db_option, json_option
+from batchqueue.cli.options import cli_ledger, db_option, json_option
 from batchqueue.cli.output import emit_json
 from batchqueue.cli.run_cmds import insight_client, stop_on_signals
 from batchqueue.config import Settings
-from batchqueue.db import open_ledger
 from batchqueue.httpserver import HttpServer
-from batchqueue.ledger import Ledger
 from batchqueue.poller import Poller
 from batchqueue.server import CallbackApp
 
@@ -28,7 +26,7 @@ from batchqueue.server import CallbackApp
 @db_option
 def serve(host: str, port: int, port_file: Path | None, threads: int, db: str | None) -> int:
     """Receive Insight's result_url callbacks and record each call's outcome in the ledger."""
-    ledger = Ledger(open_ledger(Settings.from_env(db=db).db_url, create=False))
+    ledger = cli_ledger(Settings.from_env(db=db).db_url)
     app = CallbackApp(ledger)
     server = HttpServer(app, host=host, port=port, threads=threads)
     click.echo(
@@ -74,7 +72,7 @@ def poll(
 ) -> int:
     """Ask Insight for the status of JOB's queued calls that have no final outcome yet."""
     settings = Settings.from_env(db=db)
-    ledger = Ledger(open_ledger(settings.db_url, create=False))
+    ledger = cli_ledger(settings.db_url)
     job = ledger.job(job_id)
     client = insight_client(settings, concurrency, 5.0, 30.0)
     with stop_on_signals() as stop:
@@ -113,7 +111,7 @@ def poll(
 @json_option
 def reconcile(job_id: int, grace: float, resend_unproven: bool, db: str | None, as_json: bool) -> int:
     """List JOB's uncertain rows that no callback proved queued; with --resend-unproven, make them pending."""
-    ledger = Ledger(open_ledger(Settings.from_env(db=db).db_url, create=False))
+    ledger = cli_ledger(Settings.from_env(db=db).db_url)
     ledger.job(job_id)
     found = ledger.unproven(job_id, grace=grace)
     changed = ledger.resend_unproven(job_id, [u.row_id for u in found]) if resend_unproven else 0

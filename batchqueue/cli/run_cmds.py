@@ -13,13 +13,11 @@ from types import FrameType
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from batchqueue.cli.options import db_option, json_option, quiet_option
+from batchqueue.cli.options import cli_ledger, db_option, json_option, quiet_option
 from batchqueue.cli.output import emit_json, stderr_console
 from batchqueue.config import Settings
-from batchqueue.db import open_ledger
 from batchqueue.errors import UsageError
 from batchqueue.insight import InsightClient, ReplyKind
-from batchqueue.ledger import Ledger
 from batchqueue.retry import RetryPolicy
 from batchqueue.runlock import RunLock
 from batchqueue.submitter import RunOptions, RunSummary, Submitter
@@ -137,8 +135,8 @@ def run(
 ) -> int:
     """Send JOB's pending rows to Insight; safe to interrupt and run again."""
     settings = Settings.from_env(db=db)
-    engine = open_ledger(settings.db_url, create=False)
-    ledger = Ledger(engine)
+    ledger = cli_ledger(settings.db_url)
+    engine = ledger.engine
     job = ledger.job(job_id)
     if public_url and not public_url.startswith(("http://", "https://")):
         raise UsageError(f"--public-url must be an http(s) URL, got {public_url!r}")
@@ -236,7 +234,7 @@ def retry(
             "uncertain rows may already have been queued, so resending them may call someone twice; "
             "add --confirm-may-call-twice to do it anyway (or wait for callbacks to settle them)"
         )
-    ledger = Ledger(open_ledger(Settings.from_env(db=db).db_url, create=False))
+    ledger = cli_ledger(Settings.from_env(db=db).db_url)
     ledger.job(job_id)
     count = ledger.retry_rows(
         job_id, uncertain=include_uncertain, status_code=status_code, error_contains=error_contains
@@ -260,7 +258,7 @@ def retry(
 def cancel(job_id: int, remote: bool, yes: bool, db: str | None, as_json: bool) -> int:
     """Mark JOB's pending rows canceled (they will not be sent)."""
     settings = Settings.from_env(db=db)
-    ledger = Ledger(open_ledger(settings.db_url, create=False))
+    ledger = cli_ledger(settings.db_url)
     job = ledger.job(job_id)
     if remote and not yes:
         warning = (

@@ -8,11 +8,10 @@ import time
 import click
 from rich.table import Table
 
-from batchqueue.cli.options import db_option, json_option
+from batchqueue.cli.options import cli_ledger, db_option, json_option
 from batchqueue.cli.output import emit_json, stdout_console
 from batchqueue.config import Settings
-from batchqueue.db import open_ledger
-from batchqueue.ledger import Job, Ledger
+from batchqueue.ledger import Job
 from batchqueue.models import RowState
 
 
@@ -39,7 +38,7 @@ def _job_json(job: Job, counts: dict[str, int]) -> dict[str, object]:
 @json_option
 def status(job_id: int | None, db: str | None, as_json: bool) -> int:
     """Counts of rows by state for JOB; without JOB, a table of every job."""
-    ledger = Ledger(open_ledger(Settings.from_env(db=db).db_url, create=False))
+    ledger = cli_ledger(Settings.from_env(db=db).db_url)
     if job_id is not None:
         job = ledger.job(job_id)
         counts = ledger.counts(job_id)

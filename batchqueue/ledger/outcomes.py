@@ -58,7 +58,9 @@ class OutcomesLedger:
             return []
         stamp = time.time()
         verdicts: list[str] = []
-        updates: list[tuple[Any, ...]] = []
+        # One UPDATE row per ledger row: an UPDATE … FROM with two source rows for one target row
+        # applies an arbitrary one, so several outcomes for a row in one batch are folded here.
+        updates: dict[int, tuple[Any, ...]] = {}
         with write(self.engine) as conn:
             ids = sorted({row_id for row_id, _, _ in items})
             found = {
@@ -86,21 +88,22 @@ class OutcomesLedger:
                     new_state = RowState.QUEUED.value
                     resolution = f"resolved by callback: Insight reported '{details.status}' for a row that was {state}"
                 current[row_id] = (new_state, details.status)
-                updates.append(
-                    (
-                        row_id,
-                        new_state,
-                        details.status,
-                        details.attempts,
-                        details.last_attempt_at,
-                        source,
-                        json.dumps(details.raw, ensure_ascii=False, default=str)[:65536],
-                        resolution,
-                    )
+                earlier = updates.get(row_id)
+                if resolution is None and earlier is not None:
+                    resolution = earlier[-1]
+                updates[row_id] = (
+                    row_id,
+                    new_state,
+                    details.status,
+                    details.attempts,
+                    details.last_attempt_at,
+                    source,
+                    json.dumps(details.raw, ensure_ascii=False, default=str)[:65536],
+                    resolution,
                 )
                 verdicts.append("recorded")
             if updates:
-                cte, params = values_cte(conn, "o", _OUTCOME, updates)
+                cte, params = values_cte(conn, "o", _OUTCOME, list(updates.values()))
                 mark = placeholder(conn)
                 conn.exec_driver_sql(
                     f"{cte} UPDATE rows SET state = o.state, outcome_status = o.status, "
