@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/submit_bench.py
 	$(BIN)/python bench/report_bench.py
+	$(BIN)/python bench/workers_bench.py
 
 clean:
 	rm -rf demo-out bench/out .pytest_cache .mypy_cache .ruff_cache

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from tenacity import (
     RetryCallState,
@@ -77,19 +78,28 @@ def send_with_retries(
         return float(backoff(state))
 
     def attempt() -> Reply:
-        if not pacer.acquire(stop):
+        try:
+            ready = pacer.acquire(stop)
+        except Exception as exc:
+            reply = Reply(ReplyKind.NOT_SENT, error=f"pacing failed before sending: {type(exc).__name__}: {exc}")
+            on_attempt(reply)
+            return reply
+        if not ready:
             return Reply(ReplyKind.NOT_SENT, error="the run was stopping")
         reply = send()
         on_attempt(reply)
         return reply
 
+    extra: dict[str, Any] = {}
+    if stop is not None:
+        extra["sleep"] = lambda seconds: stop.wait(seconds) and None  # a stopping run does not sleep out a backoff
     retrying = Retrying(
         retry=retry_if_result(lambda r: r.kind in RETRYABLE),
         stop=stop_any(stop_after_attempt(policy.attempts), stop_after_delay(policy.max_seconds), _StopWhenSet(stop)),
         wait=wait,
-        sleep=(lambda s: stop.wait(s) and None) if stop is not None else None,  # type: ignore[arg-type]
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
         reraise=False,
+        **extra,
     )
     result: Reply = retrying(attempt)
     return result

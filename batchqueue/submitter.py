@@ -140,7 +140,12 @@ class Submitter:
             def send(form: list[tuple[str, str]] = form) -> Reply:
                 return self.client.queue_call(self.job.survey_id, self.job.instance_id, form)
 
-            reply = send_with_retries(send, self.options.retry, self.pacer, on_attempt=tries.append, stop=self.halt)
+            try:
+                reply = send_with_retries(send, self.options.retry, self.pacer, on_attempt=tries.append, stop=self.halt)
+            except BaseException as exc:
+                reply = Reply(ReplyKind.AMBIGUOUS, error=f"internal error while sending: {type(exc).__name__}: {exc}")
+                tries.append(reply)
+                self._stop("internal_error", reply.error or "")
             if not tries:  # stopped while waiting for its turn: nothing left for this row
                 self._results.put(_Done(row, None, []))
                 continue

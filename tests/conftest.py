@@ -111,7 +111,7 @@ def postgres_url() -> Iterator[str]:
 
     admin = make_url(_postgres_or_skip())
     name = f"bq_test_{uuid.uuid4().hex[:12]}"
-    params = {
+    params: dict[str, Any] = {
         "host": admin.host,
         "port": admin.port or 5432,
         "user": admin.username,

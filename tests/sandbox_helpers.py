@@ -38,9 +38,24 @@ def sandbox_phones(sandbox: Sandbox) -> Counter[str]:
     return Counter(c["phone_number"] for c in sandbox.app.store.dump())
 
 
-def check_against_sandbox(db: Path, calls: list[dict[str, Any]], job_id: int = 1) -> dict[str, int]:
+def ledger_rows_url(url: str, job_id: int = 1) -> list[dict[str, Any]]:
+    """Rows of a job in any ledger (SQLite or PostgreSQL URL)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [
+                dict(r._mapping)
+                for r in conn.execute(text("SELECT * FROM rows WHERE job_id = :j ORDER BY id"), {"j": job_id})
+            ]
+    finally:
+        engine.dispose()
+
+
+def check_against_sandbox(db: Path | str, calls: list[dict[str, Any]], job_id: int = 1) -> dict[str, int]:
     """The crash-test invariants; returns the figures. Raises AssertionError on any breach."""
-    rows = ledger_rows(db, job_id)
+    rows = ledger_rows(db, job_id) if isinstance(db, Path) else ledger_rows_url(db, job_id)
     accepted: dict[str, list[str]] = {}
     for call in calls:
         accepted.setdefault(call["phone_number"], []).append(str(call["call_id"]))
@@ -54,8 +69,9 @@ def check_against_sandbox(db: Path, calls: list[dict[str, Any]], job_id: int = 1
             assert r["phone_number"] not in accepted, f"row {r['row_number']} failed but was accepted"
         if r["state"] == "pending":
             raise AssertionError(f"row {r['row_number']} still pending after a finished run")
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    if isinstance(db, Path):
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     return {
         "rows": len(rows),
         "queued": states["queued"],

@@ -335,6 +335,14 @@ def test_a_second_run_on_the_same_ledger_is_refused(job: Path) -> None:
         _, err = second.communicate(timeout=30)
         assert second.returncode == 2
         assert "another `batchqueue run` is using this ledger" in err
+        status = subprocess.run(
+            [sys.executable, "-m", "batchqueue", "status", "1", "--db", str(job), "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        workers = json.loads(status.stdout)["workers"]
+        assert [w["pid"] for w in workers] == [first.pid]  # the live worker, as status shows it
         first.send_signal(signal.SIGINT)
         first.communicate(timeout=30)
     finally:
@@ -363,3 +371,27 @@ def test_ctrl_c_finishes_in_flight_rows_and_resumes_cleanly(job: Path) -> None:
     assert json.loads(out)["queued"] == 30
     assert len(phones) == 30
     assert max(phones.values()) == 1
+
+
+def test_a_pacing_failure_is_retried_as_not_sent_and_never_hangs() -> None:
+    from batchqueue.insight import Reply, ReplyKind
+    from batchqueue.pacing import SharedPace
+    from batchqueue.retry import RetryPolicy, send_with_retries
+
+    def broken(n: int) -> float:
+        raise RuntimeError("database is down")
+
+    pacer = Pacer(0)
+    pacer.shared = SharedPace(broken, 10.0, 1)
+    sent: list[str] = []
+    tries: list[Reply] = []
+    reply = send_with_retries(
+        lambda: sent.append("x") or Reply(ReplyKind.QUEUED, 200, "1"),
+        RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.02),
+        pacer,
+        on_attempt=tries.append,
+    )
+    assert reply.kind is ReplyKind.NOT_SENT
+    assert sent == []
+    assert len(tries) == 3
+    assert "pacing failed before sending" in (tries[0].error or "")

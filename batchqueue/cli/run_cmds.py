@@ -22,7 +22,7 @@ from batchqueue.retry import RetryPolicy
 from batchqueue.runlock import RunLock
 from batchqueue.submitter import RunOptions, RunSummary, Submitter
 
-EXIT_FOR_REASON = {"fatal_reply": 3, "unreachable": 4, "circuit_breaker": 4, "interrupted": 130}
+EXIT_FOR_REASON = {"fatal_reply": 3, "unreachable": 4, "circuit_breaker": 4, "internal_error": 4, "interrupted": 130}
 
 
 @contextmanager

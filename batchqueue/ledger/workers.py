@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Engine, func, insert, select, update
 
 from batchqueue.db import write
+from batchqueue.ledger.batchsql import placeholder
 from batchqueue.models import RowState, pacing, rows, workers
 
 
@@ -95,15 +96,18 @@ class WorkersLedger:
         stamp = time.time()
         step = count / rate
         with write(self.engine) as conn:
+            mark = placeholder(conn)
+            # Two workers may start at once: the job's pacing row is created by whichever is first.
+            conn.exec_driver_sql(
+                f"INSERT INTO pacing (job_id, next_at) VALUES ({mark}, {mark}) ON CONFLICT (job_id) DO NOTHING",
+                (job_id, stamp),
+            )
             moved = conn.execute(
                 update(pacing)
                 .where(pacing.c.job_id == job_id)
                 .values(next_at=_greatest(conn.dialect.name, pacing.c.next_at, stamp) + step)
                 .returning(pacing.c.next_at)
-            ).scalar()
-            if moved is None:
-                conn.execute(insert(pacing).values(job_id=job_id, next_at=stamp + step))
-                return stamp
+            ).scalar_one()
         return float(moved) - step
 
 

@@ -1,0 +1,98 @@
+"""Many workers on one PostgreSQL ledger: kill -9 them at random, start new ones, check the record."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from batchqueue.db import open_ledger
+from batchqueue.importer import import_file
+from batchqueue.ledger import Ledger
+from batchqueue.mapping import MappingSpec
+from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
+from tests.sandbox_helpers import check_against_sandbox, contacts, ledger_rows_url
+
+ROWS = 1500
+LEASE = 3.0
+
+
+def test_four_workers_killed_at_random_never_call_anyone_twice(postgres_url: str, tmp_path: Path) -> None:
+    engine = open_ledger(postgres_url)
+    import_file(Ledger(engine), contacts(tmp_path / "c.csv", ROWS), MappingSpec(), survey_id="4242", instance_id="1")
+    engine.dispose()
+    faults = Faults(latency=0.002, latency_after=0.03, p_400=0.03, p_500_after=0.02, p_drop_after=0.02, seed=5)
+    sb = Sandbox(SandboxConfig(faults=faults)).start()
+    env = {
+        **os.environ,
+        "BATCHQUEUE_BASE_URL": sb.api_url,
+        "BATCHQUEUE_USER": sb.config.user,
+        "BATCHQUEUE_API_KEY": sb.config.key,
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "batchqueue",
+        "run",
+        "1",
+        "--db",
+        postgres_url,
+        "--rate",
+        "0",
+        "--concurrency",
+        "4",
+        "--breaker",
+        "100000",
+        "--lease-ttl",
+        str(LEASE),
+        "--quiet",
+    ]
+
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    rng = random.Random(11)
+    kills = 0
+    try:
+        workers = [start() for _ in range(4)]
+        deadline = time.monotonic() + 60
+        while len(sb.app.store.dump()) < ROWS // 8 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for _ in range(8):
+            time.sleep(rng.uniform(0.3, 0.8))
+            alive = [w for w in workers if w.poll() is None]
+            if not alive:
+                break
+            victim = rng.choice(alive)
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.wait()
+            kills += 1
+            workers.append(start())
+        for w in workers:
+            w.wait(timeout=120)
+        # Rows of killed workers stay 'sending' until their lease expires; then any worker makes them uncertain.
+        for _ in range(5):
+            states = {r["state"] for r in ledger_rows_url(postgres_url)}
+            if not states & {"sending", "pending"}:
+                break
+            time.sleep(LEASE + 0.5)
+            subprocess.run(cmd, env=env, capture_output=True, check=False, timeout=120)
+        calls = sb.app.store.dump()
+    finally:
+        sb.stop()
+    figures = check_against_sandbox(postgres_url, calls)
+    rows = ledger_rows_url(postgres_url)
+    expired = sum(1 for r in rows if r["state"] == "uncertain" and "no live sender" in (r["error"] or ""))
+    print(
+        f"multi-worker crash test kills={kills} expired_leases_uncertain={expired} "
+        + " ".join(f"{k}={v}" for k, v in figures.items())
+    )
+    assert kills >= 4
+    assert figures["duplicates"] == 0
+    assert figures["rows"] == ROWS
+    assert figures["queued"] + figures["failed"] + figures["uncertain"] == ROWS
+    assert expired > 0  # killed workers' leases ran out and their rows were held as uncertain
