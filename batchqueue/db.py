@@ -78,9 +78,20 @@ def create_ledger_engine(url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     try:
-        return create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True)
     except ModuleNotFoundError as exc:
         raise UsageError(f"--db: the driver for {parsed.drivername} is not installed ({exc.name})") from None
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "connect", _postgres_durable)
+    return engine
+
+
+def _postgres_durable(dbapi_connection: Any, _record: Any) -> None:
+    # A commit returns only once the WAL is on disk, whatever the server's default says.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET synchronous_commit TO on")
+    cursor.close()
+    dbapi_connection.commit()
 
 
 @contextmanager

@@ -44,6 +44,15 @@ def test_schema_is_at_head_without_drift(ledger: Ledger) -> None:
         command.check(alembic_config(ledger.engine, conn))
 
 
+def test_commits_are_durable(ledger: Ledger) -> None:
+    with ledger.engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+        else:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
 def test_import_counts_and_idempotence(ledger: Ledger, tmp_path: Path) -> None:
     assert ledger.counts(1)["pending"] == 40
     again = import_file(ledger, tmp_path / "c.csv", MappingSpec(), survey_id="7", instance_id="1")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from batchqueue.cli.options import cli_ledger, db_option, json_option
-from batchqueue.cli.output import emit_json
+from batchqueue.cli.output import emit_json, serve_until_interrupted
 from batchqueue.cli.run_cmds import insight_client, stop_on_signals
 from batchqueue.config import Settings
 from batchqueue.httpserver import HttpServer
@@ -33,14 +33,9 @@ def serve(host: str, port: int, port_file: Path | None, threads: int, db: str | 
         f"receiving callbacks on {server.url}/cb/<row>/<token>; give Insight a public address that "
         f"reaches it with `batchqueue run JOB --public-url https://…`"
     )
-    if port_file is not None:
-        port_file.write_text(str(server.port), encoding="utf-8")
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        serve_until_interrupted(server, port_file)
     finally:
-        server.stop()
         app.close()
     return 0
 

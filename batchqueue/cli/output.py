@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -19,6 +20,8 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+
+from batchqueue.httpserver import HttpServer
 
 
 def emit_json(obj: Any) -> None:
@@ -57,3 +60,15 @@ def progress_bar(label: str, *, quiet: bool, unit: str = "rows") -> Iterator[Cal
             bar.update(task, completed=done, total=total or None)
 
         yield update
+
+
+def serve_until_interrupted(server: HttpServer, port_file: Path | None) -> None:
+    """Write the port for scripts, serve until Ctrl-C or SIGTERM-free exit, then stop cleanly."""
+    if port_file is not None:
+        port_file.write_text(str(server.port), encoding="utf-8")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from batchqueue.cli.output import serve_until_interrupted
 from batchqueue.errors import UsageError
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
 from batchqueue.sandbox.completer import Completion
@@ -100,14 +101,7 @@ def sandbox(
         f"Insight sandbox on {server.api_url}  (user {user}, key {key}; surveys "
         f"{', '.join(f'{s}/{i}' for s, i in parsed.items())}); record at {server.url}/_sandbox/calls"
     )
-    if port_file is not None:
-        port_file.write_text(str(server.port), encoding="utf-8")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    serve_until_interrupted(server, port_file)
     return 0
 
 

@@ -113,7 +113,11 @@ class Report:
                 if wanted:
                     sql += f" AND {column} IN {in_list(conn, len(wanted))}"
                     params += sorted(wanted)
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            dbapi: Any = conn.connection.dbapi_connection
+            # PostgreSQL: a server-side cursor, or psycopg would fetch the whole job into memory.
+            cursor = (
+                dbapi.cursor(name=f"bq_export_{self.job.id}") if conn.dialect.name == "postgresql" else dbapi.cursor()
+            )
             cursor.execute(sql + " ORDER BY id", tuple(params))
             while batch := cursor.fetchmany(_FETCH):
                 yield from batch

@@ -17,6 +17,8 @@ from itertools import islice
 from pathlib import Path
 from types import TracebackType
 
+from batchqueue.sheets.headers import column_letter
+
 Cell = str | int | float | None
 
 _BAD_XML = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -60,15 +62,6 @@ _STYLES = (
     '</cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
-
-
-def column_name(index: int) -> str:
-    name = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        name = chr(65 + rem) + name
-    return name
 
 
 def _escape(text: str) -> str:
@@ -160,7 +153,7 @@ class XlsxWriter:
                 out.write("".join(buffer).encode("utf-8"))
             tail = "</sheetData>"
             if autofilter and header:
-                tail += f'<autoFilter ref="A1:{column_name(len(header) - 1)}{count + 1}"/>'
+                tail += f'<autoFilter ref="A1:{column_letter(len(header) - 1)}{count + 1}"/>'
             out.write((tail + "</worksheet>").encode("utf-8"))
         return count
 
