@@ -20,7 +20,7 @@ from batchqueue.errors import UsageError
 from batchqueue.ledger import Job, Ledger
 from batchqueue.ledger.batchsql import in_list, placeholder
 from batchqueue.models import RowState
-from batchqueue.reports.cells import safe_row
+from batchqueue.reports.cells import safe_cell, safe_row
 from batchqueue.reports.invalid import format_reasons
 from batchqueue.reports.xlsxout import XlsxWriter
 
@@ -124,51 +124,46 @@ class Report:
             cursor.close()
 
     def cells(self, *, text: bool = False) -> Iterator[list[Any]]:
-        """Rows as lists of cell values aligned with :attr:`header`: text, or int for counts (``text``:
-        every value a string, empty for none, ready for CSV)."""
+        """Rows as lists of cell values aligned with :attr:`header`: text, or int for counts.
+
+        ``text`` (CSV): every value a string, empty for none, and already formula-safe: the
+        input's cells and the free-text fields are neutralised here in the same pass.
+        """
         width = self.width
         for r in self._records():
             cells = _decode(r[1])
             if len(cells) < width:
                 cells += [""] * (width - len(cells))
+            if text:
+                cells = safe_row(cells)
             if self.as_input:
                 yield cells
                 continue
-            (
-                number,
-                _,
-                state,
-                reasons,
-                error,
-                duplicate_of,
-                status,
-                attempts,
-                call_id,
-                outcome,
-                o_attempts,
-                last_at,
-                source,
-                learned_at,
-                phone,
-                resolution,
-            ) = r
+            (number, _, state, reasons, error, duplicate_of, status, attempts, call_id, outcome, o_attempts,
+             last_at, source, learned_at, phone, resolution) = r  # fmt: skip
             detail = _detail(state, reasons, error, duplicate_of) if reasons or error else ""
-            tail = [call_id or "", outcome or ""]
             if text:
-                head = [str(number), *cells, state, detail, "" if status is None else str(status), str(attempts)]
-                tail.append("" if o_attempts is None else str(o_attempts))
+                row = [
+                    str(number),
+                    *cells,
+                    state,
+                    safe_cell(detail),
+                    "" if status is None else str(status),
+                    str(attempts),
+                    safe_cell(call_id or ""),
+                    outcome or "",
+                    "" if o_attempts is None else str(o_attempts),
+                ]
             else:
-                head = [number, *cells, state, detail, status, attempts]
-                tail.append(o_attempts)
-            yield [
-                *head,
-                *tail,
+                row = [number, *cells, state, detail, status, attempts, call_id or "", outcome or "", o_attempts]
+            row += (
                 _utc(last_at),
                 _learned_by(source, resolution),
                 _utc(learned_at),
                 phone or "",
-                resolution or "",
-            ]
+                safe_cell(resolution) if text and resolution else resolution or "",
+            )
+            yield row
 
     def summary(self, filters: str) -> list[list[Any]]:
         """The summary sheet: counts by state and outcome, the job's settings, timestamps."""
@@ -228,8 +223,8 @@ def _write(report: Report, path: Path, fmt: str, filters: str) -> int:
             writer = csv.writer(f)
             writer.writerow(safe_row(report.header))
             batch: list[list[str]] = []
-            for cells in report.cells(text=True):
-                batch.append(safe_row(cells))
+            for cells in report.cells(text=True):  # already formula-safe
+                batch.append(cells)
                 if len(batch) == 1000:
                     writer.writerows(batch)
                     count += len(batch)

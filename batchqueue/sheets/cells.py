@@ -11,16 +11,17 @@ def cell_text(value: object) -> str:
 
     Dates stay dates: ISO text is unambiguous, so the time fields parse it back exactly.
     """
-    if value is None or value == "":
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[return-value]
+    if kind is float:
+        return float_text(value)  # type: ignore[arg-type]
+    if value is None:
         return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
+    if kind is bool:
         return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
+    if kind is int:
         return str(value)
-    if isinstance(value, float):
-        return float_text(value)
     if isinstance(value, dt.datetime):
         if value.time() == dt.time(0, 0):
             return value.date().isoformat()
@@ -34,8 +35,9 @@ def cell_text(value: object) -> str:
 
 def float_text(value: float) -> str:
     """Excel shows at most 15 significant digits and never a trailing ``.0``."""
-    if math.isnan(value) or math.isinf(value):
+    if value.is_integer():
+        if abs(value) < 1e15:
+            return str(int(value))
+    elif math.isnan(value) or math.isinf(value):
         return ""
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
     return format(value, ".15g")

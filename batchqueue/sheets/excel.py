@@ -93,7 +93,7 @@ class ExcelTable:
         for index in range(self._header_index + 1, len(data)):
             self._done = index
             texts = [cell_text(c) for c in data[index]]
-            if not any(t.strip() for t in texts):
+            if not any(texts) or not any(t.strip() for t in texts):
                 self.blank_rows += 1
                 continue
             if len(texts) < width:
