@@ -45,7 +45,7 @@ _SELECT = (
     "outcome_attempts, outcome_last_attempt_at, outcome_source, outcome_at, phone_number, resolution"
 )
 _FETCH = 5000
-_decode = json.JSONDecoder().decode
+_raw_decode = json.JSONDecoder().raw_decode  # the ledger wrote compact JSON: no whitespace to skip
 
 
 @dataclass
@@ -131,7 +131,7 @@ class Report:
         """
         width = self.width
         for r in self._records():
-            cells = _decode(r[1])
+            cells = _raw_decode(r[1])[0]
             if len(cells) < width:
                 cells += [""] * (width - len(cells))
             if text:
@@ -147,10 +147,10 @@ class Report:
                     str(number),
                     *cells,
                     state,
-                    safe_cell(detail),
+                    safe_cell(detail) if detail else "",
                     "" if status is None else str(status),
                     str(attempts),
-                    safe_cell(call_id or ""),
+                    safe_cell(call_id) if call_id else "",
                     outcome or "",
                     "" if o_attempts is None else str(o_attempts),
                 ]
