@@ -12,7 +12,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from batchqueue.errors import UsageError
 from batchqueue.ledger import Ledger
 from batchqueue.mapping import MappingSpec, Reason, ResolvedMapping, RowValidator, resolve
 from batchqueue.models import RowState
+from batchqueue.pipeline import PARALLEL_MIN_BYTES, validated_elsewhere
 from batchqueue.reports import InvalidRowsWriter
 from batchqueue.sheets import SourceInfo, Table, column_letter, open_table
 
@@ -245,8 +246,13 @@ def import_file(
     new_job: bool = False,
     max_problems: int = 20,
     progress: Progress | None = None,
+    parallel: bool | None = None,
 ) -> LoadResult:
-    """Import ``path`` as a job; the same file, survey, instance and mapping again finds that job."""
+    """Import ``path`` as a job; the same file, survey, instance and mapping again finds that job.
+
+    ``parallel`` validates in a helper process while this one writes (None: for large files on
+    machines with more than one core).
+    """
     for name, value in (("--survey", survey_id), ("--instance", instance_id)):
         if not _ID.fullmatch(value or ""):
             raise UsageError(f"{name} {value!r}: expected the id shown in Insight (letters, digits, - _ .)")
@@ -267,7 +273,15 @@ def import_file(
             result.blank = found.blank_rows
             result.seconds = time.perf_counter() - started
             return result
-    source_rows = _Rows(table, result, now, max_problems, None, progress)
+    if parallel is None:
+        parallel = table.info.size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1
+    source_rows: Iterable[tuple[Any, ...]]
+    if parallel:
+        source_rows = validated_elsewhere(
+            path, spec, now=now, max_problems=max_problems, sha256=table.info.sha256, result=result, progress=progress
+        )
+    else:
+        source_rows = _Rows(table, result, now, max_problems, None, progress)
     job_values: dict[str, Any] = {
         "survey_id": survey_id,
         "instance_id": instance_id,

@@ -159,3 +159,40 @@ def test_db_upgrade_migrates_an_old_ledger_after_a_backup(tmp_path: Path, run_cl
     assert list(tmp_path.glob("old.db.0001.*.bak"))
     status = run_cli("status", "1", "--db", db, "--json").json()
     assert status["counts"]["queued"] == 1
+
+
+def test_parallel_import_writes_exactly_what_the_serial_one_does(tmp_path: Path) -> None:
+    rows: list[list[object]] = [["phone", "name", "start"]]
+    for i in range(12_000):
+        phone = ["(617) 555-%04d" % (i % 9000), "12", "", "+44 20 7946 0958", "617.555.0101 x9"][i % 5]
+        rows.append([phone, f"n{i}", "2099-01-01 09:00" if i % 7 else "soon"])
+        if i % 1000 == 0:
+            rows.append(["", "", ""])
+    src = write_csv(tmp_path / "c.csv", rows)
+    tables = []
+    for parallel in (False, True):
+        ledger = Ledger(open_ledger(f"sqlite:///{tmp_path / f'{parallel}.db'}"))
+        result = import_file(ledger, src, MappingSpec(), survey_id="1", instance_id="1", parallel=parallel)
+        with ledger.engine.connect() as conn:
+            stored = conn.execute(
+                text(
+                    "SELECT row_number, cells, phone_number, e164, start_ts, state, reasons, duplicate_of, "
+                    "length(token) "
+                    "FROM rows ORDER BY id"
+                )
+            ).all()
+        tables.append(
+            (
+                result.rows,
+                result.valid,
+                result.invalid,
+                result.duplicate,
+                result.blank,
+                [str(p) for p in result.problems],
+                stored,
+            )
+        )
+        ledger.engine.dispose()
+    assert tables[0] == tables[1]
+    assert tables[0][2] > 0  # invalid rows were there to compare
+    assert tables[0][3] > 0  # and duplicates
