@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from batchqueue.errors import LedgerError, SchemaOutdatedError, UsageError
 
@@ -174,7 +174,7 @@ def open_ledger(url: str, *, create: bool = True) -> Engine:
                 f"{_where(engine)} is at schema revision {rev}, this batchqueue needs {head}; "
                 f"upgrade it with: batchqueue db upgrade --db {_where(engine)}  (a backup is made first)"
             )
-    except OperationalError as exc:
+    except DBAPIError as exc:  # not a database, unreachable server, no permission…
         engine.dispose()
         raise LedgerError(f"{_where(engine)}: cannot open the ledger ({exc.orig})") from None
     except BaseException:

@@ -10,6 +10,8 @@ from typing import Any
 
 from waitress.server import create_server
 
+from batchqueue.errors import UsageError
+
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -21,16 +23,19 @@ class HttpServer:
     ) -> None:
         if quiet:
             logging.getLogger("waitress").setLevel(logging.CRITICAL)
-        server: Any = create_server(
-            app,
-            host=host,
-            port=port,
-            threads=threads,
-            channel_timeout=120,
-            connection_limit=1000,
-            expose_tracebacks=False,
-            ident="batchqueue",
-        )
+        try:
+            server: Any = create_server(
+                app,
+                host=host,
+                port=port,
+                threads=threads,
+                channel_timeout=120,
+                connection_limit=1000,
+                expose_tracebacks=False,
+                ident="batchqueue",
+            )
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         self._server = server
         self.host = host
         self.port: int = server.effective_port

@@ -161,3 +161,20 @@ def test_installed_entry_point_runs(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert '"invalid": 1' in proc.stdout
+
+
+def test_a_bad_ledger_or_a_busy_port_is_a_message_not_a_traceback(tmp_path: Path, run_cli: Run) -> None:
+    import socket
+
+    (tmp_path / "notes.db").write_text("not a database")
+    bad = run_cli("status", "--db", tmp_path / "notes.db")
+    assert bad.code == 2
+    assert "file is not a database" in bad.err
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        taken = run_cli("sandbox", "--port", str(port))
+    assert taken.code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in taken.err
+    assert "Traceback" not in bad.err + taken.err

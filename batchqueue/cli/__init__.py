@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 import click
+from sqlalchemy.exc import DBAPIError
 
 from batchqueue import __version__
 from batchqueue.errors import (
@@ -70,4 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     except BatchqueueError as exc:
         click.echo(f"error: {exc}", err=True)
         code = exit_code_for(exc)
+    except DBAPIError as exc:  # the ledger's database failed mid-command (disk full, server gone…)
+        click.echo(f"error: the ledger's database failed: {exc.orig}", err=True)
+        code = EXIT_USAGE
     sys.exit(code if isinstance(code, int) else EXIT_OK)
