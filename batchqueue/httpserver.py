@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -15,6 +16,23 @@ from batchqueue.errors import UsageError
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+def _check_free(host: str, port: int) -> None:
+    """Refuse a busy address before waitress tries it (waitress leaks its sockets when bind fails)."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 class HttpServer:
     """Usage: ``with HttpServer(app, port=0) as s: print(s.url)``; or ``serve_forever()``."""
 
@@ -23,6 +41,7 @@ class HttpServer:
     ) -> None:
         if quiet:
             logging.getLogger("waitress").setLevel(logging.CRITICAL)
+        _check_free(host, port)
         try:
             server: Any = create_server(
                 app,
