@@ -29,6 +29,7 @@ Progress = Callable[[int, int], None]
 _PROGRESS_EVERY = 8192
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_NO_REQUEST = (None,) * 7
 
 
 @dataclass
@@ -131,69 +132,26 @@ class _Rows:
                 if progress and not n_rows % _PROGRESS_EVERY:
                     progress(*self.table.progress())
                 request, reasons = check(cells, overflow)
+                # Row tuples follow IMPORT_COLUMNS: the cells and request fields, then state,
+                # reasons, duplicate_of, token and created_at.
                 if request is None:
                     n_invalid += 1
                     self._problem(number, reasons)
                     if sink:
                         sink.write(number, cells, reasons)
-                    yield (
-                        number,
-                        _json(cells),
-                        None,
-                        None,
-                        None,
-                        None,
-                        None,
-                        None,
-                        None,
-                        invalid,
-                        _json(reasons),
-                        None,
-                        None,
-                        created,
-                    )
+                    yield (number, _json(cells), *_NO_REQUEST, invalid, _json(reasons), None, None, created)
                     continue
-                phone, e164, key, start, end, attempts, wait, url = request
-                first = number if allow_dupes else first_seen.setdefault(key, number)
+                first = number if allow_dupes else first_seen.setdefault(request.dedupe_key, number)
+                fields = (number, _json(cells), *request.ledger_fields())
                 if first != number:
                     n_dup += 1
                     why = _json([[phone_column, f"same number as row {first}"]])
-                    yield (
-                        number,
-                        _json(cells),
-                        phone,
-                        e164,
-                        start,
-                        end,
-                        attempts,
-                        wait,
-                        url,
-                        duplicate,
-                        why,
-                        first,
-                        None,
-                        created,
-                    )
+                    yield (*fields, duplicate, why, first, None, created)
                     continue
                 n_valid += 1
                 if used == len(tokens):  # 128-bit callback tokens, drawn from the OS in bulk
                     tokens, used = os.urandom(16 * 1024).hex(), 0
-                yield (
-                    number,
-                    _json(cells),
-                    phone,
-                    e164,
-                    start,
-                    end,
-                    attempts,
-                    wait,
-                    url,
-                    pending,
-                    None,
-                    None,
-                    tokens[used : used + 32],
-                    created,
-                )
+                yield (*fields, pending, None, None, tokens[used : used + 32], created)
                 used += 32
         finally:
             result.rows, result.valid, result.invalid, result.duplicate = n_rows, n_valid, n_invalid, n_dup

@@ -25,6 +25,18 @@ class Request(NamedTuple):
     reattempt_wait: int | None
     result_url: str | None
 
+    def ledger_fields(self) -> tuple[object, ...]:
+        """phone_number, e164, start, end, max_attempts, reattempt_wait, result_url (ledger order)."""
+        return (
+            self.phone_number,
+            self.e164,
+            self.start,
+            self.end,
+            self.max_attempts,
+            self.reattempt_wait,
+            self.result_url,
+        )
+
 
 class RowValidator:
     """Validate rows against one effective mapping. Usage: ``RowValidator(resolved, headers, now).check(cells)``."""
