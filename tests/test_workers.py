@@ -17,7 +17,7 @@ from batchqueue.mapping import MappingSpec
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
 from tests.sandbox_helpers import check_against_sandbox, contacts, ledger_rows_url
 
-ROWS = 1500
+ROWS = 3000
 LEASE = 3.0
 
 
