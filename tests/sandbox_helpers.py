@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -26,6 +27,16 @@ def point_at(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox, key: str | None 
     monkeypatch.setenv("BATCHQUEUE_BASE_URL", sandbox.api_url)
     monkeypatch.setenv("BATCHQUEUE_USER", sandbox.config.user)
     monkeypatch.setenv("BATCHQUEUE_API_KEY", key or sandbox.config.key)
+
+
+def sandbox_env(sandbox: Sandbox) -> dict[str, str]:
+    """This process's environment pointed at ``sandbox``, for a ``batchqueue`` child process."""
+    return {
+        **os.environ,
+        "BATCHQUEUE_BASE_URL": sandbox.api_url,
+        "BATCHQUEUE_USER": sandbox.config.user,
+        "BATCHQUEUE_API_KEY": sandbox.config.key,
+    }
 
 
 def ledger_rows(db: Path, job_id: int = 1) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from batchqueue.importer import import_file
 from batchqueue.ledger import Ledger
 from batchqueue.mapping import MappingSpec
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
-from tests.sandbox_helpers import check_against_sandbox, contacts
+from tests.sandbox_helpers import check_against_sandbox, contacts, sandbox_env
 
 ROWS = 600
 KILLS = 12
@@ -43,12 +43,7 @@ def crash_loop(tmp_path: Path, *, seed: int, unsafe: bool) -> dict[str, int]:
     engine.dispose()
     rng = random.Random(seed)
     sb = Sandbox(SandboxConfig(faults=faults)).start()
-    env = {
-        **os.environ,
-        "BATCHQUEUE_BASE_URL": sb.api_url,
-        "BATCHQUEUE_USER": sb.config.user,
-        "BATCHQUEUE_API_KEY": sb.config.key,
-    }
+    env = sandbox_env(sb)
     cmd = [
         sys.executable,
         "-m",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import requests
 from batchqueue.pacing import Pacer
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
 from tests.conftest import CliResult
-from tests.sandbox_helpers import contacts, ledger_rows, point_at, sandbox_phones
+from tests.sandbox_helpers import contacts, ledger_rows, point_at, sandbox_env, sandbox_phones
 
 Run = Callable[..., CliResult]
 FAST = ["--rate", "0", "--concurrency", "8", "--retries", "2", "--json"]
@@ -310,15 +309,6 @@ def _run_process(db: Path, env: dict[str, str], *extra: str) -> subprocess.Popen
     )
 
 
-def _env(sb: Sandbox) -> dict[str, str]:
-    return {
-        **os.environ,
-        "BATCHQUEUE_BASE_URL": sb.api_url,
-        "BATCHQUEUE_USER": sb.config.user,
-        "BATCHQUEUE_API_KEY": sb.config.key,
-    }
-
-
 def _wait_for_calls(sb: Sandbox, n: int, proc: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + 30
     while len(sb.app.store.dump()) < n and proc.poll() is None and time.monotonic() < deadline:
@@ -329,9 +319,9 @@ def _wait_for_calls(sb: Sandbox, n: int, proc: subprocess.Popen[str]) -> None:
 def test_a_second_run_on_the_same_ledger_is_refused(job: Path) -> None:
     sb = _sandbox(latency=0.05)
     try:
-        first = _run_process(job, _env(sb), "--rate", "5")
+        first = _run_process(job, sandbox_env(sb), "--rate", "5")
         _wait_for_calls(sb, 1, first)
-        second = _run_process(job, _env(sb), "--rate", "5")
+        second = _run_process(job, sandbox_env(sb), "--rate", "5")
         _, err = second.communicate(timeout=30)
         assert second.returncode == 2
         assert "another `batchqueue run` is using this ledger" in err
@@ -352,7 +342,7 @@ def test_a_second_run_on_the_same_ledger_is_refused(job: Path) -> None:
 def test_ctrl_c_finishes_in_flight_rows_and_resumes_cleanly(job: Path) -> None:
     sb = _sandbox(latency=0.02, latency_after=0.1)
     try:
-        proc = _run_process(job, _env(sb), "--rate", "0", "--concurrency", "4", "--json")
+        proc = _run_process(job, sandbox_env(sb), "--rate", "0", "--concurrency", "4", "--json")
         _wait_for_calls(sb, 6, proc)
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
@@ -362,7 +352,7 @@ def test_ctrl_c_finishes_in_flight_rows_and_resumes_cleanly(job: Path) -> None:
         rows = ledger_rows(job)
         assert all(r["state"] in ("queued", "pending") for r in rows)  # in-flight rows were recorded
         assert 0 < summary["queued"] < 30
-        finish = _run_process(job, _env(sb), "--rate", "0", "--json")
+        finish = _run_process(job, sandbox_env(sb), "--rate", "0", "--json")
         out, _ = finish.communicate(timeout=60)
         assert finish.returncode == 0
         phones = sandbox_phones(sb)

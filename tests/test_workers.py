@@ -15,7 +15,7 @@ from batchqueue.importer import import_file
 from batchqueue.ledger import Ledger
 from batchqueue.mapping import MappingSpec
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
-from tests.sandbox_helpers import check_against_sandbox, contacts, ledger_rows_url
+from tests.sandbox_helpers import check_against_sandbox, contacts, ledger_rows_url, sandbox_env
 
 ROWS = 3000
 LEASE = 3.0
@@ -27,12 +27,7 @@ def test_four_workers_killed_at_random_never_call_anyone_twice(postgres_url: str
     engine.dispose()
     faults = Faults(latency=0.002, latency_after=0.03, p_400=0.03, p_500_after=0.02, p_drop_after=0.02, seed=5)
     sb = Sandbox(SandboxConfig(faults=faults)).start()
-    env = {
-        **os.environ,
-        "BATCHQUEUE_BASE_URL": sb.api_url,
-        "BATCHQUEUE_USER": sb.config.user,
-        "BATCHQUEUE_API_KEY": sb.config.key,
-    }
+    env = sandbox_env(sb)
     cmd = [
         sys.executable,
         "-m",

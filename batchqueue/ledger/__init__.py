@@ -9,7 +9,7 @@ Usage::
     ledger.record([...])                                   # sending → queued / failed / uncertain / pending
 """
 
-from batchqueue.ledger.jobs import IMPORT_COLUMNS, Job, JobsLedger, now
+from batchqueue.ledger.jobs import IMPORT_COLUMNS, Job, JobsLedger
 from batchqueue.ledger.outcomes import OutcomesLedger, Unproven
 from batchqueue.ledger.sending import Claimed, Outcome, SendingLedger
 from batchqueue.ledger.workers import WorkerInfo, WorkersLedger
@@ -19,4 +19,4 @@ class Ledger(JobsLedger, SendingLedger, OutcomesLedger, WorkersLedger):
     """Jobs and rows in one database (SQLite or PostgreSQL)."""
 
 
-__all__ = ["IMPORT_COLUMNS", "Claimed", "Job", "Ledger", "Outcome", "Unproven", "WorkerInfo", "now"]
+__all__ = ["IMPORT_COLUMNS", "Claimed", "Job", "Ledger", "Outcome", "Unproven", "WorkerInfo"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -168,8 +167,3 @@ class JobsLedger:
             for job_id, state, n in conn.execute(query):
                 result[job_id][state] = n
         return result
-
-
-def now() -> float:
-    """The ledger's clock (unix seconds)."""
-    return time.time()

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, and_, func, or_, select, update
 
 from batchqueue.db import write
 from batchqueue.ledger.batchsql import placeholder, values_cte
@@ -194,8 +194,6 @@ class OutcomesLedger:
 
     def outcome_counts(self, job_id: int) -> dict[str, int]:
         """Queued rows by outcome status ("none" for no outcome yet)."""
-        from sqlalchemy import func
-
         query = (
             select(rows.c.outcome_status, func.count())
             .where(rows.c.job_id == job_id, rows.c.outcome_status.is_not(None))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from batchqueue.sheets.csvfile import CsvTable
-from batchqueue.sheets.detect import check_zip, detect_kind, head
+from batchqueue.sheets.detect import detect_kind, head
 from batchqueue.sheets.excel import ExcelTable
 from batchqueue.sheets.headers import column_letter
 from batchqueue.sheets.table import RawRow, SourceInfo, Table
@@ -25,8 +25,6 @@ def open_table(path: Path, *, sheet: str | None = None, delimiter: str | None = 
     """Open a spreadsheet for reading; raises :class:`~batchqueue.errors.InputFileError` when it can't."""
     first = head(path)
     kind = detect_kind(path, first)
-    if kind == "excel":
-        if first.startswith(b"PK"):
-            check_zip(path)
+    if kind == "excel":  # detect_kind has already refused zip bombs and encrypted workbooks
         return ExcelTable.open(path, sheet)
     return CsvTable.open(path, first, delimiter)

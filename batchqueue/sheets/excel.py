@@ -7,6 +7,7 @@ DataFrame we would only iterate again.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,6 @@ from batchqueue.sheets.table import RawRow, SourceInfo
 
 
 def _sha256(path: Path) -> tuple[str, int]:
-    import hashlib
-
     digest = hashlib.sha256()
     size = 0
     with path.open("rb") as f:
