@@ -8,10 +8,12 @@ Usage::
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from batchqueue.errors import UsageError
 
@@ -24,6 +26,7 @@ ENV_DB = "BATCHQUEUE_DB"
 ENV_BASE_URL = "BATCHQUEUE_BASE_URL"
 ENV_USER = "BATCHQUEUE_USER"
 ENV_API_KEY = "BATCHQUEUE_API_KEY"
+ENV_CA_BUNDLE = "BATCHQUEUE_CA_BUNDLE"
 
 
 class Secret:
@@ -47,6 +50,69 @@ class Secret:
     __str__ = __repr__
 
 
+def redact_url(url: str) -> str:
+    """``url`` with any user or password replaced by ``***`` (for messages and logs)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.split("@")[-1] if "@" in url else url
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    netloc = "***@" + host + (f":{port}" if port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def base_url(value: str, *, where: str = ENV_BASE_URL) -> str:
+    """A validated Insight base URL: http(s), a host, a valid port, no credentials inside it."""
+    value = value.strip().rstrip("/")
+    shown = redact_url(value)
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as exc:
+        raise UsageError(f"{where} {shown!r} is not a usable URL ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise UsageError(f"{where} must start with http:// or https://, got {shown!r}")
+    if not parts.hostname:
+        raise UsageError(f"{where} {shown!r} names no host")
+    if parts.username is not None or parts.password is not None:
+        raise UsageError(
+            f"{where} {shown!r} carries credentials: remove them and set {ENV_USER} and {ENV_API_KEY} instead"
+        )
+    if port == 0:
+        raise UsageError(f"{where} {shown!r}: port 0 cannot be connected to")
+    return urlunsplit((scheme, parts.netloc, parts.path, parts.query, parts.fragment))
+
+
+def finite(value: float, option: str) -> float:
+    """``value`` if it is a real number; a UsageError naming ``option`` for nan and infinities."""
+    if not math.isfinite(value):
+        raise UsageError(f"{option} must be a finite number, got {value}")
+    return value
+
+
+def check_credentials(user: str, api_key: Secret) -> None:
+    """Refuse credentials HTTP Basic cannot carry (Latin-1 only), before anything is sent."""
+    if not user or not api_key:
+        raise UsageError(f"set {ENV_USER} (the Insight login e-mail) and {ENV_API_KEY} (its developer key)")
+    for name, value in ((ENV_USER, user), (ENV_API_KEY, api_key.reveal())):
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise UsageError(
+                f"{name} holds characters HTTP Basic authentication cannot carry (only Latin-1); "
+                "check that it was copied correctly"
+            ) from None
+        if any(ch in value for ch in "\r\n\x00"):
+            raise UsageError(f"{name} holds a line break or NUL; check that it was copied correctly")
+
+
 def db_url(value: str) -> str:
     """Turn ``--db``'s value (a file path or an SQLAlchemy URL) into an SQLAlchemy URL."""
     if "://" in value:
@@ -64,18 +130,28 @@ class Settings:
     base_url: str = DEFAULT_BASE_URL
     user: str = ""
     api_key: Secret = field(default_factory=lambda: Secret(""))
+    ca_bundle: str | None = None
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, *, db: str | None = None) -> Settings:
-        """Settings from environment variables; an explicit ``db`` wins over ``BATCHQUEUE_DB``."""
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, db: str | None = None, ca_bundle: str | None = None
+    ) -> Settings:
+        """Settings from environment variables; explicit ``db`` and ``ca_bundle`` win over them."""
         environ = os.environ if environ is None else environ
         raw_db = db or environ.get(ENV_DB) or DEFAULT_DB
-        base = (environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL).rstrip("/")
-        if not base.startswith(("http://", "https://")):
-            raise UsageError(f"{ENV_BASE_URL} must start with http:// or https://, got {base!r}")
+        ca_bundle = ca_bundle or environ.get(ENV_CA_BUNDLE) or None
         return cls(
             db_url=db_url(raw_db),
-            base_url=base,
+            base_url=base_url(environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL),
             user=environ.get(ENV_USER, ""),
             api_key=Secret(environ.get(ENV_API_KEY, "")),
+            ca_bundle=ca_bundle_path(ca_bundle, "--ca-bundle / " + ENV_CA_BUNDLE) if ca_bundle else None,
         )
+
+
+def ca_bundle_path(value: str, where: str) -> str:
+    """A readable PEM file of CA certificates to trust (a private CA, corporate TLS inspection)."""
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise UsageError(f"{where} {value!r}: no such file (expected a PEM file of CA certificates)")
+    return str(path)

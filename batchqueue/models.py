@@ -72,13 +72,13 @@ rows = Table(
     Column("reasons", Text, comment="JSON list of [column, reason] for invalid rows"),
     Column("duplicate_of", Integer, comment="row_number of the first row with this number"),
     Column("token", String(32), comment="per-row secret for the result_url callback"),
-    Column("call_id", String(64)),
+    Column("call_id", Text),
     Column("error", Text),
     Column("http_status", Integer),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float),
-    Column("outcome_status", String(16), comment="latest call status Insight reported"),
+    Column("outcome_status", String(64), comment="latest call status Insight reported; a final one stands"),
     Column("outcome_attempts", Integer),
     Column("outcome_last_attempt_at", Integer, comment="unix seconds, from Insight"),
     Column("outcome_source", String(16), comment="how it was learned: callback, poll"),
@@ -87,6 +87,13 @@ rows = Table(
     Column("resolution", Text, comment="how an uncertain row was settled, and by what"),
     Column("lease_owner", String(96), comment="the worker sending this row"),
     Column("lease_expires", Float, comment="unix seconds; an expired lease on a sending row means uncertain"),
+    Column(
+        "outcome_conflicts",
+        Integer,
+        nullable=False,
+        server_default="0",
+        comment="later outcomes that differed from the first final one (kept in outcome_events)",
+    ),
     Index("ix_rows_job_state", "job_id", "state"),
 )
 
@@ -121,7 +128,30 @@ attempts = Table(
     Column("finished_at", Float),
     Column("outcome", String(16), comment="the reply class of DESIGN.md's table"),
     Column("http_status", Integer),
-    Column("call_id", String(64)),
+    Column("call_id", Text),
     Column("error", Text),
     Index("ix_attempts_row_id", "row_id"),
+)
+
+outcome_events = Table(
+    "outcome_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("row_id", Integer, ForeignKey("rows.id", ondelete="CASCADE"), nullable=False),
+    Column("job_id", Integer, ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("source", String(16), nullable=False, comment="callback or poll"),
+    Column("status", String(64), comment="the call status reported; empty for an unreadable report"),
+    Column("verdict", String(16), nullable=False, comment="recorded, conflict (after a final outcome) or error"),
+    Column("detail", Text, comment="what was wrong with an unreadable report"),
+    Column("payload", Text, comment="the report as received, as JSON"),
+    Index("ix_outcome_events_row_id", "row_id"),
+)
+
+spool_positions = Table(
+    "spool_positions",
+    metadata,
+    Column("spool_id", String(64), primary_key=True, comment="a callback spool file's own id"),
+    Column("position", Integer, nullable=False, comment="bytes of it applied to this ledger"),
+    Column("updated_at", Float, nullable=False),
 )

@@ -56,9 +56,14 @@ def rank(status: str | None) -> int:
 
 
 def outranks(new: str, current: str | None) -> bool:
-    """Whether an outcome ``new`` replaces the stored ``current`` one (never a step backwards)."""
+    """Whether an outcome ``new`` replaces the stored ``current`` one.
+
+    Never a step backwards, and never once the outcome is final: the first final outcome stands.
+    """
     if current is None:
         return True
+    if current in FINAL:
+        return False
     return new != current and rank(new) >= rank(current)
 
 

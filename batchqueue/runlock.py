@@ -19,7 +19,10 @@ class RunLock:
     """Usage: ``with RunLock(Path("batchqueue.db")): ...`` — raises LedgerBusyError if taken."""
 
     def __init__(self, database: Path) -> None:
-        self.path = database.with_name(database.name + ".run-lock")
+        # The real file, not the name it was reached by: a symlink or a relative path to the same
+        # ledger must meet the same lock.
+        real = Path(os.path.realpath(database))
+        self.path = real.with_name(real.name + ".run-lock")
         self._fd: int | None = None
 
     def __enter__(self) -> RunLock:

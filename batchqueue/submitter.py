@@ -185,13 +185,14 @@ class Submitter:
             resend = self.options.on_ambiguous == "resend" and row.attempts < self.options.resend_limit
             return outcome(RowState.PENDING if resend else RowState.UNCERTAIN)
         if kind is ReplyKind.FATAL:
-            meaning = STATUS_MEANING.get(reply.status or 0, "")
-            self._stop(
-                "fatal_reply",
-                f"Insight answered HTTP {reply.status}: {reply.error}"
-                + (f" — {meaning}" if meaning and meaning not in (reply.error or "") else ""),
-                status=reply.status,
-            )
+            if reply.status is None:
+                message = f"the request could not be made: {reply.error}"
+            else:
+                meaning = STATUS_MEANING.get(reply.status, "")
+                message = f"Insight answered HTTP {reply.status}: {reply.error}" + (
+                    f" — {meaning}" if meaning and meaning not in (reply.error or "") else ""
+                )
+            self._stop("fatal_reply", message, status=reply.status)
             return outcome(RowState.PENDING)
         # NOT_SENT or RATE_LIMITED after every allowed retry: the request was never accepted.
         what = "cannot reach Insight" if kind is ReplyKind.NOT_SENT else "Insight kept answering 429"

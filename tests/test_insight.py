@@ -10,7 +10,6 @@ from collections.abc import Iterator
 import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
-from urllib3.exceptions import NewConnectionError, ProtocolError
 
 from batchqueue.config import Secret
 from batchqueue.insight import InsightClient, ReplyKind, classify_exception, classify_response
@@ -63,52 +62,64 @@ def _requests_exception_classes() -> Iterator[type[BaseException]]:
             yield obj
 
 
-EXPECTED = {
-    "ConnectTimeout": ReplyKind.NOT_SENT,
-    "ProxyError": ReplyKind.NOT_SENT,
-    "SSLError": ReplyKind.NOT_SENT,
-    "ReadTimeout": ReplyKind.AMBIGUOUS,
-    "Timeout": ReplyKind.AMBIGUOUS,
-    "ConnectionError": ReplyKind.AMBIGUOUS,  # unless its cause shows nothing was sent (below)
-    "ChunkedEncodingError": ReplyKind.AMBIGUOUS,
-    "ContentDecodingError": ReplyKind.AMBIGUOUS,
-    "RetryError": ReplyKind.AMBIGUOUS,
-    "TooManyRedirects": ReplyKind.AMBIGUOUS,
-    "HTTPError": ReplyKind.AMBIGUOUS,
-    "RequestException": ReplyKind.AMBIGUOUS,
-    "StreamConsumedError": ReplyKind.AMBIGUOUS,
-    "UnrewindableBodyError": ReplyKind.AMBIGUOUS,
-    "JSONDecodeError": ReplyKind.AMBIGUOUS,
-    "InvalidJSONError": ReplyKind.AMBIGUOUS,
-    "InvalidURL": ReplyKind.FATAL,
-    "MissingSchema": ReplyKind.FATAL,
-    "InvalidSchema": ReplyKind.FATAL,
-    "InvalidHeader": ReplyKind.FATAL,
-    "URLRequired": ReplyKind.FATAL,
-    "InvalidProxyURL": ReplyKind.FATAL,
-}
+#: Errors of the request itself, raised before any connection is used: a configuration problem.
+UNUSABLE = {"InvalidURL", "MissingSchema", "InvalidSchema", "InvalidHeader", "URLRequired", "InvalidProxyURL"}
 
 
-def test_every_requests_exception_class_is_mapped() -> None:
+@pytest.mark.parametrize("written", [False, True])
+def test_every_requests_exception_is_classified_by_where_it_happened(written: bool) -> None:
+    """Not sent before the request bytes left, ambiguous after: whatever the exception's class."""
     seen = set()
     for cls in _requests_exception_classes():
         try:
             exc = cls("x")
         except TypeError:
             exc = cls("x", "doc", 0)  # JSONDecodeError's signature
-        reply = classify_exception(exc)
-        assert cls.__name__ in EXPECTED, f"requests.{cls.__name__} has no expected class in this test"
-        assert reply.kind is EXPECTED[cls.__name__], cls.__name__
+        reply = classify_exception(exc, written=written)
+        if cls.__name__ in UNUSABLE:
+            expected = ReplyKind.FATAL
+        else:
+            expected = ReplyKind.AMBIGUOUS if written else ReplyKind.NOT_SENT
+        assert reply.kind is expected, cls.__name__
         seen.add(cls.__name__)
     assert {"ConnectTimeout", "ReadTimeout", "ConnectionError", "SSLError"} <= seen
+    # The same TLS error means "never sent" during the handshake and "may have queued" afterwards.
+    tls = requests.exceptions.SSLError("bad record mac")
+    assert classify_exception(tls, written=False).kind is ReplyKind.NOT_SENT
+    assert classify_exception(tls, written=True).kind is ReplyKind.AMBIGUOUS
+    other = classify_exception(OSError("anything"), written=written).kind
+    assert other is (ReplyKind.AMBIGUOUS if written else ReplyKind.NOT_SENT)
 
 
-def test_connection_errors_split_on_whether_anything_was_sent() -> None:
-    refused = requests.exceptions.ConnectionError(NewConnectionError(None, "Connection refused"))  # type: ignore[arg-type]
-    assert classify_exception(refused).kind is ReplyKind.NOT_SENT
-    reset = requests.exceptions.ConnectionError(ProtocolError("Connection aborted.", ConnectionResetError()))
-    assert classify_exception(reset).kind is ReplyKind.AMBIGUOUS
-    assert classify_exception(OSError("anything else")).kind is ReplyKind.AMBIGUOUS
+@pytest.mark.parametrize(
+    ("body", "kind", "call_id"),
+    [
+        ('{"success": 1, "call_id": 77}', ReplyKind.QUEUED, "77"),
+        ('{"success": "1", "call_id": "a-77"}', ReplyKind.QUEUED, "a-77"),
+        ('{"call_id": 77}', ReplyKind.QUEUED, "77"),
+        ('{"success": "TRUE", "call_id": 77}', ReplyKind.QUEUED, "77"),
+        ('{"success": false, "call_id": 77}', ReplyKind.AMBIGUOUS, None),
+        ('{"success": 0}', ReplyKind.AMBIGUOUS, None),
+        ('{"success": "no"}', ReplyKind.AMBIGUOUS, None),
+        ('{"success": "False", "error": "bad"}', ReplyKind.REJECTED, None),
+        ('{"success": true, "call_id": {"id": 1}}', ReplyKind.AMBIGUOUS, None),
+        ('{"success": true, "call_id": true}', ReplyKind.AMBIGUOUS, None),
+        ('{"success": true, "call_id": ""}', ReplyKind.AMBIGUOUS, None),
+        ("[" * 50000, ReplyKind.AMBIGUOUS, None),
+        ('{"success": true, "call_id": "' + "9" * 300 + '"}', ReplyKind.AMBIGUOUS, None),
+    ],
+)
+def test_a_2xx_reply_is_read_for_what_it_proves(body: str, kind: ReplyKind, call_id: str | None) -> None:
+    reply = classify_response(200, body, H())
+    assert reply.kind is kind
+    assert reply.call_id == call_id
+
+
+def test_server_text_loses_terminal_escapes() -> None:
+    body = '{"success": false, "error": "\\u001b]0;owned\\u0007\\u001b[31mred\\u001b[0m\\r\\nnext"}'
+    error = classify_response(400, body, H()).error or ""
+    assert error == "red  next"
+    assert not any(ord(ch) < 32 for ch in error)
 
 
 def _client(url: str, key: str = "sandbox-key", read_timeout: float = 5.0) -> InsightClient:

@@ -139,6 +139,26 @@ def test_outcomes_tokens_and_precedence(ledger: Ledger) -> None:
     stored = next(r for r in _rows(ledger) if r["id"] == row.row_id)
     assert (stored["state"], stored["outcome_status"]) == ("queued", "completed")
     assert "resolved by callback" in str(stored["resolution"])
+    # The first final outcome stands: later, different final ones are kept in the history and counted.
+    later = [CallDetails(s, raw={"status": s}) for s in ("failed", "rejected", "canceled", "completed")]
+    verdicts = ledger.apply_outcomes([(row.row_id, row.token, d) for d in later], source="callback")
+    assert verdicts == ["conflict", "conflict", "conflict", "unchanged"]
+    stored = next(r for r in _rows(ledger) if r["id"] == row.row_id)
+    assert (stored["state"], stored["outcome_status"], stored["outcome_conflicts"]) == ("queued", "completed", 3)
+    history = ledger.outcome_history(row.row_id)
+    assert [(e["status"], e["verdict"]) for e in history] == [
+        ("dialing", "recorded"),
+        ("completed", "recorded"),
+        ("failed", "conflict"),
+        ("rejected", "conflict"),
+        ("canceled", "conflict"),
+    ]
+    assert '"rejected"' in history[3]["payload"]
+    # A status longer than the old 16-character column is stored whole on every backend.
+    other = claimed[1]
+    long_status = "completed_with_voicemail"
+    assert ledger.apply_outcomes([(other.row_id, None, CallDetails(long_status))], source="poll") == ["recorded"]
+    assert next(r for r in _rows(ledger) if r["id"] == other.row_id)["outcome_status"] == long_status
 
 
 def test_retry_cancel_and_reconcile(ledger: Ledger) -> None:
@@ -181,3 +201,12 @@ def test_a_real_run_through_the_cli(ledger_url: str, ledger: Ledger, run_cli, mo
     status = run_cli("status", "1", "--db", ledger_url, "--json").json()
     assert status["counts"]["queued"] == 40
     assert status["workers"] == []  # the run stopped: no live worker left
+
+
+def test_a_long_call_id_is_kept_whole(ledger: Ledger) -> None:
+    """PostgreSQL once cut call ids to 64 characters without a word."""
+    row = ledger.claim(1, 1)[0]
+    call_id = "call-" + "7" * 200
+    ledger.record([Outcome(row.row_id, RowState.QUEUED, [Reply(ReplyKind.QUEUED, 200, call_id)], call_id)])
+    stored = next(r for r in _rows(ledger) if r["id"] == row.row_id)
+    assert (stored["state"], stored["call_id"]) == ("queued", call_id)

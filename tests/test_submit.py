@@ -316,12 +316,18 @@ def _wait_for_calls(sb: Sandbox, n: int, proc: subprocess.Popen[str]) -> None:
     assert proc.poll() is None, proc.communicate()
 
 
-def test_a_second_run_on_the_same_ledger_is_refused(job: Path) -> None:
+@pytest.mark.parametrize("reached_by", ["the same path", "a symlink"])
+def test_a_second_run_on_the_same_ledger_is_refused(job: Path, reached_by: str) -> None:
+    other_name = job
+    if reached_by == "a symlink":
+        (job.parent / "elsewhere").mkdir()
+        other_name = job.parent / "elsewhere" / "alias.db"
+        other_name.symlink_to(job)
     sb = _sandbox(latency=0.05)
     try:
         first = _run_process(job, sandbox_env(sb), "--rate", "5")
         _wait_for_calls(sb, 1, first)
-        second = _run_process(job, sandbox_env(sb), "--rate", "5")
+        second = _run_process(other_name, sandbox_env(sb), "--rate", "5")
         _, err = second.communicate(timeout=30)
         assert second.returncode == 2
         assert "another `batchqueue run` is using this ledger" in err
@@ -385,3 +391,95 @@ def test_a_pacing_failure_is_retried_as_not_sent_and_never_hangs() -> None:
     assert sent == []
     assert len(tries) == 3
     assert "pacing failed before sending" in (tries[0].error or "")
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        ["--read-timeout", "nan"],
+        ["--rate", "nan"],
+        ["--connect-timeout", "inf"],
+        ["--rate", "-inf"],
+        ["--lease-ttl", "NaN"],
+    ],
+)
+def test_non_finite_numbers_are_refused_before_anything_is_sent(
+    job: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch, option: list[str]
+) -> None:
+    sb = _sandbox()
+    try:
+        point_at(monkeypatch, sb)
+        result = run_cli("run", "1", *option)
+        calls = sb.app.store.requests
+    finally:
+        sb.stop()
+    assert result.code == 2, result.err
+    assert "finite" in result.err or "range" in result.err
+    assert calls == 0
+    assert {r["state"] for r in ledger_rows(job)} == {"pending"}
+
+
+@pytest.mark.parametrize("variable", ["BATCHQUEUE_API_KEY", "BATCHQUEUE_USER"])
+def test_credentials_http_basic_cannot_carry_are_refused_at_start(
+    job: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    sb = _sandbox()
+    try:
+        point_at(monkeypatch, sb)
+        monkeypatch.setenv(variable, "clé-ключ-密")
+        result = run_cli("run", "1", *FAST)
+        calls = sb.app.store.requests
+    finally:
+        sb.stop()
+    assert result.code == 2
+    assert variable in result.err
+    assert "密" not in result.err + result.out  # the value itself is never echoed
+    assert calls == 0
+    assert {r["state"] for r in ledger_rows(job)} == {"pending"}
+
+
+@pytest.mark.parametrize(
+    ("base_url", "says"),
+    [
+        ("http://127.0.0.1:99999/api", "Port out of range"),
+        ("ftp://insight.example.com/api", "http:// or https://"),
+        ("https://me%40x.com:topsecret@insight.example.com/api", "carries credentials"),
+        ("https:///api", "no host"),
+    ],
+)
+def test_a_bad_base_url_is_a_usage_error_that_never_echoes_credentials(
+    job: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch, base_url: str, says: str
+) -> None:
+    monkeypatch.setenv("BATCHQUEUE_BASE_URL", base_url)
+    monkeypatch.setenv("BATCHQUEUE_USER", "u@example.com")
+    monkeypatch.setenv("BATCHQUEUE_API_KEY", "k")
+    result = run_cli("run", "1")
+    assert result.code == 2, result.err
+    assert says in result.err
+    assert "topsecret" not in result.err
+    assert "None" not in result.err
+
+
+def test_an_upper_case_scheme_is_accepted(job: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    sb = _sandbox()
+    try:
+        point_at(monkeypatch, sb)
+        monkeypatch.setenv("BATCHQUEUE_BASE_URL", sb.api_url.replace("http://", "HTTP://"))
+        result = run_cli("run", "1", *FAST)
+    finally:
+        sb.stop()
+    assert result.code == 0, result.err
+    assert result.json()["queued"] == 30
+
+
+def test_a_pre_send_failure_is_not_sent_and_nothing_reaches_the_server() -> None:
+    """A request that cannot even be encoded never used a connection: not sent, never uncertain."""
+    from batchqueue.config import Secret
+    from batchqueue.insight import InsightClient, ReplyKind
+
+    with Sandbox() as sb:
+        client = InsightClient(sb.api_url, sb.config.user, Secret(sb.config.key))
+        reply = client.queue_call("4242", "1", [("phone_number", "tel:+16175550101"), ("metadata[x]", "\ud800")])
+        assert reply.kind is ReplyKind.NOT_SENT, reply
+        assert sb.app.store.requests == 0
+        assert client.queue_call("4242", "1", [("phone_number", "tel:+16175550101")]).kind is ReplyKind.QUEUED

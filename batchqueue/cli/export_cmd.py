@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from batchqueue.cli.options import cli_ledger, db_option, json_option
+from batchqueue.cli.options import cli_ledger, db_option, job_argument, json_option
 from batchqueue.cli.output import emit_json
 from batchqueue.config import Settings
 from batchqueue.reports import export_job
@@ -19,7 +19,7 @@ def _set(value: str | None) -> set[str] | None:
 
 
 @click.command()
-@click.argument("job_id", metavar="JOB", type=int)
+@job_argument
 @click.option(
     "-o",
     "--output",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,6 +15,23 @@ from batchqueue.ledger import Ledger
 from batchqueue.mapping import FIELDS, MappingSpec, load_mapping_file
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class FiniteFloat(click.FloatRange):
+    """A float range that also refuses ``nan`` and infinities (which compare as in range)."""
+
+    name = "float"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+#: Job ids are SQL integers: anything beyond 64 bits is a typo, not a job.
+JOB_ID = click.IntRange(1, 2**63 - 1)
+job_argument = click.argument("job_id", metavar="JOB", type=JOB_ID)
 
 _MAPPING_OPTIONS = [
     click.option(
@@ -105,6 +123,12 @@ db_option = click.option(
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+ca_bundle_option = click.option(
+    "--ca-bundle",
+    metavar="PEM",
+    help="Trust the CA certificates in this PEM file for Insight's TLS (a private CA, corporate TLS "
+    "inspection; env BATCHQUEUE_CA_BUNDLE).",
+)
 
 
 def cli_ledger(db_url: str, *, create: bool = False) -> Ledger:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from batchqueue.cli.options import cli_ledger, db_option, json_option
+from batchqueue.cli.options import FiniteFloat, ca_bundle_option, cli_ledger, db_option, job_argument, json_option
 from batchqueue.cli.output import emit_json, serve_until_interrupted
 from batchqueue.cli.run_cmds import insight_client, stop_on_signals
 from batchqueue.config import Settings
@@ -41,18 +41,19 @@ def serve(host: str, port: int, port_file: Path | None, threads: int, db: str | 
 
 
 @click.command()
-@click.argument("job_id", metavar="JOB", type=int)
+@job_argument
 @click.option("--until-final", is_flag=True, help="Keep polling until every queued call has a final outcome.")
-@click.option("--interval", type=click.FloatRange(0), default=60.0, show_default=True, help="Seconds between rounds.")
+@click.option("--interval", type=FiniteFloat(0), default=60.0, show_default=True, help="Seconds between rounds.")
 @click.option(
     "--deadline",
-    type=click.FloatRange(0),
+    type=FiniteFloat(0),
     default=3600.0,
     show_default=True,
     help="Give up after this many seconds (with --until-final).",
 )
 @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
-@click.option("--rate", type=click.FloatRange(0), default=5.0, show_default=True, help="Requests per second.")
+@click.option("--rate", type=FiniteFloat(0), default=5.0, show_default=True, help="Requests per second.")
+@ca_bundle_option
 @db_option
 @json_option
 def poll(
@@ -62,11 +63,12 @@ def poll(
     deadline: float,
     concurrency: int,
     rate: float,
+    ca_bundle: str | None,
     db: str | None,
     as_json: bool,
 ) -> int:
     """Ask Insight for the status of JOB's queued calls that have no final outcome yet."""
-    settings = Settings.from_env(db=db)
+    settings = Settings.from_env(db=db, ca_bundle=ca_bundle)
     ledger = cli_ledger(settings.db_url)
     job = ledger.job(job_id)
     client = insight_client(settings, concurrency, 5.0, 30.0)
@@ -89,10 +91,10 @@ def poll(
 
 
 @click.command()
-@click.argument("job_id", metavar="JOB", type=int)
+@job_argument
 @click.option(
     "--grace",
-    type=click.FloatRange(0),
+    type=FiniteFloat(0),
     default=3600.0,
     show_default=True,
     help="For rows without an end time: seconds after the last attempt to wait for a callback.",

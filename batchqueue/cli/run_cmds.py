@@ -13,9 +13,17 @@ from types import FrameType
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from batchqueue.cli.options import cli_ledger, db_option, json_option, quiet_option
+from batchqueue.cli.options import (
+    FiniteFloat,
+    ca_bundle_option,
+    cli_ledger,
+    db_option,
+    job_argument,
+    json_option,
+    quiet_option,
+)
 from batchqueue.cli.output import emit_json, stderr_console
-from batchqueue.config import Settings
+from batchqueue.config import Settings, check_credentials
 from batchqueue.errors import UsageError
 from batchqueue.insight import InsightClient, ReplyKind
 from batchqueue.retry import RetryPolicy
@@ -45,8 +53,7 @@ def stop_on_signals() -> Iterator[threading.Event]:
 
 
 def insight_client(settings: Settings, concurrency: int, connect_timeout: float, read_timeout: float) -> InsightClient:
-    if not settings.user or not settings.api_key:
-        raise UsageError("set BATCHQUEUE_USER (the Insight login e-mail) and BATCHQUEUE_API_KEY (its developer key)")
+    check_credentials(settings.user, settings.api_key)
     return InsightClient(
         settings.base_url,
         settings.user,
@@ -55,6 +62,7 @@ def insight_client(settings: Settings, concurrency: int, connect_timeout: float,
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         deadline=connect_timeout + read_timeout + 5,
+        ca_bundle=settings.ca_bundle,
     )
 
 
@@ -69,13 +77,13 @@ def _describe(summary: RunSummary) -> str:
 
 
 @click.command()
-@click.argument("job_id", metavar="JOB", type=int)
+@job_argument
 @click.option(
     "--concurrency", type=click.IntRange(1, 256), default=4, show_default=True, help="Requests in flight at once."
 )
 @click.option(
     "--rate",
-    type=click.FloatRange(0),
+    type=FiniteFloat(0),
     default=5.0,
     show_default=True,
     help="Requests per second across the run (0 = no limit). Insight warns that looping too fast "
@@ -97,8 +105,8 @@ def _describe(summary: RunSummary) -> str:
     show_default=True,
     help="Stop after this many ambiguous replies in a row.",
 )
-@click.option("--connect-timeout", type=click.FloatRange(0.1), default=5.0, show_default=True)
-@click.option("--read-timeout", type=click.FloatRange(0.1), default=30.0, show_default=True)
+@click.option("--connect-timeout", type=FiniteFloat(0.1), default=5.0, show_default=True)
+@click.option("--read-timeout", type=FiniteFloat(0.1), default=30.0, show_default=True)
 @click.option(
     "--retries",
     type=click.IntRange(1, 20),
@@ -108,12 +116,13 @@ def _describe(summary: RunSummary) -> str:
 )
 @click.option(
     "--lease-ttl",
-    type=click.FloatRange(3),
+    type=FiniteFloat(3),
     default=60.0,
     show_default=True,
     help="Seconds a worker's claim on a row lasts without a heartbeat (PostgreSQL, many workers).",
 )
 @click.option("--unsafe-resend-sending", is_flag=True, hidden=True)
+@ca_bundle_option
 @db_option
 @json_option
 @quiet_option
@@ -129,12 +138,13 @@ def run(
     retries: int,
     lease_ttl: float,
     unsafe_resend_sending: bool,
+    ca_bundle: str | None,
     db: str | None,
     as_json: bool,
     quiet: bool,
 ) -> int:
     """Send JOB's pending rows to Insight; safe to interrupt and run again."""
-    settings = Settings.from_env(db=db)
+    settings = Settings.from_env(db=db, ca_bundle=ca_bundle)
     ledger = cli_ledger(settings.db_url)
     engine = ledger.engine
     job = ledger.job(job_id)
@@ -207,8 +217,8 @@ def run(
 
 
 @click.command()
-@click.argument("job_id", metavar="JOB", type=int)
-@click.option("--status-code", type=int, help="Only failed rows that got this HTTP status.")
+@job_argument
+@click.option("--status-code", type=click.IntRange(100, 599), help="Only failed rows that got this HTTP status.")
 @click.option("--error-contains", help="Only failed rows whose error contains this text.")
 @click.option(
     "--uncertain",
@@ -248,16 +258,17 @@ def retry(
 
 
 @click.command()
-@click.argument("job_id", metavar="JOB", type=int)
+@job_argument
 @click.option(
     "--remote", is_flag=True, help="Also ask Insight to cancel ALL pending calls of the job's survey instance."
 )
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@ca_bundle_option
 @db_option
 @json_option
-def cancel(job_id: int, remote: bool, yes: bool, db: str | None, as_json: bool) -> int:
+def cancel(job_id: int, remote: bool, yes: bool, ca_bundle: str | None, db: str | None, as_json: bool) -> int:
     """Mark JOB's pending rows canceled (they will not be sent)."""
-    settings = Settings.from_env(db=db)
+    settings = Settings.from_env(db=db, ca_bundle=ca_bundle)
     ledger = cli_ledger(settings.db_url)
     job = ledger.job(job_id)
     if remote and not yes:

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from batchqueue.cli.options import FiniteFloat
 from batchqueue.cli.output import serve_until_interrupted
 from batchqueue.errors import UsageError
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
@@ -46,11 +47,11 @@ _FAULT_HELP = {
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--revoke-after", type=click.IntRange(1), help="Answer 401 from the Nth queue request on.")
 @click.option("--cap-after", type=click.IntRange(0), help="Answer 409 once N calls were accepted.")
-@click.option("--retry-after", type=click.FloatRange(0), default=1.0, show_default=True, help="Retry-After of a 429.")
+@click.option("--retry-after", type=FiniteFloat(0), default=1.0, show_default=True, help="Retry-After of a 429.")
 @click.option("--threads", type=click.IntRange(1, 512), default=48, show_default=True)
 @click.option(
     "--complete-after",
-    type=click.FloatRange(0),
+    type=FiniteFloat(0),
     help="End each accepted call after this many seconds "
     "and post its result_url callback (default: calls stay queued).",
 )
@@ -124,6 +125,6 @@ def _weights(text: str) -> tuple[tuple[str, float], ...]:
 
 
 for _name, _help in reversed(_FAULT_HELP.items()):
-    sandbox = click.option(f"--{_name.replace('_', '-')}", _name, type=click.FloatRange(0), help=_help)(sandbox)
+    sandbox = click.option(f"--{_name.replace('_', '-')}", _name, type=FiniteFloat(0), help=_help)(sandbox)
 
 COMMANDS = [sandbox]

@@ -8,7 +8,7 @@ import time
 import click
 from rich.table import Table
 
-from batchqueue.cli.options import cli_ledger, db_option, json_option
+from batchqueue.cli.options import JOB_ID, cli_ledger, db_option, json_option
 from batchqueue.cli.output import emit_json, stdout_console
 from batchqueue.config import Settings
 from batchqueue.ledger import Job
@@ -33,7 +33,7 @@ def _job_json(job: Job, counts: dict[str, int]) -> dict[str, object]:
 
 
 @click.command()
-@click.argument("job_id", metavar="[JOB]", type=int, required=False)
+@click.argument("job_id", metavar="[JOB]", type=JOB_ID, required=False)
 @db_option
 @json_option
 def status(job_id: int | None, db: str | None, as_json: bool) -> int:

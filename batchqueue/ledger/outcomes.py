@@ -9,17 +9,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
 
 from batchqueue.db import write
 from batchqueue.ledger.batchsql import placeholder, values_cte
-from batchqueue.models import RowState, rows
+from batchqueue.models import RowState, outcome_events, rows, spool_positions
 from batchqueue.outcomes import FINAL, CallDetails, outranks
 
 _OUTCOME = (
     ("rid", "INTEGER"),
     ("state", "VARCHAR(16)"),
-    ("status", "VARCHAR(16)"),
+    ("status", "VARCHAR(64)"),
     ("attempts", "INTEGER"),
     ("last_at", "INTEGER"),
     ("source", "VARCHAR(16)"),
@@ -48,11 +48,18 @@ class OutcomesLedger:
 
     engine: Engine
 
-    def apply_outcomes(self, items: Sequence[tuple[int, str | None, CallDetails]], *, source: str) -> list[str]:
-        """Record outcomes for (row id, token or None, details); per item "unknown", "recorded" or "unchanged".
+    def apply_outcomes(
+        self, items: Sequence[tuple[int, str | None, CallDetails]], *, source: str, spool: tuple[str, int] | None = None
+    ) -> list[str]:
+        """Record outcomes for (row id, token or None, details); per item a verdict.
 
-        A token (callbacks) must match the row's own, compared in constant time; polls pass None.
-        The same outcome twice changes nothing; a step backwards (final → in progress) is ignored.
+        Verdicts: "unknown" (no such row, or the token does not match: compared in constant time;
+        polls pass None), "recorded", "unchanged" (the same outcome again, or a step backwards from
+        a final one to in progress) or "conflict" (a different final outcome after a final one: the
+        first stands; the later one is kept in ``outcome_events`` and counted on the row).
+
+        ``spool`` (a callback spool's id and the position up to which these items came from it) is
+        stored in the same transaction, so a spool is applied exactly once.
         """
         if not items:
             return []
@@ -61,12 +68,16 @@ class OutcomesLedger:
         # One UPDATE row per ledger row: an UPDATE … FROM with two source rows for one target row
         # applies an arbitrary one, so several outcomes for a row in one batch are folded here.
         updates: dict[int, tuple[Any, ...]] = {}
+        conflicts: dict[int, int] = {}
+        events: list[dict[str, Any]] = []
         with write(self.engine) as conn:
             ids = sorted({row_id for row_id, _, _ in items})
             found = {
                 r.id: r
                 for r in conn.execute(
-                    select(rows.c.id, rows.c.token, rows.c.state, rows.c.outcome_status).where(rows.c.id.in_(ids))
+                    select(rows.c.id, rows.c.job_id, rows.c.token, rows.c.state, rows.c.outcome_status).where(
+                        rows.c.id.in_(ids)
+                    )
                 )
             }
             current = {row_id: (r.state, r.outcome_status) for row_id, r in found.items()}
@@ -79,6 +90,13 @@ class OutcomesLedger:
                     verdicts.append("unknown")
                     continue
                 state, status = current[row_id]
+                payload = json.dumps(details.raw, ensure_ascii=False, default=str)[:65536]
+                event = {"row_id": row_id, "job_id": record.job_id, "received_at": stamp, "source": source}
+                if status in FINAL and details.status != status and details.status in FINAL:
+                    conflicts[row_id] = conflicts.get(row_id, 0) + 1
+                    events.append({**event, "status": details.status, "verdict": "conflict", "payload": payload})
+                    verdicts.append("conflict")
+                    continue
                 if not outranks(details.status, status):
                     verdicts.append("unchanged")
                     continue
@@ -98,9 +116,10 @@ class OutcomesLedger:
                     details.attempts,
                     details.last_attempt_at,
                     source,
-                    json.dumps(details.raw, ensure_ascii=False, default=str)[:65536],
+                    payload,
                     resolution,
                 )
+                events.append({**event, "status": details.status, "verdict": "recorded", "payload": payload})
                 verdicts.append("recorded")
             if updates:
                 cte, params = values_cte(conn, "o", _OUTCOME, list(updates.values()))
@@ -112,7 +131,60 @@ class OutcomesLedger:
                     "resolution = COALESCE(o.resolution, rows.resolution) FROM o WHERE rows.id = o.rid",
                     (*params, stamp, stamp),
                 )
+            for row_id, n in conflicts.items():
+                conn.execute(
+                    update(rows).where(rows.c.id == row_id).values(outcome_conflicts=rows.c.outcome_conflicts + n)
+                )
+            if events:
+                conn.execute(insert(outcome_events), events)
+            if spool is not None:
+                _store_spool_position(conn, *spool, stamp)
         return verdicts
+
+    def record_outcome_errors(self, items: Sequence[tuple[int, str, str]], *, source: str) -> None:
+        """Keep (row id, what was wrong, the report as received) for reports that could not be read."""
+        if not items:
+            return
+        stamp = time.time()
+        with write(self.engine) as conn:
+            jobs_of = dict(
+                conn.execute(select(rows.c.id, rows.c.job_id).where(rows.c.id.in_(sorted({i for i, _, _ in items}))))
+            )
+            conn.execute(
+                insert(outcome_events),
+                [
+                    {
+                        "row_id": row_id,
+                        "job_id": jobs_of[row_id],
+                        "received_at": stamp,
+                        "source": source,
+                        "verdict": "error",
+                        "detail": detail,
+                        "payload": payload[:65536],
+                    }
+                    for row_id, detail, payload in items
+                    if row_id in jobs_of
+                ],
+            )
+
+    def spool_position(self, spool_id: str) -> int:
+        """How many bytes of the callback spool ``spool_id`` this ledger has applied."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(spool_positions.c.position).where(spool_positions.c.spool_id == spool_id)
+            ).scalar()
+        return int(found or 0)
+
+    def forget_spool(self, spool_id: str) -> None:
+        """A spool fully applied and removed: its position is no longer needed."""
+        with write(self.engine) as conn:
+            conn.execute(delete(spool_positions).where(spool_positions.c.spool_id == spool_id))
+
+    def outcome_history(self, row_id: int) -> list[dict[str, Any]]:
+        """Every outcome report kept for a row, oldest first."""
+        query = select(outcome_events).where(outcome_events.c.row_id == row_id).order_by(outcome_events.c.id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
 
     def token_matches(self, row_id: int, token: str) -> bool:
         """Whether ``token`` is row ``row_id``'s callback secret (constant-time comparison)."""
@@ -201,3 +273,13 @@ class OutcomesLedger:
         )
         with self.engine.connect() as conn:
             return {status: n for status, n in conn.execute(query)}
+
+
+def _store_spool_position(conn: Connection, spool_id: str, position: int, stamp: float) -> None:
+    moved = conn.execute(
+        update(spool_positions)
+        .where(spool_positions.c.spool_id == spool_id)
+        .values(position=position, updated_at=stamp)
+    ).rowcount
+    if not moved:
+        conn.execute(insert(spool_positions).values(spool_id=spool_id, position=position, updated_at=stamp))

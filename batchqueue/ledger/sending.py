@@ -29,7 +29,7 @@ _CLAIM_COLUMNS = (
 _ROW_OUTCOME = (
     ("rid", "INTEGER"),
     ("state", "VARCHAR(16)"),
-    ("call_id", "VARCHAR(64)"),
+    ("call_id", "TEXT"),
     ("error", "TEXT"),
     ("http_status", "INTEGER"),
     ("extra", "INTEGER"),
@@ -39,7 +39,7 @@ _TRY_OUTCOME = (
     ("finished_at", "FLOAT"),
     ("outcome", "VARCHAR(16)"),
     ("http_status", "INTEGER"),
-    ("call_id", "VARCHAR(64)"),
+    ("call_id", "TEXT"),
     ("error", "TEXT"),
 )
 
