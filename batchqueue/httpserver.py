@@ -1,29 +1,116 @@
-"""A waitress server (production-grade, threaded WSGI) run in the foreground or in a thread."""
+"""A waitress server (production-grade, threaded WSGI), run in the foreground or in a thread.
+
+waitress alone closes only *idle* connections, so a client that opens a thousand connections, or
+sends a header one byte a minute, can keep real callbacks out. :class:`GuardedServer` adds:
+
+- a request deadline: a connection must deliver a whole request within ``request_timeout``
+  seconds of opening (or of its previous reply), else it is closed;
+- a per-client limit: a client over ``per_client`` connections has its oldest waiting ones
+  closed to make room, so a flood from one address never locks anyone out, itself included;
+- a high-water mark: near ``connection_limit`` the oldest waiting connections are closed;
+- small header and body limits (waitress itself answers 413 above them, before reading a body).
+"""
 
 from __future__ import annotations
 
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from waitress.server import create_server
+from waitress.adjustments import Adjustments
+from waitress.channel import HTTPChannel
+from waitress.server import TcpWSGIServer
+from waitress.task import ThreadedTaskDispatcher
 
 from batchqueue.errors import UsageError
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one connection and one client may hold of the server."""
+
+    max_body: int = 64 * 1024
+    max_header: int = 16 * 1024
+    request_timeout: float = 15.0
+    per_client: int = 64
+    connection_limit: int = 1000
+
+
+class _Channel(HTTPChannel):
+    """Remembers since when it has been waiting for a complete request."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.waiting_since = time.monotonic()
+
+    def service(self) -> None:
+        super().service()
+        self.waiting_since = time.monotonic()
+
+    @property
+    def waiting(self) -> bool:
+        """Not serving a request: idle, or still receiving one."""
+        return not self.requests and not self.total_outbufs_len
+
+
+class GuardedServer(TcpWSGIServer):
+    """waitress's TCP server with the guards described in the module docstring."""
+
+    channel_class = _Channel
+    limits = Limits()
+
+    def _channels(self) -> dict[int, Any]:
+        channels: dict[int, Any] = self.active_channels  # type: ignore[assignment]  # the stubs say HTTPChannel
+        return channels
+
+    def _waiting(self, client: str | None = None) -> list[_Channel]:
+        channels = [
+            c
+            for c in list(self._channels().values())
+            if isinstance(c, _Channel) and c.waiting and not c.will_close and (client is None or c.addr[0] == client)
+        ]
+        return sorted(channels, key=lambda c: c.waiting_since)
+
+    def handle_accept(self) -> None:
+        before = set(self._channels())
+        super().handle_accept()
+        for fileno in set(self._channels()) - before:
+            channel = self._channels()[fileno]
+            client = channel.addr[0] if isinstance(channel.addr, tuple) else None
+            if client is None:
+                continue
+            crowd = self._waiting(client)
+            excess = len(crowd) - self.limits.per_client
+            for old in crowd[: max(0, excess)]:
+                if old is not channel:
+                    old.handle_close()
+
+    def maintenance(self, now: Any) -> None:
+        super().maintenance(now)
+        cutoff = time.monotonic() - self.limits.request_timeout
+        waiting = self._waiting()
+        for channel in waiting:
+            if channel.waiting_since < cutoff:
+                channel.will_close = True
+        high_water = int(self.limits.connection_limit * 0.9)
+        excess = len(self._channels()) - high_water
+        for channel in waiting[: max(0, excess)]:
+            channel.will_close = True
+
+
 def _check_free(host: str, port: int) -> None:
-    """Refuse a busy address before waitress tries it (waitress leaks its sockets when bind fails)."""
-    if port == 0:
-        return
+    """Refuse an unusable address before waitress tries it (waitress leaks its sockets when bind fails)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    except (socket.gaierror, UnicodeError, OverflowError) as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}") from None
     family, kind, proto, _, address = infos[0]
     with socket.socket(family, kind, proto) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress does
@@ -37,24 +124,40 @@ class HttpServer:
     """Usage: ``with HttpServer(app, port=0) as s: print(s.url)``; or ``serve_forever()``."""
 
     def __init__(
-        self, app: WsgiApp, *, host: str = "127.0.0.1", port: int = 0, threads: int = 16, quiet: bool = False
+        self,
+        app: WsgiApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        threads: int = 16,
+        quiet: bool = False,
+        limits: Limits | None = None,
     ) -> None:
         if quiet:
             logging.getLogger("waitress").setLevel(logging.CRITICAL)
+        limits = limits or Limits()
         _check_free(host, port)
         try:
-            server: Any = create_server(
-                app,
+            adj = Adjustments(
                 host=host,
                 port=port,
                 threads=threads,
                 channel_timeout=120,
-                connection_limit=1000,
+                cleanup_interval=1,
+                asyncore_use_poll=True,  # select() cannot watch descriptors above 1023
+                connection_limit=limits.connection_limit,
+                max_request_body_size=limits.max_body,
+                max_request_header_size=limits.max_header,
                 expose_tracebacks=False,
                 ident="batchqueue",
             )
-        except OSError as exc:
-            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+            dispatcher = ThreadedTaskDispatcher()
+            dispatcher.set_thread_count(threads)
+            # One listening socket, on the first address the host resolves to (as _check_free bound).
+            sockinfo: Any = adj.listen[0]
+            server: Any = _guarded(limits)(app, {}, dispatcher=dispatcher, adj=adj, sockinfo=sockinfo)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}") from None
         self._server = server
         self.host = host
         self.port: int = server.effective_port
@@ -87,3 +190,7 @@ class HttpServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def _guarded(limits: Limits) -> type[GuardedServer]:
+    return type("GuardedServer", (GuardedServer,), {"limits": limits})

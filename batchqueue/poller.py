@@ -7,6 +7,7 @@ Usage::
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +40,13 @@ class PollSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def _snippet(body: Any) -> str:
+    try:
+        return json.dumps(body, ensure_ascii=False, default=str)[:4096]
+    except (ValueError, RecursionError):
+        return ""
 
 
 class Poller:
@@ -76,6 +84,7 @@ class Poller:
                 batch = todo[start : start + _BATCH]
                 replies = list(pool.map(lambda item: self._ask(item[1], stop), batch))
                 found: list[tuple[int, str | None, CallDetails]] = []
+                unreadable: list[tuple[int, str, str]] = []
                 for (row_id, _), (reply, body) in zip(batch, replies, strict=True):
                     if reply.kind is ReplyKind.NOT_SENT and reply.error == "stopping":
                         continue
@@ -83,8 +92,8 @@ class Poller:
                     if reply.kind is ReplyKind.QUEUED and body is not None:
                         try:
                             found.append((row_id, None, details_from(body)))
-                        except BadPayload:
-                            self.summary.errors += 1
+                        except BadPayload as exc:
+                            unreadable.append((row_id, f"unreadable status reply: {exc}", _snippet(body)))
                     elif reply.status == 404:
                         self.summary.not_found += 1
                         found.append((row_id, None, CallDetails("not_found", raw={"error": reply.error})))
@@ -92,8 +101,12 @@ class Poller:
                         stop.set()
                         self.summary.exit_reason = "fatal_reply"
                         self.summary.message = f"Insight answered HTTP {reply.status}: {reply.error}"
+                    elif reply.status is not None and 200 <= reply.status < 300:
+                        unreadable.append((row_id, f"unreadable status reply: {reply.error}", ""))
                     else:
-                        self.summary.errors += 1
+                        self.summary.errors += 1  # 5xx, timeouts: asked again next round
+                self.summary.errors += len(unreadable)
+                self.ledger.record_outcome_errors(unreadable, source="poll")
                 verdicts = self.ledger.apply_outcomes(found, source="poll")
                 self.summary.recorded += verdicts.count("recorded")
                 if self.on_progress:

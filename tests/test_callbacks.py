@@ -81,7 +81,7 @@ def served(tmp_path: Path) -> Iterator[tuple[Ledger, str, Path]]:
             for i, c in enumerate(claimed)
         ]
     )
-    app = CallbackApp(ledger)
+    app = CallbackApp(ledger, tmp_path / "spool")
     server = HttpServer(app, port=0, threads=8).start()
     yield ledger, server.url, db
     server.stop()
@@ -163,7 +163,7 @@ def test_a_burst_of_concurrent_callbacks_is_all_recorded(tmp_path: Path) -> None
     for _ in range(3):
         claimed = ledger.claim(1, 200)
         ledger.record([Outcome(c.row_id, RowState.QUEUED, [Reply(ReplyKind.QUEUED, 200, "1")], "1") for c in claimed])
-    app = CallbackApp(ledger)
+    app = CallbackApp(ledger, tmp_path / "spool")
     server = HttpServer(app, port=0, threads=16).start()
     urls = [f"{server.url}/cb/{r['id']}/{r['token']}" for r in ledger_rows(db)]
     local = threading.local()

@@ -6,6 +6,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,7 +40,7 @@ def test_sandbox_callbacks_fill_in_outcomes(
 ) -> None:
     db = _import(tmp_path, run_cli)
     ledger = Ledger(open_ledger(f"sqlite:///{db}"))
-    app = CallbackApp(ledger)
+    app = CallbackApp(ledger, tmp_path / "spool")
     receiver = HttpServer(app, port=0).start()
     sb = Sandbox(SandboxConfig(completion=Completion(after=0.1, encoding=encoding, seed=4))).start()
     try:
@@ -100,7 +101,7 @@ def test_poll_stops_on_a_revoked_key(tmp_path: Path, run_cli: Run, monkeypatch: 
 def test_remote_cancel_fires_canceled_callbacks(tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     db = _import(tmp_path, run_cli, 5)
     ledger = Ledger(open_ledger(f"sqlite:///{db}"))
-    app = CallbackApp(ledger)
+    app = CallbackApp(ledger, tmp_path / "spool")
     receiver = HttpServer(app, port=0).start()
     sb = Sandbox(SandboxConfig(completion=Completion(after=60))).start()
     try:
@@ -142,3 +143,49 @@ def test_reconcile_lists_first_and_changes_only_when_asked(
     assert (counts["pending"], counts["uncertain"], counts["queued"]) == (4, 1, 1)
     long_grace = run_cli("reconcile", "1", "--grace", "99999", "--json").json()
     assert long_grace["unproven"] == []
+
+
+HOSTILE_STATUS = {
+    "1": b'{"success": true, "call_details": {"status": "completed", "attempts": "inf"}}',
+    "2": b"[" * 50000,
+    "3": b'{"success": true, "call_details": {"status": "completed", "attempts": ' + b"9" * 5000 + b"}}",
+    "4": b'{"success": true, "call_details": {"status": "failed", "note": "\\ud800 lone"}}',
+    "5": b'{"success": true, "call_details": {"attempts": "1"}}',
+}
+
+
+def test_malformed_status_replies_are_recorded_per_row_and_the_rest_settle(
+    tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = _import(tmp_path, run_cli, 8)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE rows SET state = 'queued', call_id = CAST(id AS TEXT)")
+
+    def insight(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        call_id = environ["PATH_INFO"].rsplit("/", 1)[-1]
+        body = HOSTILE_STATUS.get(call_id, b'{"success": true, "call_details": {"status": "completed"}}')
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    with HttpServer(insight, port=0) as server:
+        monkeypatch.setenv("BATCHQUEUE_BASE_URL", server.url + "/api")
+        monkeypatch.setenv("BATCHQUEUE_USER", "u@example.com")
+        monkeypatch.setenv("BATCHQUEUE_API_KEY", "k")
+        result = run_cli("poll", "1", "--rate", "0", "--until-final", "--interval", "0.2", "--deadline", "1", "--json")
+    assert result.code == 1, result.err  # the unreadable ones are still open when the deadline passes
+    assert "Traceback" not in result.err
+    summary = result.json()
+    assert summary["exit_reason"] == "deadline"
+    assert summary["remaining"] == 3
+    rows = {r["call_id"]: r for r in ledger_rows(db)}
+    assert rows["1"]["outcome_status"] == "completed"
+    assert rows["1"]["outcome_attempts"] is None
+    assert rows["4"]["outcome_status"] == "failed"
+    assert all(rows[c]["outcome_status"] is None for c in ("2", "3", "5"))
+    assert all(rows[c]["outcome_status"] == "completed" for c in ("6", "7", "8"))
+    with sqlite3.connect(db) as conn:
+        errors = conn.execute(
+            "SELECT r.call_id, e.detail FROM outcome_events e JOIN rows r ON r.id = e.row_id WHERE e.verdict = 'error'"
+        ).fetchall()
+    assert {c for c, _ in errors} == {"2", "3", "5"}
+    assert all(detail.startswith("unreadable status reply") for _, detail in errors)

@@ -8,12 +8,13 @@ from pathlib import Path
 import click
 
 from batchqueue.cli.options import FiniteFloat, ca_bundle_option, cli_ledger, db_option, job_argument, json_option
-from batchqueue.cli.output import emit_json, serve_until_interrupted
+from batchqueue.cli.output import check_writable, emit_json, serve_until_interrupted
 from batchqueue.cli.run_cmds import insight_client, stop_on_signals
 from batchqueue.config import Settings
 from batchqueue.httpserver import HttpServer
 from batchqueue.poller import Poller
 from batchqueue.server import CallbackApp
+from batchqueue.spool import spool_folder_for
 
 
 @click.command()
@@ -23,15 +24,28 @@ from batchqueue.server import CallbackApp
     "--port-file", type=click.Path(dir_okay=False, path_type=Path), help="Write the port here once listening."
 )
 @click.option("--threads", type=click.IntRange(1, 256), default=16, show_default=True)
+@click.option(
+    "--spool-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where accepted callbacks are spooled until the ledger has them "
+    "(default: beside an SQLite ledger, else ./batchqueue-callbacks).",
+)
 @db_option
-def serve(host: str, port: int, port_file: Path | None, threads: int, db: str | None) -> int:
+def serve(host: str, port: int, port_file: Path | None, threads: int, spool_dir: Path | None, db: str | None) -> int:
     """Receive Insight's result_url callbacks and record each call's outcome in the ledger."""
     ledger = cli_ledger(Settings.from_env(db=db).db_url)
-    app = CallbackApp(ledger)
-    server = HttpServer(app, host=host, port=port, threads=threads)
+    if port_file is not None:
+        check_writable(port_file, "--port-file")
+    url = ledger.engine.url
+    folder = spool_dir or spool_folder_for(url.database if url.get_backend_name() == "sqlite" else None)
+    apps: list[CallbackApp] = []
+    # The address is checked and bound first: a mistyped host must not leave a spool behind.
+    server = HttpServer(lambda environ, respond: apps[0](environ, respond), host=host, port=port, threads=threads)
+    app = CallbackApp(ledger, folder)
+    apps.append(app)
     click.echo(
-        f"receiving callbacks on {server.url}/cb/<row>/<token>; give Insight a public address that "
-        f"reaches it with `batchqueue run JOB --public-url https://…`"
+        f"receiving callbacks on {server.url}/cb/<row>/<token> (spool: {folder}); give Insight a public "
+        f"address that reaches it with `batchqueue run JOB --public-url https://…`"
     )
     try:
         serve_until_interrupted(server, port_file)

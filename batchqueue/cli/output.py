@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from batchqueue.errors import UsageError
 from batchqueue.httpserver import HttpServer
 
 
@@ -60,6 +62,15 @@ def progress_bar(label: str, *, quiet: bool, unit: str = "rows") -> Iterator[Cal
             bar.update(task, completed=done, total=total or None)
 
         yield update
+
+
+def check_writable(path: Path, option: str) -> None:
+    """Refuse, before anything starts, a file this command could not write later."""
+    folder = path.expanduser().resolve().parent
+    if not folder.is_dir():
+        raise UsageError(f"{option} {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{option} {path}: the folder {folder} is not writable")
 
 
 def serve_until_interrupted(server: HttpServer, port_file: Path | None) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from batchqueue.cli.options import FiniteFloat
-from batchqueue.cli.output import serve_until_interrupted
+from batchqueue.cli.output import check_writable, serve_until_interrupted
 from batchqueue.errors import UsageError
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
 from batchqueue.sandbox.completer import Completion
@@ -82,6 +82,8 @@ def sandbox(
     **fault_values: Any,
 ) -> int:
     """Serve a local stand-in for the Insight API, faithful to its documented rules, with faults."""
+    if port_file is not None:
+        check_writable(port_file, "--port-file")
     parsed = {}
     for item in surveys:
         sid, sep, iid = item.partition(":")

@@ -15,6 +15,7 @@ from batchqueue.db import write
 from batchqueue.ledger.batchsql import placeholder, values_cte
 from batchqueue.models import RowState, outcome_events, rows, spool_positions
 from batchqueue.outcomes import FINAL, CallDetails, outranks
+from batchqueue.untrusted import storable
 
 _OUTCOME = (
     ("rid", "INTEGER"),
@@ -147,9 +148,8 @@ class OutcomesLedger:
             return
         stamp = time.time()
         with write(self.engine) as conn:
-            jobs_of = dict(
-                conn.execute(select(rows.c.id, rows.c.job_id).where(rows.c.id.in_(sorted({i for i, _, _ in items}))))
-            )
+            query = select(rows.c.id, rows.c.job_id).where(rows.c.id.in_(sorted({i for i, _, _ in items})))
+            jobs_of = {r.id: r.job_id for r in conn.execute(query)}
             conn.execute(
                 insert(outcome_events),
                 [
@@ -159,8 +159,8 @@ class OutcomesLedger:
                         "received_at": stamp,
                         "source": source,
                         "verdict": "error",
-                        "detail": detail,
-                        "payload": payload[:65536],
+                        "detail": storable(detail[:1000]),
+                        "payload": storable(payload[:65536]),
                     }
                     for row_id, detail, payload in items
                     if row_id in jobs_of
