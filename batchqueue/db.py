@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
+from batchqueue.atomic import atomic_path
 from batchqueue.errors import LedgerError, SchemaOutdatedError, UsageError
 
 if TYPE_CHECKING:
@@ -68,7 +69,15 @@ def create_ledger_engine(url: str) -> Engine:
         parsed = make_url(url)
     except ArgumentError:
         raise UsageError(f"--db: {url!r} is neither a file path nor a database URL") from None
-    if parsed.get_backend_name() == "sqlite":
+    try:
+        backend = parsed.get_backend_name()
+        parsed.get_dialect()
+    except NoSuchModuleError:
+        raise UsageError(
+            f"--db: {parsed.drivername!r} is not a database batchqueue knows "
+            "(use a file path, sqlite:///PATH or postgresql+psycopg://…)"
+        ) from None
+    if backend == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             folder = Path(parsed.database).expanduser().resolve().parent
             if not folder.is_dir():
@@ -148,7 +157,8 @@ def upgrade(engine: Engine, *, backup: bool = True) -> Path | None:
         with engine.connect() as conn:  # fold the WAL into the file so the copy is complete
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         saved = Path(f"{database}.{rev or 'empty'}.{time.strftime('%Y%m%d%H%M%S')}.bak")
-        shutil.copy2(database, saved)
+        with atomic_path(saved) as partial:  # a cut-short copy never sits under the backup's name
+            shutil.copy2(database, partial)
     _upgrade_to_head(engine)
     return saved
 

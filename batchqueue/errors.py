@@ -11,9 +11,11 @@
     │   ├── SchemaOutdatedError         the ledger needs `batchqueue db upgrade`
     │   ├── LedgerBusyError             another process holds the ledger's lock
     │   └── JobNotFoundError            no job with that id
-    └── InsightError                    talking to the Insight API went wrong
-        ├── BatchFatalError             a reply that stops the whole batch           exit 3
-        └── ApiUnavailableError         unreachable, or too many ambiguous replies   exit 4
+    ├── InsightError                    talking to the Insight API went wrong
+    │   ├── BatchFatalError             a reply that stops the whole batch           exit 3
+    │   └── ApiUnavailableError         unreachable, or too many ambiguous replies   exit 4
+    └── EnvironmentFailure              the machine failed us: disk full, a file     exit 5
+                                        vanished mid-read, a damaged database
 
 The split mirrors httpx: input mistakes are ``ValueError`` too, so callers that only know the
 standard library still catch them. Nothing here imports the rest of the package.
@@ -77,3 +79,7 @@ class BatchFatalError(InsightError):
 
 class ApiUnavailableError(InsightError):
     """Insight could not be reached, or answered ambiguously too often in a row."""
+
+
+class EnvironmentFailure(BatchqueueError):
+    """Not the user's input and not Insight: the disk, the file system or the database failed."""

@@ -156,6 +156,7 @@ class _Rows:
         finally:
             result.rows, result.valid, result.invalid, result.duplicate = n_rows, n_valid, n_invalid, n_dup
         result.blank = self.table.blank_rows
+        result.warnings.extend(self.table.warnings)
         result.warnings.extend(f"{n} row(s): {w}" for w, n in self.validator.warnings.items())
         if progress:
             progress(*self.table.progress())
@@ -163,6 +164,14 @@ class _Rows:
 
 def _prepare(path: Path, spec: MappingSpec, now: int) -> tuple[Table, LoadResult]:
     table = open_table(path, sheet=spec.sheet, delimiter=spec.delimiter)
+    try:
+        return _fit(table, spec, now)
+    except BaseException:
+        table.close()
+        raise
+
+
+def _fit(table: Table, spec: MappingSpec, now: int) -> tuple[Table, LoadResult]:
     resolved = resolve(spec, table.headers, now=now)
     resolved = replace(resolved, sheet=table.info.sheet, delimiter=table.info.delimiter)
     result = LoadResult(source=table.info, mapping=resolved, warnings=list(resolved.warnings))
@@ -183,13 +192,16 @@ def check_file(
     started = time.perf_counter()
     now = int(time.time())
     table, result = _prepare(path, spec, now)
-    if errors_out is not None:
-        with InvalidRowsWriter(errors_out, table.headers) as sink:
-            for _ in _Rows(table, result, now, max_problems, sink, progress):
+    try:
+        if errors_out is not None:
+            with InvalidRowsWriter(errors_out, table.headers) as sink:
+                for _ in _Rows(table, result, now, max_problems, sink, progress):
+                    pass
+        else:
+            for _ in _Rows(table, result, now, max_problems, None, progress):
                 pass
-    else:
-        for _ in _Rows(table, result, now, max_problems, None, progress):
-            pass
+    finally:
+        table.close()
     result.seconds = time.perf_counter() - started
     return result
 
@@ -217,46 +229,55 @@ def import_file(
     started = time.perf_counter()
     now = int(time.time())
     table, result = _prepare(path, spec, now)
-    fingerprint = result.mapping.fingerprint()
-    if not new_job:
-        found = ledger.find_job(
-            sha256=table.info.sha256, survey_id=survey_id, instance_id=instance_id, fingerprint=fingerprint
-        )
-        if found is not None:
-            counts = ledger.counts(found.id)
-            result.job_id, result.created = found.id, False
-            result.rows = sum(counts.values())
-            result.invalid, result.duplicate = counts["invalid"], counts["duplicate"]
-            result.valid = result.rows - result.invalid - result.duplicate
-            result.blank = found.blank_rows
-            result.seconds = time.perf_counter() - started
-            return result
-    if parallel is None:
-        parallel = table.info.size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1
-    source_rows: Iterable[tuple[Any, ...]]
-    if parallel:
-        source_rows = validated_elsewhere(
-            path, spec, now=now, max_problems=max_problems, sha256=table.info.sha256, result=result, progress=progress
-        )
-    else:
-        source_rows = _Rows(table, result, now, max_problems, None, progress)
-    job_values: dict[str, Any] = {
-        "survey_id": survey_id,
-        "instance_id": instance_id,
-        "source_name": os.path.basename(table.info.path),
-        "source_sha256": table.info.sha256,
-        "source_kind": table.info.kind,
-        "sheet": table.info.sheet,
-        "encoding": table.info.encoding,
-        "delimiter": table.info.delimiter,
-        "headers": _json(table.headers),
-        "mapping": _json(result.mapping.as_dict()),
-        "fingerprint": fingerprint,
-        "options": "{}",
-        "blank_rows": 0,
-        "created_at": float(now),
-    }
-    result.job_id = ledger.create_job(job_values, source_rows, lambda: {"blank_rows": result.blank})
-    result.created = True
-    result.seconds = time.perf_counter() - started
-    return result
+    try:
+        fingerprint = result.mapping.fingerprint()
+        if not new_job:
+            found = ledger.find_job(
+                sha256=table.info.sha256, survey_id=survey_id, instance_id=instance_id, fingerprint=fingerprint
+            )
+            if found is not None:
+                counts = ledger.counts(found.id)
+                result.job_id, result.created = found.id, False
+                result.rows = sum(counts.values())
+                result.invalid, result.duplicate = counts["invalid"], counts["duplicate"]
+                result.valid = result.rows - result.invalid - result.duplicate
+                result.blank = found.blank_rows
+                result.seconds = time.perf_counter() - started
+                return result
+        if parallel is None:
+            parallel = table.info.size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1
+        source_rows: Iterable[tuple[Any, ...]]
+        if parallel:
+            source_rows = validated_elsewhere(
+                path,
+                spec,
+                now=now,
+                max_problems=max_problems,
+                sha256=table.info.sha256,
+                result=result,
+                progress=progress,
+            )
+        else:
+            source_rows = _Rows(table, result, now, max_problems, None, progress)
+        job_values: dict[str, Any] = {
+            "survey_id": survey_id,
+            "instance_id": instance_id,
+            "source_name": os.path.basename(table.info.path),
+            "source_sha256": table.info.sha256,
+            "source_kind": table.info.kind,
+            "sheet": table.info.sheet,
+            "encoding": table.info.encoding,
+            "delimiter": table.info.delimiter,
+            "headers": _json(table.headers),
+            "mapping": _json(result.mapping.as_dict()),
+            "fingerprint": fingerprint,
+            "options": "{}",
+            "blank_rows": 0,
+            "created_at": float(now),
+        }
+        result.job_id = ledger.create_job(job_values, source_rows, lambda: {"blank_rows": result.blank})
+        result.created = True
+        result.seconds = time.perf_counter() - started
+        return result
+    finally:
+        table.close()

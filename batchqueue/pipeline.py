@@ -20,7 +20,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from batchqueue.errors import BatchqueueError, InputFileError, UsageError
+from batchqueue.errors import BatchqueueError, EnvironmentFailure, InputFileError, UsageError
 
 #: Below this size the helper's start-up (~0.5 s) costs more than it saves.
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
@@ -36,6 +36,7 @@ def _helper(out: Connection, path: str, spec: Any, now: int, max_problems: int, 
     try:
         table, result = _prepare(Path(path), spec, now)
         if table.info.sha256 != sha256:
+            table.close()
             raise InputFileError(path, "the file changed while it was being imported; import it again")
         batch: list[tuple[Any, ...]] = []
         for row in _Rows(table, result, now, max_problems, None, None):
@@ -60,6 +61,8 @@ def _helper(out: Connection, path: str, spec: Any, now: int, max_problems: int, 
         return  # the writer is gone (killed, or stopped on an error): nothing left to do
     except InputFileError as exc:
         send(("input", exc.path, exc.message))
+    except OSError as exc:
+        send(("environment", f"{path}: could not be read while importing ({exc.strerror or exc})"))
     except BatchqueueError as exc:
         send(("usage", str(exc)))
     except BaseException:
@@ -110,6 +113,8 @@ def validated_elsewhere(
                 raise InputFileError(message[1], message[2])
             elif kind == "usage":
                 raise UsageError(message[1])
+            elif kind == "environment":
+                raise EnvironmentFailure(message[1])
             else:
                 raise RuntimeError(f"the validating helper failed:\n{message[1]}")
     finally:

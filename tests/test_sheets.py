@@ -16,16 +16,17 @@ HEADER = ["name", "phone", "city"]
 
 
 def rows_of(path: Path, **kwargs: str) -> list[tuple[int, list[str], list[str]]]:
-    return list(open_table(path, **kwargs).rows())
+    with open_table(path, **kwargs) as table:
+        return list(table.rows())
 
 
 def test_utf8_with_bom_is_read_and_the_bom_is_not_in_the_header(tmp_path: Path) -> None:
     path = tmp_path / "bom.csv"
     path.write_bytes(b"\xef\xbb\xbfname,phone\r\nZo\xc3\xab,6175550101\r\n")
-    table = open_table(path)
-    assert table.headers == ["name", "phone"]
-    assert table.info.encoding == "utf-8-sig"
-    assert [cells for _, cells, _ in table.rows()] == [["Zoë", "6175550101"]]
+    with open_table(path) as table:
+        assert table.headers == ["name", "phone"]
+        assert table.info.encoding == "utf-8-sig"
+        assert [cells for _, cells, _ in table.rows()] == [["Zoë", "6175550101"]]
 
 
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
@@ -33,46 +34,46 @@ def test_utf16_with_bom(tmp_path: Path, encoding: str) -> None:
     bom = b"\xff\xfe" if encoding.endswith("le") else b"\xfe\xff"
     path = tmp_path / "u16.csv"
     path.write_bytes(bom + "name\tphone\r\nJürgen\t6175550101\r\n".encode(encoding))
-    table = open_table(path)
-    assert table.info.encoding == "utf-16"
-    assert table.info.delimiter == "\t"
-    assert [cells for _, cells, _ in table.rows()] == [["Jürgen", "6175550101"]]
+    with open_table(path) as table:
+        assert table.info.encoding == "utf-16"
+        assert table.info.delimiter == "\t"
+        assert [cells for _, cells, _ in table.rows()] == [["Jürgen", "6175550101"]]
 
 
 def test_windows_1252_is_detected_and_said(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "w.csv", [HEADER, ["Müller €", "6175550101", "Köln"]], encoding="cp1252")
-    table = open_table(path)
-    assert table.info.encoding == "cp1252"
-    assert table.info.encoding_note is not None
-    assert "Windows-1252" in table.info.encoding_note
-    assert next(table.rows())[1] == ["Müller €", "6175550101", "Köln"]
+    with open_table(path) as table:
+        assert table.info.encoding == "cp1252"
+        assert table.info.encoding_note is not None
+        assert "Windows-1252" in table.info.encoding_note
+        assert next(table.rows())[1] == ["Müller €", "6175550101", "Köln"]
 
 
 def test_bytes_undefined_in_1252_fall_back_to_latin1(tmp_path: Path) -> None:
     path = tmp_path / "l1.csv"
     path.write_bytes(b"name,phone\r\nA\x81\xe9,6175550101\r\n")
-    table = open_table(path)
-    assert table.info.encoding == "latin-1"
-    assert next(table.rows())[1] == ["A\x81é", "6175550101"]
+    with open_table(path) as table:
+        assert table.info.encoding == "latin-1"
+        assert next(table.rows())[1] == ["A\x81é", "6175550101"]
 
 
 @pytest.mark.parametrize(("delimiter", "suffix"), [(";", ".csv"), ("\t", ".tsv"), ("|", ".txt"), (",", ".csv")])
 def test_delimiter_is_sniffed(tmp_path: Path, delimiter: str, suffix: str) -> None:
     rows = [HEADER, ["Ann, Jr.", "617 555 0101", "Boston"], ["Bob", "6175550102", "Salem"]]
     path = write_csv(tmp_path / f"d{suffix}", rows, delimiter=delimiter)
-    table = open_table(path)
-    assert table.info.delimiter == delimiter
-    assert [cells for _, cells, _ in table.rows()] == rows[1:]
+    with open_table(path) as table:
+        assert table.info.delimiter == delimiter
+        assert [cells for _, cells, _ in table.rows()] == rows[1:]
 
 
 def test_quoted_newlines_blank_lines_and_blank_rows(tmp_path: Path) -> None:
     path = tmp_path / "n.csv"
     path.write_text('name,phone,note\n\nAnn,6175550101,"two\nlines"\n,,\n\nBob,6175550102,x\n', encoding="utf-8")
-    table = open_table(path)
-    got = [(n, cells) for n, cells, _ in table.rows()]
-    # blank line above the header is row 1; the header is row 2; Ann's record spans two lines.
-    assert got == [(3, ["Ann", "6175550101", "two\nlines"]), (6, ["Bob", "6175550102", "x"])]
-    assert table.blank_rows == 3
+    with open_table(path) as table:
+        got = [(n, cells) for n, cells, _ in table.rows()]
+        # blank line above the header is row 1; the header is row 2; Ann's record spans two lines.
+        assert got == [(3, ["Ann", "6175550101", "two\nlines"]), (6, ["Bob", "6175550102", "x"])]
+        assert table.blank_rows == 3
 
 
 def test_short_rows_are_padded_and_long_rows_keep_their_extra_cells(tmp_path: Path) -> None:
@@ -95,9 +96,9 @@ def test_empty_header_name_is_refused_with_its_column_letter(tmp_path: Path) -> 
 
 def test_trailing_empty_header_cells_are_dropped(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "h.csv", [["phone", "city", "", ""], ["6175550101", "Salem", "", ""]])
-    table = open_table(path)
-    assert table.headers == ["phone", "city"]
-    assert next(table.rows())[1:] == (["6175550101", "Salem"], [])
+    with open_table(path) as table:
+        assert table.headers == ["phone", "city"]
+        assert next(table.rows())[1:] == (["6175550101", "Salem"], [])
 
 
 @pytest.mark.parametrize(
@@ -143,27 +144,27 @@ def test_xlsx_cells_become_text_as_a_person_sees_them(tmp_path: Path) -> None:
             "Notes": [["x"], ["y"]],
         },
     )
-    table = open_table(path)
-    assert table.info.sheet == "Contacts"
-    assert table.info.sheets == ["Contacts", "Notes"]
-    assert [cells for _, cells, _ in table.rows()] == [
-        ["Ann", "6175550101", "00123", "2026-12-01 09:30:00", "3.5", "TRUE"],
-        ["Bob", "6175550102", "00124", "2026-12-02", "2", "FALSE"],
-    ]
+    with open_table(path) as table:
+        assert table.info.sheet == "Contacts"
+        assert table.info.sheets == ["Contacts", "Notes"]
+        assert [cells for _, cells, _ in table.rows()] == [
+            ["Ann", "6175550101", "00123", "2026-12-01 09:30:00", "3.5", "TRUE"],
+            ["Bob", "6175550102", "00124", "2026-12-02", "2", "FALSE"],
+        ]
 
 
 def test_xlsx_blank_rows_keep_excel_row_numbers(tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "b.xlsx", {"S": [[None], ["phone"], ["6175550101"], [None], ["6175550102"]]})
-    table = open_table(path)
-    assert [(n, cells) for n, cells, _ in table.rows()] == [(3, ["6175550101"]), (5, ["6175550102"])]
-    assert table.blank_rows == 2
+    with open_table(path) as table:
+        assert [(n, cells) for n, cells, _ in table.rows()] == [(3, ["6175550101"]), (5, ["6175550102"])]
+        assert table.blank_rows == 2
 
 
 def test_sheet_by_name_by_position_and_a_wrong_name(tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "s.xlsx", {"First": [["phone"], ["1"]], "Second": [["tel"], ["2"]]})
-    assert open_table(path, sheet="Second").headers == ["tel"]
-    assert open_table(path, sheet="2").headers == ["tel"]
-    assert open_table(path, sheet="second").headers == ["tel"]
+    for wanted in ("Second", "2", "second"):
+        with open_table(path, sheet=wanted) as table:
+            assert table.headers == ["tel"]
     with pytest.raises(SheetNotFoundError, match="'First', 'Second'"):
         open_table(path, sheet="Third")
     with pytest.raises(SheetNotFoundError, match="no sheet number 3"):

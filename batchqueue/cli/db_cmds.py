@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from batchqueue.cli.options import db_option
 from batchqueue.config import Settings
 from batchqueue.db import SCHEMA_REVISION, create_ledger_engine, current_revision, upgrade
+from batchqueue.errors import LedgerError
 
 
 @click.group()
@@ -19,6 +22,9 @@ def db() -> None:
 def upgrade_cmd(db: str | None) -> int:
     """Migrate the ledger to the current schema; an SQLite ledger is backed up first."""
     engine = create_ledger_engine(Settings.from_env(db=db).db_url)
+    database = engine.url.database
+    if engine.url.get_backend_name() == "sqlite" and database and not Path(database).is_file():
+        raise LedgerError(f"no ledger at {database}: nothing to upgrade (check the path, or pass --db)")
     before, _ = current_revision(engine)
     head = SCHEMA_REVISION
     if before == head:

@@ -16,11 +16,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from batchqueue.errors import UsageError
+from batchqueue.atomic import atomic_path
+from batchqueue.errors import EnvironmentFailure, UsageError
 from batchqueue.ledger import Job, Ledger
 from batchqueue.ledger.batchsql import in_list, placeholder
 from batchqueue.models import RowState
-from batchqueue.reports.cells import safe_cell, safe_row
+from batchqueue.reports.cells import safe_row
 from batchqueue.reports.invalid import format_reasons
 from batchqueue.reports.xlsxout import XlsxWriter
 
@@ -134,36 +135,50 @@ class Report:
             cells = _raw_decode(r[1])[0]
             if len(cells) < width:
                 cells += [""] * (width - len(cells))
-            if text:
-                cells = safe_row(cells)
             if self.as_input:
-                yield cells
+                yield safe_row(cells) if text else cells
                 continue
             (number, _, state, reasons, error, duplicate_of, status, attempts, call_id, outcome, o_attempts,
              last_at, source, learned_at, phone, resolution) = r  # fmt: skip
             detail = _detail(state, reasons, error, duplicate_of) if reasons or error else ""
             if text:
-                row = [
-                    str(number),
-                    *cells,
-                    state,
-                    safe_cell(detail) if detail else "",
-                    "" if status is None else str(status),
-                    str(attempts),
-                    safe_cell(call_id) if call_id else "",
-                    outcome or "",
-                    "" if o_attempts is None else str(o_attempts),
-                ]
-            else:
-                row = [number, *cells, state, detail, status, attempts, call_id or "", outcome or "", o_attempts]
-            row += (
+                # Every text cell, the input's and batchqueue's own (an outcome, a call id or an error
+                # text came from outside too), is neutralised in this one pass.
+                yield safe_row(
+                    [
+                        str(number),
+                        *cells,
+                        state,
+                        detail,
+                        "" if status is None else str(status),
+                        str(attempts),
+                        call_id or "",
+                        outcome or "",
+                        "" if o_attempts is None else str(o_attempts),
+                        _utc(last_at),
+                        _learned_by(source, resolution),
+                        _utc(learned_at),
+                        phone or "",
+                        resolution or "",
+                    ]
+                )
+                continue
+            yield [
+                number,
+                *cells,
+                state,
+                detail,
+                status,
+                attempts,
+                call_id or "",
+                outcome or "",
+                o_attempts,
                 _utc(last_at),
                 _learned_by(source, resolution),
                 _utc(learned_at),
                 phone or "",
-                safe_cell(resolution) if text and resolution else resolution or "",
-            )
-            yield row
+                resolution or "",
+            ]
 
     def summary(self, filters: str) -> list[list[Any]]:
         """The summary sheet: counts by state and outcome, the job's settings, timestamps."""
@@ -210,9 +225,10 @@ def export_job(
     report = Report(ledger, job, states=states, outcomes=outcomes, as_input=as_input)
     filters = "; ".join(f"{k}={','.join(sorted(v))}" for k, v in (("state", states), ("outcome", outcomes)) if v)
     try:
-        count = _write(report, path, fmt, filters)
+        with atomic_path(path) as partial:
+            count = _write(report, partial, fmt, filters)
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise EnvironmentFailure(f"cannot write {path}: {exc.strerror or exc}") from None
     return ExportResult(path, fmt, count, time.perf_counter() - started)
 
 

@@ -9,12 +9,14 @@ Usage::
 from __future__ import annotations
 
 import csv
+from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from batchqueue.atomic import atomic_path
 from batchqueue.errors import UsageError
-from batchqueue.reports.cells import safe_cell
+from batchqueue.reports.cells import safe_row
 
 
 def format_reasons(reasons: list[tuple[str | None, str]]) -> str:
@@ -23,27 +25,32 @@ def format_reasons(reasons: list[tuple[str | None, str]]) -> str:
 
 
 class InvalidRowsWriter:
-    """A CSV of rejected rows: their row number, every reason, then the original cells."""
+    """A CSV of rejected rows: their row number, every reason, then the original cells.
+
+    The file appears only once it is complete (see :mod:`batchqueue.atomic`).
+    """
 
     def __init__(self, path: Path, headers: list[str]) -> None:
         self.path = path
         self.headers = headers
+        self._stack = ExitStack()
         self._file: IO[str] | None = None
 
     def __enter__(self) -> InvalidRowsWriter:
         try:
-            self._file = self.path.open("w", encoding="utf-8-sig", newline="")
-        except OSError as exc:
-            raise UsageError(f"--errors-out {self.path}: cannot write ({exc.strerror or exc})") from None
+            partial = self._stack.enter_context(atomic_path(self.path))
+            self._file = self._stack.enter_context(partial.open("w", encoding="utf-8-sig", newline=""))
+        except UsageError as exc:
+            self._stack.close()
+            raise UsageError(f"--errors-out: {exc}") from None
         self._writer = csv.writer(self._file)
-        self._writer.writerow([safe_cell(h) for h in ["row", "reasons", *self.headers]])
+        self._writer.writerow(safe_row(["row", "reasons", *self.headers]))
         return self
 
     def write(self, row_number: int, cells: list[str], reasons: list[tuple[str | None, str]]) -> None:
-        self._writer.writerow([row_number, safe_cell(format_reasons(reasons)), *map(safe_cell, cells)])
+        self._writer.writerow([row_number, *safe_row([format_reasons(reasons), *cells])])
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._file is not None:
-            self._file.close()
+        self._stack.__exit__(exc_type, exc, tb)

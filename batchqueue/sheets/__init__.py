@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from batchqueue.sheets.csvfile import CsvTable
-from batchqueue.sheets.detect import detect_kind, head
+from batchqueue.sheets.detect import detect_kind, open_source
 from batchqueue.sheets.excel import ExcelTable
 from batchqueue.sheets.headers import column_letter
 from batchqueue.sheets.table import RawRow, SourceInfo, Table
@@ -22,9 +22,16 @@ __all__ = ["RawRow", "SourceInfo", "Table", "column_letter", "open_table"]
 
 
 def open_table(path: Path, *, sheet: str | None = None, delimiter: str | None = None) -> Table:
-    """Open a spreadsheet for reading; raises :class:`~batchqueue.errors.InputFileError` when it can't."""
-    first = head(path)
-    kind = detect_kind(path, first)
-    if kind == "excel":  # detect_kind has already refused zip bombs and encrypted workbooks
-        return ExcelTable.open(path, sheet)
-    return CsvTable.open(path, first, delimiter)
+    """Open a spreadsheet for reading; raises :class:`~batchqueue.errors.InputFileError` when it can't.
+
+    The table holds the file open until its rows have been read (or :meth:`Table.close`).
+    """
+    source, first = open_source(path)
+    try:
+        kind = detect_kind(path, first, source)
+        if kind == "excel":  # detect_kind has already refused zip bombs and encrypted workbooks
+            return ExcelTable.open(path, source, sheet)
+        return CsvTable.open(path, source, first, delimiter)
+    except BaseException:
+        source.close()
+        raise

@@ -8,6 +8,7 @@ import hashlib
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from batchqueue.errors import InputFileError
 from batchqueue.sheets.headers import clean_headers
@@ -19,19 +20,26 @@ _SNIFF_RECORDS = 50
 csv.field_size_limit(1 << 24)
 
 
-class _CountingReader(io.RawIOBase):
-    """A binary file that counts the bytes read through it, for the progress bar."""
+class _HashingReader(io.RawIOBase):
+    """The source file as read for parsing: counts the bytes (progress) and hashes them.
 
-    def __init__(self, raw: io.BufferedReader) -> None:
+    The hash of what was parsed is compared with the hash taken when the file was opened, so a
+    file changed while it was read is refused rather than imported as a mix of two files.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
         self._raw = raw
         self.count = 0
+        self.digest = hashlib.sha256()
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        n = self._raw.readinto(buffer)
-        self.count += n or 0
+        n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+        if n:
+            self.count += n
+            self.digest.update(buffer[:n])
         return n or 0
 
     def close(self) -> None:
@@ -39,35 +47,53 @@ class _CountingReader(io.RawIOBase):
         super().close()
 
 
-def scan(path: Path, first: bytes) -> tuple[str, str | None, str, int]:
+def _utf16_without_bom(first: bytes) -> str | None:
+    """``utf-16-le``/``utf-16-be`` when the bytes look like mostly-ASCII UTF-16 text with no BOM."""
+    pairs = len(first) // 2
+    if pairs < 8:
+        return None
+    even_zero = sum(1 for b in first[0 : pairs * 2 : 2] if b == 0)
+    odd_zero = sum(1 for b in first[1 : pairs * 2 : 2] if b == 0)
+    if odd_zero >= 0.6 * pairs and even_zero <= 0.1 * pairs:
+        return "utf-16-le"
+    if even_zero >= 0.6 * pairs and odd_zero <= 0.1 * pairs:
+        return "utf-16-be"
+    return None
+
+
+def scan(source: IO[bytes], first: bytes, name: str) -> tuple[str, str | None, str, int]:
     """One pass over the bytes: (encoding, note, sha256, size). UTF-8 is proven, not guessed."""
     if first.startswith(codecs.BOM_UTF8):
         encoding, note = "utf-8-sig", "UTF-8 with BOM"
     elif first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding, note = "utf-16", "UTF-16 with BOM"
+    elif b"\x00" in first:
+        found = _utf16_without_bom(first)
+        if found is None:
+            raise InputFileError(name, "contains binary data (NUL bytes); not a CSV file")
+        encoding, note = found, f"UTF-16 without a BOM ({'little' if found.endswith('le') else 'big'}-endian)"
     else:
-        if b"\x00" in first:
-            raise InputFileError(str(path), "contains binary data (NUL bytes); not a CSV file")
         encoding, note = "utf-8", None
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")() if encoding == "utf-8" else None
     cp1252_ok = True
     size = 0
-    with path.open("rb") as f:
-        while chunk := f.read(_CHUNK):
-            size += len(chunk)
-            digest.update(chunk)
-            if decoder is not None:
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError:
-                    decoder = None
-                    encoding = "fallback"
-            if encoding == "fallback" and cp1252_ok:
-                try:
-                    chunk.decode("cp1252")
-                except UnicodeDecodeError:
-                    cp1252_ok = False
+    source.seek(0)
+    while chunk := source.read(_CHUNK):
+        size += len(chunk)
+        digest.update(chunk)
+        if decoder is not None:
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                decoder = None
+                encoding = "fallback"
+        if encoding == "fallback" and cp1252_ok:
+            try:
+                chunk.decode("cp1252")
+            except UnicodeDecodeError:
+                cp1252_ok = False
+    source.seek(0)
     if decoder is not None:
         try:
             decoder.decode(b"", final=True)
@@ -108,20 +134,26 @@ def sniff_delimiter(sample: str, prefer_tab: bool) -> str:
 
 
 class CsvTable:
-    """A delimited text file read as a stream of rows. Usage: ``CsvTable.open(path, first_bytes)``."""
+    """A delimited text file read as a stream of rows. Usage: ``CsvTable.open(path, source, first_bytes)``."""
 
-    def __init__(self, path: Path, info: SourceInfo) -> None:
+    def __init__(self, path: Path, source: IO[bytes], info: SourceInfo) -> None:
         self.path = path
         self.info = info
         self.blank_rows = 0
-        self._counter: _CountingReader | None = None
-        self._text = self._open_text()
+        self.warnings: list[str] = []
+        self._reader_bytes = _HashingReader(source)
+        buffered = io.BufferedReader(self._reader_bytes, buffer_size=_CHUNK)
+        self._text = io.TextIOWrapper(buffered, encoding=info.encoding, newline="")
         self._reader = csv.reader(self._text, delimiter=info.delimiter or ",", strict=False)
-        self.headers = self._read_header()
+        try:
+            self.headers = self._read_header()
+        except BaseException:
+            self._text.close()
+            raise
 
     @classmethod
-    def open(cls, path: Path, first: bytes, delimiter: str | None = None) -> CsvTable:
-        encoding, note, sha256, size = scan(path, first)
+    def open(cls, path: Path, source: IO[bytes], first: bytes, delimiter: str | None = None) -> CsvTable:
+        encoding, note, sha256, size = scan(source, first, str(path))
         sample = first.decode(encoding, errors="replace")
         if delimiter is None:
             delimiter = sniff_delimiter(sample.lstrip("\ufeff"), path.suffix.lower() in {".tsv", ".tab"})
@@ -134,12 +166,7 @@ class CsvTable:
             encoding_note=note,
             delimiter=delimiter,
         )
-        return cls(path, info)
-
-    def _open_text(self) -> io.TextIOWrapper:
-        self._counter = _CountingReader(self.path.open("rb"))
-        buffered = io.BufferedReader(self._counter, buffer_size=_CHUNK)
-        return io.TextIOWrapper(buffered, encoding=self.info.encoding, newline="")
+        return cls(path, source, info)
 
     def _read_header(self) -> list[str]:
         try:
@@ -149,7 +176,26 @@ class CsvTable:
                 self.blank_rows += 1
         except csv.Error as exc:
             raise InputFileError(self.info.path, f"line {self._reader.line_num}: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise InputFileError(self.info.path, f"undecodable bytes in the header: {exc}") from None
         raise InputFileError(self.info.path, "has no header row (every line is blank)")
+
+    def _swallowed(self, number: int, record: list[str]) -> None:
+        """Warn when a quoted cell runs over lines that look like rows of their own (an unbalanced quote)."""
+        delimiter = self.info.delimiter or ","
+        need = max(1, len(self.headers) - 1)
+        for at, cell in enumerate(record):
+            if "\n" not in cell:
+                continue
+            lines = [line for line in cell.split("\n")[1:] if line.count(delimiter) >= need]
+            if lines:
+                column = self.headers[at] if at < len(self.headers) else f"#{at + 1}"
+                self.warnings.append(
+                    f"row {number}, column {column!r}: a quote opened in this cell runs over {len(lines)} line(s) "
+                    'that look like rows of their own; check the row for an unbalanced " (those contacts are '
+                    "inside this one cell)"
+                )
+                return
 
     def rows(self) -> Iterator[RawRow]:
         width = len(self.headers)
@@ -164,17 +210,23 @@ class CsvTable:
                     if not any(record):
                         self.blank_rows += 1
                         continue
+                    if any("\n" in c for c in record):
+                        self._swallowed(record_number, record)
                     yield record_number, record, []
                     continue
                 if not any(cell.strip() for cell in record):
                     self.blank_rows += 1
                     continue
+                if any("\n" in c for c in record):
+                    self._swallowed(record_number, record)
                 if len(record) < width:
                     record.extend([""] * (width - len(record)))
                     yield record_number, record, []
                 else:
                     extra = [cell for cell in record[width:] if cell.strip()]
                     yield record_number, record[:width], extra
+            if self._reader_bytes.digest.hexdigest() != self.info.sha256:
+                raise InputFileError(self.info.path, "the file changed while it was being read; import it again")
         except csv.Error as exc:
             raise InputFileError(self.info.path, f"line {reader.line_num}: {exc}") from None
         except UnicodeDecodeError as exc:
@@ -183,4 +235,13 @@ class CsvTable:
             self._text.close()
 
     def progress(self) -> tuple[int, int]:
-        return (self._counter.count if self._counter else 0), self.info.size
+        return self._reader_bytes.count, self.info.size
+
+    def __enter__(self) -> CsvTable:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._text.close()

@@ -5,9 +5,11 @@ Everything here looks at bytes only, so a wrong file is refused before a parser 
 
 from __future__ import annotations
 
+import os
+import stat
 import zipfile
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 from batchqueue.errors import InputFileError
 
@@ -33,33 +35,51 @@ _BINARY_MAGICS = {
 }
 
 
-def head(path: Path, size: int = 65536) -> bytes:
-    """The first ``size`` bytes of ``path``, with the user's mistakes turned into clear errors."""
+def open_source(path: Path, size: int = 65536) -> tuple[IO[bytes], bytes]:
+    """The file opened once for all reading, and its first ``size`` bytes.
+
+    Everything is read through this one handle, so a file renamed or replaced on disk meanwhile
+    cannot mix two files. Only regular files are accepted: a pipe or a device cannot be read twice.
+    """
+    name = str(path)
     try:
-        with path.open("rb") as f:
-            return f.read(size)
+        f = path.open("rb")
     except FileNotFoundError:
-        raise InputFileError(str(path), "no such file") from None
+        raise InputFileError(name, "no such file") from None
     except IsADirectoryError:
-        raise InputFileError(str(path), "is a directory, not a spreadsheet") from None
+        raise InputFileError(name, "is a directory, not a spreadsheet") from None
     except PermissionError:
-        raise InputFileError(str(path), "permission denied") from None
+        raise InputFileError(name, "permission denied") from None
     except OSError as exc:
-        raise InputFileError(str(path), f"cannot be read ({exc.strerror or exc})") from None
+        raise InputFileError(name, f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        mode = os.fstat(f.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            what = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device or socket"
+            raise InputFileError(name, f"is {what}, not a file: save the data to a file and import that")
+        first = f.read(size)
+        f.seek(0)
+    except OSError as exc:
+        f.close()
+        raise InputFileError(name, f"cannot be read ({exc.strerror or exc})") from None
+    except BaseException:
+        f.close()
+        raise
+    return f, first
 
 
-def detect_kind(path: Path, first: bytes) -> Kind:
+def detect_kind(path: Path, first: bytes, source: IO[bytes]) -> Kind:
     """Decide between the CSV and Excel readers, refusing files that are neither."""
     name = str(path)
     if not first:
         raise InputFileError(name, "the file is empty")
     suffix = path.suffix.lower()
     if first.startswith(_CFB_MAGIC):
-        if _looks_encrypted(path):
+        if _looks_encrypted(source):
             raise InputFileError(name, "the workbook is password-protected; save an unprotected copy")
         return "excel"
     if first.startswith(_ZIP_MAGIC):
-        check_zip(path)
+        check_zip(source, name)
         return "excel"
     for magic, what in _BINARY_MAGICS.items():
         if first.startswith(magic):
@@ -69,25 +89,30 @@ def detect_kind(path: Path, first: bytes) -> Kind:
     return "csv"
 
 
-def _looks_encrypted(path: Path) -> bool:
+def _looks_encrypted(source: IO[bytes]) -> bool:
     # Office encrypts xlsx by wrapping it in an OLE file holding an "EncryptedPackage" stream;
     # the stream's name sits in the OLE directory as UTF-16-LE.
     marker = "EncryptedPackage".encode("utf-16-le")
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
+    try:
+        source.seek(0)
+        while chunk := source.read(1 << 20):
             if marker in chunk:
                 return True
-    return False
+        return False
+    finally:
+        source.seek(0)
 
 
-def check_zip(path: Path) -> None:
+def check_zip(source: IO[bytes], name: str) -> None:
     """Refuse a zip whose declared contents are too large or too compressed (a zip bomb)."""
-    name = str(path)
     try:
-        with zipfile.ZipFile(path) as zf:
+        source.seek(0)
+        with zipfile.ZipFile(source) as zf:
             infos = zf.infolist()
     except zipfile.BadZipFile as exc:
         raise InputFileError(name, f"is a damaged zip/xlsx file ({exc})") from None
+    finally:
+        source.seek(0)
     if any(info.flag_bits & 0x1 for info in infos):
         raise InputFileError(name, "the workbook is password-protected; save an unprotected copy")
     total = sum(info.file_size for info in infos)

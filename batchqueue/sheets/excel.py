@@ -1,16 +1,28 @@
-"""Excel and OpenDocument reading with calamine (xlsx, xlsm, xlsb, xls, ods).
+"""Excel and OpenDocument reading (xlsx, xlsm, xlsb, xls, ods).
 
-python-calamine is used directly rather than through ``pandas.read_excel``: it is the same engine,
-but pandas drops blank rows (so row numbers would no longer match what Excel shows) and builds a
-DataFrame we would only iterate again.
+python-calamine reads every format, but it builds the whole sheet in memory (~100 bytes a cell)
+and allocates the sheet's *used range* densely, so one stray cell at XFD1048576 asks for 17
+billion cells and aborts the process. So an xlsx/xlsm sheet is first counted without being parsed
+(:func:`~batchqueue.sheets.xlsx_parts.scan_sheet`):
+
+- a used range absurd for the cells the sheet really holds is refused with a message;
+- a sheet small enough is read by calamine (fastest);
+- a larger one is streamed (:mod:`batchqueue.sheets.xlsx_stream`), in flat memory.
+
+calamine is used directly rather than through ``pandas.read_excel``: it is the same engine, but
+pandas drops blank rows (so row numbers would no longer match what Excel shows).
+
+The bytes are read once, through one open file, and hashed again when the rows are done: a file
+that changed while it was read is refused, never imported half old, half new.
 """
 
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import python_calamine as calamine
 
@@ -18,15 +30,28 @@ from batchqueue.errors import InputFileError, SheetNotFoundError
 from batchqueue.sheets.cells import cell_text
 from batchqueue.sheets.headers import clean_headers
 from batchqueue.sheets.table import RawRow, SourceInfo
+from batchqueue.sheets.xlsx_parts import SharedStrings, XlsxPartError, date_styles, read_workbook, scan_sheet
+from batchqueue.sheets.xlsx_stream import stream_rows
+
+#: Sheets up to this many cells (and this used area) are read by calamine, which holds them whole.
+CALAMINE_MAX_CELLS = 1_500_000
+CALAMINE_MAX_AREA = 3_000_000
+#: A used range this large, and this many times the cells really present, is refused.
+ABSURD_AREA = 50_000_000
+ABSURD_RATIO = 100
+
+NumberedRow = tuple[int, list[Any]]
 
 
-def _sha256(path: Path) -> tuple[str, int]:
+def sha256_of(f: IO[bytes]) -> tuple[str, int]:
+    """(hex digest, size) of an open file, read from its start."""
     digest = hashlib.sha256()
     size = 0
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
+    f.seek(0)
+    while chunk := f.read(1 << 20):
+        digest.update(chunk)
+        size += len(chunk)
+    f.seek(0)
     return digest.hexdigest(), size
 
 
@@ -50,57 +75,146 @@ def pick_sheet(names: list[str], wanted: str | None, path: str) -> str:
     raise SheetNotFoundError(path, f"no sheet named {wanted!r}; the workbook has: {listed}")
 
 
-class ExcelTable:
-    """One sheet of a workbook. Usage: ``ExcelTable.open(path, sheet="Contacts")``."""
+def _calamine_rows(name: str, f: IO[bytes], sheet: str | None) -> tuple[str, list[str], Iterator[NumberedRow], int]:
+    try:
+        workbook = calamine.CalamineWorkbook.from_filelike(f)
+        names = list(workbook.sheet_names)
+        chosen = pick_sheet(names, sheet, name)
+        # skip_empty_area=False keeps the rows above the data, so numbers match Excel's.
+        data = workbook.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
+    except calamine.PasswordError:
+        raise InputFileError(name, "the workbook is password-protected; save an unprotected copy") from None
+    except (calamine.CalamineError, calamine.ZipError, calamine.XmlError) as exc:
+        raise InputFileError(name, f"is not a readable workbook ({exc})") from None
+    except calamine.WorksheetNotFound as exc:
+        raise SheetNotFoundError(name, str(exc)) from None
 
-    def __init__(self, info: SourceInfo, data: list[list[Any]]) -> None:
+    def rows() -> Iterator[NumberedRow]:
+        for index in range(len(data)):
+            yield index + 1, data[index]
+            data[index] = []  # rows already read need not stay in memory
+
+    return chosen, names, rows(), len(data)
+
+
+def _xlsx_rows(name: str, f: IO[bytes], sheet: str | None) -> tuple[str, list[str], Iterator[NumberedRow], int] | None:
+    """Rows of an xlsx sheet too large for calamine, streamed; None when calamine can take it."""
+    try:
+        zf = zipfile.ZipFile(f)
+        book = read_workbook(zf)
+        names = [n for n, _ in book.sheets]
+        chosen = pick_sheet(names, sheet, name)
+        member = dict(book.sheets)[chosen]
+        scan = scan_sheet(zf, member, stop_after=CALAMINE_MAX_CELLS)
+    except (zipfile.BadZipFile, XlsxPartError, KeyError, ValueError) as exc:
+        if isinstance(exc, SheetNotFoundError):
+            raise
+        raise InputFileError(name, f"is not a readable workbook ({exc})") from None
+    if scan.extent_known:
+        if scan.area > ABSURD_AREA and scan.area > ABSURD_RATIO * max(scan.cells, 1):
+            raise InputFileError(
+                name,
+                f"sheet {chosen!r} spans {scan.max_row:,} rows × {scan.max_col:,} columns but holds only "
+                f"{scan.cells:,} cells: a stray cell far from the data? Delete the empty rows and columns "
+                "after the data (or copy the data to a new sheet), or save the sheet as CSV",
+            )
+        if scan.area <= CALAMINE_MAX_AREA and scan.claimed_cells <= CALAMINE_MAX_AREA:
+            f.seek(0)
+            return None
+    try:
+        styles = date_styles(zf)
+        strings = SharedStrings.load(zf)
+    except (zipfile.BadZipFile, XlsxPartError, ValueError) as exc:
+        raise InputFileError(name, f"is not a readable workbook ({exc})") from None
+
+    def rows() -> Iterator[NumberedRow]:
+        try:
+            yield from stream_rows(zf, member, strings, styles, book.date1904)
+        except (zipfile.BadZipFile, XlsxPartError, ValueError, EOFError) as exc:
+            raise InputFileError(name, f"sheet {chosen!r} cannot be read ({exc})") from None
+        finally:
+            zf.close()
+
+    return chosen, names, rows(), scan.max_row if scan.extent_known else 0
+
+
+class ExcelTable:
+    """One sheet of a workbook. Usage: ``ExcelTable.open(path, open_file, sheet="Contacts")``."""
+
+    def __init__(self, info: SourceInfo, rows: Iterator[NumberedRow], total: int, source: IO[bytes]) -> None:
         self.info = info
         self.blank_rows = 0
-        self._data = data
+        self.warnings: list[str] = []
+        self._rows = rows
+        self._total = total
         self._done = 0
-        header_index = 0
-        while header_index < len(data) and not any(cell_text(c).strip() for c in data[header_index]):
-            header_index += 1
-            self.blank_rows += 1
-        if header_index == len(data):
-            raise InputFileError(info.path, f"sheet {info.sheet!r} is empty")
-        self._header_index = header_index
-        self.headers = clean_headers([cell_text(c) for c in data[header_index]], info.path)
+        self._source = source
+        self._header_number = 0
+        for number, values in rows:
+            texts = [cell_text(c) for c in values]
+            if any(t.strip() for t in texts):
+                self.blank_rows = number - 1  # every row above the header is blank
+                self._header_number = number
+                self.headers = clean_headers(texts, info.path)
+                return
+        raise InputFileError(info.path, f"sheet {info.sheet!r} is empty")
 
     @classmethod
-    def open(cls, path: Path, sheet: str | None = None) -> ExcelTable:
+    def open(cls, path: Path, source: IO[bytes], sheet: str | None = None) -> ExcelTable:
         name = str(path)
-        sha256, size = _sha256(path)
-        try:
-            workbook = calamine.CalamineWorkbook.from_path(name)
-            names = list(workbook.sheet_names)
-            chosen = pick_sheet(names, sheet, name)
-            # skip_empty_area=False keeps the rows above the data, so numbers match Excel's.
-            data = workbook.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
-        except calamine.PasswordError:
-            raise InputFileError(name, "the workbook is password-protected; save an unprotected copy") from None
-        except (calamine.CalamineError, calamine.ZipError, calamine.XmlError) as exc:
-            raise InputFileError(name, f"is not a readable workbook ({exc})") from None
-        except calamine.WorksheetNotFound as exc:
-            raise SheetNotFoundError(name, str(exc)) from None
+        sha256, size = sha256_of(source)
+        found = _xlsx_rows(name, source, sheet) if zipfile.is_zipfile(source) and _is_xlsx(source) else None
+        source.seek(0)
+        if found is None:
+            found = _calamine_rows(name, source, sheet)
+        chosen, names, rows, total = found
         info = SourceInfo(path=name, kind="excel", sha256=sha256, size=size, sheet=chosen, sheets=names)
-        return cls(info, data)
+        try:
+            return cls(info, rows, total, source)
+        except BaseException:
+            source.close()
+            raise
 
     def rows(self) -> Iterator[RawRow]:
         width = len(self.headers)
-        data = self._data
-        for index in range(self._header_index + 1, len(data)):
-            self._done = index
-            texts = [cell_text(c) for c in data[index]]
-            if not any(texts) or not any(t.strip() for t in texts):
-                self.blank_rows += 1
-                continue
-            if len(texts) < width:
-                texts.extend([""] * (width - len(texts)))
-            extra = [t for t in texts[width:] if t.strip()]
-            yield index + 1, texts[:width], extra
-        self._done = len(data)
-        self._data = []
+        previous = self._header_number
+        try:
+            for number, values in self._rows:
+                self.blank_rows += number - previous - 1  # rows with no cell at all
+                previous = self._done = number
+                texts = [cell_text(c) for c in values]
+                if not any(texts) or not any(t.strip() for t in texts):
+                    self.blank_rows += 1
+                    continue
+                if len(texts) < width:
+                    texts.extend([""] * (width - len(texts)))
+                extra = [t for t in texts[width:] if t.strip()]
+                yield number, texts[:width], extra
+            if sha256_of(self._source)[0] != self.info.sha256:
+                raise InputFileError(self.info.path, "the file changed while it was being read; import it again")
+        finally:
+            self.close()
 
     def progress(self) -> tuple[int, int]:
-        return self._done, len(self._data) or self._done
+        return self._done, max(self._total, self._done)
+
+    def __enter__(self) -> ExcelTable:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._source.close()
+
+
+def _is_xlsx(source: IO[bytes]) -> bool:
+    """An OOXML package (xlsx/xlsm) rather than an OpenDocument one (ods)."""
+    try:
+        source.seek(0)
+        with zipfile.ZipFile(source) as zf:
+            return "[Content_Types].xml" in zf.NameToInfo and "mimetype" not in zf.NameToInfo
+    except zipfile.BadZipFile:
+        return False
+    finally:
+        source.seek(0)

@@ -32,6 +32,7 @@ class Table(Protocol):
     info: SourceInfo
     headers: list[str]
     blank_rows: int
+    warnings: list[str]
 
     def rows(self) -> Iterator[RawRow]:
         """Data rows in file order; fully blank rows are skipped and counted in ``blank_rows``."""
@@ -40,3 +41,11 @@ class Table(Protocol):
     def progress(self) -> tuple[int, int]:
         """(done, total) in the reader's own unit, for a progress bar."""
         ...
+
+    def close(self) -> None:
+        """Let the file go (also done once the rows have been read)."""
+        ...
+
+    def __enter__(self) -> Table: ...
+
+    def __exit__(self, *exc: object) -> None: ...
