@@ -16,6 +16,7 @@ from batchqueue.sheets.csvfile import CsvTable
 from batchqueue.sheets.detect import detect_kind, open_source
 from batchqueue.sheets.excel import ExcelTable
 from batchqueue.sheets.headers import column_letter
+from batchqueue.sheets.own_columns import WithoutReportColumns, is_report_column
 from batchqueue.sheets.table import RawRow, SourceInfo, Table
 
 __all__ = ["RawRow", "SourceInfo", "Table", "column_letter", "open_table"]
@@ -29,9 +30,14 @@ def open_table(path: Path, *, sheet: str | None = None, delimiter: str | None = 
     source, first = open_source(path)
     try:
         kind = detect_kind(path, first, source)
+        table: Table
         if kind == "excel":  # detect_kind has already refused zip bombs and encrypted workbooks
-            return ExcelTable.open(path, source, sheet)
-        return CsvTable.open(path, source, first, delimiter)
+            table = ExcelTable.open(path, source, sheet)
+        else:
+            table = CsvTable.open(path, source, first, delimiter)
     except BaseException:
         source.close()
         raise
+    if any(is_report_column(name) for name in table.headers):
+        return WithoutReportColumns(table)
+    return table

@@ -5,6 +5,7 @@ Everything here looks at bytes only, so a wrong file is refused before a parser 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
 import zipfile
@@ -43,7 +44,11 @@ def open_source(path: Path, size: int = 65536) -> tuple[IO[bytes], bytes]:
     """
     name = str(path)
     try:
-        f = path.open("rb")
+        # O_NONBLOCK: opening a named pipe must not wait for a writer before it can be refused.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_NONBLOCK)
+        f = os.fdopen(fd, "rb")
     except FileNotFoundError:
         raise InputFileError(name, "no such file") from None
     except IsADirectoryError:
@@ -54,6 +59,8 @@ def open_source(path: Path, size: int = 65536) -> tuple[IO[bytes], bytes]:
         raise InputFileError(name, f"cannot be read ({exc.strerror or exc})") from None
     try:
         mode = os.fstat(f.fileno()).st_mode
+        if stat.S_ISDIR(mode):
+            raise InputFileError(name, "is a directory, not a spreadsheet")
         if not stat.S_ISREG(mode):
             what = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device or socket"
             raise InputFileError(name, f"is {what}, not a file: save the data to a file and import that")

@@ -97,8 +97,11 @@ def _calamine_rows(name: str, f: IO[bytes], sheet: str | None) -> tuple[str, lis
     return chosen, names, rows(), len(data)
 
 
-def _xlsx_rows(name: str, f: IO[bytes], sheet: str | None) -> tuple[str, list[str], Iterator[NumberedRow], int] | None:
-    """Rows of an xlsx sheet too large for calamine, streamed; None when calamine can take it."""
+def _xlsx_rows(
+    name: str, f: IO[bytes], sheet: str | None, *, force: bool = False
+) -> tuple[str, list[str], Iterator[NumberedRow], int] | None:
+    """Rows of an xlsx sheet too large for calamine, streamed; None when calamine can take it
+    (``force``: streamed anyway)."""
     try:
         zf = zipfile.ZipFile(f)
         book = read_workbook(zf)
@@ -118,7 +121,7 @@ def _xlsx_rows(name: str, f: IO[bytes], sheet: str | None) -> tuple[str, list[st
                 f"{scan.cells:,} cells: a stray cell far from the data? Delete the empty rows and columns "
                 "after the data (or copy the data to a new sheet), or save the sheet as CSV",
             )
-        if scan.area <= CALAMINE_MAX_AREA and scan.claimed_cells <= CALAMINE_MAX_AREA:
+        if not force and scan.area <= CALAMINE_MAX_AREA and scan.claimed_cells <= CALAMINE_MAX_AREA:
             f.seek(0)
             return None
     try:
@@ -163,10 +166,19 @@ class ExcelTable:
     def open(cls, path: Path, source: IO[bytes], sheet: str | None = None) -> ExcelTable:
         name = str(path)
         sha256, size = sha256_of(source)
-        found = _xlsx_rows(name, source, sheet) if zipfile.is_zipfile(source) and _is_xlsx(source) else None
+        xlsx = zipfile.is_zipfile(source) and _is_xlsx(source)
+        found = _xlsx_rows(name, source, sheet) if xlsx else None
         source.seek(0)
         if found is None:
-            found = _calamine_rows(name, source, sheet)
+            try:
+                found = _calamine_rows(name, source, sheet)
+            except (OverflowError, ValueError) as exc:
+                if isinstance(exc, InputFileError) or not xlsx:
+                    raise InputFileError(name, f"has a cell that cannot be read ({exc})") from None
+                # calamine cannot convert some cell (a duration of 10^20 days): stream the sheet instead.
+                source.seek(0)
+                found = _xlsx_rows(name, source, sheet, force=True)
+                assert found is not None
         chosen, names, rows, total = found
         info = SourceInfo(path=name, kind="excel", sha256=sha256, size=size, sheet=chosen, sheets=names)
         try:

@@ -31,8 +31,12 @@ class Table(Protocol):
 
     info: SourceInfo
     headers: list[str]
-    blank_rows: int
     warnings: list[str]
+
+    @property
+    def blank_rows(self) -> int:
+        """Fully blank rows seen so far (final once the rows have been read)."""
+        ...
 
     def rows(self) -> Iterator[RawRow]:
         """Data rows in file order; fully blank rows are skipped and counted in ``blank_rows``."""

@@ -33,14 +33,14 @@ def excel_value(number: float, kind: str | None, date1904: bool) -> Any:
     a date (whole days), a datetime, or for duration styles a timedelta."""
     if kind is None:
         return number
-    if kind == DURATION:
-        return dt.timedelta(milliseconds=round(number * 86_400_000))
-    if not date1904 and number < 60:
-        number += 1  # Excel's fictitious 1900-02-29: serials before it are one day off
     try:
-        when = (_EPOCH_1904 if date1904 else _EPOCH_1900) + dt.timedelta(milliseconds=round(number * 86_400_000))
-    except OverflowError:
-        return number
+        if kind == DURATION:
+            return dt.timedelta(milliseconds=round(number * 86_400_000))
+        shift = 1 if not date1904 and 1 <= number < 60 else 0  # Excel's fictitious 1900-02-29
+        epoch = _EPOCH_1904 if date1904 else _EPOCH_1900
+        when = epoch + dt.timedelta(milliseconds=round((number + shift) * 86_400_000))
+    except (OverflowError, ValueError):
+        return number  # beyond any date: the number itself, as calamine gives it
     if number < 1:
         return when.time()
     if number == int(number):

@@ -1,0 +1,344 @@
+"""Hostile and unlucky input files: absurd sheets, huge sheets, files that change or never end."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import sys
+import threading
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import python_calamine as calamine
+from openpyxl import Workbook
+
+from batchqueue.db import open_ledger
+from batchqueue.errors import InputFileError
+from batchqueue.importer import import_file
+from batchqueue.ledger import Ledger
+from batchqueue.mapping import MappingSpec
+from batchqueue.pipeline import validated_elsewhere
+from batchqueue.reports.xlsxout import XlsxWriter
+from batchqueue.sheets.cells import cell_text
+from batchqueue.sheets.xlsx_parts import SharedStrings, date_styles, read_workbook
+from batchqueue.sheets.xlsx_stream import stream_rows
+from tests.conftest import CliResult, write_csv
+from tests.sandbox_helpers import contacts
+
+Run = Callable[..., CliResult]
+
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>'
+)
+_RELS = (
+    '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+    'relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    'relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>'
+)
+_BOOK = (
+    '<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/'
+    'main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
+    '<sheet name="Contacts" sheetId="1" r:id="rId1"/></sheets></workbook>'
+)
+_BOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/'
+    'relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+    'relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
+)
+
+
+def raw_xlsx(path: Path, sheet_data: str, dimension: str | None = None) -> Path:
+    """A minimal, valid xlsx whose sheet XML is exactly what the test says."""
+    dim = f'<dimension ref="{dimension}"/>' if dimension else ""
+    sheet = (
+        '<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+        f'2006/main">{dim}<sheetData>{sheet_data}</sheetData></worksheet>'
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        zf.writestr("_rels/.rels", _RELS)
+        zf.writestr("xl/workbook.xml", _BOOK)
+        zf.writestr("xl/_rels/workbook.xml.rels", _BOOK_RELS)
+        zf.writestr("xl/worksheets/sheet1.xml", sheet)
+    return path
+
+
+HEADER_ROW = (
+    '<row r="1"><c r="A1" t="inlineStr"><is><t>phone</t></is></c><c r="B1" t="inlineStr"><is><t>name</t></is></c></row>'
+    '<row r="2"><c r="A2" t="inlineStr"><is><t>6175550101</t></is></c><c r="B2" t="inlineStr"><is><t>Ann</t></is>'
+    "</c></row>"
+)
+
+
+def _check_in_a_child(path: Path, *extra: str, memory_gb: int = 2) -> tuple[subprocess.CompletedProcess[str], int]:
+    """`batchqueue check` in a process of its own, with a memory ceiling; returns it and its peak RSS (MiB)."""
+
+    def limit() -> None:
+        ceiling = memory_gb * 1024**3
+        resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    done = subprocess.run(
+        [sys.executable, "-m", "batchqueue", "check", str(path), "--json", *extra],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=limit,
+    )
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return done, max(peak, before) // 1024
+
+
+@pytest.mark.parametrize(
+    ("stray", "where"), [("XFD1048576", "1,048,576 rows × 16,384 columns"), ("ALL150000", "150,000 rows × 1,000")]
+)
+def test_a_stray_cell_far_away_is_refused_before_loading(tmp_path: Path, stray: str, where: str) -> None:
+    row = stray.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    path = raw_xlsx(tmp_path / "stray.xlsx", HEADER_ROW + f'<row r="{row}"><c r="{stray}"><v>1</v></c></row>')
+    assert path.stat().st_size < 5000
+    done, _ = _check_in_a_child(path)
+    assert done.returncode == 2, done.stderr
+    assert where in done.stderr
+    assert "stray cell" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_cell_beyond_its_row_is_seen_too(tmp_path: Path) -> None:
+    """The reference decides where calamine puts a cell, whatever row element it sits in."""
+    path = raw_xlsx(tmp_path / "liar.xlsx", HEADER_ROW.replace('r="B2"', 'r="XFD1048576"'))
+    done, _ = _check_in_a_child(path)
+    assert done.returncode == 2, done.stderr
+    assert "stray cell" in done.stderr
+
+
+def test_a_lying_dimension_is_streamed_not_refused(tmp_path: Path) -> None:
+    path = raw_xlsx(tmp_path / "dim.xlsx", HEADER_ROW, dimension="A1:XFD1048576")
+    done, peak = _check_in_a_child(path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["valid"] == 1
+    assert peak < 400
+
+
+def test_a_big_workbook_is_read_in_flat_memory(tmp_path: Path) -> None:
+    """200,000 rows × 23 columns: calamine alone peaked at 690 MiB on it; streamed it stays small."""
+    path = tmp_path / "big.xlsx"
+    width = 23
+    with XlsxWriter(path) as book:
+        book.add_sheet(
+            "Contacts",
+            ["phone"] + [f"c{j}" for j in range(1, width)],
+            (
+                [f"(617) {200 + i // 10000:03d}-{i % 10000:04d}"] + [f"v{i}.{j}" for j in range(1, width)]
+                for i in range(200_000)
+            ),
+        )
+    done, peak = _check_in_a_child(path, "--show", "0")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["valid"] == 200_000
+    assert peak < 400, f"peak RSS {peak} MiB"
+
+
+def _calamine_texts(path: Path) -> list[list[str]]:
+    data = calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python(skip_empty_area=False)
+    rows = [[cell_text(c) for c in row] for row in data]
+    return [_trim(r) for r in rows if any(r)]
+
+
+def _trim(row: list[str]) -> list[str]:
+    while row and row[-1] == "":
+        row.pop()
+    return row
+
+
+def _stream_texts(path: Path) -> list[list[str]]:
+    with zipfile.ZipFile(path) as zf:
+        book = read_workbook(zf)
+        rows = stream_rows(zf, book.sheets[0][1], SharedStrings.load(zf), date_styles(zf), book.date1904)
+        texts = [_trim([cell_text(c) for c in values]) for _, values in rows]
+    return [r for r in texts if any(r)]
+
+
+FORMATS = [
+    "General",
+    "0",
+    "0.00",
+    "0%",
+    "0.00E+00",
+    "yyyy-mm-dd",
+    "dd/mm/yyyy hh:mm",
+    "m/d/yy h:mm",
+    "h:mm AM/PM",
+    "[h]:mm:ss",
+    "mm:ss",
+    '"mm" 0',
+    'yyyy"年"m"月"d"日"',
+    "[$-409]mmmm d, yyyy;@",
+    "[Red]0.00;[Blue]-0.00",
+    "#,##0\\ [$€-407]",
+    "d-mmm-yy",
+    "@",
+]
+
+
+@pytest.mark.parametrize("date1904", [False, True])
+def test_the_streamed_reader_gives_exactly_what_calamine_gives(tmp_path: Path, date1904: bool) -> None:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    if date1904:
+        wb.epoch = dt.datetime(1904, 1, 1)
+    values: list[Any] = [
+        6175551234,
+        3.25,
+        -5.5,
+        1e20,
+        0.1 + 0.2,
+        46357,
+        46357.39583333334,
+        0.25,
+        1.25,
+        61,
+        True,
+        False,
+        "00123",
+        "Zoë 🎉 ünïcode",
+        "  padded  ",
+        "=not a formula",
+        dt.datetime(2026, 12, 1, 9, 30, 15),
+        dt.date(2026, 12, 4),
+        dt.time(17, 45),
+    ]
+    for r, value in enumerate(values, start=1):
+        for c, fmt in enumerate(FORMATS, start=1):
+            if fmt == "[h]:mm:ss" and isinstance(value, (int, float)) and abs(value) >= 1e9:
+                continue  # calamine itself raises OverflowError here (see the next test)
+            cell = ws.cell(r, c, value)
+            cell.number_format = fmt
+    ws.cell(len(values) + 2, 3, "after a gap")
+    ws.cell(len(values) + 3, 1).value = "=1+1"  # a formula with no cached value
+    path = tmp_path / "types.xlsx"
+    wb.save(path)
+    assert _stream_texts(path) == _calamine_texts(path)
+
+
+def test_a_cell_calamine_cannot_convert_is_read_by_the_streaming_reader(tmp_path: Path, run_cli: Run) -> None:
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["phone", "duration"])
+    ws.append([6175550101, 1e20])
+    ws.cell(2, 2).number_format = "[h]:mm:ss"
+    wb.save(tmp_path / "d.xlsx")
+    result = run_cli("check", tmp_path / "d.xlsx", "--json")
+    assert result.code == 0, result.err
+    assert result.json()["valid"] == 1
+
+
+def test_a_file_changed_while_it_is_imported_is_refused(tmp_path: Path) -> None:
+    path = contacts(tmp_path / "c.csv", 60_000)
+    original = path.read_bytes()
+    ledger = Ledger(open_ledger(f"sqlite:///{tmp_path / 'l.db'}"))
+    changed = threading.Event()
+
+    def change_the_file(done: int, total: int) -> None:
+        if not changed.is_set():
+            changed.set()
+            with path.open("r+b") as f:  # same size, other numbers: a save over the file in place
+                f.write(original.replace(b"(617)", b"(508)"))
+
+    with pytest.raises(InputFileError, match="changed while it was being read"):
+        import_file(
+            ledger, path, MappingSpec(), survey_id="4242", instance_id="1", progress=change_the_file, parallel=False
+        )
+    assert changed.is_set()
+    assert ledger.jobs() == []  # the transaction was rolled back: no job half old, half new
+    path.write_bytes(original)
+    result = import_file(ledger, path, MappingSpec(), survey_id="4242", instance_id="1", parallel=False)
+    assert (result.created, result.valid) == (True, 60_000)
+    ledger.engine.dispose()
+
+
+def test_a_file_changed_under_the_validating_helper_is_refused(tmp_path: Path) -> None:
+    path = contacts(tmp_path / "c.csv", 400_000)
+    original = path.read_bytes()
+    ledger = Ledger(open_ledger(f"sqlite:///{tmp_path / 'l.db'}"))
+    changed = threading.Event()
+
+    def change_the_file(done: int, total: int) -> None:
+        if not changed.is_set():
+            changed.set()
+            with path.open("r+b") as f:
+                f.write(original.replace(b"Name ", b"Nom  "))
+
+    with pytest.raises(InputFileError, match="changed"):
+        import_file(
+            ledger, path, MappingSpec(), survey_id="4242", instance_id="1", progress=change_the_file, parallel=True
+        )
+    assert ledger.jobs() == []
+    ledger.engine.dispose()
+
+
+def test_a_file_gone_before_the_helper_reads_it_is_a_clean_error(tmp_path: Path) -> None:
+    """The validating helper opens the file again; if it has gone, the import stops with a message."""
+    with pytest.raises(InputFileError, match="no such file"):
+        list(
+            validated_elsewhere(
+                tmp_path / "gone.csv", MappingSpec(), now=0, max_problems=1, sha256="0", result=None, progress=None
+            )
+        )
+
+
+def test_an_unbalanced_quote_is_warned_about_with_its_row(tmp_path: Path, run_cli: Run) -> None:
+    path = tmp_path / "q.csv"
+    path.write_text(
+        'phone,name,notes\n6175550101,Ann,"fine"\n6175550102,Bob,"oops\n6175550103,Cy,x\n6175550104,Di,"y"\n',
+        encoding="utf-8",
+    )
+    result = run_cli("check", path, "--json")
+    warnings = result.json()["warnings"]
+    assert any("row 3" in w and "'notes'" in w and "unbalanced" in w for w in warnings), warnings
+
+
+def test_a_fifo_is_refused_rather_than_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "contacts.csv"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-m", "batchqueue", "check", str(fifo)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "named pipe" in done.stderr
+
+
+def test_report_columns_in_an_input_are_ignored_and_said(tmp_path: Path, run_cli: Run) -> None:
+    path = write_csv(
+        tmp_path / "again.csv",
+        [
+            ["bq_row", "phone", "name", "bq_state", "bq_detail"],
+            ["2", "6175550101", "Ann", "failed", "bad"],
+            ["3", "6175550102", "Bob", "invalid", "x"],
+        ],
+    )
+    imported = run_cli("import", path, "--survey", "4242", "--instance", "1", "--json")
+    assert imported.code == 0
+    body = imported.json()
+    assert body["mapping"]["metadata"] == ["name"]
+    assert any("bq_state" in w and "ignored" in w for w in body["warnings"])
+    assert run_cli("export", "1", "-o", tmp_path / "r.json").code == 0
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert [r["name"] for r in report["rows"]] == ["Ann", "Bob"]
+    assert all(r["bq_state"] == "pending" for r in report["rows"])
+    assert run_cli("export", "1", "-o", tmp_path / "r.csv").code == 0
+    header = (tmp_path / "r.csv").read_text(encoding="utf-8-sig").splitlines()[0].split(",")
+    assert len(header) == len(set(header))
