@@ -288,7 +288,11 @@ def cancel(job_id: int, remote: bool, yes: bool, ca_bundle: str | None, db: str 
         client.close()
         remote_status = reply.status
         if reply.kind is not ReplyKind.QUEUED:
-            click.echo(f"Insight did not cancel: {reply.error}", err=True)
+            click.echo(
+                f"job {job_id}: {count} pending row(s) were canceled in the ledger (they will not be sent), "
+                f"but Insight did not cancel its queued calls: {reply.error}",
+                err=True,
+            )
             return 3 if reply.kind is ReplyKind.FATAL else 4
     if as_json:
         emit_json(

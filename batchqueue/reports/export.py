@@ -108,8 +108,16 @@ class Report:
         # Plain DB-API fetches: a million SQLAlchemy Row objects would cost a fifth of the export.
         with self.ledger.engine.connect() as conn:
             mark = placeholder(conn)
-            sql = f"SELECT {_SELECT} FROM rows WHERE job_id = {mark}"
-            params: list[Any] = [self.job.id]
+            # A job's rows come out in input order by walking the primary key over the job's id
+            # range ("+job_id" keeps SQLite off the (job_id, state) index, which would need a sort
+            # of the whole job in a temporary file first).
+            low, high = conn.exec_driver_sql(
+                f"SELECT min(id), max(id) FROM rows WHERE job_id = {mark}", (self.job.id,)
+            ).one()
+            if low is None:
+                return
+            sql = f"SELECT {_SELECT} FROM rows WHERE id BETWEEN {mark} AND {mark} AND +job_id = {mark}"
+            params: list[Any] = [low, high, self.job.id]
             for column, wanted in (("state", self.states), ("outcome_status", self.outcomes)):
                 if wanted:
                     sql += f" AND {column} IN {in_list(conn, len(wanted))}"
