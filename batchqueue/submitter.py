@@ -241,6 +241,7 @@ class Submitter:
             w.start()
         in_flight = 0
         exhausted = False
+        abandoned = False
         # Claimed rows wait in the work queue for a free worker; a crash turns them uncertain even
         # though they were never sent, so keep that queue short (a quarter of the concurrency).
         target = self.options.concurrency + (self.options.claim_ahead or max(1, self.options.concurrency // 4))
@@ -270,24 +271,35 @@ class Submitter:
                         self.on_progress(self.summary)
                 if in_flight == 0 and (exhausted or self.halt.is_set()):
                     break
-        finally:
+        except KeyboardInterrupt:
+            # A second Ctrl-C: quit at once. Rows in flight stay 'sending' and become uncertain at
+            # the next start; nothing is waited for.
+            abandoned = True
             self.halt.set()
-            for _ in workers:
-                self._work.put(None)
-            for w in workers:
-                w.join()
-            # Rows claimed but still queued for a worker were never sent.
-            leftover = self._drain(block=False)
-            while leftover:
-                self.ledger.record([o for o in map(self._outcome, leftover) if o is not None])
-                self.ledger.release([d.row.row_id for d in leftover if d.reply is None])
-                leftover = self._drain(block=False)
-            beating.set()
-            heart.join()
-            self.ledger.stop_worker(self.worker_id, sent=self.summary.sent)
+            raise
+        finally:
+            if not abandoned:
+                self._wind_down(workers, beating, heart)
         self.summary.seconds = time.monotonic() - self._started
         self.summary.counts = self.ledger.counts(self.job.id)
         return self.summary
+
+    def _wind_down(self, workers: list[threading.Thread], beating: threading.Event, heart: threading.Thread) -> None:
+        """Let the workers finish what is in flight, record it, and sign off."""
+        self.halt.set()
+        for _ in workers:
+            self._work.put(None)
+        for w in workers:
+            w.join()
+        # Rows claimed but still queued for a worker were never sent.
+        leftover = self._drain(block=False)
+        while leftover:
+            self.ledger.record([o for o in map(self._outcome, leftover) if o is not None])
+            self.ledger.release([d.row.row_id for d in leftover if d.reply is None])
+            leftover = self._drain(block=False)
+        beating.set()
+        heart.join()
+        self.ledger.stop_worker(self.worker_id, sent=self.summary.sent)
 
     def _heartbeat(self, done: threading.Event) -> None:
         """Renew this worker's leases; with many workers, turn dead workers' rows uncertain."""

@@ -51,11 +51,13 @@ class CallStore:
         self._next_id = 1000
         self._seen: dict[str, int] = {}
         self.requests = 0
+        self.arrivals: list[float] = []  # time.monotonic() of every queue request, for rate checks
 
     def arrive(self, phone: str) -> tuple[int, int]:
         """Count one queue request: (its 1-based number overall, how many times this phone came)."""
         with self._lock:
             self.requests += 1
+            self.arrivals.append(time.monotonic())
             self._seen[phone] = self._seen.get(phone, 0) + 1
             return self.requests, self._seen[phone]
 

@@ -30,7 +30,7 @@ from batchqueue.errors import InputFileError, SheetNotFoundError
 from batchqueue.sheets.cells import cell_text
 from batchqueue.sheets.headers import clean_headers
 from batchqueue.sheets.table import RawRow, SourceInfo
-from batchqueue.sheets.xlsx_parts import SharedStrings, XlsxPartError, date_styles, read_workbook, scan_sheet
+from batchqueue.sheets.xlsx_parts import UNREADABLE, SharedStrings, date_styles, read_workbook, scan_sheet
 from batchqueue.sheets.xlsx_stream import stream_rows
 
 #: Sheets up to this many cells (and this used area) are read by calamine, which holds them whole.
@@ -109,9 +109,9 @@ def _xlsx_rows(
         chosen = pick_sheet(names, sheet, name)
         member = dict(book.sheets)[chosen]
         scan = scan_sheet(zf, member, stop_after=CALAMINE_MAX_CELLS)
-    except (zipfile.BadZipFile, XlsxPartError, KeyError, ValueError) as exc:
-        if isinstance(exc, SheetNotFoundError):
-            raise
+    except InputFileError:
+        raise
+    except UNREADABLE as exc:
         raise InputFileError(name, f"is not a readable workbook ({exc})") from None
     if scan.extent_known:
         if scan.area > ABSURD_AREA and scan.area > ABSURD_RATIO * max(scan.cells, 1):
@@ -127,13 +127,13 @@ def _xlsx_rows(
     try:
         styles = date_styles(zf)
         strings = SharedStrings.load(zf)
-    except (zipfile.BadZipFile, XlsxPartError, ValueError) as exc:
+    except UNREADABLE as exc:
         raise InputFileError(name, f"is not a readable workbook ({exc})") from None
 
     def rows() -> Iterator[NumberedRow]:
         try:
             yield from stream_rows(zf, member, strings, styles, book.date1904)
-        except (zipfile.BadZipFile, XlsxPartError, ValueError, EOFError) as exc:
+        except UNREADABLE as exc:
             raise InputFileError(name, f"sheet {chosen!r} cannot be read ({exc})") from None
         finally:
             zf.close()

@@ -34,6 +34,10 @@ class XlsxPartError(ValueError):
     """A part of the workbook is missing or malformed."""
 
 
+#: What reading a damaged package can raise: each becomes one clear refusal of the file.
+UNREADABLE = (XlsxPartError, expat.ExpatError, ValueError, KeyError, zipfile.BadZipFile, EOFError, OSError)
+
+
 def _local(name: str) -> str:
     return name.rsplit("}", 1)[-1].rsplit(":", 1)[-1]
 
