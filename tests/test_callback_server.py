@@ -19,14 +19,14 @@ from typing import Any
 import pytest
 import requests
 
-from batchqueue.db import open_ledger
-from batchqueue.httpserver import HttpServer
-from batchqueue.importer import import_file
-from batchqueue.insight import Reply, ReplyKind
+from batchqueue.callbacks.app import CallbackApp
+from batchqueue.http_serving import HttpServer
+from batchqueue.insight.client import Reply, ReplyKind
+from batchqueue.intake.importer import import_file
+from batchqueue.intake.mapping import MappingSpec
 from batchqueue.ledger import Ledger, Outcome
-from batchqueue.mapping import MappingSpec
-from batchqueue.models import RowState
-from batchqueue.server import CallbackApp
+from batchqueue.ledger.database import open_ledger
+from batchqueue.ledger.schema import RowState
 from tests.sandbox_helpers import contacts, ledger_rows_url
 
 DETAILS: dict[str, Any] = {"status": "completed", "attempts": "1", "last_attempt_timestamp": "1796133700"}
@@ -184,7 +184,7 @@ def test_a_thousand_idle_connections_do_not_keep_a_callback_out(served: Served) 
 
 
 def test_a_slow_header_is_cut_off(tmp_path: Path) -> None:
-    from batchqueue.httpserver import Limits
+    from batchqueue.http_serving import Limits
 
     served = Served(
         _queued_job(f"sqlite:///{tmp_path / 'l.db'}", tmp_path, 2), tmp_path, limits=Limits(request_timeout=1)

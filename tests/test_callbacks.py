@@ -11,16 +11,16 @@ from pathlib import Path
 import pytest
 import requests
 
-from batchqueue.db import open_ledger
-from batchqueue.httpserver import HttpServer
-from batchqueue.importer import import_file
-from batchqueue.insight import Reply, ReplyKind
+from batchqueue.callbacks.app import MAX_BODY, CallbackApp
+from batchqueue.callbacks.call_details import BadPayload, parse_callback, unflatten
+from batchqueue.http_serving import HttpServer
+from batchqueue.insight.client import Reply, ReplyKind
+from batchqueue.intake.importer import import_file
+from batchqueue.intake.mapping import MappingSpec
 from batchqueue.ledger import Ledger, Outcome
-from batchqueue.mapping import MappingSpec
-from batchqueue.models import RowState
-from batchqueue.outcomes import BadPayload, parse_callback, unflatten
+from batchqueue.ledger.database import open_ledger
+from batchqueue.ledger.schema import RowState
 from batchqueue.sandbox.completer import encode
-from batchqueue.server import MAX_BODY, CallbackApp
 from tests.sandbox_helpers import contacts, ledger_rows
 
 DETAILS = {

@@ -15,10 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-from batchqueue.db import open_ledger
-from batchqueue.importer import import_file
+from batchqueue.intake.importer import import_file
+from batchqueue.intake.mapping import MappingSpec
 from batchqueue.ledger import Ledger
-from batchqueue.mapping import MappingSpec
+from batchqueue.ledger.database import open_ledger
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
 from tests.sandbox_helpers import check_against_sandbox, contacts, sandbox_env
 

@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from requests.structures import CaseInsensitiveDict
 
+from batchqueue.callbacks.call_details import MAX_STATUS, BadPayload, CallDetails, details_from, parse_callback
 from batchqueue.errors import InputFileError
-from batchqueue.insight import ReplyKind, classify_response
-from batchqueue.outcomes import MAX_STATUS, BadPayload, CallDetails, details_from, parse_callback
-from batchqueue.sheets import open_table
-from batchqueue.sheets.excel import _xlsx_rows
+from batchqueue.insight.client import ReplyKind, classify_response
+from batchqueue.intake.sheets import open_table
+from batchqueue.intake.sheets.excel import _xlsx_rows
 from batchqueue.untrusted import INT64_MAX
 from tests.test_hostile_files import raw_xlsx
 

@@ -18,16 +18,16 @@ import pytest
 import python_calamine as calamine
 from openpyxl import Workbook
 
-from batchqueue.db import open_ledger
 from batchqueue.errors import InputFileError
-from batchqueue.importer import import_file
+from batchqueue.intake.helper import validated_elsewhere
+from batchqueue.intake.importer import import_file
+from batchqueue.intake.mapping import MappingSpec
+from batchqueue.intake.sheets.cells import cell_text
+from batchqueue.intake.sheets.xlsx_parts import SharedStrings, date_styles, read_workbook
+from batchqueue.intake.sheets.xlsx_stream import stream_rows
 from batchqueue.ledger import Ledger
-from batchqueue.mapping import MappingSpec
-from batchqueue.pipeline import validated_elsewhere
-from batchqueue.reports.xlsxout import XlsxWriter
-from batchqueue.sheets.cells import cell_text
-from batchqueue.sheets.xlsx_parts import SharedStrings, date_styles, read_workbook
-from batchqueue.sheets.xlsx_stream import stream_rows
+from batchqueue.ledger.database import open_ledger
+from batchqueue.reports.xlsx_writer import XlsxWriter
 from tests.conftest import CliResult, write_csv
 from tests.sandbox_helpers import contacts
 

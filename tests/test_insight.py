@@ -11,9 +11,9 @@ import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from batchqueue.config import Secret
-from batchqueue.insight import InsightClient, ReplyKind, classify_exception, classify_response
+from batchqueue.insight.client import InsightClient, ReplyKind, classify_exception, classify_response
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
+from batchqueue.settings import Secret
 
 H = CaseInsensitiveDict[str]
 

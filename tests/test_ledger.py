@@ -14,11 +14,11 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-from batchqueue.db import SCHEMA_REVISION, alembic_config, head_revision, open_ledger
 from batchqueue.errors import LedgerError, SchemaOutdatedError
-from batchqueue.importer import import_file
+from batchqueue.intake.importer import import_file
+from batchqueue.intake.mapping import MappingSpec
 from batchqueue.ledger import Ledger
-from batchqueue.mapping import MappingSpec
+from batchqueue.ledger.database import SCHEMA_REVISION, alembic_config, head_revision, open_ledger
 from tests.conftest import write_csv
 
 
@@ -135,7 +135,7 @@ def test_a_killed_import_leaves_no_half_job(tmp_path: Path) -> None:
 
 
 def test_db_upgrade_migrates_an_old_ledger_after_a_backup(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
-    from batchqueue.db import create_ledger_engine, write
+    from batchqueue.ledger.database import create_ledger_engine, write
 
     db = tmp_path / "old.db"
     engine = create_ledger_engine(f"sqlite:///{db}")

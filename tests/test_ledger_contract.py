@@ -11,13 +11,13 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-from batchqueue.db import SCHEMA_REVISION, alembic_config, open_ledger
-from batchqueue.importer import import_file
-from batchqueue.insight import Reply, ReplyKind
+from batchqueue.callbacks.call_details import CallDetails
+from batchqueue.insight.client import Reply, ReplyKind
+from batchqueue.intake.importer import import_file
+from batchqueue.intake.mapping import MappingSpec
 from batchqueue.ledger import Ledger, Outcome
-from batchqueue.mapping import MappingSpec
-from batchqueue.models import RowState
-from batchqueue.outcomes import CallDetails
+from batchqueue.ledger.database import SCHEMA_REVISION, alembic_config, open_ledger
+from batchqueue.ledger.schema import RowState
 from batchqueue.reports import export_job
 from batchqueue.sandbox import Sandbox
 from tests.conftest import CliResult

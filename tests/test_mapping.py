@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from batchqueue.errors import UsageError
-from batchqueue.importer import check_file
-from batchqueue.mapping import MappingSpec, load_mapping_file, resolve
+from batchqueue.intake.importer import check_file
+from batchqueue.intake.mapping import MappingSpec, load_mapping_file, resolve
 from tests.conftest import write_csv
 
 NOW = int(time.time())
@@ -105,7 +105,7 @@ def test_per_row_fields_are_validated_with_every_reason(tmp_path: Path) -> None:
 
 
 def test_times_are_read_in_the_time_zone(tmp_path: Path) -> None:
-    from batchqueue.mapping.times import TimeParser
+    from batchqueue.intake.mapping.times import TimeParser
 
     assert TimeParser("America/New_York").parse("2026-12-01 09:00") == 1796133600
     assert TimeParser("UTC").parse("2026-12-01 14:00") == 1796133600

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from batchqueue.mapping.phones import PhoneError, PhoneParser, tel_uri
+from batchqueue.intake.mapping.phones import PhoneError, PhoneParser, tel_uri
 
 US = PhoneParser("US")
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from batchqueue.db import open_ledger
-from batchqueue.httpserver import HttpServer
+from batchqueue.callbacks.app import CallbackApp
+from batchqueue.http_serving import HttpServer
 from batchqueue.ledger import Ledger
+from batchqueue.ledger.database import open_ledger
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
 from batchqueue.sandbox.completer import Completion
-from batchqueue.server import CallbackApp
 from tests.conftest import CliResult
 from tests.sandbox_helpers import contacts, ledger_rows, point_at
 
@@ -24,7 +24,7 @@ Run = Callable[..., CliResult]
 
 def _import(tmp_path: Path, run_cli: Run, n: int = 20) -> Path:
     assert run_cli("import", contacts(tmp_path / "c.csv", n), "--survey", "4242", "--instance", "1").code == 0
-    return tmp_path / "batchqueue.db"
+    return tmp_path / "batchqueue.ledger.database"
 
 
 def _wait(predicate: Callable[[], bool], seconds: float = 20) -> None:

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
-from batchqueue.db import open_ledger
-from batchqueue.httpserver import HttpServer
+from batchqueue.callbacks.app import CallbackApp
+from batchqueue.http_serving import HttpServer
 from batchqueue.ledger import Ledger
+from batchqueue.ledger.database import open_ledger
 from batchqueue.reports.cells import safe_cell, safe_row
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
 from batchqueue.sandbox.completer import Completion
-from batchqueue.server import CallbackApp
 from tests.conftest import CliResult, write_csv
 from tests.sandbox_helpers import contacts, ledger_rows, point_at, sandbox_env, sandbox_phones
 
@@ -36,7 +36,7 @@ def _sandbox(**faults: Any) -> Sandbox:
 @pytest.fixture
 def job(tmp_path: Path, run_cli: Run) -> Path:
     assert run_cli("import", contacts(tmp_path / "c.csv", 30), "--survey", "4242", "--instance", "1").code == 0
-    return tmp_path / "batchqueue.db"
+    return tmp_path / "batchqueue.ledger.database"
 
 
 @pytest.mark.parametrize("value", ["=1+1", "+16175550101", "-2", "@SUM(A1)", "\tx", "\rx", "=cmd|' /c calc'!A0"])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from batchqueue.errors import HeaderError, InputFileError, SheetNotFoundError
-from batchqueue.sheets import open_table
+from batchqueue.intake.sheets import open_table
 from tests.conftest import write_csv, write_xlsx
 
 HEADER = ["name", "phone", "city"]

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from batchqueue.cli.options import db_option
-from batchqueue.config import Settings
-from batchqueue.db import SCHEMA_REVISION, create_ledger_engine, current_revision, upgrade
 from batchqueue.errors import LedgerError
+from batchqueue.ledger.database import SCHEMA_REVISION, create_ledger_engine, current_revision, upgrade
+from batchqueue.settings import Settings
 
 
 @click.group()

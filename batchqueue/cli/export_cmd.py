@@ -8,8 +8,8 @@ import click
 
 from batchqueue.cli.options import cli_ledger, db_option, job_argument, json_option
 from batchqueue.cli.output import emit_json
-from batchqueue.config import Settings
 from batchqueue.reports import export_job
+from batchqueue.settings import Settings
 
 ERRORS_ONLY = {"failed", "invalid", "uncertain"}
 

@@ -9,8 +9,8 @@ import click
 
 from batchqueue.cli.options import build_spec, cli_ledger, db_option, json_option, mapping_options, quiet_option
 from batchqueue.cli.output import emit_json, progress_bar
-from batchqueue.config import Settings
-from batchqueue.importer import LoadResult, check_file, import_file
+from batchqueue.intake.importer import LoadResult, check_file, import_file
+from batchqueue.settings import Settings
 
 _file_arg = click.argument("file", type=click.Path(path_type=Path))
 _max_problems = click.option(

@@ -9,10 +9,10 @@ from typing import Any, TypeVar
 
 import click
 
-from batchqueue.db import open_ledger
 from batchqueue.errors import UsageError
+from batchqueue.intake.mapping import FIELDS, MappingSpec, load_mapping_file
 from batchqueue.ledger import Ledger
-from batchqueue.mapping import FIELDS, MappingSpec, load_mapping_file
+from batchqueue.ledger.database import open_ledger
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -119,7 +119,7 @@ db_option = click.option(
     "--db",
     "db",
     metavar="PATH|URL",
-    help="Ledger: a file path or SQLAlchemy URL (env BATCHQUEUE_DB; default batchqueue.db).",
+    help="Ledger: a file path or SQLAlchemy URL (env BATCHQUEUE_DB; default batchqueue.ledger.database).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")

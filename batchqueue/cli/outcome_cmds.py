@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
+from batchqueue.callbacks.app import CallbackApp
+from batchqueue.callbacks.poller import Poller
+from batchqueue.callbacks.spool import spool_folder_for
 from batchqueue.cli.options import FiniteFloat, ca_bundle_option, cli_ledger, db_option, job_argument, json_option
 from batchqueue.cli.output import check_writable, emit_json, serve_until_interrupted
 from batchqueue.cli.run_cmds import insight_client, stop_on_signals
-from batchqueue.config import Settings
-from batchqueue.httpserver import HttpServer
-from batchqueue.poller import Poller
-from batchqueue.server import CallbackApp
-from batchqueue.spool import spool_folder_for
+from batchqueue.http_serving import HttpServer
+from batchqueue.settings import Settings
 
 
 @click.command()

@@ -23,7 +23,7 @@ from rich.progress import (
 )
 
 from batchqueue.errors import UsageError
-from batchqueue.httpserver import HttpServer
+from batchqueue.http_serving import HttpServer
 
 
 def emit_json(obj: Any) -> None:

@@ -23,12 +23,12 @@ from batchqueue.cli.options import (
     quiet_option,
 )
 from batchqueue.cli.output import emit_json, stderr_console
-from batchqueue.config import Settings, check_credentials
 from batchqueue.errors import UsageError
-from batchqueue.insight import InsightClient, ReplyKind
-from batchqueue.retry import RetryPolicy
-from batchqueue.runlock import RunLock
-from batchqueue.submitter import RunOptions, RunSummary, Submitter
+from batchqueue.insight.client import InsightClient, ReplyKind
+from batchqueue.insight.retry import RetryPolicy
+from batchqueue.sending.locks import RunLock
+from batchqueue.sending.submitter import RunOptions, RunSummary, Submitter
+from batchqueue.settings import Settings, check_credentials
 
 EXIT_FOR_REASON = {"fatal_reply": 3, "unreachable": 4, "circuit_breaker": 4, "internal_error": 4, "interrupted": 130}
 

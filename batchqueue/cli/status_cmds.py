@@ -10,9 +10,9 @@ from rich.table import Table
 
 from batchqueue.cli.options import JOB_ID, cli_ledger, db_option, json_option
 from batchqueue.cli.output import emit_json, stdout_console
-from batchqueue.config import Settings
 from batchqueue.ledger import Job
-from batchqueue.models import RowState
+from batchqueue.ledger.schema import RowState
+from batchqueue.settings import Settings
 
 
 def _when(ts: float) -> str:

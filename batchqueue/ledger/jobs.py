@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
 
-from batchqueue.db import write
 from batchqueue.errors import JobNotFoundError
-from batchqueue.models import RowState, jobs, rows
+from batchqueue.ledger.database import write
+from batchqueue.ledger.schema import RowState, jobs, rows
 
 #: The order of the values in each row tuple given to :meth:`Ledger.create_job`.
 IMPORT_COLUMNS = (

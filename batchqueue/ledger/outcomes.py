@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
 
-from batchqueue.db import write
+from batchqueue.callbacks.call_details import FINAL, CallDetails, outranks
 from batchqueue.ledger.batchsql import placeholder, values_cte
-from batchqueue.models import RowState, outcome_events, rows, spool_positions
-from batchqueue.outcomes import FINAL, CallDetails, outranks
+from batchqueue.ledger.database import write
+from batchqueue.ledger.schema import RowState, outcome_events, rows, spool_positions
 from batchqueue.untrusted import storable
 
 _OUTCOME = (

@@ -15,10 +15,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 
-from batchqueue.db import write
-from batchqueue.insight import Reply
+from batchqueue.insight.client import Reply
 from batchqueue.ledger.batchsql import in_list, multi_values, placeholder, values_cte
-from batchqueue.models import RowState, attempts, rows
+from batchqueue.ledger.database import write
+from batchqueue.ledger.schema import RowState, attempts, rows
 
 _SENDING = RowState.SENDING.value
 _PENDING = RowState.PENDING.value

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Engine, func, insert, select, update
 
-from batchqueue.db import write
 from batchqueue.ledger.batchsql import placeholder
-from batchqueue.models import RowState, pacing, rows, workers
+from batchqueue.ledger.database import write
+from batchqueue.ledger.schema import RowState, pacing, rows, workers
 
 
 @dataclass(frozen=True)

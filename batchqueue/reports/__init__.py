@@ -7,6 +7,6 @@ Usage::
 
 from batchqueue.reports.cells import safe_cell
 from batchqueue.reports.export import ExportResult, export_job
-from batchqueue.reports.invalid import InvalidRowsWriter, format_reasons
+from batchqueue.reports.fix_file import InvalidRowsWriter, format_reasons
 
 __all__ = ["ExportResult", "InvalidRowsWriter", "export_job", "format_reasons", "safe_cell"]

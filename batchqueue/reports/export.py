@@ -16,14 +16,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from batchqueue.atomic import atomic_path
 from batchqueue.errors import EnvironmentFailure, UsageError
 from batchqueue.ledger import Job, Ledger
 from batchqueue.ledger.batchsql import in_list, placeholder
-from batchqueue.models import RowState
+from batchqueue.ledger.schema import RowState
 from batchqueue.reports.cells import safe_row
-from batchqueue.reports.invalid import format_reasons
-from batchqueue.reports.xlsxout import XlsxWriter
+from batchqueue.reports.fix_file import format_reasons
+from batchqueue.reports.xlsx_writer import XlsxWriter
+from batchqueue.whole_files import atomic_path
 
 FORMATS = ("csv", "xlsx", "json")
 BQ_BEFORE = ["bq_row"]

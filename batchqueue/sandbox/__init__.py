@@ -8,6 +8,6 @@ Usage::
 
 from batchqueue.sandbox.app import SandboxApp, SandboxConfig
 from batchqueue.sandbox.faults import Faults
-from batchqueue.sandbox.server import Sandbox
+from batchqueue.sandbox.runner import Sandbox
 
 __all__ = ["Faults", "Sandbox", "SandboxApp", "SandboxConfig"]

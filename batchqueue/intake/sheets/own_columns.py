@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from batchqueue.sheets.table import RawRow, SourceInfo, Table
+from batchqueue.intake.sheets.table import RawRow, SourceInfo, Table
 
 REPORT_PREFIX = "bq_"
 

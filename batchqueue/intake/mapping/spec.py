@@ -22,8 +22,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from batchqueue.config import DEFAULT_REGION, DEFAULT_TIMEZONE
 from batchqueue.errors import UsageError
+from batchqueue.settings import DEFAULT_REGION, DEFAULT_TIMEZONE
 
 #: Request fields besides the phone number, each from a column or a job-wide default.
 FIELDS = ("ani", "postd", "start", "end", "max_attempts", "reattempt_wait", "result_url")
@@ -31,7 +31,7 @@ FIELDS = ("ani", "postd", "start", "end", "max_attempts", "reattempt_wait", "res
 
 @dataclass(frozen=True)
 class MappingSpec:
-    """The mapping as given; :func:`batchqueue.mapping.resolve.resolve` fits it to a header."""
+    """The mapping as given; :func:`batchqueue.intake.mapping.resolve.resolve` fits it to a header."""
 
     phone_column: str | None = None
     columns: dict[str, str] = field(default_factory=dict)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from batchqueue.sheets.csvfile import CsvTable
-from batchqueue.sheets.detect import detect_kind, open_source
-from batchqueue.sheets.excel import ExcelTable
-from batchqueue.sheets.headers import column_letter
-from batchqueue.sheets.own_columns import WithoutReportColumns, is_report_column
-from batchqueue.sheets.table import RawRow, SourceInfo, Table
+from batchqueue.intake.sheets.csvfile import CsvTable
+from batchqueue.intake.sheets.detect import detect_kind, open_source
+from batchqueue.intake.sheets.excel import ExcelTable
+from batchqueue.intake.sheets.headers import column_letter
+from batchqueue.intake.sheets.own_columns import WithoutReportColumns, is_report_column
+from batchqueue.intake.sheets.table import RawRow, SourceInfo, Table
 
 __all__ = ["RawRow", "SourceInfo", "Table", "column_letter", "open_table"]
 

@@ -7,9 +7,9 @@ Usage::
     request, reasons = validator.check(cells, overflow)
 """
 
-from batchqueue.mapping.resolve import ResolvedMapping, resolve
-from batchqueue.mapping.spec import FIELDS, MappingSpec, load_mapping_file
-from batchqueue.mapping.validate import Reason, Request, RowValidator
+from batchqueue.intake.mapping.resolve import ResolvedMapping, resolve
+from batchqueue.intake.mapping.spec import FIELDS, MappingSpec, load_mapping_file
+from batchqueue.intake.mapping.validate import Reason, Request, RowValidator
 
 __all__ = [
     "FIELDS",

@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-from batchqueue.sheets.xlsx_parts import DURATION, SharedStrings, column_number, new_parser
+from batchqueue.intake.sheets.xlsx_parts import DURATION, SharedStrings, column_number, new_parser
 
 _CHUNK = 1 << 16
 _EPOCH_1900 = dt.datetime(1899, 12, 30)

@@ -5,7 +5,7 @@ they overlap. The helper re-reads the file (checking it is byte-for-byte the one
 fingerprinted from) and sends batches of ready ledger rows through a pipe; the import stays one
 transaction in this process, so a crash of either leaves no half job.
 
-Usage (from :func:`batchqueue.importer.import_file`)::
+Usage (from :func:`batchqueue.intake.importer.import_file`)::
 
     rows = validated_elsewhere(path, spec, now=now, max_problems=20, sha256=info.sha256, result=result)
 """
@@ -28,7 +28,7 @@ _BATCH = 5000
 
 
 def _helper(out: Connection, path: str, spec: Any, now: int, max_problems: int, sha256: str) -> None:
-    from batchqueue.importer import _prepare, _Rows
+    from batchqueue.intake.importer import _prepare, _Rows
 
     def send(message: tuple[Any, ...]) -> None:
         out.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))

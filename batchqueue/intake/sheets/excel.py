@@ -3,11 +3,11 @@
 python-calamine reads every format, but it builds the whole sheet in memory (~100 bytes a cell)
 and allocates the sheet's *used range* densely, so one stray cell at XFD1048576 asks for 17
 billion cells and aborts the process. So an xlsx/xlsm sheet is first counted without being parsed
-(:func:`~batchqueue.sheets.xlsx_parts.scan_sheet`):
+(:func:`~batchqueue.intake.sheets.xlsx_parts.scan_sheet`):
 
 - a used range absurd for the cells the sheet really holds is refused with a message;
 - a sheet small enough is read by calamine (fastest);
-- a larger one is streamed (:mod:`batchqueue.sheets.xlsx_stream`), in flat memory.
+- a larger one is streamed (:mod:`batchqueue.intake.sheets.xlsx_stream`), in flat memory.
 
 calamine is used directly rather than through ``pandas.read_excel``: it is the same engine, but
 pandas drops blank rows (so row numbers would no longer match what Excel shows).
@@ -27,11 +27,11 @@ from typing import IO, Any
 import python_calamine as calamine
 
 from batchqueue.errors import InputFileError, SheetNotFoundError
-from batchqueue.sheets.cells import cell_text
-from batchqueue.sheets.headers import clean_headers
-from batchqueue.sheets.table import RawRow, SourceInfo
-from batchqueue.sheets.xlsx_parts import UNREADABLE, SharedStrings, date_styles, read_workbook, scan_sheet
-from batchqueue.sheets.xlsx_stream import stream_rows
+from batchqueue.intake.sheets.cells import cell_text
+from batchqueue.intake.sheets.headers import clean_headers
+from batchqueue.intake.sheets.table import RawRow, SourceInfo
+from batchqueue.intake.sheets.xlsx_parts import UNREADABLE, SharedStrings, date_styles, read_workbook, scan_sheet
+from batchqueue.intake.sheets.xlsx_stream import stream_rows
 
 #: Sheets up to this many cells (and this used area) are read by calamine, which holds them whole.
 CALAMINE_MAX_CELLS = 1_500_000

@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from batchqueue.config import Settings
-from batchqueue.db import create_ledger_engine
-from batchqueue.models import metadata
+from batchqueue.ledger.database import create_ledger_engine
+from batchqueue.ledger.schema import metadata
+from batchqueue.settings import Settings
 
 config = context.config
 

@@ -30,9 +30,9 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from batchqueue.callbacks.call_details import BadPayload, CallDetails, details_from, parse_callback
+from batchqueue.callbacks.spool import Spooled, SpoolFile
 from batchqueue.ledger import Ledger
-from batchqueue.outcomes import BadPayload, CallDetails, details_from, parse_callback
-from batchqueue.spool import Spooled, SpoolFile
 
 log = logging.getLogger("batchqueue.callbacks")
 

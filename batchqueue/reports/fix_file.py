@@ -14,9 +14,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from batchqueue.atomic import atomic_path
 from batchqueue.errors import UsageError
 from batchqueue.reports.cells import safe_row
+from batchqueue.whole_files import atomic_path
 
 
 def format_reasons(reasons: list[tuple[str | None, str]]) -> str:
@@ -27,7 +27,7 @@ def format_reasons(reasons: list[tuple[str | None, str]]) -> str:
 class InvalidRowsWriter:
     """A CSV of rejected rows: their row number, every reason, then the original cells.
 
-    The file appears only once it is complete (see :mod:`batchqueue.atomic`).
+    The file appears only once it is complete (see :mod:`batchqueue.whole_files`).
     """
 
     def __init__(self, path: Path, headers: list[str]) -> None:

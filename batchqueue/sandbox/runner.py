@@ -1,10 +1,10 @@
-"""The sandbox served by :class:`batchqueue.httpserver.HttpServer`."""
+"""The sandbox served by :class:`batchqueue.http_serving.HttpServer`."""
 
 from __future__ import annotations
 
 from types import TracebackType
 
-from batchqueue.httpserver import HttpServer
+from batchqueue.http_serving import HttpServer
 from batchqueue.sandbox.app import SandboxApp, SandboxConfig
 
 

@@ -26,8 +26,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from batchqueue import __version__
-from batchqueue.config import Secret, redact_url
 from batchqueue.errors import UsageError
+from batchqueue.settings import Secret, redact_url
 from batchqueue.untrusted import parse_json, printable
 
 BATCH_FATAL_STATUSES = frozenset({401, 403, 404, 405, 409, 415})

@@ -15,10 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchqueue.insight import InsightClient, Reply, ReplyKind
+from batchqueue.callbacks.call_details import BadPayload, CallDetails, details_from
+from batchqueue.insight.client import InsightClient, Reply, ReplyKind
+from batchqueue.insight.pacing import Pacer
 from batchqueue.ledger import Job, Ledger
-from batchqueue.outcomes import BadPayload, CallDetails, details_from
-from batchqueue.pacing import Pacer
 
 _BATCH = 200
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from batchqueue.errors import UsageError
 
-DEFAULT_DB = "batchqueue.db"
+DEFAULT_DB = "batchqueue.ledger.database"
 DEFAULT_BASE_URL = "https://insight.plumvoice.com/api"
 DEFAULT_REGION = "US"
 DEFAULT_TIMEZONE = "UTC"

@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from batchqueue.errors import UsageError
+from batchqueue.intake.helper import PARALLEL_MIN_BYTES, validated_elsewhere
+from batchqueue.intake.mapping import MappingSpec, Reason, ResolvedMapping, RowValidator, resolve
+from batchqueue.intake.sheets import SourceInfo, Table, column_letter, open_table
 from batchqueue.ledger import Ledger
-from batchqueue.mapping import MappingSpec, Reason, ResolvedMapping, RowValidator, resolve
-from batchqueue.models import RowState
-from batchqueue.pipeline import PARALLEL_MIN_BYTES, validated_elsewhere
+from batchqueue.ledger.schema import RowState
 from batchqueue.reports import InvalidRowsWriter
-from batchqueue.sheets import SourceInfo, Table, column_letter, open_table
 
 Progress = Callable[[int, int], None]
 _PROGRESS_EVERY = 8192

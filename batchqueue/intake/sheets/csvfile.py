@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import IO
 
 from batchqueue.errors import InputFileError
-from batchqueue.sheets.headers import clean_headers
-from batchqueue.sheets.table import RawRow, SourceInfo
+from batchqueue.intake.sheets.headers import clean_headers
+from batchqueue.intake.sheets.table import RawRow, SourceInfo
 
 DELIMITERS = (",", ";", "\t", "|")
 _CHUNK = 1 << 20

@@ -26,8 +26,8 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from batchqueue.insight import Reply, ReplyKind
-from batchqueue.pacing import Pacer
+from batchqueue.insight.client import Reply, ReplyKind
+from batchqueue.insight.pacing import Pacer
 
 
 class _StopWhenSet(stop_base):

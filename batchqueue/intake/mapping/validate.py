@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, NamedTuple
 
-from batchqueue.mapping.phones import PhoneError, PhoneParser, tel_uri
-from batchqueue.mapping.resolve import REATTEMPT_WAIT_ADVISED, ResolvedMapping, check_url, parse_int
-from batchqueue.mapping.times import TimeParser
+from batchqueue.intake.mapping.phones import PhoneError, PhoneParser, tel_uri
+from batchqueue.intake.mapping.resolve import REATTEMPT_WAIT_ADVISED, ResolvedMapping, check_url, parse_int
+from batchqueue.intake.mapping.times import TimeParser
 
 #: (column name or None for the whole row, what is wrong)
 Reason = tuple[str | None, str]

@@ -17,7 +17,7 @@ from itertools import islice
 from pathlib import Path
 from types import TracebackType
 
-from batchqueue.sheets.headers import column_letter
+from batchqueue.intake.sheets.headers import column_letter
 
 Cell = str | int | float | None
 

@@ -23,12 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchqueue.insight import STATUS_MEANING, InsightClient, Reply, ReplyKind
+from batchqueue.insight.client import STATUS_MEANING, InsightClient, Reply, ReplyKind
+from batchqueue.insight.form import FormBuilder
+from batchqueue.insight.pacing import Pacer, SharedPace
+from batchqueue.insight.retry import RetryPolicy, send_with_retries
 from batchqueue.ledger import Claimed, Job, Ledger, Outcome
-from batchqueue.models import RowState
-from batchqueue.pacing import Pacer, SharedPace
-from batchqueue.retry import RetryPolicy, send_with_retries
-from batchqueue.wire import FormBuilder
+from batchqueue.ledger.schema import RowState
 
 _RECORD_BATCH = 256
 _RESULT_WAIT = 0.05

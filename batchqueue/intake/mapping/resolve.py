@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchqueue.errors import UsageError
-from batchqueue.mapping.phones import PhoneError, PhoneParser
-from batchqueue.mapping.spec import FIELDS, MappingSpec
-from batchqueue.mapping.times import TimeParser
+from batchqueue.intake.mapping.phones import PhoneError, PhoneParser
+from batchqueue.intake.mapping.spec import FIELDS, MappingSpec
+from batchqueue.intake.mapping.times import TimeParser
 
 PHONE_HEADERS = {
     "phone",

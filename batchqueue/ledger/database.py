@@ -2,7 +2,7 @@
 
 Usage::
 
-    engine = open_ledger("sqlite:///batchqueue.db")      # creates a new ledger at head
+    engine = open_ledger("sqlite:///batchqueue.ledger.database")      # creates a new ledger at head
     with write(engine) as conn: ...                       # BEGIN IMMEDIATE on SQLite
 
 An existing ledger on an older schema is refused with the command that upgrades it; the upgrade
@@ -23,8 +23,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from batchqueue.atomic import atomic_path
 from batchqueue.errors import LedgerError, SchemaOutdatedError, UsageError
+from batchqueue.whole_files import atomic_path
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -38,12 +38,11 @@ _WRITE = "batchqueue_write"
 
 
 def migrations_dir() -> Path:
-    """Where the Alembic scripts are: inside the package when installed, else the source tree."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "migrations", here.parent / "migrations"):
-        if (candidate / "env.py").is_file():
-            return candidate
-    raise LedgerError("the Alembic migrations are missing from this installation of batchqueue")
+    """The Alembic scripts, shipped inside the package."""
+    here = Path(__file__).resolve().parent / "migrations"
+    if not (here / "env.py").is_file():
+        raise LedgerError("the Alembic migrations are missing from this installation of batchqueue")
+    return here
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

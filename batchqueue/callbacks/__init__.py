@@ -1,0 +1,1 @@
+"""Learning outcomes: result_url callbacks (served, spooled, applied), polling and reconciliation."""

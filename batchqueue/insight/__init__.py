@@ -1,0 +1,1 @@
+"""The Insight API client: one HTTP client, one reply classification, the form, retries and pacing."""

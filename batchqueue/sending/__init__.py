@@ -1,0 +1,1 @@
+"""Sending: the submitter (claims, paces, sends, records), its locks and leases."""
