@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
 
-DEFAULT_DB = "batchqueue.ledger.database"
+DEFAULT_DB = "batchqueue.db"
 DEFAULT_BASE_URL = "https://insight.plumvoice.com/api"
 DEFAULT_REGION = "US"
 DEFAULT_TIMEZONE = "UTC"

@@ -103,7 +103,7 @@ def test_db_option_and_environment_variable(tmp_path: Path, run_cli: Run, monkey
     assert run_cli("import", src, "--survey", "1", "--instance", "1").code == 0
     assert (tmp_path / "a.db").exists()
     assert (tmp_path / "b.db").exists()
-    assert not (tmp_path / "batchqueue.ledger.database").exists()
+    assert not (tmp_path / "batchqueue.db").exists()
 
 
 @pytest.mark.parametrize(

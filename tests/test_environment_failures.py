@@ -40,11 +40,11 @@ def _batchqueue(*args: str, fsize: int | None = None, timeout: float = 300) -> s
 
 @pytest.fixture
 def big_job(tmp_path: Path, run_cli: Run) -> Path:
-    """A 120,000-row job in ./batchqueue.ledger.database, and an earlier report under prev.*."""
+    """A 120,000-row job in ./batchqueue.db, and an earlier report under prev.*."""
     assert run_cli("import", contacts(tmp_path / "c.csv", 120_000), "--survey", "4242", "--instance", "1").code == 0
-    with sqlite3.connect(tmp_path / "batchqueue.ledger.database") as conn:
+    with sqlite3.connect(tmp_path / "batchqueue.db") as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the export then writes nothing to the ledger
-    return tmp_path / "batchqueue.ledger.database"
+    return tmp_path / "batchqueue.db"
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "json"])
@@ -152,7 +152,7 @@ def test_a_backup_cut_short_never_sits_under_the_backup_name(tmp_path: Path) -> 
 
 def test_formula_text_from_a_callback_is_neutralised_in_the_csv_report(tmp_path: Path, run_cli: Run) -> None:
     assert run_cli("import", contacts(tmp_path / "c.csv", 3), "--survey", "4242", "--instance", "1").code == 0
-    ledger = Ledger(open_ledger(f"sqlite:///{tmp_path / 'batchqueue.ledger.database'}"))
+    ledger = Ledger(open_ledger(f"sqlite:///{tmp_path / 'batchqueue.db'}"))
     rows = ledger.claim(1, 3)
     hostile = ["=1+1", "+cmd|' /c calc'!a0", "@SUM(A1)"]
     ledger.apply_outcomes([(r.row_id, None, CallDetails(h)) for r, h in zip(rows, hostile, strict=True)], source="poll")

@@ -24,7 +24,7 @@ Run = Callable[..., CliResult]
 
 def _import(tmp_path: Path, run_cli: Run, n: int = 20) -> Path:
     assert run_cli("import", contacts(tmp_path / "c.csv", n), "--survey", "4242", "--instance", "1").code == 0
-    return tmp_path / "batchqueue.ledger.database"
+    return tmp_path / "batchqueue.db"
 
 
 def _wait(predicate: Callable[[], bool], seconds: float = 20) -> None:

@@ -36,7 +36,7 @@ def _sandbox(**faults: Any) -> Sandbox:
 @pytest.fixture
 def job(tmp_path: Path, run_cli: Run) -> Path:
     assert run_cli("import", contacts(tmp_path / "c.csv", 30), "--survey", "4242", "--instance", "1").code == 0
-    return tmp_path / "batchqueue.ledger.database"
+    return tmp_path / "batchqueue.db"
 
 
 @pytest.mark.parametrize("value", ["=1+1", "+16175550101", "-2", "@SUM(A1)", "\tx", "\rx", "=cmd|' /c calc'!A0"])

@@ -29,7 +29,7 @@ def job(tmp_path: Path, run_cli: Run) -> Path:
     rows.append(["Ed", "6175550103", "uncertain", "", "", "", "", "", ""])
     write_csv(tmp_path / "c.csv", rows)
     assert run_cli("import", tmp_path / "c.csv", "--survey", "1", "--instance", "1").code == 0
-    db = tmp_path / "batchqueue.ledger.database"
+    db = tmp_path / "batchqueue.db"
     with sqlite3.connect(db) as conn:
         conn.execute(
             "UPDATE rows SET state='queued', call_id='77', http_status=200, attempts=1, "

@@ -28,9 +28,9 @@ def _sandbox(**faults: float | int | None) -> Sandbox:
 
 @pytest.fixture
 def job(tmp_path: Path, run_cli: Run) -> Path:
-    """A 30-row job (id 1) in ./batchqueue.ledger.database."""
+    """A 30-row job (id 1) in ./batchqueue.db."""
     assert run_cli("import", contacts(tmp_path / "c.csv", 30), "--survey", "4242", "--instance", "1").code == 0
-    return tmp_path / "batchqueue.ledger.database"
+    return tmp_path / "batchqueue.db"
 
 
 def test_a_clean_run_queues_every_row_once(job: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,7 +64,7 @@ def test_a_clean_run_queues_every_row_once(job: Path, run_cli: Run, monkeypatch:
         assert conn.execute("SELECT count(*) FROM attempts WHERE outcome IS NULL").fetchone()[0] == 0
     again = run_cli("run", "1", *FAST).json()
     assert again["sent"] == 0  # nothing pending: nothing is sent twice
-    for path in job.parent.glob("batchqueue.ledger.database*"):
+    for path in job.parent.glob("batchqueue.db*"):
         assert b"sandbox-key" not in path.read_bytes(), f"the API key reached {path.name}"
     assert "sandbox-key" not in result.out + result.err
 
@@ -173,7 +173,7 @@ def test_batch_fatal_replies_stop_at_once_and_the_row_stays_pending(
     assert result.code == 3
     assert f"HTTP {status}" in result.err
     assert "run `batchqueue run 1` again" in result.err
-    states = [r["state"] for r in ledger_rows(tmp_path / "batchqueue.ledger.database")]
+    states = [r["state"] for r in ledger_rows(tmp_path / "batchqueue.db")]
     assert states.count("queued") == (5 if setup == "cap" else 0)
     assert states.count("pending") == 30 - states.count("queued")
 
@@ -370,8 +370,8 @@ def test_ctrl_c_finishes_in_flight_rows_and_resumes_cleanly(job: Path) -> None:
 
 
 def test_a_pacing_failure_is_retried_as_not_sent_and_never_hangs() -> None:
-    from batchqueue.insight.client import Reply, ReplyKind
     from batchqueue.insight.pacing import SharedPace
+    from batchqueue.insight.replies import Reply, ReplyKind
     from batchqueue.insight.retry import RetryPolicy, send_with_retries
 
     def broken(n: int) -> float:
@@ -474,7 +474,8 @@ def test_an_upper_case_scheme_is_accepted(job: Path, run_cli: Run, monkeypatch: 
 
 def test_a_pre_send_failure_is_not_sent_and_nothing_reaches_the_server() -> None:
     """A request that cannot even be encoded never used a connection: not sent, never uncertain."""
-    from batchqueue.insight.client import InsightClient, ReplyKind
+    from batchqueue.insight.client import InsightClient
+    from batchqueue.insight.replies import ReplyKind
     from batchqueue.settings import Secret
 
     with Sandbox() as sb:

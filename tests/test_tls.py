@@ -108,7 +108,7 @@ def tls_job(tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> Pa
     assert run_cli("import", contacts(tmp_path / "c.csv", 3), "--survey", "4242", "--instance", "1").code == 0
     monkeypatch.setenv("BATCHQUEUE_USER", "demo@example.com")
     monkeypatch.setenv("BATCHQUEUE_API_KEY", "sandbox-key")
-    return tmp_path / "batchqueue.ledger.database"
+    return tmp_path / "batchqueue.db"
 
 
 RUN = ["--rate", "0", "--concurrency", "1", "--retries", "4", "--json"]

@@ -119,7 +119,7 @@ db_option = click.option(
     "--db",
     "db",
     metavar="PATH|URL",
-    help="Ledger: a file path or SQLAlchemy URL (env BATCHQUEUE_DB; default batchqueue.ledger.database).",
+    help="Ledger: a file path or SQLAlchemy URL (env BATCHQUEUE_DB; default batchqueue.db).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")

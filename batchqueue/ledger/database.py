@@ -2,7 +2,7 @@
 
 Usage::
 
-    engine = open_ledger("sqlite:///batchqueue.ledger.database")      # creates a new ledger at head
+    engine = open_ledger("sqlite:///batchqueue.db")      # creates a new ledger at head
     with write(engine) as conn: ...                       # BEGIN IMMEDIATE on SQLite
 
 An existing ledger on an older schema is refused with the command that upgrades it; the upgrade
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 #: The newest migration in ``migrations/versions``; a test checks that it is Alembic's head.
 #: Kept here so that everyday commands need not import Alembic (~0.4 s) just to compare versions.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 
 BUSY_TIMEOUT_MS = 60_000
 _WRITE = "batchqueue_write"
@@ -162,7 +162,7 @@ def upgrade(engine: Engine, *, backup: bool = True) -> Path | None:
     return saved
 
 
-def open_ledger(url: str, *, create: bool = True) -> Engine:
+def open_engine(url: str, *, create: bool = True) -> Engine:
     """An engine on a ledger at the current schema; a new, empty database is created at head."""
     engine = create_ledger_engine(url)
     if not create and engine.url.get_backend_name() == "sqlite":

@@ -16,7 +16,7 @@ from batchqueue.errors import LedgerBusyError
 
 
 class RunLock:
-    """Usage: ``with RunLock(Path("batchqueue.ledger.database")): ...`` — raises LedgerBusyError if taken."""
+    """Usage: ``with RunLock(Path("batchqueue.db")): ...`` — raises LedgerBusyError if taken."""
 
     def __init__(self, database: Path) -> None:
         # The real file, not the name it was reached by: a symlink or a relative path to the same
