@@ -7,6 +7,9 @@
     ├── InputFileError(ValueError)      the spreadsheet cannot be read as asked     exit 2
     │   ├── SheetNotFoundError          --sheet names no sheet of the workbook
     │   └── HeaderError                 empty or duplicate header names
+    ├── InvalidValue(ValueError)        one cell or field cannot be used (a row's reason, not an exit)
+    │   ├── PhoneError                  not a usable phone number
+    │   └── BadPayload                  a callback or status body that cannot be read
     ├── LedgerError                     the ledger cannot be used as asked          exit 2
     │   ├── SchemaOutdatedError         the ledger needs `batchqueue db upgrade`
     │   ├── LedgerBusyError             another process holds the ledger's lock
@@ -49,6 +52,18 @@ class HeaderError(InputFileError):
     """The header row has empty or duplicate names."""
 
 
+class InvalidValue(BatchqueueError, ValueError):
+    """One value (a cell, a form field, a callback body) is unusable; the message says why."""
+
+
+class PhoneError(InvalidValue):
+    """A value that is not a usable phone number; the message says why, for the row's reasons."""
+
+
+class BadPayload(InvalidValue):
+    """A callback or status body that cannot be read as call details."""
+
+
 class LedgerError(BatchqueueError):
     """The ledger database cannot be used as asked."""
 
@@ -66,15 +81,19 @@ class JobNotFoundError(LedgerError):
 
 
 class InsightError(BatchqueueError):
-    """Talking to the Insight API failed in a way that stops the batch."""
+    """Talking to the Insight API failed in a way that stops the batch.
+
+    ``result`` is what the stopped command got done (a run's or a poll's summary), for display.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, result: object = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.result = result
 
 
 class BatchFatalError(InsightError):
     """Insight answered with a status that no retry can fix (401 403 404 405 409 415)."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class ApiUnavailableError(InsightError):

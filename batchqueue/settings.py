@@ -1,9 +1,9 @@
-"""Defaults and the one validated settings object; the only module that reads the environment.
+"""The one validated settings object; the only module that reads the environment.
 
 Usage::
 
     settings = Settings.from_env(os.environ, db="ledger.db")
-    engine = open_ledger(settings.db_url)
+    ledger = open_ledger(settings.db_url)
 """
 
 from __future__ import annotations
@@ -15,13 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
 
 DEFAULT_DB = "batchqueue.db"
 DEFAULT_BASE_URL = "https://insight.plumvoice.com/api"
-DEFAULT_REGION = "US"
-DEFAULT_TIMEZONE = "UTC"
 
 ENV_DB = "BATCHQUEUE_DB"
 ENV_BASE_URL = "BATCHQUEUE_BASE_URL"

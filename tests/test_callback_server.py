@@ -21,22 +21,20 @@ import requests
 
 from batchqueue.callbacks.app import CallbackApp
 from batchqueue.http_serving import HttpServer
-from batchqueue.insight.client import Reply, ReplyKind
 from batchqueue.intake.importer import import_file
-from batchqueue.intake.mapping import MappingSpec
-from batchqueue.ledger import Ledger, Outcome
-from batchqueue.ledger.database import open_ledger
-from batchqueue.ledger.schema import RowState
+from batchqueue.intake.mapping.spec import MappingSpec
+from batchqueue.ledger import Attempt, Ledger, Settlement, open_ledger
+from batchqueue.lifecycle import Event
 from tests.sandbox_helpers import contacts, ledger_rows_url
 
 DETAILS: dict[str, Any] = {"status": "completed", "attempts": "1", "last_attempt_timestamp": "1796133700"}
 
 
 def _queued_job(url: str, folder: Path, rows: int) -> Ledger:
-    ledger = Ledger(open_ledger(url))
+    ledger = open_ledger(url)
     import_file(ledger, contacts(folder / "c.csv", rows), MappingSpec(), survey_id="4242", instance_id="1")
     while claimed := ledger.claim(1, 500):
-        ledger.record([Outcome(c.row_id, RowState.QUEUED, [Reply(ReplyKind.QUEUED, 200, "9")], "9") for c in claimed])
+        ledger.record([Settlement(c.row_id, Event.ACCEPTED, [Attempt("queued", 200, "9")], "9") for c in claimed])
     return ledger
 
 

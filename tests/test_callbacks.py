@@ -14,12 +14,10 @@ import requests
 from batchqueue.callbacks.app import MAX_BODY, CallbackApp
 from batchqueue.callbacks.call_details import BadPayload, parse_callback, unflatten
 from batchqueue.http_serving import HttpServer
-from batchqueue.insight.client import Reply, ReplyKind
 from batchqueue.intake.importer import import_file
-from batchqueue.intake.mapping import MappingSpec
-from batchqueue.ledger import Ledger, Outcome
-from batchqueue.ledger.database import open_ledger
-from batchqueue.ledger.schema import RowState
+from batchqueue.intake.mapping.spec import MappingSpec
+from batchqueue.ledger import Attempt, Ledger, Settlement, open_ledger
+from batchqueue.lifecycle import Event
 from batchqueue.sandbox.completer import encode
 from tests.sandbox_helpers import contacts, ledger_rows
 
@@ -72,12 +70,12 @@ def test_garbage_is_a_bad_payload(content_type: str, body: bytes) -> None:
 def served(tmp_path: Path) -> Iterator[tuple[Ledger, str, Path]]:
     """A job of 10 rows, all queued (call ids 500…), and `serve` on a free port."""
     db = tmp_path / "l.db"
-    ledger = Ledger(open_ledger(f"sqlite:///{db}"))
+    ledger = open_ledger(f"sqlite:///{db}")
     import_file(ledger, contacts(tmp_path / "c.csv", 10), MappingSpec(), survey_id="4242", instance_id="1")
     claimed = ledger.claim(1, 10)
     ledger.record(
         [
-            Outcome(c.row_id, RowState.QUEUED, [Reply(ReplyKind.QUEUED, 200, str(500 + i))], str(500 + i))
+            Settlement(c.row_id, Event.ACCEPTED, [Attempt("queued", 200, str(500 + i))], str(500 + i))
             for i, c in enumerate(claimed)
         ]
     )
@@ -158,11 +156,11 @@ def test_a_callback_proves_an_uncertain_row_was_queued(served: tuple[Ledger, str
 
 def test_a_burst_of_concurrent_callbacks_is_all_recorded(tmp_path: Path) -> None:
     db = tmp_path / "l.db"
-    ledger = Ledger(open_ledger(f"sqlite:///{db}"))
+    ledger = open_ledger(f"sqlite:///{db}")
     import_file(ledger, contacts(tmp_path / "c.csv", 600), MappingSpec(), survey_id="4242", instance_id="1")
     for _ in range(3):
         claimed = ledger.claim(1, 200)
-        ledger.record([Outcome(c.row_id, RowState.QUEUED, [Reply(ReplyKind.QUEUED, 200, "1")], "1") for c in claimed])
+        ledger.record([Settlement(c.row_id, Event.ACCEPTED, [Attempt("queued", 200, "1")], "1") for c in claimed])
     app = CallbackApp(ledger, tmp_path / "spool")
     server = HttpServer(app, port=0, threads=16).start()
     urls = [f"{server.url}/cb/{r['id']}/{r['token']}" for r in ledger_rows(db)]

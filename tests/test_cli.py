@@ -111,7 +111,7 @@ def test_db_option_and_environment_variable(tmp_path: Path, run_cli: Run, monkey
     [
         (["check", "missing.csv"], "no such file"),
         (["check", "c.csv", "--phone-column", "Mobile"], "no column named 'Mobile'"),
-        (["check", "c.csv", "--max-attempts", "0"], "between 1 and 10"),
+        (["check", "c.csv", "--max-attempts", "0"], "max_attempts must be 1-10"),
         (["check", "c.csv", "--column", "colour=Name"], "FIELD=COLUMN"),
         (["check", "c.csv", "--mapping", "nope.toml"], "no such file"),
         (["check", "c.csv", "--delimiter", ";;"], "one character"),

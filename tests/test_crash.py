@@ -16,9 +16,8 @@ import time
 from pathlib import Path
 
 from batchqueue.intake.importer import import_file
-from batchqueue.intake.mapping import MappingSpec
-from batchqueue.ledger import Ledger
-from batchqueue.ledger.database import open_ledger
+from batchqueue.intake.mapping.spec import MappingSpec
+from batchqueue.ledger import open_ledger
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
 from tests.sandbox_helpers import check_against_sandbox, contacts, sandbox_env
 
@@ -38,9 +37,9 @@ def crash_loop(tmp_path: Path, *, seed: int, unsafe: bool) -> dict[str, int]:
         seed=seed,
     )
     db = tmp_path / "crash.db"
-    engine = open_ledger(f"sqlite:///{db}")
-    import_file(Ledger(engine), contacts(tmp_path / "c.csv", ROWS), MappingSpec(), survey_id="4242", instance_id="1")
-    engine.dispose()
+    ledger = open_ledger(f"sqlite:///{db}")
+    import_file(ledger, contacts(tmp_path / "c.csv", ROWS), MappingSpec(), survey_id="4242", instance_id="1")
+    ledger.close()
     rng = random.Random(seed)
     sb = Sandbox(SandboxConfig(faults=faults)).start()
     env = sandbox_env(sb)

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from batchqueue.callbacks.call_details import CallDetails
-from batchqueue.ledger import Ledger
-from batchqueue.ledger.database import open_ledger
+from batchqueue.ledger import open_ledger
 from tests.conftest import CliResult
 from tests.sandbox_helpers import contacts
 
@@ -152,7 +151,7 @@ def test_a_backup_cut_short_never_sits_under_the_backup_name(tmp_path: Path) -> 
 
 def test_formula_text_from_a_callback_is_neutralised_in_the_csv_report(tmp_path: Path, run_cli: Run) -> None:
     assert run_cli("import", contacts(tmp_path / "c.csv", 3), "--survey", "4242", "--instance", "1").code == 0
-    ledger = Ledger(open_ledger(f"sqlite:///{tmp_path / 'batchqueue.db'}"))
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'batchqueue.db'}")
     rows = ledger.claim(1, 3)
     hostile = ["=1+1", "+cmd|' /c calc'!a0", "@SUM(A1)"]
     ledger.apply_outcomes([(r.row_id, None, CallDetails(h)) for r, h in zip(rows, hostile, strict=True)], source="poll")

@@ -17,7 +17,7 @@ from requests.structures import CaseInsensitiveDict
 
 from batchqueue.callbacks.call_details import MAX_STATUS, BadPayload, CallDetails, details_from, parse_callback
 from batchqueue.errors import InputFileError
-from batchqueue.insight.client import ReplyKind, classify_response
+from batchqueue.insight.replies import ReplyKind, classify_response
 from batchqueue.intake.sheets import open_table
 from batchqueue.intake.sheets.excel import _xlsx_rows
 from batchqueue.untrusted import INT64_MAX

@@ -21,12 +21,11 @@ from openpyxl import Workbook
 from batchqueue.errors import InputFileError
 from batchqueue.intake.helper import validated_elsewhere
 from batchqueue.intake.importer import import_file
-from batchqueue.intake.mapping import MappingSpec
+from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.sheets.cells import cell_text
 from batchqueue.intake.sheets.xlsx_parts import SharedStrings, date_styles, read_workbook
 from batchqueue.intake.sheets.xlsx_stream import stream_rows
-from batchqueue.ledger import Ledger
-from batchqueue.ledger.database import open_ledger
+from batchqueue.ledger import open_ledger
 from batchqueue.reports.xlsx_writer import XlsxWriter
 from tests.conftest import CliResult, write_csv
 from tests.sandbox_helpers import contacts
@@ -249,7 +248,7 @@ def test_a_cell_calamine_cannot_convert_is_read_by_the_streaming_reader(tmp_path
 def test_a_file_changed_while_it_is_imported_is_refused(tmp_path: Path) -> None:
     path = contacts(tmp_path / "c.csv", 60_000)
     original = path.read_bytes()
-    ledger = Ledger(open_ledger(f"sqlite:///{tmp_path / 'l.db'}"))
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
     changed = threading.Event()
 
     def change_the_file(done: int, total: int) -> None:
@@ -273,7 +272,7 @@ def test_a_file_changed_while_it_is_imported_is_refused(tmp_path: Path) -> None:
 def test_a_file_changed_under_the_validating_helper_is_refused(tmp_path: Path) -> None:
     path = contacts(tmp_path / "c.csv", 400_000)
     original = path.read_bytes()
-    ledger = Ledger(open_ledger(f"sqlite:///{tmp_path / 'l.db'}"))
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
     changed = threading.Event()
 
     def change_the_file(done: int, total: int) -> None:

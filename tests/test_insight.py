@@ -11,7 +11,8 @@ import pytest
 import requests
 from requests.structures import CaseInsensitiveDict
 
-from batchqueue.insight.client import InsightClient, ReplyKind, classify_exception, classify_response
+from batchqueue.insight.client import InsightClient
+from batchqueue.insight.replies import ReplyKind, classify_exception, classify_response
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
 from batchqueue.settings import Secret
 

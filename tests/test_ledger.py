@@ -16,14 +16,14 @@ from sqlalchemy import text
 
 from batchqueue.errors import LedgerError, SchemaOutdatedError
 from batchqueue.intake.importer import import_file
-from batchqueue.intake.mapping import MappingSpec
-from batchqueue.ledger import Ledger
-from batchqueue.ledger.database import SCHEMA_REVISION, alembic_config, head_revision, open_ledger
+from batchqueue.intake.mapping.spec import MappingSpec
+from batchqueue.ledger import open_ledger
+from batchqueue.ledger.database import SCHEMA_REVISION, alembic_config, head_revision, open_engine
 from tests.conftest import write_csv
 
 
 def test_empty_database_upgrades_to_head_and_models_match_migrations(tmp_path: Path) -> None:
-    engine = open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    engine = open_engine(f"sqlite:///{tmp_path / 'l.db'}")
     assert head_revision(engine) == SCHEMA_REVISION
     with engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == SCHEMA_REVISION
@@ -32,7 +32,7 @@ def test_empty_database_upgrades_to_head_and_models_match_migrations(tmp_path: P
 
 
 def test_sqlite_connections_are_durable(tmp_path: Path) -> None:
-    engine = open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    engine = open_engine(f"sqlite:///{tmp_path / 'l.db'}")
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
@@ -42,7 +42,7 @@ def test_sqlite_connections_are_durable(tmp_path: Path) -> None:
 
 def test_a_ledger_on_another_schema_is_refused_with_the_upgrade_command(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
     db = tmp_path / "old.db"
-    open_ledger(f"sqlite:///{db}").dispose()
+    open_ledger(f"sqlite:///{db}").close()
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE alembic_version SET version_num = '0000'")
     with pytest.raises(SchemaOutdatedError, match="batchqueue db upgrade"):
@@ -67,7 +67,7 @@ def _contacts(path: Path, n: int) -> Path:
 
 
 def test_import_accounts_for_every_row_and_is_idempotent(tmp_path: Path) -> None:
-    ledger = Ledger(open_ledger(f"sqlite:///{tmp_path / 'l.db'}"))
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
     src = _contacts(tmp_path / "c.csv", 50)
     first = import_file(ledger, src, MappingSpec(), survey_id="9", instance_id="1")
     assert first.created
@@ -124,7 +124,7 @@ def test_a_killed_import_leaves_no_half_job(tmp_path: Path) -> None:
     assert proc.poll() is None, "the import finished before it could be killed; make the file bigger"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    ledger = Ledger(open_ledger(f"sqlite:///{db}"))
+    ledger = open_ledger(f"sqlite:///{db}")
     assert ledger.jobs() == []
     with ledger.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
@@ -171,7 +171,7 @@ def test_parallel_import_writes_exactly_what_the_serial_one_does(tmp_path: Path)
     src = write_csv(tmp_path / "c.csv", rows)
     tables = []
     for parallel in (False, True):
-        ledger = Ledger(open_ledger(f"sqlite:///{tmp_path / f'{parallel}.db'}"))
+        ledger = open_ledger(f"sqlite:///{tmp_path / f'{parallel}.db'}")
         result = import_file(ledger, src, MappingSpec(), survey_id="1", instance_id="1", parallel=parallel)
         with ledger.engine.connect() as conn:
             stored = conn.execute(

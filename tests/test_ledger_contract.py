@@ -12,12 +12,11 @@ from alembic import command
 from sqlalchemy import text
 
 from batchqueue.callbacks.call_details import CallDetails
-from batchqueue.insight.client import Reply, ReplyKind
 from batchqueue.intake.importer import import_file
-from batchqueue.intake.mapping import MappingSpec
-from batchqueue.ledger import Ledger, Outcome
-from batchqueue.ledger.database import SCHEMA_REVISION, alembic_config, open_ledger
-from batchqueue.ledger.schema import RowState
+from batchqueue.intake.mapping.spec import MappingSpec
+from batchqueue.ledger import Attempt, Ledger, Settlement, open_ledger
+from batchqueue.ledger.database import SCHEMA_REVISION, alembic_config
+from batchqueue.lifecycle import Event
 from batchqueue.reports import export_job
 from batchqueue.sandbox import Sandbox
 from tests.conftest import CliResult
@@ -26,7 +25,7 @@ from tests.sandbox_helpers import contacts, point_at
 
 @pytest.fixture
 def ledger(ledger_url: str, tmp_path: Path) -> Iterator[Ledger]:
-    ledger = Ledger(open_ledger(ledger_url))
+    ledger = open_ledger(ledger_url)
     result = import_file(ledger, contacts(tmp_path / "c.csv", 40), MappingSpec(), survey_id="7", instance_id="1")
     assert result.job_id == 1
     yield ledger
@@ -61,19 +60,17 @@ def test_import_counts_and_idempotence(ledger: Ledger, tmp_path: Path) -> None:
 
 
 def test_claim_record_release_and_the_attempts_log(ledger: Ledger) -> None:
-    claimed = ledger.settle(1, [], [], 5, owner="w1", lease_ttl=30)
+    claimed = ledger.settle(1, [], [], 5, owner="w1", lease_ttl=30).claimed
     assert [c.row_number for c in claimed] == [2, 3, 4, 5, 6]
     rows = {r["id"]: r for r in _rows(ledger)}
     assert all(rows[c.row_id]["state"] == "sending" and rows[c.row_id]["lease_owner"] == "w1" for c in claimed)
-    retried = Reply(ReplyKind.NOT_SENT, error="refused")
+    retried = Attempt("not_sent", error="refused")
     ledger.settle(
         1,
         [
-            Outcome(claimed[0].row_id, RowState.QUEUED, [retried, Reply(ReplyKind.QUEUED, 200, "91")], "91", None, 200),
-            Outcome(
-                claimed[1].row_id, RowState.FAILED, [Reply(ReplyKind.REJECTED, 400, error="bad")], None, "bad", 400
-            ),
-            Outcome(claimed[2].row_id, RowState.UNCERTAIN, [Reply(ReplyKind.AMBIGUOUS, 500)], None, "HTTP 500", 500),
+            Settlement(claimed[0].row_id, Event.ACCEPTED, [retried, Attempt("queued", 200, "91")], "91", None, 200),
+            Settlement(claimed[1].row_id, Event.REFUSED, [Attempt("rejected", 400, error="bad")], None, "bad", 400),
+            Settlement(claimed[2].row_id, Event.AMBIGUOUS, [Attempt("ambiguous", 500)], None, "HTTP 500", 500),
         ],
         [claimed[3].row_id],
         0,
@@ -91,8 +88,8 @@ def test_claim_record_release_and_the_attempts_log(ledger: Ledger) -> None:
 
 
 def test_recover_sending_all_or_only_expired_leases(ledger: Ledger) -> None:
-    live = ledger.settle(1, [], [], 2, owner="alive", lease_ttl=300)
-    dead = ledger.settle(1, [], [], 3, owner="dead", lease_ttl=300)
+    live = ledger.settle(1, [], [], 2, owner="alive", lease_ttl=300).claimed
+    dead = ledger.settle(1, [], [], 3, owner="dead", lease_ttl=300).claimed
     with ledger.engine.begin() as conn:
         conn.execute(text("UPDATE rows SET lease_expires = 1 WHERE lease_owner = 'dead'"))
     assert ledger.recover_sending(1, expired_only=True) == 3
@@ -107,7 +104,7 @@ def test_concurrent_claims_never_overlap(ledger: Ledger) -> None:
     lock = threading.Lock()
 
     def worker(name: str) -> None:
-        while claimed := ledger.settle(1, [], [], 3, owner=name):
+        while claimed := ledger.settle(1, [], [], 3, owner=name).claimed:
             with lock:
                 got.extend(c.row_id for c in claimed)
 
@@ -122,7 +119,7 @@ def test_concurrent_claims_never_overlap(ledger: Ledger) -> None:
 
 def test_outcomes_tokens_and_precedence(ledger: Ledger) -> None:
     claimed = ledger.claim(1, 2)
-    ledger.record([Outcome(claimed[0].row_id, RowState.UNCERTAIN, [Reply(ReplyKind.AMBIGUOUS)])])
+    ledger.record([Settlement(claimed[0].row_id, Event.AMBIGUOUS, [Attempt("ambiguous")])])
     row = claimed[0]
     assert row.token is not None
     verdicts = ledger.apply_outcomes(
@@ -164,8 +161,8 @@ def test_outcomes_tokens_and_precedence(ledger: Ledger) -> None:
 def test_retry_cancel_and_reconcile(ledger: Ledger) -> None:
     claimed = ledger.claim(1, 4)
     ledger.record(
-        [Outcome(c.row_id, RowState.FAILED, [Reply(ReplyKind.REJECTED, 400)], None, "bad", 400) for c in claimed[:2]]
-        + [Outcome(c.row_id, RowState.UNCERTAIN, [Reply(ReplyKind.AMBIGUOUS)]) for c in claimed[2:]]
+        [Settlement(c.row_id, Event.REFUSED, [Attempt("rejected", 400)], None, "bad", 400) for c in claimed[:2]]
+        + [Settlement(c.row_id, Event.AMBIGUOUS, [Attempt("ambiguous")]) for c in claimed[2:]]
     )
     assert ledger.retry_rows(1, status_code=500) == 0
     assert ledger.retry_rows(1, error_contains="bad") == 2
@@ -207,6 +204,6 @@ def test_a_long_call_id_is_kept_whole(ledger: Ledger) -> None:
     """PostgreSQL once cut call ids to 64 characters without a word."""
     row = ledger.claim(1, 1)[0]
     call_id = "call-" + "7" * 200
-    ledger.record([Outcome(row.row_id, RowState.QUEUED, [Reply(ReplyKind.QUEUED, 200, call_id)], call_id)])
+    ledger.record([Settlement(row.row_id, Event.ACCEPTED, [Attempt("queued", 200, call_id)], call_id)])
     stored = next(r for r in _rows(ledger) if r["id"] == row.row_id)
     assert (stored["state"], stored["call_id"]) == ("queued", call_id)

@@ -9,7 +9,8 @@ import pytest
 
 from batchqueue.errors import UsageError
 from batchqueue.intake.importer import check_file
-from batchqueue.intake.mapping import MappingSpec, load_mapping_file, resolve
+from batchqueue.intake.mapping.resolve import resolve
+from batchqueue.intake.mapping.spec import MappingSpec, load_mapping_file
 from tests.conftest import write_csv
 
 NOW = int(time.time())
@@ -48,11 +49,11 @@ def test_metadata_defaults_to_every_other_column_and_can_be_limited_or_dropped()
 @pytest.mark.parametrize(
     ("given", "message"),
     [
-        ({"max_attempts": "11"}, "between 1 and 10"),
-        ({"max_attempts": "3"}, "needs --reattempt-wait"),
+        ({"max_attempts": "11"}, "--max-attempts: max_attempts must be 1-10"),
+        ({"max_attempts": "3"}, "--reattempt-wait: reattempt_wait is required when max_attempts > 1"),
         ({"max_attempts": "two"}, "not a whole number"),
         ({"end": "2001-01-01"}, "in the past"),
-        ({"start": "2099-01-02", "end": "2099-01-01"}, "after --start"),
+        ({"start": "2099-01-02", "end": "2099-01-01"}, "--end: end must be after start"),
         ({"start": "01/02/2099"}, "ISO 8601"),
         ({"ani": "123"}, "--ani"),
         ({"result_url": "ftp://x"}, "http"),

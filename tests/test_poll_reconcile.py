@@ -12,8 +12,7 @@ import pytest
 
 from batchqueue.callbacks.app import CallbackApp
 from batchqueue.http_serving import HttpServer
-from batchqueue.ledger import Ledger
-from batchqueue.ledger.database import open_ledger
+from batchqueue.ledger import open_ledger
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
 from batchqueue.sandbox.completer import Completion
 from tests.conftest import CliResult
@@ -39,7 +38,7 @@ def test_sandbox_callbacks_fill_in_outcomes(
     tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch, encoding: str
 ) -> None:
     db = _import(tmp_path, run_cli)
-    ledger = Ledger(open_ledger(f"sqlite:///{db}"))
+    ledger = open_ledger(f"sqlite:///{db}")
     app = CallbackApp(ledger, tmp_path / "spool")
     receiver = HttpServer(app, port=0).start()
     sb = Sandbox(SandboxConfig(completion=Completion(after=0.1, encoding=encoding, seed=4))).start()
@@ -100,7 +99,7 @@ def test_poll_stops_on_a_revoked_key(tmp_path: Path, run_cli: Run, monkeypatch: 
 
 def test_remote_cancel_fires_canceled_callbacks(tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
     db = _import(tmp_path, run_cli, 5)
-    ledger = Ledger(open_ledger(f"sqlite:///{db}"))
+    ledger = open_ledger(f"sqlite:///{db}")
     app = CallbackApp(ledger, tmp_path / "spool")
     receiver = HttpServer(app, port=0).start()
     sb = Sandbox(SandboxConfig(completion=Completion(after=60))).start()
@@ -125,7 +124,9 @@ def test_reconcile_lists_first_and_changes_only_when_asked(
         assert run_cli("run", "1", "--rate", "0", "--breaker", "100").code == 1
     finally:
         sb.stop()
-    assert Ledger(open_ledger(f"sqlite:///{db}")).counts(1)["uncertain"] == 6
+    ledger = open_ledger(f"sqlite:///{db}")
+    assert ledger.counts(1)["uncertain"] == 6
+    ledger.close()
     with sqlite3.connect(db) as conn:  # one row proven by a callback, one still inside its window
         ids = [r[0] for r in conn.execute("SELECT id FROM rows ORDER BY id")]
         conn.execute("UPDATE rows SET state = 'queued', outcome_status = 'completed' WHERE id = ?", (ids[0],))

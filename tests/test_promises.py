@@ -17,8 +17,7 @@ from openpyxl import load_workbook
 
 from batchqueue.callbacks.app import CallbackApp
 from batchqueue.http_serving import HttpServer
-from batchqueue.ledger import Ledger
-from batchqueue.ledger.database import open_ledger
+from batchqueue.ledger import open_ledger
 from batchqueue.reports.cells import safe_cell, safe_row
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
 from batchqueue.sandbox.completer import Completion
@@ -144,7 +143,7 @@ def test_a_429_slows_the_whole_run(tmp_path: Path, run_cli: Run, monkeypatch: py
 def test_a_callback_before_an_ambiguous_reply_keeps_the_row_queued(
     job: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    ledger = Ledger(open_ledger(f"sqlite:///{job}"))
+    ledger = open_ledger(f"sqlite:///{job}")
     app = CallbackApp(ledger, tmp_path / "spool")
     receiver = HttpServer(app, port=0).start()
     sb = Sandbox(

@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 
 from batchqueue.intake.importer import import_file
-from batchqueue.intake.mapping import MappingSpec
-from batchqueue.ledger import Ledger
-from batchqueue.ledger.database import open_ledger
+from batchqueue.intake.mapping.spec import MappingSpec
+from batchqueue.ledger import open_ledger
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
 from tests.sandbox_helpers import check_against_sandbox, contacts, ledger_rows_url, sandbox_env
 
@@ -22,9 +21,9 @@ LEASE = 3.0
 
 
 def test_four_workers_killed_at_random_never_call_anyone_twice(postgres_url: str, tmp_path: Path) -> None:
-    engine = open_ledger(postgres_url)
-    import_file(Ledger(engine), contacts(tmp_path / "c.csv", ROWS), MappingSpec(), survey_id="4242", instance_id="1")
-    engine.dispose()
+    ledger = open_ledger(postgres_url)
+    import_file(ledger, contacts(tmp_path / "c.csv", ROWS), MappingSpec(), survey_id="4242", instance_id="1")
+    ledger.close()
     faults = Faults(latency=0.002, latency_after=0.03, p_400=0.03, p_500_after=0.02, p_drop_after=0.02, seed=5)
     sb = Sandbox(SandboxConfig(faults=faults)).start()
     env = sandbox_env(sb)

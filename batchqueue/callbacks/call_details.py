@@ -7,7 +7,6 @@ accepted. Numbers may arrive as strings; empty timestamps mean "unset".
 Usage::
 
     details = parse_callback("application/json", body)       # CallDetails, or BadPayload
-    if outranks(details.status, current_status): ...
 """
 
 from __future__ import annotations
@@ -15,15 +14,17 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qsl
 
+from batchqueue.call_outcome import CallDetails
+from batchqueue.errors import BadPayload
+
+__all__ = ["MAX_STATUS", "BadPayload", "CallDetails", "details_from", "parse_callback", "unflatten"]
 from batchqueue.untrusted import INT64_MAX, MAX_JSON_DEPTH, json_depth, printable, storable
 
-FINAL = frozenset({"completed", "failed", "rejected", "canceled"})
 _KEY = re.compile(r"([^\[\]]+)|\[([^\[\]]*)\]")
 
 #: Bounds of what a callback may hold: a real one is a dozen fields and a few events.
@@ -35,44 +36,6 @@ MAX_TEXT = 4096
 MAX_STATUS = 64
 MAX_COUNT = 100_000
 MAX_TIMESTAMP = 10**11  # year 5138: anything later is not a time Insight means
-
-
-class BadPayload(ValueError):
-    """A callback or status body that cannot be read as call details."""
-
-
-@dataclass(frozen=True)
-class CallDetails:
-    """What Insight says about one call (``call_details``), already validated and clamped."""
-
-    status: str
-    attempts: int | None = None
-    max_attempts: int | None = None
-    queued_at: int | None = None
-    last_attempt_at: int | None = None
-    start_at: int | None = None
-    end_at: int | None = None
-    events: list[dict[str, Any]] = field(default_factory=list)
-    raw: dict[str, Any] = field(default_factory=dict)
-
-
-def rank(status: str | None) -> int:
-    """0 unknown, 1 in progress, 2 final."""
-    if status in FINAL:
-        return 2
-    return 1 if status else 0
-
-
-def outranks(new: str, current: str | None) -> bool:
-    """Whether an outcome ``new`` replaces the stored ``current`` one.
-
-    Never a step backwards, and never once the outcome is final: the first final outcome stands.
-    """
-    if current is None:
-        return True
-    if current in FINAL:
-        return False
-    return new != current and rank(new) >= rank(current)
 
 
 def unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:

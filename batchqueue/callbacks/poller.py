@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchqueue.callbacks.call_details import BadPayload, CallDetails, details_from
-from batchqueue.insight.client import InsightClient, Reply, ReplyKind
+from batchqueue.exits import ExitReason
+from batchqueue.insight.client import InsightClient
 from batchqueue.insight.pacing import Pacer
+from batchqueue.insight.replies import Reply, ReplyKind
 from batchqueue.ledger import Job, Ledger
 
 _BATCH = 200
@@ -34,12 +36,12 @@ class PollSummary:
     errors: int = 0
     remaining: int = 0
     rounds: int = 0
-    exit_reason: str = "done"
+    exit_reason: ExitReason = ExitReason.DONE
     message: str = ""
     outcomes: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "exit_reason": self.exit_reason.value}
 
 
 def _snippet(body: Any) -> str:
@@ -99,7 +101,7 @@ class Poller:
                         found.append((row_id, None, CallDetails("not_found", raw={"error": reply.error})))
                     elif reply.kind is ReplyKind.FATAL:
                         stop.set()
-                        self.summary.exit_reason = "fatal_reply"
+                        self.summary.exit_reason = ExitReason.FATAL_REPLY
                         self.summary.message = f"Insight answered HTTP {reply.status}: {reply.error}"
                     elif reply.status is not None and 200 <= reply.status < 300:
                         unreadable.append((row_id, f"unreadable status reply: {reply.error}", ""))
@@ -128,17 +130,17 @@ class Poller:
             remaining = len(self.ledger.poll_candidates(self.job.id))
             self.summary.remaining = remaining
             if stop.is_set():
-                if self.summary.exit_reason == "done":
-                    self.summary.exit_reason = "interrupted"
+                if self.summary.exit_reason is ExitReason.DONE:
+                    self.summary.exit_reason = ExitReason.INTERRUPTED
                 break
             if not until_final or remaining == 0:
                 break
             if ends is not None and time.monotonic() + interval > ends:
-                self.summary.exit_reason = "deadline"
+                self.summary.exit_reason = ExitReason.DEADLINE
                 self.summary.message = f"{remaining} call(s) still without a final outcome"
                 break
             if stop.wait(interval):
-                self.summary.exit_reason = "interrupted"
+                self.summary.exit_reason = ExitReason.INTERRUPTED
                 break
         self.summary.outcomes = self.ledger.outcome_counts(self.job.id)
         return self.summary

@@ -1,32 +1,41 @@
-"""The ``batchqueue`` command. Each command builds one library object, calls it, prints.
+"""The ``batchqueue`` command: each command parses its options, calls one service function, prints.
 
-Errors are translated to exit codes here and only here (see :func:`main`).
+Errors are translated to exit codes here and only here (see :func:`main`), through the one map in
+:mod:`batchqueue.exits`. Command modules import nothing heavy at start-up (the service layer is
+imported when a command runs), so ``batchqueue --help`` answers at once.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 
 import click
-from sqlalchemy.exc import DBAPIError
 
 from batchqueue import __version__
-from batchqueue.errors import ApiUnavailableError, BatchFatalError, BatchqueueError, EnvironmentFailure
-from batchqueue.untrusted import printable
-
-EXIT_OK, EXIT_USAGE, EXIT_FATAL_REPLY, EXIT_UNAVAILABLE, EXIT_ENVIRONMENT = 0, 2, 3, 4, 5
-EXIT_INTERNAL, EXIT_INTERRUPTED = 70, 130
+from batchqueue.errors import BatchqueueError, EnvironmentFailure
+from batchqueue.exits import EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, exit_code_for
+from batchqueue.logs import FORMATS, LEVELS, configure
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="batchqueue")
-def cli() -> None:
+@click.option(
+    "--log-level",
+    type=click.Choice(LEVELS),
+    default="info",
+    show_default=True,
+    help="How much to log on stderr (never mixed with --json on stdout).",
+)
+@click.option(
+    "--log-format", type=click.Choice(FORMATS), default="text", show_default=True, help="Log lines as text or JSON."
+)
+def cli(log_level: str, log_format: str) -> None:
     """Contact spreadsheets to Insight outbound survey calls, through a durable ledger.
 
     Typical use: check a file, import it as a job, run the job, then see its status.
     """
+    configure(log_level, log_format)
 
 
 def _register() -> None:
@@ -40,25 +49,13 @@ def _register() -> None:
 _register()
 
 
-def exit_code_for(error: BaseException) -> int:
-    """The documented exit code of an error (README, "Exit codes")."""
-    if isinstance(error, BatchFatalError):
-        return EXIT_FATAL_REPLY
-    if isinstance(error, ApiUnavailableError):
-        return EXIT_UNAVAILABLE
-    if isinstance(error, (EnvironmentFailure, DBAPIError, sqlite3.Error, OSError)):
-        return EXIT_ENVIRONMENT
-    if isinstance(error, (KeyboardInterrupt, click.Abort)):
-        return EXIT_INTERRUPTED
-    if isinstance(error, (BatchqueueError, click.ClickException)):
-        return EXIT_USAGE
-    return EXIT_INTERNAL
-
-
 def _environment_message(error: BaseException) -> str:
-    if isinstance(error, DBAPIError):
-        return f"the ledger's database failed: {printable(str(error.orig), 300)}"
-    if isinstance(error, sqlite3.Error):
+    from batchqueue.exits import is_database_error
+    from batchqueue.untrusted import printable
+
+    if is_database_error(error):
+        return f"the ledger's database failed: {printable(str(getattr(error, 'orig', error)), 300)}"
+    if type(error).__module__ == "sqlite3":
         return f"the ledger's database failed: {printable(str(error), 300)}"
     if isinstance(error, OSError):
         where = f" ({error.filename})" if error.filename else ""
@@ -68,29 +65,35 @@ def _environment_message(error: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, map any error to its exit code and one message (never a traceback)."""
+    from batchqueue.exits import is_database_error
+
     try:
         code = cli.main(args=argv, prog_name="batchqueue", standalone_mode=False)
     except click.exceptions.Exit as done:
         code = done.exit_code
     except click.ClickException as exc:
         exc.show()
-        code = exit_code_for(exc)
+        code = exc.exit_code if exc.exit_code != 1 else 2
     except (KeyboardInterrupt, click.Abort):
         click.echo("interrupted", err=True)
         code = EXIT_INTERRUPTED
-    except (EnvironmentFailure, DBAPIError, sqlite3.Error, OSError) as exc:
-        click.echo(f"error: {_environment_message(exc)}", err=True)
-        code = EXIT_ENVIRONMENT
     except BatchqueueError as exc:
-        click.echo(f"error: {exc}", err=True)
+        message = _environment_message(exc) if isinstance(exc, EnvironmentFailure) else str(exc)
+        click.echo(f"error: {message}", err=True)
         code = exit_code_for(exc)
-    except Exception as exc:  # a bug: one line for the user, the traceback only when asked for
-        if os.environ.get("BATCHQUEUE_DEBUG"):
+    except Exception as exc:
+        if exit_code_for(exc) == EXIT_ENVIRONMENT or is_database_error(exc):
+            click.echo(f"error: {_environment_message(exc)}", err=True)
+            code = EXIT_ENVIRONMENT
+        elif os.environ.get("BATCHQUEUE_DEBUG"):
             raise
-        click.echo(
-            f"internal error ({type(exc).__name__}: {printable(str(exc), 300)}); this is a bug in batchqueue — "
-            "please report it (BATCHQUEUE_DEBUG=1 shows the traceback)",
-            err=True,
-        )
-        code = EXIT_INTERNAL
+        else:  # a bug: one line for the user, the traceback only when asked for
+            from batchqueue.untrusted import printable
+
+            click.echo(
+                f"internal error ({type(exc).__name__}: {printable(str(exc), 300)}); this is a bug in batchqueue — "
+                "please report it (BATCHQUEUE_DEBUG=1 shows the traceback)",
+                err=True,
+            )
+            code = EXIT_INTERNAL
     sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -6,16 +6,8 @@ from pathlib import Path
 
 import click
 
-from batchqueue.cli.options import cli_ledger, db_option, job_argument, json_option
+from batchqueue.cli.options import comma_set, db_option, job_argument, json_option, settings
 from batchqueue.cli.output import emit_json
-from batchqueue.reports import export_job
-from batchqueue.settings import Settings
-
-ERRORS_ONLY = {"failed", "invalid", "uncertain"}
-
-
-def _set(value: str | None) -> set[str] | None:
-    return {v.strip().lower() for v in value.split(",") if v.strip()} if value else None
 
 
 @click.command()
@@ -50,11 +42,11 @@ def export(
     as_json: bool,
 ) -> int:
     """Write JOB's report: every input row in input order with its state, error and outcome."""
-    ledger = cli_ledger(Settings.from_env(db=db).db_url)
-    wanted = _set(states)
-    if errors_only:
-        wanted = (wanted or set()) | ERRORS_ONLY
-    result = export_job(ledger, job_id, output, fmt=fmt, states=wanted, outcomes=_set(outcomes), as_input=as_input)
+    from batchqueue.service.reports import ExportRequest
+    from batchqueue.service.reports import export as write_report
+
+    request = ExportRequest(job_id, output, fmt, comma_set(states), comma_set(outcomes), errors_only, as_input)
+    result = write_report(settings(db), request)
     if as_json:
         emit_json({"job_id": job_id, "path": str(result.path), "format": result.format, "rows": result.rows})
     else:

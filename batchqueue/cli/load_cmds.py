@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from batchqueue.cli.options import build_spec, cli_ledger, db_option, json_option, mapping_options, quiet_option
+from batchqueue.cli.options import build_spec, db_option, json_option, mapping_options, quiet_option, settings
 from batchqueue.cli.output import emit_json, progress_bar
-from batchqueue.intake.importer import LoadResult, check_file, import_file
-from batchqueue.settings import Settings
+from batchqueue.defaults import DEFAULTS
+
+if TYPE_CHECKING:
+    from batchqueue.intake.importer import LoadResult
 
 _file_arg = click.argument("file", type=click.Path(path_type=Path))
 _max_problems = click.option(
-    "--show", "max_problems", type=click.IntRange(0), default=20, show_default=True, help="How many problems to list."
+    "--show",
+    "max_problems",
+    type=click.IntRange(0),
+    default=DEFAULTS.max_problems,
+    show_default=True,
+    help="How many problems to list.",
 )
 
 
@@ -58,9 +65,12 @@ def _print_result(result: LoadResult) -> None:
 @quiet_option
 def check(file: Path, errors_out: Path | None, max_problems: int, as_json: bool, quiet: bool, **opts: Any) -> int:
     """Validate FILE without writing to the ledger; exit 1 if some rows are invalid."""
-    spec = build_spec(opts)
+    from batchqueue.service.loading import CheckRequest
+    from batchqueue.service.loading import check as check_rows
+
+    request = CheckRequest(file, build_spec(opts), max_problems=max_problems, errors_out=errors_out)
     with progress_bar(f"checking {file.name}", quiet=quiet or as_json) as progress:
-        result = check_file(file, spec, max_problems=max_problems, errors_out=errors_out, progress=progress)
+        result = check_rows(request, progress=progress)
     if as_json:
         emit_json(result.as_dict())
     else:
@@ -92,19 +102,11 @@ def import_(
     **opts: Any,
 ) -> int:
     """Import FILE into the ledger as a job (or find the job it already is) and print its id."""
-    spec = build_spec(opts)
-    ledger = cli_ledger(Settings.from_env(db=db).db_url, create=True)
+    from batchqueue.service.loading import ImportRequest, import_file
+
+    request = ImportRequest(file, build_spec(opts), survey_id, instance_id, new_job=new_job, max_problems=max_problems)
     with progress_bar(f"importing {file.name}", quiet=quiet or as_json) as progress:
-        result = import_file(
-            ledger,
-            file,
-            spec,
-            survey_id=survey_id,
-            instance_id=instance_id,
-            new_job=new_job,
-            max_problems=max_problems,
-            progress=progress,
-        )
+        result = import_file(settings(db), request, progress=progress)
     if as_json:
         emit_json(result.as_dict())
         return 0

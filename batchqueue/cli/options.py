@@ -1,4 +1,8 @@
-"""Options shared by several commands, and their translation into library objects."""
+"""Options shared by several commands, and their translation into the service layer's requests.
+
+Imported by every command module when ``batchqueue`` starts, so it stays light: nothing here
+loads the ledger, the HTTP client or the phone-number data until a command runs.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,8 @@ from typing import Any, TypeVar
 import click
 
 from batchqueue.errors import UsageError
-from batchqueue.intake.mapping import FIELDS, MappingSpec, load_mapping_file
-from batchqueue.ledger import Ledger
-from batchqueue.ledger.database import open_ledger
+from batchqueue.intake.mapping.spec import FIELDS, MappingSpec, load_mapping_file
+from batchqueue.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -131,8 +134,11 @@ ca_bundle_option = click.option(
 )
 
 
-def cli_ledger(db_url: str, *, create: bool = False) -> Ledger:
-    """The ledger for this command; its engine is disposed when the command ends."""
-    engine = open_ledger(db_url, create=create)
-    click.get_current_context().call_on_close(engine.dispose)
-    return Ledger(engine)
+def settings(db: str | None = None, ca_bundle: str | None = None) -> Settings:
+    """The settings of this command: its options over the environment."""
+    return Settings.from_env(db=db, ca_bundle=ca_bundle)
+
+
+def comma_set(value: str | None) -> frozenset[str] | None:
+    """``"failed, uncertain"`` → ``{"failed", "uncertain"}``; None stays None."""
+    return frozenset(v.strip().lower() for v in value.split(",") if v.strip()) if value else None

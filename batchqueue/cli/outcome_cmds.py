@@ -7,23 +7,22 @@ from pathlib import Path
 
 import click
 
-from batchqueue.callbacks.app import CallbackApp
-from batchqueue.callbacks.poller import Poller
-from batchqueue.callbacks.spool import spool_folder_for
-from batchqueue.cli.options import FiniteFloat, ca_bundle_option, cli_ledger, db_option, job_argument, json_option
-from batchqueue.cli.output import check_writable, emit_json, serve_until_interrupted
-from batchqueue.cli.run_cmds import insight_client, stop_on_signals
-from batchqueue.http_serving import HttpServer
-from batchqueue.settings import Settings
+from batchqueue.cli.options import FiniteFloat, ca_bundle_option, db_option, job_argument, json_option, settings
+from batchqueue.cli.output import check_writable, emit_json, write_port_file
+from batchqueue.cli.run_cmds import stop_on_signals
+from batchqueue.defaults import DEFAULTS
+from batchqueue.errors import InsightError
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all).")
-@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="0 = any free port.")
+@click.option("--host", default=DEFAULTS.serve_host, show_default=True, help="Address to listen on (0.0.0.0 for all).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=DEFAULTS.serve_port, show_default=True, help="0 = any free port."
+)
 @click.option(
     "--port-file", type=click.Path(dir_okay=False, path_type=Path), help="Write the port here once listening."
 )
-@click.option("--threads", type=click.IntRange(1, 256), default=16, show_default=True)
+@click.option("--threads", type=click.IntRange(1, 256), default=DEFAULTS.serve_threads, show_default=True)
 @click.option(
     "--spool-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -33,40 +32,41 @@ from batchqueue.settings import Settings
 @db_option
 def serve(host: str, port: int, port_file: Path | None, threads: int, spool_dir: Path | None, db: str | None) -> int:
     """Receive Insight's result_url callbacks and record each call's outcome in the ledger."""
-    ledger = cli_ledger(Settings.from_env(db=db).db_url)
+    from batchqueue.service.outcomes import ServeRequest
+    from batchqueue.service.outcomes import serve as bind
+
     if port_file is not None:
         check_writable(port_file, "--port-file")
-    url = ledger.engine.url
-    folder = spool_dir or spool_folder_for(url.database if url.get_backend_name() == "sqlite" else None)
-    apps: list[CallbackApp] = []
-    # The address is checked and bound first: a mistyped host must not leave a spool behind.
-    server = HttpServer(lambda environ, respond: apps[0](environ, respond), host=host, port=port, threads=threads)
-    app = CallbackApp(ledger, folder)
-    apps.append(app)
-    click.echo(
-        f"receiving callbacks on {server.url}/cb/<row>/<token> (spool: {folder}); give Insight a public "
-        f"address that reaches it with `batchqueue run JOB --public-url https://…`"
-    )
+    serving = bind(settings(db), ServeRequest(host, port, threads, spool_dir))
     try:
-        serve_until_interrupted(server, port_file)
+        click.echo(
+            f"receiving callbacks on {serving.url}/cb/<row>/<token> (spool: {serving.spool}); give Insight a "
+            f"public address that reaches it with `batchqueue run JOB --public-url https://…`"
+        )
+        write_port_file(port_file, serving.port)
+        serving.serve_forever()
+    except KeyboardInterrupt:
+        pass
     finally:
-        app.close()
+        serving.close()
     return 0
 
 
 @click.command()
 @job_argument
 @click.option("--until-final", is_flag=True, help="Keep polling until every queued call has a final outcome.")
-@click.option("--interval", type=FiniteFloat(0), default=60.0, show_default=True, help="Seconds between rounds.")
+@click.option(
+    "--interval", type=FiniteFloat(0), default=DEFAULTS.poll_interval, show_default=True, help="Seconds between rounds."
+)
 @click.option(
     "--deadline",
     type=FiniteFloat(0),
-    default=3600.0,
+    default=DEFAULTS.poll_deadline,
     show_default=True,
     help="Give up after this many seconds (with --until-final).",
 )
-@click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True)
-@click.option("--rate", type=FiniteFloat(0), default=5.0, show_default=True, help="Requests per second.")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=DEFAULTS.poll_concurrency, show_default=True)
+@click.option("--rate", type=FiniteFloat(0), default=DEFAULTS.poll_rate, show_default=True, help="Requests per second.")
 @ca_bundle_option
 @db_option
 @json_option
@@ -82,15 +82,20 @@ def poll(
     as_json: bool,
 ) -> int:
     """Ask Insight for the status of JOB's queued calls that have no final outcome yet."""
-    settings = Settings.from_env(db=db, ca_bundle=ca_bundle)
-    ledger = cli_ledger(settings.db_url)
-    job = ledger.job(job_id)
-    client = insight_client(settings, concurrency, 5.0, 30.0)
+    from batchqueue.callbacks.poller import PollSummary
+    from batchqueue.exits import EXIT_CODES, exit_code_for
+    from batchqueue.service.outcomes import PollRequest
+    from batchqueue.service.outcomes import poll as ask
+
+    request = PollRequest(job_id, until_final, interval, deadline, concurrency, rate)
+    code = None
     with stop_on_signals() as stop:
-        summary = Poller(ledger, client, job, concurrency=concurrency, rate=rate).run(
-            until_final=until_final, interval=interval, deadline=deadline, stop=stop
-        )
-    client.close()
+        try:
+            summary = ask(settings(db, ca_bundle), request, stop=stop)
+        except InsightError as stopped:
+            if not isinstance(stopped.result, PollSummary):
+                raise
+            summary, code = stopped.result, exit_code_for(stopped)
     if as_json:
         emit_json(summary.as_dict())
     else:
@@ -100,8 +105,8 @@ def poll(
         )
         click.echo("outcomes: " + (", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items())) or "none yet"))
         if summary.message:
-            click.echo(f"stopped ({summary.exit_reason}): {summary.message}", err=True)
-    return {"done": 0, "deadline": 1, "fatal_reply": 3, "interrupted": 130}[summary.exit_reason]
+            click.echo(f"stopped ({summary.exit_reason.value}): {summary.message}", err=True)
+    return code if code is not None else EXIT_CODES[summary.exit_reason]
 
 
 @click.command()
@@ -109,7 +114,7 @@ def poll(
 @click.option(
     "--grace",
     type=FiniteFloat(0),
-    default=3600.0,
+    default=DEFAULTS.reconcile_grace,
     show_default=True,
     help="For rows without an end time: seconds after the last attempt to wait for a callback.",
 )
@@ -122,35 +127,26 @@ def poll(
 @json_option
 def reconcile(job_id: int, grace: float, resend_unproven: bool, db: str | None, as_json: bool) -> int:
     """List JOB's uncertain rows that no callback proved queued; with --resend-unproven, make them pending."""
-    ledger = cli_ledger(Settings.from_env(db=db).db_url)
-    ledger.job(job_id)
-    found = ledger.unproven(job_id, grace=grace)
-    changed = ledger.resend_unproven(job_id, [u.row_id for u in found]) if resend_unproven else 0
-    counts = ledger.counts(job_id)
+    from batchqueue.service.outcomes import ReconcileRequest
+    from batchqueue.service.outcomes import reconcile as settle
+
+    done = settle(settings(db), ReconcileRequest(job_id, grace, resend_unproven))
     if as_json:
-        emit_json(
-            {
-                "job_id": job_id,
-                "unproven": [u.__dict__ for u in found],
-                "changed": changed,
-                "uncertain": counts["uncertain"],
-                "counts": counts,
-            }
-        )
+        emit_json(done.as_dict())
         return 0
     verb = "now pending" if resend_unproven else "would become pending with --resend-unproven"
-    if not found:
+    if not done.unproven:
         click.echo(
             f"job {job_id}: no uncertain row is past its calling window without a callback "
-            f"({counts['uncertain']} uncertain in all)"
+            f"({done.counts['uncertain']} uncertain in all)"
         )
     else:
-        click.echo(f"job {job_id}: {len(found)} uncertain row(s) probably not queued ({verb}):")
-        for u in found:
+        click.echo(f"job {job_id}: {len(done.unproven)} uncertain row(s) probably not queued ({verb}):")
+        for u in done.unproven:
             when = dt.datetime.fromtimestamp(u.since, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
             click.echo(f"  row {u.row_number}  {u.phone_number}  last attempt {when}: {u.why}")
     if resend_unproven:
-        click.echo(f"{changed} row(s) put back to pending; `batchqueue run {job_id}` sends them")
+        click.echo(f"{done.changed} row(s) put back to pending; `batchqueue run {job_id}` sends them")
     return 0
 
 

@@ -1,4 +1,7 @@
-"""Printing: JSON for scripts, plain lines and rich tables for people, progress bars on stderr."""
+"""Printing: JSON for scripts, plain lines and rich tables for people, progress bars on stderr.
+
+rich is imported only when something is drawn, so a command that prints one line starts fast.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +11,14 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
 
 from batchqueue.errors import UsageError
-from batchqueue.http_serving import HttpServer
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def emit_json(obj: Any) -> None:
@@ -32,26 +27,38 @@ def emit_json(obj: Any) -> None:
 
 
 def stdout_console() -> Console:
+    from rich.console import Console
+
     # Piped output keeps whole lines instead of squeezing tables into 80 columns.
     return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
 def stderr_console() -> Console:
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False)
 
 
 @contextmanager
-def progress_bar(label: str, *, quiet: bool, unit: str = "rows") -> Iterator[Callable[[int, int], None] | None]:
+def progress_bar(label: str, *, quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
     """A progress callback drawing on stderr, or None when quiet or stderr is not a terminal."""
     if quiet or not sys.stderr.isatty():
         yield None
         return
-    counter = DownloadColumn() if unit == "bytes" else MofNCompleteColumn()
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         TaskProgressColumn(),
-        counter,
+        MofNCompleteColumn(),
         TimeRemainingColumn(),
         console=stderr_console(),
         transient=True,
@@ -73,13 +80,7 @@ def check_writable(path: Path, option: str) -> None:
         raise UsageError(f"{option} {path}: the folder {folder} is not writable")
 
 
-def serve_until_interrupted(server: HttpServer, port_file: Path | None) -> None:
-    """Write the port for scripts, serve until Ctrl-C or SIGTERM-free exit, then stop cleanly."""
-    if port_file is not None:
-        port_file.write_text(str(server.port), encoding="utf-8")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+def write_port_file(path: Path | None, port: int) -> None:
+    """Tell scripts which port was taken (``--port 0``)."""
+    if path is not None:
+        path.write_text(str(port), encoding="utf-8")

@@ -7,30 +7,27 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from batchqueue.cli.options import (
     FiniteFloat,
     ca_bundle_option,
-    cli_ledger,
     db_option,
     job_argument,
     json_option,
     quiet_option,
+    settings,
 )
 from batchqueue.cli.output import emit_json, stderr_console
-from batchqueue.errors import UsageError
-from batchqueue.insight.client import InsightClient, ReplyKind
-from batchqueue.insight.retry import RetryPolicy
-from batchqueue.sending.locks import RunLock
-from batchqueue.sending.submitter import RunOptions, RunSummary, Submitter
-from batchqueue.settings import Settings, check_credentials
+from batchqueue.defaults import DEFAULTS
+from batchqueue.errors import InsightError, UsageError
 
-EXIT_FOR_REASON = {"fatal_reply": 3, "unreachable": 4, "circuit_breaker": 4, "internal_error": 4, "interrupted": 130}
+if TYPE_CHECKING:
+    from batchqueue.sending.submitter import RunSummary
+    from batchqueue.service.sending import RunStart
 
 
 @contextmanager
@@ -52,20 +49,6 @@ def stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(s, h)
 
 
-def insight_client(settings: Settings, concurrency: int, connect_timeout: float, read_timeout: float) -> InsightClient:
-    check_credentials(settings.user, settings.api_key)
-    return InsightClient(
-        settings.base_url,
-        settings.user,
-        settings.api_key,
-        pool_size=concurrency,
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        deadline=connect_timeout + read_timeout + 5,
-        ca_bundle=settings.ca_bundle,
-    )
-
-
 def _describe(summary: RunSummary) -> str:
     c = summary.counts
     rate = summary.sent / summary.seconds if summary.seconds else 0.0
@@ -76,15 +59,74 @@ def _describe(summary: RunSummary) -> str:
     )
 
 
+def _show_run(summary: RunSummary, as_json: bool) -> None:
+    if as_json:
+        emit_json(summary.as_dict())
+        return
+    if summary.recovered_uncertain:
+        click.echo(
+            f"{summary.recovered_uncertain} row(s) were left 'sending' by an earlier run and are now "
+            "uncertain: see `batchqueue retry --help`",
+            err=True,
+        )
+    click.echo(_describe(summary))
+    for conflict in summary.conflicts:
+        click.echo(f"conflict: {conflict}", err=True)
+    if summary.exit_reason.value != "done":
+        click.echo(f"stopped ({summary.exit_reason.value}): {summary.message}", err=True)
+        click.echo(f"fix the cause, then run `batchqueue run {summary.job_id}` again to resume", err=True)
+
+
+class _RunBar:
+    """The run's progress bar on stderr (only on a terminal)."""
+
+    def __init__(self, stack: ExitStack, show: bool) -> None:
+        self.stack, self.show = stack, show
+        self.bar: Any = None
+        self.task: Any = None
+
+    def start(self, start: RunStart) -> None:
+        click.echo(f"job {start.job.id}: sending {start.pending} pending row(s) to {start.target}", err=True)
+        if not self.show:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = self.stack.enter_context(
+            Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=stderr_console(),
+                transient=True,
+            )
+        )
+        self.task = self.bar.add_task(f"job {start.job.id}", total=start.pending)
+
+    def update(self, s: RunSummary) -> None:
+        if self.bar is None:
+            return
+        t = s.this_run
+        self.bar.update(
+            self.task,
+            completed=s.sent,
+            description=f"job {s.job_id} queued {t['queued']} failed {t['rejected']} uncertain {t['ambiguous']}",
+        )
+
+
 @click.command()
 @job_argument
 @click.option(
-    "--concurrency", type=click.IntRange(1, 256), default=4, show_default=True, help="Requests in flight at once."
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=DEFAULTS.concurrency,
+    show_default=True,
+    help="Requests in flight at once.",
 )
 @click.option(
     "--rate",
     type=FiniteFloat(0),
-    default=5.0,
+    default=DEFAULTS.rate,
     show_default=True,
     help="Requests per second across the run (0 = no limit). Insight warns that looping too fast "
     "makes all calls fail; raise it knowingly.",
@@ -101,23 +143,23 @@ def _describe(summary: RunSummary) -> str:
 @click.option(
     "--breaker",
     type=click.IntRange(1),
-    default=10,
+    default=DEFAULTS.breaker,
     show_default=True,
     help="Stop after this many ambiguous replies in a row.",
 )
-@click.option("--connect-timeout", type=FiniteFloat(0.1), default=5.0, show_default=True)
-@click.option("--read-timeout", type=FiniteFloat(0.1), default=30.0, show_default=True)
+@click.option("--connect-timeout", type=FiniteFloat(0.1), default=DEFAULTS.connect_timeout, show_default=True)
+@click.option("--read-timeout", type=FiniteFloat(0.1), default=DEFAULTS.read_timeout, show_default=True)
 @click.option(
     "--retries",
     type=click.IntRange(1, 20),
-    default=6,
+    default=DEFAULTS.retries,
     show_default=True,
     help="Attempts for a request that never reached Insight or got 429.",
 )
 @click.option(
     "--lease-ttl",
     type=FiniteFloat(3),
-    default=60.0,
+    default=DEFAULTS.lease_ttl,
     show_default=True,
     help="Seconds a worker's claim on a row lasts without a heartbeat (PostgreSQL, many workers).",
 )
@@ -144,76 +186,36 @@ def run(
     quiet: bool,
 ) -> int:
     """Send JOB's pending rows to Insight; safe to interrupt and run again."""
-    settings = Settings.from_env(db=db, ca_bundle=ca_bundle)
-    ledger = cli_ledger(settings.db_url)
-    engine = ledger.engine
-    job = ledger.job(job_id)
-    if public_url and not public_url.startswith(("http://", "https://")):
-        raise UsageError(f"--public-url must be an http(s) URL, got {public_url!r}")
-    if public_url:
-        ledger.set_job_option(job_id, "public_url", public_url)  # later runs reuse it
-    public_url = public_url or job.options.get("public_url")
-    shared = engine.url.get_backend_name() != "sqlite"  # many workers may share a PostgreSQL ledger
-    options = RunOptions(
+    from batchqueue.exits import EXIT_CODES, EXIT_FINISHED_WITH_PROBLEMS, ExitReason, exit_code_for
+    from batchqueue.service.sending import RunRequest
+    from batchqueue.service.sending import run as send
+
+    request = RunRequest(
+        job_id,
         concurrency=concurrency,
         rate=rate,
         on_ambiguous=on_ambiguous,
-        breaker=breaker,
         public_url=public_url,
-        retry=RetryPolicy(attempts=retries),
-        unsafe_resend_sending=unsafe_resend_sending,
-        shared=shared,
+        breaker=breaker,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries=retries,
         lease_ttl=lease_ttl,
+        unsafe_resend_sending=unsafe_resend_sending,
     )
-    client = insight_client(settings, concurrency, connect_timeout, read_timeout)
     with ExitStack() as stack:
-        if engine.url.get_backend_name() == "sqlite" and engine.url.database:
-            stack.enter_context(RunLock(Path(engine.url.database)))
         stop = stack.enter_context(stop_on_signals())
-        pending = ledger.counts(job_id)["pending"]
-        show = not (quiet or as_json) and sys.stderr.isatty()
-        bar = stack.enter_context(
-            Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeRemainingColumn(),
-                console=stderr_console(),
-                transient=True,
-                disable=not show,
-            )
-        )
-        task = bar.add_task(f"job {job_id}", total=pending)
-
-        def progress(s: RunSummary) -> None:
-            t = s.this_run
-            bar.update(
-                task,
-                completed=s.sent,
-                description=(
-                    f"job {job_id} queued {t[ReplyKind.QUEUED.value]} failed {t[ReplyKind.REJECTED.value]} "
-                    f"uncertain {t[ReplyKind.AMBIGUOUS.value]}"
-                ),
-            )
-
-        summary = Submitter(ledger, client, job, options, on_progress=progress).run(stop)
-        client.close()
-    if as_json:
-        emit_json(summary.as_dict())
-    else:
-        if summary.recovered_uncertain:
-            click.echo(
-                f"{summary.recovered_uncertain} row(s) were left 'sending' by an earlier run and are now "
-                "uncertain: see `batchqueue retry --help`",
-                err=True,
-            )
-        click.echo(_describe(summary))
-        if summary.exit_reason != "done":
-            click.echo(f"stopped ({summary.exit_reason}): {summary.message}", err=True)
-            click.echo(f"fix the cause, then run `batchqueue run {job_id}` again to resume", err=True)
-    if summary.exit_reason != "done":
-        return EXIT_FOR_REASON[summary.exit_reason]
-    return 1 if summary.counts.get("failed", 0) or summary.counts.get("uncertain", 0) else 0
+        bar = _RunBar(stack, show=not (quiet or as_json) and sys.stderr.isatty())
+        try:
+            summary = send(settings(db, ca_bundle), request, stop=stop, on_start=bar.start, on_progress=bar.update)
+        except InsightError as stopped:
+            if stopped.result is not None:
+                _show_run(stopped.result, as_json)  # type: ignore[arg-type]
+            return exit_code_for(stopped)
+    _show_run(summary, as_json)
+    if summary.exit_reason is not ExitReason.DONE:
+        return EXIT_CODES[summary.exit_reason]
+    return EXIT_FINISHED_WITH_PROBLEMS if summary.counts.get("failed", 0) or summary.counts.get("uncertain", 0) else 0
 
 
 @click.command()
@@ -239,21 +241,15 @@ def retry(
     as_json: bool,
 ) -> int:
     """Put JOB's failed rows (and, explicitly, uncertain ones) back to pending."""
-    if include_uncertain and not confirm_may_call_twice:
-        raise UsageError(
-            "uncertain rows may already have been queued, so resending them may call someone twice; "
-            "add --confirm-may-call-twice to do it anyway (or wait for callbacks to settle them)"
-        )
-    ledger = cli_ledger(Settings.from_env(db=db).db_url)
-    ledger.job(job_id)
-    count = ledger.retry_rows(
-        job_id, uncertain=include_uncertain, status_code=status_code, error_contains=error_contains
-    )
-    counts = ledger.counts(job_id)
+    from batchqueue.service.rows import RetryRequest
+    from batchqueue.service.rows import retry as put_back
+
+    request = RetryRequest(job_id, status_code, error_contains, include_uncertain, confirm_may_call_twice)
+    done = put_back(settings(db), request)
     if as_json:
-        emit_json({"job_id": job_id, "retried": count, "counts": counts})
+        emit_json({"job_id": job_id, "retried": done.changed, "counts": done.counts})
     else:
-        click.echo(f"job {job_id}: {count} row(s) back to pending; run `batchqueue run {job_id}` to send them")
+        click.echo(f"job {job_id}: {done.changed} row(s) back to pending; run `batchqueue run {job_id}` to send them")
     return 0
 
 
@@ -268,39 +264,25 @@ def retry(
 @json_option
 def cancel(job_id: int, remote: bool, yes: bool, ca_bundle: str | None, db: str | None, as_json: bool) -> int:
     """Mark JOB's pending rows canceled (they will not be sent)."""
-    settings = Settings.from_env(db=db, ca_bundle=ca_bundle)
-    ledger = cli_ledger(settings.db_url)
-    job = ledger.job(job_id)
+    from batchqueue.service.rows import CancelRequest, remote_cancel_warning
+    from batchqueue.service.rows import cancel as cancel_rows
+
+    current = settings(db, ca_bundle)
     if remote and not yes:
-        warning = (
-            f"Insight cancels ALL pending calls of survey {job.survey_id} instance {job.instance_id}, "
-            "including calls queued by other jobs or tools. Continue?"
-        )
+        warning = remote_cancel_warning(current, job_id)
         if not sys.stdin.isatty():
             raise UsageError(f"--remote: {warning} Add --yes to confirm.")
         if not click.confirm(warning, err=True):
             return 2
-    count = ledger.cancel_pending(job_id)
-    remote_status = None
-    if remote:
-        client = insight_client(settings, 1, 5.0, 30.0)
-        reply = client.cancel_all(job.survey_id, job.instance_id)
-        client.close()
-        remote_status = reply.status
-        if reply.kind is not ReplyKind.QUEUED:
-            click.echo(
-                f"job {job_id}: {count} pending row(s) were canceled in the ledger (they will not be sent), "
-                f"but Insight did not cancel its queued calls: {reply.error}",
-                err=True,
-            )
-            return 3 if reply.kind is ReplyKind.FATAL else 4
+    done = cancel_rows(current, CancelRequest(job_id, remote))
     if as_json:
         emit_json(
-            {"job_id": job_id, "canceled": count, "remote_status": remote_status, "counts": ledger.counts(job_id)}
+            {"job_id": job_id, "canceled": done.canceled, "remote_status": done.remote_status, "counts": done.counts}
         )
     else:
         click.echo(
-            f"job {job_id}: {count} pending row(s) canceled" + ("; Insight accepted the cancel" if remote else "")
+            f"job {job_id}: {done.canceled} pending row(s) canceled"
+            + ("; Insight accepted the cancel" if remote else "")
         )
     return 0
 

@@ -8,10 +8,9 @@ from typing import Any
 import click
 
 from batchqueue.cli.options import FiniteFloat
-from batchqueue.cli.output import check_writable, serve_until_interrupted
+from batchqueue.cli.output import check_writable, write_port_file
+from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
-from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
-from batchqueue.sandbox.completer import Completion
 
 _FAULT_HELP = {
     "latency": "Seconds added to every reply, before the call is recorded.",
@@ -29,12 +28,14 @@ _FAULT_HELP = {
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=click.IntRange(0, 65535), default=8099, show_default=True, help="0 = any free port.")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=DEFAULTS.sandbox_port, show_default=True, help="0 = any free port."
+)
 @click.option(
     "--port-file", type=click.Path(dir_okay=False, path_type=Path), help="Write the port here once listening."
 )
-@click.option("--user", default="demo@example.com", show_default=True)
-@click.option("--key", default="sandbox-key", show_default=True)
+@click.option("--user", default=DEFAULTS.sandbox_user, show_default=True)
+@click.option("--key", default=DEFAULTS.sandbox_key, show_default=True)
 @click.option(
     "--survey",
     "surveys",
@@ -82,6 +83,9 @@ def sandbox(
     **fault_values: Any,
 ) -> int:
     """Serve a local stand-in for the Insight API, faithful to its documented rules, with faults."""
+    from batchqueue.service.sandbox import SandboxRequest
+    from batchqueue.service.sandbox import sandbox as build
+
     if port_file is not None:
         check_writable(port_file, "--port-file")
     parsed = {}
@@ -90,21 +94,30 @@ def sandbox(
         if not sep or not sid or not iid:
             raise UsageError(f"--survey {item!r}: expected ID:INSTANCE, e.g. 4242:1")
         parsed[sid] = iid
-    faults = Faults(**{k: v for k, v in fault_values.items() if v is not None})
-    completion = Completion(
-        after=complete_after, weights=_weights(outcomes), encoding=callback_encoding, seed=faults.seed
-    )
-    server = Sandbox(
-        SandboxConfig(user=user, key=key, surveys=parsed, faults=faults, completion=completion),
+    request = SandboxRequest(
         host=host,
         port=port,
+        user=user,
+        key=key,
+        surveys=parsed,
         threads=threads,
+        complete_after=complete_after,
+        outcomes=_weights(outcomes),
+        callback_encoding=callback_encoding,
+        faults={k: v for k, v in fault_values.items() if v is not None},
     )
+    server = build(request)
     click.echo(
         f"Insight sandbox on {server.api_url}  (user {user}, key {key}; surveys "
         f"{', '.join(f'{s}/{i}' for s, i in parsed.items())}); record at {server.url}/_sandbox/calls"
     )
-    serve_until_interrupted(server, port_file)
+    write_port_file(port_file, server.port)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
     return 0
 
 

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
 
-from batchqueue.cli.options import JOB_ID, cli_ledger, db_option, json_option
+from batchqueue.cli.options import JOB_ID, db_option, json_option, settings
 from batchqueue.cli.output import emit_json, stdout_console
-from batchqueue.ledger import Job
-from batchqueue.ledger.schema import RowState
-from batchqueue.settings import Settings
+
+if TYPE_CHECKING:
+    from batchqueue.service.status import JobStatus
 
 
 def _when(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M")
 
 
-def _job_json(job: Job, counts: dict[str, int]) -> dict[str, object]:
+def _job_json(s: JobStatus) -> dict[str, object]:
+    job = s.job
     return {
         "job_id": job.id,
         "survey_id": job.survey_id,
@@ -27,9 +28,54 @@ def _job_json(job: Job, counts: dict[str, int]) -> dict[str, object]:
         "source": job.source_name,
         "sheet": job.sheet,
         "created_at": _when(job.created_at),
-        "rows": sum(counts.values()),
-        "counts": counts,
+        "rows": s.rows,
+        "counts": s.counts,
+        "outcomes": s.outcomes,
     }
+
+
+def _show_one(s: JobStatus) -> None:
+    from rich.table import Table
+
+    job = s.job
+    click.echo(
+        f"job {job.id}: {job.source_name} -> survey {job.survey_id}/{job.instance_id}, imported {_when(job.created_at)}"
+    )
+    table = Table("state", "rows", box=None)
+    for state, n in s.counts.items():
+        table.add_row(state, f"{n:,}")
+    table.add_row("total", f"{s.rows:,}", style="bold")
+    stdout_console().print(table)
+    if s.outcomes:
+        click.echo("outcomes: " + ", ".join(f"{status} {n:,}" for status, n in sorted(s.outcomes.items())))
+    if s.workers:
+        workers = Table("worker", "host", "pid", "sent", "rows/s", "last heartbeat", box=None)
+        for w in s.workers:
+            workers.add_row(
+                w.id, w.host, str(w.pid), f"{w.sent:,}", f"{w.rate:.1f}", f"{time.time() - w.heartbeat_at:.0f}s ago"
+            )
+        click.echo(f"{len(s.workers)} live worker(s), {sum(w.rate for w in s.workers):.1f} rows/s together:")
+        stdout_console().print(workers)
+
+
+def _show_all(found: list[JobStatus]) -> None:
+    from rich.table import Table
+
+    if not found:
+        click.echo("no jobs yet: import a file with `batchqueue import FILE --survey ID --instance ID`")
+        return
+    shown = list(found[0].counts)
+    table = Table("job", "created", "file", "survey/instance", "rows", *shown, box=None)
+    for s in found:
+        table.add_row(
+            str(s.job.id),
+            _when(s.job.created_at),
+            s.job.source_name,
+            f"{s.job.survey_id}/{s.job.instance_id}",
+            f"{s.rows:,}",
+            *(f"{s.counts[state]:,}" for state in shown),
+        )
+    stdout_console().print(table)
 
 
 @click.command()
@@ -38,17 +84,15 @@ def _job_json(job: Job, counts: dict[str, int]) -> dict[str, object]:
 @json_option
 def status(job_id: int | None, db: str | None, as_json: bool) -> int:
     """Counts of rows by state for JOB; without JOB, a table of every job."""
-    ledger = cli_ledger(Settings.from_env(db=db).db_url)
+    from batchqueue.service.status import status as look
+
+    found = look(settings(db), job_id)
     if job_id is not None:
-        job = ledger.job(job_id)
-        counts = ledger.counts(job_id)
-        outcomes = ledger.outcome_counts(job_id)
-        live = ledger.live_workers(job_id)
+        one = found[0]
         if as_json:
             emit_json(
                 {
-                    **_job_json(job, counts),
-                    "outcomes": outcomes,
+                    **_job_json(one),
                     "workers": [
                         {
                             "id": w.id,
@@ -58,52 +102,17 @@ def status(job_id: int | None, db: str | None, as_json: bool) -> int:
                             "rate": round(w.rate, 1),
                             "heartbeat_age": round(time.time() - w.heartbeat_at, 1),
                         }
-                        for w in live
+                        for w in one.workers
                     ],
                 }
             )
-            return 0
-        click.echo(
-            f"job {job.id}: {job.source_name} -> survey {job.survey_id}/{job.instance_id}, "
-            f"imported {_when(job.created_at)}"
-        )
-        table = Table("state", "rows", box=None)
-        for state in RowState:
-            table.add_row(state.value, f"{counts[state.value]:,}")
-        table.add_row("total", f"{sum(counts.values()):,}", style="bold")
-        stdout_console().print(table)
-        if outcomes:
-            click.echo("outcomes: " + ", ".join(f"{status} {n:,}" for status, n in sorted(outcomes.items())))
-        if live:
-            workers = Table("worker", "host", "pid", "sent", "rows/s", "last heartbeat", box=None)
-            for w in live:
-                workers.add_row(
-                    w.id, w.host, str(w.pid), f"{w.sent:,}", f"{w.rate:.1f}", f"{time.time() - w.heartbeat_at:.0f}s ago"
-                )
-            click.echo(f"{len(live)} live worker(s), {sum(w.rate for w in live):.1f} rows/s together:")
-            stdout_console().print(workers)
+        else:
+            _show_one(one)
         return 0
-    jobs = ledger.jobs()
-    all_counts = ledger.all_counts([j.id for j in jobs])
     if as_json:
-        emit_json({"jobs": [{**_job_json(j, all_counts[j.id]), "outcomes": ledger.outcome_counts(j.id)} for j in jobs]})
-        return 0
-    if not jobs:
-        click.echo("no jobs yet: import a file with `batchqueue import FILE --survey ID --instance ID`")
-        return 0
-    shown = [s.value for s in RowState]
-    table = Table("job", "created", "file", "survey/instance", "rows", *shown, box=None)
-    for job in jobs:
-        counts = all_counts[job.id]
-        table.add_row(
-            str(job.id),
-            _when(job.created_at),
-            job.source_name,
-            f"{job.survey_id}/{job.instance_id}",
-            f"{sum(counts.values()):,}",
-            *(f"{counts[s]:,}" for s in shown),
-        )
-    stdout_console().print(table)
+        emit_json({"jobs": [_job_json(s) for s in found]})
+    else:
+        _show_all(found)
     return 0
 
 

@@ -26,8 +26,8 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from batchqueue.insight.client import Reply, ReplyKind
 from batchqueue.insight.pacing import Pacer
+from batchqueue.insight.replies import Reply, ReplyKind
 
 
 class _StopWhenSet(stop_base):

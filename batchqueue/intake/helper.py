@@ -7,7 +7,7 @@ transaction in this process, so a crash of either leaves no half job.
 
 Usage (from :func:`batchqueue.intake.importer.import_file`)::
 
-    rows = validated_elsewhere(path, spec, now=now, max_problems=20, sha256=info.sha256, result=result)
+    new_rows = validated_elsewhere(path, spec, now=now, max_problems=20, sha256=info.sha256, result=result)
 """
 
 from __future__ import annotations
@@ -15,31 +15,35 @@ from __future__ import annotations
 import multiprocessing
 import pickle
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from batchqueue.errors import BatchqueueError, EnvironmentFailure, InputFileError, UsageError
+from batchqueue.intake.rules import RowRule
+from batchqueue.ledger.records import NewRow
 
 #: Below this size the helper's start-up (~0.5 s) costs more than it saves.
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 _BATCH = 5000
 
 
-def _helper(out: Connection, path: str, spec: Any, now: int, max_problems: int, sha256: str) -> None:
-    from batchqueue.intake.importer import _prepare, _Rows
+def _helper(
+    out: Connection, path: str, spec: Any, now: int, max_problems: int, sha256: str, rules: Sequence[RowRule]
+) -> None:
+    from batchqueue.intake.loader import RowLoader, open_and_fit
 
     def send(message: tuple[Any, ...]) -> None:
         out.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
 
     try:
-        table, result = _prepare(Path(path), spec, now)
+        table, result = open_and_fit(Path(path), spec, now)
         if table.info.sha256 != sha256:
             table.close()
             raise InputFileError(path, "the file changed while it was being imported; import it again")
         batch: list[tuple[Any, ...]] = []
-        for row in _Rows(table, result, now, max_problems, None, None):
+        for row in RowLoader(table, result, now, max_problems, None, None, rules):
             batch.append(row)
             if len(batch) == _BATCH:
                 send(("rows", batch, table.progress()))
@@ -80,13 +84,14 @@ def validated_elsewhere(
     sha256: str,
     result: Any,
     progress: Callable[[int, int], None] | None,
-) -> Iterator[tuple[Any, ...]]:
+    rules: Sequence[RowRule] = (),
+) -> Iterator[NewRow]:
     """Ledger rows of ``path``, validated by a helper process; fills ``result``'s counts at the end."""
     context = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
     reader, writer = context.Pipe(duplex=False)
     helper = context.Process(
         target=_helper,
-        args=(writer, str(path), spec, now, max_problems, sha256),
+        args=(writer, str(path), spec, now, max_problems, sha256, tuple(rules)),
         name="batchqueue-validate",
         daemon=True,
     )
@@ -100,7 +105,7 @@ def validated_elsewhere(
                 raise InputFileError(str(path), "the validating helper process stopped unexpectedly") from None
             kind = message[0]
             if kind == "rows":
-                yield from message[1]
+                yield from map(NewRow._make, message[1])
                 if progress is not None:
                     progress(*message[2])
             elif kind == "done":

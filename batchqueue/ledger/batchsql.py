@@ -12,6 +12,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from batchqueue.lifecycle import Event, allowed_from
+
 
 def placeholder(conn: Connection) -> str:
     """``?`` for sqlite3, ``%s`` for psycopg and other format-style drivers."""
@@ -40,3 +42,20 @@ def multi_values(conn: Connection, width: int, count: int) -> str:
     """``(?, ?), (?, ?)`` for a multi-row INSERT."""
     row_sql = "(" + ", ".join([placeholder(conn)] * width) + ")"
     return ", ".join([row_sql] * count)
+
+
+def event_guard(events: Sequence[Event], event_column: str = "v.event", state_column: str = "rows.state") -> str:
+    """SQL that is true when the row's state allows the batch item's event (the lifecycle table, as SQL).
+
+    Only the enum's own constant values are formatted in.
+    """
+    cases = []
+    for event in events:
+        froms = ", ".join(f"'{state.value}'" for state in sorted(allowed_from(event)))
+        cases.append(f"({event_column} = '{event.value}' AND {state_column} IN ({froms}))")
+    return "(" + " OR ".join(cases) + ")"
+
+
+def states_sql(states: Sequence[str] | frozenset[Any]) -> str:
+    """``('a', 'b')`` for a fixed set of state names (enum values only)."""
+    return "(" + ", ".join(f"'{s}'" for s in sorted(str(s) for s in states)) + ")"

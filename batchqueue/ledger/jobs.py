@@ -3,53 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from batchqueue.errors import JobNotFoundError
 from batchqueue.ledger.database import write
-from batchqueue.ledger.schema import RowState, jobs, rows
+from batchqueue.ledger.records import Job, NewRow
+from batchqueue.ledger.schema import jobs, rows
+from batchqueue.lifecycle import RowState
 
-#: The order of the values in each row tuple given to :meth:`Ledger.create_job`.
-IMPORT_COLUMNS = (
-    "row_number",
-    "cells",
-    "phone_number",
-    "e164",
-    "start_ts",
-    "end_ts",
-    "max_attempts",
-    "reattempt_wait",
-    "result_url",
-    "state",
-    "reasons",
-    "duplicate_of",
-    "token",
-    "created_at",
-)
-_INSERT_BATCH = 10_000
-
-
-@dataclass(frozen=True)
-class Job:
-    """A job as stored: where its rows came from and how they were mapped."""
-
-    id: int
-    survey_id: str
-    instance_id: str
-    source_name: str
-    source_sha256: str
-    source_kind: str
-    sheet: str | None
-    headers: list[str]
-    mapping: dict[str, Any]
-    options: dict[str, Any]
-    blank_rows: int
-    created_at: float
+INSERT_BATCH = 10_000
 
 
 def _job(record: Any) -> Job:
@@ -69,13 +35,20 @@ def _job(record: Any) -> Job:
     )
 
 
+def batches(new_rows: Iterable[NewRow]) -> Iterator[list[NewRow]]:
+    """The import's rows in lists of :data:`INSERT_BATCH`."""
+    iterator = iter(new_rows)
+    return iter(lambda: list(islice(iterator, INSERT_BATCH)), [])
+
+
 class JobsLedger:
-    """The job side of the ledger (see :class:`batchqueue.ledger.Ledger`)."""
+    """The job side of the ledger (see :class:`batchqueue.ledger.store.Ledger`)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    engine: Engine
 
-    # -- jobs ---------------------------------------------------------------------------------
+    def _insert_rows(self, conn: Connection, job_id: int, new_rows: Iterable[NewRow]) -> None:
+        """Insert a job's rows inside the import's transaction (each backend does it its fastest way)."""
+        raise NotImplementedError
 
     def find_job(self, *, sha256: str, survey_id: str, instance_id: str, fingerprint: str) -> Job | None:
         """The newest job made from the same file, survey, instance and effective mapping."""
@@ -97,7 +70,7 @@ class JobsLedger:
     def create_job(
         self,
         job_values: dict[str, Any],
-        row_tuples: Iterable[Sequence[Any]],
+        new_rows: Iterable[NewRow],
         late_values: Callable[[], dict[str, Any]] | None = None,
     ) -> int:
         """Insert a job and all its rows in ONE transaction: a crash leaves no half job behind.
@@ -106,24 +79,7 @@ class JobsLedger:
         """
         with write(self.engine) as conn:
             job_id = int(conn.execute(insert(jobs).values(**job_values).returning(jobs.c.id)).scalar_one())
-            iterator = iter(row_tuples)
-            batches = iter(lambda: list(islice(iterator, _INSERT_BATCH)), [])
-            if conn.dialect.name == "sqlite":
-                # Raw executemany inside SQLAlchemy's transaction: ~3x SQLAlchemy Core's insert rate.
-                cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-                # Only constants and the integer job id are formatted in; every value is bound.
-                sql = (
-                    f"INSERT INTO rows (job_id, {', '.join(IMPORT_COLUMNS)}) "  # noqa: S608
-                    f"VALUES ({job_id}, {', '.join('?' * len(IMPORT_COLUMNS))})"
-                )
-                for batch in batches:
-                    cursor.executemany(sql, batch)
-                cursor.close()
-            else:
-                for batch in batches:
-                    conn.execute(
-                        insert(rows), [{"job_id": job_id, **dict(zip(IMPORT_COLUMNS, t, strict=True))} for t in batch]
-                    )
+            self._insert_rows(conn, job_id, new_rows)
             if late_values is not None:
                 conn.execute(update(jobs).where(jobs.c.id == job_id).values(**late_values()))
         return job_id
@@ -148,8 +104,6 @@ class JobsLedger:
         """Every job, oldest first."""
         with self.engine.connect() as conn:
             return [_job(r) for r in conn.execute(select(jobs).order_by(jobs.c.id))]
-
-    # -- counts -------------------------------------------------------------------------------
 
     def counts(self, job_id: int) -> dict[str, int]:
         """Rows of a job by state, every state named (zeros included)."""

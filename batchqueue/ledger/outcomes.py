@@ -6,19 +6,21 @@ import hmac
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
 
-from batchqueue.callbacks.call_details import FINAL, CallDetails, outranks
+from batchqueue.call_outcome import FINAL, CallDetails, outranks
 from batchqueue.ledger.batchsql import placeholder, values_cte
 from batchqueue.ledger.database import write
-from batchqueue.ledger.schema import RowState, outcome_events, rows, spool_positions
+from batchqueue.ledger.records import Unproven
+from batchqueue.ledger.schema import outcome_events, rows, spool_positions
+from batchqueue.lifecycle import Event, RowState, after, allowed_from, target
 from batchqueue.untrusted import storable
 
 _OUTCOME = (
     ("rid", "INTEGER"),
+    ("prev", "VARCHAR(16)"),
     ("state", "VARCHAR(16)"),
     ("status", "VARCHAR(64)"),
     ("attempts", "INTEGER"),
@@ -27,21 +29,8 @@ _OUTCOME = (
     ("payload", "TEXT"),
     ("resolution", "TEXT"),
 )
-#: States a valid callback moves to ``queued``: it proves Insight accepted the call.
 #: Outcomes polling stops at: the final ones, and "not_found" (Insight answered 404 for the call id).
 SETTLED = FINAL | {"not_found"}
-_PROVEN_BY_CALLBACK = {RowState.UNCERTAIN.value, RowState.FAILED.value, RowState.PENDING.value, RowState.CANCELED.value}
-
-
-@dataclass(frozen=True)
-class Unproven:
-    """An uncertain row that no callback has proven queued, with the reason it looks unqueued."""
-
-    row_id: int
-    row_number: int
-    phone_number: str
-    since: float
-    why: str
 
 
 class OutcomesLedger:
@@ -73,14 +62,11 @@ class OutcomesLedger:
         events: list[dict[str, Any]] = []
         with write(self.engine) as conn:
             ids = sorted({row_id for row_id, _, _ in items})
-            found = {
-                r.id: r
-                for r in conn.execute(
-                    select(rows.c.id, rows.c.job_id, rows.c.token, rows.c.state, rows.c.outcome_status).where(
-                        rows.c.id.in_(ids)
-                    )
-                )
-            }
+            # Locked (PostgreSQL) so that no worker settles these rows between this read and the update.
+            query = select(rows.c.id, rows.c.job_id, rows.c.token, rows.c.state, rows.c.outcome_status).where(
+                rows.c.id.in_(ids)
+            )
+            found = {r.id: r for r in conn.execute(query.with_for_update())}
             current = {row_id: (r.state, r.outcome_status) for row_id, r in found.items()}
             for row_id, token, details in items:
                 record = found.get(row_id)
@@ -103,8 +89,9 @@ class OutcomesLedger:
                     continue
                 resolution = None
                 new_state = state
-                if source == "callback" and state in _PROVEN_BY_CALLBACK:
-                    new_state = RowState.QUEUED.value
+                proven = after(Event.PROVEN, state) if source == "callback" else None
+                if proven is not None:
+                    new_state = proven.value
                     resolution = f"resolved by callback: Insight reported '{details.status}' for a row that was {state}"
                 current[row_id] = (new_state, details.status)
                 earlier = updates.get(row_id)
@@ -112,6 +99,7 @@ class OutcomesLedger:
                     resolution = earlier[-1]
                 updates[row_id] = (
                     row_id,
+                    found[row_id].state,
                     new_state,
                     details.status,
                     details.attempts,
@@ -129,7 +117,8 @@ class OutcomesLedger:
                     f"{cte} UPDATE rows SET state = o.state, outcome_status = o.status, "
                     "outcome_attempts = o.attempts, outcome_last_attempt_at = o.last_at, outcome_source = o.source, "
                     f"outcome_payload = o.payload, outcome_at = {mark}, updated_at = {mark}, "
-                    "resolution = COALESCE(o.resolution, rows.resolution) FROM o WHERE rows.id = o.rid",
+                    "resolution = COALESCE(o.resolution, rows.resolution) FROM o WHERE rows.id = o.rid "
+                    "AND rows.state = o.prev",
                     (*params, stamp, stamp),
                 )
             for row_id, n in conflicts.items():
@@ -245,6 +234,7 @@ class OutcomesLedger:
         """Explicit operator action: the listed uncertain rows (still without any outcome) → pending."""
         if not row_ids:
             return 0
+        event = Event.RECONCILED
         with write(self.engine) as conn:
             result = conn.execute(
                 update(rows)
@@ -252,12 +242,12 @@ class OutcomesLedger:
                     and_(
                         rows.c.job_id == job_id,
                         rows.c.id.in_(list(row_ids)),
-                        rows.c.state == RowState.UNCERTAIN.value,
+                        rows.c.state.in_(sorted(allowed_from(event))),
                         rows.c.outcome_status.is_(None),
                     )
                 )
                 .values(
-                    state=RowState.PENDING.value,
+                    state=target(event).value,
                     updated_at=time.time(),
                     resolution="reconcile: no callback proved it queued; put back to pending by the operator",
                 )

@@ -1,11 +1,9 @@
-"""The ledger's tables and the row-state enum. Alembic migrations in ``migrations/`` build these.
+"""The ledger's tables. The Alembic migrations in ``migrations/`` build exactly these (a test checks).
 
 Times are unix seconds (REAL): cheap to write a million of, easy to compare, formatted on export.
 """
 
 from __future__ import annotations
-
-from enum import StrEnum
 
 from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
@@ -18,19 +16,6 @@ NAMING_CONVENTION = {
 }
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-class RowState(StrEnum):
-    """Where a row is in its life (DESIGN.md, "Row states"). Only :mod:`batchqueue.ledger` moves rows."""
-
-    PENDING = "pending"
-    SENDING = "sending"
-    QUEUED = "queued"
-    FAILED = "failed"
-    UNCERTAIN = "uncertain"
-    INVALID = "invalid"
-    DUPLICATE = "duplicate"
-    CANCELED = "canceled"
 
 
 jobs = Table(
@@ -94,6 +79,11 @@ rows = Table(
         server_default="0",
         comment="later outcomes that differed from the first final one (kept in outcome_events)",
     ),
+    Column("facts", Text, comment="JSON of what import-time rules derived"),
+    Column("not_before", Float, comment="a send-time rule holds it pending until then"),
+    Column("hold_reason", Text, comment="why it is held"),
+    Column("sent_start_ts", Integer, comment="the start a send-time rule gave it"),
+    Column("sent_end_ts", Integer, comment="the end a send-time rule gave it"),
     Index("ix_rows_job_state", "job_id", "state"),
 )
 

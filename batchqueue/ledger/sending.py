@@ -1,40 +1,51 @@
-"""Send-side transitions: claim, record outcomes, recover after a crash, retry and cancel.
+"""Send-side transitions: claim, settle what was sent, recover after a crash, retry and cancel.
 
-Each public method is one transaction. The commit protocol (DESIGN.md) rests on :meth:`settle`:
-it commits the outcomes of finished rows *and* marks the next rows ``sending`` in one
-transaction, before any of those outcomes is reported and before any of those rows is sent.
+Each public method is one transaction. The commit protocol (docs/ARCHITECTURE.md) rests on
+:meth:`SendingLedger.settle`: it commits the settlements of finished rows *and* marks the next rows
+``sending`` in one transaction, before any settlement is reported and before any row is sent.
+Every state write names a lifecycle event and is guarded by the states the event allows; a row
+found elsewhere is returned as a :class:`~batchqueue.lifecycle.Conflict`.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 
-from batchqueue.insight.client import Reply
-from batchqueue.ledger.batchsql import in_list, multi_values, placeholder, values_cte
+from batchqueue.ledger.batchsql import event_guard, in_list, multi_values, placeholder, states_sql, values_cte
 from batchqueue.ledger.database import write
-from batchqueue.ledger.schema import RowState, attempts, rows
+from batchqueue.ledger.records import CLAIM_COLUMNS, Claimed, Settled, Settlement, claimed_from
+from batchqueue.ledger.schema import attempts, rows
+from batchqueue.lifecycle import Conflict, Event, RowState, allowed_from, target
 
+log = logging.getLogger("batchqueue.ledger")
+
+#: The events a settlement may carry.
+SETTLE_EVENTS = (
+    Event.ACCEPTED,
+    Event.REFUSED,
+    Event.AMBIGUOUS,
+    Event.AMBIGUOUS_RESENT,
+    Event.NOT_ACCEPTED,
+    Event.RELEASED,
+)
 _SENDING = RowState.SENDING.value
 _PENDING = RowState.PENDING.value
-_CLAIM_COLUMNS = (
-    "id, row_number, phone_number, e164, start_ts, end_ts, max_attempts, reattempt_wait, result_url, token, "
-    "cells, attempts"
-)
-_ROW_OUTCOME = (
+_ROW_SETTLEMENT = (
     ("rid", "INTEGER"),
+    ("event", "VARCHAR(32)"),
     ("state", "VARCHAR(16)"),
     ("call_id", "TEXT"),
     ("error", "TEXT"),
     ("http_status", "INTEGER"),
     ("extra", "INTEGER"),
 )
-_TRY_OUTCOME = (
+_ATTEMPT = (
     ("rid", "INTEGER"),
     ("finished_at", "FLOAT"),
     ("outcome", "VARCHAR(16)"),
@@ -42,112 +53,170 @@ _TRY_OUTCOME = (
     ("call_id", "TEXT"),
     ("error", "TEXT"),
 )
+_CLAIM_SELECT = ", ".join(CLAIM_COLUMNS)
+_SETTLE_GUARD = event_guard(SETTLE_EVENTS)
+_PROVEN_FROM = states_sql(allowed_from(Event.PROVEN))
 
 
 @dataclass(frozen=True)
-class Claimed:
-    """A row now ``sending``, with what is needed to build its request."""
+class Verdict:
+    """A send-time rule's decision for one candidate row.
 
-    row_id: int
-    row_number: int
-    phone_number: str
-    e164: str
-    start_ts: int | None
-    end_ts: int | None
-    max_attempts: int | None
-    reattempt_wait: int | None
-    result_url: str | None
-    token: str | None
-    cells: list[str]
-    attempts: int
+    ``send`` False holds the row pending until ``hold_until`` (unix seconds), with ``reason``.
+    A sent row may get a narrower window (``start_ts``/``end_ts``) than it was imported with.
+    """
+
+    send: bool = True
+    start_ts: int | None = None
+    end_ts: int | None = None
+    hold_until: float | None = None
+    reason: str | None = None
 
 
 @dataclass
-class Outcome:
-    """What became of one claimed row: its new state and every network attempt it took."""
+class ClaimContext:
+    """What a send-time rule sees, inside the claim transaction."""
 
-    row_id: int
-    state: RowState
-    tries: list[Reply] = field(default_factory=list)
-    call_id: str | None = None
-    error: str | None = None
-    http_status: int | None = None
+    now: float
+    conn: Connection
+    job_id: int
+
+
+#: A send-time rule: candidate rows (in input order) → one verdict each, inside the claim transaction.
+ClaimReview = Callable[[list[Claimed], ClaimContext], list[Verdict]]
 
 
 class SendingLedger:
-    """The send side of the ledger (see :class:`batchqueue.ledger.Ledger`)."""
+    """The send side of the ledger (see :class:`batchqueue.ledger.store.Ledger`)."""
 
     engine: Engine
 
-    def recover_sending(self, job_id: int, *, to: RowState = RowState.UNCERTAIN, expired_only: bool = False) -> int:
-        """Rows left ``sending`` by a dead process: ``uncertain`` (never resent without an operator).
+    def _lock(self, *, skip_locked: bool) -> str:
+        """The row-locking suffix of a SELECT in a write transaction ('' where writes are serialised)."""
+        return ""
 
-        ``expired_only`` (many workers): only rows whose lease has run out; the others belong to
-        live workers.
-        """
+    # -- recovery ------------------------------------------------------------------------------
+
+    def recover_sending(self, job_id: int, *, event: Event = Event.FOUND_SENDING, expired_only: bool = False) -> int:
+        """Rows left ``sending`` by a dead process become ``uncertain`` (never resent without an operator),
+        or ``pending`` for FOUND_SENDING_RESENT. ``expired_only`` (many workers): only rows whose
+        lease has run out; the others belong to live workers."""
+        if event not in (Event.FOUND_SENDING, Event.FOUND_SENDING_RESENT):
+            raise ValueError(f"{event} is not a recovery event")
         stamp = time.time()
-        condition = and_(rows.c.job_id == job_id, rows.c.state == _SENDING)
+        condition = and_(rows.c.job_id == job_id, rows.c.state.in_(sorted(allowed_from(event))))
         if expired_only:
             condition = and_(condition, or_(rows.c.lease_expires.is_(None), rows.c.lease_expires < stamp))
         with write(self.engine) as conn:
-            query = select(rows.c.id).where(condition)
-            if conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)  # rows a live worker is settling right now
-            ids = [r[0] for r in conn.execute(query)]
+            found = conn.execute(select(rows.c.id).where(condition).with_for_update(skip_locked=True))
+            ids = [r[0] for r in found]
             if not ids:
                 return 0
-            conn.execute(
+            moved = conn.execute(
                 update(rows)
                 .where(rows.c.id.in_(ids), condition)
                 .values(
-                    state=to.value,
+                    state=target(event).value,
                     updated_at=stamp,
                     lease_owner=None,
                     error="found 'sending' with no live sender: the process sending it died, "
                     "so Insight may or may not have queued it",
                 )
-            )
+            ).rowcount
             conn.execute(
                 update(attempts)
                 .where(attempts.c.row_id.in_(ids), attempts.c.outcome.is_(None))
                 .values(outcome="lost", finished_at=stamp, error="the sending process died")
             )
-        return len(ids)
+        return int(moved or 0)
 
-    def claim(self, job_id: int, limit: int) -> list[Claimed]:
+    # -- the send loop -------------------------------------------------------------------------
+
+    def claim(self, job_id: int, limit: int, *, review: ClaimReview | None = None) -> list[Claimed]:
         """Up to ``limit`` pending rows, in input order, marked ``sending`` and COMMITTED, with an
         open attempt each. Nothing may be sent for a row before this returns it."""
-        return self.settle(job_id, [], [], limit)
+        return self.settle(job_id, [], [], limit, review=review).claimed
 
-    def record(self, outcomes: Sequence[Outcome]) -> None:
-        """Commit the outcomes of several rows in one transaction (one fsync for the batch)."""
-        if outcomes:
-            self.settle(0, outcomes, [], 0)
+    def record(self, settlements: Sequence[Settlement]) -> list[Conflict]:
+        """Commit the settlements of several rows in one transaction (one fsync for the batch)."""
+        return self.settle(0, settlements, [], 0).conflicts if settlements else []
 
-    def release(self, row_ids: Sequence[int]) -> None:
+    def release(self, row_ids: Sequence[int]) -> list[Conflict]:
         """Claimed rows whose request never left: back to ``pending`` (only safe when that is certain)."""
-        if row_ids:
-            self.settle(0, [], row_ids, 0)
+        if not row_ids:
+            return []
+        return self.record([Settlement(row_id, Event.RELEASED) for row_id in row_ids])
 
     def settle(
         self,
         job_id: int,
-        outcomes: Sequence[Outcome],
+        settlements: Sequence[Settlement],
         release_ids: Sequence[int],
         claim_limit: int,
         *,
         owner: str | None = None,
         lease_ttl: float = 60.0,
-    ) -> list[Claimed]:
-        """Record ``outcomes``, release never-sent rows, and claim up to ``claim_limit`` more of
-        ``job_id`` — all in ONE transaction, so a busy run pays one commit per round."""
+        review: ClaimReview | None = None,
+    ) -> Settled:
+        """Record ``settlements``, release never-sent rows, and claim up to ``claim_limit`` more of
+        ``job_id``, all in ONE transaction, so a busy run pays one commit per round."""
         stamp = time.time()
+        done = Settled()
+        items = list(settlements) + [Settlement(row_id, Event.RELEASED) for row_id in release_ids]
         with write(self.engine) as conn:
-            if outcomes:
-                _record(conn, outcomes, stamp)
-            if release_ids:
-                _release(conn, release_ids, stamp)
-            return _claim(conn, job_id, claim_limit, stamp, owner, stamp + lease_ttl) if claim_limit > 0 else []
+            if items:
+                done.conflicts = _record(conn, items, stamp)
+            if claim_limit > 0:
+                done.claimed, done.held = self._claim(
+                    conn, job_id, claim_limit, stamp, owner, stamp + lease_ttl, review
+                )
+        for conflict in done.conflicts:
+            log.warning("a settlement found its row elsewhere: %s", conflict)
+        return done
+
+    def _claim(
+        self,
+        conn: Connection,
+        job_id: int,
+        limit: int,
+        stamp: float,
+        owner: str | None,
+        expires: float,
+        review: ClaimReview | None,
+    ) -> tuple[list[Claimed], int]:
+        mark = placeholder(conn)
+        lock = self._lock(skip_locked=True)
+        claimed: list[Claimed] = []
+        held = 0
+        after = 0
+        while len(claimed) < limit:
+            want = limit - len(claimed)
+            found = conn.exec_driver_sql(
+                f"SELECT {_CLAIM_SELECT} FROM rows WHERE job_id = {mark} AND state = {mark} AND id > {mark} "
+                f"AND (not_before IS NULL OR not_before <= {mark}) ORDER BY id LIMIT {mark}{lock}",
+                (job_id, _PENDING, after, stamp, want),
+            ).all()
+            if not found:
+                break
+            after = found[-1][0]
+            candidates = [claimed_from(r) for r in found]
+            if review is None:
+                chosen = candidates
+            else:
+                verdicts = review(candidates, ClaimContext(stamp, conn, job_id))
+                chosen, holds, narrowed = _apply_verdicts(candidates, verdicts)
+                if holds:
+                    _hold(conn, holds, stamp)
+                    held += len(holds)
+                _set_windows(conn, narrowed)
+            if chosen:
+                _mark_sending(conn, job_id, [c.row_id for c in chosen], stamp, owner, expires)
+                claimed += chosen
+            if review is None or len(found) < want:
+                break
+        return claimed, held
+
+    # -- operator actions ----------------------------------------------------------------------
 
     def retry_rows(
         self,
@@ -159,105 +228,152 @@ class SendingLedger:
         error_contains: str | None = None,
     ) -> int:
         """Put failed (and, only when asked, uncertain) rows back to ``pending``; returns how many."""
-        states = ([RowState.FAILED.value] if failed else []) + ([RowState.UNCERTAIN.value] if uncertain else [])
-        if not states:
-            return 0
-        condition = and_(rows.c.job_id == job_id, rows.c.state.in_(states))
-        if status_code is not None:
-            condition = and_(condition, rows.c.http_status == status_code)
-        if error_contains:
-            condition = and_(condition, rows.c.error.contains(error_contains, autoescape=True))
+        events = ([Event.RETRIED] if failed else []) + ([Event.RETRIED_UNCERTAIN] if uncertain else [])
+        moved = 0
         with write(self.engine) as conn:
-            result = conn.execute(
-                update(rows)
-                .where(condition)
-                .values(state=_PENDING, call_id=None, error=None, http_status=None, updated_at=time.time())
-            )
-        return int(result.rowcount or 0)
+            for event in events:
+                condition = and_(rows.c.job_id == job_id, rows.c.state.in_(sorted(allowed_from(event))))
+                if status_code is not None:
+                    condition = and_(condition, rows.c.http_status == status_code)
+                if error_contains:
+                    condition = and_(condition, rows.c.error.contains(error_contains, autoescape=True))
+                moved += int(
+                    conn.execute(
+                        update(rows)
+                        .where(condition)
+                        .values(
+                            state=target(event).value,
+                            call_id=None,
+                            error=None,
+                            http_status=None,
+                            updated_at=time.time(),
+                        )
+                    ).rowcount
+                    or 0
+                )
+        return moved
 
     def cancel_pending(self, job_id: int) -> int:
         """Pending rows become ``canceled``; they will not be sent."""
+        event = Event.CANCELED
         with write(self.engine) as conn:
             result = conn.execute(
                 update(rows)
-                .where(rows.c.job_id == job_id, rows.c.state == _PENDING)
-                .values(state=RowState.CANCELED.value, updated_at=time.time())
+                .where(rows.c.job_id == job_id, rows.c.state.in_(sorted(allowed_from(event))))
+                .values(state=target(event).value, updated_at=time.time())
             )
         return int(result.rowcount or 0)
 
 
-def _claim(conn: Connection, job_id: int, limit: int, stamp: float, owner: str | None, expires: float) -> list[Claimed]:
-    mark = placeholder(conn)
-    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgresql" else ""
-    found = conn.exec_driver_sql(
-        f"SELECT {_CLAIM_COLUMNS} FROM rows WHERE job_id = {mark} AND state = {mark} ORDER BY id LIMIT {mark}{lock}",
-        (job_id, _PENDING, limit),
-    ).all()
-    if not found:
-        return []
-    ids = [r[0] for r in found]
+def _apply_verdicts(
+    candidates: list[Claimed], verdicts: list[Verdict]
+) -> tuple[list[Claimed], list[tuple[int, Verdict]], list[Claimed]]:
+    """(rows to send, rows to hold with their verdicts, the sent rows whose window a rule changed)."""
+    if len(verdicts) != len(candidates):
+        raise ValueError(f"a send-time rule gave {len(verdicts)} verdicts for {len(candidates)} rows")
+    chosen: list[Claimed] = []
+    holds: list[tuple[int, Verdict]] = []
+    narrowed: list[Claimed] = []
+    for row, verdict in zip(candidates, verdicts, strict=True):
+        if not verdict.send:
+            holds.append((row.row_id, verdict))
+            continue
+        if verdict.start_ts is not None or verdict.end_ts is not None:
+            row = replace(
+                row,
+                start_ts=verdict.start_ts if verdict.start_ts is not None else row.start_ts,
+                end_ts=verdict.end_ts if verdict.end_ts is not None else row.end_ts,
+            )
+            narrowed.append(row)
+        chosen.append(row)
+    return chosen, holds, narrowed
+
+
+def _hold(conn: Connection, holds: list[tuple[int, Verdict]], stamp: float) -> None:
+    data = [(row_id, verdict.hold_until or stamp, verdict.reason or "") for row_id, verdict in holds]
+    cte, params = values_cte(conn, "h", (("rid", "INTEGER"), ("until_at", "FLOAT"), ("why", "TEXT")), data)
     conn.exec_driver_sql(
-        f"UPDATE rows SET state = {mark}, attempts = attempts + 1, updated_at = {mark}, lease_owner = {mark}, "
-        f"lease_expires = {mark} WHERE id IN {in_list(conn, len(ids))}",
-        (_SENDING, stamp, owner, expires, *ids),
+        f"{cte} UPDATE rows SET not_before = h.until_at, hold_reason = h.why FROM h "
+        f"WHERE rows.id = h.rid AND rows.state = '{_PENDING}'",
+        tuple(params),
     )
+
+
+def _set_windows(conn: Connection, chosen: list[Claimed]) -> None:
+    if not chosen:
+        return
+    data = [(c.row_id, c.start_ts, c.end_ts) for c in chosen]
+    cte, params = values_cte(conn, "w", (("rid", "INTEGER"), ("s", "INTEGER"), ("e", "INTEGER")), data)
+    conn.exec_driver_sql(
+        f"{cte} UPDATE rows SET sent_start_ts = w.s, sent_end_ts = w.e FROM w WHERE rows.id = w.rid", tuple(params)
+    )
+
+
+def _mark_sending(
+    conn: Connection, job_id: int, ids: list[int], stamp: float, owner: str | None, expires: float
+) -> None:
+    mark = placeholder(conn)
+    moved = conn.exec_driver_sql(
+        f"UPDATE rows SET state = {mark}, attempts = attempts + 1, updated_at = {mark}, lease_owner = {mark}, "
+        f"lease_expires = {mark}, not_before = NULL, hold_reason = NULL "
+        f"WHERE id IN {in_list(conn, len(ids))} AND state = {mark}",
+        (target(Event.CLAIMED).value, stamp, owner, expires, *ids, _PENDING),
+    ).rowcount
+    if moved != len(ids):  # the SELECT took these rows inside this very transaction: this cannot be
+        raise RuntimeError(f"claimed {len(ids)} rows but moved {moved}: the claim lost its rows")
     params: list[Any] = []
     for row_id in ids:
         params += (row_id, job_id, stamp)
     conn.exec_driver_sql(
         f"INSERT INTO attempts (row_id, job_id, started_at) VALUES {multi_values(conn, 3, len(ids))}", tuple(params)
     )
-    return [
-        Claimed(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], json.loads(r[10]), r[11] + 1) for r in found
-    ]
 
 
-def _release(conn: Connection, row_ids: Sequence[int], stamp: float) -> None:
-    mark = placeholder(conn)
-    ids = in_list(conn, len(row_ids))
-    conn.exec_driver_sql(
-        f"UPDATE rows SET state = {mark}, attempts = attempts - 1, updated_at = {mark} "
-        f"WHERE id IN {ids} AND state = {mark}",
-        (_PENDING, stamp, *row_ids, _SENDING),
-    )
-    conn.exec_driver_sql(f"DELETE FROM attempts WHERE row_id IN {ids} AND outcome IS NULL", tuple(row_ids))
-
-
-def _record(conn: Connection, outcomes: Sequence[Outcome], stamp: float) -> None:
+def _record(conn: Connection, items: Sequence[Settlement], stamp: float) -> list[Conflict]:
+    """Apply the settlements (guarded by the lifecycle table) and log their attempts; returns conflicts."""
     mark = placeholder(conn)
     row_data: list[tuple[Any, ...]] = []
     first_tries: list[tuple[Any, ...]] = []
     later_tries: list[Any] = []
-    for o in outcomes:
-        row_data.append((o.row_id, o.state.value, o.call_id, o.error, o.http_status, max(0, len(o.tries) - 1)))
-        for n, reply in enumerate(o.tries):
-            finished = reply.finished or stamp
+    for s in items:
+        if s.event not in SETTLE_EVENTS:
+            raise ValueError(f"{s.event} is not a settlement event")
+        extra = max(0, len(s.attempts) - 1)
+        row_data.append((s.row_id, s.event.value, target(s.event).value, s.call_id, s.error, s.http_status, extra))
+        for n, attempt in enumerate(s.attempts):
+            finished = attempt.finished or stamp
             if n == 0:
-                first_tries.append((o.row_id, finished, reply.kind.value, reply.status, reply.call_id, reply.error))
+                first_tries.append((s.row_id, finished, attempt.kind, attempt.status, attempt.call_id, attempt.error))
             else:
                 later_tries += (
-                    o.row_id,
-                    o.row_id,
-                    reply.started or stamp,
+                    s.row_id,
+                    s.row_id,
+                    attempt.started or stamp,
                     finished,
-                    reply.kind.value,
-                    reply.status,
-                    reply.call_id,
-                    reply.error,
+                    attempt.kind,
+                    attempt.status,
+                    attempt.call_id,
+                    attempt.error,
                 )
-    with_rows, params = values_cte(conn, "v", _ROW_OUTCOME, row_data)
-    conn.exec_driver_sql(
-        # A callback that arrived before this reply (possible for a slow reply) already proved
-        # the call was queued: an ambiguous reply must not turn that row uncertain.
-        f"{with_rows} UPDATE rows SET state = CASE WHEN v.state = '{RowState.UNCERTAIN.value}' "
-        f"AND rows.outcome_status IS NOT NULL THEN '{RowState.QUEUED.value}' ELSE v.state END, "
-        "call_id = v.call_id, error = v.error, "
-        f"http_status = v.http_status, updated_at = {mark}, attempts = rows.attempts + v.extra "
-        f"FROM v WHERE rows.id = v.rid AND rows.state = {mark}",
-        (*params, stamp, _SENDING),
-    )
+    with_rows, params = values_cte(conn, "v", _ROW_SETTLEMENT, row_data)
+    moved = {
+        r[0]
+        for r in conn.exec_driver_sql(
+            f"{with_rows} UPDATE rows SET state = v.state, call_id = v.call_id, error = v.error, "
+            f"http_status = v.http_status, updated_at = {mark}, attempts = rows.attempts + v.extra "
+            f"FROM v WHERE rows.id = v.rid AND {_SETTLE_GUARD} RETURNING rows.id",
+            (*params, stamp),
+        )
+    }
+    released = [s.row_id for s in items if s.event is Event.RELEASED and s.row_id in moved]
+    if released:
+        ids = in_list(conn, len(released))
+        conn.exec_driver_sql(
+            f"UPDATE rows SET attempts = attempts - 1 WHERE id IN {ids}", tuple(released)
+        )  # the claim counted an attempt that never happened
+        conn.exec_driver_sql(f"DELETE FROM attempts WHERE row_id IN {ids} AND outcome IS NULL", tuple(released))
     if first_tries:
-        with_tries, params = values_cte(conn, "t", _TRY_OUTCOME, first_tries)
+        with_tries, params = values_cte(conn, "t", _ATTEMPT, first_tries)
         conn.exec_driver_sql(
             f"{with_tries} UPDATE attempts SET finished_at = t.finished_at, outcome = t.outcome, "
             "http_status = t.http_status, call_id = t.call_id, error = t.error "
@@ -272,3 +388,30 @@ def _record(conn: Connection, outcomes: Sequence[Outcome], stamp: float) -> None
             f"VALUES {', '.join([row_sql] * count)}",
             tuple(later_tries),
         )
+    # A callback that arrived before the reply already proved the call was queued: whatever the
+    # reply said, such a row is queued (lifecycle: PROVEN).
+    settled_ids = [s.row_id for s in items]
+    conn.exec_driver_sql(
+        f"UPDATE rows SET state = '{target(Event.PROVEN).value}', resolution = COALESCE(resolution, "
+        f"'resolved by callback: an outcome arrived before the reply') WHERE id IN {in_list(conn, len(settled_ids))} "
+        f"AND state IN {_PROVEN_FROM} AND outcome_status IS NOT NULL",
+        tuple(settled_ids),
+    )
+    missed = [s for s in items if s.row_id not in moved]
+    return _conflicts(conn, missed, stamp) if missed else []
+
+
+def _conflicts(conn: Connection, missed: list[Settlement], stamp: float) -> list[Conflict]:
+    mark = placeholder(conn)
+    query = f"SELECT id, state FROM rows WHERE id IN {in_list(conn, len(missed))}"
+    found: dict[int, str] = {r[0]: r[1] for r in conn.exec_driver_sql(query, tuple(s.row_id for s in missed))}
+    conflicts = []
+    for s in missed:
+        conflicts.append(Conflict(s.row_id, s.event, found.get(s.row_id)))
+        if s.event is Event.ACCEPTED and s.call_id:
+            # Never forget a call id Insight gave, even for a row something else already settled.
+            conn.exec_driver_sql(
+                f"UPDATE rows SET call_id = {mark}, updated_at = {mark} WHERE id = {mark} AND call_id IS NULL",
+                (s.call_id, stamp, s.row_id),
+            )
+    return conflicts

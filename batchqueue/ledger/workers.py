@@ -11,32 +11,24 @@ UPDATE), so the limit holds for the job as a whole however many workers there ar
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Engine, func, insert, select, update
+from sqlalchemy import ColumnElement, Engine, insert, select, update
 
 from batchqueue.ledger.batchsql import placeholder
 from batchqueue.ledger.database import write
-from batchqueue.ledger.schema import RowState, pacing, rows, workers
-
-
-@dataclass(frozen=True)
-class WorkerInfo:
-    """A live worker of a job, as ``status`` shows it."""
-
-    id: str
-    host: str
-    pid: int
-    started_at: float
-    heartbeat_at: float
-    sent: int
-    rate: float
+from batchqueue.ledger.records import WorkerInfo
+from batchqueue.ledger.schema import pacing, rows, workers
+from batchqueue.lifecycle import RowState
 
 
 class WorkersLedger:
     """The multi-worker side of the ledger (see :class:`batchqueue.ledger.Ledger`)."""
 
     engine: Engine
+
+    def _greatest(self, column: ColumnElement[float], value: float) -> ColumnElement[float]:
+        """The larger of a column and a value, in this backend's SQL."""
+        raise NotImplementedError
 
     def register_worker(self, worker_id: str, job_id: int, host: str, pid: int) -> None:
         stamp = time.time()
@@ -105,14 +97,7 @@ class WorkersLedger:
             moved = conn.execute(
                 update(pacing)
                 .where(pacing.c.job_id == job_id)
-                .values(next_at=_greatest(conn.dialect.name, pacing.c.next_at, stamp) + step)
+                .values(next_at=self._greatest(pacing.c.next_at, stamp) + step)
                 .returning(pacing.c.next_at)
             ).scalar_one()
         return float(moved) - step
-
-
-def _greatest(dialect: str, column: ColumnElement[float], value: float) -> ColumnElement[float]:
-    # SQLite's two-argument max() is its GREATEST.
-    if dialect == "sqlite":
-        return func.max(column, value)
-    return func.greatest(column, value)

@@ -10,7 +10,7 @@ import csv
 import datetime as dt
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,8 +18,7 @@ from typing import Any
 
 from batchqueue.errors import EnvironmentFailure, UsageError
 from batchqueue.ledger import Job, Ledger
-from batchqueue.ledger.batchsql import in_list, placeholder
-from batchqueue.ledger.schema import RowState
+from batchqueue.lifecycle import RowState
 from batchqueue.reports.cells import safe_row
 from batchqueue.reports.fix_file import format_reasons
 from batchqueue.reports.xlsx_writer import XlsxWriter
@@ -41,11 +40,6 @@ BQ_AFTER = [
     "bq_phone_sent",
     "bq_resolution",
 ]
-_SELECT = (
-    "row_number, cells, state, reasons, error, duplicate_of, http_status, attempts, call_id, outcome_status, "
-    "outcome_attempts, outcome_last_attempt_at, outcome_source, outcome_at, phone_number, resolution"
-)
-_FETCH = 5000
 _raw_decode = json.JSONDecoder().raw_decode  # the ledger wrote compact JSON: no whitespace to skip
 
 
@@ -104,34 +98,6 @@ class Report:
         self.width = width
         self.header = list(job.headers) if as_input else [*BQ_BEFORE, *job.headers, *BQ_AFTER]
 
-    def _records(self) -> Iterator[Sequence[Any]]:
-        # Plain DB-API fetches: a million SQLAlchemy Row objects would cost a fifth of the export.
-        with self.ledger.engine.connect() as conn:
-            mark = placeholder(conn)
-            # A job's rows come out in input order by walking the primary key over the job's id
-            # range ("+job_id" keeps SQLite off the (job_id, state) index, which would need a sort
-            # of the whole job in a temporary file first).
-            low, high = conn.exec_driver_sql(
-                f"SELECT min(id), max(id) FROM rows WHERE job_id = {mark}", (self.job.id,)
-            ).one()
-            if low is None:
-                return
-            sql = f"SELECT {_SELECT} FROM rows WHERE id BETWEEN {mark} AND {mark} AND +job_id = {mark}"
-            params: list[Any] = [low, high, self.job.id]
-            for column, wanted in (("state", self.states), ("outcome_status", self.outcomes)):
-                if wanted:
-                    sql += f" AND {column} IN {in_list(conn, len(wanted))}"
-                    params += sorted(wanted)
-            dbapi: Any = conn.connection.dbapi_connection
-            # PostgreSQL: a server-side cursor, or psycopg would fetch the whole job into memory.
-            cursor = (
-                dbapi.cursor(name=f"bq_export_{self.job.id}") if conn.dialect.name == "postgresql" else dbapi.cursor()
-            )
-            cursor.execute(sql + " ORDER BY id", tuple(params))
-            while batch := cursor.fetchmany(_FETCH):
-                yield from batch
-            cursor.close()
-
     def cells(self, *, text: bool = False) -> Iterator[list[Any]]:
         """Rows as lists of cell values aligned with :attr:`header`: text, or int for counts.
 
@@ -139,8 +105,8 @@ class Report:
         input's cells and the free-text fields are neutralised here in the same pass.
         """
         width = self.width
-        for r in self._records():
-            cells = _raw_decode(r[1])[0]
+        for r in self.ledger.report_rows(self.job.id, states=self.states, outcomes=self.outcomes):
+            cells = _raw_decode(r.cells)[0]
             if len(cells) < width:
                 cells += [""] * (width - len(cells))
             if self.as_input:

@@ -5,14 +5,15 @@ Usage::
     summary = Submitter(ledger, client, job, RunOptions(concurrency=8, rate=5)).run(stop_event)
 
 One coordinator (the calling thread) owns the ledger; ``concurrency`` worker threads own the
-HTTP requests. The commit protocol holds per row: ``claim`` commits ``sending`` before a row is
-handed to a worker, and outcomes are committed (in batches) before they are counted or reported.
-A row handed back unsent (the run is stopping) returns to ``pending``; a row whose fate is unknown
-becomes ``uncertain``.
+HTTP requests. The commit protocol holds per row: a row is committed ``sending`` before it is
+handed to a worker, and settlements are committed (in batches) before they are counted or
+reported. What a reply *means* for a row is an event (this module decides what happened); what
+the row *becomes* is the lifecycle table's to say.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import secrets
@@ -23,12 +24,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchqueue.insight.client import STATUS_MEANING, InsightClient, Reply, ReplyKind
+from batchqueue.defaults import DEFAULTS
+from batchqueue.exits import ExitReason
+from batchqueue.insight.client import InsightClient
 from batchqueue.insight.form import FormBuilder
 from batchqueue.insight.pacing import Pacer, SharedPace
+from batchqueue.insight.replies import STATUS_MEANING, Reply, ReplyKind
 from batchqueue.insight.retry import RetryPolicy, send_with_retries
-from batchqueue.ledger import Claimed, Job, Ledger, Outcome
-from batchqueue.ledger.schema import RowState
+from batchqueue.ledger import Attempt, Claimed, ClaimReview, Job, Ledger, Settlement
+from batchqueue.lifecycle import Event
+
+log = logging.getLogger("batchqueue.sending")
 
 _RECORD_BATCH = 256
 _RESULT_WAIT = 0.05
@@ -38,29 +44,31 @@ _RESULT_WAIT = 0.05
 class RunOptions:
     """How a run sends. ``rate`` 0 means no limit; ``on_ambiguous`` is "hold" or "resend"."""
 
-    concurrency: int = 4
-    rate: float = 5.0
+    concurrency: int = DEFAULTS.concurrency
+    rate: float = DEFAULTS.rate
     on_ambiguous: str = "hold"
-    breaker: int = 10
+    breaker: int = DEFAULTS.breaker
     public_url: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    resend_limit: int = 3
+    resend_limit: int = DEFAULTS.resend_limit
     #: Rows claimed beyond those in flight (None: a quarter of the concurrency). More keeps workers
     #: busy while the ledger commits; fewer means fewer never-sent rows held uncertain after a crash.
     claim_ahead: int | None = None
     #: Many workers on one job (PostgreSQL): recover only expired leases, and pace job-wide.
     shared: bool = False
-    lease_ttl: float = 60.0
+    lease_ttl: float = DEFAULTS.lease_ttl
+    #: A send-time rule, run inside each claim transaction (it may hold rows or narrow windows).
+    review: ClaimReview | None = None
     #: Negative control for the crash test ONLY: resend rows found ``sending``. Breaks at-most-once.
     unsafe_resend_sending: bool = False
 
 
 @dataclass
 class RunSummary:
-    """The outcome of one run; ``exit_reason`` is done, fatal_reply, unreachable, circuit_breaker or interrupted."""
+    """The outcome of one run."""
 
     job_id: int
-    exit_reason: str = "done"
+    exit_reason: ExitReason = ExitReason.DONE
     message: str = ""
     sent: int = 0
     recovered_uncertain: int = 0
@@ -68,12 +76,13 @@ class RunSummary:
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     fatal_status: int | None = None
+    conflicts: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The ``run --json`` object (its keys are part of the CLI contract)."""
         return {
             "job_id": self.job_id,
-            "exit_reason": self.exit_reason,
+            "exit_reason": self.exit_reason.value,
             "message": self.message,
             "queued": self.counts.get("queued", 0),
             "failed": self.counts.get("failed", 0),
@@ -83,6 +92,7 @@ class RunSummary:
             "recovered_uncertain": self.recovered_uncertain,
             "this_run": self.this_run,
             "counts": self.counts,
+            "conflicts": self.conflicts,
             "seconds": round(self.seconds, 3),
             "rate": round(self.sent / self.seconds, 1) if self.seconds else 0.0,
         }
@@ -93,6 +103,10 @@ class _Done:
     row: Claimed
     reply: Reply | None  # None: never sent
     tries: list[Reply]
+
+
+def _attempt(reply: Reply) -> Attempt:
+    return Attempt(reply.kind.value, reply.status, reply.call_id, reply.error, reply.started, reply.finished)
 
 
 class Submitter:
@@ -122,7 +136,7 @@ class Submitter:
         self._results: queue.Queue[_Done] = queue.Queue()
         self.summary = RunSummary(job.id, this_run={k.value: 0 for k in ReplyKind})
         self._ambiguous_run = 0
-        self.missed_beats = 0
+        self._last_beat = time.monotonic()
 
     # -- workers ------------------------------------------------------------------------------
 
@@ -145,7 +159,8 @@ class Submitter:
             except BaseException as exc:
                 reply = Reply(ReplyKind.AMBIGUOUS, error=f"internal error while sending: {type(exc).__name__}: {exc}")
                 tries.append(reply)
-                self._stop("internal_error", reply.error or "")
+                log.exception("internal error while sending row %d", row.row_id)
+                self._stop(ExitReason.INTERNAL_ERROR, reply.error or "")
             if not tries:  # stopped while waiting for its turn: nothing left for this row
                 self._results.put(_Done(row, None, []))
                 continue
@@ -155,35 +170,37 @@ class Submitter:
 
     # -- coordinator --------------------------------------------------------------------------
 
-    def _outcome(self, done: _Done) -> Outcome | None:
-        """The row's new state for a reply; None for a row that was never sent."""
+    def _settlement(self, done: _Done) -> Settlement | None:
+        """What happened to a row that was sent (None: it never was)."""
         reply, row = done.reply, done.row
         if reply is None:
             return None
         kind = reply.kind
         self.summary.sent += 1
         self.summary.this_run[kind.value] += 1
+        attempts = [_attempt(r) for r in done.tries]
 
-        def outcome(state: RowState, call_id: str | None = None) -> Outcome:
-            return Outcome(row.row_id, state, done.tries, call_id, reply.error, reply.status)
+        def settle(event: Event, call_id: str | None = None) -> Settlement:
+            return Settlement(row.row_id, event, attempts, call_id, reply.error, reply.status)
 
         if kind is ReplyKind.QUEUED:
             self._ambiguous_run = 0
             self.pacer.recovered()
-            return outcome(RowState.QUEUED, reply.call_id)
+            return settle(Event.ACCEPTED, reply.call_id)
         if kind is ReplyKind.REJECTED:
             self._ambiguous_run = 0
-            return outcome(RowState.FAILED)
+            return settle(Event.REFUSED)
         if kind is ReplyKind.AMBIGUOUS:
             self._ambiguous_run += 1
-            self.pacer.slow_down(0.8, observed=self._observed_rate())
+            if self.pacer.slow_down(0.8, observed=self._observed_rate()):
+                log.warning("throttle: ambiguous replies (%s); pace now %s", reply.error, self._pace())
             if self._ambiguous_run >= self.options.breaker:
                 self._stop(
-                    "circuit_breaker",
+                    ExitReason.CIRCUIT_BREAKER,
                     f"{self._ambiguous_run} ambiguous replies in a row (last: {reply.error}); Insight may be failing",
                 )
             resend = self.options.on_ambiguous == "resend" and row.attempts < self.options.resend_limit
-            return outcome(RowState.PENDING if resend else RowState.UNCERTAIN)
+            return settle(Event.AMBIGUOUS_RESENT if resend else Event.AMBIGUOUS)
         if kind is ReplyKind.FATAL:
             if reply.status is None:
                 message = f"the request could not be made: {reply.error}"
@@ -192,22 +209,26 @@ class Submitter:
                 message = f"Insight answered HTTP {reply.status}: {reply.error}" + (
                     f" — {meaning}" if meaning and meaning not in (reply.error or "") else ""
                 )
-            self._stop("fatal_reply", message, status=reply.status)
-            return outcome(RowState.PENDING)
+            self._stop(ExitReason.FATAL_REPLY, message, status=reply.status)
+            return settle(Event.NOT_ACCEPTED)
         # NOT_SENT or RATE_LIMITED after every allowed retry: the request was never accepted.
         what = "cannot reach Insight" if kind is ReplyKind.NOT_SENT else "Insight kept answering 429"
-        self._stop("unreachable", f"{what} after {len(done.tries)} attempt(s): {reply.error}")
-        return outcome(RowState.PENDING)
+        self._stop(ExitReason.UNREACHABLE, f"{what} after {len(done.tries)} attempt(s): {reply.error}")
+        return settle(Event.NOT_ACCEPTED)
+
+    def _pace(self) -> str:
+        return "unlimited" if self.pacer.rate is None else f"{self.pacer.rate:.1f}/s"
 
     def _observed_rate(self) -> float:
         elapsed = time.monotonic() - self._started
         return self.summary.sent / elapsed if elapsed > 0 else 1.0
 
-    def _stop(self, reason: str, message: str, status: int | None = None) -> None:
+    def _stop(self, reason: ExitReason, message: str, status: int | None = None) -> None:
         self.halt.set()
-        if self.summary.exit_reason == "done":  # the first cause wins
+        if self.summary.exit_reason is ExitReason.DONE:  # the first cause wins
             self.summary.exit_reason, self.summary.message = reason, message
             self.summary.fatal_status = status
+            log.error("run of job %d stopping (%s): %s", self.job.id, reason.value, message)
 
     def _drain(self, block: bool) -> list[_Done]:
         done: list[_Done] = []
@@ -219,15 +240,20 @@ class Submitter:
             pass
         return done
 
+    def _note_conflicts(self, conflicts: list[Any]) -> None:
+        for conflict in conflicts:
+            log.warning("ledger conflict: %s", conflict)
+            self.summary.conflicts.append(str(conflict))
+
     def run(self, stop: threading.Event | None = None) -> RunSummary:
         """Send until no row is pending or the run must stop; returns the summary."""
         stop = stop or threading.Event()
         self._started = time.monotonic()
-        to = RowState.PENDING if self.options.unsafe_resend_sending else RowState.UNCERTAIN
-        if self.options.on_ambiguous == "resend":
-            to = RowState.PENDING
+        resend = self.options.on_ambiguous == "resend" or self.options.unsafe_resend_sending
         self.summary.recovered_uncertain = self.ledger.recover_sending(
-            self.job.id, to=to, expired_only=self.options.shared
+            self.job.id,
+            event=Event.FOUND_SENDING_RESENT if resend else Event.FOUND_SENDING,
+            expired_only=self.options.shared,
         )
         self.ledger.register_worker(self.worker_id, self.job.id, socket.gethostname(), os.getpid())
         beating = threading.Event()
@@ -248,26 +274,35 @@ class Submitter:
         try:
             while True:
                 if stop.is_set() and not self.halt.is_set():
-                    self._stop("interrupted", "interrupted; rows in flight were recorded, the rest are pending")
+                    self._stop(
+                        ExitReason.INTERRUPTED, "interrupted; rows in flight were recorded, the rest are pending"
+                    )
                 finished = self._drain(block=in_flight > 0 and (exhausted or self.halt.is_set() or in_flight >= target))
                 in_flight -= len(finished)
-                outcomes = [o for o in map(self._outcome, finished) if o is not None]
+                settlements = [s for s in map(self._settlement, finished) if s is not None]
                 unsent = [d.row.row_id for d in finished if d.reply is None]
-                if any(o.state is RowState.PENDING for o in outcomes):
+                if any(s.event is Event.AMBIGUOUS_RESENT for s in settlements):
                     exhausted = False  # rows came back to pending (resend mode): claim them again
                 want = 0 if self.halt.is_set() or exhausted else target - in_flight
-                if outcomes or unsent or want > 0:
+                if settlements or unsent or want > 0:
                     # One commit: outcomes become durable before they are reported, and the next
                     # rows become 'sending' before any worker can send them.
-                    claimed = self.ledger.settle(
-                        self.job.id, outcomes, unsent, want, owner=self.worker_id, lease_ttl=self.options.lease_ttl
+                    settled = self.ledger.settle(
+                        self.job.id,
+                        settlements,
+                        unsent,
+                        want,
+                        owner=self.worker_id,
+                        lease_ttl=self.options.lease_ttl,
+                        review=self.options.review,
                     )
-                    if want > 0 and len(claimed) < want:
+                    self._note_conflicts(settled.conflicts)
+                    if want > 0 and len(settled.claimed) < want:
                         exhausted = True
-                    for row in claimed:
+                    for row in settled.claimed:
                         self._work.put(row)
-                    in_flight += len(claimed)
-                    if outcomes and self.on_progress is not None:
+                    in_flight += len(settled.claimed)
+                    if settlements and self.on_progress is not None:
                         self.on_progress(self.summary)
                 if in_flight == 0 and (exhausted or self.halt.is_set()):
                     break
@@ -294,15 +329,23 @@ class Submitter:
         # Rows claimed but still queued for a worker were never sent.
         leftover = self._drain(block=False)
         while leftover:
-            self.ledger.record([o for o in map(self._outcome, leftover) if o is not None])
-            self.ledger.release([d.row.row_id for d in leftover if d.reply is None])
+            settlements = [s for s in map(self._settlement, leftover) if s is not None]
+            self._note_conflicts(self.ledger.record(settlements))
+            self._note_conflicts(self.ledger.release([d.row.row_id for d in leftover if d.reply is None]))
             leftover = self._drain(block=False)
         beating.set()
         heart.join()
-        self.ledger.stop_worker(self.worker_id, sent=self.summary.sent)
+        try:
+            self.ledger.stop_worker(self.worker_id, sent=self.summary.sent)
+        except Exception as exc:  # signing off is a courtesy: what was sent is already recorded
+            log.warning("could not mark worker %s stopped: %s", self.worker_id, exc)
 
     def _heartbeat(self, done: threading.Event) -> None:
-        """Renew this worker's leases; with many workers, turn dead workers' rows uncertain."""
+        """Renew this worker's leases; with many workers, turn dead workers' rows uncertain.
+
+        A worker that cannot renew its leases for two heartbeats in a row can no longer prove it
+        is alive: it stops claiming, finishes and records what is in flight, and ends the run.
+        """
         interval = self.options.lease_ttl / 3
         last_sent, last_time = 0, time.monotonic()
         while not done.wait(interval):
@@ -313,6 +356,17 @@ class Submitter:
             try:
                 self.ledger.heartbeat(self.worker_id, sent=sent, rate=rate, lease_ttl=self.options.lease_ttl)
                 if self.options.shared:
-                    self.summary.recovered_uncertain += self.ledger.recover_sending(self.job.id, expired_only=True)
-            except Exception:
-                self.missed_beats += 1
+                    recovered = self.ledger.recover_sending(self.job.id, expired_only=True)
+                    if recovered:
+                        log.warning("%d row(s) of a dead worker found sending: now uncertain", recovered)
+                        self.summary.recovered_uncertain += recovered
+                self._last_beat = time.monotonic()
+            except Exception as exc:
+                silent_for = time.monotonic() - self._last_beat
+                log.error("heartbeat failed (%s: %s), %.0fs since the last one", type(exc).__name__, exc, silent_for)
+                if silent_for >= 2 * interval:
+                    self._stop(
+                        ExitReason.LEDGER_LOST,
+                        f"the ledger did not take this worker's heartbeat for {silent_for:.0f}s "
+                        f"({type(exc).__name__}); stopped claiming, in-flight rows recorded where possible",
+                    )

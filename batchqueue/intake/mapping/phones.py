@@ -16,6 +16,10 @@ from typing import NamedTuple
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat
 
+from batchqueue.errors import PhoneError
+
+__all__ = ["Phone", "PhoneError", "PhoneParser", "tel_uri"]
+
 _NANP_PLAIN = re.compile(
     r"\s*(?:\+?1[\s.-]?)?\(?([2-9]\d\d)\)?[\s.-]?(\d{3})[\s.-]?(\d{4})"
     r"(?:\s*(?:x|ext\.?|extension|#)\s*(\d{1,32}))?\s*",
@@ -31,10 +35,6 @@ _PARSE_ERRORS = {
     NumberParseException.TOO_SHORT_NSN: "is too short",
     NumberParseException.TOO_LONG: "is too long",
 }
-
-
-class PhoneError(ValueError):
-    """A value that is not a usable phone number; the message says why, for the row's reasons."""
 
 
 class Phone(NamedTuple):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchqueue.errors import UsageError
+from batchqueue.intake.mapping.fields import FieldReader
 from batchqueue.intake.mapping.phones import PhoneError, PhoneParser
 from batchqueue.intake.mapping.spec import FIELDS, MappingSpec
 from batchqueue.intake.mapping.times import TimeParser
@@ -44,7 +45,6 @@ FIELD_HEADERS = {
     "reattempt_wait": {"reattemptwait"},
     "result_url": {"resulturl"},
 }
-REATTEMPT_WAIT_ADVISED = (60, 86400)
 
 
 def header_key(name: str) -> str:
@@ -108,65 +108,24 @@ def _find_phone(headers: list[str]) -> str:
     raise UsageError(f"more than one column could be the phone number ({both}); choose one with --phone-column")
 
 
-def _normalize_defaults(spec: MappingSpec, now: int) -> tuple[dict[str, Any], list[str]]:
-    out: dict[str, Any] = {}
-    warnings: list[str] = []
-    given = spec.defaults
+def _normalize_defaults(spec: MappingSpec, now: int, columns: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     try:
-        phones = PhoneParser(spec.region)
-        times = TimeParser(spec.timezone)
+        reader = FieldReader(PhoneParser(spec.region), TimeParser(spec.timezone))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    for key, raw in given.items():
+    out: dict[str, Any] = {}
+    for key, raw in spec.defaults.items():
         value = str(raw).strip()
-        if not value:
-            continue
-        try:
-            if key == "ani":
-                out[key] = phones.caller_id(value)
-            elif key == "postd":
-                out[key] = phones.dtmf(value)
-            elif key in ("start", "end"):
-                out[key] = times.parse(value)
-            elif key in ("max_attempts", "reattempt_wait"):
-                out[key] = parse_int(value)
-            elif key == "result_url":
-                out[key] = check_url(value)
-        except (ValueError, PhoneError) as exc:
-            raise UsageError(f"--{key.replace('_', '-')} {value!r}: {exc}") from None
-    attempts = out.get("max_attempts")
-    if attempts is not None and not 1 <= attempts <= 10:
-        raise UsageError(f"--max-attempts must be between 1 and 10, got {attempts}")
-    wait = out.get("reattempt_wait")
-    if wait is not None:
-        if wait < 0:
-            raise UsageError(f"--reattempt-wait must be zero or more seconds, got {wait}")
-        if not REATTEMPT_WAIT_ADVISED[0] <= wait <= REATTEMPT_WAIT_ADVISED[1]:
-            warnings.append(f"reattempt_wait {wait}s is outside 60-86400 s, which Insight may refuse")
-    if "end" in out:
-        if out["end"] <= now:
-            raise UsageError("--end is already in the past: no call could be made")
-        if "start" in out and out["end"] <= out["start"]:
-            raise UsageError("--end must be after --start")
-    return out, warnings
-
-
-def parse_int(value: str) -> int:
-    """An integer cell: ``3`` or ``3.0`` (as Excel may store it), nothing fractional."""
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a whole number") from None
-    if not number.is_integer():
-        raise ValueError(f"{value!r} is not a whole number")
-    return int(number)
-
-
-def check_url(value: str) -> str:
-    """A result_url must be absolute http(s)."""
-    if not re.match(r"https?://[^\s/]+", value):
-        raise ValueError(f"{value!r} is not an http(s) URL")
-    return value
+        if value:
+            try:
+                out[key] = reader.parse(key, value)
+            except (ValueError, PhoneError) as exc:
+                raise UsageError(f"--{key.replace('_', '-')} {value!r}: {exc}") from None
+    for key, why in reader.problems(out, now=now):
+        if key == "reattempt_wait" and "reattempt_wait" in columns and "reattempt_wait" not in out:
+            continue  # each row brings its own
+        raise UsageError(f"--{key.replace('_', '-')}: {why}")
+    return out, reader.advice(out)
 
 
 def resolve(spec: MappingSpec, headers: list[str], *, now: int) -> ResolvedMapping:
@@ -190,9 +149,7 @@ def resolve(spec: MappingSpec, headers: list[str], *, now: int) -> ResolvedMappi
             raise UsageError(f"--metadata: {', '.join(map(repr, clash))} already feed request fields")
     else:
         metadata = tuple(h for h in headers if h not in used)
-    defaults, warnings = _normalize_defaults(spec, now)
-    if defaults.get("max_attempts", 1) > 1 and "reattempt_wait" not in defaults and "reattempt_wait" not in columns:
-        raise UsageError("--max-attempts above 1 needs --reattempt-wait (seconds between attempts)")
+    defaults, warnings = _normalize_defaults(spec, now, columns)
     return ResolvedMapping(
         phone_column=phone,
         columns=columns,

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
-from batchqueue.settings import DEFAULT_REGION, DEFAULT_TIMEZONE
 
 #: Request fields besides the phone number, each from a column or a job-wide default.
 FIELDS = ("ani", "postd", "start", "end", "max_attempts", "reattempt_wait", "result_url")
@@ -38,8 +38,8 @@ class MappingSpec:
     defaults: dict[str, str] = field(default_factory=dict)
     metadata: tuple[str, ...] | None = None
     no_metadata: bool = False
-    region: str = DEFAULT_REGION
-    timezone: str = DEFAULT_TIMEZONE
+    region: str = DEFAULTS.region
+    timezone: str = DEFAULTS.timezone
     allow_duplicates: bool = False
     sheet: str | None = None
     delimiter: str | None = None

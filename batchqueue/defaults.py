@@ -1,0 +1,49 @@
+"""Every default of batchqueue, defined once (as httpx keeps its defaults in one ``_config``).
+
+Usage::
+
+    from batchqueue.defaults import DEFAULTS
+    rate = DEFAULTS.rate
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """The value each option has when nobody says otherwise."""
+
+    # Where things are
+    db: str = "batchqueue.db"
+    base_url: str = "https://insight.plumvoice.com/api"
+    # Reading and mapping
+    region: str = "US"
+    timezone: str = "UTC"
+    max_problems: int = 20
+    # Sending. Insight warns that looping its API too fast makes all calls fail: a polite pace.
+    rate: float = 5.0
+    concurrency: int = 4
+    breaker: int = 10
+    retries: int = 6
+    resend_limit: int = 3
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    lease_ttl: float = 60.0
+    # Outcomes
+    poll_interval: float = 60.0
+    poll_deadline: float = 3600.0
+    poll_concurrency: int = 4
+    poll_rate: float = 5.0
+    reconcile_grace: float = 3600.0
+    # Serving
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8080
+    serve_threads: int = 16
+    sandbox_port: int = 8099
+    sandbox_user: str = "demo@example.com"
+    sandbox_key: str = "sandbox-key"
+
+
+DEFAULTS = Defaults()

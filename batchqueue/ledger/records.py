@@ -1,0 +1,190 @@
+"""The shapes that go into and come out of the ledger, by name (no positional tuples elsewhere).
+
+Nothing here knows HTTP: a send attempt is described in the ledger's own words (:class:`Attempt`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from batchqueue.lifecycle import Conflict, Event
+
+
+class NewRow(NamedTuple):
+    """One input row as the import writes it (the field order is the INSERT's column order)."""
+
+    row_number: int
+    cells: str  # JSON list of the original cells
+    phone_number: str | None
+    e164: str | None
+    start_ts: int | None
+    end_ts: int | None
+    max_attempts: int | None
+    reattempt_wait: int | None
+    result_url: str | None
+    state: str
+    reasons: str | None  # JSON list of [column, reason]
+    duplicate_of: int | None
+    token: str | None
+    created_at: float
+    facts: str | None  # JSON object of what import-time rules derived (time zone, country...)
+
+
+IMPORT_COLUMNS: tuple[str, ...] = NewRow._fields
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job as stored: where its rows came from and how they were mapped."""
+
+    id: int
+    survey_id: str
+    instance_id: str
+    source_name: str
+    source_sha256: str
+    source_kind: str
+    sheet: str | None
+    headers: list[str]
+    mapping: dict[str, Any]
+    options: dict[str, Any]
+    blank_rows: int
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row now ``sending``, with what is needed to build its request."""
+
+    row_id: int
+    row_number: int
+    phone_number: str
+    e164: str
+    start_ts: int | None
+    end_ts: int | None
+    max_attempts: int | None
+    reattempt_wait: int | None
+    result_url: str | None
+    token: str | None
+    cells: list[str]
+    attempts: int
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+CLAIM_COLUMNS = (
+    "id",
+    "row_number",
+    "phone_number",
+    "e164",
+    "start_ts",
+    "end_ts",
+    "max_attempts",
+    "reattempt_wait",
+    "result_url",
+    "token",
+    "cells",
+    "attempts",
+    "facts",
+)
+
+
+def claimed_from(record: Any) -> Claimed:
+    """A :class:`Claimed` from a row selected with :data:`CLAIM_COLUMNS` (before its attempt was counted)."""
+    (row_id, number, phone, e164, start, end, attempts_max, wait, url, token, cells, attempts, facts) = record
+    return Claimed(
+        row_id,
+        number,
+        phone,
+        e164,
+        start,
+        end,
+        attempts_max,
+        wait,
+        url,
+        token,
+        json.loads(cells),
+        attempts + 1,
+        json.loads(facts) if facts else {},
+    )
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One network attempt of one row, in the ledger's words: its reply class and what came back."""
+
+    kind: str
+    status: int | None = None
+    call_id: str | None = None
+    error: str | None = None
+    started: float = 0.0
+    finished: float = 0.0
+
+
+@dataclass
+class Settlement:
+    """What became of one claimed row: the event, the call id or error, every attempt it took."""
+
+    row_id: int
+    event: Event
+    attempts: list[Attempt] = field(default_factory=list)
+    call_id: str | None = None
+    error: str | None = None
+    http_status: int | None = None
+
+
+@dataclass
+class Settled:
+    """What one settle transaction did: the rows it claimed and any conflicts it found."""
+
+    claimed: list[Claimed] = field(default_factory=list)
+    conflicts: list[Conflict] = field(default_factory=list)
+    held: int = 0
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A worker of a job, as ``status`` shows it."""
+
+    id: str
+    host: str
+    pid: int
+    started_at: float
+    heartbeat_at: float
+    sent: int
+    rate: float
+
+
+@dataclass(frozen=True)
+class Unproven:
+    """An uncertain row that no callback has proven queued, with the reason it looks unqueued."""
+
+    row_id: int
+    row_number: int
+    phone_number: str
+    since: float
+    why: str
+
+
+class ReportRow(NamedTuple):
+    """One row of a job's report, as stored."""
+
+    row_number: int
+    cells: str
+    state: str
+    reasons: str | None
+    error: str | None
+    duplicate_of: int | None
+    http_status: int | None
+    attempts: int
+    call_id: str | None
+    outcome_status: str | None
+    outcome_attempts: int | None
+    outcome_last_attempt_at: int | None
+    outcome_source: str | None
+    outcome_at: float | None
+    phone_number: str | None
+    resolution: str | None
+
+
+REPORT_COLUMNS: tuple[str, ...] = ReportRow._fields

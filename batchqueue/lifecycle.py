@@ -1,0 +1,139 @@
+"""A row's life: its states, the events that move it, and the one table of allowed transitions.
+
+Every write of ``rows.state`` goes through this table: a ledger method is given an *event*, moves
+only rows whose current state the event allows, and counts what it moved; a row found in another
+state is a :class:`Conflict`, logged and reported, never silently skipped. Modules decide what
+*happened* (a reply was ambiguous, a callback arrived); this module alone decides what the row
+*becomes*. The table, drawn::
+
+    import ──▶ pending | invalid | duplicate            (invalid and duplicate are final)
+    pending ──claimed──▶ sending ──accepted──▶ queued
+                         sending ──refused───▶ failed
+                         sending ──ambiguous─▶ uncertain        (or pending, if the run opted in to resend)
+                         sending ──released──▶ pending          (it never left: the run was stopping)
+                         sending ──not_accepted──▶ pending      (not sent, rate-limited, a batch-fatal reply)
+                         sending ──found_sending──▶ uncertain   (its process died or its lease expired)
+    uncertain, pending, failed, canceled ──accepted──▶ queued   (a definitive reply that came late:
+                                                                 after its lease expired, say)
+    uncertain, failed, pending, canceled ──proven──▶ queued     (a callback proves Insight queued the call)
+    failed ──retried──▶ pending;  uncertain ──retried_uncertain | reconciled──▶ pending   (operator only)
+    pending ──canceled──▶ canceled
+
+Usage::
+
+    lifecycle.after(Event.AMBIGUOUS, RowState.SENDING)   # RowState.UNCERTAIN
+    lifecycle.after(Event.CLAIMED, RowState.QUEUED)      # None: not allowed, a conflict
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class RowState(StrEnum):
+    """Where a row is in its life."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    QUEUED = "queued"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+    INVALID = "invalid"
+    DUPLICATE = "duplicate"
+    CANCELED = "canceled"
+
+
+class Event(StrEnum):
+    """What happened to a row; :data:`TRANSITIONS` says what it becomes."""
+
+    CLAIMED = "claimed"
+    RELEASED = "released"
+    NOT_ACCEPTED = "not_accepted"
+    ACCEPTED = "accepted"
+    REFUSED = "refused"
+    AMBIGUOUS = "ambiguous"
+    AMBIGUOUS_RESENT = "ambiguous_resent"
+    FOUND_SENDING = "found_sending"
+    FOUND_SENDING_RESENT = "found_sending_resent"
+    PROVEN = "proven"
+    RETRIED = "retried"
+    RETRIED_UNCERTAIN = "retried_uncertain"
+    RECONCILED = "reconciled"
+    CANCELED = "canceled"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """The states an event may move a row from, the state it moves it to, and why."""
+
+    froms: frozenset[RowState]
+    to: RowState
+    meaning: str
+
+
+def _t(froms: set[RowState], to: RowState, meaning: str) -> Transition:
+    return Transition(frozenset(froms), to, meaning)
+
+
+S = RowState
+TRANSITIONS: Mapping[Event, Transition] = {
+    Event.CLAIMED: _t({S.PENDING}, S.SENDING, "claimed for sending, committed before the request leaves"),
+    Event.RELEASED: _t({S.SENDING}, S.PENDING, "the request never left (the run stopped, or it was not sent)"),
+    Event.NOT_ACCEPTED: _t(
+        {S.SENDING},
+        S.PENDING,
+        "Insight did not take it: never reached, rate-limited to the end, or a batch-fatal reply",
+    ),
+    Event.ACCEPTED: _t(
+        {S.SENDING, S.UNCERTAIN, S.PENDING, S.FAILED, S.CANCELED},
+        S.QUEUED,
+        "Insight answered with a call_id: queued, whatever became of the row while the answer was on its way",
+    ),
+    Event.REFUSED: _t({S.SENDING}, S.FAILED, "Insight refused the request (400, or success=false)"),
+    Event.AMBIGUOUS: _t({S.SENDING}, S.UNCERTAIN, "the request may or may not have queued a call"),
+    Event.AMBIGUOUS_RESENT: _t({S.SENDING}, S.PENDING, "ambiguous, and the run opted in to resend (at least once)"),
+    Event.FOUND_SENDING: _t({S.SENDING}, S.UNCERTAIN, "found sending with no live sender (a crash, a lost lease)"),
+    Event.FOUND_SENDING_RESENT: _t({S.SENDING}, S.PENDING, "found sending, and the run opted in to resend"),
+    Event.PROVEN: _t(
+        {S.UNCERTAIN, S.FAILED, S.PENDING, S.CANCELED}, S.QUEUED, "a callback proved that Insight queued the call"
+    ),
+    Event.RETRIED: _t({S.FAILED}, S.PENDING, "the operator put a failed row back"),
+    Event.RETRIED_UNCERTAIN: _t({S.UNCERTAIN}, S.PENDING, "the operator put an uncertain row back (may call twice)"),
+    Event.RECONCILED: _t({S.UNCERTAIN}, S.PENDING, "reconcile: no callback proved it queued; the operator resends"),
+    Event.CANCELED: _t({S.PENDING}, S.CANCELED, "canceled before it was sent"),
+}
+del S
+
+#: States a row is given at import; no event leads into them afterwards except pending.
+INITIAL_STATES = frozenset({RowState.PENDING, RowState.INVALID, RowState.DUPLICATE})
+
+
+def target(event: Event) -> RowState:
+    """The state ``event`` moves a row to."""
+    return TRANSITIONS[event].to
+
+
+def allowed_from(event: Event) -> frozenset[RowState]:
+    """The states ``event`` may move a row from."""
+    return TRANSITIONS[event].froms
+
+
+def after(event: Event, state: RowState | str) -> RowState | None:
+    """The state a row in ``state`` is in after ``event``; None when the table does not allow it."""
+    transition = TRANSITIONS[event]
+    return transition.to if RowState(state) in transition.froms else None
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """An event that found its row in a state the table does not allow it from."""
+
+    row_id: int
+    event: Event
+    found: str | None  # the row's state, or None when the row does not exist
+
+    def __str__(self) -> str:
+        expected = ", ".join(sorted(allowed_from(self.event)))
+        return f"row {self.row_id}: {self.event} expects it {expected}, found it {self.found or 'missing'}"

@@ -1,0 +1,20 @@
+"""The service layer: one typed function per user action, shared by every front end.
+
+The command line (and the web console) only parse, call one of these, and show the result; no
+application logic lives in a front end. Each function takes the settings and a typed request,
+returns a typed result, and raises the error tree of :mod:`batchqueue.errors`.
+
+| action    | function                                  | result                  |
+| --------- | ----------------------------------------- | ----------------------- |
+| check     | :func:`batchqueue.service.loading.check`      | ``LoadResult``      |
+| import    | :func:`batchqueue.service.loading.import_file`| ``LoadResult``      |
+| run       | :func:`batchqueue.service.sending.run`        | ``RunSummary``      |
+| retry     | :func:`batchqueue.service.rows.retry`         | ``RowsChanged``     |
+| cancel    | :func:`batchqueue.service.rows.cancel`        | ``CancelResult``    |
+| status    | :func:`batchqueue.service.status.status`      | ``JobStatus`` list  |
+| export    | :func:`batchqueue.service.reports.export`     | ``ExportResult``    |
+| serve     | :func:`batchqueue.service.outcomes.serve`     | ``Serving``         |
+| poll      | :func:`batchqueue.service.outcomes.poll`      | ``PollSummary``     |
+| reconcile | :func:`batchqueue.service.outcomes.reconcile` | ``ReconcileResult`` |
+| db upgrade| :func:`batchqueue.service.maintenance.upgrade`| ``UpgradeResult``   |
+"""

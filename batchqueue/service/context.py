@@ -1,0 +1,55 @@
+"""What every action needs: the ledger, opened and closed; the Insight client, checked first."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from batchqueue.defaults import DEFAULTS
+from batchqueue.insight.client import InsightClient
+from batchqueue.ledger import Job, Ledger, open_ledger
+from batchqueue.logs import register_secret
+from batchqueue.settings import Settings, check_credentials, redact_url
+
+log = logging.getLogger("batchqueue.service")
+
+
+@contextmanager
+def ledger_for(settings: Settings, *, create: bool = False) -> Iterator[Ledger]:
+    """The ledger of ``settings``; closed (its connections released) when the block ends."""
+    ledger = open_ledger(settings.db_url, create=create)
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+def target_of(settings: Settings, job: Job | None = None) -> str:
+    """Where requests go, in words: base URL, survey/instance, user (never the key)."""
+    where = redact_url(settings.base_url)
+    if job is not None:
+        where += f", survey {job.survey_id} instance {job.instance_id}"
+    return f"{where}, as {settings.user or '(no user)'}"
+
+
+def insight_client(
+    settings: Settings,
+    *,
+    pool_size: int = 1,
+    connect_timeout: float = DEFAULTS.connect_timeout,
+    read_timeout: float = DEFAULTS.read_timeout,
+) -> InsightClient:
+    """A client for Insight, after checking the credentials can be sent at all (a UsageError if not)."""
+    check_credentials(settings.user, settings.api_key)
+    register_secret(settings.api_key.reveal())
+    return InsightClient(
+        settings.base_url,
+        settings.user,
+        settings.api_key,
+        pool_size=pool_size,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        deadline=connect_timeout + read_timeout + 5,
+        ca_bundle=settings.ca_bundle,
+    )

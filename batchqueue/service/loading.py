@@ -1,0 +1,68 @@
+"""``check`` and ``import``: a spreadsheet validated, and loaded into the ledger as a job."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from batchqueue.defaults import DEFAULTS
+from batchqueue.intake.importer import LoadResult, check_file
+from batchqueue.intake.importer import import_file as _import_file
+from batchqueue.intake.loader import Progress
+from batchqueue.intake.mapping.spec import MappingSpec
+from batchqueue.intake.rules import RowRule
+from batchqueue.service.context import ledger_for
+from batchqueue.settings import Settings
+
+
+@dataclass(frozen=True)
+class CheckRequest:
+    """Validate ``file`` with ``spec``; nothing is written but the optional errors file."""
+
+    file: Path
+    spec: MappingSpec
+    max_problems: int = DEFAULTS.max_problems
+    errors_out: Path | None = None
+    rules: Sequence[RowRule] = ()
+
+
+@dataclass(frozen=True)
+class ImportRequest:
+    """Import ``file`` as a job for ``survey_id``/``instance_id`` (or find the job it already is)."""
+
+    file: Path
+    spec: MappingSpec
+    survey_id: str
+    instance_id: str
+    new_job: bool = False
+    max_problems: int = DEFAULTS.max_problems
+    rules: Sequence[RowRule] = ()
+
+
+def check(request: CheckRequest, *, progress: Progress | None = None) -> LoadResult:
+    """Every row of the file validated; see :class:`LoadResult` for what was found."""
+    return check_file(
+        request.file,
+        request.spec,
+        max_problems=request.max_problems,
+        errors_out=request.errors_out,
+        progress=progress,
+        rules=request.rules,
+    )
+
+
+def import_file(settings: Settings, request: ImportRequest, *, progress: Progress | None = None) -> LoadResult:
+    """The file imported as a job in one transaction (``created`` False when it already was one)."""
+    with ledger_for(settings, create=True) as ledger:
+        return _import_file(
+            ledger,
+            request.file,
+            request.spec,
+            survey_id=request.survey_id,
+            instance_id=request.instance_id,
+            new_job=request.new_job,
+            max_problems=request.max_problems,
+            progress=progress,
+            rules=request.rules,
+        )

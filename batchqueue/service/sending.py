@@ -1,0 +1,117 @@
+"""``run``: send a job's pending rows to Insight, with every guarantee of the commit protocol."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from batchqueue.defaults import DEFAULTS
+from batchqueue.errors import ApiUnavailableError, BatchFatalError, EnvironmentFailure, UsageError
+from batchqueue.exits import ExitReason
+from batchqueue.insight.retry import RetryPolicy
+from batchqueue.ledger import ClaimReview, Job
+from batchqueue.sending.locks import RunLock
+from batchqueue.sending.submitter import RunOptions, RunSummary, Submitter
+from batchqueue.service.context import insight_client, ledger_for, target_of
+from batchqueue.settings import Settings, base_url
+
+log = logging.getLogger("batchqueue.sending")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """How to send one job."""
+
+    job_id: int
+    concurrency: int = DEFAULTS.concurrency
+    rate: float = DEFAULTS.rate
+    on_ambiguous: str = "hold"
+    public_url: str | None = None
+    breaker: int = DEFAULTS.breaker
+    connect_timeout: float = DEFAULTS.connect_timeout
+    read_timeout: float = DEFAULTS.read_timeout
+    retries: int = DEFAULTS.retries
+    lease_ttl: float = DEFAULTS.lease_ttl
+    review: ClaimReview | None = None
+    unsafe_resend_sending: bool = False
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """What a front end may show before the first request leaves."""
+
+    job: Job
+    pending: int
+    target: str
+    rate: float
+
+
+def run(
+    settings: Settings,
+    request: RunRequest,
+    *,
+    stop: threading.Event | None = None,
+    on_start: Callable[[RunStart], None] | None = None,
+    on_progress: Callable[[RunSummary], None] | None = None,
+) -> RunSummary:
+    """Send the job's pending rows; resumable, never sends a row twice.
+
+    Returns the summary when the run finished or was interrupted; raises :class:`BatchFatalError`
+    (a batch-fatal reply), :class:`ApiUnavailableError` (unreachable, or the circuit breaker) or
+    :class:`EnvironmentFailure` (the ledger lost), each carrying the summary as ``result``.
+    """
+    if request.on_ambiguous not in ("hold", "resend"):
+        raise UsageError(f"--on-ambiguous must be hold or resend, got {request.on_ambiguous!r}")
+    with ledger_for(settings) as ledger, ExitStack() as stack:
+        job = ledger.job(request.job_id)
+        public_url = request.public_url
+        if public_url is not None:
+            public_url = base_url(public_url, where="--public-url")
+            ledger.set_job_option(job.id, "public_url", public_url)
+        else:
+            public_url = job.options.get("public_url")
+        shared = ledger.backend != "sqlite"  # many workers may share a PostgreSQL ledger
+        if ledger.path:
+            stack.enter_context(RunLock(Path(ledger.path)))
+        client = insight_client(
+            settings,
+            pool_size=request.concurrency,
+            connect_timeout=request.connect_timeout,
+            read_timeout=request.read_timeout,
+        )
+        stack.callback(client.close)
+        options = RunOptions(
+            concurrency=request.concurrency,
+            rate=request.rate,
+            on_ambiguous=request.on_ambiguous,
+            breaker=request.breaker,
+            public_url=public_url,
+            retry=RetryPolicy(attempts=request.retries),
+            unsafe_resend_sending=request.unsafe_resend_sending,
+            shared=shared,
+            lease_ttl=request.lease_ttl,
+            review=request.review,
+        )
+        target = target_of(settings, job)
+        pending = ledger.counts(job.id)["pending"]
+        log.info(
+            "run of job %d: %d row(s) pending, to %s, at %s",
+            job.id,
+            pending,
+            target,
+            f"{request.rate:g} requests/s" if request.rate else "no rate limit",
+        )
+        if on_start is not None:
+            on_start(RunStart(job, pending, target, request.rate))
+        summary = Submitter(ledger, client, job, options, on_progress=on_progress).run(stop)
+    if summary.exit_reason is ExitReason.FATAL_REPLY:
+        raise BatchFatalError(summary.message, status=summary.fatal_status, result=summary)
+    if summary.exit_reason in (ExitReason.UNREACHABLE, ExitReason.CIRCUIT_BREAKER):
+        raise ApiUnavailableError(summary.message, result=summary)
+    if summary.exit_reason is ExitReason.LEDGER_LOST:
+        raise EnvironmentFailure(summary.message)
+    return summary
