@@ -90,3 +90,42 @@ def test_four_workers_killed_at_random_never_call_anyone_twice(postgres_url: str
     assert figures["rows"] == ROWS
     assert figures["queued"] + figures["failed"] + figures["uncertain"] == ROWS
     assert expired > 0  # killed workers' leases ran out and their rows were held as uncertain
+
+
+def test_a_paused_worker_still_records_the_call_id_it_was_given(postgres_url: str, tmp_path: Path) -> None:
+    """SIGSTOP a worker while its request is in flight, past its lease; another worker takes the
+    row over (uncertain); SIGCONT: the reply that was waiting is recorded: queued, with its call id."""
+    ledger = open_ledger(postgres_url)
+    import_file(ledger, contacts(tmp_path / "c.csv", 4), MappingSpec(), survey_id="4242", instance_id="1")
+    ledger.close()
+    sb = Sandbox(SandboxConfig(faults=Faults(latency_after=2.0))).start()
+    env = sandbox_env(sb)
+    cmd = [sys.executable, "-m", "batchqueue", "run", "1", "--db", postgres_url, "--rate", "0", "--lease-ttl", "3"]
+    try:
+        paused = subprocess.Popen(
+            [*cmd, "--concurrency", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 30
+        while not sb.app.store.dump():
+            assert time.monotonic() < deadline and paused.poll() is None, paused.communicate()
+            time.sleep(0.01)
+        paused.send_signal(signal.SIGSTOP)  # its request is recorded; its reply comes in 2 s, to a frozen process
+        first = sb.app.store.dump()[0]
+        time.sleep(LEASE + 2)
+        other = subprocess.run(
+            [*cmd, "--concurrency", "2", "--json"], env=env, capture_output=True, text=True, timeout=120
+        )
+        rows = {r["phone_number"]: r for r in ledger_rows_url(postgres_url)}
+        assert rows[first["phone_number"]]["state"] == "uncertain", other.stderr  # the other worker took it over
+        paused.send_signal(signal.SIGCONT)
+        _, err = paused.communicate(timeout=60)
+        calls = sb.app.store.dump()
+    finally:
+        sb.stop()
+    rows = {r["phone_number"]: r for r in ledger_rows_url(postgres_url)}
+    mine = rows[first["phone_number"]]
+    assert (mine["state"], mine["call_id"]) == ("queued", str(first["call_id"])), err
+    phones = [c["phone_number"] for c in calls]
+    assert len(phones) == len(set(phones)), "a number was called twice"
+    assert "lease" in err  # it said why it stopped sending
+    assert paused.returncode == 5

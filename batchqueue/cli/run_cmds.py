@@ -86,7 +86,7 @@ class _RunBar:
         self.task: Any = None
 
     def start(self, start: RunStart) -> None:
-        click.echo(f"job {start.job.id}: sending {start.pending} pending row(s) to {start.target}", err=True)
+        # The target itself is logged by the service (at info, on stderr) before the first request.
         if not self.show:
             return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn

@@ -152,6 +152,11 @@ class Submitter:
             form = self.form.form(row)
 
             def send(form: list[tuple[str, str]] = form) -> Reply:
+                if self._leases_lost():
+                    # Paused or cut off for longer than the lease: another worker may already have
+                    # taken this row over. It must not leave from here.
+                    self._stop(ExitReason.LEDGER_LOST, self._lost_message())
+                    return Reply(ReplyKind.NOT_SENT, error="this worker's lease expired before the request left")
                 return self.client.queue_call(self.job.survey_id, self.job.instance_id, form)
 
             try:
@@ -215,6 +220,18 @@ class Submitter:
         what = "cannot reach Insight" if kind is ReplyKind.NOT_SENT else "Insight kept answering 429"
         self._stop(ExitReason.UNREACHABLE, f"{what} after {len(done.tries)} attempt(s): {reply.error}")
         return settle(Event.NOT_ACCEPTED)
+
+    def _leases_lost(self) -> bool:
+        """Whether this worker went longer than its lease without a heartbeat (many workers only):
+        its rows may then be someone else's, so nothing more is sent."""
+        return self.options.shared and time.monotonic() - self._last_beat > 0.9 * self.options.lease_ttl
+
+    def _lost_message(self) -> str:
+        return (
+            f"this worker went {time.monotonic() - self._last_beat:.0f}s without renewing its leases "
+            f"(--lease-ttl {self.options.lease_ttl:g}s): it was paused or cut off from the ledger, so its "
+            "rows may now be another worker's; it stopped sending and recorded what came back"
+        )
 
     def _pace(self) -> str:
         return "unlimited" if self.pacer.rate is None else f"{self.pacer.rate:.1f}/s"
@@ -354,13 +371,17 @@ class Submitter:
             rate = (sent - last_sent) / (now - last_time) if now > last_time else 0.0
             last_sent, last_time = sent, now
             try:
+                if self._leases_lost():
+                    # Renewing now would not give back rows another worker has already taken over.
+                    self._stop(ExitReason.LEDGER_LOST, self._lost_message())
+                    return
                 self.ledger.heartbeat(self.worker_id, sent=sent, rate=rate, lease_ttl=self.options.lease_ttl)
+                self._last_beat = now
                 if self.options.shared:
                     recovered = self.ledger.recover_sending(self.job.id, expired_only=True)
                     if recovered:
                         log.warning("%d row(s) of a dead worker found sending: now uncertain", recovered)
                         self.summary.recovered_uncertain += recovered
-                self._last_beat = time.monotonic()
             except Exception as exc:
                 silent_for = time.monotonic() - self._last_beat
                 log.error("heartbeat failed (%s: %s), %.0fs since the last one", type(exc).__name__, exc, silent_for)

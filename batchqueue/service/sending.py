@@ -99,7 +99,7 @@ def run(
         target = target_of(settings, job)
         pending = ledger.counts(job.id)["pending"]
         log.info(
-            "run of job %d: %d row(s) pending, to %s, at %s",
+            "job %d: sending %d pending row(s) to %s, at %s",
             job.id,
             pending,
             target,

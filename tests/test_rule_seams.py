@@ -1,0 +1,116 @@
+"""The rule seams: an import-time row rule and a send-time rule plug in without touching the
+importer or the submitter, and run where they must (per row at import; inside the claim transaction)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from batchqueue.intake.importer import check_file, import_file
+from batchqueue.intake.mapping.resolve import ResolvedMapping
+from batchqueue.intake.mapping.spec import MappingSpec
+from batchqueue.intake.mapping.validate import Reason
+from batchqueue.intake.rules import BoundRule, RowDraft
+from batchqueue.ledger import Claimed, ClaimContext, Verdict, open_ledger
+from batchqueue.sandbox import Sandbox
+from batchqueue.service.sending import RunRequest, run
+from batchqueue.settings import Settings
+from tests.sandbox_helpers import contacts, ledger_rows
+
+
+@dataclass(frozen=True)
+class OddOnly:
+    """Refuses numbers ending in an even digit; keeps the last digit as a fact."""
+
+    name: str = "odd-only"
+    per_row: bool = True
+
+    def bind(self, headers: list[str], mapping: ResolvedMapping) -> BoundRule:
+        column = mapping.phone_column
+
+        def check(draft: RowDraft) -> list[Reason]:
+            last = int(draft.request.e164[-1])
+            draft.facts["last_digit"] = last
+            return [(column, "ends in an even digit")] if last % 2 == 0 else []
+
+        return check
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_an_import_rule_refuses_rows_and_keeps_facts(tmp_path: Path, parallel: bool) -> None:
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    result = import_file(
+        ledger,
+        contacts(tmp_path / "c.csv", 20),
+        MappingSpec(),
+        survey_id="1",
+        instance_id="1",
+        rules=[OddOnly()],
+        parallel=parallel,
+    )
+    ledger.close()
+    assert (result.valid, result.invalid) == (10, 10)
+    assert any(p.reason == "ends in an even digit" for p in result.problems)
+    rows = ledger_rows(tmp_path / "l.db")
+    for row in rows:
+        last = int(json.loads(row["cells"])[0][-1])
+        assert row["state"] == ("pending" if last % 2 else "invalid")
+        if row["state"] == "pending":
+            assert json.loads(row["facts"]) == {"last_digit": last}
+
+
+def test_without_rules_plain_numbers_take_the_fast_path_and_no_facts_are_stored(tmp_path: Path) -> None:
+    result = check_file(contacts(tmp_path / "c.csv", 20), MappingSpec())
+    assert result.valid == 20
+
+
+HOLD_FOR = 3600
+
+
+def hold_even_narrow_odd(rows: list[Claimed], context: ClaimContext) -> list[Verdict]:
+    """Inside the claim transaction: reads the ledger on the claim's own connection."""
+    pending = context.conn.execute(
+        text("SELECT count(*) FROM rows WHERE job_id = :j AND state = 'pending'"), {"j": context.job_id}
+    ).scalar_one()
+    assert pending >= len(rows)
+    verdicts = []
+    for row in rows:
+        if int(row.e164[-1]) % 2 == 0:
+            verdicts.append(Verdict(send=False, hold_until=context.now + HOLD_FOR, reason="even numbers wait"))
+        else:
+            verdicts.append(Verdict(start_ts=int(context.now) + 60, end_ts=int(context.now) + 660))
+    return verdicts
+
+
+def test_a_send_rule_holds_rows_and_narrows_windows_inside_the_claim(tmp_path: Path) -> None:
+    db = tmp_path / "l.db"
+    ledger = open_ledger(f"sqlite:///{db}")
+    import_file(ledger, contacts(tmp_path / "c.csv", 20), MappingSpec(), survey_id="4242", instance_id="1")
+    ledger.close()
+    with Sandbox() as sb:
+        settings = Settings.from_env(
+            {"BATCHQUEUE_BASE_URL": sb.api_url, "BATCHQUEUE_USER": sb.config.user, "BATCHQUEUE_API_KEY": sb.config.key},
+            db=str(db),
+        )
+        started = time.time()
+        summary = run(settings, RunRequest(1, rate=0, concurrency=4, review=hold_even_narrow_odd))
+        again = run(settings, RunRequest(1, rate=0, concurrency=4, review=hold_even_narrow_odd))
+        calls = sb.app.store.dump()
+    assert summary.counts["queued"] == 10
+    assert summary.counts["pending"] == 10  # held, not lost, not sent
+    assert again.sent == 0  # still held: a second run sends nothing before the hold ends
+    assert {int(c["phone_number"][-1]) % 2 for c in calls} == {1}
+    for call in calls:
+        start, end = int(call["fields"]["start_timestamp"]), int(call["fields"]["end_timestamp"])
+        assert start >= started + 59
+        assert end - start == 600
+    rows = ledger_rows(db)
+    held = [r for r in rows if r["state"] == "pending"]
+    assert all(r["hold_reason"] == "even numbers wait" and r["not_before"] >= started + HOLD_FOR - 5 for r in held)
+    sent = [r for r in rows if r["state"] == "queued"]
+    assert all(r["sent_end_ts"] - r["sent_start_ts"] == 600 for r in sent)
