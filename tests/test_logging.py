@@ -42,10 +42,16 @@ def test_nothing_logged_anywhere_carries_a_secret(tmp_path: Path) -> None:
     with Sandbox(config) as sb:
         deadline = time.monotonic() + 30
         while not (tmp_path / "port").exists() or not (tmp_path / "port").read_text():
-            assert time.monotonic() < deadline and serve.poll() is None, serve.communicate()
+            assert time.monotonic() < deadline, "serve did not start"
+            assert serve.poll() is None, serve.communicate()
             time.sleep(0.05)
         public = f"http://127.0.0.1:{(tmp_path / 'port').read_text()}"
-        env = {**base_env, "BATCHQUEUE_BASE_URL": sb.api_url, "BATCHQUEUE_USER": sb.config.user, "BATCHQUEUE_API_KEY": KEY}
+        env = {
+            **base_env,
+            "BATCHQUEUE_BASE_URL": sb.api_url,
+            "BATCHQUEUE_USER": sb.config.user,
+            "BATCHQUEUE_API_KEY": KEY,
+        }
         run = _cli(
             "--log-level", "debug", "--log-format", "json", "run", "1", "--rate", "0", "--json", "--breaker", "100",
             "--public-url", public, "--db", str(db), env=env,
@@ -55,7 +61,9 @@ def test_nothing_logged_anywhere_carries_a_secret(tmp_path: Path) -> None:
         while sum(1 for r in ledger_rows(db) if r["outcome_status"]) < len(sb.app.store.dump()):
             assert time.monotonic() < deadline, "callbacks did not arrive"
             time.sleep(0.1)
-        poll = _cli("--log-level", "debug", "--log-format", "json", "poll", "1", "--rate", "0", "--db", str(db), env=env)
+        poll = _cli(
+            "--log-level", "debug", "--log-format", "json", "poll", "1", "--rate", "0", "--db", str(db), env=env
+        )  # fmt: skip
         _, poll_err = poll.communicate(timeout=120)
     serve.send_signal(signal.SIGINT)
     _, serve_err = serve.communicate(timeout=30)

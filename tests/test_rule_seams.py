@@ -16,7 +16,7 @@ from batchqueue.intake.mapping.resolve import ResolvedMapping
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.mapping.validate import Reason
 from batchqueue.intake.rules import BoundRule, RowDraft
-from batchqueue.ledger import Claimed, ClaimContext, Verdict, open_ledger
+from batchqueue.ledger import ClaimContext, Claimed, Verdict, open_ledger
 from batchqueue.sandbox import Sandbox
 from batchqueue.service.sending import RunRequest, run
 from batchqueue.settings import Settings

@@ -107,7 +107,8 @@ def test_a_paused_worker_still_records_the_call_id_it_was_given(postgres_url: st
         )
         deadline = time.monotonic() + 30
         while not sb.app.store.dump():
-            assert time.monotonic() < deadline and paused.poll() is None, paused.communicate()
+            assert time.monotonic() < deadline, "no request arrived"
+            assert paused.poll() is None, paused.communicate()
             time.sleep(0.01)
         paused.send_signal(signal.SIGSTOP)  # its request is recorded; its reply comes in 2 s, to a frozen process
         first = sb.app.store.dump()[0]

@@ -5,11 +5,6 @@ from __future__ import annotations
 DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def is_dangerous(value: str) -> bool:
-    """Whether a spreadsheet program could read ``value`` as a formula."""
-    return bool(value) and value.startswith(DANGEROUS_START)
-
-
 def safe_cell(value: str) -> str:
     """For CSV: prefix a quote to a cell a spreadsheet would run as a formula."""
     if value and value.startswith(DANGEROUS_START):

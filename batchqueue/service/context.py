@@ -5,12 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from batchqueue.defaults import DEFAULTS
-from batchqueue.insight.client import InsightClient
 from batchqueue.ledger import Job, Ledger, open_ledger
 from batchqueue.logs import register_secret
 from batchqueue.settings import Settings, check_credentials, redact_url
+
+if TYPE_CHECKING:
+    from batchqueue.insight.client import InsightClient
 
 log = logging.getLogger("batchqueue.service")
 
@@ -41,6 +44,8 @@ def insight_client(
     read_timeout: float = DEFAULTS.read_timeout,
 ) -> InsightClient:
     """A client for Insight, after checking the credentials can be sent at all (a UsageError if not)."""
+    from batchqueue.insight.client import InsightClient  # requests: only for commands that call Insight
+
     check_credentials(settings.user, settings.api_key)
     register_secret(settings.api_key.reveal())
     return InsightClient(
