@@ -1,4 +1,4 @@
-"""`batchqueue run` against the sandbox: each reply class of DESIGN.md, stops, retry, cancel."""
+"""`batchqueue run` against the sandbox: each reply class of the design, stops, retry, cancel."""
 
 from __future__ import annotations
 

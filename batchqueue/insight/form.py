@@ -1,4 +1,4 @@
-"""A claimed row as the queue endpoint's form fields (DESIGN.md, "Wire format")."""
+"""A claimed row as the queue endpoint's form fields (docs/ARCHITECTURE.md, "The wire format")."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ STATUS_MEANING = {
 
 
 class ReplyKind(StrEnum):
-    """What one request's outcome means for its row (DESIGN.md, "What each reply means")."""
+    """What one request's outcome means for its row (docs/ARCHITECTURE.md, "What each reply means")."""
 
     QUEUED = "queued"  # 200 with success and a call_id
     REJECTED = "rejected"  # 400, or 200 with success false: the row failed, nobody is called

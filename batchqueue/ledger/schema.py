@@ -116,7 +116,7 @@ attempts = Table(
     Column("job_id", Integer, ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
     Column("started_at", Float, nullable=False),
     Column("finished_at", Float),
-    Column("outcome", String(16), comment="the reply class of DESIGN.md's table"),
+    Column("outcome", String(16), comment="the reply class (docs/ARCHITECTURE.md, replies)"),
     Column("http_status", Integer),
     Column("call_id", Text),
     Column("error", Text),

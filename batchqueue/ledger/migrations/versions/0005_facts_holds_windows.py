@@ -33,9 +33,25 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("sent_end_ts", sa.Integer(), nullable=True, comment="the end a send-time rule gave it")
         )
+    with op.batch_alter_table("attempts", schema=None) as batch_op:
+        batch_op.alter_column(
+            "outcome",
+            existing_type=sa.String(length=16),
+            existing_nullable=True,
+            comment="the reply class (docs/ARCHITECTURE.md, replies)",
+            existing_comment="the reply class of DESIGN.md's table",
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("attempts", schema=None) as batch_op:
+        batch_op.alter_column(
+            "outcome",
+            existing_type=sa.String(length=16),
+            existing_nullable=True,
+            comment="the reply class of DESIGN.md's table",
+            existing_comment="the reply class (docs/ARCHITECTURE.md, replies)",
+        )
     with op.batch_alter_table("rows", schema=None) as batch_op:
         batch_op.drop_column("sent_end_ts")
         batch_op.drop_column("sent_start_ts")
