@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 
-.PHONY: test lint types pytest demo bench clean
+.PHONY: test lint types pytest demo bench mutate clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "batchqueue needs Python 3.11 or newer on PATH" >&2; exit 1; }
@@ -35,6 +35,14 @@ bench: $(STAMP)
 	$(BIN)/python bench/submit_bench.py
 	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/workers_bench.py
+	$(BIN)/python bench/startup_bench.py
+
+# Mutation testing (mutmut) of the classification, the lifecycle, the cell safety and the token
+# check; prints the score. Not part of `make test`: it takes a while.
+mutate: $(STAMP)
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2 || true
+	$(BIN)/python bench/mutation_score.py
 
 clean:
-	rm -rf demo-out bench/out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf demo-out bench/out mutants .pytest_cache .mypy_cache .ruff_cache

@@ -20,7 +20,8 @@ from pathlib import Path
 from batchqueue.errors import UsageError
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
+    """Make a new or renamed file's name itself durable."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -48,7 +49,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
         finally:
             os.close(fd)
         os.replace(partial, target)
-        _fsync_folder(folder)
+        fsync_folder(folder)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
+import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from batchqueue.http_serving import HttpServer
 from batchqueue.sandbox import Sandbox
 from tests.conftest import write_csv
 
@@ -90,3 +95,41 @@ def check_against_sandbox(db: Path | str, calls: list[dict[str, Any]], job_id: i
         "uncertain": states["uncertain"],
         "duplicates": duplicates,
     }
+
+
+def scripted_insight(body_for: Callable[[str], bytes]) -> HttpServer:
+    """An 'Insight' that answers every request 200 with ``body_for(path)``: for replies the sandbox
+    would never give (``{"success": 1}``, malformed status bodies). Use as a context manager."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        body = body_for(environ["PATH_INFO"])
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return HttpServer(app, port=0)
+
+
+def point_at_url(monkeypatch: pytest.MonkeyPatch, base_url: str) -> None:
+    monkeypatch.setenv("BATCHQUEUE_BASE_URL", base_url)
+    monkeypatch.setenv("BATCHQUEUE_USER", "u@example.com")
+    monkeypatch.setenv("BATCHQUEUE_API_KEY", "k")
+
+
+def run_process(db: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
+    """``batchqueue run 1`` on ``db`` in a child process."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "batchqueue", "run", "1", "--db", str(db), *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_until(predicate: Callable[[], bool], proc: subprocess.Popen[str], seconds: float = 30) -> None:
+    """Wait for ``predicate`` while ``proc`` is alive (its output shown if it died)."""
+    deadline = time.monotonic() + seconds
+    while not predicate() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, proc.communicate()

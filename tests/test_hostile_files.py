@@ -245,17 +245,25 @@ def test_a_cell_calamine_cannot_convert_is_read_by_the_streaming_reader(tmp_path
     assert result.json()["valid"] == 1
 
 
-def test_a_file_changed_while_it_is_imported_is_refused(tmp_path: Path) -> None:
-    path = contacts(tmp_path / "c.csv", 60_000)
-    original = path.read_bytes()
-    ledger = open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
+def _saved_over(path: Path, content: bytes) -> tuple[threading.Event, Callable[[int, int], None]]:
+    """A progress callback that, the first time it is called, saves ``content`` over the file in
+    place (same size, other bytes), as a spreadsheet program saving while the import runs."""
     changed = threading.Event()
 
     def change_the_file(done: int, total: int) -> None:
         if not changed.is_set():
             changed.set()
-            with path.open("r+b") as f:  # same size, other numbers: a save over the file in place
-                f.write(original.replace(b"(617)", b"(508)"))
+            with path.open("r+b") as f:
+                f.write(content)
+
+    return changed, change_the_file
+
+
+def test_a_file_changed_while_it_is_imported_is_refused(tmp_path: Path) -> None:
+    path = contacts(tmp_path / "c.csv", 60_000)
+    original = path.read_bytes()
+    ledger = open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
+    changed, change_the_file = _saved_over(path, original.replace(b"(617)", b"(508)"))
 
     with pytest.raises(InputFileError, match="changed while it was being read"):
         import_file(
@@ -273,18 +281,14 @@ def test_a_file_changed_under_the_validating_helper_is_refused(tmp_path: Path) -
     path = contacts(tmp_path / "c.csv", 400_000)
     original = path.read_bytes()
     ledger = open_ledger(f"sqlite:///{tmp_path / 'l.db'}")
-    changed = threading.Event()
-
-    def change_the_file(done: int, total: int) -> None:
-        if not changed.is_set():
-            changed.set()
-            with path.open("r+b") as f:
-                f.write(original.replace(b"Name ", b"Nom  "))
+    changed, change_the_file = _saved_over(path, original.replace(b"Name ", b"Nom  "))
+    assert not changed.is_set()
 
     with pytest.raises(InputFileError, match="changed"):
         import_file(
             ledger, path, MappingSpec(), survey_id="4242", instance_id="1", progress=change_the_file, parallel=True
         )
+    assert changed.is_set()
     assert ledger.jobs() == []
     ledger.engine.dispose()
 

@@ -6,7 +6,6 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -16,7 +15,7 @@ from batchqueue.ledger import open_ledger
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
 from batchqueue.sandbox.completer import Completion
 from tests.conftest import CliResult
-from tests.sandbox_helpers import contacts, ledger_rows, point_at
+from tests.sandbox_helpers import contacts, ledger_rows, point_at, point_at_url, scripted_insight
 
 Run = Callable[..., CliResult]
 
@@ -162,16 +161,13 @@ def test_malformed_status_replies_are_recorded_per_row_and_the_rest_settle(
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE rows SET state = 'queued', call_id = CAST(id AS TEXT)")
 
-    def insight(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        call_id = environ["PATH_INFO"].rsplit("/", 1)[-1]
-        body = HOSTILE_STATUS.get(call_id, b'{"success": true, "call_details": {"status": "completed"}}')
-        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-        return [body]
+    def status(path: str) -> bytes:
+        return HOSTILE_STATUS.get(
+            path.rsplit("/", 1)[-1], b'{"success": true, "call_details": {"status": "completed"}}'
+        )
 
-    with HttpServer(insight, port=0) as server:
-        monkeypatch.setenv("BATCHQUEUE_BASE_URL", server.url + "/api")
-        monkeypatch.setenv("BATCHQUEUE_USER", "u@example.com")
-        monkeypatch.setenv("BATCHQUEUE_API_KEY", "k")
+    with scripted_insight(status) as server:
+        point_at_url(monkeypatch, server.url + "/api")
         result = run_cli("poll", "1", "--rate", "0", "--until-final", "--interval", "0.2", "--deadline", "1", "--json")
     assert result.code == 1, result.err  # the unreadable ones are still open when the deadline passes
     assert "Traceback" not in result.err

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -22,7 +20,17 @@ from batchqueue.reports.cells import safe_cell, safe_row
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
 from batchqueue.sandbox.completer import Completion
 from tests.conftest import CliResult, write_csv
-from tests.sandbox_helpers import contacts, ledger_rows, point_at, sandbox_env, sandbox_phones
+from tests.sandbox_helpers import (
+    contacts,
+    ledger_rows,
+    point_at,
+    point_at_url,
+    run_process,
+    sandbox_env,
+    sandbox_phones,
+    scripted_insight,
+    wait_until,
+)
 
 Run = Callable[..., CliResult]
 FAST = ["--rate", "0", "--concurrency", "8", "--retries", "2", "--json"]
@@ -186,44 +194,19 @@ def test_redirects_are_never_followed(job: Path, run_cli: Run, monkeypatch: pyte
 def test_a_reply_with_a_call_id_is_queued_whatever_success_says(
     job: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def insight(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        body = b'{"success": 1, "call_id": 77}'
-        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-        return [body]
-
-    with HttpServer(insight, port=0) as server:
-        monkeypatch.setenv("BATCHQUEUE_BASE_URL", server.url + "/api")
-        monkeypatch.setenv("BATCHQUEUE_USER", "u@example.com")
-        monkeypatch.setenv("BATCHQUEUE_API_KEY", "k")
+    with scripted_insight(lambda path: b'{"success": 1, "call_id": 77}') as server:
+        point_at_url(monkeypatch, server.url + "/api")
         result = run_cli("run", "1", *FAST)
     assert result.json()["queued"] == 30
     assert {(r["state"], r["call_id"]) for r in ledger_rows(job)} == {("queued", "77")}
     assert run_cli("retry", "1", "--json").json()["retried"] == 0
 
 
-def _run_process(db: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "batchqueue", "run", "1", "--db", str(db), *extra],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _wait_for(predicate: Callable[[], bool], proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while not predicate() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert proc.poll() is None, proc.communicate()
-
-
 def test_sigterm_stops_like_a_first_ctrl_c(job: Path) -> None:
     sb = _sandbox(latency_after=0.3)
     try:
-        proc = _run_process(job, sandbox_env(sb), "--rate", "0", "--concurrency", "4", "--json")
-        _wait_for(lambda: sb.app.store.requests >= 4, proc)
+        proc = run_process(job, sandbox_env(sb), "--rate", "0", "--concurrency", "4", "--json")
+        wait_until(lambda: sb.app.store.requests >= 4, proc)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -236,8 +219,8 @@ def test_sigterm_stops_like_a_first_ctrl_c(job: Path) -> None:
 def test_a_second_ctrl_c_quits_at_once_and_leaves_in_flight_rows_uncertain(job: Path) -> None:
     sb = _sandbox(latency_after=5.0)
     try:
-        proc = _run_process(job, sandbox_env(sb), "--rate", "0", "--concurrency", "4")
-        _wait_for(lambda: sb.app.store.requests >= 4, proc)
+        proc = run_process(job, sandbox_env(sb), "--rate", "0", "--concurrency", "4")
+        wait_until(lambda: sb.app.store.requests >= 4, proc)
         proc.send_signal(signal.SIGINT)
         time.sleep(0.2)
         started = time.monotonic()
@@ -250,7 +233,7 @@ def test_a_second_ctrl_c_quits_at_once_and_leaves_in_flight_rows_uncertain(job: 
         assert quit_after < 2.0  # the replies take 5 s: nothing was waited for
         assert len(stranded) >= 4  # the four in flight, and any claimed row still waiting for a worker
         sb.config.faults.latency_after = 0.0
-        again = _run_process(job, sandbox_env(sb), "--rate", "0", "--json")
+        again = run_process(job, sandbox_env(sb), "--rate", "0", "--json")
         out, _ = again.communicate(timeout=60)
         phones = sandbox_phones(sb)
     finally:

@@ -40,6 +40,16 @@ def test_utf16_with_bom(tmp_path: Path, encoding: str) -> None:
         assert [cells for _, cells, _ in table.rows()] == [["Jürgen", "6175550101"]]
 
 
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_bom_is_recognised_not_called_binary(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "u16.csv"
+    path.write_bytes("name,phone\r\nJürgen,6175550101\r\nAnn,6175550102\r\n".encode(encoding))
+    with open_table(path) as table:
+        assert table.info.encoding == encoding
+        assert "without a BOM" in (table.info.encoding_note or "")
+        assert [cells for _, cells, _ in table.rows()] == [["Jürgen", "6175550101"], ["Ann", "6175550102"]]
+
+
 def test_windows_1252_is_detected_and_said(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "w.csv", [HEADER, ["Müller €", "6175550101", "Köln"]], encoding="cp1252")
     with open_table(path) as table:

@@ -6,7 +6,6 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import requests
 from batchqueue.insight.pacing import Pacer
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
 from tests.conftest import CliResult
-from tests.sandbox_helpers import contacts, ledger_rows, point_at, sandbox_env, sandbox_phones
+from tests.sandbox_helpers import contacts, ledger_rows, point_at, run_process, sandbox_env, sandbox_phones, wait_until
 
 Run = Callable[..., CliResult]
 FAST = ["--rate", "0", "--concurrency", "8", "--retries", "2", "--json"]
@@ -299,23 +298,6 @@ def test_cancel_marks_pending_rows_and_remote_needs_confirmation(
     assert run_cli("run", "1", *FAST).json()["sent"] == 0
 
 
-def _run_process(db: Path, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "batchqueue", "run", "1", "--db", str(db), *extra],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _wait_for_calls(sb: Sandbox, n: int, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 30
-    while len(sb.app.store.dump()) < n and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert proc.poll() is None, proc.communicate()
-
-
 @pytest.mark.parametrize("reached_by", ["the same path", "a symlink"])
 def test_a_second_run_on_the_same_ledger_is_refused(job: Path, reached_by: str) -> None:
     other_name = job
@@ -325,9 +307,9 @@ def test_a_second_run_on_the_same_ledger_is_refused(job: Path, reached_by: str) 
         other_name.symlink_to(job)
     sb = _sandbox(latency=0.05)
     try:
-        first = _run_process(job, sandbox_env(sb), "--rate", "5")
-        _wait_for_calls(sb, 1, first)
-        second = _run_process(other_name, sandbox_env(sb), "--rate", "5")
+        first = run_process(job, sandbox_env(sb), "--rate", "5")
+        wait_until(lambda: len(sb.app.store.dump()) >= 1, first)
+        second = run_process(other_name, sandbox_env(sb), "--rate", "5")
         _, err = second.communicate(timeout=30)
         assert second.returncode == 2
         assert "another `batchqueue run` is using this ledger" in err
@@ -348,8 +330,8 @@ def test_a_second_run_on_the_same_ledger_is_refused(job: Path, reached_by: str) 
 def test_ctrl_c_finishes_in_flight_rows_and_resumes_cleanly(job: Path) -> None:
     sb = _sandbox(latency=0.02, latency_after=0.1)
     try:
-        proc = _run_process(job, sandbox_env(sb), "--rate", "0", "--concurrency", "4", "--json")
-        _wait_for_calls(sb, 6, proc)
+        proc = run_process(job, sandbox_env(sb), "--rate", "0", "--concurrency", "4", "--json")
+        wait_until(lambda: len(sb.app.store.dump()) >= 6, proc)
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
         assert proc.returncode == 130
@@ -358,7 +340,7 @@ def test_ctrl_c_finishes_in_flight_rows_and_resumes_cleanly(job: Path) -> None:
         rows = ledger_rows(job)
         assert all(r["state"] in ("queued", "pending") for r in rows)  # in-flight rows were recorded
         assert 0 < summary["queued"] < 30
-        finish = _run_process(job, sandbox_env(sb), "--rate", "0", "--json")
+        finish = run_process(job, sandbox_env(sb), "--rate", "0", "--json")
         out, _ = finish.communicate(timeout=60)
         assert finish.returncode == 0
         phones = sandbox_phones(sb)

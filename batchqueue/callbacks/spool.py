@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from batchqueue.errors import UsageError
+from batchqueue.whole_files import fsync_folder
 
 _PREFIX, _SUFFIX = "spool-", ".jsonl"
 
@@ -50,14 +51,6 @@ def spool_folder_for(db_path: str | None) -> Path:
         real = Path(os.path.realpath(db_path))
         return real.with_name(real.name + ".callbacks")
     return Path("batchqueue-callbacks").resolve()
-
-
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class SpoolFile:
@@ -83,7 +76,7 @@ class SpoolFile:
         header = (json.dumps({"spool": spool_id}) + "\n").encode()
         os.write(fd, header)
         os.fsync(fd)
-        _fsync_folder(folder)
+        fsync_folder(folder)
         return cls(path, spool_id, fd, len(header))
 
     @classmethod
