@@ -52,6 +52,14 @@ class _Scrubbed(logging.Filter):
         return True
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (tests swap it; threads outlive it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 class _JsonLines(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -67,7 +75,7 @@ class _JsonLines(logging.Formatter):
 
 def configure(level: str = "info", fmt: str = "text") -> None:
     """Send batchqueue's (and its libraries') log records to stderr, scrubbed."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _Stderr(sys.stderr)
     handler.addFilter(_Scrubbed())
     if fmt == "json":
         handler.setFormatter(_JsonLines())

@@ -147,7 +147,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def callback(self, i: int, status: str) -> None:
         row_id = self.ids[i]
         verdict = self.ledger.apply_outcomes([(row_id, self.tokens[row_id], CallDetails(status))], source="callback")
-        assert verdict[0] in ("recorded", "unchanged", "conflict")
+        assert verdict[0] in ("recorded", "proven", "unchanged", "conflict")
         self.has_outcome.add(row_id)
         proven = lifecycle.after(Event.PROVEN, self.model[row_id])
         if proven is not None:
@@ -161,6 +161,7 @@ class LedgerMachine(RuleBasedStateMachine):
         assert moved == len(sending)
         for row_id in sending:
             self.model[row_id] = lifecycle.target(event)
+        self._proven_by_earlier_callbacks(sending)
 
     @rule(uncertain=st.booleans())
     def retry(self, uncertain: bool) -> None:

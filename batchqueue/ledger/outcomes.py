@@ -22,6 +22,7 @@ _OUTCOME = (
     ("rid", "INTEGER"),
     ("prev", "VARCHAR(16)"),
     ("state", "VARCHAR(16)"),
+    ("take", "INTEGER"),
     ("status", "VARCHAR(64)"),
     ("attempts", "INTEGER"),
     ("last_at", "INTEGER"),
@@ -44,9 +45,11 @@ class OutcomesLedger:
         """Record outcomes for (row id, token or None, details); per item a verdict.
 
         Verdicts: "unknown" (no such row, or the token does not match: compared in constant time;
-        polls pass None), "recorded", "unchanged" (the same outcome again, or a step backwards from
-        a final one to in progress) or "conflict" (a different final outcome after a final one: the
-        first stands; the later one is kept in ``outcome_events`` and counted on the row).
+        polls pass None), "recorded", "proven" (not news as an outcome, but a callback for a row
+        that was uncertain, failed, pending or canceled: it proves the call was queued),
+        "unchanged" (the same outcome again, or a step backwards) or "conflict" (a different final
+        outcome after a final one: the first stands; the later one is kept in ``outcome_events``
+        and counted on the row).
 
         ``spool`` (a callback spool's id and the position up to which these items came from it) is
         stored in the same transaction, so a spool is applied exactly once.
@@ -84,16 +87,19 @@ class OutcomesLedger:
                     events.append({**event, "status": details.status, "verdict": "conflict", "payload": payload})
                     verdicts.append("conflict")
                     continue
-                if not outranks(details.status, status):
+                take = outranks(details.status, status)
+                # A callback proves the call was queued even when its outcome is not news.
+                proven = after(Event.PROVEN, state) if source == "callback" else None
+                if not take and proven is None:
                     verdicts.append("unchanged")
                     continue
-                resolution = None
-                new_state = state
-                proven = after(Event.PROVEN, state) if source == "callback" else None
-                if proven is not None:
-                    new_state = proven.value
-                    resolution = f"resolved by callback: Insight reported '{details.status}' for a row that was {state}"
-                current[row_id] = (new_state, details.status)
+                new_state = proven.value if proven is not None else state
+                resolution = (
+                    f"resolved by callback: Insight reported '{details.status}' for a row that was {state}"
+                    if proven is not None
+                    else None
+                )
+                current[row_id] = (new_state, details.status if take else status)
                 earlier = updates.get(row_id)
                 if resolution is None and earlier is not None:
                     resolution = earlier[-1]
@@ -101,6 +107,7 @@ class OutcomesLedger:
                     row_id,
                     found[row_id].state,
                     new_state,
+                    1 if take or (earlier is not None and earlier[3]) else 0,
                     details.status,
                     details.attempts,
                     details.last_attempt_at,
@@ -108,15 +115,21 @@ class OutcomesLedger:
                     payload,
                     resolution,
                 )
-                events.append({**event, "status": details.status, "verdict": "recorded", "payload": payload})
-                verdicts.append("recorded")
+                if take:
+                    events.append({**event, "status": details.status, "verdict": "recorded", "payload": payload})
+                verdicts.append("recorded" if take else "proven")
             if updates:
                 cte, params = values_cte(conn, "o", _OUTCOME, list(updates.values()))
                 mark = placeholder(conn)
                 conn.exec_driver_sql(
-                    f"{cte} UPDATE rows SET state = o.state, outcome_status = o.status, "
-                    "outcome_attempts = o.attempts, outcome_last_attempt_at = o.last_at, outcome_source = o.source, "
-                    f"outcome_payload = o.payload, outcome_at = {mark}, updated_at = {mark}, "
+                    f"{cte} UPDATE rows SET state = o.state, "
+                    "outcome_status = CASE WHEN o.take = 1 THEN o.status ELSE rows.outcome_status END, "
+                    "outcome_attempts = CASE WHEN o.take = 1 THEN o.attempts ELSE rows.outcome_attempts END, "
+                    "outcome_last_attempt_at = CASE WHEN o.take = 1 THEN o.last_at "
+                    "ELSE rows.outcome_last_attempt_at END, "
+                    "outcome_source = CASE WHEN o.take = 1 THEN o.source ELSE rows.outcome_source END, "
+                    "outcome_payload = CASE WHEN o.take = 1 THEN o.payload ELSE rows.outcome_payload END, "
+                    f"outcome_at = CASE WHEN o.take = 1 THEN {mark} ELSE rows.outcome_at END, updated_at = {mark}, "
                     "resolution = COALESCE(o.resolution, rows.resolution) FROM o WHERE rows.id = o.rid "
                     "AND rows.state = o.prev",
                     (*params, stamp, stamp),

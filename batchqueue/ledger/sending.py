@@ -128,6 +128,8 @@ class SendingLedger:
                 .where(attempts.c.row_id.in_(ids), attempts.c.outcome.is_(None))
                 .values(outcome="lost", finished_at=stamp, error="the sending process died")
             )
+            # A callback that came while it was sending proved it queued: not uncertain, not resent.
+            prove_reported(conn, ids, "an outcome arrived while it was being sent")
         return int(moved or 0)
 
     # -- the send loop -------------------------------------------------------------------------
@@ -390,15 +392,21 @@ def _record(conn: Connection, items: Sequence[Settlement], stamp: float) -> list
         )
     # A callback that arrived before the reply already proved the call was queued: whatever the
     # reply said, such a row is queued (lifecycle: PROVEN).
-    settled_ids = [s.row_id for s in items]
-    conn.exec_driver_sql(
-        f"UPDATE rows SET state = '{target(Event.PROVEN).value}', resolution = COALESCE(resolution, "
-        f"'resolved by callback: an outcome arrived before the reply') WHERE id IN {in_list(conn, len(settled_ids))} "
-        f"AND state IN {_PROVEN_FROM} AND outcome_status IS NOT NULL",
-        tuple(settled_ids),
-    )
+    prove_reported(conn, [s.row_id for s in items], "an outcome arrived before the reply")
     missed = [s for s in items if s.row_id not in moved]
     return _conflicts(conn, missed, stamp) if missed else []
+
+
+def prove_reported(conn: Connection, ids: Sequence[int], why: str) -> None:
+    """Rows among ``ids`` that Insight already reported an outcome for were queued: the lifecycle's
+    PROVEN, applied after a settlement or a recovery that would otherwise leave them elsewhere."""
+    if ids:
+        conn.exec_driver_sql(
+            f"UPDATE rows SET state = '{target(Event.PROVEN).value}', resolution = COALESCE(resolution, "
+            f"{placeholder(conn)}) WHERE id IN {in_list(conn, len(ids))} "
+            f"AND state IN {_PROVEN_FROM} AND outcome_status IS NOT NULL",
+            (f"resolved by callback: {why}", *ids),
+        )
 
 
 def _conflicts(conn: Connection, missed: list[Settlement], stamp: float) -> list[Conflict]:
