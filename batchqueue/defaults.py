@@ -37,6 +37,9 @@ class Defaults:
     poll_concurrency: int = 4
     poll_rate: float = 5.0
     reconcile_grace: float = 3600.0
+    # Logging
+    log_level: str = "info"
+    log_format: str = "text"
     # Serving
     serve_host: str = "127.0.0.1"
     serve_port: int = 8080
@@ -44,6 +47,10 @@ class Defaults:
     sandbox_port: int = 8099
     sandbox_user: str = "demo@example.com"
     sandbox_key: str = "sandbox-key"
+    sandbox_threads: int = 48
+    sandbox_outcomes: str = "completed=0.8,failed=0.1,rejected=0.1"
+    sandbox_callback_encoding: str = "form"
+    on_ambiguous: str = "hold"
 
 
 DEFAULTS = Defaults()

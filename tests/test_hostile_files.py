@@ -19,12 +19,12 @@ import python_calamine as calamine
 from openpyxl import Workbook
 
 from batchqueue.errors import InputFileError
-from batchqueue.intake.helper import validated_elsewhere
 from batchqueue.intake.importer import import_file
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.sheets.cells import cell_text
 from batchqueue.intake.sheets.xlsx_parts import SharedStrings, date_styles, read_workbook
 from batchqueue.intake.sheets.xlsx_stream import stream_rows
+from batchqueue.intake.validator_process import validated_elsewhere
 from batchqueue.ledger import open_ledger
 from batchqueue.reports.xlsx_writer import XlsxWriter
 from tests.conftest import CliResult, write_csv

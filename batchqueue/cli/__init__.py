@@ -13,6 +13,7 @@ import sys
 import click
 
 from batchqueue import __version__
+from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import BatchqueueError, EnvironmentFailure
 from batchqueue.exits import EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, exit_code_for
 from batchqueue.logs import FORMATS, LEVELS, configure
@@ -23,12 +24,16 @@ from batchqueue.logs import FORMATS, LEVELS, configure
 @click.option(
     "--log-level",
     type=click.Choice(LEVELS),
-    default="info",
+    default=DEFAULTS.log_level,
     show_default=True,
     help="How much to log on stderr (never mixed with --json on stdout).",
 )
 @click.option(
-    "--log-format", type=click.Choice(FORMATS), default="text", show_default=True, help="Log lines as text or JSON."
+    "--log-format",
+    type=click.Choice(FORMATS),
+    default=DEFAULTS.log_format,
+    show_default=True,
+    help="Log lines as text or JSON.",
 )
 def cli(log_level: str, log_format: str) -> None:
     """Contact spreadsheets to Insight outbound survey calls, through a durable ledger.

@@ -134,7 +134,7 @@ class _RunBar:
 @click.option(
     "--on-ambiguous",
     type=click.Choice(["hold", "resend"]),
-    default="hold",
+    default=DEFAULTS.on_ambiguous,
     show_default=True,
     help="A reply that may or may not have queued a call: hold the row as uncertain (at most once), "
     "or resend it (at least once: someone may be called twice).",

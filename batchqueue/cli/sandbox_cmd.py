@@ -27,7 +27,7 @@ _FAULT_HELP = {
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default=DEFAULTS.serve_host, show_default=True)
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=DEFAULTS.sandbox_port, show_default=True, help="0 = any free port."
 )
@@ -45,11 +45,11 @@ _FAULT_HELP = {
     metavar="ID:INSTANCE",
     help="A survey and its current instance (repeatable).",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, help="Seed of the fault dice (default 0).")
 @click.option("--revoke-after", type=click.IntRange(1), help="Answer 401 from the Nth queue request on.")
 @click.option("--cap-after", type=click.IntRange(0), help="Answer 409 once N calls were accepted.")
-@click.option("--retry-after", type=FiniteFloat(0), default=1.0, show_default=True, help="Retry-After of a 429.")
-@click.option("--threads", type=click.IntRange(1, 512), default=48, show_default=True)
+@click.option("--retry-after", type=FiniteFloat(0), help="Retry-After of a 429 (default 1 s).")
+@click.option("--threads", type=click.IntRange(1, 512), default=DEFAULTS.sandbox_threads, show_default=True)
 @click.option(
     "--complete-after",
     type=FiniteFloat(0),
@@ -57,15 +57,12 @@ _FAULT_HELP = {
     "and post its result_url callback (default: calls stay queued).",
 )
 @click.option(
-    "--outcomes",
-    default="completed=0.8,failed=0.1,rejected=0.1",
-    show_default=True,
-    help="How calls end: status=weight pairs.",
+    "--outcomes", default=DEFAULTS.sandbox_outcomes, show_default=True, help="How calls end: status=weight pairs."
 )
 @click.option(
     "--callback-encoding",
     type=click.Choice(["form", "multipart", "json"]),
-    default="form",
+    default=DEFAULTS.sandbox_callback_encoding,
     show_default=True,
     help="How callbacks are encoded (Insight does not document it).",
 )

@@ -17,10 +17,10 @@ from typing import Any
 
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
-from batchqueue.intake.helper import PARALLEL_MIN_BYTES, validated_elsewhere
 from batchqueue.intake.loader import LoadResult, Problem, Progress, RowLoader, encode_json, open_and_fit
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.rules import RowRule
+from batchqueue.intake.validator_process import PARALLEL_MIN_BYTES, validated_elsewhere
 from batchqueue.ledger import Ledger, NewRow
 from batchqueue.reports.fix_file import InvalidRowsWriter
 

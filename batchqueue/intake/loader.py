@@ -1,6 +1,6 @@
 """The row loop of an import: a table's rows become ledger rows, and the result is tallied.
 
-Shared by :mod:`batchqueue.intake.importer` (in this process) and :mod:`batchqueue.intake.helper`
+Shared by :mod:`batchqueue.intake.importer` (in this process) and :mod:`batchqueue.intake.validator_process`
 (the validating helper process of large imports), so both load exactly the same way.
 
 Usage::

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from batchqueue.defaults import DEFAULTS
 from batchqueue.http_serving import HttpServer
 from batchqueue.sandbox.app import SandboxApp, SandboxConfig
 
@@ -12,7 +13,12 @@ class Sandbox(HttpServer):
     """Usage: ``with Sandbox(SandboxConfig()) as sb: requests.post(sb.api_url + "/surveys/…")``."""
 
     def __init__(
-        self, config: SandboxConfig | None = None, *, host: str = "127.0.0.1", port: int = 0, threads: int = 48
+        self,
+        config: SandboxConfig | None = None,
+        *,
+        host: str = DEFAULTS.serve_host,
+        port: int = 0,
+        threads: int = DEFAULTS.sandbox_threads,
     ) -> None:
         self.app = SandboxApp(config or SandboxConfig())
         # Injected connection drops raise inside waitress on purpose: quiet its logger.

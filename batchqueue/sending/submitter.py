@@ -46,7 +46,7 @@ class RunOptions:
 
     concurrency: int = DEFAULTS.concurrency
     rate: float = DEFAULTS.rate
-    on_ambiguous: str = "hold"
+    on_ambiguous: str = DEFAULTS.on_ambiguous
     breaker: int = DEFAULTS.breaker
     public_url: str | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)

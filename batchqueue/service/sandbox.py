@@ -19,7 +19,7 @@ class SandboxRequest:
     user: str = DEFAULTS.sandbox_user
     key: str = DEFAULTS.sandbox_key
     surveys: dict[str, str] = field(default_factory=lambda: {"4242": "1"})
-    threads: int = 48
+    threads: int = DEFAULTS.sandbox_threads
     complete_after: float | None = None
     outcomes: tuple[tuple[str, float], ...] = (("completed", 0.8), ("failed", 0.1), ("rejected", 0.1))
     callback_encoding: str = "form"

@@ -29,7 +29,7 @@ class RunRequest:
     job_id: int
     concurrency: int = DEFAULTS.concurrency
     rate: float = DEFAULTS.rate
-    on_ambiguous: str = "hold"
+    on_ambiguous: str = DEFAULTS.on_ambiguous
     public_url: str | None = None
     breaker: int = DEFAULTS.breaker
     connect_timeout: float = DEFAULTS.connect_timeout
