@@ -130,3 +130,39 @@ def test_a_paused_worker_still_records_the_call_id_it_was_given(postgres_url: st
     assert len(phones) == len(set(phones)), "a number was called twice"
     assert "lease" in err  # it said why it stopped sending
     assert paused.returncode == 5
+
+
+def test_a_worker_whose_heartbeat_fails_stops_and_records_what_is_in_flight(postgres_url: str, tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, text
+
+    ledger = open_ledger(postgres_url)
+    import_file(ledger, contacts(tmp_path / "c.csv", 200), MappingSpec(), survey_id="4242", instance_id="1")
+    ledger.close()
+    sb = Sandbox(SandboxConfig(faults=Faults(latency_after=0.2))).start()
+    cmd = [sys.executable, "-m", "batchqueue", "run", "1", "--db", postgres_url, "--rate", "0", "--lease-ttl", "3"]
+    admin = create_engine(postgres_url)
+    try:
+        worker = subprocess.Popen(
+            [*cmd, "--concurrency", "4", "--json"], env=sandbox_env(sb), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while len(sb.app.store.dump()) < 8:
+            assert time.monotonic() < deadline, "the worker did not start sending"
+            time.sleep(0.02)
+        with admin.begin() as conn:  # the worker can no longer write its heartbeat
+            conn.execute(text("ALTER TABLE workers RENAME TO workers_elsewhere"))
+        out, err = worker.communicate(timeout=60)
+        with admin.begin() as conn:
+            conn.execute(text("ALTER TABLE workers_elsewhere RENAME TO workers"))
+    finally:
+        sb.stop()
+        admin.dispose()
+    assert worker.returncode == 5, err
+    assert "heartbeat" in err
+    states = {r["state"] for r in ledger_rows_url(postgres_url)}
+    assert "sending" not in states  # what was in flight was recorded, the rest released
+    assert states <= {"queued", "pending"}
+    queued = sum(r["state"] == "queued" for r in ledger_rows_url(postgres_url))
+    assert queued == len(sb.app.store.dump())  # every call Insight took is recorded
+    assert 0 < queued < 200
