@@ -101,4 +101,11 @@ class ApiUnavailableError(InsightError):
 
 
 class EnvironmentFailure(BatchqueueError):
-    """Not the user's input and not Insight: the disk, the file system or the database failed."""
+    """Not the user's input and not Insight: the disk, the file system or the database failed.
+
+    ``result`` is what the stopped command got done, when it got something done (a run's summary).
+    """
+
+    def __init__(self, message: str, *, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result

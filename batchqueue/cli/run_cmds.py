@@ -23,7 +23,7 @@ from batchqueue.cli.options import (
 )
 from batchqueue.cli.output import emit_json, stderr_console
 from batchqueue.defaults import DEFAULTS
-from batchqueue.errors import InsightError, UsageError
+from batchqueue.errors import EnvironmentFailure, InsightError, UsageError
 
 if TYPE_CHECKING:
     from batchqueue.sending.submitter import RunSummary
@@ -208,9 +208,10 @@ def run(
         bar = _RunBar(stack, show=not (quiet or as_json) and sys.stderr.isatty())
         try:
             summary = send(settings(db, ca_bundle), request, stop=stop, on_start=bar.start, on_progress=bar.update)
-        except InsightError as stopped:
-            if stopped.result is not None:
-                _show_run(stopped.result, as_json)  # type: ignore[arg-type]
+        except (InsightError, EnvironmentFailure) as stopped:
+            if stopped.result is None:
+                raise
+            _show_run(stopped.result, as_json)  # type: ignore[arg-type]
             return exit_code_for(stopped)
     _show_run(summary, as_json)
     if summary.exit_reason is not ExitReason.DONE:

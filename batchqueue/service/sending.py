@@ -113,5 +113,5 @@ def run(
     if summary.exit_reason in (ExitReason.UNREACHABLE, ExitReason.CIRCUIT_BREAKER):
         raise ApiUnavailableError(summary.message, result=summary)
     if summary.exit_reason is ExitReason.LEDGER_LOST:
-        raise EnvironmentFailure(summary.message)
+        raise EnvironmentFailure(summary.message, result=summary)
     return summary
