@@ -73,36 +73,48 @@ class Transition:
     meaning: str
 
 
-def _t(froms: set[RowState], to: RowState, meaning: str) -> Transition:
-    return Transition(frozenset(froms), to, meaning)
-
-
 S = RowState
 TRANSITIONS: Mapping[Event, Transition] = {
-    Event.CLAIMED: _t({S.PENDING}, S.SENDING, "claimed for sending, committed before the request leaves"),
-    Event.RELEASED: _t({S.SENDING}, S.PENDING, "the request never left (the run stopped, or it was not sent)"),
-    Event.NOT_ACCEPTED: _t(
-        {S.SENDING},
+    Event.CLAIMED: Transition(
+        frozenset({S.PENDING}), S.SENDING, "claimed for sending, committed before the request leaves"
+    ),
+    Event.RELEASED: Transition(
+        frozenset({S.SENDING}), S.PENDING, "the request never left (the run stopped, or it was not sent)"
+    ),
+    Event.NOT_ACCEPTED: Transition(
+        frozenset({S.SENDING}),
         S.PENDING,
         "Insight did not take it: never reached, rate-limited to the end, or a batch-fatal reply",
     ),
-    Event.ACCEPTED: _t(
-        {S.SENDING, S.UNCERTAIN, S.PENDING, S.FAILED, S.CANCELED},
+    Event.ACCEPTED: Transition(
+        frozenset({S.SENDING, S.UNCERTAIN, S.PENDING, S.FAILED, S.CANCELED}),
         S.QUEUED,
         "Insight answered with a call_id: queued, whatever became of the row while the answer was on its way",
     ),
-    Event.REFUSED: _t({S.SENDING}, S.FAILED, "Insight refused the request (400, or success=false)"),
-    Event.AMBIGUOUS: _t({S.SENDING}, S.UNCERTAIN, "the request may or may not have queued a call"),
-    Event.AMBIGUOUS_RESENT: _t({S.SENDING}, S.PENDING, "ambiguous, and the run opted in to resend (at least once)"),
-    Event.FOUND_SENDING: _t({S.SENDING}, S.UNCERTAIN, "found sending with no live sender (a crash, a lost lease)"),
-    Event.FOUND_SENDING_RESENT: _t({S.SENDING}, S.PENDING, "found sending, and the run opted in to resend"),
-    Event.PROVEN: _t(
-        {S.UNCERTAIN, S.FAILED, S.PENDING, S.CANCELED}, S.QUEUED, "a callback proved that Insight queued the call"
+    Event.REFUSED: Transition(frozenset({S.SENDING}), S.FAILED, "Insight refused the request (400, or success=false)"),
+    Event.AMBIGUOUS: Transition(frozenset({S.SENDING}), S.UNCERTAIN, "the request may or may not have queued a call"),
+    Event.AMBIGUOUS_RESENT: Transition(
+        frozenset({S.SENDING}), S.PENDING, "ambiguous, and the run opted in to resend (at least once)"
     ),
-    Event.RETRIED: _t({S.FAILED}, S.PENDING, "the operator put a failed row back"),
-    Event.RETRIED_UNCERTAIN: _t({S.UNCERTAIN}, S.PENDING, "the operator put an uncertain row back (may call twice)"),
-    Event.RECONCILED: _t({S.UNCERTAIN}, S.PENDING, "reconcile: no callback proved it queued; the operator resends"),
-    Event.CANCELED: _t({S.PENDING}, S.CANCELED, "canceled before it was sent"),
+    Event.FOUND_SENDING: Transition(
+        frozenset({S.SENDING}), S.UNCERTAIN, "found sending with no live sender (a crash, a lost lease)"
+    ),
+    Event.FOUND_SENDING_RESENT: Transition(
+        frozenset({S.SENDING}), S.PENDING, "found sending, and the run opted in to resend"
+    ),
+    Event.PROVEN: Transition(
+        frozenset({S.UNCERTAIN, S.FAILED, S.PENDING, S.CANCELED}),
+        S.QUEUED,
+        "a callback proved that Insight queued the call",
+    ),
+    Event.RETRIED: Transition(frozenset({S.FAILED}), S.PENDING, "the operator put a failed row back"),
+    Event.RETRIED_UNCERTAIN: Transition(
+        frozenset({S.UNCERTAIN}), S.PENDING, "the operator put an uncertain row back (may call twice)"
+    ),
+    Event.RECONCILED: Transition(
+        frozenset({S.UNCERTAIN}), S.PENDING, "reconcile: no callback proved it queued; the operator resends"
+    ),
+    Event.CANCELED: Transition(frozenset({S.PENDING}), S.CANCELED, "canceled before it was sent"),
 }
 del S
 

@@ -208,3 +208,12 @@ def test_a_real_ledger_follows_the_table_through_random_events(ledger_url: str) 
         )
     finally:
         LedgerMachine.url = ""
+
+
+def test_a_conflict_says_what_was_expected_and_what_was_found() -> None:
+    from batchqueue.lifecycle import Conflict
+
+    assert str(Conflict(7, Event.REFUSED, "queued")) == "row 7: refused expects it sending, found it queued"
+    assert str(Conflict(8, Event.PROVEN, None)) == (
+        "row 8: proven expects it canceled, failed, pending, uncertain, found it missing"
+    )
