@@ -179,3 +179,27 @@ def test_a_burst_of_concurrent_callbacks_is_all_recorded(tmp_path: Path) -> None
         app.close()
     assert codes == [200] * 600
     assert ledger.outcome_counts(1) == {"completed": 600}
+
+
+@pytest.mark.parametrize(
+    ("path", "found"),
+    [
+        ("/cb/7/" + "a" * 32, (7, "a" * 32)),
+        ("/cb/7/" + "a" * 32 + "/", (7, "a" * 32)),
+        ("/cb/" + "9" * 18 + "/" + "b" * 16, (10**18 - 1, "b" * 16)),
+        ("/cb/7/" + "Ab-_" * 32, (7, "Ab-_" * 32)),
+        ("/cb/" + "9" * 19 + "/" + "b" * 16, None),
+        ("/cb/x7/" + "a" * 32, None),
+        ("/cb/7/" + "a" * 15, None),
+        ("/cb/7/" + "a" * 129, None),
+        ("/cb/7/" + "é" * 20, None),
+        ("/cb/7/" + "a.b" * 8, None),
+        ("/cb/7/" + "a" * 32 + "/extra", None),
+        ("/cb/7", None),
+        ("/other/7/" + "a" * 32, None),
+    ],
+)
+def test_callback_urls_name_a_row_and_a_token_or_nothing(path: str, found: tuple[int, str] | None) -> None:
+    from batchqueue.callbacks.tokens import split_path
+
+    assert split_path(path) == found

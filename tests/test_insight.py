@@ -193,3 +193,52 @@ def test_overall_deadline_bounds_a_dripping_reply() -> None:
     server.close()
     assert reply.kind is ReplyKind.AMBIGUOUS
     assert reply.finished - reply.started < 2.0
+
+
+def test_retry_after_in_seconds_or_as_an_http_date() -> None:
+    import email.utils
+    import time as clock
+
+    soon = email.utils.formatdate(clock.time() + 30, usegmt=True)
+    past = email.utils.formatdate(clock.time() - 30, usegmt=True)
+    assert classify_response(429, "", H({"Retry-After": "7"})).retry_after == 7.0
+    assert 25 <= (classify_response(429, "", H({"Retry-After": soon})).retry_after or 0) <= 31
+    assert classify_response(429, "", H({"Retry-After": past})).retry_after == 0.0
+    assert classify_response(429, "", H({"Retry-After": "whenever"})).retry_after is None
+    assert classify_response(429, "", H()).retry_after is None
+
+
+def test_call_ids_up_to_255_characters_are_real() -> None:
+    assert classify_response(200, '{"call_id": "' + "7" * 255 + '"}', H()).call_id == "7" * 255
+    assert classify_response(200, '{"call_id": "' + "7" * 256 + '"}', H()).kind is ReplyKind.AMBIGUOUS
+
+
+def test_an_ambiguous_2xx_says_what_was_missing() -> None:
+    assert classify_response(200, '{"success": "true"}', H()).error == "success without a usable call_id"
+    assert classify_response(200, '{"success": 1}', H()).error == "success without a usable call_id"
+    assert classify_response(200, '{"other": 1}', H()).error == "a reply without success or call_id"
+    assert classify_response(200, '{"success": " FALSE "}', H()).kind is ReplyKind.REJECTED
+
+
+def test_exception_errors_name_the_cause_innermost_first() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    refused = _client(f"http://127.0.0.1:{port}/api").queue_call("4242", "1", FORM)
+    assert refused.error == (
+        f"cannot connect: 127.0.0.1:{port}: Failed to establish a new connection: [Errno 111] Connection refused"
+    )
+    tls = requests.exceptions.SSLError("certificate verify failed")
+    assert classify_exception(tls, written=False).error == "TLS handshake failed: certificate verify failed"
+    assert classify_exception(ValueError("bad header"), written=False).error == (
+        "failed before sending (ValueError): bad header"
+    )
+    broken = classify_exception(requests.exceptions.ChunkedEncodingError("Connection broken"), written=True)
+    assert broken.error == "connection broken after sending (ChunkedEncodingError): Connection broken"
+    assert classify_exception(requests.exceptions.ReadTimeout("x"), written=True).error == (
+        "no reply before the read timeout"
+    )
+    unusable = classify_exception(requests.exceptions.InvalidURL("x"), written=False)
+    assert unusable.error == "InvalidURL: the API address is unusable (check BATCHQUEUE_BASE_URL)"
+    long = classify_exception(OSError("x" * 1000), written=False).error or ""
+    assert len(long) <= len("cannot connect: ") + 300

@@ -12,6 +12,7 @@ Usage::
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -170,6 +171,10 @@ def classify_exception(exc: BaseException, *, written: bool) -> Reply:
     return Reply(ReplyKind.AMBIGUOUS, error=f"connection broken after sending ({name}): {_reason(exc)}")
 
 
+#: urllib3 names its connection class in front of a message: say host:port instead.
+_CONNECTION_PREFIX = re.compile(r"^\w+\(host='([^']*)', port=(\d+)\): ")
+
+
 def _reason(exc: BaseException) -> str:
     # urllib3 nests its causes; the innermost one says what happened. Its messages may hold the
     # connection object's repr: keep them short and plain.
@@ -179,4 +184,5 @@ def _reason(exc: BaseException) -> str:
         if not isinstance(inner, BaseException):
             break
         cause = inner
-    return printable(str(cause).split(" object at 0x")[0], 300)
+    text = _CONNECTION_PREFIX.sub(r"\1:\2: ", str(cause).split(" object at 0x")[0])
+    return printable(text, 300)
