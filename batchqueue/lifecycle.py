@@ -6,7 +6,7 @@ state is a :class:`Conflict`, logged and reported, never silently skipped. Modul
 *happened* (a reply was ambiguous, a callback arrived); this module alone decides what the row
 *becomes*. The table, drawn::
 
-    import ──▶ pending | invalid | duplicate            (invalid and duplicate are final)
+    import ──▶ pending | invalid | duplicate | filtered (invalid, duplicate and filtered are final)
     pending ──claimed──▶ sending ──accepted──▶ queued
                          sending ──refused───▶ failed
                          sending ──ambiguous─▶ uncertain        (or pending, if the run opted in to resend)
@@ -43,6 +43,7 @@ class RowState(StrEnum):
     INVALID = "invalid"
     DUPLICATE = "duplicate"
     CANCELED = "canceled"
+    FILTERED = "filtered"  # left out by the import's --where
 
 
 class Event(StrEnum):

@@ -55,7 +55,7 @@ def test_errors_out_holds_every_invalid_row_with_formula_safe_cells(tmp_path: Pa
     assert run_cli("check", _file(tmp_path), "--errors-out", out).code == 1
     with out.open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["row", "reasons", "Name", "Phone", "Note"]
+    assert rows[0] == ["bq_row", "bq_reason", "Name", "Phone", "Note"]
     assert rows[1][:2] == ["3", "column 'Phone': '12' has the wrong number of digits for its country"]
     assert rows[1][4] == "'+SUM(A1)"
 
@@ -80,6 +80,7 @@ def test_import_and_status_json_contracts(tmp_path: Path, run_cli: Run) -> None:
         "invalid": 1,
         "duplicate": 1,
         "canceled": 0,
+        "filtered": 0,
     }
     listing = run_cli("status", "--json").json()
     assert [j["job_id"] for j in listing["jobs"]] == [data["job_id"]]

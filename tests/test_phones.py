@@ -118,3 +118,44 @@ def test_fast_path_is_taken_for_plain_formats() -> None:
         assert calls == 1
     finally:
         phonenumbers.parse = original
+
+
+@pytest.mark.parametrize(
+    ("text", "e164"),
+    [
+        ("305.891.1888 (cell)", "+13058911888"),
+        ("mobile: 617-555-0100", "+16175550100"),
+        ("Tel. 617 555 0100", "+16175550100"),
+        ("Cell 617-555-0100", "+16175550100"),
+        ("617-555-0100 home", "+16175550100"),
+        ("M: 617 555 0100", "+16175550100"),
+        ("1.6175551234E+10", "+16175551234"),  # scientific notation that kept every digit
+    ],
+)
+def test_labels_around_a_number_are_tolerated(text: str, e164: str) -> None:
+    assert PhoneParser("US").parse(text).e164 == e164
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Fax: 617-555-0100", "fax"),
+        ("617-555-0100 (fax)", "fax"),
+        ("1-800-FLOWERS", "letters.*vanity"),
+        ("3,46305E+10", "scientific notation: Excel has rounded.*Format the phone column as Text"),
+        ("4.47559E+11", "scientific notation"),
+    ],
+)
+def test_fax_vanity_and_destroyed_numbers_are_refused_with_their_reason(text: str, reason: str) -> None:
+    with pytest.raises(PhoneError, match=reason):
+        PhoneParser("US").parse(text)
+
+
+def test_international_reading_of_digits_without_a_plus() -> None:
+    parser = PhoneParser("US")
+    reading = parser.international_reading("447559364316")
+    assert reading is not None
+    assert (reading.e164, reading.region) == ("+447559364316", "GB")
+    assert parser.international_reading("0044 7559 364316") == reading
+    assert parser.international_reading("12") is None
+    assert parser.international_reading("call me") is None

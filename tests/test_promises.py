@@ -14,9 +14,9 @@ import pytest
 from openpyxl import load_workbook
 
 from batchqueue.callbacks.app import CallbackApp
+from batchqueue.cell_safety import safe_cell, safe_row
 from batchqueue.http_serving import HttpServer
 from batchqueue.ledger import open_ledger
-from batchqueue.reports.cells import safe_cell, safe_row
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
 from batchqueue.sandbox.completer import Completion
 from tests.conftest import CliResult, write_csv

@@ -122,9 +122,58 @@ def test_as_input_gives_a_file_that_imports_again(tmp_path: Path, job: Path, run
     out = tmp_path / "fix.csv"
     assert run_cli("export", "1", "-o", out, "--as-input").code == 0
     rows = _csv(out)
-    assert list(rows[0]) == ["Name", "Phone", "Note", "Evil1", "Evil2", "Evil3", "Evil4", "Evil5", "Evil6"]
+    assert list(rows[0]) == [
+        "bq_row", "bq_reason", "Name", "Phone", "Note", "Evil1", "Evil2", "Evil3", "Evil4", "Evil5", "Evil6"
+    ]  # fmt: skip
     assert [r["Name"] for r in rows] == ["Bob", "Di"]  # invalid and failed rows, in their own columns
+    assert [r["bq_row"] for r in rows] == ["3", "5"]
+    assert "Phone" in rows[0]["bq_reason"]
+    assert rows[1]["bq_reason"]
     rows[0]["Phone"] = "6175550104"  # corrected
     write_csv(out, [list(rows[0]), *[list(r.values()) for r in rows]])
     again = run_cli("import", out, "--survey", "1", "--instance", "1", "--json").json()
     assert (again["created"], again["valid"], again["invalid"]) == (True, 2, 0)
+
+
+def test_csv_export_options_delimiter_encoding_columns(tmp_path: Path, job: Path, run_cli: Run) -> None:
+    out = tmp_path / "r.csv"
+    assert run_cli("export", "1", "-o", out, "--delimiter", ";", "--columns", "bq_row,Name,bq_state").code == 0
+    with out.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f, delimiter=";"))
+    assert rows[0] == ["bq_row", "Name", "bq_state"]
+    assert rows[1] == ["2", "Zoë Ångström 東京", "queued"]
+    unknown = run_cli("export", "1", "-o", out, "--columns", "Name,Surname")
+    assert unknown.code == 2
+    assert "no column 'Surname'" in unknown.err
+    # cp1252 writes what it can and names the cell it cannot, rather than writing "?".
+    latin = tmp_path / "latin.csv"
+    assert run_cli("export", "1", "-o", latin, "--encoding", "cp1252", "--columns", "bq_row,Note").code == 0
+    assert latin.read_bytes().decode("cp1252").splitlines()[1] == "2,naïve café"
+    refused = run_cli("export", "1", "-o", tmp_path / "no.csv", "--encoding", "cp1252")
+    assert refused.code == 2
+    assert "row 2, column 'Name': '東京' cannot be written in cp1252" in refused.err
+    assert not (tmp_path / "no.csv").exists()
+    assert run_cli("export", "1", "-o", tmp_path / "r.xlsx", "--delimiter", ";").code == 2
+
+
+def test_export_to_standard_output(tmp_path: Path, job: Path, run_cli: Run) -> None:
+    result = run_cli("export", "1", "-o", "-", "--columns", "bq_row,bq_state")
+    assert result.code == 0
+    expected = [["bq_row", "bq_state"], ["2", "queued"], ["3", "invalid"], ["4", "duplicate"], ["5", "failed"]]
+    assert list(csv.reader(result.out.splitlines())) == [*expected, ["6", "uncertain"]]
+    assert "5 row(s) written to standard output" in result.err
+    as_json = run_cli("export", "1", "-o", "-", "--format", "json")
+    assert json.loads(as_json.out)["rows"][0]["bq_state"] == "queued"
+
+
+def test_xlsx_report_names_its_autofilter_for_libreoffice(tmp_path: Path, job: Path, run_cli: Run) -> None:
+    out = tmp_path / "r.xlsx"
+    assert run_cli("export", "1", "-o", out).code == 0
+    import zipfile
+
+    with zipfile.ZipFile(out) as zf:
+        workbook = zf.read("xl/workbook.xml").decode()
+    assert (
+        '<definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">\'Report\'!$A$1:$V$6</definedName>'
+        in workbook
+    )

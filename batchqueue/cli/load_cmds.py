@@ -34,17 +34,31 @@ def _print_result(result: LoadResult) -> None:
         described.append(f"encoding {src.encoding}")
     if src.delimiter:
         described.append(f"delimiter {src.delimiter!r}")
+    described.append(f"header row {result.header_row}")
     click.echo(f"{src.path}: {', '.join(described)}")
+    for skipped in result.skipped_rows:
+        click.echo(f"  skipped row {skipped.row}: {skipped.why}")
     m = result.mapping
+    phones = " then ".join(repr(c) for c in m.phone_columns)
+    where = [f"region {m.region}"]
+    if m.region_column:
+        where.append(f"each row's country from {m.region_column!r}")
+    if m.timezone_column:
+        where.append(f"each row's time zone from {m.timezone_column!r}")
     fields = "".join(f"; {key} from {col!r}" for key, col in m.columns.items())
     meta = ", ".join(repr(c) for c in m.metadata) or "none"
-    click.echo(f"phone column {m.phone_column!r} (region {m.region}){fields}; metadata: {meta}")
-    click.echo(
+    click.echo(f"phone column {phones} ({', '.join(where)}){fields}; metadata: {meta}")
+    counts = (
         f"rows {result.rows}  valid {result.valid}  invalid {result.invalid}  "
         f"duplicate {result.duplicate}  blank {result.blank}"
     )
+    if m.where:
+        counts += f"  filtered {result.filtered} (--where {' and '.join(c.text for c in m.where)})"
+    click.echo(counts)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
+    for note in result.row_warnings:
+        click.echo(f"warning: {note}", err=True)
     if result.problems:
         shown = len(result.problems)
         click.echo(f"problems (first {shown}):" if shown < result.invalid else "problems:")

@@ -43,9 +43,50 @@ _MAPPING_OPTIONS = [
         type=click.Path(dir_okay=False, path_type=Path),
         help="TOML mapping file; options given here win over it.",
     ),
-    click.option("--phone-column", help="The column holding the phone number (default: found by its name)."),
+    click.option(
+        "--phone-column",
+        help="The column holding the phone number (default: found by its name); several as A,B: the first valid.",
+    ),
     click.option("--region", help="Region for numbers without a country code (default US)."),
+    click.option(
+        "--region-column",
+        metavar="COL",
+        help="Each row's country (ISO code, name or dialing code; default: a column named like Country; none: off).",
+    ),
     click.option("--timezone", help="Time zone of start/end values without an offset (default UTC)."),
+    click.option(
+        "--timezone-column",
+        metavar="COL",
+        help="Each row's time zone (IANA name, EST/PST, UTC+05:30; default: a column named like Time Zone; none: off).",
+    ),
+    click.option(
+        "--date-format",
+        "date_formats",
+        multiple=True,
+        metavar="PATTERN",
+        help="strftime pattern of the date cells, such as %d/%m/%Y %H:%M (repeatable; tried first).",
+    ),
+    click.option("--dayfirst", is_flag=True, default=None, help="Read 12/03/2026 as 12 March (day first)."),
+    click.option(
+        "--null",
+        "nulls",
+        multiple=True,
+        metavar="TEXT",
+        help="A cell equal to TEXT is empty (repeatable; \\N and NULL always).",
+    ),
+    click.option(
+        "--where",
+        "where",
+        multiple=True,
+        metavar="EXPR",
+        help="Import only rows where COL=VALUE, COL!=VALUE or COL in (A,B); the others are filtered (repeatable).",
+    ),
+    click.option(
+        "--header-row",
+        type=click.IntRange(1),
+        metavar="N",
+        help="The spreadsheet row number of the header (default: found among the first rows).",
+    ),
     click.option("--sheet", help="Excel sheet name, or its position (1 = first; default the first)."),
     click.option("--delimiter", help="CSV delimiter (default: sniffed among , ; TAB |)."),
     click.option(
@@ -79,7 +120,7 @@ def mapping_options(func: F) -> F:
     return func
 
 
-def _delimiter(value: str | None) -> str | None:
+def parse_delimiter(value: str | None) -> str | None:
     if value is None:
         return None
     named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
@@ -107,9 +148,16 @@ def build_spec(opts: dict[str, Any]) -> MappingSpec:
     return base.overridden_by(
         phone_column=opts.pop("phone_column", None),
         region=opts.pop("region", None),
+        region_column=opts.pop("region_column", None),
         timezone=opts.pop("timezone", None),
+        timezone_column=opts.pop("timezone_column", None),
+        date_formats=tuple(opts.pop("date_formats", ()) or ()) or None,
+        dayfirst=opts.pop("dayfirst", None),
+        nulls=tuple(opts.pop("nulls", ()) or ()) or None,
+        where=tuple(opts.pop("where", ()) or ()) or None,
+        header_row=opts.pop("header_row", None),
         sheet=opts.pop("sheet", None),
-        delimiter=_delimiter(opts.pop("delimiter", None)),
+        delimiter=parse_delimiter(opts.pop("delimiter", None)),
         metadata=tuple(c.strip() for c in metadata.split(",") if c.strip()) if metadata is not None else None,
         no_metadata=opts.pop("no_metadata", None),
         allow_duplicates=opts.pop("allow_duplicates", None),

@@ -19,11 +19,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from batchqueue.intake.mapping.resolve import ResolvedMapping, resolve
+from batchqueue.errors import UsageError
+from batchqueue.intake.mapping.resolve import ResolvedMapping, null_markers, resolve
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.mapping.validate import Reason, RowValidator
+from batchqueue.intake.mapping.where import RowFilter
 from batchqueue.intake.rules import RowRule
-from batchqueue.intake.sheets import SourceInfo, Table, column_letter, open_table
+from batchqueue.intake.sheets import SkippedRow, SourceInfo, Table, column_letter, open_table
 from batchqueue.ledger.records import NewRow
 from batchqueue.lifecycle import RowState
 
@@ -60,8 +62,12 @@ class LoadResult:
     valid: int = 0
     invalid: int = 0
     duplicate: int = 0
+    filtered: int = 0
     blank: int = 0
+    header_row: int = 1
+    skipped_rows: list[SkippedRow] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    row_warnings: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     job_id: int | None = None
     created: bool = False
@@ -80,14 +86,21 @@ class LoadResult:
             "encoding_note": self.source.encoding_note,
             "delimiter": self.source.delimiter,
             "sheet": self.source.sheet,
+            "header_row": self.header_row,
+            "skipped_rows": [{"row": s.row, "why": s.why} for s in self.skipped_rows],
             "rows": self.rows,
             "valid": self.valid,
             "invalid": self.invalid,
             "duplicate": self.duplicate,
+            "filtered": self.filtered,
             "blank": self.blank,
             "mapping": self.mapping.as_dict(),
             "problems": [
                 {"row": p.row, "column": p.column, "column_letter": p.letter, "reason": p.reason} for p in self.problems
+            ],
+            "row_warnings": [
+                {"row": p.row, "column": p.column, "column_letter": p.letter, "warning": p.reason}
+                for p in self.row_warnings
             ],
             "warnings": self.warnings,
         }
@@ -112,6 +125,11 @@ class RowLoader:
         self.max_problems, self.sink, self.progress = max_problems, sink, progress
         self.letters = {name: column_letter(i) for i, name in enumerate(table.headers)}
 
+    def _row_warning(self, number: int, facts: dict[str, Any]) -> None:
+        if len(self.result.row_warnings) < self.max_problems:
+            column = self.result.mapping.phone_column
+            self.result.row_warnings.append(Problem(number, column, self.letters.get(column), facts["phone_read_as"]))
+
     def _problem(self, number: int, reasons: list[Reason]) -> None:
         for column, why in reasons:
             if len(self.result.problems) >= self.max_problems:
@@ -127,14 +145,26 @@ class RowLoader:
         first_seen: dict[int | str, int] = {}
         created = float(self.now)
         pending, invalid, duplicate = RowState.PENDING.value, RowState.INVALID.value, RowState.DUPLICATE.value
+        filtered = RowState.FILTERED.value
+        left_out = RowFilter(result.mapping.where, self.table.headers) if result.mapping.where else None
         tokens, used = "", 0
-        n_rows = n_valid = n_invalid = n_dup = 0
+        n_rows = n_valid = n_invalid = n_dup = n_filtered = 0
         row = NewRow
         try:
             for number, cells, overflow in self.table.rows():
                 n_rows += 1
                 if progress and not n_rows % _PROGRESS_EVERY:
                     progress(*self.table.progress())
+                if left_out is not None:
+                    failed = left_out(cells)
+                    if failed is not None:
+                        n_filtered += 1
+                        why = encode_json([[failed.column, f"filtered out by --where {failed.text}"]])
+                        yield row(
+                            number, encode_json(cells), None, None, None, None, None, None, None,
+                            filtered, why, None, None, created, None,
+                        )  # fmt: skip
+                        continue
                 request, reasons, facts = check(cells, overflow, number)
                 if request is None:
                     n_invalid += 1
@@ -147,7 +177,11 @@ class RowLoader:
                     )  # fmt: skip
                     continue
                 first = number if allow_dupes else first_seen.setdefault(request.dedupe_key, number)
-                facts_json = encode_json(facts) if facts else None
+                facts_json = None
+                if facts:
+                    facts_json = encode_json(facts)
+                    if "phone_read_as" in facts:
+                        self._row_warning(number, facts)
                 if first != number:
                     n_dup += 1
                     why = encode_json([[phone_column, f"same number as row {first}"]])
@@ -168,7 +202,10 @@ class RowLoader:
                 used += 32
         finally:
             result.rows, result.valid, result.invalid, result.duplicate = n_rows, n_valid, n_invalid, n_dup
+            result.filtered = n_filtered
         result.blank = self.table.blank_rows
+        result.header_row = self.table.header_row
+        result.skipped_rows = list(self.table.skipped)
         result.warnings.extend(self.table.warnings)
         result.warnings.extend(f"{n} row(s): {w}" for w, n in self.validator.warnings.items())
         if progress:
@@ -177,14 +214,29 @@ class RowLoader:
 
 def open_and_fit(path: Path, spec: MappingSpec, now: int) -> tuple[Table, LoadResult]:
     """Open ``path`` and fit the mapping to its header; the table is closed if that fails."""
-    table = open_table(path, sheet=spec.sheet, delimiter=spec.delimiter)
+    table = open_table(
+        path, sheet=spec.sheet, delimiter=spec.delimiter, header_row=spec.header_row, nulls=null_markers(spec)
+    )
     try:
         resolved = resolve(spec, table.headers, now=now)
+    except UsageError as exc:
+        table.close()
+        if table.header_row > 1 or table.skipped:
+            raise UsageError(
+                f"{exc} (taking row {table.header_row} as the header; --header-row N picks another)"
+            ) from None
+        raise
     except BaseException:
         table.close()
         raise
     resolved = replace(resolved, sheet=table.info.sheet, delimiter=table.info.delimiter)
-    result = LoadResult(source=table.info, mapping=resolved, warnings=list(resolved.warnings))
+    result = LoadResult(
+        source=table.info,
+        mapping=resolved,
+        warnings=list(resolved.warnings),
+        header_row=table.header_row,
+        skipped_rows=list(table.skipped),
+    )
     if table.info.encoding_note:
         result.warnings.append(f"encoding: {table.info.encoding_note}")
     return table, result

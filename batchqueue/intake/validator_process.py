@@ -27,6 +27,11 @@ from batchqueue.ledger.records import NewRow
 #: Below this size the helper's start-up (~0.5 s) costs more than it saves.
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 _BATCH = 5000
+#: What the helper's load found, sent back whole when it is done.
+TALLIES = (
+    "rows", "valid", "invalid", "duplicate", "filtered", "blank", "header_row", "skipped_rows", "problems",
+    "row_warnings", "warnings",
+)  # fmt: skip
 
 
 def _helper(
@@ -49,18 +54,7 @@ def _helper(
                 send(("rows", batch, table.progress()))
                 batch = []
         send(("rows", batch, table.progress()))
-        send(
-            (
-                "done",
-                result.rows,
-                result.valid,
-                result.invalid,
-                result.duplicate,
-                result.blank,
-                result.problems,
-                result.warnings,
-            )
-        )
+        send(("done", {name: getattr(result, name) for name in TALLIES}))
     except (BrokenPipeError, ConnectionResetError):
         return  # the writer is gone (killed, or stopped on an error): nothing left to do
     except InputFileError as exc:
@@ -109,9 +103,10 @@ def validated_elsewhere(
                 if progress is not None:
                     progress(*message[2])
             elif kind == "done":
-                (result.rows, result.valid, result.invalid, result.duplicate, result.blank,
-                 problems, warnings) = message[1:]  # fmt: skip
-                result.problems.extend(problems)
+                tallies = message[1]
+                warnings = tallies.pop("warnings")
+                for name, value in tallies.items():
+                    setattr(result, name, value)
                 result.warnings.extend(w for w in warnings if w not in result.warnings)
                 return
             elif kind == "input":

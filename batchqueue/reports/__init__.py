@@ -5,7 +5,7 @@ Usage::
     result = export_job(ledger, job_id, Path("report.xlsx"), states={"failed"})
 """
 
-from batchqueue.reports.cells import safe_cell
+from batchqueue.cell_safety import safe_cell
 from batchqueue.reports.export import ExportResult, export_job
 from batchqueue.reports.fix_file import InvalidRowsWriter, format_reasons
 

@@ -8,23 +8,32 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
+import operator
+import shutil
+import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from batchqueue.cell_safety import safe_row
 from batchqueue.errors import EnvironmentFailure, UsageError
 from batchqueue.ledger import Job, Ledger
 from batchqueue.lifecycle import RowState
-from batchqueue.reports.cells import safe_row
-from batchqueue.reports.fix_file import format_reasons
+from batchqueue.reports.fix_file import FIX_COLUMNS, fix_row, format_reasons
 from batchqueue.reports.xlsx_writer import XlsxWriter
 from batchqueue.whole_files import atomic_path
 
 FORMATS = ("csv", "xlsx", "json")
+#: ``--encoding`` of a CSV export: UTF-8 with a BOM (Excel's cue to read UTF-8) by default.
+ENCODINGS = ("utf-8-sig", "utf-8", "cp1252")
+#: ``-o -``: the report goes to standard output.
+STDOUT = Path("-")
 BQ_BEFORE = ["bq_row"]
 BQ_AFTER = [
     "bq_state",
@@ -53,6 +62,20 @@ class ExportResult:
     seconds: float
 
 
+@dataclass(frozen=True)
+class ExportShape:
+    """How the report is written: which columns, and for CSV the delimiter and encoding."""
+
+    columns: tuple[str, ...] | None = None
+    delimiter: str = ","
+    encoding: str | None = None  # utf-8-sig for a file (Excel's cue), utf-8 on standard output
+
+    def text_encoding(self, fmt: str, to_stdout: bool) -> str:
+        if fmt != "csv":
+            return "utf-8"
+        return self.encoding or ("utf-8" if to_stdout else "utf-8-sig")
+
+
 def _utc(ts: float | None) -> str:
     if ts is None:
         return ""
@@ -79,7 +102,9 @@ def _learned_by(source: str | None, resolution: str | None) -> str:
 
 
 def pick_format(path: Path, given: str | None) -> str:
-    """The export format: ``--format``, else the file's extension."""
+    """The export format: ``--format``, else the file's extension (CSV on standard output)."""
+    if given is None and path == STDOUT:
+        return "csv"
     fmt = (given or path.suffix.lstrip(".")).lower()
     if fmt not in FORMATS:
         raise UsageError(f"cannot tell the export format of {path.name!r}: use .csv, .xlsx or .json, or --format")
@@ -96,7 +121,7 @@ class Report:
         self.states, self.outcomes, self.as_input = states, outcomes, as_input
         width = len(job.headers)
         self.width = width
-        self.header = list(job.headers) if as_input else [*BQ_BEFORE, *job.headers, *BQ_AFTER]
+        self.header = [*FIX_COLUMNS, *job.headers] if as_input else [*BQ_BEFORE, *job.headers, *BQ_AFTER]
 
     def cells(self, *, text: bool = False) -> Iterator[list[Any]]:
         """Rows as lists of cell values aligned with :attr:`header`: text, or int for counts.
@@ -109,12 +134,13 @@ class Report:
             cells = _raw_decode(r.cells)[0]
             if len(cells) < width:
                 cells += [""] * (width - len(cells))
-            if self.as_input:
-                yield safe_row(cells) if text else cells
-                continue
             (number, _, state, reasons, error, duplicate_of, status, attempts, call_id, outcome, o_attempts,
              last_at, source, learned_at, phone, resolution) = r  # fmt: skip
             detail = _detail(state, reasons, error, duplicate_of) if reasons or error else ""
+            if self.as_input:
+                row = fix_row(number, detail or state, cells)
+                yield safe_row(row) if text else row
+                continue
             if text:
                 # Every text cell, the input's and batchqueue's own (an outcome, a call id or an error
                 # text came from outside too), is neutralised in this one pass.
@@ -184,8 +210,10 @@ def export_job(
     states: set[str] | None = None,
     outcomes: set[str] | None = None,
     as_input: bool = False,
+    shape: ExportShape = ExportShape(),
 ) -> ExportResult:
-    """Write ``job_id``'s report to ``path``; CSV/xlsx cells are formula-safe."""
+    """Write ``job_id``'s report to ``path`` (:data:`STDOUT`: standard output); CSV/xlsx cells are
+    formula-safe."""
     started = time.perf_counter()
     fmt = pick_format(path, fmt)
     unknown = sorted((states or set()) - {s.value for s in RowState})
@@ -193,59 +221,147 @@ def export_job(
         raise UsageError(
             f"--state: unknown state(s) {', '.join(unknown)}; known: {', '.join(s.value for s in RowState)}"
         )
+    if shape.encoding is not None and shape.encoding not in ENCODINGS:
+        raise UsageError(f"--encoding {shape.encoding!r}: use one of {', '.join(ENCODINGS)}")
+    if fmt != "csv" and (shape.delimiter != "," or shape.encoding is not None):
+        raise UsageError("--delimiter and --encoding apply to CSV exports only")
     job = ledger.job(job_id)
     if as_input and not states and not outcomes:
         states = {RowState.FAILED.value, RowState.INVALID.value}
     report = Report(ledger, job, states=states, outcomes=outcomes, as_input=as_input)
+    pick = _column_picker(report.header, shape.columns)
     filters = "; ".join(f"{k}={','.join(sorted(v))}" for k, v in (("state", states), ("outcome", outcomes)) if v)
     try:
-        with atomic_path(path) as partial:
-            count = _write(report, partial, fmt, filters)
+        if path == STDOUT:
+            count = _to_stdout(report, fmt, filters, shape, pick)
+        else:
+            with atomic_path(path) as partial:
+                count = _write(report, partial, fmt, filters, shape, pick)
     except OSError as exc:
         raise EnvironmentFailure(f"cannot write {path}: {exc.strerror or exc}") from None
     return ExportResult(path, fmt, count, time.perf_counter() - started)
 
 
-def _write(report: Report, path: Path, fmt: str, filters: str) -> int:
-    count = 0
-    if fmt == "csv":
-        with path.open("w", encoding="utf-8-sig", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(safe_row(report.header))
-            batch: list[list[str]] = []
-            for cells in report.cells(text=True):  # already formula-safe
-                batch.append(cells)
-                if len(batch) == 1000:
-                    writer.writerows(batch)
-                    count += len(batch)
-                    batch.clear()
-            writer.writerows(batch)
-            count += len(batch)
-        return count
+Picker = Callable[[list[Any]], list[Any]]
+
+
+def _column_picker(header: list[str], wanted: Sequence[str] | None) -> Picker | None:
+    """A function keeping only the ``--columns`` asked for, in their order (None: all columns)."""
+    if not wanted:
+        return None
+    index = {name: i for i, name in enumerate(header)}
+    folded = {name.casefold(): i for i, name in enumerate(header)}
+    positions = []
+    for name in wanted:
+        at = index.get(name, folded.get(name.strip().casefold()))
+        if at is None:
+            listed = ", ".join(repr(h) for h in header)
+            raise UsageError(f"--columns: the report has no column {name!r}; its columns are {listed}")
+        positions.append(at)
+    if len(positions) == 1:
+        only = positions[0]
+        return lambda row: [row[only]]
+    getter = operator.itemgetter(*positions)
+    return lambda row: list(getter(row))
+
+
+def _to_stdout(report: Report, fmt: str, filters: str, shape: ExportShape, pick: Picker | None) -> int:
     if fmt == "xlsx":
+        # A workbook is a zip: it is built whole in a temporary file, then copied out.
+        with tempfile.TemporaryDirectory(prefix="batchqueue-export-") as tmp:
+            built = Path(tmp) / "report.xlsx"
+            count = _write(report, built, fmt, filters, shape, pick)
+            with built.open("rb") as f:
+                shutil.copyfileobj(f, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+            return count
+    encoding = shape.text_encoding(fmt, to_stdout=True)
+    out = io.TextIOWrapper(sys.stdout.buffer, encoding=encoding, newline="", write_through=False)
+    try:
+        return _write_text(report, out, fmt, filters, shape, pick, encoding)
+    finally:
+        out.flush()
+        out.detach()  # standard output stays open for whoever prints next
+
+
+def _write(report: Report, path: Path, fmt: str, filters: str, shape: ExportShape, pick: Picker | None) -> int:
+    if fmt == "xlsx":
+        header = pick(report.header) if pick else report.header
+        rows = map(pick, report.cells()) if pick else report.cells()
         with XlsxWriter(path) as book:
-            count = book.add_sheet("Report", report.header, report.cells())
+            count = book.add_sheet("Report", header, rows)
             book.add_sheet("Summary", ["item", "value"], report.summary(filters), autofilter=False)
         return count
-    with path.open("w", encoding="utf-8") as f:
-        job = report.job
-        f.write(
-            '{"job": '
-            + json.dumps(
-                {
-                    "job_id": job.id,
-                    "survey_id": job.survey_id,
-                    "instance_id": job.instance_id,
-                    "source": job.source_name,
-                }
-            )
+    encoding = shape.text_encoding(fmt, to_stdout=False)
+    with path.open("w", encoding=encoding, newline="") as f:
+        return _write_text(report, f, fmt, filters, shape, pick, encoding)
+
+
+def _write_text(
+    report: Report, f: IO[str], fmt: str, filters: str, shape: ExportShape, pick: Picker | None, encoding: str
+) -> int:
+    if fmt == "csv":
+        return _write_csv(report, f, shape.delimiter, encoding, pick)
+    count = 0
+    job = report.job
+    header = pick(report.header) if pick else report.header
+    f.write(
+        '{"job": '
+        + json.dumps(
+            {"job_id": job.id, "survey_id": job.survey_id, "instance_id": job.instance_id, "source": job.source_name}
         )
-        f.write(', "summary": ' + json.dumps(dict(report.summary(filters)), ensure_ascii=False, default=str))
-        f.write(', "rows": [\n')
-        for cells in report.cells():
-            f.write(
-                (",\n" if count else "") + json.dumps(dict(zip(report.header, cells, strict=True)), ensure_ascii=False)
-            )
-            count += 1
-        f.write("\n]}\n")
+    )
+    f.write(', "summary": ' + json.dumps(dict(report.summary(filters)), ensure_ascii=False, default=str))
+    f.write(', "rows": [\n')
+    for cells in report.cells():
+        if pick:
+            cells = pick(cells)
+        f.write((",\n" if count else "") + json.dumps(dict(zip(header, cells, strict=True)), ensure_ascii=False))
+        count += 1
+    f.write("\n]}\n")
     return count
+
+
+def _write_csv(report: Report, f: IO[str], delimiter: str, encoding: str, pick: Picker | None) -> int:
+    header = safe_row(pick(report.header) if pick else report.header)
+    check = _encodable(encoding, header)
+    writer = csv.writer(f, delimiter=delimiter)
+    check([header])
+    writer.writerow(header)
+    count = 0
+    batch: list[list[str]] = []
+    for cells in report.cells(text=True):  # already formula-safe
+        batch.append(pick(cells) if pick else cells)
+        if len(batch) == 1000:
+            check(batch)
+            writer.writerows(batch)
+            count += len(batch)
+            batch.clear()
+    check(batch)
+    writer.writerows(batch)
+    return count + len(batch)
+
+
+def _encodable(encoding: str, header: list[str]) -> Callable[[list[list[str]]], None]:
+    """A check that a batch of rows can be written in ``encoding``; UsageError names the first cell
+    that cannot (nothing is silently replaced)."""
+    if encoding.startswith("utf-8"):
+        return lambda batch: None
+
+    def check(batch: list[list[str]]) -> None:
+        try:
+            "\x1f".join("\x1e".join(row) for row in batch).encode(encoding)
+        except UnicodeEncodeError:
+            for row in batch:
+                for at, cell in enumerate(row):
+                    try:
+                        cell.encode(encoding)
+                    except UnicodeEncodeError as exc:
+                        where = f"row {row[0]}, " if header and header[0] in ("bq_row",) and row is not header else ""
+                        column = header[at] if at < len(header) else f"#{at + 1}"
+                        raise UsageError(
+                            f"{where}column {column!r}: {cell[exc.start : exc.end]!r} cannot be written in "
+                            f"{encoding}; use --encoding utf-8-sig (Excel reads it) or utf-8"
+                        ) from None
+
+    return check

@@ -21,8 +21,9 @@ from batchqueue.intake.sheets.headers import column_letter
 
 Cell = str | int | float | None
 
-_BAD_XML = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_BAD_XML = re.compile(r"[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_XSTRING_ESCAPE = re.compile(r"_x[0-9A-Fa-f]{4}_")
 _STYLE_BOLD, _STYLE_QUOTED = 1, 2
 _WIDTH_SAMPLE = 1000
 
@@ -64,11 +65,21 @@ _STYLES = (
 )
 
 
+def _control_escape(match: re.Match[str]) -> str:
+    char = match.group(0)
+    return "\ufffd" if char in "\ufffe\uffff" else f"_x{ord(char):04X}_"  # non-characters: no escape reads back
+
+
 def _escape(text: str) -> str:
+    """Text for a cell's XML, read back exactly: a control character XML cannot hold is written as
+    Excel writes it (``_x0001_``), text that looks like such an escape is escaped itself
+    (``_x005F_x0001_``), and a CR is a character reference (a raw one would be read back as LF)."""
+    if "_x" in text:
+        text = _XSTRING_ESCAPE.sub(r"_x005F\g<0>", text)
     if not _BAD_XML.search(text):
         return text
-    text = _CONTROL.sub("\ufffd", text)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _CONTROL.sub(_control_escape, text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
 
 
 def _row_xml(cells: Sequence[Cell], style: int = 0) -> str:
@@ -89,6 +100,11 @@ def _row_xml(cells: Sequence[Cell], style: int = 0) -> str:
     return "".join(parts)
 
 
+def _quoted_sheet(name: str) -> str:
+    """A sheet name as a formula reference writes it: ``'Report'``, ``'Bob''s list'``."""
+    return "'" + name.replace("'", "''") + "'"
+
+
 class XlsxWriter:
     """Usage::
 
@@ -101,6 +117,7 @@ class XlsxWriter:
         self.path = path
         self._zip = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
         self._sheets: list[str] = []
+        self._filters: dict[int, str] = {}  # sheet index → the autofilter's range, for its defined name
 
     def add_sheet(
         self,
@@ -153,7 +170,9 @@ class XlsxWriter:
                 out.write("".join(buffer).encode("utf-8"))
             tail = "</sheetData>"
             if autofilter and header:
-                tail += f'<autoFilter ref="A1:{column_letter(len(header) - 1)}{count + 1}"/>'
+                last = column_letter(len(header) - 1)
+                tail += f'<autoFilter ref="A1:{last}{count + 1}"/>'
+                self._filters[n - 1] = f"$A$1:${last}${count + 1}"
             out.write((tail + "</worksheet>").encode("utf-8"))
         return count
 
@@ -162,12 +181,18 @@ class XlsxWriter:
             f'<sheet name="{_escape(name)}" sheetId="{i + 1}" r:id="rId{i + 1}"/>'
             for i, name in enumerate(self._sheets)
         )
+        # Excel finds an autofilter from the sheet alone; LibreOffice needs this hidden name too.
+        names = "".join(
+            f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
+            f"{_escape(_quoted_sheet(self._sheets[i]))}!{ref}</definedName>"
+            for i, ref in sorted(self._filters.items())
+        )
         self._zip.writestr(
             "xl/workbook.xml",
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
             '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
             'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-            f"<sheets>{sheets}</sheets></workbook>",
+            f"<sheets>{sheets}</sheets>" + (f"<definedNames>{names}</definedNames>" if names else "") + "</workbook>",
         )
         rels = "".join(
             f'<Relationship Id="rId{i + 1}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'

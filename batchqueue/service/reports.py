@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from batchqueue.reports.export import ExportResult, export_job
+from batchqueue.reports.export import ExportResult, ExportShape, export_job
 from batchqueue.service.context import ledger_for
 from batchqueue.settings import Settings
 
@@ -24,10 +24,11 @@ class ExportRequest:
     outcomes: frozenset[str] | None = None
     errors_only: bool = False
     as_input: bool = False
+    shape: ExportShape = field(default_factory=ExportShape)
 
 
 def export(settings: Settings, request: ExportRequest) -> ExportResult:
-    """Write the report; the file appears whole or not at all."""
+    """Write the report; the file appears whole or not at all (``-o -``: on standard output)."""
     states = set(request.states) if request.states else None
     if request.errors_only:
         states = (states or set()) | ERROR_STATES
@@ -40,4 +41,5 @@ def export(settings: Settings, request: ExportRequest) -> ExportResult:
             states=states,
             outcomes=set(request.outcomes) if request.outcomes else None,
             as_input=request.as_input,
+            shape=request.shape,
         )

@@ -49,8 +49,11 @@ class FieldReader:
     def __init__(self, phones: PhoneParser, times: TimeParser) -> None:
         self.phones, self.times = phones, times
 
-    def parse(self, key: str, raw: str) -> Any:
-        """The field's value from text; ValueError (or PhoneError) says why it cannot be."""
+    def parse(self, key: str, raw: str, times: TimeParser | None = None) -> Any:
+        """The field's value from text; ValueError (or PhoneError) says why it cannot be.
+
+        ``times``: the row's own time zone, for start and end (default the reader's).
+        """
         if key == "ani":
             try:
                 return self.phones.caller_id(raw)
@@ -59,7 +62,7 @@ class FieldReader:
         if key == "postd":
             return self.phones.dtmf(raw)
         if key in ("start", "end"):
-            return self.times.parse(raw)
+            return (times or self.times).parse(raw)
         if key in ("max_attempts", "reattempt_wait"):
             return parse_int(raw)
         if key == "result_url":

@@ -28,6 +28,21 @@ _NANP_PLAIN = re.compile(
 _DTMF = re.compile(r"[0-9*#]{1,32}")
 _EXTENSION_SPLIT = re.compile(r"\s*(?:#|x|ext\.?|extension)\s*(\d+)\s*$", re.IGNORECASE)
 
+#: Words people put around a number in a cell: tolerated, and dropped before the number is read.
+_LABEL_WORDS = (
+    r"mobile|mob|cell|cellphone|cellular|celular|m[oó]vil|handy|portable|phone|ph|tel|t[eé]l[eé]phone|telephone|"
+    r"tel[eé]fono|telefon|telefone|tfno|home|work|office|main|direct|landline|personal|business|private"
+)
+_LEADING_LABEL = re.compile(rf"^\s*(?:(?:{_LABEL_WORDS})\.?\s*[:#-]?|[mhwco]\s*[.:])\s*", re.IGNORECASE)
+_TRAILING_LABEL = re.compile(
+    rf"\s*(?:\(\s*(?:{_LABEL_WORDS}|[mhwco])\s*\)|[,;-]?\s+(?:{_LABEL_WORDS}))\s*$", re.IGNORECASE
+)
+_FAX = re.compile(r"\b(?:fax|telefax|facsimile)\b", re.IGNORECASE)
+_LETTERS = re.compile(r"[^\W\d_]")
+#: A number Excel wrote in scientific notation (3,46305E+10): its last digits may be gone.
+_SCIENTIFIC = re.compile(r"\s*\+?(\d+)(?:[.,](\d+))?[eE]\+?(\d{1,2})\s*")
+_DIGITS_ONLY = re.compile(r"[\d\s.()\-]+")
+
 _PARSE_ERRORS = {
     NumberParseException.INVALID_COUNTRY_CODE: "has an unknown country code",
     NumberParseException.NOT_A_NUMBER: "is not a phone number",
@@ -105,13 +120,20 @@ class PhoneParser:
         if not value:
             raise PhoneError("is empty")
         ani = postd = None
-        if value[:4].lower() == "tel:":
+        if (value[:4].lower() == "tel:" and "=" in value) or value[:5].lower() == "tel:+":
             value, params = _split_tel(value[4:])
             ani, postd = params.get("ani"), params.get("postd")
         else:
+            value = _without_labels(value)
             ext = _EXTENSION_SPLIT.search(value)
             if ext and any(ch.isdigit() for ch in value[: ext.start()]):
                 postd, value = ext.group(1), value[: ext.start()]
+            if _LETTERS.search(value):
+                if sum(ch.isdigit() for ch in value) < 3:
+                    raise PhoneError("is not a phone number")
+                raise PhoneError(
+                    "has letters in it (a vanity number such as 1-800-FLOWERS?): write the digits the letters stand for"
+                )
         number = self._to_number(value)
         if number.extension:
             postd = postd or number.extension
@@ -133,6 +155,29 @@ class PhoneParser:
             raise PhoneError(f"is not a valid {where} number")
         return number
 
+    def international_reading(self, text: str) -> Phone | None:
+        """The number ``text``'s digits make when read as international (``447559364316`` →
+        +44…, ``0044…`` → +44…), if that is a valid number; None otherwise.
+
+        For a cell that the default region cannot read: the caller decides whether to use it and
+        warns on that row.
+        """
+        value = text.strip()
+        if not _DIGITS_ONLY.fullmatch(value):
+            return None
+        digits = "".join(ch for ch in value if ch.isdigit())
+        if digits.startswith("00"):
+            digits = digits[2:]
+        try:
+            number = phonenumbers.parse("+" + digits, None)
+        except NumberParseException:
+            return None
+        if not phonenumbers.is_valid_number(number):
+            return None
+        return Phone(
+            phonenumbers.format_number(number, PhoneNumberFormat.E164), phonenumbers.region_code_for_number(number)
+        )
+
     def _caller_id(self, text: str) -> str:
         """A caller id as the API's own example writes it: national digits in-region, else +E.164."""
         value = text.strip()
@@ -149,6 +194,24 @@ class PhoneParser:
         if not _DTMF.fullmatch(value):
             raise PhoneError(f"{value!r} is not DTMF (only digits, * and #)")
         return value
+
+
+def _without_labels(value: str) -> str:
+    """``305.891.1888 (cell)`` → ``305.891.1888``; a fax or a number Excel destroyed is refused."""
+    if _FAX.search(value):
+        raise PhoneError("is labelled as a fax number (a fax machine cannot take a survey call)")
+    scientific = _SCIENTIFIC.fullmatch(value)
+    if scientific is not None:
+        whole, fraction, exponent = scientific.group(1), scientific.group(2) or "", int(scientific.group(3))
+        if len(fraction.rstrip("0")) < exponent or len(whole) != 1:
+            raise PhoneError(
+                "is in scientific notation: Excel has rounded the number and its last digits are lost. "
+                "Format the phone column as Text in Excel (or import the .xlsx itself) and save it again"
+            )
+        return whole + fraction[:exponent]  # every digit survived: 1.6175551234E+10
+    if value[:1].isalpha() or value[-1:] in (")",) or value[-1:].isalpha():
+        value = _TRAILING_LABEL.sub("", _LEADING_LABEL.sub("", value, count=1), count=1)
+    return value
 
 
 def _split_tel(rest: str) -> tuple[str, dict[str, str]]:

@@ -9,32 +9,46 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
 from batchqueue.errors import UsageError
+from batchqueue.intake.mapping.dates import DateReader, check_pattern
 from batchqueue.intake.mapping.fields import FieldReader
 from batchqueue.intake.mapping.phones import PhoneError, PhoneParser
 from batchqueue.intake.mapping.spec import FIELDS, MappingSpec
-from batchqueue.intake.mapping.times import TimeParser
+from batchqueue.intake.mapping.times import TimeParser, canonical_zone, zone
+from batchqueue.intake.mapping.where import Condition, parse_condition
 
-PHONE_HEADERS = {
-    "phone",
-    "phonenumber",
-    "phoneno",
-    "mobile",
-    "mobilenumber",
-    "mobilephone",
-    "cell",
-    "cellphone",
-    "cellnumber",
-    "telephone",
-    "telephonenumber",
-    "tel",
-    "number",
-    "destination",
-    "contactnumber",
-}
+#: Header names (see :func:`header_key`) that mean "the phone number", in the languages of the lists.
+PHONE_HEADERS = frozenset(
+    {
+        "phone", "phonenumber", "phoneno", "mobile", "mobilenumber", "mobilephone", "cell", "cellphone",
+        "cellnumber", "telephone", "telephonenumber", "tel", "number", "destination", "contactnumber",
+        "primaryphone", "mainphone",
+        # es, pt, it, fr, de, nl, pl, sv, da
+        "telefono", "numerodetelefono", "telefonomovil", "movil", "celular", "numerocelular",
+        "telefone", "numerodetelefone", "telemovel", "cellulare", "numeroditelefono", "numerotelephone",
+        "portable", "telephoneportable", "numerodetelephone", "telefon", "telefonnummer", "handy",
+        "handynummer", "mobilnummer", "mobiltelefon", "telefoonnummer", "mobiel", "mobielnummer",
+        "numertelefonu", "komorka", "mobilnr", "telefonnr",
+    }
+)  # fmt: skip
+#: A column named like one of these holds each row's country.
+REGION_HEADERS = frozenset(
+    {
+        "country", "countrycode", "countryregion", "countryiso", "countryname", "isocountry", "nation",
+        "pais", "paese", "pays", "land", "landcode", "kraj", "region", "regioncode",
+    }
+)  # fmt: skip
+#: A column named like one of these holds each row's time zone.
+TIMEZONE_HEADERS = frozenset(
+    {
+        "timezone", "tz", "timezonename", "localtimezone", "zone", "zonahoraria", "husohorario",
+        "fusohorario", "fuseauhoraire", "zeitzone", "fusoorario", "tijdzone", "strefaczasowa",
+    }
+)  # fmt: skip
 #: A column whose normalized name is one of these feeds that request field without being asked.
 FIELD_HEADERS = {
     "ani": {"ani", "callerid"},
@@ -45,18 +59,23 @@ FIELD_HEADERS = {
     "reattempt_wait": {"reattemptwait"},
     "result_url": {"resulturl"},
 }
+#: Cells read as empty whatever the options (database dumps write NULL as \N or NULL).
+NULL_MARKERS = ("\\N", "NULL", "null")
+#: What ``--region-column`` / ``--timezone-column`` take to mean "no such column, do not look for one".
+NO_COLUMN = "none"
 
 
 def header_key(name: str) -> str:
-    """Case and punctuation insensitive form of a header: ``"Phone Number"`` → ``"phonenumber"``."""
-    return re.sub(r"[^0-9a-z]", "", name.casefold())
+    """Case, accent and punctuation insensitive form of a header: ``"Teléfono Móvil"`` → ``"telefonomovil"``."""
+    folded = unicodedata.normalize("NFKD", name.casefold())
+    return re.sub(r"[^0-9a-z]", "", folded)
 
 
 @dataclass(frozen=True)
 class ResolvedMapping:
     """The effective mapping of one file: columns by name, job-wide values already normalized."""
 
-    phone_column: str
+    phone_columns: tuple[str, ...]
     columns: dict[str, str]
     defaults: dict[str, Any]
     metadata: tuple[str, ...]
@@ -65,11 +84,24 @@ class ResolvedMapping:
     allow_duplicates: bool
     sheet: str | None = None
     delimiter: str | None = None
+    region_column: str | None = None
+    timezone_column: str | None = None
+    date_formats: tuple[str, ...] = ()
+    dayfirst: bool = False
+    nulls: tuple[str, ...] = NULL_MARKERS
+    where: tuple[Condition, ...] = ()
+    header_row: int | None = None
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
+    @property
+    def phone_column(self) -> str:
+        """The (first) phone column: the one a row's phone problems are reported against."""
+        return self.phone_columns[0]
+
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form, stored with the job."""
-        return {
+        """JSON-ready form, stored with the job. Options left at their defaults are not written, so a
+        job imported before they existed keeps its fingerprint."""
+        out: dict[str, Any] = {
             "phone_column": self.phone_column,
             "columns": dict(sorted(self.columns.items())),
             "defaults": dict(sorted(self.defaults.items())),
@@ -80,14 +112,35 @@ class ResolvedMapping:
             "sheet": self.sheet,
             "delimiter": self.delimiter,
         }
+        optional: dict[str, Any] = {
+            "phone_columns": list(self.phone_columns) if len(self.phone_columns) > 1 else None,
+            "region_column": self.region_column,
+            "timezone_column": self.timezone_column,
+            "date_formats": list(self.date_formats) or None,
+            "dayfirst": self.dayfirst or None,
+            "nulls": list(self.nulls) if self.nulls != NULL_MARKERS else None,
+            "where": [c.text for c in self.where] or None,
+            "header_row": self.header_row,
+        }
+        out |= {key: value for key, value in optional.items() if value is not None}
+        return out
 
     def fingerprint(self) -> str:
         """A stable digest of the mapping, for finding the job a re-import belongs to."""
         canonical = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
+    def date_reader(self) -> DateReader:
+        return DateReader(self.date_formats, self.dayfirst)
 
-def _require_column(name: str, headers: list[str], what: str) -> str:
+
+def null_markers(spec: MappingSpec) -> tuple[str, ...]:
+    """The cells read as empty: \\N, NULL and each ``--null``, in that order."""
+    return tuple(dict.fromkeys((*NULL_MARKERS, *(n for n in spec.nulls if n))))
+
+
+def find_column(name: str, headers: list[str], what: str) -> str:
+    """The header ``name`` means (exactly, else ignoring case); UsageError listing the columns."""
     if name in headers:
         return name
     folded = {h.casefold(): h for h in headers}
@@ -97,20 +150,47 @@ def _require_column(name: str, headers: list[str], what: str) -> str:
     raise UsageError(f"{what}: no column named {name!r}; the file's columns are {listed}")
 
 
-def _find_phone(headers: list[str]) -> str:
+def _phone_columns(given: str | None, headers: list[str]) -> tuple[str, ...]:
+    if given:
+        if given in headers or given.strip().casefold() in {h.casefold() for h in headers}:
+            return (find_column(given, headers, "--phone-column"),)
+        names = [n.strip() for n in given.split(",") if n.strip()]
+        chosen = tuple(dict.fromkeys(find_column(n, headers, "--phone-column") for n in names))
+        if not chosen:
+            raise UsageError("--phone-column: give a column name (or several as A,B)")
+        return chosen
     found = [h for h in headers if header_key(h) in PHONE_HEADERS]
+    if not found:  # "Mobile Phone", "Business Phone", "Teléfono Casa"
+        found = [h for h in headers if header_key(h).endswith(("phone", "telefono", "telefon", "telephone", "mobile"))]
     if len(found) == 1:
-        return found[0]
+        return (found[0],)
     listed = ", ".join(repr(h) for h in headers)
     if not found:
         raise UsageError(f"no phone column found among {listed}; name it with --phone-column")
     both = " and ".join(repr(h) for h in found)
-    raise UsageError(f"more than one column could be the phone number ({both}); choose one with --phone-column")
+    raise UsageError(
+        f"more than one column could be the phone number ({both}); choose one with --phone-column, "
+        f"or several in order of preference: --phone-column {','.join(found)!r}"
+    )
+
+
+def _optional_column(
+    given: str | None, names: frozenset[str], headers: list[str], used: set[str], what: str
+) -> str | None:
+    """A column named by an option, else the one header named like ``names``; ``none`` opts out."""
+    if given is not None:
+        if given.strip().casefold() == NO_COLUMN:
+            return None
+        return find_column(given, headers, what)
+    found = [h for h in headers if h not in used and header_key(h) in names]
+    return found[0] if len(found) == 1 else None
 
 
 def _normalize_defaults(spec: MappingSpec, now: int, columns: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     try:
-        reader = FieldReader(PhoneParser(spec.region), TimeParser(spec.timezone))
+        reader = FieldReader(
+            PhoneParser(spec.region), TimeParser(spec.timezone, DateReader(spec.date_formats, spec.dayfirst))
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     out: dict[str, Any] = {}
@@ -130,35 +210,58 @@ def _normalize_defaults(spec: MappingSpec, now: int, columns: dict[str, str]) ->
 
 def resolve(spec: MappingSpec, headers: list[str], *, now: int) -> ResolvedMapping:
     """The effective mapping of ``spec`` over ``headers``; UsageError for any mismatch."""
-    phone = _require_column(spec.phone_column, headers, "--phone-column") if spec.phone_column else _find_phone(headers)
+    phones = _phone_columns(spec.phone_column, headers)
     columns: dict[str, str] = {}
     for key in FIELDS:
         if key in spec.columns:
-            columns[key] = _require_column(spec.columns[key], headers, f"the {key} column")
+            columns[key] = find_column(spec.columns[key], headers, f"the {key} column")
             continue
-        auto = [h for h in headers if h != phone and header_key(h) in FIELD_HEADERS[key]]
+        auto = [h for h in headers if h not in phones and header_key(h) in FIELD_HEADERS[key]]
         if len(auto) == 1:
             columns[key] = auto[0]
-    used = {phone, *columns.values()}
+    used = {*phones, *columns.values()}
+    region_column = _optional_column(spec.region_column, REGION_HEADERS, headers, used, "--region-column")
+    timezone_column = _optional_column(spec.timezone_column, TIMEZONE_HEADERS, headers, used, "--timezone-column")
+    clash = used & {region_column, timezone_column}
+    if clash:
+        raise UsageError(f"column {clash.pop()!r} cannot be both a request field and a country or time zone")
     if spec.no_metadata:
         metadata: tuple[str, ...] = ()
     elif spec.metadata is not None:
-        metadata = tuple(_require_column(name, headers, "--metadata") for name in spec.metadata)
-        clash = sorted(set(metadata) & used)
-        if clash:
-            raise UsageError(f"--metadata: {', '.join(map(repr, clash))} already feed request fields")
+        metadata = tuple(find_column(name, headers, "--metadata") for name in spec.metadata)
+        overlap = sorted(set(metadata) & used)
+        if overlap:
+            raise UsageError(f"--metadata: {', '.join(map(repr, overlap))} already feed request fields")
     else:
         metadata = tuple(h for h in headers if h not in used)
+    for pattern in spec.date_formats:
+        try:
+            check_pattern(pattern)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     defaults, warnings = _normalize_defaults(spec, now, columns)
+    try:
+        zone(spec.timezone)
+    except ValueError as exc:
+        raise UsageError(f"--timezone: {exc}") from None
+    where = tuple(parse_condition(text, headers, find_column) for text in spec.where)
+    nulls = null_markers(spec)
     return ResolvedMapping(
-        phone_column=phone,
+        phone_columns=phones,
         columns=columns,
         defaults=defaults,
         metadata=metadata,
         region=spec.region.upper(),
-        timezone=spec.timezone,
+        timezone=canonical_zone(spec.timezone),
         allow_duplicates=spec.allow_duplicates,
         sheet=spec.sheet,
         delimiter=spec.delimiter,
+        region_column=region_column,
+        timezone_column=timezone_column,
+        date_formats=spec.date_formats,
+        dayfirst=spec.dayfirst,
+        nulls=nulls,
+        where=where,
+        header_row=spec.header_row,
         warnings=tuple(warnings),
     )

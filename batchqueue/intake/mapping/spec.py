@@ -2,9 +2,16 @@
 
 A mapping file lets a team reuse one mapping; options given on the command line win over it::
 
-    phone_column = "Mobile"
-    region = "US"
+    phone_column = "Mobile, Home Phone"   # the first valid of several columns
+    region = "US"                         # for numbers without a country code
+    region_column = "Country"             # each row's own country (found by name if not given)
     timezone = "America/New_York"
+    timezone_column = "Time Zone"         # each row's own zone (found by name if not given)
+    date_formats = ["%d.%m.%Y %H:%M"]     # tried before the built-in forms
+    dayfirst = true                       # 12/03/2026 is 12 March
+    nulls = ["n/a"]                       # read as empty, besides \\N and NULL
+    where = ["Consent = Yes"]             # only these rows are imported; the others are filtered
+    header_row = 4                        # the spreadsheet's row number of the header
     metadata = ["First Name", "Account"]   # or: metadata = false
 
     [columns]        # request fields read per row from a column
@@ -43,6 +50,13 @@ class MappingSpec:
     allow_duplicates: bool = False
     sheet: str | None = None
     delimiter: str | None = None
+    region_column: str | None = None
+    timezone_column: str | None = None
+    date_formats: tuple[str, ...] = ()
+    dayfirst: bool = False
+    nulls: tuple[str, ...] = ()
+    where: tuple[str, ...] = ()
+    header_row: int | None = None
 
     def overridden_by(self, **given: Any) -> MappingSpec:
         """This spec with every option the user gave explicitly (not None) put over it."""
@@ -70,36 +84,44 @@ def _fields_dict(table: object, where: str) -> dict[str, str]:
 
 def load_mapping_file(path: Path) -> MappingSpec:
     """Read a TOML mapping file; every mistake is a UsageError naming the file and the key."""
-    where = str(path)
+    named = str(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise UsageError(f"mapping file {where}: no such file") from None
+        raise UsageError(f"mapping file {named}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"mapping file {where}: cannot be read ({exc})") from None
+        raise UsageError(f"mapping file {named}: cannot be read ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"mapping file {where}: not valid TOML ({exc})") from None
+        raise UsageError(f"mapping file {named}: not valid TOML ({exc})") from None
     known = {f.name for f in fields(MappingSpec)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise UsageError(f"mapping file {where}: unknown key(s) {', '.join(unknown)}")
+        raise UsageError(f"mapping file {named}: unknown key(s) {', '.join(unknown)}")
     spec: dict[str, Any] = {}
     for key, value in data.items():
         if key in ("columns", "defaults"):
-            spec[key] = _fields_dict(value, f"mapping file {where}: [{key}]")
+            spec[key] = _fields_dict(value, f"mapping file {named}: [{key}]")
         elif key == "metadata":
             if value is False:
                 spec["no_metadata"] = True
             elif isinstance(value, list) and all(isinstance(v, str) for v in value):
                 spec["metadata"] = tuple(value)
             else:
-                raise UsageError(f"mapping file {where}: metadata must be a list of column names or false")
-        elif key in ("allow_duplicates", "no_metadata"):
+                raise UsageError(f"mapping file {named}: metadata must be a list of column names or false")
+        elif key in ("date_formats", "nulls", "where"):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise UsageError(f"mapping file {named}: {key} must be a list of strings")
+            spec[key] = tuple(value)
+        elif key == "header_row":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise UsageError(f"mapping file {named}: header_row must be a row number (1 or more)")
+            spec[key] = value
+        elif key in ("allow_duplicates", "no_metadata", "dayfirst"):
             if not isinstance(value, bool):
-                raise UsageError(f"mapping file {where}: {key} must be true or false")
+                raise UsageError(f"mapping file {named}: {key} must be true or false")
             spec[key] = value
         else:
             if not isinstance(value, (str, int)):
-                raise UsageError(f"mapping file {where}: {key} must be a string")
+                raise UsageError(f"mapping file {named}: {key} must be a string")
             spec[key] = str(value)
     return MappingSpec(**spec)

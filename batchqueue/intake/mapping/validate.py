@@ -7,13 +7,18 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from batchqueue.intake.mapping.fields import FieldReader
-from batchqueue.intake.mapping.phones import PhoneError, PhoneParser, tel_uri
+from batchqueue.intake.mapping.phones import Phone, PhoneError, PhoneParser, tel_uri
+from batchqueue.intake.mapping.regions import region_of
 from batchqueue.intake.mapping.resolve import ResolvedMapping
-from batchqueue.intake.mapping.times import TimeParser
+from batchqueue.intake.mapping.times import TimeParser, canonical_zone
 from batchqueue.intake.rules import BoundRule, RowDraft, RowRule
 
 #: (column name or None for the whole row, what is wrong)
 Reason = tuple[str | None, str]
+UNKNOWN_COUNTRY = (
+    "is not a country batchqueue knows (use a two-letter code such as MX, a name such as Mexico, "
+    "or a dialing code such as +52)"
+)
 
 
 class Request(NamedTuple):
@@ -30,23 +35,41 @@ class Request(NamedTuple):
 
 
 class RowValidator:
-    """Validate rows against one effective mapping. Usage: ``RowValidator(resolved, headers, now).check(cells)``."""
+    """Validate rows against one effective mapping. Usage: ``RowValidator(resolved, headers, now).check(cells)``.
+
+    A row may bring its own country (``region_column``) and time zone (``timezone_column``): its
+    phone is read in its country and its start/end in its zone, and both are kept on the row
+    (``facts``: ``region``, ``timezone``) for the send-time rules.
+    """
 
     def __init__(self, mapping: ResolvedMapping, headers: list[str], now: int, rules: Sequence[RowRule] = ()) -> None:
         self.mapping = mapping
         self.now = now
         self.phones = PhoneParser(mapping.region)
-        self.fields = FieldReader(self.phones, TimeParser(mapping.timezone))
+        self._dates = mapping.date_reader()
+        self.times = TimeParser(mapping.timezone, self._dates)
+        self.fields = FieldReader(self.phones, self.times)
         self.warnings: Counter[str] = Counter()
         index = {name: i for i, name in enumerate(headers)}
         self._phone_col = mapping.phone_column
         self._phone_at = index[mapping.phone_column]
+        self._phone_cols = [(name, index[name]) for name in mapping.phone_columns]
+        self._region_at = index[mapping.region_column] if mapping.region_column else None
+        self._zone_at = index[mapping.timezone_column] if mapping.timezone_column else None
+        self._parsers: dict[str, PhoneParser] = {self.phones.region: self.phones}
+        self._zones: dict[str, TimeParser] = {mapping.timezone: self.times}
         self._fields = [(key, col, index[col]) for key, col in mapping.columns.items()]
         self._defaults = mapping.defaults
         self.rules: list[BoundRule] = [rule.bind(headers, mapping) for rule in rules]
-        # The common case takes a fast path: every field but the phone is job-wide, and no rule
-        # needs to look at each row, so only the phone varies.
-        self._simple = not self._fields and not any(rule.per_row for rule in rules)
+        # The common case takes a fast path: one phone column read in the job's region, every other
+        # field job-wide, and no rule that looks at each row, so only the phone varies.
+        self._simple = (
+            not self._fields
+            and len(self._phone_cols) == 1
+            and self._region_at is None
+            and self._zone_at is None
+            and not any(rule.per_row for rule in rules)
+        )
         d = mapping.defaults
         self._job_ani, self._job_postd = d.get("ani"), d.get("postd")
         self._job_rest = (
@@ -69,6 +92,48 @@ class RowValidator:
         # An int key costs a third of a string's memory in the import's duplicate index.
         return Request(uri, e164, int(e164[1:]), *self._job_rest)
 
+    def _parser(self, region: str) -> PhoneParser:
+        parser = self._parsers.get(region)
+        if parser is None:
+            parser = self._parsers[region] = PhoneParser(region)
+        return parser
+
+    def _times(self, zone_name: str) -> TimeParser:
+        times = self._zones.get(zone_name)
+        if times is None:
+            times = self._zones[zone_name] = TimeParser(zone_name, self._dates)
+        return times
+
+    def _phone(
+        self, cells: list[str], parser: PhoneParser, own_region: bool, facts: dict[str, Any]
+    ) -> tuple[Phone | None, list[Reason]]:
+        """The first valid number among the phone columns, else every reason none is."""
+        reasons: list[Reason] = []
+        for column, at in self._phone_cols:
+            raw = cells[at]
+            if not raw.strip():
+                continue
+            try:
+                return parser.parse(raw), []
+            except PhoneError as exc:
+                international = None if own_region else parser.international_reading(raw)
+                if international is not None:
+                    facts["phone_read_as"] = (
+                        f"{raw!r} in column {column!r} is not a valid {parser.region} number; "
+                        f"read as the international number {international.e164}"
+                    )
+                    self.warnings[
+                        f"digits read as an international number (country code without +) because they are "
+                        f"not a valid {parser.region} number; check them (see row_warnings)"
+                    ] += 1
+                    return international, []
+                reasons.append((column, f"{raw!r} {exc}"))
+        if not reasons:
+            names = [name for name, _ in self._phone_cols]
+            also = f" (and so are {', '.join(map(repr, names[1:]))})" if len(names) > 1 else ""
+            reasons.append((names[0], "is empty" + also))
+        return None, reasons
+
     def check(
         self, cells: list[str], overflow: list[str], number: int = 0
     ) -> tuple[Request | None, list[Reason], dict[str, Any] | None]:
@@ -76,29 +141,65 @@ class RowValidator:
         reasons: list[Reason] = []
         if overflow:
             reasons.append((None, f"has {len(overflow)} non-empty cell(s) beyond the last named column"))
-        raw_phone = cells[self._phone_at]
-        phone = None
-        if not raw_phone.strip():
-            reasons.append((self._phone_col, "is empty"))
-        else:
-            try:
-                phone = self.phones.parse(raw_phone)
-            except PhoneError as exc:
-                reasons.append((self._phone_col, f"{raw_phone!r} {exc}"))
-        if self._simple and phone is not None and phone.ani is None and not reasons:
-            return self._simple_request(phone.e164, phone.postd), reasons, None
+        if self._simple:
+            raw_phone = cells[self._phone_at]
+            phone = None
+            if not raw_phone.strip():
+                reasons.append((self._phone_col, "is empty"))
+            else:
+                try:
+                    phone = self.phones.parse(raw_phone)
+                except PhoneError as exc:
+                    phone = self.phones.international_reading(raw_phone)
+                    if phone is None:
+                        reasons.append((self._phone_col, f"{raw_phone!r} {exc}"))
+                    else:
+                        return self._checked(cells, number, reasons)  # rare: the general path says why
+            if phone is not None and phone.ani is None and not reasons:
+                return self._simple_request(phone.e164, phone.postd), reasons, None
+            if phone is None:
+                return None, reasons, None
+        return self._checked(cells, number, reasons)
+
+    def _checked(
+        self, cells: list[str], number: int, reasons: list[Reason]
+    ) -> tuple[Request | None, list[Reason], dict[str, Any] | None]:
+        facts: dict[str, Any] = {}
+        parser, times = self.phones, self.times
+        own_region = False
+        if self._region_at is not None:
+            raw = cells[self._region_at].strip()
+            if raw:
+                region = region_of(raw)
+                if region is None:
+                    reasons.append((self.mapping.region_column, f"{raw!r} {UNKNOWN_COUNTRY}"))
+                else:
+                    parser, own_region = self._parser(region), True
+                    facts["region"] = region
+        if self._zone_at is not None:
+            raw = cells[self._zone_at].strip()
+            if raw:
+                try:
+                    zone_name = canonical_zone(raw)
+                except ValueError as exc:
+                    reasons.append((self.mapping.timezone_column, str(exc)))
+                else:
+                    times = self._times(zone_name)
+                    facts["timezone"] = zone_name
+        phone, phone_reasons = self._phone(cells, parser, own_region, facts)
+        reasons += phone_reasons
         values: dict[str, Any] = dict(self._defaults)
         for key, column, at in self._fields:
             raw = cells[at].strip()
             if raw:
                 try:
-                    values[key] = self.fields.parse(key, raw)
+                    values[key] = self.fields.parse(key, raw, times)
                 except (ValueError, PhoneError) as exc:
                     reasons.append((column, str(exc)))
         ani = values.get("ani")
         if phone is not None and phone.ani:
             try:
-                ani = self.phones.caller_id(phone.ani)
+                ani = parser.caller_id(phone.ani)
             except PhoneError as exc:
                 reasons.append((self._phone_col, f"caller id {phone.ani!r} {exc}"))
         blame = self.mapping.columns.get
@@ -109,8 +210,8 @@ class RowValidator:
             return None, reasons, None
         request = self._request(phone.e164, phone.postd, ani, values.get("postd"), values)
         if not self.rules:
-            return request, reasons, None
-        draft = RowDraft(number, cells, request)
+            return request, reasons, facts or None
+        draft = RowDraft(number, cells, request, facts)
         for rule in self.rules:
             reasons += rule(draft)
         if reasons:

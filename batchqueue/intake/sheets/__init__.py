@@ -10,34 +10,46 @@ Usage::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
-from batchqueue.intake.sheets.csvfile import CsvTable
+from batchqueue.intake.sheets.csvfile import CsvSource
 from batchqueue.intake.sheets.detect import detect_kind, open_source
-from batchqueue.intake.sheets.excel import ExcelTable
+from batchqueue.intake.sheets.excel import ExcelSource
+from batchqueue.intake.sheets.framing import Framed, RawSource, SkippedRow
 from batchqueue.intake.sheets.headers import column_letter
 from batchqueue.intake.sheets.own_columns import WithoutReportColumns, is_report_column
 from batchqueue.intake.sheets.table import RawRow, SourceInfo, Table
 
-__all__ = ["RawRow", "SourceInfo", "Table", "column_letter", "open_table"]
+__all__ = ["RawRow", "SkippedRow", "SourceInfo", "Table", "column_letter", "open_table"]
 
 
-def open_table(path: Path, *, sheet: str | None = None, delimiter: str | None = None) -> Table:
+def open_table(
+    path: Path,
+    *,
+    sheet: str | None = None,
+    delimiter: str | None = None,
+    header_row: int | None = None,
+    nulls: Iterable[str] = (),
+) -> Table:
     """Open a spreadsheet for reading; raises :class:`~batchqueue.errors.InputFileError` when it can't.
 
-    The table holds the file open until its rows have been read (or :meth:`Table.close`).
+    The header is found among the first rows (or taken from ``header_row``, the sheet's own row
+    number); a cell equal to one of ``nulls`` reads as empty. The table holds the file open until
+    its rows have been read (or :meth:`Table.close`).
     """
-    source, first = open_source(path)
+    opened, first = open_source(path)
     try:
-        kind = detect_kind(path, first, source)
-        table: Table
+        kind = detect_kind(path, first, opened)
+        source: RawSource
         if kind == "excel":  # detect_kind has already refused zip bombs and encrypted workbooks
-            table = ExcelTable.open(path, source, sheet)
+            source = ExcelSource.open(path, opened, sheet)
         else:
-            table = CsvTable.open(path, source, first, delimiter)
+            source = CsvSource.open(path, opened, first, delimiter)
     except BaseException:
-        source.close()
+        opened.close()
         raise
+    table: Table = Framed(source, header_row=header_row, nulls=frozenset(nulls))
     if any(is_report_column(name) for name in table.headers):
         return WithoutReportColumns(table)
     return table

@@ -6,13 +6,16 @@ import codecs
 import csv
 import hashlib
 import io
+import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from batchqueue.cell_safety import NEUTRALISED
 from batchqueue.errors import InputFileError
-from batchqueue.intake.sheets.headers import clean_headers
-from batchqueue.intake.sheets.table import RawRow, SourceInfo
+from batchqueue.intake.sheets.headers import column_letter
+from batchqueue.intake.sheets.table import SourceInfo
 
 DELIMITERS = (",", ";", "\t", "|")
 _CHUNK = 1 << 20
@@ -107,7 +110,11 @@ def scan(source: IO[bytes], first: bytes, name: str) -> tuple[str, str | None, s
 
 
 def sniff_delimiter(sample: str, prefer_tab: bool) -> str:
-    """The delimiter among , ; TAB | that splits the first records into the most consistent columns."""
+    """The delimiter among , ; TAB | under which most records share one width of 2 or more columns.
+
+    The most common width counts, not the first record's: a title line above the header (one
+    cell under any delimiter) must not decide.
+    """
     lines = sample.splitlines(keepends=True)
     if len(lines) > 1:
         lines = lines[:-1]  # the sample may cut the last line short
@@ -115,7 +122,7 @@ def sniff_delimiter(sample: str, prefer_tab: bool) -> str:
     best, best_score = ("\t" if prefer_tab else ","), (0.0, 1)
     for delim in DELIMITERS:
         reader = csv.reader(io.StringIO(text), delimiter=delim)
-        widths = []
+        widths: list[int] = []
         try:
             for record in reader:
                 if any(cell.strip() for cell in record):
@@ -124,39 +131,46 @@ def sniff_delimiter(sample: str, prefer_tab: bool) -> str:
                     break
         except csv.Error:
             continue
-        if not widths or widths[0] < 2:
+        if not widths:
             continue
-        consistent = sum(1 for w in widths if w == widths[0]) / len(widths)
-        score = (consistent, widths[0])
+        width, count = Counter(widths).most_common(1)[0]
+        if width < 2:
+            continue
+        score = (count / len(widths), width)
         if score > best_score:
             best, best_score = delim, score
     return best
 
 
-class CsvTable:
-    """A delimited text file read as a stream of rows. Usage: ``CsvTable.open(path, source, first_bytes)``."""
+_SEP_LINE = re.compile(r'\A\ufeff?"?sep=(.)"?\r?\n')
 
-    def __init__(self, path: Path, source: IO[bytes], info: SourceInfo) -> None:
+
+class CsvSource:
+    """A delimited text file read as a stream of numbered records. Usage: ``CsvSource.open(path, source, first)``."""
+
+    def __init__(self, path: Path, source: IO[bytes], info: SourceInfo, skip_first_line: bool) -> None:
         self.path = path
         self.info = info
-        self.blank_rows = 0
         self.warnings: list[str] = []
+        self.column_names: list[str] = []  # told by the framing once the header is known
+        self._unnamed: list[tuple[int, int, int, int]] = []  # (warning index, row, column, lines)
         self._reader_bytes = _HashingReader(source)
         buffered = io.BufferedReader(self._reader_bytes, buffer_size=_CHUNK)
         self._text = io.TextIOWrapper(buffered, encoding=info.encoding, newline="")
+        if skip_first_line:
+            self._text.readline()
         self._reader = csv.reader(self._text, delimiter=info.delimiter or ",", strict=False)
-        try:
-            self.headers = self._read_header()
-        except BaseException:
-            self._text.close()
-            raise
 
     @classmethod
-    def open(cls, path: Path, source: IO[bytes], first: bytes, delimiter: str | None = None) -> CsvTable:
+    def open(cls, path: Path, source: IO[bytes], first: bytes, delimiter: str | None = None) -> CsvSource:
         encoding, note, sha256, size = scan(source, first, str(path))
         sample = first.decode(encoding, errors="replace")
+        sep = _SEP_LINE.match(sample)  # Excel's "sep=;" first line names the delimiter
         if delimiter is None:
-            delimiter = sniff_delimiter(sample.lstrip("\ufeff"), path.suffix.lower() in {".tsv", ".tab"})
+            if sep is not None:
+                delimiter = sep.group(1)
+            else:
+                delimiter = sniff_delimiter(sample.lstrip("\ufeff"), path.suffix.lower() in {".tsv", ".tab"})
         info = SourceInfo(
             path=str(path),
             kind="csv",
@@ -166,82 +180,64 @@ class CsvTable:
             encoding_note=note,
             delimiter=delimiter,
         )
-        return cls(path, source, info)
-
-    def _read_header(self) -> list[str]:
-        try:
-            for record in self._reader:
-                if any(cell.strip() for cell in record):
-                    return clean_headers(record, self.info.path)
-                self.blank_rows += 1
-        except csv.Error as exc:
-            raise InputFileError(self.info.path, f"line {self._reader.line_num}: {exc}") from None
-        except UnicodeDecodeError as exc:
-            raise InputFileError(self.info.path, f"undecodable bytes in the header: {exc}") from None
-        raise InputFileError(self.info.path, "has no header row (every line is blank)")
+        return cls(path, source, info, skip_first_line=sep is not None)
 
     def _swallowed(self, number: int, record: list[str]) -> None:
         """Warn when a quoted cell runs over lines that look like rows of their own (an unbalanced quote)."""
         delimiter = self.info.delimiter or ","
-        need = max(1, len(self.headers) - 1)
+        need = max(1, len(record) - 1)
         for at, cell in enumerate(record):
             if "\n" not in cell:
                 continue
             lines = [line for line in cell.split("\n")[1:] if line.count(delimiter) >= need]
             if lines:
-                column = self.headers[at] if at < len(self.headers) else f"#{at + 1}"
-                self.warnings.append(
-                    f"row {number}, column {column!r}: a quote opened in this cell runs over {len(lines)} line(s) "
-                    'that look like rows of their own; check the row for an unbalanced " (those contacts are '
-                    "inside this one cell)"
-                )
+                if not self.column_names:
+                    self._unnamed.append((len(self.warnings), number, at, len(lines)))
+                self.warnings.append(self._swallow_warning(number, at, len(lines)))
                 return
 
-    def rows(self) -> Iterator[RawRow]:
-        width = len(self.headers)
-        # Records are numbered as a spreadsheet program numbers rows: header = 1 (after any blank
-        # lines above it), a quoted field spanning lines still counts as one row.
-        record_number = 1 + self.blank_rows
+    def _swallow_warning(self, number: int, at: int, lines: int) -> str:
+        column = repr(self.column_names[at]) if at < len(self.column_names) else column_letter(at)
+        return (
+            f"row {number}, column {column}: a quote opened in this cell runs over {lines} line(s) that look "
+            'like rows of their own; check the row for an unbalanced " (those contacts are inside this one cell)'
+        )
+
+    def name_columns(self, names: list[str]) -> None:
+        """The header is known: warnings about rows read before it name their column."""
+        self.column_names = names
+        for index, number, at, lines in self._unnamed:
+            self.warnings[index] = self._swallow_warning(number, at, lines)
+        self._unnamed.clear()
+
+    def _take_care(self, number: int, record: list[str]) -> None:
+        for at, cell in enumerate(record):
+            if cell[:1] == "'" and cell[:2] in NEUTRALISED:
+                record[at] = cell[1:]  # exactly what `export` added for formula safety
+        if any("\n" in cell for cell in record):
+            self._swallowed(number, record)
+
+    def raw_rows(self) -> Iterator[tuple[int, list[str]]]:
+        # Records are numbered as a spreadsheet program numbers rows: a quoted field spanning lines
+        # still counts as one row.
+        number = 0  # Excel hides a "sep=" line and numbers the rows after it from 1, so do we
         reader = self._reader
         try:
             for record in reader:
-                record_number += 1
-                if len(record) == width:
-                    if not any(record):
-                        self.blank_rows += 1
-                        continue
-                    if any("\n" in c for c in record):
-                        self._swallowed(record_number, record)
-                    yield record_number, record, []
-                    continue
-                if not any(cell.strip() for cell in record):
-                    self.blank_rows += 1
-                    continue
-                if any("\n" in c for c in record):
-                    self._swallowed(record_number, record)
-                if len(record) < width:
-                    record.extend([""] * (width - len(record)))
-                    yield record_number, record, []
-                else:
-                    extra = [cell for cell in record[width:] if cell.strip()]
-                    yield record_number, record[:width], extra
+                number += 1
+                joined = "\x00".join(record)  # one C-level pass finds the rare records that need care
+                if "\n" in joined or "\x00'" in joined or joined[:1] == "'":
+                    self._take_care(number, record)
+                yield number, record
             if self._reader_bytes.digest.hexdigest() != self.info.sha256:
                 raise InputFileError(self.info.path, "the file changed while it was being read; import it again")
         except csv.Error as exc:
             raise InputFileError(self.info.path, f"line {reader.line_num}: {exc}") from None
         except UnicodeDecodeError as exc:
             raise InputFileError(self.info.path, f"undecodable bytes near line {reader.line_num}: {exc}") from None
-        finally:
-            self._text.close()
 
     def progress(self) -> tuple[int, int]:
         return self._reader_bytes.count, self.info.size
-
-    def __enter__(self) -> CsvTable:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def close(self) -> None:
         self._text.close()

@@ -28,8 +28,7 @@ import python_calamine as calamine
 
 from batchqueue.errors import InputFileError, SheetNotFoundError
 from batchqueue.intake.sheets.cells import cell_text
-from batchqueue.intake.sheets.headers import clean_headers
-from batchqueue.intake.sheets.table import RawRow, SourceInfo
+from batchqueue.intake.sheets.table import SourceInfo
 from batchqueue.intake.sheets.xlsx_parts import UNREADABLE, SharedStrings, date_styles, read_workbook, scan_sheet
 from batchqueue.intake.sheets.xlsx_stream import stream_rows
 
@@ -141,29 +140,19 @@ def _xlsx_rows(
     return chosen, names, rows(), scan.max_row if scan.extent_known else 0
 
 
-class ExcelTable:
-    """One sheet of a workbook. Usage: ``ExcelTable.open(path, open_file, sheet="Contacts")``."""
+class ExcelSource:
+    """One sheet of a workbook as numbered rows of text. Usage: ``ExcelSource.open(path, open_file, sheet)``."""
 
     def __init__(self, info: SourceInfo, rows: Iterator[NumberedRow], total: int, source: IO[bytes]) -> None:
         self.info = info
-        self.blank_rows = 0
         self.warnings: list[str] = []
         self._rows = rows
         self._total = total
         self._done = 0
         self._source = source
-        self._header_number = 0
-        for number, values in rows:
-            texts = [cell_text(c) for c in values]
-            if any(t.strip() for t in texts):
-                self.blank_rows = number - 1  # every row above the header is blank
-                self._header_number = number
-                self.headers = clean_headers(texts, info.path)
-                return
-        raise InputFileError(info.path, f"sheet {info.sheet!r} is empty")
 
     @classmethod
-    def open(cls, path: Path, source: IO[bytes], sheet: str | None = None) -> ExcelTable:
+    def open(cls, path: Path, source: IO[bytes], sheet: str | None = None) -> ExcelSource:
         name = str(path)
         sha256, size = sha256_of(source)
         xlsx = zipfile.is_zipfile(source) and _is_xlsx(source)
@@ -181,40 +170,20 @@ class ExcelTable:
                 assert found is not None
         chosen, names, rows, total = found
         info = SourceInfo(path=name, kind="excel", sha256=sha256, size=size, sheet=chosen, sheets=names)
-        try:
-            return cls(info, rows, total, source)
-        except BaseException:
-            source.close()
-            raise
+        return cls(info, rows, total, source)
 
-    def rows(self) -> Iterator[RawRow]:
-        width = len(self.headers)
-        previous = self._header_number
-        try:
-            for number, values in self._rows:
-                self.blank_rows += number - previous - 1  # rows with no cell at all
-                previous = self._done = number
-                texts = [cell_text(c) for c in values]
-                if not any(texts) or not any(t.strip() for t in texts):
-                    self.blank_rows += 1
-                    continue
-                if len(texts) < width:
-                    texts.extend([""] * (width - len(texts)))
-                extra = [t for t in texts[width:] if t.strip()]
-                yield number, texts[:width], extra
-            if sha256_of(self._source)[0] != self.info.sha256:
-                raise InputFileError(self.info.path, "the file changed while it was being read; import it again")
-        finally:
-            self.close()
+    def raw_rows(self) -> Iterator[tuple[int, list[str]]]:
+        for number, values in self._rows:
+            self._done = number
+            yield number, [cell_text(c) for c in values]
+        if sha256_of(self._source)[0] != self.info.sha256:
+            raise InputFileError(self.info.path, "the file changed while it was being read; import it again")
 
     def progress(self) -> tuple[int, int]:
         return self._done, max(self._total, self._done)
 
-    def __enter__(self) -> ExcelTable:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def name_columns(self, names: list[str]) -> None:
+        """Nothing to name: a workbook's cells cannot swallow rows."""
 
     def close(self) -> None:
         self._source.close()

@@ -28,6 +28,8 @@ class WithoutReportColumns:
         self.info: SourceInfo = table.info
         self.headers = [table.headers[i] for i in self._keep]
         self.warnings = table.warnings
+        self.header_row = table.header_row
+        self.skipped = table.skipped
         self.warnings.append(
             f"ignored {len(dropped)} column(s) named like batchqueue's own report columns "
             f"({', '.join(repr(d) for d in dropped)}): they come from an earlier export and are not read"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 #: One data row: (row number as a spreadsheet program shows it, cells aligned with the header,
 #: non-empty cells found beyond the header's last column).
@@ -32,6 +32,8 @@ class Table(Protocol):
     info: SourceInfo
     headers: list[str]
     warnings: list[str]
+    header_row: int
+    skipped: list[Any]
 
     @property
     def blank_rows(self) -> int:

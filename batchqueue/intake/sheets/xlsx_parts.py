@@ -46,6 +46,20 @@ def _refuse_doctype(*_: Any) -> None:
     raise XlsxPartError("the workbook's XML declares a DOCTYPE, which no spreadsheet program writes")
 
 
+_XSTRING_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    code = int(match.group(1), 16)
+    return chr(code) if code <= 0xFF else match.group(0)
+
+
+def unescape_xstring(text: str) -> str:
+    """Excel's escapes in cell text (``_x000D_`` → CR, ``_x005F_x0001_`` → ``_x0001_``), decoded as
+    python-calamine decodes them: codes up to 0xFF (the ones Excel writes), others left as text."""
+    return _XSTRING_ESCAPE.sub(_unescaped, text) if "_x" in text else text
+
+
 def new_parser() -> Any:
     """An expat parser with namespaces folded to local names and DOCTYPEs refused."""
     parser = expat.ParserCreate()
@@ -247,7 +261,7 @@ class SharedStrings:
             elif tag == "rPh":
                 state["phonetic"] -= 1
             elif tag == "si":
-                strings._data += "".join(parts).encode("utf-8")
+                strings._data += unescape_xstring("".join(parts)).encode("utf-8")
                 strings._ends.append(len(strings._data))
 
         def text(data: str) -> None:

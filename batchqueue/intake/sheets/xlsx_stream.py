@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-from batchqueue.intake.sheets.xlsx_parts import DURATION, SharedStrings, column_number, new_parser
+from batchqueue.intake.sheets.xlsx_parts import DURATION, SharedStrings, column_number, new_parser, unescape_xstring
 
 _CHUNK = 1 << 16
 _EPOCH_1900 = dt.datetime(1899, 12, 30)
@@ -111,7 +111,7 @@ def stream_rows(
         if kind == "s":
             return strings[int(raw)] if raw.strip().isdigit() and int(raw) < len(strings) else ""
         if kind in ("inlineStr", "str"):
-            return raw
+            return unescape_xstring(raw)
         if kind == "b":
             return raw.strip() in ("1", "true")
         if kind == "e" or raw == "":
