@@ -18,6 +18,7 @@ from requests.structures import CaseInsensitiveDict
 from batchqueue.callbacks.call_details import MAX_STATUS, BadPayload, CallDetails, details_from, parse_callback
 from batchqueue.errors import InputFileError
 from batchqueue.insight.replies import ReplyKind, classify_response
+from batchqueue.intake.loader import encode_cells, encode_json
 from batchqueue.intake.sheets import open_table
 from batchqueue.intake.sheets.excel import _xlsx_rows
 from batchqueue.untrusted import INT64_MAX
@@ -166,3 +167,8 @@ def test_the_fuzzers_reach_the_accepting_paths() -> None:
     details = parse_callback("application/json", json.dumps({"status": "completed", "attempts": "1"}).encode())
     assert details.attempts == 1
     assert not math.isnan(float(details.attempts))
+
+
+@given(st.lists(st.text()))
+def test_the_fast_cell_encoder_writes_what_json_writes(cells: list[str]) -> None:
+    assert encode_cells(cells) == encode_json(cells)

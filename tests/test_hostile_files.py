@@ -24,7 +24,7 @@ from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.sheets.cells import cell_text
 from batchqueue.intake.sheets.xlsx_parts import SharedStrings, date_styles, read_workbook
 from batchqueue.intake.sheets.xlsx_stream import stream_rows
-from batchqueue.intake.validator_process import validated_elsewhere
+from batchqueue.intake.validator_process import Validation
 from batchqueue.ledger import open_ledger
 from batchqueue.reports.xlsx_writer import XlsxWriter
 from tests.conftest import CliResult, write_csv
@@ -297,9 +297,7 @@ def test_a_file_gone_before_the_helper_reads_it_is_a_clean_error(tmp_path: Path)
     """The validating helper opens the file again; if it has gone, the import stops with a message."""
     with pytest.raises(InputFileError, match="no such file"):
         list(
-            validated_elsewhere(
-                tmp_path / "gone.csv", MappingSpec(), now=0, max_problems=1, sha256="0", result=None, progress=None
-            )
+            Validation.start(tmp_path / "gone.csv", MappingSpec(), now=0, max_problems=1).runs(sha256="0", result=None)
         )
 
 

@@ -197,3 +197,52 @@ def test_parallel_import_writes_exactly_what_the_serial_one_does(tmp_path: Path)
     assert tables[0] == tables[1]
     assert tables[0][2] > 0  # invalid rows were there to compare
     assert tables[0][3] > 0  # and duplicates
+
+
+class _LooksAtEveryRow:
+    """A rule that changes nothing but makes the validator take its general path for every row."""
+
+    name, per_row = "looks-at-every-row", True
+
+    def bind(self, headers: list[str], mapping: object) -> object:
+        return lambda draft: []
+
+
+@pytest.mark.parametrize(
+    "defaults",
+    [{}, {"max_attempts": "3", "reattempt_wait": "600", "result_url": "https://cb.example/r", "end": "2099-01-01"}],
+)
+def test_the_fast_path_writes_exactly_what_the_general_path_does(tmp_path: Path, defaults: dict[str, str]) -> None:
+    rows: list[list[object]] = [["phone", "name"]]
+    for i in range(9_000):
+        phone = ["(617) 555-%04d" % (i % 4000), "12", "", "+44 20 7946 0958", "617.555.0101 x9", "6175550102"][i % 6]
+        rows.append([phone, f"n{i}"])
+    src = write_csv(tmp_path / "c.csv", rows)
+    stored = []
+    for label, rules, parallel in (
+        ("fast", (), False),
+        ("general", (_LooksAtEveryRow(),), False),
+        ("helper", (), True),
+    ):
+        ledger = open_ledger(f"sqlite:///{tmp_path / f'{label}.db'}")
+        result = import_file(
+            ledger,
+            src,
+            MappingSpec(),
+            survey_id="1",
+            instance_id="1",
+            rules=rules,
+            parallel=parallel,  # type: ignore[arg-type]
+        )
+        with ledger.engine.connect() as conn:
+            records = [dict(r._mapping) for r in conn.execute(text("SELECT * FROM rows ORDER BY id"))]
+        for record in records:
+            assert record.pop("token") is None or len(record["e164"] or "") > 0
+            del record["created_at"]
+        stored.append(((result.valid, result.invalid, result.duplicate), records))
+        ledger.engine.dispose()
+    assert stored[0] == stored[1] == stored[2]
+    counts = stored[0][0]
+    assert counts[0] > 1000
+    assert counts[1] > 0
+    assert counts[2] > 0

@@ -159,3 +159,25 @@ def test_international_reading_of_digits_without_a_plus() -> None:
     assert parser.international_reading("0044 7559 364316") == reading
     assert parser.international_reading("12") is None
     assert parser.international_reading("call me") is None
+
+
+_NANP = ["US", "CA", "PR", "JM", "BS", "DO", "TT", "GU"]
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    region=st.sampled_from(_NANP),
+    digits=st.text(alphabet="0123456789", min_size=1, max_size=12),
+    separators=st.lists(st.sampled_from(["", " ", "-", ".", "(", ")"]), min_size=12, max_size=12),
+)
+def test_the_short_number_shortcut_says_what_phonenumbers_says(region: str, digits: str, separators: list[str]) -> None:
+    text = "".join(d + sep for d, sep in zip(digits, separators, strict=False))
+    parser = PhoneParser(region)
+
+    def outcome(parse: object) -> str:
+        try:
+            return parse(text).e164  # type: ignore[operator,no-any-return]
+        except PhoneError as exc:
+            return str(exc)
+
+    assert outcome(parser.parse) == outcome(parser._parse_slow)

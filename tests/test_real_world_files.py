@@ -110,6 +110,8 @@ def test_google_sheets_download_with_month_first_timestamps_and_a_where_filter(t
     assert imported.code == 0, imported.err
     data = imported.json()
     assert (data["valid"], data["filtered"], data["invalid"]) == (3, 1, 0)
+    again = run_cli("import", path, *IMPORT, *base, "--date-format", "%m/%d/%Y %H:%M:%S", "--json").json()
+    assert (again["created"], again["valid"], again["filtered"]) == (False, 3, 1)
     rows = {r["row_number"]: r for r in ledger_rows(tmp_path / "batchqueue.db")}
     assert rows[3]["state"] == "filtered"
     assert rows[2]["start_ts"] == _utc("2026-12-04 17:00", "UTC")

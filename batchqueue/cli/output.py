@@ -54,21 +54,32 @@ def progress_bar(label: str, *, quiet: bool) -> Iterator[Callable[[int, int], No
         TimeRemainingColumn,
     )
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=stderr_console(),
-        transient=True,
-    ) as bar:
-        task = bar.add_task(label, total=None)
+    # Started at the first update, not before: until then this process has no thread of its own,
+    # so an import's validating helper can be forked (see intake/validator_process.py).
+    bar: Progress | None = None
+    task: Any = None
 
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total or None)
+    def update(done: int, total: int) -> None:
+        nonlocal bar, task
+        if bar is None:
+            bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=stderr_console(),
+                transient=True,
+            )
+            bar.start()
+            task = bar.add_task(label, total=None)
+        bar.update(task, completed=done, total=total or None)
 
+    try:
         yield update
+    finally:
+        if bar is not None:
+            bar.stop()
 
 
 def check_writable(path: Path, option: str) -> None:

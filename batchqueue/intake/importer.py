@@ -20,8 +20,8 @@ from batchqueue.errors import UsageError
 from batchqueue.intake.loader import LoadResult, Problem, Progress, RowLoader, encode_json, open_and_fit
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.rules import RowRule
-from batchqueue.intake.validator_process import PARALLEL_MIN_BYTES, validated_elsewhere
-from batchqueue.ledger import Ledger, NewRow
+from batchqueue.intake.validator_process import Validation, worth_a_helper
+from batchqueue.ledger import Ledger, RowRun
 from batchqueue.reports.fix_file import InvalidRowsWriter
 
 __all__ = ["LoadResult", "Problem", "check_file", "import_file"]
@@ -66,18 +66,25 @@ def import_file(
     progress: Progress | None = None,
     parallel: bool | None = None,
     rules: Sequence[RowRule] = (),
+    validation: Validation | None = None,
 ) -> LoadResult:
     """Import ``path`` as a job; the same file, survey, instance and mapping again finds that job.
 
     ``parallel`` validates in a helper process while this one writes (None: for large files on
-    machines with more than one core).
+    machines with more than one core). ``validation``: such a helper, already started (by the
+    service, before it opened the ledger) with the same file, spec and rules; its ``now`` is used.
     """
     for name, value in (("--survey", survey_id), ("--instance", instance_id)):
         if not _ID.fullmatch(value or ""):
             raise UsageError(f"{name} {value!r}: expected the id shown in Insight (letters, digits, - _ .)")
     started = time.perf_counter()
-    now = int(time.time())
-    table, result = open_and_fit(path, spec, now)
+    now = validation.now if validation is not None else int(time.time())
+    try:
+        table, result = open_and_fit(path, spec, now)
+    except BaseException:
+        if validation is not None:
+            validation.cancel()
+        raise
     with table:
         fingerprint = result.mapping.fingerprint()
         if not new_job:
@@ -85,29 +92,23 @@ def import_file(
                 sha256=table.info.sha256, survey_id=survey_id, instance_id=instance_id, fingerprint=fingerprint
             )
             if found is not None:
+                if validation is not None:
+                    validation.cancel()
                 counts = ledger.counts(found.id)
                 result.job_id, result.created = found.id, False
                 result.rows = sum(counts.values())
                 result.invalid, result.duplicate = counts["invalid"], counts["duplicate"]
-                result.valid = result.rows - result.invalid - result.duplicate
+                result.filtered = counts["filtered"]
+                result.valid = result.rows - result.invalid - result.duplicate - result.filtered
                 result.blank = found.blank_rows
                 result.seconds = time.perf_counter() - started
                 return result
-        if parallel is None:
-            parallel = table.info.size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1
-        new_rows: Iterable[NewRow]
-        if parallel:
+        if validation is None and (parallel or (parallel is None and worth_a_helper(path))):
+            validation = Validation.start(path, spec, now=now, max_problems=max_problems, rules=rules)
+        new_rows: Iterable[RowRun]
+        if validation is not None:
             table.close()  # the helper reads the file itself
-            new_rows = validated_elsewhere(
-                path,
-                spec,
-                now=now,
-                max_problems=max_problems,
-                sha256=table.info.sha256,
-                result=result,
-                progress=progress,
-                rules=rules,
-            )
+            new_rows = validation.runs(sha256=table.info.sha256, result=result, progress=progress)
         else:
             new_rows = RowLoader(table, result, now, max_problems, None, progress, rules)
         job_values: dict[str, Any] = {

@@ -5,11 +5,16 @@ Usage::
     ledger = open_ledger("sqlite:///batchqueue.db")      # or postgresql+psycopg://…
     ledger.counts(1)                                      # {"pending": 10, "invalid": 1, ...}
     ledger.close()
+
+Importing this package is cheap (the record types only): SQLAlchemy is loaded when a ledger is
+opened or :class:`Ledger` and the claim types are first used, so the import's validating helper
+process, which never touches the database, starts without it.
 """
 
 from __future__ import annotations
 
-from batchqueue.ledger.database import open_engine
+from typing import TYPE_CHECKING, Any
+
 from batchqueue.ledger.records import (
     IMPORT_COLUMNS,
     Attempt,
@@ -17,18 +22,39 @@ from batchqueue.ledger.records import (
     Job,
     NewRow,
     ReportRow,
+    RowRun,
     Settled,
     Settlement,
     Unproven,
     WorkerInfo,
 )
-from batchqueue.ledger.sending import ClaimContext, ClaimReview, Verdict
-from batchqueue.ledger.store import Ledger
+
+if TYPE_CHECKING:
+    from batchqueue.ledger.sending import ClaimContext, ClaimReview, Verdict
+    from batchqueue.ledger.store import Ledger
+
+_LAZY = {
+    "ClaimContext": "batchqueue.ledger.sending",
+    "ClaimReview": "batchqueue.ledger.sending",
+    "Verdict": "batchqueue.ledger.sending",
+    "Ledger": "batchqueue.ledger.store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
 
 
 def open_ledger(url: str, *, create: bool = True) -> Ledger:
     """The ledger at ``url`` (at the current schema; a new SQLite file or empty database is created
     at head when ``create``), on the backend the URL names."""
+    from batchqueue.ledger.database import open_engine
+
     engine = open_engine(url, create=create)
     if engine.dialect.name == "postgresql":
         from batchqueue.ledger.postgresql import PostgresLedger
@@ -49,6 +75,7 @@ __all__ = [
     "Ledger",
     "NewRow",
     "ReportRow",
+    "RowRun",
     "Settled",
     "Settlement",
     "Unproven",

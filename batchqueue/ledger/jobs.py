@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import islice
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from batchqueue.errors import JobNotFoundError
 from batchqueue.ledger.database import write
-from batchqueue.ledger.records import Job, NewRow
+from batchqueue.ledger.records import Job, RowRun
 from batchqueue.ledger.schema import jobs, rows
 from batchqueue.lifecycle import RowState
-
-INSERT_BATCH = 10_000
 
 
 def _job(record: Any) -> Job:
@@ -35,18 +32,12 @@ def _job(record: Any) -> Job:
     )
 
 
-def batches(new_rows: Iterable[NewRow]) -> Iterator[list[NewRow]]:
-    """The import's rows in lists of :data:`INSERT_BATCH`."""
-    iterator = iter(new_rows)
-    return iter(lambda: list(islice(iterator, INSERT_BATCH)), [])
-
-
 class JobsLedger:
     """The job side of the ledger (see :class:`batchqueue.ledger.store.Ledger`)."""
 
     engine: Engine
 
-    def _insert_rows(self, conn: Connection, job_id: int, new_rows: Iterable[NewRow]) -> None:
+    def _insert_rows(self, conn: Connection, job_id: int, runs: Iterable[RowRun]) -> None:
         """Insert a job's rows inside the import's transaction (each backend does it its fastest way)."""
         raise NotImplementedError
 
@@ -70,7 +61,7 @@ class JobsLedger:
     def create_job(
         self,
         job_values: dict[str, Any],
-        new_rows: Iterable[NewRow],
+        runs: Iterable[RowRun],
         late_values: Callable[[], dict[str, Any]] | None = None,
     ) -> int:
         """Insert a job and all its rows in ONE transaction: a crash leaves no half job behind.
@@ -79,7 +70,7 @@ class JobsLedger:
         """
         with write(self.engine) as conn:
             job_id = int(conn.execute(insert(jobs).values(**job_values).returning(jobs.c.id)).scalar_one())
-            self._insert_rows(conn, job_id, new_rows)
+            self._insert_rows(conn, job_id, runs)
             if late_values is not None:
                 conn.execute(update(jobs).where(jobs.c.id == job_id).values(**late_values()))
         return job_id

@@ -7,10 +7,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, func, insert
 
-from batchqueue.ledger.jobs import batches
-from batchqueue.ledger.records import NewRow
+from batchqueue.ledger.records import BARE, IMPORT_COLUMNS, PLAIN, PLAIN_COLUMNS, SHARED_COLUMNS, RowRun, mint_tokens
 from batchqueue.ledger.schema import rows
 from batchqueue.ledger.store import Ledger
+from batchqueue.lifecycle import RowState
+
+_PENDING = RowState.PENDING.value
 
 
 class PostgresLedger(Ledger):
@@ -18,9 +20,23 @@ class PostgresLedger(Ledger):
 
     backend = "postgresql"
 
-    def _insert_rows(self, conn: Connection, job_id: int, new_rows: Iterable[NewRow]) -> None:
-        for batch in batches(new_rows):
-            conn.execute(insert(rows), [{"job_id": job_id, **r._asdict()} for r in batch])
+    def _insert_rows(self, conn: Connection, job_id: int, runs: Iterable[RowRun]) -> None:
+        for run in runs:
+            if run.shape == BARE:
+                numbers, cells, e164s = run.rows
+                shared = dict(zip(("created_at", *SHARED_COLUMNS), run.shared, strict=True))
+                values = [
+                    {"job_id": job_id, "state": _PENDING, "row_number": n, "cells": c, "e164": e,
+                     "phone_number": "tel:" + e, "token": t, **shared}
+                    for n, c, e, t in zip(numbers, cells, e164s, mint_tokens(len(numbers)), strict=True)
+                ]  # fmt: skip
+            elif run.shape == PLAIN:
+                values = [
+                    {"job_id": job_id, "state": _PENDING, **dict(zip(PLAIN_COLUMNS, r, strict=True))} for r in run.rows
+                ]
+            else:
+                values = [{"job_id": job_id, **dict(zip(IMPORT_COLUMNS, r, strict=True))} for r in run.rows]
+            conn.execute(insert(rows), values)
 
     def _lock(self, *, skip_locked: bool) -> str:
         # Rows another worker is claiming or settling right now are skipped, not waited for.

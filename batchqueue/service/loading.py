@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from batchqueue.intake.importer import import_file as _import_file
 from batchqueue.intake.loader import Progress
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.rules import RowRule
+from batchqueue.intake.validator_process import Validation, worth_a_helper
 from batchqueue.service.context import ledger_for
 from batchqueue.settings import Settings
 
@@ -53,16 +55,30 @@ def check(request: CheckRequest, *, progress: Progress | None = None) -> LoadRes
 
 
 def import_file(settings: Settings, request: ImportRequest, *, progress: Progress | None = None) -> LoadResult:
-    """The file imported as a job in one transaction (``created`` False when it already was one)."""
-    with ledger_for(settings, create=True) as ledger:
-        return _import_file(
-            ledger,
-            request.file,
-            request.spec,
-            survey_id=request.survey_id,
-            instance_id=request.instance_id,
-            new_job=request.new_job,
-            max_problems=request.max_problems,
-            progress=progress,
-            rules=request.rules,
+    """The file imported as a job in one transaction (``created`` False when it already was one).
+
+    A large file's validating helper is started first, so that its start-up overlaps this
+    process's opening (or creating) the ledger.
+    """
+    validation = None
+    if worth_a_helper(request.file):
+        validation = Validation.start(
+            request.file, request.spec, now=int(time.time()), max_problems=request.max_problems, rules=request.rules
         )
+    try:
+        with ledger_for(settings, create=True) as ledger:
+            return _import_file(
+                ledger,
+                request.file,
+                request.spec,
+                survey_id=request.survey_id,
+                instance_id=request.instance_id,
+                new_job=request.new_job,
+                max_problems=request.max_problems,
+                progress=progress,
+                rules=request.rules,
+                validation=validation,
+            )
+    finally:
+        if validation is not None:
+            validation.cancel()  # a no-op when the import used it up

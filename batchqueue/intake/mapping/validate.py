@@ -79,6 +79,13 @@ class RowValidator:
             d.get("reattempt_wait"),
             d.get("result_url"),
         )
+        #: What every row's request shares: (start, end, max_attempts, reattempt_wait, result_url).
+        self.job_fields = self._job_rest
+        #: The import's fastest path, for jobs whose every request is the phone and job-wide fields: the ten
+        #: digits of a plain valid national number (see PhoneParser.plain_pattern), or None, when
+        #: :meth:`check` decides. None here: this job has no such path.
+        plain = self._simple and self._job_ani is None and self._job_postd is None
+        self.plain_digits = self.phones.plain_pattern() if plain and self.phones.region_is_nanp else None
 
     def _simple_request(self, e164: str, postd: str | None) -> Request:
         ani = self._job_ani

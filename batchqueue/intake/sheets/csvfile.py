@@ -64,8 +64,11 @@ def _utf16_without_bom(first: bytes) -> str | None:
     return None
 
 
-def scan(source: IO[bytes], first: bytes, name: str) -> tuple[str, str | None, str, int]:
-    """One pass over the bytes: (encoding, note, sha256, size). UTF-8 is proven, not guessed."""
+def scan(source: IO[bytes], first: bytes, name: str) -> tuple[str, str | None, str, int, bytes]:
+    """One pass over the bytes: (encoding, note, sha256, size, which of ``'`` and ``"`` occur at all).
+
+    UTF-8 is proven, not guessed. A file without a single ``'`` has no cell an export neutralised,
+    and one without a ``"`` no cell that spans lines, so its rows need not be looked at for those."""
     if first.startswith(codecs.BOM_UTF8):
         encoding, note = "utf-8-sig", "UTF-8 with BOM"
     elif first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -81,10 +84,14 @@ def scan(source: IO[bytes], first: bytes, name: str) -> tuple[str, str | None, s
     decoder = codecs.getincrementaldecoder("utf-8")() if encoding == "utf-8" else None
     cp1252_ok = True
     size = 0
+    marks = {b"'": False, b'"': False}
     source.seek(0)
     while chunk := source.read(_CHUNK):
         size += len(chunk)
         digest.update(chunk)
+        for mark, seen in marks.items():
+            if not seen and mark in chunk:
+                marks[mark] = True
         if decoder is not None:
             try:
                 decoder.decode(chunk)
@@ -106,7 +113,7 @@ def scan(source: IO[bytes], first: bytes, name: str) -> tuple[str, str | None, s
         # Not valid UTF-8: Excel on Windows writes Windows-1252; bytes it leaves undefined mean Latin-1.
         encoding = "cp1252" if cp1252_ok else "latin-1"
         note = f"not valid UTF-8; read as {'Windows-1252' if cp1252_ok else 'Latin-1'}"
-    return encoding, note, digest.hexdigest(), size
+    return encoding, note, digest.hexdigest(), size, b"".join(mark for mark, seen in marks.items() if seen)
 
 
 def sniff_delimiter(sample: str, prefer_tab: bool) -> str:
@@ -148,9 +155,12 @@ _SEP_LINE = re.compile(r'\A\ufeff?"?sep=(.)"?\r?\n')
 class CsvSource:
     """A delimited text file read as a stream of numbered records. Usage: ``CsvSource.open(path, source, first)``."""
 
-    def __init__(self, path: Path, source: IO[bytes], info: SourceInfo, skip_first_line: bool) -> None:
+    def __init__(
+        self, path: Path, source: IO[bytes], info: SourceInfo, skip_first_line: bool, marks: bytes = b"'\""
+    ) -> None:
         self.path = path
         self.info = info
+        self._marks = marks  # which of ' and " the file holds (see scan)
         self.warnings: list[str] = []
         self.column_names: list[str] = []  # told by the framing once the header is known
         self._unnamed: list[tuple[int, int, int, int]] = []  # (warning index, row, column, lines)
@@ -163,7 +173,7 @@ class CsvSource:
 
     @classmethod
     def open(cls, path: Path, source: IO[bytes], first: bytes, delimiter: str | None = None) -> CsvSource:
-        encoding, note, sha256, size = scan(source, first, str(path))
+        encoding, note, sha256, size, marks = scan(source, first, str(path))
         sample = first.decode(encoding, errors="replace")
         sep = _SEP_LINE.match(sample)  # Excel's "sep=;" first line names the delimiter
         if delimiter is None:
@@ -180,7 +190,7 @@ class CsvSource:
             encoding_note=note,
             delimiter=delimiter,
         )
-        return cls(path, source, info, skip_first_line=sep is not None)
+        return cls(path, source, info, skip_first_line=sep is not None, marks=marks)
 
     def _swallowed(self, number: int, record: list[str]) -> None:
         """Warn when a quoted cell runs over lines that look like rows of their own (an unbalanced quote)."""
@@ -223,12 +233,25 @@ class CsvSource:
         number = 0  # Excel hides a "sep=" line and numbers the rows after it from 1, so do we
         reader = self._reader
         try:
-            for record in reader:
-                number += 1
-                joined = "\x00".join(record)  # one C-level pass finds the rare records that need care
-                if "\n" in joined or "\x00'" in joined or joined[:1] == "'":
-                    self._take_care(number, record)
-                yield number, record
+            if b"'" in self._marks:
+                for record in reader:
+                    number += 1
+                    joined = "\x00".join(record)  # one C-level pass finds the rare records that need care
+                    if "\n" in joined or "\x00'" in joined or joined[:1] == "'":
+                        self._take_care(number, record)
+                    yield number, record
+            elif b'"' in self._marks:
+                # No ' anywhere: only a record that spans lines needs a look (the reader's line count jumps).
+                lines = 0
+                for record in reader:
+                    number += 1
+                    if reader.line_num - lines > 1:
+                        self._take_care(number, record)
+                    lines = reader.line_num
+                    yield number, record
+            else:
+                # Neither ' nor ": no record can span lines or need undoing; nothing to look at.
+                yield from enumerate(reader, 1)
             if self._reader_bytes.digest.hexdigest() != self.info.sha256:
                 raise InputFileError(self.info.path, "the file changed while it was being read; import it again")
         except csv.Error as exc:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import Protocol
 
 from batchqueue.errors import HeaderError, InputFileError
@@ -220,15 +221,20 @@ class Framed:
         sparse = _sparse(width)
         footer: list[tuple[int, list[str]]] = []  # rows that look like a footer, until the data goes on
         try:
-            for number, cells in _chain(waiting, self._rows):
+            for number, cells in chain(waiting, self._rows):
                 if nulls and not nulls.isdisjoint(cells):
                     cells = ["" if c in nulls else c for c in cells]
-                if len(cells) - cells.count("") > sparse:  # most rows: too full to be a footer
-                    if footer or not any(c.strip() for c in cells):
-                        pass  # the careful way below
+                # Most rows are too full to be a footer: a few C-level tests each, and on.
+                if (
+                    len(cells) - cells.count("") > sparse
+                    and not footer
+                    and (cells[0].strip() or "".join(cells).strip())
+                ):
+                    if len(cells) == width:
+                        yield number, cells, []
                     else:
                         yield _fit(number, cells, width)
-                        continue
+                    continue
                 if not _filled(cells):
                     self.blank_rows += 1
                     continue
@@ -286,10 +292,3 @@ def _footer_like(cells: list[str], width: int) -> bool:
 def _sparse(width: int) -> int:
     """At most this many filled cells, a row may be a footer ("Total", …, "300")."""
     return max(2, width // 2)
-
-
-def _chain(
-    first: list[tuple[int, list[str]]], then: Iterator[tuple[int, list[str]]]
-) -> Iterator[tuple[int, list[str]]]:
-    yield from first
-    yield from then
