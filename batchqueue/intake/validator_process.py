@@ -31,8 +31,11 @@ from batchqueue.errors import BatchqueueError, EnvironmentFailure, InputFileErro
 from batchqueue.intake.rules import RowRule
 from batchqueue.ledger.records import BARE, RowRun
 
-#: Below this size the helper's start-up (~0.3 s) costs more than it saves.
+#: Below this size the helper's start-up costs more than it saves. A workbook is a zip: its cells
+#: take ~10 times its size to parse, so a smaller one is already worth it.
 PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+PARALLEL_MIN_WORKBOOK_BYTES = 1024 * 1024
+_WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
 #: Rows per message: the runs of several rows' worth are sent together.
 _BATCH = 5000
 #: What the helper's load found, sent back whole when it is done.
@@ -49,7 +52,9 @@ def worth_a_helper(path: Path) -> bool:
         size = path.stat().st_size
     except OSError:
         return False  # the import itself will say what is wrong with the path
-    return size >= PARALLEL_MIN_BYTES and (os.cpu_count() or 1) > 1
+    workbook = path.suffix.lower() in _WORKBOOK_SUFFIXES
+    least = PARALLEL_MIN_WORKBOOK_BYTES if workbook else PARALLEL_MIN_BYTES
+    return size >= least and (os.cpu_count() or 1) > 1
 
 
 def _start_method() -> str:

@@ -175,7 +175,7 @@ class ExcelSource:
     def raw_rows(self) -> Iterator[tuple[int, list[str]]]:
         for number, values in self._rows:
             self._done = number
-            yield number, [cell_text(c) for c in values]
+            yield number, [c if type(c) is str else cell_text(c) for c in values]  # most cells are text
         if sha256_of(self._source)[0] != self.info.sha256:
             raise InputFileError(self.info.path, "the file changed while it was being read; import it again")
 

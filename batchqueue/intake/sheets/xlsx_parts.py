@@ -313,7 +313,10 @@ def _ref_area(ref: str) -> int:
     return (abs(column_number(c2) - column_number(c1)) + 1) * (abs(int(r2) - int(r1)) + 1)
 
 
-_CELL_REF = re.compile(rb'\br="([A-Z]{1,3})(\d{1,9})"')
+_CELL_COLUMN = re.compile(rb'\sr="([A-Z]{1,3})\d')
+_CELL_ROW = re.compile(rb'\sr="[A-Z]{1,3}(\d{1,9})"')
+_CELL_COLUMN_FAST = re.compile(rb' r="([A-Z]{1,3})\d')
+_CELL_ROW_FAST = re.compile(rb' r="[A-Z]{1,3}(\d{1,9})"')
 _ROW_REF = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d{1,9})"')
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="([^"]{1,40})"')
 
@@ -326,27 +329,46 @@ def scan_sheet(zf: zipfile.ZipFile, member: str, *, stop_after: int) -> SheetSca
     """
     cells = rows = max_row = max_col = claimed = 0
     carried = b""
+    looking_for_dimension = True
     with zf.open(member) as f:
         while True:
             chunk = f.read(_CHUNK)
             data = carried + chunk
-            if not claimed and (dim := _DIMENSION.search(data)) is not None:
-                claimed = _ref_area(dim.group(1).decode("ascii", "replace"))
+            if looking_for_dimension:  # it comes before the sheet's data, if at all
+                if (dim := _DIMENSION.search(data)) is not None:
+                    claimed = _ref_area(dim.group(1).decode("ascii", "replace"))
+                    looking_for_dimension = False
+                elif b"sheetData" in data:
+                    looking_for_dimension = False
             # Whatever follows the last "<" may be a tag cut in two: it is read with the next chunk.
             cut = data.rfind(b"<") if chunk else len(data)
             if cut <= 0:
                 cut = len(data) if not chunk else 0
             whole, carried = data[:cut], data[cut:]
-            n = whole.count(b"<c ") + whole.count(b"<c>") + len(re.findall(rb"<\w+:c[ >]", whole))
+            n = whole.count(b"<c ") + whole.count(b"<c>")
+            rows += whole.count(b"<row")
+            if b":c" in whole or b":row" in whole:  # namespace-prefixed elements (rare)
+                n += len(re.findall(rb"<\w+:c[ >]", whole))
+                rows += len(re.findall(rb"<\w+:row\b", whole))
             cells += n
-            rows += whole.count(b"<row") + len(re.findall(rb"<\w+:row\b", whole))
             if cells > stop_after:
                 return SheetScan(cells, 0, 0, claimed, extent_known=False)
-            for letters, number in _CELL_REF.findall(whole):
-                max_col = max(max_col, column_number(letters))
-                max_row = max(max_row, int(number))
-            for number in _ROW_REF.findall(whole):
-                max_row = max(max_row, int(number))
+            # C-level passes: the distinct column letters (a handful), the distinct row numbers.
+            # A literal ' r="' is found ~3x faster than any whitespace before r=": used unless some
+            # other whitespace precedes an r=" in this chunk.
+            odd_space = b'\tr="' in whole or b'\nr="' in whole or b'\rr="' in whole
+            column_re, row_re = (_CELL_COLUMN, _CELL_ROW) if odd_space else (_CELL_COLUMN_FAST, _CELL_ROW_FAST)
+            columns = column_re.findall(whole)
+            letters = set(columns)
+            if letters:
+                max_col = max(max_col, *map(column_number, letters))
+            numbers = set(row_re.findall(whole))
+            if numbers:
+                max_row = max(max_row, *map(int, numbers))
+            if len(columns) < n:  # cells without a reference: their rows tell where they are
+                row_numbers = _ROW_REF.findall(whole)
+                if row_numbers:
+                    max_row = max(max_row, *map(int, row_numbers))
             if not chunk:
                 break
     return SheetScan(cells, max(max_row, rows, 1), max(max_col, 1), claimed, extent_known=True)
