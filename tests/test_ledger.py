@@ -246,3 +246,23 @@ def test_the_fast_path_writes_exactly_what_the_general_path_does(tmp_path: Path,
     assert counts[0] > 1000
     assert counts[1] > 0
     assert counts[2] > 0
+
+
+def test_a_workbook_imports_the_same_through_the_helper(tmp_path: Path) -> None:
+    """With a helper, this process reads only the header (streamed); the helper reads the sheet."""
+    from tests.realistic_files import crm_workbook
+
+    book = crm_workbook(tmp_path / "crm.xlsx")
+    stored = []
+    for parallel in (False, True):
+        ledger = open_ledger(f"sqlite:///{tmp_path / f'{parallel}.db'}")
+        result = import_file(ledger, book, MappingSpec(), survey_id="1", instance_id="1", parallel=parallel)
+        with ledger.engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT row_number, cells, phone_number, state, facts FROM rows ORDER BY id")
+            ).all()
+        stored.append((result.header_row, [s.row for s in result.skipped_rows], result.valid, rows))
+        ledger.engine.dispose()
+    assert stored[0] == stored[1]
+    assert stored[0][0] == 5
+    assert stored[0][2] == 7

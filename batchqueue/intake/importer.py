@@ -79,8 +79,9 @@ def import_file(
             raise UsageError(f"{name} {value!r}: expected the id shown in Insight (letters, digits, - _ .)")
     started = time.perf_counter()
     now = validation.now if validation is not None else int(time.time())
+    helped = validation is not None or bool(parallel) or (parallel is None and worth_a_helper(path))
     try:
-        table, result = open_and_fit(path, spec, now)
+        table, result = open_and_fit(path, spec, now, header_only=helped)
     except BaseException:
         if validation is not None:
             validation.cancel()
@@ -103,7 +104,7 @@ def import_file(
                 result.blank = found.blank_rows
                 result.seconds = time.perf_counter() - started
                 return result
-        if validation is None and (parallel or (parallel is None and worth_a_helper(path))):
+        if validation is None and helped:
             validation = Validation.start(path, spec, now=now, max_problems=max_problems, rules=rules)
         new_rows: Iterable[RowRun]
         if validation is not None:

@@ -296,10 +296,17 @@ class RowLoader:
         ))  # fmt: skip
 
 
-def open_and_fit(path: Path, spec: MappingSpec, now: int) -> tuple[Table, LoadResult]:
-    """Open ``path`` and fit the mapping to its header; the table is closed if that fails."""
+def open_and_fit(path: Path, spec: MappingSpec, now: int, *, header_only: bool = False) -> tuple[Table, LoadResult]:
+    """Open ``path`` and fit the mapping to its header; the table is closed if that fails.
+
+    ``header_only``: the caller will not read the rows (another process does)."""
     table = open_table(
-        path, sheet=spec.sheet, delimiter=spec.delimiter, header_row=spec.header_row, nulls=null_markers(spec)
+        path,
+        sheet=spec.sheet,
+        delimiter=spec.delimiter,
+        header_row=spec.header_row,
+        nulls=null_markers(spec),
+        header_only=header_only,
     )
     try:
         resolved = resolve(spec, table.headers, now=now)

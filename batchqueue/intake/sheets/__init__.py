@@ -31,19 +31,21 @@ def open_table(
     delimiter: str | None = None,
     header_row: int | None = None,
     nulls: Iterable[str] = (),
+    header_only: bool = False,
 ) -> Table:
     """Open a spreadsheet for reading; raises :class:`~batchqueue.errors.InputFileError` when it can't.
 
     The header is found among the first rows (or taken from ``header_row``, the sheet's own row
     number); a cell equal to one of ``nulls`` reads as empty. The table holds the file open until
-    its rows have been read (or :meth:`Table.close`).
+    its rows have been read (or :meth:`Table.close`). ``header_only``: the caller reads no more than
+    the header (a workbook is then streamed from its start, not loaded).
     """
     opened, first = open_source(path)
     try:
         kind = detect_kind(path, first, opened)
         source: RawSource
         if kind == "excel":  # detect_kind has already refused zip bombs and encrypted workbooks
-            source = ExcelSource.open(path, opened, sheet)
+            source = ExcelSource.open(path, opened, sheet, header_only=header_only)
         else:
             source = CsvSource.open(path, opened, first, delimiter)
     except BaseException:

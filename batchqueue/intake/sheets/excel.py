@@ -97,22 +97,23 @@ def _calamine_rows(name: str, f: IO[bytes], sheet: str | None) -> tuple[str, lis
 
 
 def _xlsx_rows(
-    name: str, f: IO[bytes], sheet: str | None, *, force: bool = False
+    name: str, f: IO[bytes], sheet: str | None, *, force: bool = False, header_only: bool = False
 ) -> tuple[str, list[str], Iterator[NumberedRow], int] | None:
     """Rows of an xlsx sheet too large for calamine, streamed; None when calamine can take it
-    (``force``: streamed anyway)."""
+    (``force``: streamed anyway). ``header_only``: streamed without counting the sheet first, for a
+    caller that reads only its first rows (an import whose helper process reads the rest)."""
     try:
         zf = zipfile.ZipFile(f)
         book = read_workbook(zf)
         names = [n for n, _ in book.sheets]
         chosen = pick_sheet(names, sheet, name)
         member = dict(book.sheets)[chosen]
-        scan = scan_sheet(zf, member, stop_after=CALAMINE_MAX_CELLS)
+        scan = None if header_only else scan_sheet(zf, member, stop_after=CALAMINE_MAX_CELLS)
     except InputFileError:
         raise
     except UNREADABLE as exc:
         raise InputFileError(name, f"is not a readable workbook ({exc})") from None
-    if scan.extent_known:
+    if scan is not None and scan.extent_known:
         if scan.area > ABSURD_AREA and scan.area > ABSURD_RATIO * max(scan.cells, 1):
             raise InputFileError(
                 name,
@@ -137,7 +138,7 @@ def _xlsx_rows(
         finally:
             zf.close()
 
-    return chosen, names, rows(), scan.max_row if scan.extent_known else 0
+    return chosen, names, rows(), scan.max_row if scan is not None and scan.extent_known else 0
 
 
 class ExcelSource:
@@ -152,11 +153,11 @@ class ExcelSource:
         self._source = source
 
     @classmethod
-    def open(cls, path: Path, source: IO[bytes], sheet: str | None = None) -> ExcelSource:
+    def open(cls, path: Path, source: IO[bytes], sheet: str | None = None, *, header_only: bool = False) -> ExcelSource:
         name = str(path)
         sha256, size = sha256_of(source)
         xlsx = zipfile.is_zipfile(source) and _is_xlsx(source)
-        found = _xlsx_rows(name, source, sheet) if xlsx else None
+        found = _xlsx_rows(name, source, sheet, header_only=header_only) if xlsx else None
         source.seek(0)
         if found is None:
             try:
