@@ -7,8 +7,8 @@
 2. Scale: a 1,000,000-row CSV (peak RSS < 400 MiB) and a 100,000-row xlsx (>= 30,000 rows/s).
 
 Peak RSS is measured with wait4. This machine's neighbours make single runs noisy (±20%), so the
-floor comparison and the xlsx figure take the best of --repeat runs of each. Run: make bench (or: python bench/import_bench.py --rows 200000
-for a quicker look).
+floor comparison and the xlsx figure take the best of --repeat runs of each. Run: make bench
+(or: python bench/import_bench.py --rows 200000 for a quicker look).
 """
 
 from __future__ import annotations
