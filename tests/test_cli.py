@@ -179,3 +179,15 @@ def test_a_bad_ledger_or_a_busy_port_is_a_message_not_a_traceback(tmp_path: Path
     assert taken.code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in taken.err
     assert "Traceback" not in bad.err + taken.err
+
+
+def test_the_import_path_loads_no_sqlalchemy_before_the_helper_is_forked() -> None:
+    # The validating helper is forked once the import's modules are loaded and before the ledger
+    # is opened; SQLAlchemy (~0.3 s to import) must not be among them, or every large import
+    # starts its helper that much later. A fresh interpreter, so other tests' imports don't count.
+    code = (
+        "import sys, batchqueue.cli.load_cmds, batchqueue.service.loading, batchqueue.intake.importer;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'alembic')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

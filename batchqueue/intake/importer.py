@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
@@ -21,8 +21,11 @@ from batchqueue.intake.loader import LoadResult, Problem, Progress, RowLoader, e
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.rules import RowRule
 from batchqueue.intake.validator_process import Validation, worth_a_helper
-from batchqueue.ledger import Ledger, RowRun
+from batchqueue.ledger.records import RowRun
 from batchqueue.reports.fix_file import InvalidRowsWriter
+
+if TYPE_CHECKING:
+    from batchqueue.ledger import Ledger  # the ledger's SQLAlchemy is imported once a ledger is opened
 
 __all__ = ["LoadResult", "Problem", "check_file", "import_file"]
 

@@ -8,12 +8,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from batchqueue.defaults import DEFAULTS
-from batchqueue.ledger import Job, Ledger, open_ledger
+from batchqueue.ledger import Job, open_ledger
 from batchqueue.logs import register_secret
 from batchqueue.settings import Settings, check_credentials, redact_url
 
 if TYPE_CHECKING:
     from batchqueue.insight.client import InsightClient
+    from batchqueue.ledger import Ledger
 
 log = logging.getLogger("batchqueue.service")
 
