@@ -6,7 +6,8 @@ state is a :class:`Conflict`, logged and reported, never silently skipped. Modul
 *happened* (a reply was ambiguous, a callback arrived); this module alone decides what the row
 *becomes*. The table, drawn::
 
-    import ──▶ pending | invalid | duplicate | filtered (invalid, duplicate and filtered are final)
+    import ──▶ pending | invalid | duplicate | filtered | suppressed   (all but pending are final)
+    pending ──suppressed──▶ suppressed  (a do-not-call list forbids the number: checked in each claim)
     pending ──claimed──▶ sending ──accepted──▶ queued
                          sending ──refused───▶ failed
                          sending ──ambiguous─▶ uncertain        (or pending, if the run opted in to resend)
@@ -44,6 +45,7 @@ class RowState(StrEnum):
     DUPLICATE = "duplicate"
     CANCELED = "canceled"
     FILTERED = "filtered"  # left out by the import's --where
+    SUPPRESSED = "suppressed"  # a campaign rule forbids calling it (a do-not-call list: dnc:<list>)
 
 
 class Event(StrEnum):
@@ -63,6 +65,7 @@ class Event(StrEnum):
     RETRIED_UNCERTAIN = "retried_uncertain"
     RECONCILED = "reconciled"
     CANCELED = "canceled"
+    SUPPRESSED = "suppressed"
 
 
 @dataclass(frozen=True)
@@ -116,11 +119,16 @@ TRANSITIONS: Mapping[Event, Transition] = {
         frozenset({S.UNCERTAIN}), S.PENDING, "reconcile: no callback proved it queued; the operator resends"
     ),
     Event.CANCELED: Transition(frozenset({S.PENDING}), S.CANCELED, "canceled before it was sent"),
+    Event.SUPPRESSED: Transition(
+        frozenset({S.PENDING}), S.SUPPRESSED, "its number is on a do-not-call list (found as it was claimed)"
+    ),
 }
 del S
 
 #: States a row is given at import; no event leads into them afterwards except pending.
-INITIAL_STATES = frozenset({RowState.PENDING, RowState.INVALID, RowState.DUPLICATE})
+INITIAL_STATES = frozenset(
+    {RowState.PENDING, RowState.INVALID, RowState.DUPLICATE, RowState.FILTERED, RowState.SUPPRESSED}
+)
 
 
 def target(event: Event) -> RowState:

@@ -81,6 +81,7 @@ def test_import_and_status_json_contracts(tmp_path: Path, run_cli: Run) -> None:
         "duplicate": 1,
         "canceled": 0,
         "filtered": 0,
+        "suppressed": 0,
     }
     listing = run_cli("status", "--json").json()
     assert [j["job_id"] for j in listing["jobs"]] == [data["job_id"]]

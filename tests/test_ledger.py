@@ -92,6 +92,7 @@ def test_import_accounts_for_every_row_and_is_idempotent(tmp_path: Path) -> None
         "duplicate": 0,
         "canceled": 0,
         "filtered": 0,
+        "suppressed": 0,
     }
     with ledger.engine.connect() as conn:
         tokens = [r[0] for r in conn.execute(text("SELECT token FROM rows WHERE state = 'pending'"))]

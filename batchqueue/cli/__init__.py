@@ -44,9 +44,18 @@ def cli(log_level: str, log_format: str) -> None:
 
 
 def _register() -> None:
-    from batchqueue.cli import db_cmds, export_cmd, load_cmds, outcome_cmds, run_cmds, sandbox_cmd, status_cmds
+    from batchqueue.cli import (
+        db_cmds,
+        dnc_cmds,
+        export_cmd,
+        load_cmds,
+        outcome_cmds,
+        run_cmds,
+        sandbox_cmd,
+        status_cmds,
+    )
 
-    for module in (load_cmds, run_cmds, status_cmds, outcome_cmds, export_cmd, sandbox_cmd, db_cmds):
+    for module in (load_cmds, run_cmds, status_cmds, outcome_cmds, export_cmd, dnc_cmds, sandbox_cmd, db_cmds):
         for command in module.COMMANDS:
             cli.add_command(command)
 

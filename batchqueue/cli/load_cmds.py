@@ -54,6 +54,8 @@ def _print_result(result: LoadResult) -> None:
     )
     if m.where:
         counts += f"  filtered {result.filtered} (--where {' and '.join(c.text for c in m.where)})"
+    if result.suppressed:
+        counts += f"  suppressed {result.suppressed} (on a do-not-call list; `batchqueue dnc list`)"
     click.echo(counts)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)

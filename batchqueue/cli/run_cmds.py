@@ -56,6 +56,7 @@ def _describe(summary: RunSummary) -> str:
         f"job {summary.job_id}: sent {summary.sent} in {summary.seconds:.1f}s ({rate:.1f}/s) — "
         f"queued {c.get('queued', 0)}, failed {c.get('failed', 0)}, uncertain {c.get('uncertain', 0)}, "
         f"pending {c.get('pending', 0)}"
+        + (f"; {summary.suppressed} found on a do-not-call list and suppressed" if summary.suppressed else "")
     )
 
 

@@ -102,8 +102,8 @@ def import_file(
                 result.job_id, result.created = found.id, False
                 result.rows = sum(counts.values())
                 result.invalid, result.duplicate = counts["invalid"], counts["duplicate"]
-                result.filtered = counts["filtered"]
-                result.valid = result.rows - result.invalid - result.duplicate - result.filtered
+                result.filtered, result.suppressed = counts["filtered"], counts["suppressed"]
+                result.valid = result.rows - result.invalid - result.duplicate - result.filtered - result.suppressed
                 result.blank = found.blank_rows
                 result.seconds = time.perf_counter() - started
                 return result
@@ -131,7 +131,11 @@ def import_file(
             "blank_rows": 0,
             "created_at": float(now),
         }
-        result.job_id = ledger.create_job(job_values, new_rows, lambda: {"blank_rows": result.blank})
+        result.job_id = ledger.create_job(
+            job_values, new_rows, lambda: {"blank_rows": result.blank}, phone_column=result.mapping.phone_column
+        )
+        result.suppressed = ledger.counts(result.job_id)["suppressed"]
+        result.valid -= result.suppressed
     result.created = True
     result.seconds = time.perf_counter() - started
     return result

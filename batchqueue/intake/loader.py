@@ -71,6 +71,7 @@ class LoadResult:
     invalid: int = 0
     duplicate: int = 0
     filtered: int = 0
+    suppressed: int = 0  # on a do-not-call list (known once the rows are in the ledger)
     blank: int = 0
     header_row: int = 1
     skipped_rows: list[SkippedRow] = field(default_factory=list)
@@ -101,6 +102,7 @@ class LoadResult:
             "invalid": self.invalid,
             "duplicate": self.duplicate,
             "filtered": self.filtered,
+            "suppressed": self.suppressed,
             "blank": self.blank,
             "mapping": self.mapping.as_dict(),
             "problems": [

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from batchqueue.errors import JobNotFoundError
 from batchqueue.ledger.database import write
+from batchqueue.ledger.dnc import suppress_imported
 from batchqueue.ledger.records import Job, RowRun
 from batchqueue.ledger.schema import jobs, rows
 from batchqueue.lifecycle import RowState
@@ -63,14 +64,19 @@ class JobsLedger:
         job_values: dict[str, Any],
         runs: Iterable[RowRun],
         late_values: Callable[[], dict[str, Any]] | None = None,
+        *,
+        phone_column: str = "phone",
     ) -> int:
         """Insert a job and all its rows in ONE transaction: a crash leaves no half job behind.
 
-        ``late_values`` gives job fields known only once the rows are read (e.g. blank rows).
+        ``late_values`` gives job fields known only once the rows are read (e.g. blank rows). Rows
+        whose number is on a do-not-call list are ``suppressed`` in the same transaction (their
+        reason names ``phone_column``).
         """
         with write(self.engine) as conn:
             job_id = int(conn.execute(insert(jobs).values(**job_values).returning(jobs.c.id)).scalar_one())
             self._insert_rows(conn, job_id, runs)
+            suppress_imported(conn, job_id, phone_column)
             if late_values is not None:
                 conn.execute(update(jobs).where(jobs.c.id == job_id).values(**late_values()))
         return job_id

@@ -174,6 +174,7 @@ class Settled:
     claimed: list[Claimed] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
     held: int = 0
+    suppressed: int = 0  # candidates found on a do-not-call list, suppressed instead of claimed
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ Times are unix seconds (REAL): cheap to write a million of, easy to compare, for
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -144,4 +144,16 @@ spool_positions = Table(
     Column("spool_id", String(64), primary_key=True, comment="a callback spool file's own id"),
     Column("position", Integer, nullable=False, comment="bytes of it applied to this ledger"),
     Column("updated_at", Float, nullable=False),
+)
+
+dnc_entries = Table(
+    "dnc_entries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("list_name", String(64), nullable=False, comment="the do-not-call list it is on"),
+    Column("e164", String(20), nullable=False, comment="the number, +E.164"),
+    Column("added_at", Float, nullable=False),
+    Column("source", Text, comment="the file it was imported from, or 'added by hand'"),
+    UniqueConstraint("list_name", "e164", name="uq_dnc_entries_list_name_e164"),
+    Index("ix_dnc_entries_e164", "e164"),
 )

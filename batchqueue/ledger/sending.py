@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, and_, or_, select, update
 
 from batchqueue.ledger.batchsql import event_guard, in_list, multi_values, placeholder, states_sql, values_cte
 from batchqueue.ledger.database import write
+from batchqueue.ledger.dnc import suppress_listed
 from batchqueue.ledger.records import CLAIM_COLUMNS, Claimed, Settled, Settlement, claimed_from
 from batchqueue.ledger.schema import attempts, rows
 from batchqueue.lifecycle import Conflict, Event, RowState, allowed_from, target
@@ -169,7 +170,7 @@ class SendingLedger:
             if items:
                 done.conflicts = _record(conn, items, stamp)
             if claim_limit > 0:
-                done.claimed, done.held = self._claim(
+                done.claimed, done.held, done.suppressed = self._claim(
                     conn, job_id, claim_limit, stamp, owner, stamp + lease_ttl, review
                 )
         for conflict in done.conflicts:
@@ -185,11 +186,12 @@ class SendingLedger:
         owner: str | None,
         expires: float,
         review: ClaimReview | None,
-    ) -> tuple[list[Claimed], int]:
+    ) -> tuple[list[Claimed], int, int]:
+        """(claimed rows, rows held by ``review``, rows suppressed by a do-not-call list)."""
         mark = placeholder(conn)
         lock = self._lock(skip_locked=True)
         claimed: list[Claimed] = []
-        held = 0
+        held = suppressed = 0
         after = 0
         while len(claimed) < limit:
             want = limit - len(claimed)
@@ -202,6 +204,10 @@ class SendingLedger:
                 break
             after = found[-1][0]
             candidates = [claimed_from(r) for r in found]
+            barred = suppress_listed(conn, job_id, candidates, stamp)  # the lists, checked as late as this
+            if barred:
+                candidates = [c for c in candidates if c.row_id not in barred]
+                suppressed += len(barred)
             if review is None:
                 chosen = candidates
             else:
@@ -214,9 +220,9 @@ class SendingLedger:
             if chosen:
                 _mark_sending(conn, job_id, [c.row_id for c in chosen], stamp, owner, expires)
                 claimed += chosen
-            if review is None or len(found) < want:
+            if (review is None and not barred) or len(found) < want:
                 break
-        return claimed, held
+        return claimed, held, suppressed
 
     # -- operator actions ----------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """The ledger: jobs and rows in one database, the only writer of row state.
 
 :class:`Ledger` holds the SQL every backend shares (from its parts: jobs, sending, outcomes,
-workers, reports); :mod:`batchqueue.ledger.sqlite` and :mod:`batchqueue.ledger.postgresql` hold
+workers, reports, dnc); :mod:`batchqueue.ledger.sqlite` and :mod:`batchqueue.ledger.postgresql` hold
 what differs. :func:`batchqueue.ledger.open_ledger` picks the backend from the URL.
 
 Usage::
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from batchqueue.ledger.dnc import DncLedger
 from batchqueue.ledger.jobs import JobsLedger
 from batchqueue.ledger.outcomes import OutcomesLedger
 from batchqueue.ledger.reports import ReportsLedger
@@ -23,7 +24,7 @@ from batchqueue.ledger.sending import SendingLedger
 from batchqueue.ledger.workers import WorkersLedger
 
 
-class Ledger(JobsLedger, SendingLedger, OutcomesLedger, WorkersLedger, ReportsLedger):
+class Ledger(JobsLedger, SendingLedger, OutcomesLedger, WorkersLedger, ReportsLedger, DncLedger):
     """A ledger on one database. Build it with :func:`batchqueue.ledger.open_ledger`."""
 
     backend = "?"

@@ -72,6 +72,7 @@ class RunSummary:
     message: str = ""
     sent: int = 0
     recovered_uncertain: int = 0
+    suppressed: int = 0  # rows found on a do-not-call list as they were claimed, this run
     this_run: dict[str, int] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -90,6 +91,7 @@ class RunSummary:
             "pending": self.counts.get("pending", 0),
             "sent": self.sent,
             "recovered_uncertain": self.recovered_uncertain,
+            "suppressed": self.suppressed,
             "this_run": self.this_run,
             "counts": self.counts,
             "conflicts": self.conflicts,
@@ -314,6 +316,7 @@ class Submitter:
                         review=self.options.review,
                     )
                     self._note_conflicts(settled.conflicts)
+                    self.summary.suppressed += settled.suppressed
                     if want > 0 and len(settled.claimed) < want:
                         exhausted = True
                     for row in settled.claimed:

@@ -150,7 +150,7 @@ def find_column(name: str, headers: list[str], what: str) -> str:
     raise UsageError(f"{what}: no column named {name!r}; the file's columns are {listed}")
 
 
-def _phone_columns(given: str | None, headers: list[str]) -> tuple[str, ...]:
+def phone_columns(given: str | None, headers: list[str]) -> tuple[str, ...]:
     if given:
         if given in headers or given.strip().casefold() in {h.casefold() for h in headers}:
             return (find_column(given, headers, "--phone-column"),)
@@ -210,7 +210,7 @@ def _normalize_defaults(spec: MappingSpec, now: int, columns: dict[str, str]) ->
 
 def resolve(spec: MappingSpec, headers: list[str], *, now: int) -> ResolvedMapping:
     """The effective mapping of ``spec`` over ``headers``; UsageError for any mismatch."""
-    phones = _phone_columns(spec.phone_column, headers)
+    phones = phone_columns(spec.phone_column, headers)
     columns: dict[str, str] = {}
     for key in FIELDS:
         if key in spec.columns:

@@ -1,0 +1,177 @@
+"""Do-not-call lists: ledger-wide, named, indexed by number; and the rows they suppress.
+
+A number on any list is never sent: an import gives its rows the state ``suppressed`` (reason
+``dnc:<list>``), and every claim looks its candidates up again inside the claim transaction
+(:func:`suppress_listed`), so a number added after the import, or while a run goes on, is not
+claimed from then on. (A row claimed, and so committed ``sending``, before the number was added
+may still leave: the check is as late as the claim, not later.)
+
+Usage::
+
+    added, already = ledger.add_to_dnc([("optouts", "+16175550100")], source="optouts.csv")
+    ledger.remove_from_dnc("optouts", ["+16175550100"])
+    for name, count, last_added in ledger.dnc_lists(): ...
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine, func, select
+
+from batchqueue.errors import UsageError
+from batchqueue.ledger.batchsql import event_guard, in_list, placeholder
+from batchqueue.ledger.database import write
+from batchqueue.ledger.records import Claimed
+from batchqueue.ledger.schema import dnc_entries, jobs
+from batchqueue.lifecycle import Event, RowState
+
+_LIST_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_SUPPRESSED = RowState.SUPPRESSED.value
+_PENDING = RowState.PENDING.value
+#: Numbers per INSERT batch, and per lookup.
+_BATCH = 5000
+T = TypeVar("T")
+
+
+def list_name(value: str) -> str:
+    """A valid list name (it appears in reasons as ``dnc:<list>``), or :class:`UsageError`."""
+    if not _LIST_NAME.fullmatch(value or ""):
+        raise UsageError(f"--list {value!r}: a list name is 1-64 letters, digits, '-', '_' or '.'")
+    return value
+
+
+def _reason_prefix(phone_column: str) -> str:
+    """The JSON reasons of a suppressed row, up to the list's name: ``[["phone","dnc:``."""
+    return "[[" + json.dumps(phone_column, ensure_ascii=False) + ',"dnc:'
+
+
+def _phone_column(conn: Connection, job_id: int) -> str:
+    raw = conn.execute(select(jobs.c.mapping).where(jobs.c.id == job_id)).scalar()
+    return str(json.loads(raw or "{}").get("phone_column") or "phone")
+
+
+def suppress_imported(conn: Connection, job_id: int, phone_column: str) -> int:
+    """Inside an import's transaction: the job's pending rows whose number is listed become
+    ``suppressed``; returns how many."""
+    if conn.execute(select(dnc_entries.c.id).limit(1)).first() is None:
+        return 0  # no list at all: not one lookup per row
+    mark = placeholder(conn)
+    listed = "SELECT MIN(d.list_name) FROM dnc_entries d WHERE d.e164 = rows.e164"
+    moved = conn.exec_driver_sql(
+        f"UPDATE rows SET state = '{_SUPPRESSED}', reasons = CAST({mark} AS TEXT) || ({listed}) || '\"]]' "
+        f"WHERE job_id = {mark} AND state = '{_PENDING}' "
+        "AND EXISTS (SELECT 1 FROM dnc_entries d WHERE d.e164 = rows.e164)",
+        (_reason_prefix(phone_column), job_id),
+    ).rowcount
+    return int(moved or 0)
+
+
+def suppress_listed(conn: Connection, job_id: int, candidates: list[Claimed], stamp: float) -> set[int]:
+    """Inside a claim's transaction: the candidates whose number is listed become ``suppressed``
+    (guarded by the lifecycle table); returns their row ids, which must not be claimed."""
+    numbers = sorted({c.e164 for c in candidates if c.e164})
+    if not numbers:
+        return set()
+    found = conn.exec_driver_sql(
+        f"SELECT e164, MIN(list_name) FROM dnc_entries WHERE e164 IN {in_list(conn, len(numbers))} GROUP BY e164",
+        tuple(numbers),
+    ).all()
+    if not found:
+        return set()
+    on_list = {e164: name for e164, name in found}
+    barred = [c for c in candidates if c.e164 in on_list]
+    prefix = _reason_prefix(_phone_column(conn, job_id))
+    mark = placeholder(conn)
+    guard = event_guard([Event.SUPPRESSED], f"'{Event.SUPPRESSED.value}'")
+    for c in barred:
+        conn.exec_driver_sql(
+            f"UPDATE rows SET state = '{_SUPPRESSED}', reasons = {mark}, updated_at = {mark} "
+            f"WHERE id = {mark} AND {guard}",
+            (f'{prefix}{on_list[c.e164]}"]]', stamp, c.row_id),
+        )
+    return {c.row_id for c in barred}
+
+
+class DncLedger:
+    """The do-not-call side of the ledger (see :class:`batchqueue.ledger.store.Ledger`)."""
+
+    engine: Engine
+
+    def add_to_dnc(self, entries: Iterable[tuple[str, str]], *, source: str) -> tuple[int, int]:
+        """Put each (list, E.164 number) of ``entries`` on its list, in one transaction; returns
+        (added, already on that list)."""
+        stamp = time.time()
+        given = 0
+        names: set[str] = set()
+        with write(self.engine) as conn:
+            before = self._count(conn)
+            mark = placeholder(conn)
+            sql = (
+                f"INSERT INTO dnc_entries (list_name, e164, added_at, source) VALUES ({mark}, {mark}, {mark}, {mark}) "
+                "ON CONFLICT (list_name, e164) DO NOTHING"
+            )
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            try:
+                for batch in _batches(entries):
+                    given += len(batch)
+                    for name in {name for name, _ in batch} - names:
+                        names.add(list_name(name))
+                    cursor.executemany(sql, [(name, e164, stamp, source) for name, e164 in batch])
+            finally:
+                cursor.close()
+            added = self._count(conn) - before
+        return added, given - added
+
+    def remove_from_dnc(self, name: str, numbers: Iterable[str]) -> int:
+        """Take ``numbers`` off list ``name``; returns how many were on it."""
+        name = list_name(name)
+        removed = 0
+        with write(self.engine) as conn:
+            for batch in _batches(numbers):
+                removed += int(
+                    conn.execute(
+                        dnc_entries.delete().where(dnc_entries.c.list_name == name, dnc_entries.c.e164.in_(batch))
+                    ).rowcount
+                    or 0
+                )
+        return removed
+
+    def dnc_lists(self) -> list[tuple[str, int, float]]:
+        """Every list: (name, numbers on it, when a number was last added), by name."""
+        query = (
+            select(dnc_entries.c.list_name, func.count(), func.max(dnc_entries.c.added_at))
+            .group_by(dnc_entries.c.list_name)
+            .order_by(dnc_entries.c.list_name)
+        )
+        with self.engine.connect() as conn:
+            return [(str(n), int(c), float(t)) for n, c, t in conn.execute(query)]
+
+    def dnc_entries(self, names: Sequence[str] = ()) -> Iterator[tuple[str, str, float, str | None]]:
+        """(list, number, added at, source) of the lists ``names`` (all when empty), by list and number."""
+        query = select(dnc_entries.c.list_name, dnc_entries.c.e164, dnc_entries.c.added_at, dnc_entries.c.source)
+        if names:
+            query = query.where(dnc_entries.c.list_name.in_([list_name(n) for n in names]))
+        query = query.order_by(dnc_entries.c.list_name, dnc_entries.c.e164)
+        with self.engine.connect() as conn:
+            for record in conn.execution_options(yield_per=10_000).execute(query):
+                yield str(record[0]), str(record[1]), float(record[2]), record[3]
+
+    @staticmethod
+    def _count(conn: Connection) -> int:
+        return int(conn.execute(select(func.count()).select_from(dnc_entries)).scalar() or 0)
+
+
+def _batches(numbers: Iterable[T]) -> Iterator[list[T]]:
+    batch: list[T] = []
+    for number in numbers:
+        batch.append(number)
+        if len(batch) >= _BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
