@@ -19,6 +19,7 @@ import json
 import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine, func, select
@@ -34,7 +35,7 @@ _LIST_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _SUPPRESSED = RowState.SUPPRESSED.value
 _PENDING = RowState.PENDING.value
 #: Numbers per INSERT batch, and per lookup.
-_BATCH = 5000
+_BATCH = 20_000
 T = TypeVar("T")
 
 
@@ -65,7 +66,7 @@ def suppress_imported(conn: Connection, job_id: int, phone_column: str) -> int:
     moved = conn.exec_driver_sql(
         f"UPDATE rows SET state = '{_SUPPRESSED}', reasons = CAST({mark} AS TEXT) || ({listed}) || '\"]]' "
         f"WHERE job_id = {mark} AND state = '{_PENDING}' "
-        "AND EXISTS (SELECT 1 FROM dnc_entries d WHERE d.e164 = rows.e164)",
+        "AND e164 IN (SELECT e164 FROM dnc_entries)",
         (_reason_prefix(phone_column), job_id),
     ).rowcount
     return int(moved or 0)
@@ -113,7 +114,7 @@ class DncLedger:
             mark = placeholder(conn)
             sql = (
                 f"INSERT INTO dnc_entries (list_name, e164, added_at, source) VALUES ({mark}, {mark}, {mark}, {mark}) "
-                "ON CONFLICT (list_name, e164) DO NOTHING"
+                "ON CONFLICT (e164, list_name) DO NOTHING"
             )
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             try:
@@ -166,12 +167,7 @@ class DncLedger:
         return int(conn.execute(select(func.count()).select_from(dnc_entries)).scalar() or 0)
 
 
-def _batches(numbers: Iterable[T]) -> Iterator[list[T]]:
-    batch: list[T] = []
-    for number in numbers:
-        batch.append(number)
-        if len(batch) >= _BATCH:
-            yield batch
-            batch = []
-    if batch:
+def _batches(items: Iterable[T]) -> Iterator[list[T]]:
+    rest = iter(items)
+    while batch := list(islice(rest, _BATCH)):
         yield batch

@@ -154,6 +154,6 @@ dnc_entries = Table(
     Column("e164", String(20), nullable=False, comment="the number, +E.164"),
     Column("added_at", Float, nullable=False),
     Column("source", Text, comment="the file it was imported from, or 'added by hand'"),
-    UniqueConstraint("list_name", "e164", name="uq_dnc_entries_list_name_e164"),
-    Index("ix_dnc_entries_e164", "e164"),
+    # Number first: the one index serves both "is it listed?" and "is it on this list already?".
+    UniqueConstraint("e164", "list_name", name="uq_dnc_entries_e164"),
 )

@@ -27,11 +27,9 @@ def upgrade() -> None:
         sa.Column("added_at", sa.Float(), nullable=False),
         sa.Column("source", sa.Text(), nullable=True, comment="the file it was imported from, or 'added by hand'"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dnc_entries")),
-        sa.UniqueConstraint("list_name", "e164", name="uq_dnc_entries_list_name_e164"),
+        sa.UniqueConstraint("e164", "list_name", name="uq_dnc_entries_e164"),
     )
-    op.create_index("ix_dnc_entries_e164", "dnc_entries", ["e164"], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_dnc_entries_e164", table_name="dnc_entries")
     op.drop_table("dnc_entries")
