@@ -99,6 +99,8 @@ def test_an_opt_outs_sheet_of_the_workbook_suppresses_rows_at_import(tmp_path: P
     assert suppressed == {5: [["Phone", "dnc:default"]], 9: [["Phone", "dnc:default"]]}
     shown = run_cli("import", book, "--sheet", "Contacts", "--survey", "1", "--instance", "1", "--db", db, "--new-job")
     assert "suppressed 2 (on a do-not-call list" in shown.out
+    assert run_cli("status", "2", "--db", db, "--json").json()["suppressed_by"] == {"dnc:default": 2}
+    assert "suppressed: dnc:default 2" in run_cli("status", "2", "--db", db).out
 
 
 def test_the_lists_are_checked_in_each_claim_on_both_backends(ledger_url: str, tmp_path: Path) -> None:

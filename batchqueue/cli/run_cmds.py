@@ -7,6 +7,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from batchqueue.errors import EnvironmentFailure, InsightError, UsageError
 
 if TYPE_CHECKING:
     from batchqueue.sending.submitter import RunSummary
-    from batchqueue.service.sending import RunStart
+    from batchqueue.service.sending import Preview, RunStart
 
 
 @contextmanager
@@ -58,6 +59,35 @@ def _describe(summary: RunSummary) -> str:
         f"pending {c.get('pending', 0)}"
         + (f"; {summary.suppressed} found on a do-not-call list and suppressed" if summary.suppressed else "")
     )
+
+
+def _show_preview(found: Preview, as_json: bool) -> None:
+    if as_json:
+        emit_json(
+            {
+                "job_id": found.job_id,
+                "rows": [{"row": r.row_number, "fields": dict(r.fields)} for r in found.rows],
+                "suppressed": found.suppressed,
+                "held": found.held,
+            }
+        )
+        return
+    from batchqueue.untrusted import printable
+
+    click.echo(f"dry run of job {found.job_id}: nothing is sent, nothing changes in the ledger")
+    if found.suppressed:
+        click.echo(f"{found.suppressed} row(s) on the way are on a do-not-call list and would be suppressed")
+    if found.held:
+        click.echo(f"{found.held} row(s) on the way would be held by a send-time rule")
+    if not found.rows:
+        click.echo("no row would be sent now")
+    for row in found.rows:
+        click.echo(f"row {row.row_number}:")
+        for name, value in row.fields:
+            when = ""
+            if name in ("start_timestamp", "end_timestamp") and value.isdigit():
+                when = "  (" + datetime.fromtimestamp(int(value), UTC).strftime("%Y-%m-%d %H:%M:%S UTC") + ")"
+            click.echo(f"  {name} = {printable(value)}{when}")  # cells may hold escapes or newlines
 
 
 def _show_run(summary: RunSummary, as_json: bool) -> None:
@@ -164,6 +194,16 @@ class _RunBar:
     show_default=True,
     help="Seconds a worker's claim on a row lasts without a heartbeat (PostgreSQL, many workers).",
 )
+@click.option(
+    "--limit",
+    type=click.IntRange(1),
+    help="A test send: send at most N rows, then stop (with --dry-run: how many rows to show, default 10).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the exact request fields (window included) of the next rows; send nothing, change nothing.",
+)
 @click.option("--unsafe-resend-sending", is_flag=True, hidden=True)
 @ca_bundle_option
 @db_option
@@ -180,6 +220,8 @@ def run(
     read_timeout: float,
     retries: int,
     lease_ttl: float,
+    limit: int | None,
+    dry_run: bool,
     unsafe_resend_sending: bool,
     ca_bundle: str | None,
     db: str | None,
@@ -188,7 +230,7 @@ def run(
 ) -> int:
     """Send JOB's pending rows to Insight; safe to interrupt and run again."""
     from batchqueue.exits import EXIT_CODES, EXIT_FINISHED_WITH_PROBLEMS, ExitReason, exit_code_for
-    from batchqueue.service.sending import RunRequest
+    from batchqueue.service.sending import DRY_RUN_ROWS, RunRequest, preview
     from batchqueue.service.sending import run as send
 
     request = RunRequest(
@@ -202,8 +244,12 @@ def run(
         read_timeout=read_timeout,
         retries=retries,
         lease_ttl=lease_ttl,
+        limit=limit,
         unsafe_resend_sending=unsafe_resend_sending,
     )
+    if dry_run:
+        _show_preview(preview(settings(db, ca_bundle), request, limit or DRY_RUN_ROWS), as_json)
+        return 0
     with ExitStack() as stack:
         stop = stack.enter_context(stop_on_signals())
         bar = _RunBar(stack, show=not (quiet or as_json) and sys.stderr.isatty())

@@ -31,6 +31,7 @@ def _job_json(s: JobStatus) -> dict[str, object]:
         "rows": s.rows,
         "counts": s.counts,
         "outcomes": s.outcomes,
+        "suppressed_by": s.suppressed_by,
     }
 
 
@@ -46,6 +47,8 @@ def _show_one(s: JobStatus) -> None:
         table.add_row(state, f"{n:,}")
     table.add_row("total", f"{s.rows:,}", style="bold")
     stdout_console().print(table)
+    if s.suppressed_by:
+        click.echo("suppressed: " + ", ".join(f"{why} {n:,}" for why, n in s.suppressed_by.items()))
     if s.outcomes:
         click.echo("outcomes: " + ", ".join(f"{status} {n:,}" for status, n in sorted(s.outcomes.items())))
     if s.workers:

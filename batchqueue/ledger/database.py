@@ -103,10 +103,18 @@ def _postgres_durable(dbapi_connection: Any, _record: Any) -> None:
 
 
 @contextmanager
-def write(engine: Engine) -> Iterator[Connection]:
-    """One write transaction (BEGIN IMMEDIATE on SQLite), committed on success."""
+def write(engine: Engine, *, rolled_back: bool = False) -> Iterator[Connection]:
+    """One write transaction (BEGIN IMMEDIATE on SQLite), committed on success; ``rolled_back``:
+    always rolled back (to see what a write would do)."""
     with engine.connect() as conn:
         conn.execution_options(**{_WRITE: True})
+        if rolled_back:
+            transaction = conn.begin()
+            try:
+                yield conn
+            finally:
+                transaction.rollback()
+            return
         with conn.begin():
             yield conn
 

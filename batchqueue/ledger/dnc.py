@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import TypeVar
@@ -28,7 +29,7 @@ from batchqueue.errors import UsageError
 from batchqueue.ledger.batchsql import event_guard, in_list, placeholder
 from batchqueue.ledger.database import write
 from batchqueue.ledger.records import Claimed
-from batchqueue.ledger.schema import dnc_entries, jobs
+from batchqueue.ledger.schema import dnc_entries, jobs, rows
 from batchqueue.lifecycle import Event, RowState
 
 _LIST_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -161,6 +162,20 @@ class DncLedger:
         with self.engine.connect() as conn:
             for record in conn.execution_options(yield_per=10_000).execute(query):
                 yield str(record[0]), str(record[1]), float(record[2]), record[3]
+
+    def suppressed_by(self, job_id: int) -> dict[str, int]:
+        """The job's suppressed rows by reason (``dnc:<list>``), most first."""
+        query = (
+            select(rows.c.reasons, func.count())
+            .where(rows.c.job_id == job_id, rows.c.state == _SUPPRESSED)
+            .group_by(rows.c.reasons)
+        )
+        found: Counter[str] = Counter()
+        with self.engine.connect() as conn:
+            for reasons, count in conn.execute(query):
+                for _, why in json.loads(reasons or "[]") or [[None, "?"]]:
+                    found[str(why)] += int(count)
+        return dict(found.most_common())
 
     @staticmethod
     def _count(conn: Connection) -> int:

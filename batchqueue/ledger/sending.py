@@ -140,6 +140,15 @@ class SendingLedger:
         open attempt each. Nothing may be sent for a row before this returns it."""
         return self.settle(job_id, [], [], limit, review=review).claimed
 
+    def preview_claim(self, job_id: int, limit: int, *, review: ClaimReview | None = None) -> Settled:
+        """What :meth:`claim` would take now — do-not-call lists and ``review`` applied, windows
+        narrowed — in a transaction that is rolled back: nothing changes (``run --dry-run``)."""
+        stamp = time.time()
+        done = Settled()
+        with write(self.engine, rolled_back=True) as conn:
+            done.claimed, done.held, done.suppressed = self._claim(conn, job_id, limit, stamp, None, stamp, review)
+        return done
+
     def record(self, settlements: Sequence[Settlement]) -> list[Conflict]:
         """Commit the settlements of several rows in one transaction (one fsync for the batch)."""
         return self.settle(0, settlements, [], 0).conflicts if settlements else []

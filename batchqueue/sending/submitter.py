@@ -59,6 +59,8 @@ class RunOptions:
     lease_ttl: float = DEFAULTS.lease_ttl
     #: A send-time rule, run inside each claim transaction (it may hold rows or narrow windows).
     review: ClaimReview | None = None
+    #: At most this many rows claimed (so sent) by this run: a test send (None: every pending row).
+    limit: int | None = None
     #: Negative control for the crash test ONLY: resend rows found ``sending``. Breaks at-most-once.
     unsafe_resend_sending: bool = False
 
@@ -284,7 +286,7 @@ class Submitter:
         ]
         for w in workers:
             w.start()
-        in_flight = 0
+        in_flight = claimed_so_far = 0
         exhausted = False
         abandoned = False
         # Claimed rows wait in the work queue for a free worker; a crash turns them uncertain even
@@ -302,7 +304,11 @@ class Submitter:
                 unsent = [d.row.row_id for d in finished if d.reply is None]
                 if any(s.event is Event.AMBIGUOUS_RESENT for s in settlements):
                     exhausted = False  # rows came back to pending (resend mode): claim them again
+                if self.options.limit is not None and claimed_so_far >= self.options.limit:
+                    exhausted = True  # a test send: its rows are all out; finish them, then stop
                 want = 0 if self.halt.is_set() or exhausted else target - in_flight
+                if self.options.limit is not None:
+                    want = min(want, self.options.limit - claimed_so_far)
                 if settlements or unsent or want > 0:
                     # One commit: outcomes become durable before they are reported, and the next
                     # rows become 'sending' before any worker can send them.
@@ -322,6 +328,7 @@ class Submitter:
                     for row in settled.claimed:
                         self._work.put(row)
                     in_flight += len(settled.claimed)
+                    claimed_so_far += len(settled.claimed)
                     if settlements and self.on_progress is not None:
                         self.on_progress(self.summary)
                 if in_flight == 0 and (exhausted or self.halt.is_set()):

@@ -12,6 +12,7 @@ from pathlib import Path
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import ApiUnavailableError, BatchFatalError, EnvironmentFailure, UsageError
 from batchqueue.exits import ExitReason
+from batchqueue.insight.form import FormBuilder
 from batchqueue.insight.retry import RetryPolicy
 from batchqueue.ledger import ClaimReview, Job
 from batchqueue.sending.locks import RunLock
@@ -37,7 +38,49 @@ class RunRequest:
     retries: int = DEFAULTS.retries
     lease_ttl: float = DEFAULTS.lease_ttl
     review: ClaimReview | None = None
+    limit: int | None = None  # a test send: at most this many rows
     unsafe_resend_sending: bool = False
+
+
+#: Rows ``run --dry-run`` shows when not told how many.
+DRY_RUN_ROWS = 10
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    """A row the next claim would send, and the form fields it would be sent with."""
+
+    row_number: int
+    fields: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What ``run --dry-run`` found: the next rows' requests, and rows the rules would stop."""
+
+    job_id: int
+    rows: list[PreviewRow]
+    suppressed: int
+    held: int
+
+
+def preview(settings: Settings, request: RunRequest, count: int = DRY_RUN_ROWS) -> Preview:
+    """The exact requests of the next ``count`` rows — do-not-call lists and send-time rules
+    applied, as the claim would apply them — from a claim that is rolled back: nothing is sent,
+    nothing changes. A row's callback token is shown as ``<token>`` (it is a secret)."""
+    with ledger_for(settings) as ledger:
+        job = ledger.job(request.job_id)
+        public_url = request.public_url
+        public_url = base_url(public_url, where="--public-url") if public_url else job.options.get("public_url")
+        found = ledger.preview_claim(job.id, count, review=request.review)
+    form = FormBuilder(job.headers, list(job.mapping.get("metadata", [])), public_url)
+    rows = []
+    for row in found.claimed:
+        fields = form.form(row)
+        if row.token:
+            fields = [(name, value.replace(row.token, "<token>")) for name, value in fields]
+        rows.append(PreviewRow(row.row_number, fields))
+    return Preview(job.id, rows, found.suppressed, found.held)
 
 
 @dataclass(frozen=True)
@@ -95,6 +138,7 @@ def run(
             shared=shared,
             lease_ttl=request.lease_ttl,
             review=request.review,
+            limit=request.limit,
         )
         target = target_of(settings, job)
         pending = ledger.counts(job.id)["pending"]

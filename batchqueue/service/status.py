@@ -17,6 +17,7 @@ class JobStatus:
     counts: dict[str, int]
     outcomes: dict[str, int]
     workers: list[WorkerInfo] = field(default_factory=list)
+    suppressed_by: dict[str, int] = field(default_factory=dict)  # reason (dnc:<list>) -> rows
 
     @property
     def rows(self) -> int:
@@ -28,7 +29,18 @@ def status(settings: Settings, job_id: int | None = None) -> list[JobStatus]:
     with ledger_for(settings) as ledger:
         if job_id is not None:
             job = ledger.job(job_id)
-            return [JobStatus(job, ledger.counts(job_id), ledger.outcome_counts(job_id), ledger.live_workers(job_id))]
+            return [
+                JobStatus(
+                    job,
+                    ledger.counts(job_id),
+                    ledger.outcome_counts(job_id),
+                    ledger.live_workers(job_id),
+                    ledger.suppressed_by(job_id),
+                )
+            ]
         jobs = ledger.jobs()
         counts = ledger.all_counts([j.id for j in jobs])
-        return [JobStatus(j, counts[j.id], ledger.outcome_counts(j.id)) for j in jobs]
+        return [
+            JobStatus(j, counts[j.id], ledger.outcome_counts(j.id), suppressed_by=ledger.suppressed_by(j.id))
+            for j in jobs
+        ]
