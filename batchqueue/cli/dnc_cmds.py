@@ -106,8 +106,8 @@ def remove_cmd(numbers: tuple[str, ...], list_name: str, region: str, db: str | 
     """Take NUMBERS off a list (rows already suppressed stay suppressed)."""
     from batchqueue.service.dnc import remove
 
-    removed = remove(settings(db), list_name, numbers, region=region)
-    click.echo(f"list {list_name!r}: {removed} removed, {len(numbers) - removed} were not on it")
+    removed, absent = remove(settings(db), list_name, numbers, region=region)
+    click.echo(f"list {list_name!r}: {removed} removed, {absent} were not on it")
     return 0
 
 

@@ -104,11 +104,14 @@ def add(settings: Settings, list_name: str, numbers: Sequence[str], *, region: s
     return DncChange(list_name, added, already)
 
 
-def remove(settings: Settings, list_name: str, numbers: Sequence[str], *, region: str = DEFAULTS.region) -> int:
-    """``numbers`` taken off the list; returns how many were on it."""
-    e164s = _read_numbers(numbers, region)
+def remove(
+    settings: Settings, list_name: str, numbers: Sequence[str], *, region: str = DEFAULTS.region
+) -> tuple[int, int]:
+    """``numbers`` taken off the list; returns (how many were on it, how many were not)."""
+    e164s = sorted(set(_read_numbers(numbers, region)))  # "617-555-0100" and "+16175550100" are one number
     with ledger_for(settings) as ledger:
-        return ledger.remove_from_dnc(list_name, e164s)
+        removed = ledger.remove_from_dnc(list_name, e164s)
+    return removed, len(e164s) - removed
 
 
 def lists(settings: Settings) -> list[tuple[str, int, float]]:
