@@ -7,7 +7,8 @@ state is a :class:`Conflict`, logged and reported, never silently skipped. Modul
 *becomes*. The table, drawn::
 
     import ──▶ pending | invalid | duplicate | filtered | suppressed   (all but pending are final)
-    pending ──suppressed──▶ suppressed  (a do-not-call list forbids the number: checked in each claim)
+    pending ──suppressed──▶ suppressed  (a do-not-call list or a re-contact limit forbids the number:
+                                         checked in each claim)
     pending ──claimed──▶ sending ──accepted──▶ queued
                          sending ──refused───▶ failed
                          sending ──ambiguous─▶ uncertain        (or pending, if the run opted in to resend)
@@ -45,7 +46,7 @@ class RowState(StrEnum):
     DUPLICATE = "duplicate"
     CANCELED = "canceled"
     FILTERED = "filtered"  # left out by the import's --where
-    SUPPRESSED = "suppressed"  # a campaign rule forbids calling it (a do-not-call list: dnc:<list>)
+    SUPPRESSED = "suppressed"  # a campaign rule forbids calling it (dnc:<list>, or recontact: …)
 
 
 class Event(StrEnum):
@@ -120,7 +121,10 @@ TRANSITIONS: Mapping[Event, Transition] = {
     ),
     Event.CANCELED: Transition(frozenset({S.PENDING}), S.CANCELED, "canceled before it was sent"),
     Event.SUPPRESSED: Transition(
-        frozenset({S.PENDING}), S.SUPPRESSED, "its number is on a do-not-call list (found as it was claimed)"
+        frozenset({S.PENDING}),
+        S.SUPPRESSED,
+        "its number is on a do-not-call list, or another job called it within the re-contact limit "
+        "(found as it was claimed)",
     ),
 }
 del S

@@ -4,7 +4,8 @@
    Target: >= 100,000 numbers/s.
 2. ``batchqueue import`` of a --rows contacts file into a ledger without a list and into one whose
    list holds every number above (a tenth of the contacts are on it). Target: at most 20% slower.
-3. Claims of 64 rows (the submitter's step) with and without that list. Target: at most 20% slower.
+3. Claims of 64 rows (the submitter's step) with and without that list and 1,000,000 earlier
+   contacts (re-contact marks of another job). Target: at most 20% slower.
 
 Run: python bench/dnc_bench.py [--numbers 1000000] [--rows 300000]
 """
@@ -15,6 +16,7 @@ import argparse
 import csv
 import random
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -50,6 +52,17 @@ def timed(cmd: list[str]) -> float:
     return time.perf_counter() - start
 
 
+def add_earlier_contacts(db: Path, count: int) -> None:
+    """``count`` numbers another job (999) contacted a day ago, none of them in the contacts file."""
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+            "INSERT INTO contact_marks (e164, job_id, row_number, contacted_at) "
+            "SELECT printf('+1999%07d', i), 999, i + 2, ? FROM n",
+            (count - 1, time.time() - 86400),
+        )
+
+
 def claim_seconds(db: Path, rounds: int = 200) -> float:
     from batchqueue.ledger import open_ledger
 
@@ -80,7 +93,7 @@ def main() -> None:
     rate = args.numbers / seconds
     print(f"dnc import  {args.numbers:>9,} numbers  {seconds:6.2f} s  {rate:>9,.0f} numbers/s   target >= 100,000")
 
-    runs = {"without a list": plain, "with the list": listed}
+    runs = {"without a list": plain, "with the list": listed}  # (and, for the claims, 1M earlier contacts)
     best = {}
     for label, db in runs.items():
         best[label] = min(
@@ -98,10 +111,12 @@ def main() -> None:
     timed([exe, "dnc", "import", str(numbers), "--list", "optouts", "--db", str(listed)])
     for db in runs.values():
         timed([exe, "import", str(people), "--survey", "1", "--instance", "1", "--db", str(db), "-q"])
+    add_earlier_contacts(listed, args.numbers)
     claims = {label: claim_seconds(db) for label, db in runs.items()}
     for label, each in claims.items():
         print(f"claim of 64 rows {label:<15} {each * 1000:6.2f} ms")
-    print(f"claim cost of the list: {claims['with the list'] / claims['without a list'] - 1:+.0%}   target <= +20%")
+    cost = claims["with the list"] / claims["without a list"] - 1
+    print(f"claim cost of the list and the earlier contacts: {cost:+.0%}   target <= +20%")
 
 
 if __name__ == "__main__":

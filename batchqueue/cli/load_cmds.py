@@ -102,6 +102,12 @@ def check(file: Path, errors_out: Path | None, max_problems: int, as_json: bool,
 @click.option("--instance", "instance_id", required=True, help="Insight instance id of that survey.")
 @mapping_options
 @click.option("--new-job", is_flag=True, help="Create a new job even if this file was imported before.")
+@click.option(
+    "--recontact-after",
+    metavar="PERIOD",
+    help="Never call a number another job of this ledger called within PERIOD (7d, 36h, 2w): "
+    "its row is suppressed, at import and again as it is claimed.",
+)
 @_max_problems
 @db_option
 @json_option
@@ -111,6 +117,7 @@ def import_(
     survey_id: str,
     instance_id: str,
     new_job: bool,
+    recontact_after: str | None,
     max_problems: int,
     db: str | None,
     as_json: bool,
@@ -118,9 +125,18 @@ def import_(
     **opts: Any,
 ) -> int:
     """Import FILE into the ledger as a job (or find the job it already is) and print its id."""
+    from batchqueue.periods import parse_period
     from batchqueue.service.loading import ImportRequest, import_file
 
-    request = ImportRequest(file, build_spec(opts), survey_id, instance_id, new_job=new_job, max_problems=max_problems)
+    request = ImportRequest(
+        file,
+        build_spec(opts),
+        survey_id,
+        instance_id,
+        new_job=new_job,
+        max_problems=max_problems,
+        recontact_after=parse_period(recontact_after, "--recontact-after") if recontact_after else None,
+    )
     with progress_bar(f"importing {file.name}", quiet=quiet or as_json) as progress:
         result = import_file(settings(db), request, progress=progress)
     if as_json:

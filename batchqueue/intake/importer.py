@@ -70,12 +70,14 @@ def import_file(
     parallel: bool | None = None,
     rules: Sequence[RowRule] = (),
     validation: Validation | None = None,
+    options: dict[str, Any] | None = None,
 ) -> LoadResult:
     """Import ``path`` as a job; the same file, survey, instance and mapping again finds that job.
 
     ``parallel`` validates in a helper process while this one writes (None: for large files on
     machines with more than one core). ``validation``: such a helper, already started (by the
     service, before it opened the ledger) with the same file, spec and rules; its ``now`` is used.
+    ``options``: job options stored with it (``recontact_after``: seconds).
     """
     for name, value in (("--survey", survey_id), ("--instance", instance_id)):
         if not _ID.fullmatch(value or ""):
@@ -127,7 +129,7 @@ def import_file(
             "headers": encode_json(table.headers),
             "mapping": encode_json(result.mapping.as_dict()),
             "fingerprint": fingerprint,
-            "options": "{}",
+            "options": encode_json(options or {}),
             "blank_rows": 0,
             "created_at": float(now),
         }

@@ -26,11 +26,12 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine, func, select
 
 from batchqueue.errors import UsageError
-from batchqueue.ledger.batchsql import event_guard, in_list, placeholder
+from batchqueue.ledger.batchsql import in_list, placeholder
 from batchqueue.ledger.database import write
 from batchqueue.ledger.records import Claimed
-from batchqueue.ledger.schema import dnc_entries, jobs, rows
-from batchqueue.lifecycle import Event, RowState
+from batchqueue.ledger.schema import dnc_entries, rows
+from batchqueue.ledger.suppress import phone_column, suppress_rows
+from batchqueue.lifecycle import RowState
 
 _LIST_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _SUPPRESSED = RowState.SUPPRESSED.value
@@ -50,11 +51,6 @@ def list_name(value: str) -> str:
 def _reason_prefix(phone_column: str) -> str:
     """The JSON reasons of a suppressed row, up to the list's name: ``[["phone","dnc:``."""
     return "[[" + json.dumps(phone_column, ensure_ascii=False) + ',"dnc:'
-
-
-def _phone_column(conn: Connection, job_id: int) -> str:
-    raw = conn.execute(select(jobs.c.mapping).where(jobs.c.id == job_id)).scalar()
-    return str(json.loads(raw or "{}").get("phone_column") or "phone")
 
 
 def suppress_imported(conn: Connection, job_id: int, phone_column: str) -> int:
@@ -87,15 +83,8 @@ def suppress_listed(conn: Connection, job_id: int, candidates: list[Claimed], st
         return set()
     on_list = {e164: name for e164, name in found}
     barred = [c for c in candidates if c.e164 in on_list]
-    prefix = _reason_prefix(_phone_column(conn, job_id))
-    mark = placeholder(conn)
-    guard = event_guard([Event.SUPPRESSED], f"'{Event.SUPPRESSED.value}'")
-    for c in barred:
-        conn.exec_driver_sql(
-            f"UPDATE rows SET state = '{_SUPPRESSED}', reasons = {mark}, updated_at = {mark} "
-            f"WHERE id = {mark} AND {guard}",
-            (f'{prefix}{on_list[c.e164]}"]]', stamp, c.row_id),
-        )
+    prefix = _reason_prefix(phone_column(conn, job_id))
+    suppress_rows(conn, [(c.row_id, f'{prefix}{on_list[c.e164]}"]]') for c in barred], stamp)
     return {c.row_id for c in barred}
 
 
@@ -164,7 +153,8 @@ class DncLedger:
                 yield str(record[0]), str(record[1]), float(record[2]), record[3]
 
     def suppressed_by(self, job_id: int) -> dict[str, int]:
-        """The job's suppressed rows by reason (``dnc:<list>``), most first."""
+        """The job's suppressed rows by reason (``dnc:<list>``, ``recontact: contacted by job N``),
+        most first."""
         query = (
             select(rows.c.reasons, func.count())
             .where(rows.c.job_id == job_id, rows.c.state == _SUPPRESSED)
@@ -174,7 +164,7 @@ class DncLedger:
         with self.engine.connect() as conn:
             for reasons, count in conn.execute(query):
                 for _, why in json.loads(reasons or "[]") or [[None, "?"]]:
-                    found[str(why)] += int(count)
+                    found[str(why).split(" (row ", 1)[0]] += int(count)  # one line per earlier job
         return dict(found.most_common())
 
     @staticmethod

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from batchqueue.errors import JobNotFoundError
+from batchqueue.ledger.contacts import OPTION as RECONTACT_OPTION
+from batchqueue.ledger.contacts import suppress_recontacts_at_import
 from batchqueue.ledger.database import write
 from batchqueue.ledger.dnc import suppress_imported
 from batchqueue.ledger.records import Job, RowRun
@@ -70,13 +73,17 @@ class JobsLedger:
         """Insert a job and all its rows in ONE transaction: a crash leaves no half job behind.
 
         ``late_values`` gives job fields known only once the rows are read (e.g. blank rows). Rows
-        whose number is on a do-not-call list are ``suppressed`` in the same transaction (their
-        reason names ``phone_column``).
+        whose number is on a do-not-call list, or (with the job option ``recontact_after``) was
+        claimed by another job within that period, are ``suppressed`` in the same transaction
+        (their reason names ``phone_column``).
         """
         with write(self.engine) as conn:
             job_id = int(conn.execute(insert(jobs).values(**job_values).returning(jobs.c.id)).scalar_one())
             self._insert_rows(conn, job_id, runs)
             suppress_imported(conn, job_id, phone_column)
+            period = json.loads(job_values.get("options") or "{}").get(RECONTACT_OPTION)
+            if period:
+                suppress_recontacts_at_import(conn, job_id, phone_column, int(period), time.time())
             if late_values is not None:
                 conn.execute(update(jobs).where(jobs.c.id == job_id).values(**late_values()))
         return job_id

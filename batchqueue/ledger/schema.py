@@ -157,3 +157,12 @@ dnc_entries = Table(
     # Number first: the one index serves both "is it listed?" and "is it on this list already?".
     UniqueConstraint("e164", "list_name", name="uq_dnc_entries_e164"),
 )
+
+contact_marks = Table(
+    "contact_marks",
+    metadata,
+    Column("e164", String(20), primary_key=True, comment="a number, +E.164"),
+    Column("job_id", Integer, nullable=False, comment="the job that last claimed it for sending"),
+    Column("row_number", Integer, nullable=False, comment="that job's row"),
+    Column("contacted_at", Float, nullable=False, comment="when it was claimed (unix seconds)"),
+)

@@ -18,10 +18,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 
 from batchqueue.ledger.batchsql import event_guard, in_list, multi_values, placeholder, states_sql, values_cte
+from batchqueue.ledger.contacts import job_period, mark_contacts
 from batchqueue.ledger.database import write
 from batchqueue.ledger.dnc import suppress_listed
 from batchqueue.ledger.records import CLAIM_COLUMNS, Claimed, Settled, Settlement, claimed_from
 from batchqueue.ledger.schema import attempts, rows
+from batchqueue.ledger.suppress import phone_column
 from batchqueue.lifecycle import Conflict, Event, RowState, allowed_from, target
 
 log = logging.getLogger("batchqueue.ledger")
@@ -91,6 +93,8 @@ class SendingLedger:
     """The send side of the ledger (see :class:`batchqueue.ledger.store.Ledger`)."""
 
     engine: Engine
+    #: Per job: (``--recontact-after`` seconds or None, phone column); see :meth:`_claim_rules`.
+    _job_rules: dict[int, tuple[int | None, str]]
 
     def _lock(self, *, skip_locked: bool) -> str:
         """The row-locking suffix of a SELECT in a write transaction ('' where writes are serialised)."""
@@ -186,6 +190,13 @@ class SendingLedger:
             log.warning("a settlement found its row elsewhere: %s", conflict)
         return done
 
+    def _claim_rules(self, conn: Connection, job_id: int) -> tuple[int | None, str]:
+        """The job's ``--recontact-after`` (seconds, or None) and phone column, read once per
+        ledger object: both are fixed at import."""
+        if job_id not in self._job_rules:
+            self._job_rules[job_id] = (job_period(conn, job_id), phone_column(conn, job_id))
+        return self._job_rules[job_id]
+
     def _claim(
         self,
         conn: Connection,
@@ -196,12 +207,13 @@ class SendingLedger:
         expires: float,
         review: ClaimReview | None,
     ) -> tuple[list[Claimed], int, int]:
-        """(claimed rows, rows held by ``review``, rows suppressed by a do-not-call list)."""
+        """(claimed rows, rows held by ``review``, rows suppressed: a do-not-call list, a re-contact limit)."""
         mark = placeholder(conn)
         lock = self._lock(skip_locked=True)
         claimed: list[Claimed] = []
         held = suppressed = 0
         after = 0
+        period, column = self._claim_rules(conn, job_id)
         while len(claimed) < limit:
             want = limit - len(claimed)
             found = conn.exec_driver_sql(
@@ -226,6 +238,12 @@ class SendingLedger:
                     _hold(conn, holds, stamp)
                     held += len(holds)
                 _set_windows(conn, narrowed)
+            if chosen:
+                recontacts = mark_contacts(conn, job_id, chosen, stamp, period, column)
+                if recontacts:
+                    chosen = [c for c in chosen if c.row_id not in recontacts]
+                    suppressed += len(recontacts)
+                    barred = barred | recontacts
             if chosen:
                 _mark_sending(conn, job_id, [c.row_id for c in chosen], stamp, owner, expires)
                 claimed += chosen

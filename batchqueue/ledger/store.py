@@ -31,6 +31,7 @@ class Ledger(JobsLedger, SendingLedger, OutcomesLedger, WorkersLedger, ReportsLe
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._job_rules = {}
 
     @property
     def path(self) -> str | None:

@@ -40,6 +40,8 @@ class ImportRequest:
     new_job: bool = False
     max_problems: int = DEFAULTS.max_problems
     rules: Sequence[RowRule] = ()
+    #: Refuse (suppress) a number another job of the ledger claimed within this many seconds.
+    recontact_after: int | None = None
 
 
 def check(request: CheckRequest, *, progress: Progress | None = None) -> LoadResult:
@@ -78,6 +80,7 @@ def import_file(settings: Settings, request: ImportRequest, *, progress: Progres
                 progress=progress,
                 rules=request.rules,
                 validation=validation,
+                options={"recontact_after": request.recontact_after} if request.recontact_after else None,
             )
     finally:
         if validation is not None:

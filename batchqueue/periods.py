@@ -1,0 +1,26 @@
+"""Periods as people write them on the command line: ``7d``, ``36h``, ``2w``, ``90m``."""
+
+from __future__ import annotations
+
+import re
+
+from batchqueue.errors import UsageError
+
+_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_PERIOD = re.compile(r"\s*(\d{1,4})\s*([mhdw])\s*", re.IGNORECASE)
+
+
+def parse_period(text: str, option: str) -> int:
+    """``text`` as seconds, or :class:`UsageError` naming ``option``."""
+    m = _PERIOD.fullmatch(text or "")
+    if m is None or int(m.group(1)) == 0:
+        raise UsageError(f"{option} {text!r}: expected a period such as 7d, 36h, 2w or 90m")
+    return int(m.group(1)) * _UNITS[m.group(2).lower()]
+
+
+def period_text(seconds: int) -> str:
+    """A period as people write it (the largest whole unit)."""
+    for unit in ("w", "d", "h", "m"):
+        if seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
