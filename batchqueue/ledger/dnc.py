@@ -30,13 +30,13 @@ from batchqueue.ledger.batchsql import in_list, placeholder
 from batchqueue.ledger.database import write
 from batchqueue.ledger.records import Claimed
 from batchqueue.ledger.schema import dnc_entries, rows
-from batchqueue.ledger.suppress import phone_column, suppress_rows
+from batchqueue.ledger.suppress import suppress_rows
 from batchqueue.lifecycle import RowState
 
 _LIST_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _SUPPRESSED = RowState.SUPPRESSED.value
 _PENDING = RowState.PENDING.value
-#: Numbers per INSERT batch, and per lookup.
+#: Numbers per INSERT (or DELETE) batch.
 _BATCH = 20_000
 T = TypeVar("T")
 
@@ -69,9 +69,10 @@ def suppress_imported(conn: Connection, job_id: int, phone_column: str) -> int:
     return int(moved or 0)
 
 
-def suppress_listed(conn: Connection, job_id: int, candidates: list[Claimed], stamp: float) -> set[int]:
+def suppress_listed(conn: Connection, candidates: list[Claimed], stamp: float, phone_column: str) -> set[int]:
     """Inside a claim's transaction: the candidates whose number is listed become ``suppressed``
-    (guarded by the lifecycle table); returns their row ids, which must not be claimed."""
+    (guarded by the lifecycle table; the reason names ``phone_column``); returns their row ids,
+    which must not be claimed."""
     numbers = sorted({c.e164 for c in candidates if c.e164})
     if not numbers:
         return set()
@@ -83,7 +84,7 @@ def suppress_listed(conn: Connection, job_id: int, candidates: list[Claimed], st
         return set()
     on_list = {e164: name for e164, name in found}
     barred = [c for c in candidates if c.e164 in on_list]
-    prefix = _reason_prefix(phone_column(conn, job_id))
+    prefix = _reason_prefix(phone_column)
     suppress_rows(conn, [(c.row_id, f'{prefix}{on_list[c.e164]}"]]') for c in barred], stamp)
     return {c.row_id for c in barred}
 

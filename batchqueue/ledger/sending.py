@@ -225,7 +225,7 @@ class SendingLedger:
                 break
             after = found[-1][0]
             candidates = [claimed_from(r) for r in found]
-            barred = suppress_listed(conn, job_id, candidates, stamp)  # the lists, checked as late as this
+            barred = suppress_listed(conn, candidates, stamp, column)  # the lists, checked as late as this
             if barred:
                 candidates = [c for c in candidates if c.row_id not in barred]
                 suppressed += len(barred)

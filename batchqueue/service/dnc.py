@@ -45,7 +45,7 @@ class DncImportRequest:
 class DncChange:
     """What a ``dnc`` import or add did: numbers added, already listed, and cells that are no number."""
 
-    list_name: str  # or "(per row)" for a file that names each number's list
+    list_name: str  # or PER_ROW for a file that names each number's list
     added: int = 0
     already: int = 0
     unreadable: int = 0
