@@ -51,6 +51,11 @@ class Defaults:
     sandbox_outcomes: str = "completed=0.8,failed=0.1,rejected=0.1"
     sandbox_callback_encoding: str = "form"
     on_ambiguous: str = "hold"
+    # Calling rules, in each contact's own local time
+    calling_hours: str = "08:00-21:00"
+    calling_days: str = "all"
+    #: A window opening later than this (seconds) holds the row with --hold-until-window.
+    hold_grace: float = 60.0
 
 
 DEFAULTS = Defaults()

@@ -46,7 +46,7 @@ class RowState(StrEnum):
     DUPLICATE = "duplicate"
     CANCELED = "canceled"
     FILTERED = "filtered"  # left out by the import's --where
-    SUPPRESSED = "suppressed"  # a campaign rule forbids calling it (dnc:<list>, or recontact: …)
+    SUPPRESSED = "suppressed"  # a campaign rule forbids calling it (dnc:<list>, recontact: …, max-contacts: …)
 
 
 class Event(StrEnum):

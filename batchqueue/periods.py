@@ -1,4 +1,5 @@
-"""Periods as people write them on the command line: ``7d``, ``36h``, ``2w``, ``90m``."""
+"""Periods as people write them on the command line: ``7d``, ``36h``, ``2w``, ``90m``; and a count
+per period: ``3/7d``."""
 
 from __future__ import annotations
 
@@ -24,3 +25,11 @@ def period_text(seconds: int) -> str:
         if seconds % _UNITS[unit] == 0:
             return f"{seconds // _UNITS[unit]}{unit}"
     return f"{seconds}s"
+
+
+def parse_count_per_period(text: str, option: str) -> tuple[int, int]:
+    """``3/7d`` as (3, seconds), or :class:`UsageError` naming ``option``."""
+    count, sep, period = (text or "").partition("/")
+    if not sep or not count.strip().isdigit() or int(count) < 1:
+        raise UsageError(f"{option} {text!r}: expected a count per period such as 3/7d or 1/24h")
+    return int(count), parse_period(period, option)

@@ -80,9 +80,16 @@ def test_the_limit_is_checked_again_in_each_claim_on_both_backends(ledger_url: s
     assert reasons[2][0][1].startswith("recontact: contacted by job 1 (row 2)")
 
 
-def import_file_to(ledger: object, path: Path, *, recontact_after: int | None) -> int:
+def import_file_to(
+    ledger: object, path: Path, *, recontact_after: int | None = None, max_contacts: tuple[int, int] | None = None
+) -> int:
     from batchqueue.intake.importer import import_file as import_into
 
+    options: dict[str, object] = {}
+    if recontact_after:
+        options["recontact_after"] = recontact_after
+    if max_contacts:
+        options["max_contacts"] = list(max_contacts)
     result = import_into(
         ledger,  # type: ignore[arg-type]
         path,
@@ -90,7 +97,7 @@ def import_file_to(ledger: object, path: Path, *, recontact_after: int | None) -
         survey_id="4242",
         instance_id="1",
         new_job=True,
-        options={"recontact_after": recontact_after} if recontact_after else None,
+        options=options,
     )
     assert result.job_id is not None
     return result.job_id
@@ -130,3 +137,62 @@ def test_two_jobs_sent_at_once_by_several_workers_never_both_call_a_number(postg
     assert max(calls.values()) == 1, [n for n, k in calls.items() if k > 1]
     states = Counter(r["state"] for job in jobs for r in ledger_rows_url(postgres_url, job))
     assert states == {"queued": 80, "suppressed": 40}
+
+
+def test_max_contacts_counts_every_jobs_calls_at_import_and_in_each_claim(ledger_url: str, tmp_path: Path) -> None:
+    ledger = open_ledger(ledger_url)
+    try:
+        # Imported before anyone called: its limit is checked again when it claims.
+        limited = import_file_to(ledger, contacts(tmp_path / "l.csv", 4), max_contacts=(2, WEEK))
+        for name in ("a.csv", "b.csv"):
+            other = import_file_to(ledger, contacts(tmp_path / name, 3), recontact_after=None)
+            assert len(ledger.settle(other, [], [], 10).claimed) == 3  # numbers 0-2, twice
+        claimed = ledger.settle(limited, [], [], 10)
+        assert [c.row_number for c in claimed.claimed] == [5]  # number 3: never called before
+        assert claimed.suppressed == 3
+        # A job imported now sees the count at import: numbers 0-3 were called 2, 2, 2 and 1 times.
+        later = import_file_to(ledger, contacts(tmp_path / "c.csv", 5), max_contacts=(2, WEEK))
+        assert ledger.counts(later)["suppressed"] == 3
+        assert ledger.suppressed_by(later) == {"max-contacts: called 2 times within 1w (at most 2)": 3}
+        # A larger limit lets them through.
+        loose = import_file_to(ledger, contacts(tmp_path / "d.csv", 5), max_contacts=(3, WEEK))
+        assert ledger.counts(loose)["suppressed"] == 0
+    finally:
+        ledger.close()
+
+
+def test_max_contacts_holds_when_several_workers_send_two_jobs_at_once(postgres_url: str, tmp_path: Path) -> None:
+    # Two jobs share 40 numbers; each may call a number once a week: four runs at once.
+    with Sandbox() as sb:
+        settings = Settings.from_env(
+            {"BATCHQUEUE_BASE_URL": sb.api_url, "BATCHQUEUE_USER": sb.config.user, "BATCHQUEUE_API_KEY": sb.config.key},
+            db=postgres_url,
+        )
+        jobs = []
+        for name, first in (("a.csv", 0), ("b.csv", 20)):
+            request = ImportRequest(
+                contacts(tmp_path / name, 60, first=first), MappingSpec(), "4242", "1", max_contacts=(1, WEEK)
+            )
+            result = import_file(settings, request)
+            assert result.job_id is not None
+            jobs.append(result.job_id)
+        runners = [
+            threading.Thread(target=run, args=(settings, RunRequest(job, rate=0, concurrency=4))) for job in jobs + jobs
+        ]
+        for runner in runners:
+            runner.start()
+        for runner in runners:
+            runner.join(timeout=120)
+        calls = Counter(c["phone_number"] for c in sb.app.store.dump())
+    assert len(calls) == 80
+    assert max(calls.values()) == 1, [n for n, k in calls.items() if k > 1]
+    states = Counter(r["state"] for job in jobs for r in ledger_rows_url(postgres_url, job))
+    assert states == {"queued": 80, "suppressed": 40}
+
+
+def test_max_contacts_option_is_checked(tmp_path: Path, run_cli: Run) -> None:
+    db = tmp_path / "l.db"
+    done = run_cli("import", contacts(tmp_path / "c.csv", 2), "--survey", "1", "--instance", "1", "--db", db,
+                   "--max-contacts", "3")  # fmt: skip
+    assert done.code == 2
+    assert "--max-contacts '3': expected a count per period such as 3/7d" in done.err

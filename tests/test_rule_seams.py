@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from batchqueue.calling.rules import CallingRules
 from batchqueue.intake.importer import check_file, import_file
 from batchqueue.intake.mapping.resolve import ResolvedMapping
 from batchqueue.intake.mapping.spec import MappingSpec
@@ -90,7 +91,11 @@ def hold_even_narrow_odd(rows: list[Claimed], context: ClaimContext) -> list[Ver
 def test_a_send_rule_holds_rows_and_narrows_windows_inside_the_claim(tmp_path: Path) -> None:
     db = tmp_path / "l.db"
     ledger = open_ledger(f"sqlite:///{db}")
-    import_file(ledger, contacts(tmp_path / "c.csv", 20), MappingSpec(), survey_id="4242", instance_id="1")
+    # Calling hours at any hour, so that the rule's windows (from now) always meet them.
+    anytime = {"calling": CallingRules.parse(hours="00:00-24:00").as_json()}
+    import_file(
+        ledger, contacts(tmp_path / "c.csv", 20), MappingSpec(), survey_id="4242", instance_id="1", options=anytime
+    )
     ledger.close()
     with Sandbox() as sb:
         settings = Settings.from_env(

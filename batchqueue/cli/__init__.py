@@ -53,9 +53,11 @@ def _register() -> None:
         run_cmds,
         sandbox_cmd,
         status_cmds,
+        wave_cmds,
     )
 
-    for module in (load_cmds, run_cmds, status_cmds, outcome_cmds, export_cmd, dnc_cmds, sandbox_cmd, db_cmds):
+    modules = (load_cmds, run_cmds, status_cmds, outcome_cmds, wave_cmds, export_cmd, dnc_cmds, sandbox_cmd, db_cmds)
+    for module in modules:
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from batchqueue.cli.calling_options import calling_options
 from batchqueue.cli.options import build_spec, db_option, json_option, mapping_options, quiet_option, settings
 from batchqueue.cli.output import emit_json, progress_bar
 from batchqueue.defaults import DEFAULTS
@@ -45,6 +46,8 @@ def _print_result(result: LoadResult) -> None:
         where.append(f"each row's country from {m.region_column!r}")
     if m.timezone_column:
         where.append(f"each row's time zone from {m.timezone_column!r}")
+    if m.zip_column:
+        where.append(f"each row's ZIP code from {m.zip_column!r}")
     fields = "".join(f"; {key} from {col!r}" for key, col in m.columns.items())
     meta = ", ".join(repr(c) for c in m.metadata) or "none"
     click.echo(f"phone column {phones} ({', '.join(where)}){fields}; metadata: {meta}")
@@ -108,6 +111,19 @@ def check(file: Path, errors_out: Path | None, max_problems: int, as_json: bool,
     help="Never call a number another job of this ledger called within PERIOD (7d, 36h, 2w): "
     "its row is suppressed, at import and again as it is claimed.",
 )
+@click.option(
+    "--max-contacts",
+    metavar="N/PERIOD",
+    help="Never call a number any job of this ledger called N times within PERIOD (3/7d): its row is "
+    "suppressed, at import and again as it is claimed.",
+)
+@calling_options
+@click.option(
+    "--default-timezone",
+    metavar="ZONE",
+    help="A contact's zone when neither its row, its ZIP nor its number says (default: the intersection "
+    "of every zone of its country).",
+)
 @_max_problems
 @db_option
 @json_option
@@ -118,24 +134,42 @@ def import_(
     instance_id: str,
     new_job: bool,
     recontact_after: str | None,
+    max_contacts: str | None,
+    calling_hours: str | None,
+    calling_days: str | None,
+    holidays: str | None,
+    blackout: tuple[str, ...],
+    default_timezone: str | None,
     max_problems: int,
     db: str | None,
     as_json: bool,
     quiet: bool,
     **opts: Any,
 ) -> int:
-    """Import FILE into the ledger as a job (or find the job it already is) and print its id."""
-    from batchqueue.periods import parse_period
+    """Import FILE into the ledger as a job (or find the job it already is) and print its id.
+
+    Calls are made only within the calling rules (08:00-21:00 in each contact's own time unless
+    told otherwise); per-state or per-country hours go in the mapping file's [calling] table.
+    """
+    from batchqueue.calling.rules import CallingRules
+    from batchqueue.periods import parse_count_per_period, parse_period
     from batchqueue.service.loading import ImportRequest, import_file
 
+    spec = build_spec(opts)
+    calling = CallingRules.parse(
+        hours=calling_hours, days=calling_days, holidays=holidays, blackout=blackout, overrides=spec.calling
+    )
     request = ImportRequest(
         file,
-        build_spec(opts),
+        spec,
         survey_id,
         instance_id,
         new_job=new_job,
         max_problems=max_problems,
         recontact_after=parse_period(recontact_after, "--recontact-after") if recontact_after else None,
+        max_contacts=parse_count_per_period(max_contacts, "--max-contacts") if max_contacts else None,
+        calling=calling,
+        default_timezone=default_timezone,
     )
     with progress_bar(f"importing {file.name}", quiet=quiet or as_json) as progress:
         result = import_file(settings(db), request, progress=progress)
@@ -145,6 +179,7 @@ def import_(
     if result.created:
         _print_result(result)
         click.echo(f"job {result.job_id} created ({result.valid} rows pending) in {result.seconds:.1f}s")
+        click.echo(f"calling rules: {calling.describe()}")
     else:
         click.echo(
             f"job {result.job_id} already holds this file for survey {survey_id}/{instance_id} "

@@ -60,6 +60,11 @@ _MAPPING_OPTIONS = [
         help="Each row's time zone (IANA name, EST/PST, UTC+05:30; default: a column named like Time Zone; none: off).",
     ),
     click.option(
+        "--zip-column",
+        metavar="COL",
+        help="Each row's US ZIP code, for its time zone and state (default: a column named like ZIP; none: off).",
+    ),
+    click.option(
         "--date-format",
         "date_formats",
         multiple=True,
@@ -151,6 +156,7 @@ def build_spec(opts: dict[str, Any]) -> MappingSpec:
         region_column=opts.pop("region_column", None),
         timezone=opts.pop("timezone", None),
         timezone_column=opts.pop("timezone_column", None),
+        zip_column=opts.pop("zip_column", None),
         date_formats=tuple(opts.pop("date_formats", ()) or ()) or None,
         dayfirst=opts.pop("dayfirst", None),
         nulls=tuple(opts.pop("nulls", ()) or ()) or None,

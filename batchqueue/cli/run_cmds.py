@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 import threading
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from batchqueue.cli.calling_options import calling_options
 from batchqueue.cli.options import (
     FiniteFloat,
     ca_bundle_option,
@@ -25,6 +27,8 @@ from batchqueue.cli.options import (
 from batchqueue.cli.output import emit_json, stderr_console
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import EnvironmentFailure, InsightError, UsageError
+
+log = logging.getLogger("batchqueue.run")
 
 if TYPE_CHECKING:
     from batchqueue.sending.submitter import RunSummary
@@ -50,6 +54,14 @@ def stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(s, h)
 
 
+def _duration(seconds: float) -> str:
+    """A wait as people say it: 2h05m, 4m10s, 12s."""
+    s = max(0, int(seconds))
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
 def _describe(summary: RunSummary) -> str:
     c = summary.counts
     rate = summary.sent / summary.seconds if summary.seconds else 0.0
@@ -66,7 +78,15 @@ def _show_preview(found: Preview, as_json: bool) -> None:
         emit_json(
             {
                 "job_id": found.job_id,
-                "rows": [{"row": r.row_number, "fields": dict(r.fields)} for r in found.rows],
+                "rows": [
+                    {
+                        "row": r.row_number,
+                        "fields": dict(r.fields),
+                        "timezone": r.timezone,
+                        "timezone_source": r.timezone_source,
+                    }
+                    for r in found.rows
+                ],
                 "suppressed": found.suppressed,
                 "held": found.held,
             }
@@ -81,12 +101,21 @@ def _show_preview(found: Preview, as_json: bool) -> None:
         click.echo(f"{found.held} row(s) on the way would be held by a send-time rule")
     if not found.rows:
         click.echo("no row would be sent now")
+    from zoneinfo import ZoneInfo
+
+    from batchqueue.calling.zones import display_zone
+
     for row in found.rows:
-        click.echo(f"row {row.row_number}:")
+        local = ZoneInfo(display_zone(row.timezone, row.timezone_source)) if row.timezone else None
+        zone = f" (contact's time zone {row.timezone}, from the {row.timezone_source})" if row.timezone else ""
+        click.echo(f"row {row.row_number}{zone}:")
         for name, value in row.fields:
             when = ""
             if name in ("start_timestamp", "end_timestamp") and value.isdigit():
-                when = "  (" + datetime.fromtimestamp(int(value), UTC).strftime("%Y-%m-%d %H:%M:%S UTC") + ")"
+                when = "  (" + datetime.fromtimestamp(int(value), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+                if local is not None:
+                    when += datetime.fromtimestamp(int(value), local).strftime(", %Y-%m-%d %H:%M %Z local")
+                when += ")"
             click.echo(f"  {name} = {printable(value)}{when}")  # cells may hold escapes or newlines
 
 
@@ -103,6 +132,14 @@ def _show_run(summary: RunSummary, as_json: bool) -> None:
     click.echo(_describe(summary))
     for conflict in summary.conflicts:
         click.echo(f"conflict: {conflict}", err=True)
+    if summary.held and summary.next_window_at is not None:
+        opens = datetime.fromtimestamp(summary.next_window_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+        left = _duration(summary.next_window_at - datetime.now(UTC).timestamp())
+        click.echo(
+            f"{summary.held} row(s) held until their calling window opens; the first opens {opens} (in {left}): "
+            f"run `batchqueue run {summary.job_id} --hold-until-window` again then, or add --wait-for-window",
+            err=True,
+        )
     if summary.exit_reason.value != "done":
         click.echo(f"stopped ({summary.exit_reason.value}): {summary.message}", err=True)
         click.echo(f"fix the cause, then run `batchqueue run {summary.job_id}` again to resume", err=True)
@@ -115,6 +152,7 @@ class _RunBar:
         self.stack, self.show = stack, show
         self.bar: Any = None
         self.task: Any = None
+        self._logged_wait_at: float | None = None
 
     def start(self, start: RunStart) -> None:
         # The target itself is logged by the service (at info, on stderr) before the first request.
@@ -133,6 +171,15 @@ class _RunBar:
             )
         )
         self.task = self.bar.add_task(f"job {start.job.id}", total=start.pending)
+
+    def waiting(self, seconds: float) -> None:
+        """The countdown to the next calling window (on a terminal; logged otherwise)."""
+        left = _duration(seconds)
+        if self.bar is not None:
+            self.bar.update(self.task, description=f"waiting {left} for the next calling window")
+        elif self._logged_wait_at is None or self._logged_wait_at - seconds >= 600 or seconds > self._logged_wait_at:
+            self._logged_wait_at = seconds  # a line when a wait starts, then every ten minutes
+            log.info("waiting %s for the next calling window", left)
 
     def update(self, s: RunSummary) -> None:
         if self.bar is None:
@@ -204,6 +251,23 @@ class _RunBar:
     is_flag=True,
     help="Print the exact request fields (window included) of the next rows; send nothing, change nothing.",
 )
+@calling_options
+@click.option(
+    "--widen-calling-rules",
+    is_flag=True,
+    help="Let this run's --calling-hours/--days/--holidays/--blackout replace the job's (by default they "
+    "only narrow them).",
+)
+@click.option(
+    "--hold-until-window",
+    is_flag=True,
+    help="Keep a row pending until its calling window opens, instead of sending it scheduled ahead.",
+)
+@click.option(
+    "--wait-for-window",
+    is_flag=True,
+    help="With --hold-until-window: when only held rows are left, wait (with a countdown) and go on.",
+)
 @click.option("--unsafe-resend-sending", is_flag=True, hidden=True)
 @ca_bundle_option
 @db_option
@@ -222,6 +286,13 @@ def run(
     lease_ttl: float,
     limit: int | None,
     dry_run: bool,
+    calling_hours: str | None,
+    calling_days: str | None,
+    holidays: str | None,
+    blackout: tuple[str, ...],
+    widen_calling_rules: bool,
+    hold_until_window: bool,
+    wait_for_window: bool,
     unsafe_resend_sending: bool,
     ca_bundle: str | None,
     db: str | None,
@@ -246,6 +317,13 @@ def run(
         lease_ttl=lease_ttl,
         limit=limit,
         unsafe_resend_sending=unsafe_resend_sending,
+        calling_hours=calling_hours,
+        calling_days=calling_days,
+        holidays=holidays,
+        blackout=blackout,
+        widen_calling=widen_calling_rules,
+        hold_until_window=hold_until_window or wait_for_window,
+        wait_for_window=wait_for_window,
     )
     if dry_run:
         _show_preview(preview(settings(db, ca_bundle), request, limit or DRY_RUN_ROWS), as_json)
@@ -254,7 +332,14 @@ def run(
         stop = stack.enter_context(stop_on_signals())
         bar = _RunBar(stack, show=not (quiet or as_json) and sys.stderr.isatty())
         try:
-            summary = send(settings(db, ca_bundle), request, stop=stop, on_start=bar.start, on_progress=bar.update)
+            summary = send(
+                settings(db, ca_bundle),
+                request,
+                stop=stop,
+                on_start=bar.start,
+                on_progress=bar.update,
+                on_wait=bar.waiting,
+            )
         except (InsightError, EnvironmentFailure) as stopped:
             if stopped.result is None:
                 raise

@@ -32,6 +32,13 @@ def _job_json(s: JobStatus) -> dict[str, object]:
         "counts": s.counts,
         "outcomes": s.outcomes,
         "suppressed_by": s.suppressed_by,
+        "calling_rules": s.calling_rules,
+        "held": s.held,
+        "next_window_at": s.next_window_at,
+        "waves": [
+            {"job_id": w.id, "wave": int(w.options.get("wave", 1)), "rows": sum(c.values()), "counts": c}
+            for w, c in s.waves
+        ],
     }
 
 
@@ -49,6 +56,20 @@ def _show_one(s: JobStatus) -> None:
     stdout_console().print(table)
     if s.suppressed_by:
         click.echo("suppressed: " + ", ".join(f"{why} {n:,}" for why, n in s.suppressed_by.items()))
+    if s.calling_rules:
+        click.echo(f"calling rules: {s.calling_rules}")
+    if s.held and s.next_window_at is not None:
+        click.echo(
+            f"held: {s.held:,} pending row(s) until their calling window; the first opens {_when(s.next_window_at)} UTC"
+        )
+    if s.waves:
+        click.echo("waves (recycle):")
+        for wave_job, c in s.waves:
+            mark = "  <- this job" if wave_job.id == job.id else ""
+            click.echo(
+                f"  wave {int(wave_job.options.get('wave', 1))}: job {wave_job.id}, {sum(c.values()):,} rows, "
+                f"queued {c.get('queued', 0):,}, pending {c.get('pending', 0):,}{mark}"
+            )
     if s.outcomes:
         click.echo("outcomes: " + ", ".join(f"{status} {n:,}" for status, n in sorted(s.outcomes.items())))
     if s.workers:

@@ -154,8 +154,8 @@ class DncLedger:
                 yield str(record[0]), str(record[1]), float(record[2]), record[3]
 
     def suppressed_by(self, job_id: int) -> dict[str, int]:
-        """The job's suppressed rows by reason (``dnc:<list>``, ``recontact: contacted by job N``),
-        most first."""
+        """The job's suppressed rows by reason (``dnc:<list>``, ``recontact: contacted by job N``,
+        ``max-contacts: called N times…``), most first."""
         query = (
             select(rows.c.reasons, func.count())
             .where(rows.c.job_id == job_id, rows.c.state == _SUPPRESSED)
@@ -165,7 +165,8 @@ class DncLedger:
         with self.engine.connect() as conn:
             for reasons, count in conn.execute(query):
                 for _, why in json.loads(reasons or "[]") or [[None, "?"]]:
-                    found[str(why).split(" (row ", 1)[0]] += int(count)  # one line per earlier job
+                    # one line per earlier job, and per count for --max-contacts
+                    found[str(why).split(" (row ", 1)[0].split(", last on ", 1)[0]] += int(count)
         return dict(found.most_common())
 
     @staticmethod

@@ -10,8 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from batchqueue.errors import JobNotFoundError
-from batchqueue.ledger.contacts import OPTION as RECONTACT_OPTION
-from batchqueue.ledger.contacts import suppress_recontacts_at_import
+from batchqueue.ledger.contacts import ContactRules, suppress_over_limit_at_import, suppress_recontacts_at_import
 from batchqueue.ledger.database import write
 from batchqueue.ledger.dnc import suppress_imported
 from batchqueue.ledger.records import Job, RowRun
@@ -81,9 +80,11 @@ class JobsLedger:
             job_id = int(conn.execute(insert(jobs).values(**job_values).returning(jobs.c.id)).scalar_one())
             self._insert_rows(conn, job_id, runs)
             suppress_imported(conn, job_id, phone_column)
-            period = json.loads(job_values.get("options") or "{}").get(RECONTACT_OPTION)
-            if period:
-                suppress_recontacts_at_import(conn, job_id, phone_column, int(period), time.time())
+            rules = ContactRules.of(job_id, json.loads(job_values.get("options") or "{}"))
+            if rules.period:
+                suppress_recontacts_at_import(conn, job_id, phone_column, rules.period, time.time(), rules.family)
+            if rules.max_contacts:
+                suppress_over_limit_at_import(conn, job_id, phone_column, rules.max_contacts, time.time())
             if late_values is not None:
                 conn.execute(update(jobs).where(jobs.c.id == job_id).values(**late_values()))
         return job_id

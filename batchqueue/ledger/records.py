@@ -220,6 +220,10 @@ class ReportRow(NamedTuple):
     outcome_at: float | None
     phone_number: str | None
     resolution: str | None
+    sent_start_ts: int | None
+    sent_end_ts: int | None
+    sent_timezone: str | None
+    timezone_source: str | None
 
 
 REPORT_COLUMNS: tuple[str, ...] = ReportRow._fields

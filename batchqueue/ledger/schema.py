@@ -84,6 +84,8 @@ rows = Table(
     Column("hold_reason", Text, comment="why it is held"),
     Column("sent_start_ts", Integer, comment="the start a send-time rule gave it"),
     Column("sent_end_ts", Integer, comment="the end a send-time rule gave it"),
+    Column("sent_timezone", Text, comment="the zone(s) its calling window was set in"),
+    Column("timezone_source", String(16), comment="column, zip, number, default or region"),
     Index("ix_rows_job_state", "job_id", "state"),
 )
 
@@ -165,4 +167,14 @@ contact_marks = Table(
     Column("job_id", Integer, nullable=False, comment="the job that last claimed it for sending"),
     Column("row_number", Integer, nullable=False, comment="that job's row"),
     Column("contacted_at", Float, nullable=False, comment="when it was claimed (unix seconds)"),
+)
+
+contact_log = Table(
+    "contact_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("e164", String(20), nullable=False, comment="a number, +E.164"),
+    Column("job_id", Integer, nullable=False, comment="the job that claimed it for sending"),
+    Column("contacted_at", Float, nullable=False, comment="when (unix seconds)"),
+    Index("ix_contact_log_e164_at", "e164", "contacted_at"),
 )

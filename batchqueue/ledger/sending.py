@@ -15,10 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
 from batchqueue.ledger.batchsql import event_guard, in_list, multi_values, placeholder, states_sql, values_cte
-from batchqueue.ledger.contacts import job_period, mark_contacts
+from batchqueue.ledger.contacts import ContactRules, job_contact_rules, mark_contacts
 from batchqueue.ledger.database import write
 from batchqueue.ledger.dnc import suppress_listed
 from batchqueue.ledger.records import CLAIM_COLUMNS, Claimed, Settled, Settlement, claimed_from
@@ -66,7 +66,8 @@ class Verdict:
     """A send-time rule's decision for one candidate row.
 
     ``send`` False holds the row pending until ``hold_until`` (unix seconds), with ``reason``.
-    A sent row may get a narrower window (``start_ts``/``end_ts``) than it was imported with.
+    A sent row may get a narrower window (``start_ts``/``end_ts``) than it was imported with, fewer
+    Insight re-attempts (``max_attempts``), and the zone(s) the window was set in, with their source.
     """
 
     send: bool = True
@@ -74,6 +75,9 @@ class Verdict:
     end_ts: int | None = None
     hold_until: float | None = None
     reason: str | None = None
+    max_attempts: int | None = None
+    timezone: str | None = None
+    timezone_source: str | None = None
 
 
 @dataclass
@@ -93,8 +97,8 @@ class SendingLedger:
     """The send side of the ledger (see :class:`batchqueue.ledger.store.Ledger`)."""
 
     engine: Engine
-    #: Per job: (``--recontact-after`` seconds or None, phone column); see :meth:`_claim_rules`.
-    _job_rules: dict[int, tuple[int | None, str]]
+    #: Per job: its contact rules and phone column; see :meth:`_claim_rules`.
+    _job_rules: dict[int, tuple[ContactRules, str]]
 
     def _lock(self, *, skip_locked: bool) -> str:
         """The row-locking suffix of a SELECT in a write transaction ('' where writes are serialised)."""
@@ -150,6 +154,7 @@ class SendingLedger:
         stamp = time.time()
         done = Settled()
         with write(self.engine, rolled_back=True) as conn:
+            _release_holds(conn, job_id)
             done.claimed, done.held, done.suppressed = self._claim(conn, job_id, limit, stamp, None, stamp, review)
         return done
 
@@ -190,11 +195,11 @@ class SendingLedger:
             log.warning("a settlement found its row elsewhere: %s", conflict)
         return done
 
-    def _claim_rules(self, conn: Connection, job_id: int) -> tuple[int | None, str]:
-        """The job's ``--recontact-after`` (seconds, or None) and phone column, read once per
-        ledger object: both are fixed at import."""
+    def _claim_rules(self, conn: Connection, job_id: int) -> tuple[ContactRules, str]:
+        """The job's contact rules (re-contact limits, family) and phone column, read once per
+        ledger object: all are fixed at import."""
         if job_id not in self._job_rules:
-            self._job_rules[job_id] = (job_period(conn, job_id), phone_column(conn, job_id))
+            self._job_rules[job_id] = (job_contact_rules(conn, job_id), phone_column(conn, job_id))
         return self._job_rules[job_id]
 
     def _claim(
@@ -213,7 +218,7 @@ class SendingLedger:
         claimed: list[Claimed] = []
         held = suppressed = 0
         after = 0
-        period, column = self._claim_rules(conn, job_id)
+        contact_rules, column = self._claim_rules(conn, job_id)
         while len(claimed) < limit:
             want = limit - len(claimed)
             found = conn.exec_driver_sql(
@@ -239,7 +244,7 @@ class SendingLedger:
                     held += len(holds)
                 _set_windows(conn, narrowed)
             if chosen:
-                recontacts = mark_contacts(conn, job_id, chosen, stamp, period, column)
+                recontacts = mark_contacts(conn, job_id, chosen, stamp, contact_rules, column)
                 if recontacts:
                     chosen = [c for c in chosen if c.row_id not in recontacts]
                     suppressed += len(recontacts)
@@ -250,6 +255,18 @@ class SendingLedger:
             if (review is None and not barred) or len(found) < want:
                 break
         return claimed, held, suppressed
+
+    def release_holds(self, job_id: int) -> int:
+        """Pending rows a send-time rule held: free again, for this run's rules to decide anew."""
+        with write(self.engine) as conn:
+            return _release_holds(conn, job_id)
+
+    def held(self, job_id: int, now: float) -> tuple[int, float | None]:
+        """(pending rows a send-time rule holds past ``now``, the earliest time one is released)."""
+        condition = and_(rows.c.job_id == job_id, rows.c.state == _PENDING, rows.c.not_before > now)
+        with self.engine.connect() as conn:
+            count, first = conn.execute(select(func.count(), func.min(rows.c.not_before)).where(condition)).one()
+        return int(count), first
 
     # -- operator actions ----------------------------------------------------------------------
 
@@ -300,28 +317,46 @@ class SendingLedger:
         return int(result.rowcount or 0)
 
 
+def narrowed_by(row: Claimed, verdict: Verdict) -> Claimed:
+    """The row as a sending verdict leaves it: its window and attempts where the verdict set them."""
+    return replace(
+        row,
+        start_ts=verdict.start_ts if verdict.start_ts is not None else row.start_ts,
+        end_ts=verdict.end_ts if verdict.end_ts is not None else row.end_ts,
+        max_attempts=verdict.max_attempts if verdict.max_attempts is not None else row.max_attempts,
+    )
+
+
 def _apply_verdicts(
     candidates: list[Claimed], verdicts: list[Verdict]
-) -> tuple[list[Claimed], list[tuple[int, Verdict]], list[Claimed]]:
-    """(rows to send, rows to hold with their verdicts, the sent rows whose window a rule changed)."""
+) -> tuple[list[Claimed], list[tuple[int, Verdict]], list[tuple[Claimed, Verdict]]]:
+    """(rows to send, rows to hold with their verdicts, the sent rows whose window a rule set)."""
     if len(verdicts) != len(candidates):
         raise ValueError(f"a send-time rule gave {len(verdicts)} verdicts for {len(candidates)} rows")
     chosen: list[Claimed] = []
     holds: list[tuple[int, Verdict]] = []
-    narrowed: list[Claimed] = []
+    narrowed: list[tuple[Claimed, Verdict]] = []
     for row, verdict in zip(candidates, verdicts, strict=True):
         if not verdict.send:
             holds.append((row.row_id, verdict))
             continue
-        if verdict.start_ts is not None or verdict.end_ts is not None:
-            row = replace(
-                row,
-                start_ts=verdict.start_ts if verdict.start_ts is not None else row.start_ts,
-                end_ts=verdict.end_ts if verdict.end_ts is not None else row.end_ts,
-            )
-            narrowed.append(row)
+        if verdict.start_ts is not None or verdict.end_ts is not None or verdict.max_attempts is not None:
+            row = narrowed_by(row, verdict)
+            narrowed.append((row, verdict))
         chosen.append(row)
     return chosen, holds, narrowed
+
+
+def _release_holds(conn: Connection, job_id: int) -> int:
+    mark = placeholder(conn)
+    return int(
+        conn.exec_driver_sql(
+            f"UPDATE rows SET not_before = NULL, hold_reason = NULL WHERE job_id = {mark} "
+            f"AND state = '{_PENDING}' AND not_before IS NOT NULL",
+            (job_id,),
+        ).rowcount
+        or 0
+    )
 
 
 def _hold(conn: Connection, holds: list[tuple[int, Verdict]], stamp: float) -> None:
@@ -334,13 +369,18 @@ def _hold(conn: Connection, holds: list[tuple[int, Verdict]], stamp: float) -> N
     )
 
 
-def _set_windows(conn: Connection, chosen: list[Claimed]) -> None:
+_WINDOW = (("rid", "INTEGER"), ("s", "INTEGER"), ("e", "INTEGER"), ("z", "TEXT"), ("zs", "VARCHAR(16)"))
+
+
+def _set_windows(conn: Connection, chosen: list[tuple[Claimed, Verdict]]) -> None:
     if not chosen:
         return
-    data = [(c.row_id, c.start_ts, c.end_ts) for c in chosen]
-    cte, params = values_cte(conn, "w", (("rid", "INTEGER"), ("s", "INTEGER"), ("e", "INTEGER")), data)
+    data = [(c.row_id, c.start_ts, c.end_ts, v.timezone, v.timezone_source) for c, v in chosen]
+    cte, params = values_cte(conn, "w", _WINDOW, data)
     conn.exec_driver_sql(
-        f"{cte} UPDATE rows SET sent_start_ts = w.s, sent_end_ts = w.e FROM w WHERE rows.id = w.rid", tuple(params)
+        f"{cte} UPDATE rows SET sent_start_ts = w.s, sent_end_ts = w.e, sent_timezone = w.z, "
+        "timezone_source = w.zs FROM w WHERE rows.id = w.rid",
+        tuple(params),
     )
 
 

@@ -21,10 +21,11 @@ from batchqueue.ledger.jobs import JobsLedger
 from batchqueue.ledger.outcomes import OutcomesLedger
 from batchqueue.ledger.reports import ReportsLedger
 from batchqueue.ledger.sending import SendingLedger
+from batchqueue.ledger.waves import WavesLedger
 from batchqueue.ledger.workers import WorkersLedger
 
 
-class Ledger(JobsLedger, SendingLedger, OutcomesLedger, WorkersLedger, ReportsLedger, DncLedger):
+class Ledger(JobsLedger, SendingLedger, OutcomesLedger, WorkersLedger, ReportsLedger, DncLedger, WavesLedger):
     """A ledger on one database. Build it with :func:`batchqueue.ledger.open_ledger`."""
 
     backend = "?"

@@ -20,10 +20,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
+from batchqueue.calling.zones import display_zone
 from batchqueue.cell_safety import safe_row
 from batchqueue.errors import EnvironmentFailure, UsageError
 from batchqueue.ledger import Job, Ledger
+from batchqueue.ledger.waves import family_of
 from batchqueue.lifecycle import RowState
 from batchqueue.reports.fix_file import FIX_COLUMNS, fix_row, format_reasons
 from batchqueue.reports.xlsx_writer import XlsxWriter
@@ -48,7 +51,13 @@ BQ_AFTER = [
     "bq_learned_at_utc",
     "bq_phone_sent",
     "bq_resolution",
+    "bq_timezone",
+    "bq_timezone_source",
+    "bq_window_start_local",
+    "bq_window_end_local",
 ]
+#: Added to the report of a job that has later waves.
+BQ_WAVES = ["bq_latest_outcome", "bq_waves_called"]
 _raw_decode = json.JSONDecoder().raw_decode  # the ledger wrote compact JSON: no whitespace to skip
 
 
@@ -88,6 +97,14 @@ def _utc_second(ts: int) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+@lru_cache(maxsize=65536)
+def _local(ts: int | None, label: str | None, source: str | None) -> str:
+    """A window's edge in the contact's zone (the first of several; UTC for a country's safe window)."""
+    if ts is None or not label:
+        return ""
+    return dt.datetime.fromtimestamp(ts, ZoneInfo(display_zone(label, source))).isoformat()
+
+
 def _detail(state: str, reasons: str | None, error: str | None, duplicate_of: int | None) -> str:
     if reasons:
         text = format_reasons([(c, w) for c, w in json.loads(reasons)])
@@ -122,6 +139,12 @@ class Report:
         width = len(job.headers)
         self.width = width
         self.header = [*FIX_COLUMNS, *job.headers] if as_input else [*BQ_BEFORE, *job.headers, *BQ_AFTER]
+        #: With later waves (``recycle``): row number → (latest outcome, waves whose call was queued).
+        self.waves: dict[int, tuple[str | None, int]] | None = None
+        later = [w.id for w in ledger.waves(job) if w.id == job.id or job.id in family_of(w)]
+        if len(later) > 1 and not as_input:
+            self.waves = ledger.wave_summary(later)
+            self.header += BQ_WAVES
 
     def cells(self, *, text: bool = False) -> Iterator[list[Any]]:
         """Rows as lists of cell values aligned with :attr:`header`: text, or int for counts.
@@ -135,7 +158,16 @@ class Report:
             if len(cells) < width:
                 cells += [""] * (width - len(cells))
             (number, _, state, reasons, error, duplicate_of, status, attempts, call_id, outcome, o_attempts,
-             last_at, source, learned_at, phone, resolution) = r  # fmt: skip
+             last_at, source, learned_at, phone, resolution, w_start, w_end, zone, zone_source) = r  # fmt: skip
+            window: list[Any] = [
+                zone or "",
+                zone_source or "",
+                _local(w_start, zone, zone_source),
+                _local(w_end, zone, zone_source),
+            ]
+            if self.waves is not None:
+                latest, called = self.waves.get(number, (None, 0))
+                window += [latest or "", str(called) if text else called]
             detail = _detail(state, reasons, error, duplicate_of) if reasons or error else ""
             if self.as_input:
                 row = fix_row(number, detail or state, cells)
@@ -160,6 +192,7 @@ class Report:
                         _utc(learned_at),
                         phone or "",
                         resolution or "",
+                        *window,
                     ]
                 )
                 continue
@@ -178,6 +211,7 @@ class Report:
                 _utc(learned_at),
                 phone or "",
                 resolution or "",
+                *window,
             ]
 
     def summary(self, filters: str) -> list[list[Any]]:

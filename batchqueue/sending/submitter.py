@@ -80,6 +80,8 @@ class RunSummary:
     seconds: float = 0.0
     fatal_status: int | None = None
     conflicts: list[str] = field(default_factory=list)
+    held: int = 0  # pending rows a send-time rule holds (outside their calling window)
+    next_window_at: float | None = None  # when the first held row may be sent
 
     def as_dict(self) -> dict[str, Any]:
         """The ``run --json`` object (its keys are part of the CLI contract)."""
@@ -94,6 +96,8 @@ class RunSummary:
             "sent": self.sent,
             "recovered_uncertain": self.recovered_uncertain,
             "suppressed": self.suppressed,
+            "held": self.held,
+            "next_window_at": self.next_window_at,
             "this_run": self.this_run,
             "counts": self.counts,
             "conflicts": self.conflicts,

@@ -6,8 +6,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from batchqueue.calling.rules import CallingRules
 from batchqueue.defaults import DEFAULTS
+from batchqueue.errors import UsageError
 from batchqueue.intake.importer import LoadResult, check_file
 from batchqueue.intake.importer import import_file as _import_file
 from batchqueue.intake.loader import Progress
@@ -42,6 +45,28 @@ class ImportRequest:
     rules: Sequence[RowRule] = ()
     #: Refuse (suppress) a number another job of the ledger claimed within this many seconds.
     recontact_after: int | None = None
+    #: Suppress a number called this many times within this many seconds (by any job).
+    max_contacts: tuple[int, int] | None = None
+    #: When calls may be made (the defaults when None); stored on the job.
+    calling: CallingRules | None = None
+    #: A contact's zone when neither its row, ZIP nor number says.
+    default_timezone: str | None = None
+
+    def job_options(self) -> dict[str, Any]:
+        """The options stored with the job."""
+        options: dict[str, Any] = {"calling": (self.calling or CallingRules.parse()).as_json()}
+        if self.recontact_after:
+            options["recontact_after"] = self.recontact_after
+        if self.max_contacts:
+            options["max_contacts"] = list(self.max_contacts)
+        if self.default_timezone:
+            from batchqueue.intake.mapping.times import canonical_zone
+
+            try:
+                options["default_timezone"] = canonical_zone(self.default_timezone)
+            except ValueError as exc:
+                raise UsageError(f"--default-timezone: {exc}") from None
+        return options
 
 
 def check(request: CheckRequest, *, progress: Progress | None = None) -> LoadResult:
@@ -62,6 +87,7 @@ def import_file(settings: Settings, request: ImportRequest, *, progress: Progres
     A large file's validating helper is started first, so that its start-up overlaps this
     process's opening (or creating) the ledger.
     """
+    options = request.job_options()
     validation = None
     if worth_a_helper(request.file):
         validation = Validation.start(
@@ -80,7 +106,7 @@ def import_file(settings: Settings, request: ImportRequest, *, progress: Progres
                 progress=progress,
                 rules=request.rules,
                 validation=validation,
-                options={"recontact_after": request.recontact_after} if request.recontact_after else None,
+                options=options,
             )
     finally:
         if validation is not None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from batchqueue.calling.review import CallingReview, then
+from batchqueue.calling.rules import CallingRules, run_rules
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import ApiUnavailableError, BatchFatalError, EnvironmentFailure, UsageError
 from batchqueue.exits import ExitReason
@@ -40,6 +43,47 @@ class RunRequest:
     review: ClaimReview | None = None
     limit: int | None = None  # a test send: at most this many rows
     unsafe_resend_sending: bool = False
+    #: This run's calling rules (``run --calling-hours …``): they narrow the job's, or with
+    #: ``widen_calling`` replace the parts they name.
+    calling_hours: str | None = None
+    calling_days: str | None = None
+    holidays: str | None = None
+    blackout: tuple[str, ...] = ()
+    widen_calling: bool = False
+    #: Keep a row pending until its calling window opens, instead of sending it scheduled ahead.
+    hold_until_window: bool = False
+    #: With held rows left: sleep until the next window opens and go on (else stop and say when).
+    wait_for_window: bool = False
+
+
+def _wait_until(at: float | None, stop: threading.Event | None, on_wait: Callable[[float], None] | None) -> bool:
+    """Sleep until ``at``; False when stopped first."""
+    stop = stop or threading.Event()
+    while at is not None and (left := at - time.time()) > 0:
+        if on_wait is not None:
+            on_wait(left)
+        if stop.wait(min(1.0, left)):
+            return False
+    return True
+
+
+def _with_own(calling: CallingReview, request: RunRequest) -> ClaimReview:
+    """The calling windows, then the request's own send-time rule if it has one."""
+    return calling if request.review is None else then(calling, request.review)
+
+
+def _calling(job: Job, request: RunRequest) -> CallingReview:
+    """The calling windows of a run: the job's rules, narrowed (or replaced) by the run's."""
+    job_rules = CallingRules.from_json(job.options.get("calling"))
+    rule_sets = run_rules(
+        job_rules,
+        hours=request.calling_hours,
+        days=request.calling_days,
+        holidays=request.holidays,
+        blackout=request.blackout,
+        widen=request.widen_calling,
+    )
+    return CallingReview(rule_sets, job.options.get("default_timezone"), request.hold_until_window)
 
 
 #: Rows ``run --dry-run`` shows when not told how many.
@@ -52,6 +96,9 @@ class PreviewRow:
 
     row_number: int
     fields: list[tuple[str, str]]
+    #: The zone(s) its calling window was set in, and which source decided them.
+    timezone: str = ""
+    timezone_source: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,14 +119,20 @@ def preview(settings: Settings, request: RunRequest, count: int = DRY_RUN_ROWS) 
         job = ledger.job(request.job_id)
         public_url = request.public_url
         public_url = base_url(public_url, where="--public-url") if public_url else job.options.get("public_url")
-        found = ledger.preview_claim(job.id, count, review=request.review)
+        calling = _calling(job, request)
+        found = ledger.preview_claim(job.id, count, review=_with_own(calling, request))
     form = FormBuilder(job.headers, list(job.mapping.get("metadata", [])), public_url)
     rows = []
     for row in found.claimed:
         fields = form.form(row)
         if row.token:
             fields = [(name, value.replace(row.token, "<token>")) for name, value in fields]
-        rows.append(PreviewRow(row.row_number, fields))
+        contact = calling.contact(row)
+        rows.append(
+            PreviewRow(row.row_number, fields, contact.label, contact.source)
+            if contact
+            else PreviewRow(row.row_number, fields)
+        )
     return Preview(job.id, rows, found.suppressed, found.held)
 
 
@@ -100,8 +153,13 @@ def run(
     stop: threading.Event | None = None,
     on_start: Callable[[RunStart], None] | None = None,
     on_progress: Callable[[RunSummary], None] | None = None,
+    on_wait: Callable[[float], None] | None = None,
 ) -> RunSummary:
     """Send the job's pending rows; resumable, never sends a row twice.
+
+    Rows held outside their calling window stay pending; with ``wait_for_window`` the run sleeps
+    until the next window opens (``on_wait`` is told the seconds left, about once a second) and
+    goes on, until no row is pending or it is stopped.
 
     Returns the summary when the run finished or was interrupted; raises :class:`BatchFatalError`
     (a batch-fatal reply), :class:`ApiUnavailableError` (unreachable, or the circuit breaker) or
@@ -137,7 +195,7 @@ def run(
             unsafe_resend_sending=request.unsafe_resend_sending,
             shared=shared,
             lease_ttl=request.lease_ttl,
-            review=request.review,
+            review=_with_own(_calling(job, request), request),
             limit=request.limit,
         )
         target = target_of(settings, job)
@@ -151,7 +209,14 @@ def run(
         )
         if on_start is not None:
             on_start(RunStart(job, pending, target, request.rate))
-        summary = Submitter(ledger, client, job, options, on_progress=on_progress).run(stop)
+        ledger.release_holds(job.id)  # rows held by an earlier run: this run's rules decide anew
+        while True:
+            summary = Submitter(ledger, client, job, options, on_progress=on_progress).run(stop)
+            summary.held, summary.next_window_at = ledger.held(job.id, time.time())
+            if not (request.wait_for_window and summary.held and summary.exit_reason is ExitReason.DONE):
+                break
+            if request.limit is not None or not _wait_until(summary.next_window_at, stop, on_wait):
+                break
     if summary.exit_reason is ExitReason.FATAL_REPLY:
         raise BatchFatalError(summary.message, status=summary.fatal_status, result=summary)
     if summary.exit_reason in (ExitReason.UNREACHABLE, ExitReason.CIRCUIT_BREAKER):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
-from batchqueue.ledger import Job, WorkerInfo
+from batchqueue.calling.rules import CallingRules
+from batchqueue.ledger import Job, Ledger, WorkerInfo
 from batchqueue.service.context import ledger_for
 from batchqueue.settings import Settings
 
@@ -18,6 +20,11 @@ class JobStatus:
     outcomes: dict[str, int]
     workers: list[WorkerInfo] = field(default_factory=list)
     suppressed_by: dict[str, int] = field(default_factory=dict)  # reason (dnc:<list>) -> rows
+    calling_rules: str = ""  # the job's calling rules, in words
+    held: int = 0  # pending rows held until their calling window opens
+    next_window_at: float | None = None
+    #: Its waves (``recycle``), first import first, when it has any: each job with its counts.
+    waves: list[tuple[Job, dict[str, int]]] = field(default_factory=list)
 
     @property
     def rows(self) -> int:
@@ -29,6 +36,7 @@ def status(settings: Settings, job_id: int | None = None) -> list[JobStatus]:
     with ledger_for(settings) as ledger:
         if job_id is not None:
             job = ledger.job(job_id)
+            held, next_window_at = ledger.held(job_id, time.time())
             return [
                 JobStatus(
                     job,
@@ -36,6 +44,10 @@ def status(settings: Settings, job_id: int | None = None) -> list[JobStatus]:
                     ledger.outcome_counts(job_id),
                     ledger.live_workers(job_id),
                     ledger.suppressed_by(job_id),
+                    CallingRules.from_json(job.options.get("calling")).describe(),
+                    held,
+                    next_window_at,
+                    _waves(ledger, job),
                 )
             ]
         jobs = ledger.jobs()
@@ -44,3 +56,8 @@ def status(settings: Settings, job_id: int | None = None) -> list[JobStatus]:
             JobStatus(j, counts[j.id], ledger.outcome_counts(j.id), suppressed_by=ledger.suppressed_by(j.id))
             for j in jobs
         ]
+
+
+def _waves(ledger: Ledger, job: Job) -> list[tuple[Job, dict[str, int]]]:
+    waves = ledger.waves(job)
+    return [(w, ledger.counts(w.id)) for w in waves] if len(waves) > 1 else []

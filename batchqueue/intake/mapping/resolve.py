@@ -49,6 +49,13 @@ TIMEZONE_HEADERS = frozenset(
         "fusohorario", "fuseauhoraire", "zeitzone", "fusoorario", "tijdzone", "strefaczasowa",
     }
 )  # fmt: skip
+#: A column named like one of these holds each row's US ZIP code (its time zone and state).
+ZIP_HEADERS = frozenset(
+    {
+        "zip", "zipcode", "zip5", "postalcode", "postcode", "postal", "codigopostal", "codepostal",
+        "plz", "postleitzahl",
+    }
+)  # fmt: skip
 #: A column whose normalized name is one of these feeds that request field without being asked.
 FIELD_HEADERS = {
     "ani": {"ani", "callerid"},
@@ -86,6 +93,7 @@ class ResolvedMapping:
     delimiter: str | None = None
     region_column: str | None = None
     timezone_column: str | None = None
+    zip_column: str | None = None
     date_formats: tuple[str, ...] = ()
     dayfirst: bool = False
     nulls: tuple[str, ...] = NULL_MARKERS
@@ -116,6 +124,7 @@ class ResolvedMapping:
             "phone_columns": list(self.phone_columns) if len(self.phone_columns) > 1 else None,
             "region_column": self.region_column,
             "timezone_column": self.timezone_column,
+            "zip_column": self.zip_column,
             "date_formats": list(self.date_formats) or None,
             "dayfirst": self.dayfirst or None,
             "nulls": list(self.nulls) if self.nulls != NULL_MARKERS else None,
@@ -222,9 +231,10 @@ def resolve(spec: MappingSpec, headers: list[str], *, now: int) -> ResolvedMappi
     used = {*phones, *columns.values()}
     region_column = _optional_column(spec.region_column, REGION_HEADERS, headers, used, "--region-column")
     timezone_column = _optional_column(spec.timezone_column, TIMEZONE_HEADERS, headers, used, "--timezone-column")
-    clash = used & {region_column, timezone_column}
+    zip_column = _optional_column(spec.zip_column, ZIP_HEADERS, headers, used, "--zip-column")
+    clash = used & {region_column, timezone_column, zip_column}
     if clash:
-        raise UsageError(f"column {clash.pop()!r} cannot be both a request field and a country or time zone")
+        raise UsageError(f"column {clash.pop()!r} cannot be both a request field and a country, time zone or ZIP")
     if spec.no_metadata:
         metadata: tuple[str, ...] = ()
     elif spec.metadata is not None:
@@ -258,6 +268,7 @@ def resolve(spec: MappingSpec, headers: list[str], *, now: int) -> ResolvedMappi
         delimiter=spec.delimiter,
         region_column=region_column,
         timezone_column=timezone_column,
+        zip_column=zip_column,
         date_formats=spec.date_formats,
         dayfirst=spec.dayfirst,
         nulls=nulls,

@@ -7,6 +7,7 @@ A mapping file lets a team reuse one mapping; options given on the command line 
     region_column = "Country"             # each row's own country (found by name if not given)
     timezone = "America/New_York"
     timezone_column = "Time Zone"         # each row's own zone (found by name if not given)
+    zip_column = "ZIP"                    # each row's US ZIP code: its zone and state (found by name)
     date_formats = ["%d.%m.%Y %H:%M"]     # tried before the built-in forms
     dayfirst = true                       # 12/03/2026 is 12 March
     nulls = ["n/a"]                       # read as empty, besides \\N and NULL
@@ -20,6 +21,11 @@ A mapping file lets a team reuse one mapping; options given on the command line 
     [defaults]       # job-wide values, used where a row's column is absent or empty
     max_attempts = 3
     reattempt_wait = 3600
+
+    [calling.states.FL]       # calling hours and days that replace the job's for contacts there
+    hours = "08:00-20:00"
+    [calling.countries.GB]
+    days = "mon-sat"
 """
 
 from __future__ import annotations
@@ -52,11 +58,14 @@ class MappingSpec:
     delimiter: str | None = None
     region_column: str | None = None
     timezone_column: str | None = None
+    zip_column: str | None = None
     date_formats: tuple[str, ...] = ()
     dayfirst: bool = False
     nulls: tuple[str, ...] = ()
     where: tuple[str, ...] = ()
     header_row: int | None = None
+    #: The mapping file's ``[calling]`` table (per-state and per-country calling rules), as given.
+    calling: dict[str, Any] = field(default_factory=dict)
 
     def overridden_by(self, **given: Any) -> MappingSpec:
         """This spec with every option the user gave explicitly (not None) put over it."""
@@ -112,6 +121,10 @@ def load_mapping_file(path: Path) -> MappingSpec:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise UsageError(f"mapping file {named}: {key} must be a list of strings")
             spec[key] = tuple(value)
+        elif key == "calling":
+            if not isinstance(value, dict):
+                raise UsageError(f"mapping file {named}: [calling] must be a table (see --help of import)")
+            spec[key] = value
         elif key == "header_row":
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise UsageError(f"mapping file {named}: header_row must be a row number (1 or more)")

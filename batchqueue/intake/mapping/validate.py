@@ -11,6 +11,7 @@ from batchqueue.intake.mapping.phones import Phone, PhoneError, PhoneParser, tel
 from batchqueue.intake.mapping.regions import region_of
 from batchqueue.intake.mapping.resolve import ResolvedMapping
 from batchqueue.intake.mapping.times import TimeParser, canonical_zone
+from batchqueue.intake.mapping.zips import zip_place
 from batchqueue.intake.rules import BoundRule, RowDraft, RowRule
 
 #: (column name or None for the whole row, what is wrong)
@@ -39,7 +40,8 @@ class RowValidator:
 
     A row may bring its own country (``region_column``) and time zone (``timezone_column``): its
     phone is read in its country and its start/end in its zone, and both are kept on the row
-    (``facts``: ``region``, ``timezone``) for the send-time rules.
+    (``facts``: ``region``, ``timezone``) for the send-time rules. A US ZIP code (``zip_column``)
+    gives the row's zone and state (``zip_timezone``, ``state``) for its calling window.
     """
 
     def __init__(self, mapping: ResolvedMapping, headers: list[str], now: int, rules: Sequence[RowRule] = ()) -> None:
@@ -56,6 +58,7 @@ class RowValidator:
         self._phone_cols = [(name, index[name]) for name in mapping.phone_columns]
         self._region_at = index[mapping.region_column] if mapping.region_column else None
         self._zone_at = index[mapping.timezone_column] if mapping.timezone_column else None
+        self._zip_at = index[mapping.zip_column] if mapping.zip_column else None
         self._parsers: dict[str, PhoneParser] = {self.phones.region: self.phones}
         self._zones: dict[str, TimeParser] = {mapping.timezone: self.times}
         self._fields = [(key, col, index[col]) for key, col in mapping.columns.items()]
@@ -68,6 +71,7 @@ class RowValidator:
             and len(self._phone_cols) == 1
             and self._region_at is None
             and self._zone_at is None
+            and self._zip_at is None
             and not any(rule.per_row for rule in rules)
         )
         d = mapping.defaults
@@ -193,6 +197,8 @@ class RowValidator:
                 else:
                     times = self._times(zone_name)
                     facts["timezone"] = zone_name
+        if self._zip_at is not None and facts.get("region", self.mapping.region) == "US":
+            self._zip_facts(cells[self._zip_at].strip(), facts)
         phone, phone_reasons = self._phone(cells, parser, own_region, facts)
         reasons += phone_reasons
         values: dict[str, Any] = dict(self._defaults)
@@ -224,6 +230,23 @@ class RowValidator:
         if reasons:
             return None, reasons, None
         return draft.request, reasons, draft.facts or None
+
+    def _zip_facts(self, raw: str, facts: dict[str, Any]) -> None:
+        """The zone and state of the row's ZIP code, kept for its calling window."""
+        if not raw:
+            return
+        place = zip_place(raw)
+        if place is None:
+            self.warnings[
+                f"ZIP codes the data does not know (column {self.mapping.zip_column!r}): their time zone "
+                "comes from the phone number"
+            ] += 1
+            return
+        zone_name, state = place
+        if zone_name:
+            facts["zip_timezone"] = zone_name
+        if state:
+            facts["state"] = state
 
     def _request(
         self, e164: str, own_postd: str | None, ani: str | None, postd: str | None, values: dict[str, Any]

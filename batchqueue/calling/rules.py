@@ -1,0 +1,295 @@
+"""Calling rules: when a contact may be called, in the contact's own local time.
+
+A rule set is the hours of the day (``--calling-hours 08:00-21:00``), the days of the week
+(``--days mon-fri``), a public-holiday calendar (``--holidays US``, ``US-CA``: the ``holidays``
+package) and blackout dates (``--blackout 2026-12-24..2026-12-26``), with overrides per US state or
+per country (the mapping file's ``[calling.states.FL]`` / ``[calling.countries.GB]`` tables: hours
+and days that replace the job's for contacts there). Rules are stored on the job as JSON
+(:meth:`CallingRules.as_json`) and read back with :meth:`CallingRules.from_json`.
+
+A run may add its own rule set: a moment is allowed only when *both* allow it, so a run can narrow
+the job's rules, never widen them (``run --widen-calling-rules`` replaces them instead).
+
+Usage::
+
+    rules = CallingRules.parse(hours="09:00-20:00", days="mon-sat", holidays="US")
+    rules.for_place(state="FL", country="US").allows_day(date(2026, 12, 25))    # False
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field, replace
+from functools import cache
+from typing import Any
+
+from batchqueue.defaults import DEFAULTS
+from batchqueue.errors import UsageError
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
+_DATE_RANGE = re.compile(r"\s*(\d{4}-\d{2}-\d{2})\s*(?:\.\.\s*(\d{4}-\d{2}-\d{2}))?\s*")
+#: Keys of a place's override table.
+_PLACE_KEYS = ("hours", "days")
+
+
+def parse_hours(text: str, where: str = "--calling-hours") -> tuple[int, int]:
+    """``HH:MM-HH:MM`` as minutes after midnight (end up to 24:00), or :class:`UsageError`."""
+    m = _HOURS.fullmatch(text or "")
+    if m is None:
+        raise UsageError(f"{where} {text!r}: expected HH:MM-HH:MM in the contact's local time, such as 08:00-21:00")
+    h0, m0, h1, m1 = map(int, m.groups())
+    start, end = h0 * 60 + m0, h1 * 60 + m1
+    if m0 > 59 or m1 > 59 or start >= 24 * 60 or end > 24 * 60 or end <= start:
+        raise UsageError(f"{where} {text!r}: the start must come before the end, both within 00:00-24:00")
+    return start, end
+
+
+def parse_days(text: str, where: str = "--days") -> frozenset[int]:
+    """``mon-fri``, ``mon-sat``, ``sat,sun``, ``mon-wed,fri``, ``all`` as weekday numbers (Monday 0)."""
+    value = (text or "").strip().lower()
+    if value in ("all", "every", "mon-sun"):
+        return frozenset(range(7))
+    days: set[int] = set()
+    for part in value.split(","):
+        first, _, last = part.strip().partition("-")
+        try:
+            a = DAY_NAMES.index(first.strip()[:3])
+            b = DAY_NAMES.index(last.strip()[:3]) if last else a
+        except ValueError:
+            raise UsageError(f"{where} {text!r}: expected days such as mon-fri, mon-sat, sat,sun or all") from None
+        if b < a:
+            raise UsageError(f"{where} {text!r}: {part.strip()!r} runs backwards (write it as two parts)")
+        days.update(range(a, b + 1))
+    return frozenset(days)
+
+
+def parse_blackout(texts: list[str] | tuple[str, ...], where: str = "--blackout") -> tuple[tuple[str, str], ...]:
+    """``2026-12-24..2026-12-26`` (or one date) as (first, last) ISO dates, both included."""
+    ranges: list[tuple[str, str]] = []
+    for text in texts:
+        m = _DATE_RANGE.fullmatch(text or "")
+        try:
+            if m is None:
+                raise ValueError
+            first = dt.date.fromisoformat(m.group(1))
+            last = dt.date.fromisoformat(m.group(2)) if m.group(2) else first
+        except ValueError:
+            raise UsageError(f"{where} {text!r}: expected a date or a range such as 2026-12-24..2026-12-26") from None
+        if last < first:
+            raise UsageError(f"{where} {text!r}: the range ends before it starts")
+        ranges.append((first.isoformat(), last.isoformat()))
+    return tuple(ranges)
+
+
+def check_holidays(text: str, where: str = "--holidays") -> str:
+    """``US``, ``US-CA`` (country and subdivision): checked against the ``holidays`` package."""
+    import holidays
+
+    country, _, subdiv = text.strip().upper().partition("-")
+    supported = holidays.list_supported_countries()
+    if country not in supported:
+        raise UsageError(f"{where} {text!r}: not a country the holidays package knows (e.g. US, CA, GB, MX)")
+    if subdiv and subdiv not in supported[country]:
+        raise UsageError(f"{where} {text!r}: {country} has no subdivision {subdiv!r}")
+    return f"{country}-{subdiv}" if subdiv else country
+
+
+@cache
+def _holiday_dates(calendar: str, year: int) -> frozenset[dt.date]:
+    import holidays
+
+    country, _, subdiv = calendar.partition("-")
+    return frozenset(holidays.country_holidays(country, subdiv=subdiv or None, years=year))
+
+
+@dataclass(frozen=True)
+class PlaceRules:
+    """The rules that hold for contacts in one place (the job's, or a state's or country's override)."""
+
+    hours: tuple[int, int]
+    days: frozenset[int]
+    holidays: str | None
+    blackout: tuple[tuple[str, str], ...]
+
+    def allows_day(self, day: dt.date) -> bool:
+        """Whether calls may be made on this local date at all."""
+        if day.weekday() not in self.days:
+            return False
+        iso = day.isoformat()
+        if any(first <= iso <= last for first, last in self.blackout):
+            return False
+        return not (self.holidays and day in _holiday_dates(self.holidays, day.year))
+
+
+@dataclass(frozen=True)
+class CallingRules:
+    """A job's (or a run's) calling rules, with overrides per US state and per country."""
+
+    base: PlaceRules
+    states: dict[str, tuple[tuple[int, int] | None, frozenset[int] | None]] = field(default_factory=dict)
+    countries: dict[str, tuple[tuple[int, int] | None, frozenset[int] | None]] = field(default_factory=dict)
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        hours: str | None = None,
+        days: str | None = None,
+        holidays: str | None = None,
+        blackout: tuple[str, ...] = (),
+        overrides: dict[str, Any] | None = None,
+    ) -> CallingRules:
+        """Rules from options as the user typed them (None: the default); :class:`UsageError` on a mistake."""
+        base = PlaceRules(
+            parse_hours(hours or DEFAULTS.calling_hours),
+            parse_days(days or DEFAULTS.calling_days),
+            check_holidays(holidays) if holidays else None,
+            parse_blackout(blackout),
+        )
+        states, countries = _overrides(overrides or {})
+        return cls(base, states, countries)
+
+    def for_place(self, state: str | None, country: str | None) -> PlaceRules:
+        """The rules for a contact in ``state`` (US) / ``country``: a state's override first."""
+        found = (self.states.get(state) if state else None) or (self.countries.get(country) if country else None)
+        if found is None:
+            return self.base
+        hours, days = found
+        return replace(self.base, hours=hours or self.base.hours, days=days if days is not None else self.base.days)
+
+    @property
+    def has_states(self) -> bool:
+        """Whether some rule depends on a contact's US state (then the state is looked up)."""
+        return bool(self.states)
+
+    def describe(self) -> str:
+        """One line, as a person would read it."""
+        b = self.base
+        text = f"{clock(b.hours[0])}-{clock(b.hours[1])} local, {_days_text(b.days)}"
+        if b.holidays:
+            text += f", not on {b.holidays} holidays"
+        if b.blackout:
+            text += ", not " + ", ".join(f if f == last else f"{f}..{last}" for f, last in b.blackout)
+        for kind, table in (("state", self.states), ("country", self.countries)):
+            for place, (hours, days) in sorted(table.items()):
+                parts = [f"{clock(hours[0])}-{clock(hours[1])}" if hours else "", _days_text(days) if days else ""]
+                text += f"; {kind} {place}: " + ", ".join(p for p in parts if p)
+        return text
+
+    def as_json(self) -> dict[str, Any]:
+        """What is stored on the job."""
+        b = self.base
+
+        def place(hours: tuple[int, int] | None, days: frozenset[int] | None) -> dict[str, Any]:
+            return {"hours": list(hours) if hours else None, "days": sorted(days) if days is not None else None}
+
+        return {
+            "hours": list(b.hours),
+            "days": sorted(b.days),
+            "holidays": b.holidays,
+            "blackout": [list(r) for r in b.blackout],
+            "states": {k: place(*v) for k, v in self.states.items()},
+            "countries": {k: place(*v) for k, v in self.countries.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> CallingRules:
+        """Rules as stored (None: a job imported before calling rules: the defaults)."""
+        if not data:
+            return cls.parse()
+
+        def place(v: dict[str, Any]) -> tuple[tuple[int, int] | None, frozenset[int] | None]:
+            hours = v.get("hours")
+            days = v.get("days")
+            return (tuple(hours) if hours else None, frozenset(days) if days is not None else None)
+
+        base = PlaceRules(
+            (int(data["hours"][0]), int(data["hours"][1])),
+            frozenset(int(d) for d in data["days"]),
+            data.get("holidays"),
+            tuple((str(a), str(b)) for a, b in data.get("blackout", [])),
+        )
+        return cls(
+            base,
+            {k: place(v) for k, v in data.get("states", {}).items()},
+            {k: place(v) for k, v in data.get("countries", {}).items()},
+        )
+
+
+def _overrides(
+    table: dict[str, Any],
+) -> tuple[
+    dict[str, tuple[tuple[int, int] | None, frozenset[int] | None]],
+    dict[str, tuple[tuple[int, int] | None, frozenset[int] | None]],
+]:
+    """The mapping file's ``[calling.states.XX]`` and ``[calling.countries.XX]`` tables."""
+    unknown = sorted(set(table) - {"states", "countries"})
+    if unknown:
+        raise UsageError(f"[calling] has unknown table(s) {', '.join(unknown)}; known: states, countries")
+    found: list[dict[str, tuple[tuple[int, int] | None, frozenset[int] | None]]] = []
+    for kind in ("states", "countries"):
+        places: dict[str, tuple[tuple[int, int] | None, frozenset[int] | None]] = {}
+        for place, values in (table.get(kind) or {}).items():
+            where = f"[calling.{kind}.{place}]"
+            if not re.fullmatch(r"[A-Za-z]{2}", place) or not isinstance(values, dict):
+                raise UsageError(f"{where}: expected a two-letter code with a table of hours and days")
+            bad = sorted(set(values) - set(_PLACE_KEYS))
+            if bad:
+                raise UsageError(f"{where}: unknown key(s) {', '.join(bad)}; known: hours, days")
+            hours = parse_hours(str(values["hours"]), f"{where} hours") if "hours" in values else None
+            days = parse_days(str(values["days"]), f"{where} days") if "days" in values else None
+            places[place.upper()] = (hours, days)
+        found.append(places)
+    return found[0], found[1]
+
+
+def clock(minutes: int) -> str:
+    """Minutes after midnight as HH:MM."""
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _days_text(days: frozenset[int]) -> str:
+    if len(days) == 7:
+        return "every day"
+    ordered = sorted(days)
+    if ordered == list(range(ordered[0], ordered[-1] + 1)) and len(ordered) > 2:
+        return f"{DAY_NAMES[ordered[0]]}-{DAY_NAMES[ordered[-1]]}"
+    return ",".join(DAY_NAMES[d] for d in ordered)
+
+
+#: What a run's options leave unsaid: no restriction (a run narrows the job's rules, or with
+#: ``--widen-calling-rules`` replaces the parts it names).
+_OPEN = {"hours": "00:00-24:00", "days": "all"}
+
+
+def run_rules(
+    job_rules: CallingRules,
+    *,
+    hours: str | None,
+    days: str | None,
+    holidays: str | None,
+    blackout: tuple[str, ...],
+    widen: bool,
+) -> list[CallingRules]:
+    """The rule sets a run applies: the job's, and the run's own where it gave any (a moment must
+    be allowed by all). With ``widen`` the run's options replace the job's parts they name instead."""
+    given = hours is not None or days is not None or holidays is not None or bool(blackout)
+    if not given:
+        if widen:
+            raise UsageError("--widen-calling-rules: give the rules that replace the job's (--calling-hours, --days…)")
+        return [job_rules]
+    if widen:
+        b = job_rules.base
+        base = PlaceRules(
+            parse_hours(hours) if hours else b.hours,
+            parse_days(days) if days else b.days,
+            check_holidays(holidays) if holidays else b.holidays,
+            parse_blackout(blackout) if blackout else b.blackout,
+        )
+        return [replace(job_rules, base=base)]
+    narrowing = CallingRules.parse(
+        hours=hours or _OPEN["hours"], days=days or _OPEN["days"], holidays=holidays, blackout=blackout
+    )
+    return [job_rules, narrowing]

@@ -1,0 +1,37 @@
+"""The calling-rule options ``import`` stores on a job and ``run`` may narrow for one run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_CALLING_OPTIONS = [
+    click.option(
+        "--calling-hours",
+        metavar="HH:MM-HH:MM",
+        help="Hours calls may be made, in each contact's own local time (import default 08:00-21:00).",
+    ),
+    click.option("--days", "calling_days", metavar="DAYS", help="Days calls may be made: mon-fri, mon-sat, all…"),
+    click.option(
+        "--holidays",
+        metavar="COUNTRY[-SUBDIV]",
+        help="No calls on this calendar's public holidays (US, US-CA, GB, MX…; the holidays package).",
+    ),
+    click.option(
+        "--blackout",
+        multiple=True,
+        metavar="DATE[..DATE]",
+        help="No calls on these local dates (2026-12-24..2026-12-26; repeatable).",
+    ),
+]
+
+
+def calling_options(func: F) -> F:
+    """Decorate a command with the calling-rule options."""
+    for option in reversed(_CALLING_OPTIONS):
+        func = option(func)
+    return func

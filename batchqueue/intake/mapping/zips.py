@@ -1,0 +1,62 @@
+"""US ZIP codes to their time zone and state, from the ``zipcodes`` package's embedded data.
+
+The data ships inside the package (no download at run time). A ZIP is read as people and
+spreadsheets write it: ``02134``, ``02134-1234``, or ``2134`` (Excel dropped the leading zero).
+A ZIP the data does not know, or whose zone is missing or not a real IANA name, gives nothing, and
+the contact's zone then comes from its number.
+
+Usage::
+
+    zip_place("02134-1234")    # ("America/New_York", "MA")
+    area_code_state("617")     # "MA" (an area code that lies in one state)
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from functools import cache
+from typing import Any
+from zoneinfo import available_timezones
+
+_ZIP = re.compile(r"\s*(\d{3,5})(?:\s*-\s*\d{4})?\s*")
+
+
+@cache
+def _records() -> list[dict[str, Any]]:
+    import zipcodes
+
+    return list(zipcodes.list_all())  # type: ignore[no-untyped-call]
+
+
+@cache
+def _table() -> dict[str, tuple[str | None, str | None]]:
+    real = available_timezones()
+    table: dict[str, tuple[str | None, str | None]] = {}
+    for record in _records():
+        zone = record.get("timezone") or None
+        table[record["zip_code"]] = (zone if zone in real else None, record.get("state") or None)
+    return table
+
+
+def zip_place(raw: str) -> tuple[str | None, str | None] | None:
+    """(time zone or None, state or None) of a US ZIP code, or None when it is not one the data knows."""
+    m = _ZIP.fullmatch(raw)
+    if m is None:
+        return None
+    return _table().get(m.group(1).zfill(5))
+
+
+@cache
+def _area_code_states() -> dict[str, str]:
+    states: dict[str, set[str]] = defaultdict(set)
+    for record in _records():
+        for code in record.get("area_codes") or ():
+            if record.get("state"):
+                states[code].add(record["state"])
+    return {code: next(iter(found)) for code, found in states.items() if len(found) == 1}
+
+
+def area_code_state(area_code: str) -> str | None:
+    """The US state of a NANP area code, when the ZIP data puts all its ZIPs in one state."""
+    return _area_code_states().get(area_code)

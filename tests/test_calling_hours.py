@@ -1,0 +1,163 @@
+"""Calling hours end to end: rows imported from a file with numbers in every US zone (and the edge
+cases), sent through the sandbox, and each call's window checked against the sandbox's own record
+in the contact's local time. The windows are checked as local clock times (08:00 and 21:00), so the
+tests hold whatever the time of day they run at."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from batchqueue.sandbox import Sandbox
+from tests.conftest import CliResult, write_csv
+from tests.sandbox_helpers import ledger_rows, point_at
+
+Run = Callable[..., CliResult]
+
+# phone, Time Zone cell, ZIP cell → the zone its window opens in, the zone it closes in, the source
+CONTACTS = [
+    ("617-555-0101", "", "", "America/New_York", "America/New_York", "number"),
+    ("312-555-0101", "", "", "America/Chicago", "America/Chicago", "number"),
+    ("303-555-0101", "", "", "America/Denver", "America/Denver", "number"),
+    ("602-555-0101", "", "", "America/Phoenix", "America/Phoenix", "number"),
+    ("415-555-0101", "", "", "America/Los_Angeles", "America/Los_Angeles", "number"),
+    ("907-555-0101", "", "", "America/Adak", "America/Anchorage", "number"),
+    ("808-555-0101", "", "", "Pacific/Honolulu", "Pacific/Honolulu", "number"),
+    ("709-555-0101", "", "", "America/Halifax", "America/St_Johns", "number"),
+    ("800-555-0101", "", "", "Pacific/Honolulu", "America/New_York", "region"),
+    ("617-555-0102", "America/St_Johns", "", "America/St_Johns", "America/St_Johns", "column"),
+    ("617-555-0103", "", "96813", "Pacific/Honolulu", "Pacific/Honolulu", "zip"),
+    ("617-555-0104", "PST", "96813", "America/Los_Angeles", "America/Los_Angeles", "column"),
+]
+
+
+def _local(ts: int, zone: str) -> str:
+    return dt.datetime.fromtimestamp(ts, ZoneInfo(zone)).strftime("%H:%M")
+
+
+def test_every_call_is_sent_inside_its_contacts_local_hours(
+    tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "l.db"
+    source = write_csv(tmp_path / "c.csv", [["Phone", "Time Zone", "ZIP"], *[c[:3] for c in CONTACTS]])
+    imported = run_cli("import", source, "--survey", "4242", "--instance", "1", "--db", db)
+    assert imported.code == 0, imported.err
+    assert "calling rules: 08:00-21:00 local, every day" in imported.out
+    assert "each row's ZIP code from 'ZIP'" in imported.out
+    with Sandbox() as sb:
+        point_at(monkeypatch, sb)
+        started = time.time()
+        sent = run_cli("run", "1", "--rate", "0", "--db", db, "--json")
+        calls = {c["phone_number"]: c["fields"] for c in sb.app.store.dump()}
+    assert sent.code == 0, sent.err
+    assert len(calls) == len(CONTACTS)
+    for phone, _, _, opens_in, closes_in, _ in CONTACTS:
+        fields = calls["tel:+1" + phone.replace("-", "")]
+        start, end = int(fields["start_timestamp"]), int(fields["end_timestamp"])
+        assert (_local(start, opens_in), _local(end, closes_in)) == ("08:00", "21:00"), phone
+        assert start < end
+        assert end > started
+        assert start <= started or start - started < 86400
+    report = tmp_path / "r.csv"
+    assert run_cli("export", "1", "-o", report, "--db", db).code == 0
+    with report.open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for found, (_, _, _, opens_in, closes_in, source_name) in zip(rows, CONTACTS, strict=True):
+        assert found["bq_timezone_source"] == source_name
+        if source_name != "region":
+            assert found["bq_timezone"].split(" & ")[0] == opens_in
+            assert found["bq_window_start_local"][11:16] == "08:00"
+        if opens_in == closes_in:
+            assert found["bq_window_end_local"][11:16] == "21:00"
+    assert rows[8]["bq_timezone"].startswith("US: all ")
+
+
+def test_hold_until_window_keeps_rows_pending_and_says_when(
+    tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "l.db"
+    rows = [["phone", "Time Zone"]] + [[f"617-555-01{n:02d}", "UTC"] for n in range(4)]
+    source = write_csv(tmp_path / "c.csv", rows)
+    # A job allowed any hour, at 40-minute re-attempts; each run narrows it to one hour, two hours ahead.
+    assert (
+        run_cli(
+            "import", source, "--survey", "4242", "--instance", "1", "--calling-hours", "00:00-24:00",
+            "--max-attempts", "3", "--reattempt-wait", "2400", "--db", db,
+        ).code
+        == 0
+    )  # fmt: skip
+    now = dt.datetime.now(dt.UTC)
+    opens = (now + dt.timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+    hours = f"{opens.hour:02d}:00-{opens.hour + 1:02d}:00"
+    with Sandbox() as sb:
+        point_at(monkeypatch, sb)
+        held = run_cli("run", "1", "--calling-hours", hours, "--hold-until-window", "--db", db, "--json")
+        assert held.code == 0, held.err
+        assert (held.json()["sent"], held.json()["held"], held.json()["pending"]) == (0, 4, 4)
+        assert held.json()["next_window_at"] == opens.timestamp()
+        assert sb.app.store.dump() == []
+        told = run_cli("run", "1", "--calling-hours", hours, "--hold-until-window", "--db", db)
+        assert "4 row(s) held until their calling window opens" in told.err
+        assert opens.strftime("%Y-%m-%d %H:%M UTC") in told.err
+        assert all(r["not_before"] == opens.timestamp() for r in ledger_rows(db))
+        status = run_cli("status", "1", "--db", db, "--json").json()
+        assert (status["held"], status["next_window_at"]) == (4, opens.timestamp())
+        assert status["calling_rules"] == "00:00-24:00 local, every day"
+        # Without the hold, each is sent now, scheduled for its window, with the re-attempts
+        # that fit in one hour (2 at 40 minutes apart, not 3).
+        sent = run_cli("run", "1", "--calling-hours", hours, "--db", db, "--json")
+        calls = sb.app.store.dump()
+    assert sent.code == 0, sent.err
+    assert sent.json()["sent"] == 4
+    windows = {
+        (c["fields"]["start_timestamp"], c["fields"]["end_timestamp"], c["fields"]["max_attempts"]) for c in calls
+    }
+    assert windows == {(str(int(opens.timestamp())), str(int(opens.timestamp()) + 3600), "2")}
+
+
+def test_mapping_file_overrides_per_state_and_the_dry_run_shows_local_windows(tmp_path: Path, run_cli: Run) -> None:
+    db = tmp_path / "l.db"
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[calling.states.FL]\nhours = "08:00-20:00"\n', encoding="utf-8")
+    source = write_csv(tmp_path / "c.csv", [["phone"], ["305-555-0101"], ["617-555-0101"]])
+    done = run_cli("import", source, "--survey", "1", "--instance", "1", "--mapping", mapping, "--db", db)
+    assert done.code == 0, done.err
+    assert "state FL: 08:00-20:00" in done.out
+    shown = run_cli("run", "1", "--dry-run", "--db", db, "--json").json()["rows"]
+    miami, boston = (int(r["fields"]["end_timestamp"]) for r in shown)
+    assert (_local(miami, "America/New_York"), _local(boston, "America/New_York")) == ("20:00", "21:00")
+    assert [r["timezone_source"] for r in shown] == ["number", "number"]
+    text = run_cli("run", "1", "--dry-run", "--db", db).out
+    assert "contact's time zone America/New_York, from the number" in text
+    assert "local)" in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--calling-hours", "9-5"], "--calling-hours '9-5': expected HH:MM-HH:MM"),
+        (["--days", "weekdays"], "--days 'weekdays'"),
+        (["--holidays", "Narnia"], "--holidays 'Narnia'"),
+        (["--blackout", "Christmas"], "--blackout 'Christmas'"),
+        (["--default-timezone", "Mars/Olympus"], "--default-timezone"),
+    ],
+)
+def test_bad_calling_options_are_refused_before_anything_is_imported(
+    tmp_path: Path, run_cli: Run, args: list[str], message: str
+) -> None:
+    db = tmp_path / "l.db"
+    source = write_csv(tmp_path / "c.csv", [["phone"], ["617-555-0101"]])
+    done = run_cli("import", source, "--survey", "1", "--instance", "1", *args, "--db", db)
+    assert done.code == 2
+    assert message in done.err
+    assert "Traceback" not in done.err
+    if db.exists():
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone() == (0,)
