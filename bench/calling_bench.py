@@ -2,7 +2,9 @@
 
 1. Claims of 64 rows (the submitter's step) from a job of --rows contacts spread over 60 area codes
    and every exchange, without a send-time rule and with the calling-window rule (zones looked up
-   per row, windows intersected, written on the row). Target: at most 20% slower.
+   per row, windows intersected, written on the row). What a run pays per claim; the target (rules
+   cost a run at most 20% of its throughput) is measured on whole runs by bench/submit_bench.py,
+   on this commit and on the one before calling hours.
 2. A real run against the sandbox of one contact per US zone and per edge case; the table prints,
    from the sandbox's own record, the local window each call was given (and the same at fixed
    winter and summer moments, from the rule itself).
@@ -97,7 +99,7 @@ def windows_table(work: Path) -> None:
             "BATCHQUEUE_API_KEY": sb.config.key,
         }
         settings = Settings.from_env(env, db=str(db))
-        import_file(settings, ImportRequest(source, MappingSpec(), "1", "1"))
+        import_file(settings, ImportRequest(source, MappingSpec(), "4242", "1"))
         ran_at = time.time()
         run(settings, RunRequest(1, rate=0))
         calls = {c["phone_number"]: c["fields"] for c in sb.app.store.dump()}
@@ -158,7 +160,10 @@ def main() -> None:
     bare, ruled = min(seconds[False]), min(seconds[True])
     print(f"claim of 64 rows without a send-time rule   {bare * 1000:6.2f} ms")
     print(f"claim of 64 rows with the calling windows  {ruled * 1000:6.2f} ms")
-    print(f"claim cost of the calling windows: {ruled / bare - 1:+.0%}   target <= +20%")
+    print(
+        f"claim cost of the calling windows: {ruled / bare - 1:+.0%} ({(ruled - bare) / 64 * 1e6:.0f} µs a row); "
+        "the run's throughput is the target (bench/submit_bench.py)"
+    )
     windows_table(OUT)
 
 

@@ -133,3 +133,11 @@ def wait_until(predicate: Callable[[], bool], proc: subprocess.Popen[str], secon
     while not predicate() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert proc.poll() is None, proc.communicate()
+
+
+def wait_for(predicate: Callable[[], bool], seconds: float = 20) -> None:
+    """Poll ``predicate`` until it holds; fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)

@@ -161,3 +161,48 @@ def test_bad_calling_options_are_refused_before_anything_is_imported(
     if db.exists():
         with sqlite3.connect(db) as conn:
             assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone() == (0,)
+
+
+def test_windows_on_daylight_saving_days_in_the_sandboxs_record(
+    tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each row's own start puts its window on a chosen day: the US changes clocks on 14 March and
+    7 November 2027, and a whole day (00:00-24:00) there lasts 23 and 25 hours."""
+    db = tmp_path / "l.db"
+    rows = [
+        ["phone", "start"],
+        # 06:00 UTC is 01:00 in New York (23:00 the evening before in Phoenix): the next window
+        ["617-555-0101", "2027-03-13 06:00"],  # the day before: EST, 08:00 is 13:00 UTC
+        ["617-555-0102", "2027-03-14 06:00"],  # spring forward: EDT, 08:00 is 12:00 UTC
+        ["617-555-0103", "2027-11-07 06:00"],  # fall back: EST again, 08:00 is 13:00 UTC
+        ["602-555-0101", "2027-03-14 06:00"],  # Arizona does not change: 08:00 is 15:00 UTC
+        ["617-555-0104", "2027-03-13 00:00"],  # 19:00 the evening before: the rest of that window
+    ]
+    source = write_csv(tmp_path / "c.csv", rows)
+    assert run_cli("import", source, "--survey", "4242", "--instance", "1", "--db", db).code == 0
+    whole_days = write_csv(tmp_path / "d.csv", [["phone", "start"], ["212-555-0101", "2027-03-14 06:00"],
+                                               ["212-555-0102", "2027-11-07 06:00"]])  # fmt: skip
+    assert run_cli("import", whole_days, "--survey", "4242", "--instance", "1", "--calling-hours", "00:00-24:00",
+                   "--days", "sun", "--db", db).code == 0  # fmt: skip
+    with Sandbox() as sb:
+        point_at(monkeypatch, sb)
+        assert run_cli("run", "1", "--rate", "0", "--db", db).code == 0
+        assert run_cli("run", "2", "--rate", "0", "--db", db).code == 0
+        calls = {c["phone_number"]: c["fields"] for c in sb.app.store.dump()}
+
+    def window(phone: str) -> tuple[str, str]:
+        fields = calls["tel:+1" + phone]
+        return tuple(  # type: ignore[return-value]
+            dt.datetime.fromtimestamp(int(fields[k]), dt.UTC).strftime("%m-%d %H:%M")
+            for k in ("start_timestamp", "end_timestamp")
+        )
+
+    assert window("6175550101") == ("03-13 13:00", "03-14 02:00")
+    assert window("6175550102") == ("03-14 12:00", "03-15 01:00")
+    assert window("6175550103") == ("11-07 13:00", "11-08 02:00")
+    assert window("6025550101") == ("03-14 15:00", "03-15 04:00")
+    assert window("6175550104") == ("03-13 00:00", "03-13 02:00")
+    # The whole Sunday runs from local midnight (05:00 UTC in spring, 04:00 in autumn: 23 and 25
+    # hours) to the next; each row's own start (06:00 UTC) cuts its beginning.
+    assert window("2125550101") == ("03-14 06:00", "03-15 04:00")
+    assert window("2125550102") == ("11-07 06:00", "11-08 05:00")

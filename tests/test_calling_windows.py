@@ -116,6 +116,9 @@ def test_an_area_code_spanning_two_zones_gets_the_intersection() -> None:
         "2026-12-01 08:00",
         "2026-12-01 21:00",
     )
+    place = DEFAULT.contact(row("+17095550101"))
+    assert place is not None
+    assert place.country == "CA"
     labrador = DEFAULT.verdict(row("+17095550101"), utc("2026-12-01 15:00"))
     assert (local(labrador.start_ts, "America/Halifax"), local(labrador.end_ts, "America/St_Johns")) == (
         "2026-12-01 08:00",

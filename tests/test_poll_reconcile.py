@@ -15,7 +15,7 @@ from batchqueue.ledger import open_ledger
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
 from batchqueue.sandbox.completer import Completion
 from tests.conftest import CliResult
-from tests.sandbox_helpers import contacts, ledger_rows, point_at, point_at_url, scripted_insight
+from tests.sandbox_helpers import contacts, ledger_rows, point_at, point_at_url, scripted_insight, wait_for
 
 Run = Callable[..., CliResult]
 
@@ -23,13 +23,6 @@ Run = Callable[..., CliResult]
 def _import(tmp_path: Path, run_cli: Run, n: int = 20) -> Path:
     assert run_cli("import", contacts(tmp_path / "c.csv", n), "--survey", "4242", "--instance", "1").code == 0
     return tmp_path / "batchqueue.db"
-
-
-def _wait(predicate: Callable[[], bool], seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("encoding", ["form", "multipart", "json"])
@@ -45,7 +38,7 @@ def test_sandbox_callbacks_fill_in_outcomes(
         point_at(monkeypatch, sb)
         result = run_cli("run", "1", "--rate", "0", "--public-url", receiver.url, "--json")
         assert result.code == 0
-        _wait(lambda: sum(ledger.outcome_counts(1).values()) == 20)
+        wait_for(lambda: sum(ledger.outcome_counts(1).values()) == 20)
     finally:
         sb.stop()
         receiver.stop()
@@ -106,7 +99,7 @@ def test_remote_cancel_fires_canceled_callbacks(tmp_path: Path, run_cli: Run, mo
         point_at(monkeypatch, sb)
         run_cli("run", "1", "--rate", "0", "--public-url", receiver.url)
         assert run_cli("cancel", "1", "--remote", "--yes").code == 0
-        _wait(lambda: ledger.outcome_counts(1).get("canceled") == 5)
+        wait_for(lambda: ledger.outcome_counts(1).get("canceled") == 5)
     finally:
         sb.stop()
         receiver.stop()

@@ -9,6 +9,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -103,7 +104,12 @@ def import_file_to(
     return result.job_id
 
 
-def test_two_jobs_sent_at_once_by_several_workers_never_both_call_a_number(postgres_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "limit", [{"recontact_after": WEEK}, {"max_contacts": (1, WEEK)}], ids=["recontact-after", "max-contacts"]
+)
+def test_two_jobs_sent_at_once_by_several_workers_never_both_call_a_number(
+    postgres_url: str, tmp_path: Path, limit: dict[str, Any]
+) -> None:
     # Two jobs of 60 rows share 40 numbers; four runs (two per job) send them at the same time.
     with Sandbox() as sb:
         settings = Settings.from_env(
@@ -112,9 +118,7 @@ def test_two_jobs_sent_at_once_by_several_workers_never_both_call_a_number(postg
         )
         jobs = []
         for name, first in (("a.csv", 0), ("b.csv", 20)):
-            request = ImportRequest(
-                contacts(tmp_path / name, 60, first=first), MappingSpec(), "4242", "1", recontact_after=WEEK
-            )
+            request = ImportRequest(contacts(tmp_path / name, 60, first=first), MappingSpec(), "4242", "1", **limit)
             result = import_file(settings, request)
             assert result.job_id is not None
             jobs.append(result.job_id)
@@ -159,35 +163,6 @@ def test_max_contacts_counts_every_jobs_calls_at_import_and_in_each_claim(ledger
         assert ledger.counts(loose)["suppressed"] == 0
     finally:
         ledger.close()
-
-
-def test_max_contacts_holds_when_several_workers_send_two_jobs_at_once(postgres_url: str, tmp_path: Path) -> None:
-    # Two jobs share 40 numbers; each may call a number once a week: four runs at once.
-    with Sandbox() as sb:
-        settings = Settings.from_env(
-            {"BATCHQUEUE_BASE_URL": sb.api_url, "BATCHQUEUE_USER": sb.config.user, "BATCHQUEUE_API_KEY": sb.config.key},
-            db=postgres_url,
-        )
-        jobs = []
-        for name, first in (("a.csv", 0), ("b.csv", 20)):
-            request = ImportRequest(
-                contacts(tmp_path / name, 60, first=first), MappingSpec(), "4242", "1", max_contacts=(1, WEEK)
-            )
-            result = import_file(settings, request)
-            assert result.job_id is not None
-            jobs.append(result.job_id)
-        runners = [
-            threading.Thread(target=run, args=(settings, RunRequest(job, rate=0, concurrency=4))) for job in jobs + jobs
-        ]
-        for runner in runners:
-            runner.start()
-        for runner in runners:
-            runner.join(timeout=120)
-        calls = Counter(c["phone_number"] for c in sb.app.store.dump())
-    assert len(calls) == 80
-    assert max(calls.values()) == 1, [n for n, k in calls.items() if k > 1]
-    states = Counter(r["state"] for job in jobs for r in ledger_rows_url(postgres_url, job))
-    assert states == {"queued": 80, "suppressed": 40}
 
 
 def test_max_contacts_option_is_checked(tmp_path: Path, run_cli: Run) -> None:

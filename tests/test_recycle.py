@@ -18,16 +18,9 @@ from batchqueue.ledger import open_ledger
 from batchqueue.sandbox import Sandbox, SandboxConfig
 from batchqueue.sandbox.completer import Completion
 from tests.conftest import CliResult
-from tests.sandbox_helpers import contacts, ledger_rows, point_at
+from tests.sandbox_helpers import contacts, ledger_rows, point_at, wait_for
 
 Run = Callable[..., CliResult]
-
-
-def _wait(predicate: Callable[[], bool], seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
 
 
 def test_recycle_after_callbacks_makes_the_next_wave(
@@ -46,7 +39,7 @@ def test_recycle_after_callbacks_makes_the_next_wave(
     try:
         point_at(monkeypatch, sb)
         assert run_cli("run", "1", "--rate", "0", "--public-url", receiver.url).code == 0
-        _wait(lambda: sum(ledger.outcome_counts(1).values()) == 30)
+        wait_for(lambda: sum(ledger.outcome_counts(1).values()) == 30)
         first = {r["row_number"]: r["outcome_status"] for r in ledger_rows(db, 1)}
         unreached = {n for n, outcome in first.items() if outcome in ("failed", "rejected")}
         assert 0 < len(unreached) < 30
@@ -75,7 +68,7 @@ def test_recycle_after_callbacks_makes_the_next_wave(
         sent = run_cli("run", "2", "--rate", "0", "--public-url", receiver.url, "--json")
         assert sent.code == 0, sent.err
         assert sent.json()["sent"] == len(unreached) - 1
-        _wait(lambda: sum(ledger.outcome_counts(2).values()) == len(unreached) - 1)
+        wait_for(lambda: sum(ledger.outcome_counts(2).values()) == len(unreached) - 1)
         calls = sb.app.store.dump()[before:]
         assert len(calls) == len(unreached) - 1
         assert all(int(c["fields"]["start_timestamp"]) >= int(time.time()) + 4 * 3600 - 60 for c in calls)

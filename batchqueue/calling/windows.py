@@ -26,6 +26,7 @@ from batchqueue.calling.zones import ContactZone
 #: Days of allowed intervals computed at once, from the day before the one asked for.
 HORIZON_DAYS = 16
 Intervals = list[tuple[float, float]]
+_EPOCH = dt.date(1970, 1, 1)
 
 
 @lru_cache(maxsize=4096)
@@ -50,6 +51,12 @@ def zone_intervals(
         if end > start:
             found.append((start, end))
     return tuple(_merged(found))
+
+
+@lru_cache(maxsize=64)
+def _day_before(days_since_epoch: int) -> dt.date:
+    """The UTC date before the one of a unix day number (UTC days are 86,400 s exactly)."""
+    return _EPOCH + dt.timedelta(days=days_since_epoch - 1)
 
 
 def _merged(intervals: Intervals) -> Intervals:
@@ -113,7 +120,7 @@ class WindowFinder:
         earliest = max(now, own_start or 0)
         if own_end is not None and own_end <= earliest:
             return None
-        first_day = dt.datetime.fromtimestamp(earliest, dt.UTC).date() - dt.timedelta(days=1)
+        first_day = _day_before(int(earliest // 86400))
         ends, spans = self._allowed(contact, first_day)
         at = bisect.bisect_right(ends, earliest)
         if at == len(spans):

@@ -87,9 +87,9 @@ class Job:
     created_at: float
 
 
-@dataclass(frozen=True)
-class Claimed:
-    """A row now ``sending``, with what is needed to build its request."""
+class Claimed(NamedTuple):
+    """A row now ``sending``, with what is needed to build its request (a tuple: a claim makes
+    and narrows thousands a second)."""
 
     row_id: int
     row_number: int
@@ -103,7 +103,7 @@ class Claimed:
     token: str | None
     cells: list[str]
     attempts: int
-    facts: dict[str, Any] = field(default_factory=dict)
+    facts: dict[str, Any]
 
 
 CLAIM_COLUMNS = (

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, or_, select, update
@@ -319,8 +319,7 @@ class SendingLedger:
 
 def narrowed_by(row: Claimed, verdict: Verdict) -> Claimed:
     """The row as a sending verdict leaves it: its window and attempts where the verdict set them."""
-    return replace(
-        row,
+    return row._replace(
         start_ts=verdict.start_ts if verdict.start_ts is not None else row.start_ts,
         end_ts=verdict.end_ts if verdict.end_ts is not None else row.end_ts,
         max_attempts=verdict.max_attempts if verdict.max_attempts is not None else row.max_attempts,
