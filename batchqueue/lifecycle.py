@@ -66,6 +66,7 @@ class Event(StrEnum):
     RETRIED_UNCERTAIN = "retried_uncertain"
     RECONCILED = "reconciled"
     CANCELED = "canceled"
+    UNCANCELED = "uncanceled"
     SUPPRESSED = "suppressed"
 
 
@@ -120,6 +121,9 @@ TRANSITIONS: Mapping[Event, Transition] = {
         frozenset({S.UNCERTAIN}), S.PENDING, "reconcile: no callback proved it queued; the operator resends"
     ),
     Event.CANCELED: Transition(frozenset({S.PENDING}), S.CANCELED, "canceled before it was sent"),
+    Event.UNCANCELED: Transition(
+        frozenset({S.CANCELED}), S.PENDING, "the operator put a canceled row back (it was never sent)"
+    ),
     Event.SUPPRESSED: Transition(
         frozenset({S.PENDING}),
         S.SUPPRESSED,

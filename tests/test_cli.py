@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -88,7 +90,8 @@ def test_import_and_status_json_contracts(tmp_path: Path, run_cli: Run) -> None:
     human = run_cli("status")
     assert human.code == 0
     assert "c.csv" in human.out
-    assert "77/2" in human.out
+    assert "77/2" not in human.out  # survey/instance: in --wide
+    assert "77/2" in run_cli("status", "--wide").out
 
 
 def test_import_says_when_it_found_the_existing_job(tmp_path: Path, run_cli: Run) -> None:
@@ -192,3 +195,50 @@ def test_the_import_path_loads_no_sqlalchemy_before_the_helper_is_forked() -> No
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_status_fits_80_columns_with_millions_of_rows_and_marks_stale_workers(tmp_path: Path) -> None:
+    """Real ledger, real process at COLUMNS=80: three jobs whose counts are made large in SQL, and a
+    worker that stopped sending heartbeats (killed) two minutes ago."""
+    import sqlite3
+    import time
+
+    db = tmp_path / "l.db"
+    for n in range(3):
+        path = write_csv(tmp_path / f"november_campaign_contact_list_{n}.csv", [["phone"], [f"617555010{n}"]])
+        run = [sys.executable, "-m", "batchqueue", "import", str(path), "--survey", "1", "--instance", "1"]
+        subprocess.run([*run, "--db", str(db)], check=True, capture_output=True)
+    with sqlite3.connect(db) as conn:
+        # Job 1: 1,500,000 more rows, two in three queued.
+        conn.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 1499999) "
+            "INSERT INTO rows (row_number, job_id, cells, state, created_at) "
+            "SELECT 2, 1, '[]', CASE WHEN i % 3 = 0 THEN 'failed' ELSE 'queued' END, 0 FROM n"
+        )
+        conn.execute(
+            "INSERT INTO workers (id, job_id, host, pid, started_at, heartbeat_at) VALUES ('w', 1, 'h', 4242, ?, ?)",
+            (time.time() - 600, time.time() - 120),
+        )
+    env = {**os.environ, "COLUMNS": "80"}
+
+    def status(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "batchqueue", "status", *args, "--db", str(db)],
+            capture_output=True, text=True, env=env, check=True,
+        )  # fmt: skip
+        return done.stdout
+
+    every = status()
+    assert max(len(line) for line in every.splitlines()) <= 80, every
+    assert "1.5M" in every  # rows, short enough
+    assert "500,000" in every  # failed, whole
+    assert "…" in every  # a long file name is shortened, the counts are not
+    assert max(len(line) for line in status("--wide").splitlines()) > 80
+    one = status("1")
+    assert max(len(line) for line in one.splitlines()) <= 80, one
+    assert "STALE" in one
+    assert "0 live worker(s)" in one
+    assert "1 stale: killed or cut off" in one
+    assert "STALE" not in status("1", "--lease-ttl", "600")
+    stale = json.loads(status("1", "--json"))["workers"]
+    assert [(w["pid"], w["stale"]) for w in stale] == [(4242, True)]

@@ -71,6 +71,8 @@ def test_uncertain_rows_go_back_to_pending_only_by_an_operator() -> None:
         (Event.RETRIED, S.FAILED, S.PENDING),
         (Event.CANCELED, S.PENDING, S.CANCELED),
         (Event.CANCELED, S.SENDING, None),
+        (Event.UNCANCELED, S.CANCELED, S.PENDING),
+        (Event.UNCANCELED, S.QUEUED, None),
         (Event.RETRIED, S.UNCERTAIN, None),
         (Event.REFUSED, S.UNCERTAIN, None),
         (Event.CLAIMED, S.UNCERTAIN, None),
@@ -178,6 +180,12 @@ class LedgerMachine(RuleBasedStateMachine):
         self.ledger.cancel_pending(self.job)
         for row_id in self.ids:
             self.model[row_id] = lifecycle.after(Event.CANCELED, self.model[row_id]) or self.model[row_id]
+
+    @rule()
+    def uncancel(self) -> None:
+        self.ledger.uncancel(self.job)
+        for row_id in self.ids:
+            self.model[row_id] = lifecycle.after(Event.UNCANCELED, self.model[row_id]) or self.model[row_id]
 
     @precondition(lambda self: any(s is S.UNCERTAIN for s in self.model.values()))
     @rule()

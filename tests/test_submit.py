@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -312,7 +313,7 @@ def test_a_second_run_on_the_same_ledger_is_refused(job: Path, reached_by: str) 
         second = run_process(other_name, sandbox_env(sb), "--rate", "5")
         _, err = second.communicate(timeout=30)
         assert second.returncode == 2
-        assert "another `batchqueue run` is using this ledger" in err
+        assert "another `batchqueue run` is sending job 1 of this ledger" in err
         status = subprocess.run(
             [sys.executable, "-m", "batchqueue", "status", "1", "--db", str(job), "--json"],
             capture_output=True,
@@ -325,6 +326,35 @@ def test_a_second_run_on_the_same_ledger_is_refused(job: Path, reached_by: str) 
         first.communicate(timeout=30)
     finally:
         sb.stop()
+
+
+def test_two_jobs_of_one_ledger_are_sent_at_the_same_time(job: Path, run_cli: Run) -> None:
+    other = contacts(job.parent / "other.csv", 30, first=500)
+    assert run_cli("import", other, "--survey", "4242", "--instance", "1").code == 0
+    sb = _sandbox(latency=0.05)
+    try:
+        env = sandbox_env(sb)
+        first = run_process(job, env, "--rate", "8", "--concurrency", "2")  # about 4 s
+        wait_until(lambda: len(sb.app.store.dump()) >= 1, first)
+        second = subprocess.Popen(
+            [sys.executable, "-m", "batchqueue", "run", "2", "--db", str(job), "--rate", "0", "--concurrency", "2"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        _, err = second.communicate(timeout=60)
+        assert second.returncode == 0, err
+        assert first.poll() is None  # job 1 was still being sent while job 2 ran from start to end
+        first.communicate(timeout=60)
+        assert first.returncode == 0
+        calls = sb.app.store.dump()
+    finally:
+        sb.stop()
+    assert len(calls) == 60
+    assert len({c["phone_number"] for c in calls}) == 60
+    for job_id in (1, 2):
+        assert {r["state"] for r in ledger_rows(job, job_id)} == {"queued"}
 
 
 def test_ctrl_c_finishes_in_flight_rows_and_resumes_cleanly(job: Path) -> None:
@@ -466,3 +496,38 @@ def test_a_pre_send_failure_is_not_sent_and_nothing_reaches_the_server() -> None
         assert reply.kind is ReplyKind.NOT_SENT, reply
         assert sb.app.store.requests == 0
         assert client.queue_call("4242", "1", [("phone_number", "tel:+16175550101")]).kind is ReplyKind.QUEUED
+
+
+def _cancel_on_a_terminal(db: Path, answer: str) -> tuple[int, str]:
+    """``batchqueue cancel 1`` with a terminal for its input, answering ``answer``."""
+    controller, terminal = os.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "batchqueue", "cancel", "1", "--db", str(db)],
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        os.write(controller, answer.encode() + b"\n")
+        out, err = proc.communicate(timeout=30)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    return proc.returncode, out + err
+
+
+def test_cancel_asks_on_a_terminal_and_uncancel_puts_rows_back(job: Path, run_cli: Run) -> None:
+    code, said = _cancel_on_a_terminal(job, "n")
+    assert code == 2
+    assert "Cancel the 30 pending row(s) of job 1?" in said
+    assert run_cli("status", "1", "--json").json()["counts"]["pending"] == 30
+    code, said = _cancel_on_a_terminal(job, "y")
+    assert code == 0, said
+    assert run_cli("status", "1", "--json").json()["counts"]["canceled"] == 30
+    back = run_cli("uncancel", "1", "--json").json()
+    assert back["uncanceled"] == 30
+    assert back["counts"]["pending"] == 30
+    # Without a terminal (a script) it does not ask; --yes says so explicitly.
+    assert run_cli("cancel", "1", "--yes").code == 0
+    assert run_cli("status", "1", "--json").json()["counts"]["canceled"] == 30

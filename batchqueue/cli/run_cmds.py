@@ -396,11 +396,16 @@ def retry(
 @db_option
 @json_option
 def cancel(job_id: int, remote: bool, yes: bool, ca_bundle: str | None, db: str | None, as_json: bool) -> int:
-    """Mark JOB's pending rows canceled (they will not be sent)."""
-    from batchqueue.service.rows import CancelRequest, remote_cancel_warning
+    """Mark JOB's pending rows canceled (they will not be sent; `uncancel` puts them back).
+
+    On a terminal it asks first; --yes skips the question (scripts).
+    """
+    from batchqueue.service.rows import CancelRequest, cancel_question, remote_cancel_warning
     from batchqueue.service.rows import cancel as cancel_rows
 
     current = settings(db, ca_bundle)
+    if not yes and not remote and sys.stdin.isatty() and not click.confirm(cancel_question(current, job_id), err=True):
+        return 2
     if remote and not yes:
         warning = remote_cancel_warning(current, job_id)
         if not sys.stdin.isatty():
@@ -420,4 +425,22 @@ def cancel(job_id: int, remote: bool, yes: bool, ca_bundle: str | None, db: str 
     return 0
 
 
-COMMANDS = [run, retry, cancel]
+@click.command()
+@job_argument
+@db_option
+@json_option
+def uncancel(job_id: int, db: str | None, as_json: bool) -> int:
+    """Put JOB's canceled rows (never sent) back to pending."""
+    from batchqueue.service.rows import uncancel as put_back
+
+    done = put_back(settings(db), job_id)
+    if as_json:
+        emit_json({"job_id": job_id, "uncanceled": done.changed, "counts": done.counts})
+    else:
+        click.echo(
+            f"job {job_id}: {done.changed} canceled row(s) back to pending; `batchqueue run {job_id}` sends them"
+        )
+    return 0
+
+
+COMMANDS = [run, retry, cancel, uncancel]

@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from batchqueue.cli.options import JOB_ID, db_option, json_option, settings
+from batchqueue.cli.options import JOB_ID, FiniteFloat, db_option, json_option, settings
 from batchqueue.cli.output import emit_json, stdout_console
+from batchqueue.defaults import DEFAULTS
 
 if TYPE_CHECKING:
+    from batchqueue.ledger import WorkerInfo
     from batchqueue.service.status import JobStatus
 
 
@@ -42,13 +44,16 @@ def _job_json(s: JobStatus) -> dict[str, object]:
     }
 
 
-def _show_one(s: JobStatus) -> None:
+def _stale(worker: WorkerInfo, lease_ttl: float) -> bool:
+    return time.time() - worker.heartbeat_at > lease_ttl
+
+
+def _show_one(s: JobStatus, lease_ttl: float, wide: bool) -> None:
     from rich.table import Table
 
     job = s.job
-    click.echo(
-        f"job {job.id}: {job.source_name} -> survey {job.survey_id}/{job.instance_id}, imported {_when(job.created_at)}"
-    )
+    click.echo(f"job {job.id}: {job.source_name}")
+    click.echo(f"  survey {job.survey_id}/{job.instance_id}, imported {_when(job.created_at)} UTC")
     table = Table("state", "rows", box=None)
     for state, n in s.counts.items():
         table.add_row(state, f"{n:,}")
@@ -60,7 +65,8 @@ def _show_one(s: JobStatus) -> None:
         click.echo(f"calling rules: {s.calling_rules}")
     if s.held and s.next_window_at is not None:
         click.echo(
-            f"held: {s.held:,} pending row(s) until their calling window; the first opens {_when(s.next_window_at)} UTC"
+            f"held: {s.held:,} pending row(s) until their calling window;\n"
+            f"      the first opens {_when(s.next_window_at)} UTC"
         )
     if s.waves:
         click.echo("waves (recycle):")
@@ -73,41 +79,76 @@ def _show_one(s: JobStatus) -> None:
     if s.outcomes:
         click.echo("outcomes: " + ", ".join(f"{status} {n:,}" for status, n in sorted(s.outcomes.items())))
     if s.workers:
-        workers = Table("worker", "host", "pid", "sent", "rows/s", "last heartbeat", box=None)
+        workers = Table("host", "pid", "sent", "rows/s", "last heartbeat", box=None)
+        live = [w for w in s.workers if not _stale(w, lease_ttl)]
         for w in s.workers:
-            workers.add_row(
-                w.id, w.host, str(w.pid), f"{w.sent:,}", f"{w.rate:.1f}", f"{time.time() - w.heartbeat_at:.0f}s ago"
-            )
-        click.echo(f"{len(s.workers)} live worker(s), {sum(w.rate for w in s.workers):.1f} rows/s together:")
+            age = time.time() - w.heartbeat_at
+            note = "  STALE" if _stale(w, lease_ttl) else ""
+            workers.add_row(w.host if wide else w.host[:20], str(w.pid), f"{w.sent:,}",
+                            f"{w.rate:.1f}", f"{age:.0f}s ago{note}")  # fmt: skip
+        click.echo(f"{len(live)} live worker(s), {sum(w.rate for w in live):.1f} rows/s together:")
+        if len(live) < len(s.workers):
+            click.echo(f"{len(s.workers) - len(live)} stale: killed or cut off (no heartbeat within --lease-ttl)")
         stdout_console().print(workers)
 
 
-def _show_all(found: list[JobStatus]) -> None:
+def _show_all(found: list[JobStatus], wide: bool) -> None:
     from rich.table import Table
 
     if not found:
         click.echo("no jobs yet: import a file with `batchqueue import FILE --survey ID --instance ID`")
         return
-    shown = list(found[0].counts)
-    table = Table("job", "created", "file", "survey/instance", "rows", *shown, box=None)
+    if wide:
+        shown = list(found[0].counts)
+        table = Table("job", "created", "file", "survey/instance", "rows", *shown, box=None)
+        for s in found:
+            table.add_row(
+                str(s.job.id),
+                _when(s.job.created_at),
+                s.job.source_name,
+                f"{s.job.survey_id}/{s.job.instance_id}",
+                f"{s.rows:,}",
+                *(f"{s.counts[state]:,}" for state in shown),
+            )
+        stdout_console().print(table)
+        return
+    # 80 columns: the states people act on, the rest summed up ("other"; --wide for every state).
+    table = Table("job", "file", "rows", "pending", "queued", "failed", "uncert.", "other", box=None, pad_edge=False)
     for s in found:
+        c = s.counts
+        main = c["pending"] + c["queued"] + c["failed"] + c["uncertain"]
+        name = s.job.source_name
         table.add_row(
             str(s.job.id),
-            _when(s.job.created_at),
-            s.job.source_name,
-            f"{s.job.survey_id}/{s.job.instance_id}",
-            f"{s.rows:,}",
-            *(f"{s.counts[state]:,}" for state in shown),
+            name if len(name) <= 20 else name[:19] + "…",
+            _count(s.rows),
+            *(_count(c[state]) for state in ("pending", "queued", "failed", "uncertain")),
+            _count(s.rows - main),
         )
     stdout_console().print(table)
 
 
+def _count(n: int) -> str:
+    """A count in at most 7 characters: 999,999 then 1.23M, 12.3M, 123M."""
+    if n < 1_000_000:
+        return f"{n:,}"
+    return f"{n / 1e6:.3g}M"
+
+
 @click.command()
 @click.argument("job_id", metavar="[JOB]", type=JOB_ID, required=False)
+@click.option("--wide", is_flag=True, help="Every column (every state, dates, survey); wider than 80 columns.")
+@click.option(
+    "--lease-ttl",
+    type=FiniteFloat(3),
+    default=DEFAULTS.lease_ttl,
+    show_default=True,
+    help="A worker not heard from for this many seconds is shown as stale.",
+)
 @db_option
 @json_option
-def status(job_id: int | None, db: str | None, as_json: bool) -> int:
-    """Counts of rows by state for JOB; without JOB, a table of every job."""
+def status(job_id: int | None, wide: bool, lease_ttl: float, db: str | None, as_json: bool) -> int:
+    """Counts of rows by state for JOB; without JOB, a table of every job (80 columns; --wide)."""
     from batchqueue.service.status import status as look
 
     found = look(settings(db), job_id)
@@ -125,18 +166,19 @@ def status(job_id: int | None, db: str | None, as_json: bool) -> int:
                             "sent": w.sent,
                             "rate": round(w.rate, 1),
                             "heartbeat_age": round(time.time() - w.heartbeat_at, 1),
+                            "stale": _stale(w, lease_ttl),
                         }
                         for w in one.workers
                     ],
                 }
             )
         else:
-            _show_one(one)
+            _show_one(one, lease_ttl, wide)
         return 0
     if as_json:
         emit_json({"jobs": [_job_json(s) for s in found]})
     else:
-        _show_all(found)
+        _show_all(found, wide)
     return 0
 
 

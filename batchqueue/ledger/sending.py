@@ -307,7 +307,14 @@ class SendingLedger:
 
     def cancel_pending(self, job_id: int) -> int:
         """Pending rows become ``canceled``; they will not be sent."""
-        event = Event.CANCELED
+        return self._move_all(job_id, Event.CANCELED)
+
+    def uncancel(self, job_id: int) -> int:
+        """Canceled rows (never sent) back to ``pending``; returns how many."""
+        return self._move_all(job_id, Event.UNCANCELED)
+
+    def _move_all(self, job_id: int, event: Event) -> int:
+        """Every row of the job that ``event`` may move, moved by it."""
         with write(self.engine) as conn:
             result = conn.execute(
                 update(rows)

@@ -1,4 +1,4 @@
-"""``retry`` and ``cancel``: operator actions that put rows back, or aside."""
+"""``retry``, ``cancel`` and ``uncancel``: operator actions that put rows back, or aside."""
 
 from __future__ import annotations
 
@@ -67,6 +67,21 @@ class CancelResult:
     canceled: int
     remote_status: int | None
     counts: dict[str, int]
+
+
+def uncancel(settings: Settings, job_id: int) -> RowsChanged:
+    """The job's canceled rows (never sent) back to pending."""
+    with ledger_for(settings) as ledger:
+        ledger.job(job_id)
+        changed = ledger.uncancel(job_id)
+        return RowsChanged(job_id, changed, ledger.counts(job_id))
+
+
+def cancel_question(settings: Settings, job_id: int) -> str:
+    """What the front end asks before a cancel: how many rows it stops."""
+    with ledger_for(settings) as ledger:
+        pending = ledger.counts(ledger.job(job_id).id)["pending"]
+    return f"Cancel the {pending:,} pending row(s) of job {job_id}? They will not be sent (`uncancel` puts them back)."
 
 
 def remote_cancel_warning(settings: Settings, job_id: int) -> str:

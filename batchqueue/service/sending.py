@@ -177,7 +177,7 @@ def run(
             public_url = job.options.get("public_url")
         shared = ledger.backend != "sqlite"  # many workers may share a PostgreSQL ledger
         if ledger.path:
-            stack.enter_context(RunLock(Path(ledger.path)))
+            stack.enter_context(RunLock(Path(ledger.path), job.id))
         client = insight_client(
             settings,
             pool_size=request.concurrency,

@@ -31,8 +31,13 @@ class JobStatus:
         return sum(self.counts.values())
 
 
+#: Workers not heard from for this long (and never signed off) are no longer listed at all.
+FORGET_WORKERS_AFTER = 24 * 3600.0
+
+
 def status(settings: Settings, job_id: int | None = None) -> list[JobStatus]:
-    """The job asked for (with its live workers), or every job, oldest first."""
+    """The job asked for (with its workers that have not signed off: a front end marks those whose
+    heartbeat is older than the lease as stale), or every job, oldest first."""
     with ledger_for(settings) as ledger:
         if job_id is not None:
             job = ledger.job(job_id)
@@ -42,7 +47,7 @@ def status(settings: Settings, job_id: int | None = None) -> list[JobStatus]:
                     job,
                     ledger.counts(job_id),
                     ledger.outcome_counts(job_id),
-                    ledger.live_workers(job_id),
+                    ledger.live_workers(job_id, within=FORGET_WORKERS_AFTER),
                     ledger.suppressed_by(job_id),
                     CallingRules.from_json(job.options.get("calling")).describe(),
                     held,
