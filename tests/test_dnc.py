@@ -164,3 +164,14 @@ def test_a_number_listed_while_a_run_goes_on_is_never_sent(tmp_path: Path) -> No
     assert len(called) == 60 - len(late)
     assert summary.counts["suppressed"] == summary.suppressed == len(late)
     assert summary.counts["queued"] == 60 - len(late)
+
+
+def test_dnc_export_to_standard_output(tmp_path: Path, run_cli: Run) -> None:
+    db = tmp_path / "l.db"
+    assert run_cli("dnc", "add", "617-555-0100", "--db", db).code == 0
+    shown = run_cli("dnc", "export", "-o", "-", "--db", db)
+    assert shown.code == 0
+    assert shown.out.splitlines()[0] == "phone,list,added_at,source"
+    assert shown.out.splitlines()[1].startswith("'+16175550100,default,")
+    assert "1 numbers written to standard output" in shown.err
+    assert not (tmp_path / "-").exists()

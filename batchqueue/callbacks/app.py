@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,9 @@ class CallbackApp:
         self.ledger = ledger
         self.spooler = CallbackSpooler(ledger, spool_folder)
         self._tokens = TokenChecker(ledger)
+        #: Callbacks by verdict (recorded, spooled, refused), for ``/metrics``.
+        self.verdicts: Counter[str] = Counter()
+        self._metrics: Callable[..., Iterable[bytes]] | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         try:
@@ -55,6 +59,12 @@ class CallbackApp:
                 "200 OK",
                 {"ok": True, "service": "batchqueue callbacks", "backlog": s.backlog, "applied": s.applied_count},
             )
+        if path == "/metrics":
+            if self._metrics is None:
+                from batchqueue.metrics import serve_registry, wsgi_app
+
+                self._metrics = wsgi_app(serve_registry(self, self.ledger))
+            return self._metrics(environ, start_response)
         found = split_path(path)
         if found is None:
             return _reply(start_response, "404 Not Found", {"error": "unknown callback URL"})
@@ -64,6 +74,7 @@ class CallbackApp:
         proven = self._tokens.check(row_id, token)
         if proven is False:
             log.info("callback refused for row %d: unknown row or wrong token", row_id)
+            self.verdicts["refused"] += 1
             return _reply(start_response, "404 Not Found", {"error": "unknown callback URL"})
         if method != "POST":
             if proven is None:
@@ -80,11 +91,13 @@ class CallbackApp:
             details = parse_callback(environ.get("CONTENT_TYPE", ""), body)
         except BadPayload as exc:
             log.info("callback refused for row %d: %s", row_id, exc)
+            self.verdicts["refused"] += 1
             return _reply(start_response, "400 Bad Request", {"error": str(exc)})
         try:
             verdict = self.spooler.submit(row_id, token, details)
         except (OSError, ValueError):
             return _reply(start_response, "503 Service Unavailable", {"error": "cannot spool the callback; retry"})
+        self.verdicts["refused" if verdict == "unknown" else verdict] += 1
         if verdict == "unknown":
             return _reply(start_response, "404 Not Found", {"error": "unknown callback URL"})
         if verdict == "spooled":

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 import click
 
@@ -133,13 +134,20 @@ def list_cmd(db: str | None, as_json: bool) -> int:
 
 
 @dnc.command("export")
-@click.option("-o", "--output", "output", type=click.Path(path_type=Path), required=True, help="The CSV to write.")
+@click.option(
+    "-o", "--output", "output", type=click.Path(path_type=Path), required=True, help="The CSV to write (- for stdout)."
+)
 @click.option("--list", "names", multiple=True, help="Only this list (repeatable; default: every list).")
 @db_option
 def export_cmd(output: Path, names: tuple[str, ...], db: str | None) -> int:
     """Write lists as CSV (phone, list, added_at, source); `dnc import` reads it back."""
     from batchqueue.service.dnc import export
 
+    if output == Path("-"):
+        stdout: IO[str] = sys.stdout
+        written = export(settings(db), output, names, stdout=stdout)
+        click.echo(f"{written} numbers written to standard output", err=True)
+        return 0
     written = export(settings(db), output, names)
     click.echo(f"{written} numbers written to {output}")
     return 0

@@ -268,6 +268,12 @@ class _RunBar:
     is_flag=True,
     help="With --hold-until-window: when only held rows are left, wait (with a countdown) and go on.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    help="Serve the run's metrics (Prometheus text format, /metrics) on this port while it runs.",
+)
+@click.option("--metrics-host", default=DEFAULTS.serve_host, show_default=True, help="Address of --metrics-port.")
 @click.option("--unsafe-resend-sending", is_flag=True, hidden=True)
 @ca_bundle_option
 @db_option
@@ -293,6 +299,8 @@ def run(
     widen_calling_rules: bool,
     hold_until_window: bool,
     wait_for_window: bool,
+    metrics_port: int | None,
+    metrics_host: str,
     unsafe_resend_sending: bool,
     ca_bundle: str | None,
     db: str | None,
@@ -324,6 +332,8 @@ def run(
         widen_calling=widen_calling_rules,
         hold_until_window=hold_until_window or wait_for_window,
         wait_for_window=wait_for_window,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
     )
     if dry_run:
         _show_preview(preview(settings(db, ca_bundle), request, limit or DRY_RUN_ROWS), as_json)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 
 MIN_RATE = 0.5
@@ -37,6 +37,8 @@ class Pacer:
         self._paused_until = 0.0
         self._last_cut = float("-inf")
         self.shared: SharedPace | None = None
+        #: Slow-downs by cause (``429``, ``5xx``, ``retry_after``), for the metrics.
+        self.slowdowns: Counter[str] = Counter()
 
     def acquire(self, stop: threading.Event | None = None) -> bool:
         """Wait for this request's turn; False if ``stop`` was set while waiting."""
@@ -56,7 +58,7 @@ class Pacer:
             return False
         return self.shared.acquire(stop) if self.shared is not None else True
 
-    def slow_down(self, factor: float, observed: float | None = None) -> bool:
+    def slow_down(self, factor: float, observed: float | None = None, *, cause: str = "429") -> bool:
         """Lower the rate by ``factor`` (from the configured, or when unlimited the observed, rate).
 
         At most once per :data:`COOLDOWN`: a burst of bad replies to requests that were all in
@@ -69,12 +71,14 @@ class Pacer:
             self._last_cut = now
             base = self.rate if self.rate is not None else (observed or 50.0)
             self.rate = max(MIN_RATE, base * factor)
+            self.slowdowns[cause] += 1
             return True
 
     def pause(self, seconds: float) -> None:
         """No request leaves for ``seconds`` (a Retry-After)."""
         with self._lock:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
+            self.slowdowns["retry_after"] += 1
 
     def recovered(self) -> None:
         """One clean reply: move the rate a step back towards the configured limit."""

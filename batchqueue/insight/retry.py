@@ -71,7 +71,7 @@ def send_with_retries(
         reply = state.outcome.result() if state.outcome else None
         if reply is not None and reply.kind is ReplyKind.RATE_LIMITED:
             # 429: the whole run slows down, and this request waits as long as it is told.
-            pacer.slow_down(0.5)
+            pacer.slow_down(0.5, cause="429")
             if reply.retry_after is not None:
                 pacer.pause(min(reply.retry_after, policy.max_wait * 4))
                 return 0.0

@@ -205,7 +205,7 @@ class Submitter:
             return settle(Event.REFUSED)
         if kind is ReplyKind.AMBIGUOUS:
             self._ambiguous_run += 1
-            if self.pacer.slow_down(0.8, observed=self._observed_rate()):
+            if self.pacer.slow_down(0.8, observed=self._observed_rate(), cause="5xx"):
                 log.warning("throttle: ambiguous replies (%s); pace now %s", reply.error, self._pace())
             if self._ambiguous_run >= self.options.breaker:
                 self._stop(

@@ -9,6 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from batchqueue.cell_safety import safe_row
 from batchqueue.defaults import DEFAULTS
@@ -17,6 +18,7 @@ from batchqueue.intake.loader import Problem
 from batchqueue.intake.mapping.phones import PhoneParser
 from batchqueue.intake.mapping.resolve import phone_columns
 from batchqueue.intake.sheets import column_letter, open_table
+from batchqueue.ledger import Ledger
 from batchqueue.service.context import ledger_for
 from batchqueue.settings import Settings
 from batchqueue.whole_files import atomic_path
@@ -120,21 +122,25 @@ def lists(settings: Settings) -> list[tuple[str, int, float]]:
         return ledger.dnc_lists()
 
 
-def export(settings: Settings, path: Path, names: Sequence[str] = ()) -> int:
+def export(settings: Settings, path: Path, names: Sequence[str] = (), *, stdout: IO[str] | None = None) -> int:
     """The lists ``names`` (all when empty) as CSV (``phone,list,added_at,source``), written whole
-    or not at all, cells formula-safe; ``dnc import`` reads it back. Returns the numbers written."""
+    or not at all (or to ``stdout`` when given), cells formula-safe; ``dnc import`` reads it back.
+    Returns the numbers written."""
+    with ledger_for(settings) as ledger:
+        if stdout is not None:
+            return _write_lists(ledger, names, stdout)
+        with atomic_path(path) as partial, partial.open("w", newline="", encoding="utf-8") as out:
+            return _write_lists(ledger, names, out)
+
+
+def _write_lists(ledger: Ledger, names: Sequence[str], out: IO[str]) -> int:
     written = 0
-    with (
-        ledger_for(settings) as ledger,
-        atomic_path(path) as partial,
-        partial.open("w", newline="", encoding="utf-8") as out,
-    ):
-        writer = csv.writer(out)
-        writer.writerow(EXPORT_HEADER)
-        for name, e164, added_at, source in ledger.dnc_entries(names):
-            when = datetime.fromtimestamp(added_at, UTC).isoformat(timespec="seconds")
-            writer.writerow(safe_row([e164, name, when, source or ""]))
-            written += 1
+    writer = csv.writer(out)
+    writer.writerow(EXPORT_HEADER)
+    for name, e164, added_at, source in ledger.dnc_entries(names):
+        when = datetime.fromtimestamp(added_at, UTC).isoformat(timespec="seconds")
+        writer.writerow(safe_row([e164, name, when, source or ""]))
+        written += 1
     return written
 
 

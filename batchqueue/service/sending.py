@@ -15,9 +15,11 @@ from batchqueue.calling.rules import CallingRules, run_rules
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import ApiUnavailableError, BatchFatalError, EnvironmentFailure, UsageError
 from batchqueue.exits import ExitReason
+from batchqueue.http_serving import HttpServer
 from batchqueue.insight.form import FormBuilder
 from batchqueue.insight.retry import RetryPolicy
 from batchqueue.ledger import ClaimReview, Job
+from batchqueue.metrics import run_registry, wsgi_app
 from batchqueue.sending.locks import RunLock
 from batchqueue.sending.submitter import RunOptions, RunSummary, Submitter
 from batchqueue.service.context import insight_client, ledger_for, target_of
@@ -54,6 +56,9 @@ class RunRequest:
     hold_until_window: bool = False
     #: With held rows left: sleep until the next window opens and go on (else stop and say when).
     wait_for_window: bool = False
+    #: Serve the run's metrics (Prometheus text format) on this port while it runs (0: any free port).
+    metrics_port: int | None = None
+    metrics_host: str = DEFAULTS.serve_host
 
 
 def _wait_until(at: float | None, stop: threading.Event | None, on_wait: Callable[[float], None] | None) -> bool:
@@ -210,8 +215,19 @@ def run(
         if on_start is not None:
             on_start(RunStart(job, pending, target, request.rate))
         ledger.release_holds(job.id)  # rows held by an earlier run: this run's rules decide anew
+        current: list[Submitter] = []
+        if request.metrics_port is not None:
+            server = HttpServer(
+                wsgi_app(run_registry(lambda: current[-1] if current else None, ledger, job.id)),
+                host=request.metrics_host,
+                port=request.metrics_port,
+                threads=2,
+            ).start()
+            stack.callback(server.stop)
+            log.info("metrics of job %d's run on %s/metrics", job.id, server.url)
         while True:
-            summary = Submitter(ledger, client, job, options, on_progress=on_progress).run(stop)
+            current.append(Submitter(ledger, client, job, options, on_progress=on_progress))
+            summary = current[-1].run(stop)
             summary.held, summary.next_window_at = ledger.held(job.id, time.time())
             if not (request.wait_for_window and summary.held and summary.exit_reason is ExitReason.DONE):
                 break
