@@ -146,6 +146,10 @@ class InsightClient:
                 raise requests.exceptions.ContentDecodingError("the reply is larger than 1 MiB")
         return b"".join(chunks).decode("utf-8", errors="replace")
 
+    def queue_url(self, survey_id: str, instance_id: str) -> str:
+        """The URL a call is queued at (credentials, if the base URL had any, redacted): for messages."""
+        return redact_url(f"{self.base_url}/surveys/{survey_id}/{instance_id}/queue")
+
     def queue_call(self, survey_id: str, instance_id: str, form: Sequence[tuple[str, str]]) -> Reply:
         """POST one call request (form-urlencoded) to the queue endpoint; one attempt, classified."""
         return self._request("POST", f"/surveys/{survey_id}/{instance_id}/queue", form)

@@ -222,6 +222,8 @@ class Submitter:
                 message = f"Insight answered HTTP {reply.status}: {reply.error}" + (
                     f" — {meaning}" if meaning and meaning not in (reply.error or "") else ""
                 )
+                if reply.status in (404, 409):  # a wrong base URL (no /api) looks like a wrong survey
+                    message += f"; the URL was {self.client.queue_url(self.job.survey_id, self.job.instance_id)}"
             self._stop(ExitReason.FATAL_REPLY, message, status=reply.status)
             return settle(Event.NOT_ACCEPTED)
         # NOT_SENT or RATE_LIMITED after every allowed retry: the request was never accepted.
