@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/startup_bench.py
 	$(BIN)/python bench/dnc_bench.py
 	$(BIN)/python bench/calling_bench.py
+	$(BIN)/python bench/throttle_bench.py
 
 # Mutation testing (mutmut) of the classification, the lifecycle, the cell safety and the token
 # check; prints the score. Not part of `make test`: it takes a while.

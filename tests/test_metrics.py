@@ -20,7 +20,7 @@ from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
 from batchqueue.service.loading import ImportRequest, import_file
 from batchqueue.service.sending import RunRequest, run
 from batchqueue.settings import Settings
-from tests.sandbox_helpers import contacts, ledger_rows
+from tests.sandbox_helpers import contacts, ledger_rows, sandbox_env
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -71,12 +71,7 @@ def test_a_run_serves_its_requests_pace_and_throttling(tmp_path: Path) -> None:
     db = tmp_path / "l.db"
     sb = Sandbox(SandboxConfig(faults=Faults(p_429=0.2, retry_after=0.1, seed=5))).start()
     try:
-        env = {
-            "BATCHQUEUE_BASE_URL": sb.api_url,
-            "BATCHQUEUE_USER": sb.config.user,
-            "BATCHQUEUE_API_KEY": sb.config.key,
-        }
-        settings = Settings.from_env(env, db=str(db))
+        settings = Settings.from_env(sandbox_env(sb), db=str(db))
         import_file(settings, ImportRequest(contacts(tmp_path / "c.csv", 150), MappingSpec(), "4242", "1"))
         port = _free_port()
         scrapes: list[str] = []
@@ -107,3 +102,30 @@ def test_a_run_serves_its_requests_pace_and_throttling(tmp_path: Path) -> None:
     assert throttles[(("cause", "retry_after"),)] >= 1
     assert last[("batchqueue_rows", (("job", "1"), ("state", "queued")))] >= 1
     assert sb.config.key not in scrapes[-1]
+
+
+def test_the_progress_line_says_the_rate_now_the_rate_asked_and_why_it_is_lower(tmp_path: Path) -> None:
+    from batchqueue.cli.run_cmds import _pace_text
+
+    db = tmp_path / "l.db"
+    sb = Sandbox(SandboxConfig(faults=Faults(p_429=0.25, retry_after=0.05, seed=2))).start()
+    seen: list[tuple[float | None, float | None, str | None]] = []
+    try:
+        settings = Settings.from_env(sandbox_env(sb), db=str(db))
+        import_file(settings, ImportRequest(contacts(tmp_path / "c.csv", 120), MappingSpec(), "4242", "1"))
+        summary = run(
+            settings,
+            RunRequest(1, rate=80, concurrency=4, retries=10),
+            on_progress=lambda s: seen.append((s.pace, s.configured_rate, s.slowed_by)),
+        )
+    finally:
+        sb.stop()
+    assert summary.counts["queued"] == 120
+    slowed = [(pace, asked, why) for pace, asked, why in seen if why is not None]
+    assert slowed, "no progress update said why the pace was down"
+    assert all(asked == 80 and pace is not None and pace < 80 for pace, asked, _ in slowed)
+    assert {why for _, _, why in slowed} <= {"429", "retry_after"}
+    summary.configured_rate, summary.slowed_by = 80, "429"
+    assert _pace_text(23.46, summary) == "23.5/s of 80/s, slowed: 429 from Insight"
+    summary.configured_rate, summary.slowed_by = None, None
+    assert _pace_text(4.0, summary) == "4.0/s of no limit"

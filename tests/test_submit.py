@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from batchqueue.insight.pacing import Pacer
+from batchqueue.insight.pacing import RAMP_SECONDS, Pacer
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
 from tests.conftest import CliResult
 from tests.sandbox_helpers import contacts, ledger_rows, point_at, run_process, sandbox_env, sandbox_phones, wait_until
@@ -239,9 +239,23 @@ def test_pacer_spreads_requests_slows_down_and_recovers() -> None:
     now[0] += 2.0
     assert pacer.slow_down(0.5)
     assert pacer.rate == 2.5
-    for _ in range(200):
+    now[0] += 2.0
+    assert pacer.slow_down(0.5)
+    assert pacer.rate == 1.25
+    now[0] += 2.0
+    assert pacer.slow_down(0.5)
+    assert pacer.rate == 1.0  # never below a tenth of the configured rate
+    assert pacer.slowed_by() == "429"
+    # Recovery is by time: the whole way back in RAMP_SECONDS of clean replies, however few.
+    for _ in range(5):
+        now[0] += RAMP_SECONDS / 10
+        pacer.recovered()
+    assert pacer.rate == pytest.approx(1.0 + 0.5 * 9.0)
+    for _ in range(5):
+        now[0] += RAMP_SECONDS / 10
         pacer.recovered()
     assert pacer.rate == 10.0
+    assert pacer.slowed_by() is None  # back at the configured rate
     pacer.pause(3.0)
     slept.clear()
     pacer.acquire()

@@ -6,6 +6,8 @@ import logging
 import signal
 import sys
 import threading
+import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
@@ -60,6 +62,20 @@ def _duration(seconds: float) -> str:
     if s >= 3600:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
     return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+#: The window the progress line's rate and ETA are measured over.
+_RECENT_SECONDS = 15.0
+_CAUSES = {"429": "429 from Insight", "retry_after": "Insight's Retry-After", "5xx": "5xx burst"}
+
+
+def _pace_text(recent: float, s: RunSummary) -> str:
+    """``23.5/s of 50/s, slowed: 429 from Insight`` — the rate now, the rate asked, and why lower."""
+    asked = f"{s.configured_rate:g}/s" if s.configured_rate else "no limit"
+    text = f"{recent:.1f}/s of {asked}"
+    if s.slowed_by:
+        text += f", slowed: {_CAUSES.get(s.slowed_by, s.slowed_by)}"
+    return text
 
 
 def _describe(summary: RunSummary) -> str:
@@ -152,25 +168,29 @@ class _RunBar:
         self.stack, self.show = stack, show
         self.bar: Any = None
         self.task: Any = None
+        self.total = 0
+        self._recent: deque[tuple[float, int]] = deque()  # (when, rows sent) over the last seconds
         self._logged_wait_at: float | None = None
 
     def start(self, start: RunStart) -> None:
         # The target itself is logged by the service (at info, on stderr) before the first request.
         if not self.show:
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         self.bar = self.stack.enter_context(
             Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
                 MofNCompleteColumn(),
-                TimeRemainingColumn(),
+                TextColumn("{task.fields[pace]}"),
+                TextColumn("ETA {task.fields[eta]}"),
                 console=stderr_console(),
                 transient=True,
             )
         )
-        self.task = self.bar.add_task(f"job {start.job.id}", total=start.pending)
+        self.total = start.pending
+        self.task = self.bar.add_task(f"job {start.job.id}", total=start.pending, pace="", eta="?")
 
     def waiting(self, seconds: float) -> None:
         """The countdown to the next calling window (on a terminal; logged otherwise)."""
@@ -185,10 +205,20 @@ class _RunBar:
         if self.bar is None:
             return
         t = s.this_run
+        now = time.monotonic()
+        self._recent.append((now, s.sent))
+        while len(self._recent) > 2 and now - self._recent[0][0] > _RECENT_SECONDS:
+            self._recent.popleft()
+        first_at, first_sent = self._recent[0]
+        recent = (s.sent - first_sent) / (now - first_at) if now > first_at else 0.0
+        left = max(0, (self.total or 0) - s.sent)
+        eta = _duration(left / recent) if recent > 0 else "?"
         self.bar.update(
             self.task,
             completed=s.sent,
             description=f"job {s.job_id} queued {t['queued']} failed {t['rejected']} uncertain {t['ambiguous']}",
+            pace=_pace_text(recent, s),
+            eta=eta,
         )
 
 

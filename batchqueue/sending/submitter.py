@@ -80,6 +80,9 @@ class RunSummary:
     seconds: float = 0.0
     fatal_status: int | None = None
     conflicts: list[str] = field(default_factory=list)
+    pace: float | None = None  # the pacer's rate now (None: no limit), for the progress line
+    configured_rate: float | None = None
+    slowed_by: str | None = None  # 429, 5xx or retry_after when the pace is down because of it
     held: int = 0  # pending rows a send-time rule holds (outside their calling window)
     next_window_at: float | None = None  # when the first held row may be sent
 
@@ -336,6 +339,8 @@ class Submitter:
                     in_flight += len(settled.claimed)
                     claimed_so_far += len(settled.claimed)
                     if settlements and self.on_progress is not None:
+                        self.summary.pace, self.summary.configured_rate = self.pacer.rate, self.pacer.limit
+                        self.summary.slowed_by = self.pacer.slowed_by()
                         self.on_progress(self.summary)
                 if in_flight == 0 and (exhausted or self.halt.is_set()):
                     break
