@@ -25,6 +25,7 @@ ENV_BASE_URL = "BATCHQUEUE_BASE_URL"
 ENV_USER = "BATCHQUEUE_USER"
 ENV_API_KEY = "BATCHQUEUE_API_KEY"
 ENV_CA_BUNDLE = "BATCHQUEUE_CA_BUNDLE"
+ENV_PROFILE = "BATCHQUEUE_PROFILE"
 
 
 class Secret:
@@ -95,8 +96,10 @@ def finite(value: float, option: str) -> float:
     return value
 
 
-def check_credentials(user: str, api_key: Secret) -> None:
+def check_credentials(user: str, api_key: Secret, profile: str | None = None) -> None:
     """Refuse credentials HTTP Basic cannot carry (Latin-1 only), before anything is sent."""
+    if (not user or not api_key) and profile:
+        raise UsageError(f"profile {profile!r} needs a user, and an api_key_env or api_key_file for its key")
     if not user or not api_key:
         raise UsageError(f"set {ENV_USER} (the Insight login e-mail) and {ENV_API_KEY} (its developer key)")
     for name, value in ((ENV_USER, user), (ENV_API_KEY, api_key.reveal())):
@@ -129,21 +132,39 @@ class Settings:
     user: str = ""
     api_key: Secret = field(default_factory=lambda: Secret(""))
     ca_bundle: str | None = None
+    profile: str | None = None  # the connection profile these came from, if any
 
     @classmethod
     def from_env(
-        cls, environ: Mapping[str, str] | None = None, *, db: str | None = None, ca_bundle: str | None = None
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        db: str | None = None,
+        ca_bundle: str | None = None,
+        profile: str | None = None,
     ) -> Settings:
-        """Settings from environment variables; explicit ``db`` and ``ca_bundle`` win over them."""
+        """Settings from environment variables; explicit ``db`` and ``ca_bundle`` win over them.
+
+        With a profile (``profile``, else ``BATCHQUEUE_PROFILE``; see :mod:`batchqueue.profiles`)
+        its base URL, user and key are used instead of ``BATCHQUEUE_BASE_URL``/``_USER``/``_API_KEY``.
+        """
         environ = os.environ if environ is None else environ
         raw_db = db or environ.get(ENV_DB) or DEFAULT_DB
         ca_bundle = ca_bundle or environ.get(ENV_CA_BUNDLE) or None
+        url, user, key = environ.get(ENV_BASE_URL), environ.get(ENV_USER, ""), environ.get(ENV_API_KEY, "")
+        name = profile or environ.get(ENV_PROFILE) or None
+        if name:
+            from batchqueue.profiles import load_profile
+
+            found = load_profile(name, environ, Path.cwd())
+            url, user, key = found.base_url, found.user or "", found.api_key or ""
         return cls(
             db_url=db_url(raw_db),
-            base_url=base_url(environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL),
-            user=environ.get(ENV_USER, ""),
-            api_key=Secret(environ.get(ENV_API_KEY, "")),
+            base_url=base_url(url or DEFAULT_BASE_URL, where=f"profile {name}" if name else ENV_BASE_URL),
+            user=user,
+            api_key=Secret(key),
             ca_bundle=ca_bundle_path(ca_bundle, "--ca-bundle / " + ENV_CA_BUNDLE) if ca_bundle else None,
+            profile=name,
         )
 
 

@@ -180,17 +180,28 @@ db_option = click.option(
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-ca_bundle_option = click.option(
+_ca_bundle = click.option(
     "--ca-bundle",
     metavar="PEM",
     help="Trust the CA certificates in this PEM file for Insight's TLS (a private CA, corporate TLS "
     "inspection; env BATCHQUEUE_CA_BUNDLE).",
 )
+_profile = click.option(
+    "--profile",
+    metavar="NAME",
+    help="Connect as the named profile of ./batchqueue.toml or ~/.config/batchqueue/config.toml "
+    "(base URL, user, where the key is; env BATCHQUEUE_PROFILE).",
+)
 
 
-def settings(db: str | None = None, ca_bundle: str | None = None) -> Settings:
+def ca_bundle_option(func: F) -> F:
+    """The options of a command that talks to Insight: --ca-bundle and --profile."""
+    return _ca_bundle(_profile(func))
+
+
+def settings(db: str | None = None, ca_bundle: str | None = None, profile: str | None = None) -> Settings:
     """The settings of this command: its options over the environment."""
-    return Settings.from_env(db=db, ca_bundle=ca_bundle)
+    return Settings.from_env(db=db, ca_bundle=ca_bundle, profile=profile)
 
 
 def comma_set(value: str | None) -> frozenset[str] | None:

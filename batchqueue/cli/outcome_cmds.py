@@ -78,6 +78,7 @@ def poll(
     concurrency: int,
     rate: float,
     ca_bundle: str | None,
+    profile: str | None,
     db: str | None,
     as_json: bool,
 ) -> int:
@@ -91,7 +92,7 @@ def poll(
     code = None
     with stop_on_signals() as stop:
         try:
-            summary = ask(settings(db, ca_bundle), request, stop=stop)
+            summary = ask(settings(db, ca_bundle, profile), request, stop=stop)
         except InsightError as stopped:
             if not isinstance(stopped.result, PollSummary):
                 raise

@@ -333,6 +333,7 @@ def run(
     metrics_host: str,
     unsafe_resend_sending: bool,
     ca_bundle: str | None,
+    profile: str | None,
     db: str | None,
     as_json: bool,
     quiet: bool,
@@ -366,14 +367,14 @@ def run(
         metrics_host=metrics_host,
     )
     if dry_run:
-        _show_preview(preview(settings(db, ca_bundle), request, limit or DRY_RUN_ROWS), as_json)
+        _show_preview(preview(settings(db, ca_bundle, profile), request, limit or DRY_RUN_ROWS), as_json)
         return 0
     with ExitStack() as stack:
         stop = stack.enter_context(stop_on_signals())
         bar = _RunBar(stack, show=not (quiet or as_json) and sys.stderr.isatty())
         try:
             summary = send(
-                settings(db, ca_bundle),
+                settings(db, ca_bundle, profile),
                 request,
                 stop=stop,
                 on_start=bar.start,
@@ -435,7 +436,9 @@ def retry(
 @ca_bundle_option
 @db_option
 @json_option
-def cancel(job_id: int, remote: bool, yes: bool, ca_bundle: str | None, db: str | None, as_json: bool) -> int:
+def cancel(
+    job_id: int, remote: bool, yes: bool, ca_bundle: str | None, profile: str | None, db: str | None, as_json: bool
+) -> int:
     """Mark JOB's pending rows canceled (they will not be sent; `uncancel` puts them back).
 
     On a terminal it asks first; --yes skips the question (scripts).
@@ -443,7 +446,7 @@ def cancel(job_id: int, remote: bool, yes: bool, ca_bundle: str | None, db: str 
     from batchqueue.service.rows import CancelRequest, cancel_question, remote_cancel_warning
     from batchqueue.service.rows import cancel as cancel_rows
 
-    current = settings(db, ca_bundle)
+    current = settings(db, ca_bundle, profile)
     if not yes and not remote and sys.stdin.isatty() and not click.confirm(cancel_question(current, job_id), err=True):
         return 2
     if remote and not yes:

@@ -34,7 +34,8 @@ def target_of(settings: Settings, job: Job | None = None) -> str:
     where = redact_url(settings.base_url)
     if job is not None:
         where += f", survey {job.survey_id} instance {job.instance_id}"
-    return f"{where}, as {settings.user or '(no user)'}"
+    who = f"{where}, as {settings.user or '(no user)'}"
+    return who + (f" (profile {settings.profile})" if settings.profile else "")
 
 
 def insight_client(
@@ -47,7 +48,7 @@ def insight_client(
     """A client for Insight, after checking the credentials can be sent at all (a UsageError if not)."""
     from batchqueue.insight.client import InsightClient  # requests: only for commands that call Insight
 
-    check_credentials(settings.user, settings.api_key)
+    check_credentials(settings.user, settings.api_key, settings.profile)
     register_secret(settings.api_key.reveal())
     return InsightClient(
         settings.base_url,
