@@ -161,10 +161,10 @@ def test_formula_text_from_a_callback_is_neutralised_in_the_csv_report(tmp_path:
 
     with (tmp_path / "r.csv").open(encoding="utf-8-sig", newline="") as f:
         report = list(csv.DictReader(f))
-    assert [r["bq_outcome"] for r in report] == ["'" + h for h in hostile]
+    assert [r["bq_call_outcome"] for r in report] == ["'" + h for h in hostile]
     assert run_cli("export", "1", "-o", tmp_path / "r.json").code == 0
     raw = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
-    assert [r["bq_outcome"] for r in raw["rows"]] == hostile  # JSON is not a spreadsheet: kept as sent
+    assert [r["bq_call_outcome"] for r in raw["rows"]] == hostile  # JSON is not a spreadsheet: kept as sent
 
 
 def test_cancel_remote_with_bad_credentials_says_the_rows_were_canceled_locally(

@@ -88,9 +88,9 @@ def test_recycle_after_callbacks_makes_the_next_wave(
     second = {r["row_number"]: r["outcome_status"] for r in ledger_rows(db, 2) if r["state"] == "queued"}
     for number, outcome in first.items():
         latest = second.get(number, outcome)
-        assert found[number]["bq_latest_outcome"] == latest
+        assert found[number]["bq_latest_call_outcome"] == latest
         assert found[number]["bq_waves_called"] == ("2" if number in second else "1")
-        assert found[number]["bq_outcome"] == outcome  # the parent's own outcome is unchanged
+        assert found[number]["bq_call_outcome"] == outcome  # the parent's own outcome is unchanged
     # Recycling a wave where no call ended that way makes nothing.
     nothing = run_cli("recycle", "2", "--outcome", "canceled")
     assert nothing.code == 0

@@ -57,13 +57,39 @@ def test_csv_report_has_every_row_in_order_and_is_formula_safe(tmp_path: Path, j
     assert [r["bq_state"] for r in rows] == ["queued", "invalid", "duplicate", "failed", "uncertain"]
     zoe = rows[0]
     assert zoe["Name"] == "Zoë Ångström 東京"
-    assert (zoe["bq_call_id"], zoe["bq_outcome"], zoe["bq_learned_by"]) == ("77", "completed", "callback")
+    assert (zoe["bq_call_id"], zoe["bq_call_outcome"], zoe["bq_learned_by"]) == ("77", "completed", "callback")
     assert zoe["bq_learned_at_utc"] == "2026-12-01 14:00:00"
     assert [zoe[f"Evil{i}"] for i in range(1, 7)] == ["'" + e for e in EVIL]
     assert zoe["bq_phone_sent"] == "tel:+16175550101"  # 't' first: nothing to neutralise
     assert "wrong number of digits" in rows[1]["bq_detail"]
     assert "same number as row 2" in rows[2]["bq_detail"]
-    assert rows[3]["bq_detail"] == "phone_number refused"
+    assert rows[3]["bq_detail"] == "Insight refused the request (HTTP 400): phone_number refused"
+    assert rows[4]["bq_detail"] == "Insight answered with a server error (HTTP 500): the call may or may not be queued"
+    assert "bq_detail_technical" not in rows[0]  # the technical text is for the JSON report only
+    as_json = tmp_path / "r.json"
+    assert run_cli("export", "1", "-o", as_json).code == 0
+    technical = [r["bq_detail_technical"] for r in json.loads(as_json.read_text(encoding="utf-8"))["rows"]]
+    assert technical[3:] == ["phone_number refused", "HTTP 500"]
+
+
+@pytest.mark.parametrize(
+    ("state", "error", "status", "words"),
+    [
+        ("uncertain", "connection broken after sending (ProtocolError): ('Connection broken: IncompleteRead", None,
+         "the connection broke after the request was sent: the call may or may not be queued"),
+        ("uncertain", "no reply before the read timeout", None,
+         "Insight did not answer in time: the call may or may not be queued"),
+        ("uncertain", "found 'sending' with no live sender: the process sending it died", None,
+         "the run sending it stopped before Insight's answer was recorded: the call may or may not be queued"),
+        ("failed", "HTTP 400: the data was refused", 400,
+         "Insight refused the request (HTTP 400): the data was refused"),
+        ("pending", "cannot connect: [Errno 111] Connection refused", None, "not sent: Insight could not be reached"),
+    ],
+)  # fmt: skip
+def test_details_read_as_words(state: str, error: str, status: int | None, words: str) -> None:
+    from batchqueue.reports.words import in_words
+
+    assert in_words(state, error, status) == words
 
 
 def test_xlsx_report_is_styled_streamed_and_safe(tmp_path: Path, job: Path, run_cli: Run) -> None:
@@ -86,7 +112,7 @@ def test_xlsx_report_is_styled_streamed_and_safe(tmp_path: Path, job: Path, run_
     assert zoe["bq_row"] == 2
     summary = {r[0].value: r[1].value for r in book["Summary"].iter_rows(min_row=2)}
     assert summary["state: queued"] == 1
-    assert summary["outcome: completed"] == 1
+    assert summary["call outcome: completed"] == 1
     # calamine (another reader) agrees
     data = python_calamine.CalamineWorkbook.from_path(str(out)).get_sheet_by_name("Report").to_python()
     assert data[1][1] == "Zoë Ångström 東京"

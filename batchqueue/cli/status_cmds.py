@@ -54,7 +54,7 @@ def _show_one(s: JobStatus, lease_ttl: float, wide: bool) -> None:
     job = s.job
     click.echo(f"job {job.id}: {job.source_name}")
     click.echo(f"  survey {job.survey_id}/{job.instance_id}, imported {_when(job.created_at)} UTC")
-    table = Table("state", "rows", box=None)
+    table = Table("row state", "rows", box=None)
     for state, n in s.counts.items():
         table.add_row(state, f"{n:,}")
     table.add_row("total", f"{s.rows:,}", style="bold")
@@ -77,7 +77,8 @@ def _show_one(s: JobStatus, lease_ttl: float, wide: bool) -> None:
                 f"queued {c.get('queued', 0):,}, pending {c.get('pending', 0):,}{mark}"
             )
     if s.outcomes:
-        click.echo("outcomes: " + ", ".join(f"{status} {n:,}" for status, n in sorted(s.outcomes.items())))
+        calls = ", ".join(f"{status} {n:,}" for status, n in sorted(s.outcomes.items()))
+        click.echo(f"call outcomes (as Insight reported them): {calls}")
     if s.workers:
         workers = Table("host", "pid", "sent", "rows/s", "last heartbeat", box=None)
         live = [w for w in s.workers if not _stale(w, lease_ttl)]

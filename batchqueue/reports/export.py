@@ -29,6 +29,7 @@ from batchqueue.ledger import Job, Ledger
 from batchqueue.ledger.waves import family_of
 from batchqueue.lifecycle import RowState
 from batchqueue.reports.fix_file import FIX_COLUMNS, fix_row, format_reasons
+from batchqueue.reports.words import in_words
 from batchqueue.reports.xlsx_writer import XlsxWriter
 from batchqueue.whole_files import atomic_path
 
@@ -42,11 +43,11 @@ BQ_AFTER = [
     "bq_state",
     "bq_detail",
     "bq_http_status",
-    "bq_attempts",
+    "bq_requests",
     "bq_call_id",
-    "bq_outcome",
-    "bq_outcome_attempts",
-    "bq_last_attempt_utc",
+    "bq_call_outcome",
+    "bq_call_attempts",
+    "bq_last_call_attempt_utc",
     "bq_learned_by",
     "bq_learned_at_utc",
     "bq_phone_sent",
@@ -57,7 +58,9 @@ BQ_AFTER = [
     "bq_window_end_local",
 ]
 #: Added to the report of a job that has later waves.
-BQ_WAVES = ["bq_latest_outcome", "bq_waves_called"]
+BQ_WAVES = ["bq_latest_call_outcome", "bq_waves_called"]
+#: Added to the JSON report only: the technical text behind ``bq_detail``.
+BQ_TECHNICAL = "bq_detail_technical"
 _raw_decode = json.JSONDecoder().raw_decode  # the ledger wrote compact JSON: no whitespace to skip
 
 
@@ -105,17 +108,11 @@ def _local(ts: int | None, label: str | None, source: str | None) -> str:
     return dt.datetime.fromtimestamp(ts, ZoneInfo(display_zone(label, source))).isoformat()
 
 
-def _detail(state: str, reasons: str | None, error: str | None, duplicate_of: int | None) -> str:
+def _detail(state: str, reasons: str | None, error: str | None, duplicate_of: int | None, status: int | None) -> str:
     if reasons:
         text = format_reasons([(c, w) for c, w in json.loads(reasons)])
         return f"{text} (see row {duplicate_of})" if duplicate_of and "row" not in text else text
-    return error or ""
-
-
-def _learned_by(source: str | None, resolution: str | None) -> str:
-    if resolution and resolution.startswith("reconcile"):
-        return "reconcile"
-    return source or ""
+    return in_words(state, error, status)
 
 
 def pick_format(path: Path, given: str | None) -> str:
@@ -132,7 +129,14 @@ class Report:
     """The rows of one job's report, filtered; streamed from the ledger in input order."""
 
     def __init__(
-        self, ledger: Ledger, job: Job, *, states: set[str] | None, outcomes: set[str] | None, as_input: bool
+        self,
+        ledger: Ledger,
+        job: Job,
+        *,
+        states: set[str] | None,
+        outcomes: set[str] | None,
+        as_input: bool,
+        technical: bool = False,
     ) -> None:
         self.ledger, self.job = ledger, job
         self.states, self.outcomes, self.as_input = states, outcomes, as_input
@@ -145,6 +149,10 @@ class Report:
         if len(later) > 1 and not as_input:
             self.waves = ledger.wave_summary(later)
             self.header += BQ_WAVES
+        #: The JSON report carries the technical text behind ``bq_detail`` too.
+        self.technical = technical and not as_input
+        if self.technical:
+            self.header.append(BQ_TECHNICAL)
 
     def cells(self, *, text: bool = False) -> Iterator[list[Any]]:
         """Rows as lists of cell values aligned with :attr:`header`: text, or int for counts.
@@ -168,7 +176,9 @@ class Report:
             if self.waves is not None:
                 latest, called = self.waves.get(number, (None, 0))
                 window += [latest or "", str(called) if text else called]
-            detail = _detail(state, reasons, error, duplicate_of) if reasons or error else ""
+            if self.technical:
+                window.append(error or "")
+            detail = _detail(state, reasons, error, duplicate_of, status) if reasons or error else ""
             if self.as_input:
                 row = fix_row(number, detail or state, cells)
                 yield safe_row(row) if text else row
@@ -188,7 +198,7 @@ class Report:
                         outcome or "",
                         "" if o_attempts is None else str(o_attempts),
                         _utc(last_at),
-                        _learned_by(source, resolution),
+                        source or "",
                         _utc(learned_at),
                         phone or "",
                         resolution or "",
@@ -207,7 +217,7 @@ class Report:
                 outcome or "",
                 o_attempts,
                 _utc(last_at),
-                _learned_by(source, resolution),
+                source or "",
                 _utc(learned_at),
                 phone or "",
                 resolution or "",
@@ -230,7 +240,7 @@ class Report:
             ["rows in the job", sum(counts.values())],
         ]
         out += [[f"state: {state}", n] for state, n in counts.items()]
-        out += [[f"outcome: {status}", n] for status, n in sorted(self.ledger.outcome_counts(job.id).items())]
+        out += [[f"call outcome: {status}", n] for status, n in sorted(self.ledger.outcome_counts(job.id).items())]
         out += [[f"mapping: {key}", json.dumps(value, ensure_ascii=False)] for key, value in job.mapping.items()]
         return out
 
@@ -262,7 +272,7 @@ def export_job(
     job = ledger.job(job_id)
     if as_input and not states and not outcomes:
         states = {RowState.FAILED.value, RowState.INVALID.value}
-    report = Report(ledger, job, states=states, outcomes=outcomes, as_input=as_input)
+    report = Report(ledger, job, states=states, outcomes=outcomes, as_input=as_input, technical=fmt == "json")
     pick = _column_picker(report.header, shape.columns)
     filters = "; ".join(f"{k}={','.join(sorted(v))}" for k, v in (("state", states), ("outcome", outcomes)) if v)
     try:
