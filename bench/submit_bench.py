@@ -86,10 +86,12 @@ def make_job(workdir: Path, name: str, n: int, offset: int) -> Path:
     return db
 
 
-def batchqueue_run(api: str, db: Path, concurrency: int) -> tuple[float, dict[str, object]]:
+def batchqueue_run(api: str, db: Path, concurrency: int, *extra: str) -> tuple[float, dict[str, object]]:
+    """``batchqueue run`` of job 1 as a child process: (its own rows/s, its JSON summary)."""
     env = {**os.environ, "BATCHQUEUE_BASE_URL": api, "BATCHQUEUE_USER": USER, "BATCHQUEUE_API_KEY": KEY}
+    args = ["--rate", "0", *extra] if "--rate" not in extra else list(extra)
     proc = subprocess.run(
-        [str(BIN), "run", "1", "--db", str(db), "--rate", "0", "--concurrency", str(concurrency), "--json"],
+        [str(BIN), "run", "1", "--db", str(db), "--concurrency", str(concurrency), *args, "--json"],
         env=env,
         capture_output=True,
         text=True,
@@ -132,19 +134,11 @@ def bare_loop(api: str, n: int, offset: int, concurrency: int) -> float:
 
 def whole_process_rate(api: str, db: Path, concurrency: int, rows: int) -> float:
     """Rows per wall-clock second of ``batchqueue run`` as a child process, start-up included."""
-    env = {**os.environ, "BATCHQUEUE_BASE_URL": api, "BATCHQUEUE_USER": USER, "BATCHQUEUE_API_KEY": KEY}
     start = time.perf_counter()
-    proc = subprocess.run(
-        [str(BIN), "run", "1", "--db", str(db), "--rate", "0", "--concurrency", str(concurrency), "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    _, summary = batchqueue_run(api, db, concurrency)
     seconds = time.perf_counter() - start
-    queued = json.loads(proc.stdout)["queued"]
-    if queued != rows:
-        raise RuntimeError(f"the run queued {queued} of {rows} rows")
+    if summary["queued"] != rows:
+        raise RuntimeError(f"the run queued {summary['queued']} of {rows} rows")
     return rows / seconds
 
 

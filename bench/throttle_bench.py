@@ -10,29 +10,23 @@ Run: python bench/throttle_bench.py [--rows 5000]
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import requests
-from submit_bench import BIN, KEY, USER, make_job, sandbox  # a sibling script: bench/ is on sys.path
+from submit_bench import batchqueue_run, make_job, sandbox  # a sibling script: bench/ is on sys.path
 
 BURST_START, BURST_SECONDS, BURST_SHARE = 20.0, 15.0, 0.2
 
 
 def timed_run(api: str, db: Path, rate: float) -> float:
-    import subprocess
-
-    env = {**os.environ, "BATCHQUEUE_BASE_URL": api, "BATCHQUEUE_USER": USER, "BATCHQUEUE_API_KEY": KEY}
+    """Wall seconds of a whole ``batchqueue run`` at ``rate``."""
     start = time.perf_counter()
-    subprocess.run(
-        [str(BIN), "run", "1", "--db", str(db), "--rate", str(rate), "--concurrency", "8", "--retries", "20", "-q"],
-        env=env,
-        capture_output=True,
-        check=True,
-    )
+    _, summary = batchqueue_run(api, db, 8, "--rate", str(rate), "--retries", "20")
+    if summary["pending"]:
+        raise RuntimeError(f"the run left {summary['pending']} rows pending")
     return time.perf_counter() - start
 
 
