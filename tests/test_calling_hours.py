@@ -206,3 +206,30 @@ def test_windows_on_daylight_saving_days_in_the_sandboxs_record(
     # hours) to the next; each row's own start (06:00 UTC) cuts its beginning.
     assert window("2125550101") == ("03-14 06:00", "03-15 04:00")
     assert window("2125550102") == ("11-07 06:00", "11-08 05:00")
+
+
+def test_a_row_whose_own_window_is_all_night_is_never_sent_and_the_run_says_so(
+    tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "l.db"
+    rows = [
+        ["phone", "start", "end"],
+        ["617-555-0101", "2027-03-10 03:00", "2027-03-10 05:00"],
+        ["617-555-0102", "", ""],
+    ]
+    assert run_cli("import", write_csv(tmp_path / "c.csv", rows), "--survey", "4242", "--instance", "1",
+                   "--db", db).code == 0  # fmt: skip
+    with Sandbox() as sb:
+        point_at(monkeypatch, sb)
+        # --wait-for-window must not wait for a window that never comes: it ends at once.
+        done = run_cli("run", "1", "--rate", "0", "--wait-for-window", "--db", db, "--json")
+        calls = sb.app.store.dump()
+    assert done.code == 0, done.err
+    assert (done.json()["sent"], done.json()["held"], done.json()["next_window_at"]) == (1, 1, None)
+    assert [c["phone_number"] for c in calls] == ["tel:+16175550102"]
+    held = ledger_rows(db)[0]
+    assert held["state"] == "pending"
+    assert "its own end comes before any allowed calling time" in held["hold_reason"]
+    told = run_cli("run", "1", "--db", db)
+    assert "1 row(s) have no allowed calling time under these rules" in told.err
+    assert "held: 1 pending row(s) with no allowed calling time" in run_cli("status", "1", "--db", db).out

@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from batchqueue.calling.review import NEVER, CallingReview
+from batchqueue.calling.review import CallingReview
 from batchqueue.calling.rules import CallingRules, run_rules
 from batchqueue.errors import UsageError
 from batchqueue.ledger.records import Claimed
+from batchqueue.ledger.sending import FOREVER
 
 
 def utc(text: str) -> float:
@@ -156,7 +157,7 @@ def test_never_wider_than_the_rows_own_start_and_end() -> None:
     night = row("+16175550101", start=int(utc("2026-12-02 03:00")), end=int(utc("2026-12-02 05:00")))
     verdict = DEFAULT.verdict(night, utc("2026-12-01 15:00"))
     assert not verdict.send
-    assert verdict.hold_until == NEVER
+    assert verdict.hold_until == FOREVER
     assert "own end" in (verdict.reason or "")
 
 

@@ -25,12 +25,9 @@ from batchqueue.calling.windows import WindowFinder
 from batchqueue.calling.zones import ContactZone, ZoneFinder
 from batchqueue.defaults import DEFAULTS
 from batchqueue.ledger.records import Claimed
-from batchqueue.ledger.sending import ClaimContext, ClaimReview, Verdict, narrowed_by
+from batchqueue.ledger.sending import FOREVER, ClaimContext, ClaimReview, Verdict, narrowed_by
 
 log = logging.getLogger("batchqueue.calling")
-
-#: ``not_before`` of a row that can never be called under the rules (kept pending, with the reason).
-NEVER = 253402300799.0  # 9999-12-31 23:59:59 UTC
 
 
 @dataclass
@@ -62,13 +59,13 @@ class CallingReview:
         if contact is None:
             return Verdict(
                 send=False,
-                hold_until=NEVER,
+                hold_until=FOREVER,
                 reason="no time zone: nothing maps this number to a place; import with --default-timezone",
             )
         window = self._windows.next_window(contact, now=now, own_start=row.start_ts, own_end=row.end_ts)
         if window is None:
             why = "its own end comes before any allowed calling time" if row.end_ts else "no allowed calling time"
-            return Verdict(send=False, hold_until=NEVER, reason=f"{why} ({contact.label}, {contact.source})")
+            return Verdict(send=False, hold_until=FOREVER, reason=f"{why} ({contact.label}, {contact.source})")
         start, end = window
         if self.hold_until_window and start > now + DEFAULTS.hold_grace:
             opens = dt.datetime.fromtimestamp(start, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -23,8 +23,9 @@ from zoneinfo import ZoneInfo
 from batchqueue.calling.rules import CallingRules, PlaceRules
 from batchqueue.calling.zones import ContactZone
 
-#: Days of allowed intervals computed at once, from the day before the one asked for.
-HORIZON_DAYS = 16
+#: Days of allowed intervals computed at once, from the day before the one asked for (long enough
+#: for a blackout of several weeks).
+HORIZON_DAYS = 40
 Intervals = list[tuple[float, float]]
 _EPOCH = dt.date(1970, 1, 1)
 

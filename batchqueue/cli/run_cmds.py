@@ -148,6 +148,12 @@ def _show_run(summary: RunSummary, as_json: bool) -> None:
     click.echo(_describe(summary))
     for conflict in summary.conflicts:
         click.echo(f"conflict: {conflict}", err=True)
+    if summary.held and summary.next_window_at is None:
+        click.echo(
+            f"{summary.held} row(s) have no allowed calling time under these rules (their own end comes first, "
+            "or no time zone is known: import with --default-timezone); they stay pending",
+            err=True,
+        )
     if summary.held and summary.next_window_at is not None:
         opens = datetime.fromtimestamp(summary.next_window_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
         left = _duration(summary.next_window_at - datetime.now(UTC).timestamp())

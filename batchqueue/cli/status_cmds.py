@@ -63,6 +63,8 @@ def _show_one(s: JobStatus, lease_ttl: float, wide: bool) -> None:
         click.echo("suppressed: " + ", ".join(f"{why} {n:,}" for why, n in s.suppressed_by.items()))
     if s.calling_rules:
         click.echo(f"calling rules: {s.calling_rules}")
+    if s.held and s.next_window_at is None:
+        click.echo(f"held: {s.held:,} pending row(s) with no allowed calling time under the job's rules")
     if s.held and s.next_window_at is not None:
         click.echo(
             f"held: {s.held:,} pending row(s) until their calling window;\n"

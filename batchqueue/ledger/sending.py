@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, case, func, or_, select, update
 
 from batchqueue.ledger.batchsql import event_guard, in_list, multi_values, placeholder, states_sql, values_cte
 from batchqueue.ledger.contacts import ContactRules, job_contact_rules, mark_contacts
@@ -37,6 +37,8 @@ SETTLE_EVENTS = (
     Event.NOT_ACCEPTED,
     Event.RELEASED,
 )
+#: ``not_before`` of a row no time can be found for under the rules (it stays pending, with its reason).
+FOREVER = 253402300799.0  # 9999-12-31 23:59:59 UTC
 _SENDING = RowState.SENDING.value
 _PENDING = RowState.PENDING.value
 _ROW_SETTLEMENT = (
@@ -262,10 +264,12 @@ class SendingLedger:
             return _release_holds(conn, job_id)
 
     def held(self, job_id: int, now: float) -> tuple[int, float | None]:
-        """(pending rows a send-time rule holds past ``now``, the earliest time one is released)."""
+        """(pending rows a send-time rule holds past ``now``, the earliest time one is released;
+        None when every held row is held :data:`FOREVER`)."""
         condition = and_(rows.c.job_id == job_id, rows.c.state == _PENDING, rows.c.not_before > now)
+        waiting = func.min(case((rows.c.not_before < FOREVER, rows.c.not_before)))
         with self.engine.connect() as conn:
-            count, first = conn.execute(select(func.count(), func.min(rows.c.not_before)).where(condition)).one()
+            count, first = conn.execute(select(func.count(), waiting).where(condition)).one()
         return int(count), first
 
     # -- operator actions ----------------------------------------------------------------------

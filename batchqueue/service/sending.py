@@ -229,7 +229,8 @@ def run(
             current.append(Submitter(ledger, client, job, options, on_progress=on_progress))
             summary = current[-1].run(stop)
             summary.held, summary.next_window_at = ledger.held(job.id, time.time())
-            if not (request.wait_for_window and summary.held and summary.exit_reason is ExitReason.DONE):
+            waiting = summary.held and summary.next_window_at is not None
+            if not (request.wait_for_window and waiting and summary.exit_reason is ExitReason.DONE):
                 break
             if request.limit is not None or not _wait_until(summary.next_window_at, stop, on_wait):
                 break
