@@ -236,6 +236,7 @@ class SendingLedger:
             if barred:
                 candidates = [c for c in candidates if c.row_id not in barred]
                 suppressed += len(barred)
+            windows: dict[int, Verdict] = {}
             if review is None:
                 chosen = candidates
             else:
@@ -244,7 +245,7 @@ class SendingLedger:
                 if holds:
                     _hold(conn, holds, stamp)
                     held += len(holds)
-                _set_windows(conn, narrowed)
+                windows = {c.row_id: v for c, v in narrowed}
             if chosen:
                 recontacts = mark_contacts(conn, job_id, chosen, stamp, contact_rules, column)
                 if recontacts:
@@ -252,7 +253,7 @@ class SendingLedger:
                     suppressed += len(recontacts)
                     barred = barred | recontacts
             if chosen:
-                _mark_sending(conn, job_id, [c.row_id for c in chosen], stamp, owner, expires)
+                _mark_sending(conn, job_id, chosen, windows, stamp, owner, expires)
                 claimed += chosen
             if (review is None and not barred) or len(found) < want:
                 break
@@ -379,38 +380,55 @@ def _hold(conn: Connection, holds: list[tuple[int, Verdict]], stamp: float) -> N
     )
 
 
-_WINDOW = (("rid", "INTEGER"), ("s", "INTEGER"), ("e", "INTEGER"), ("z", "TEXT"), ("zs", "VARCHAR(16)"))
-
-
-def _set_windows(conn: Connection, chosen: list[tuple[Claimed, Verdict]]) -> None:
-    if not chosen:
-        return
-    data = [(c.row_id, c.start_ts, c.end_ts, v.timezone, v.timezone_source) for c, v in chosen]
-    cte, params = values_cte(conn, "w", _WINDOW, data)
-    conn.exec_driver_sql(
-        f"{cte} UPDATE rows SET sent_start_ts = w.s, sent_end_ts = w.e, sent_timezone = w.z, "
-        "timezone_source = w.zs FROM w WHERE rows.id = w.rid",
-        tuple(params),
-    )
+#: A claimed row's window as a send-time rule set it, written as the row is marked sending.
+_CLAIM = (("rid", "INTEGER"), ("s", "INTEGER"), ("e", "INTEGER"), ("z", "TEXT"), ("zs", "VARCHAR(16)"))
 
 
 def _mark_sending(
-    conn: Connection, job_id: int, ids: list[int], stamp: float, owner: str | None, expires: float
+    conn: Connection,
+    job_id: int,
+    chosen: list[Claimed],
+    windows: dict[int, Verdict],
+    stamp: float,
+    owner: str | None,
+    expires: float,
 ) -> None:
+    """The chosen rows become ``sending`` with an open attempt each, in two statements; a row a
+    send-time rule gave a window gets it written in the same UPDATE (it is sent, so it is kept)."""
     mark = placeholder(conn)
-    moved = conn.exec_driver_sql(
-        f"UPDATE rows SET state = {mark}, attempts = attempts + 1, updated_at = {mark}, lease_owner = {mark}, "
-        f"lease_expires = {mark}, not_before = NULL, hold_reason = NULL "
-        f"WHERE id IN {in_list(conn, len(ids))} AND state = {mark}",
-        (target(Event.CLAIMED).value, stamp, owner, expires, *ids, _PENDING),
-    ).rowcount
+    ids = [c.row_id for c in chosen]
+    state = (target(Event.CLAIMED).value, stamp, owner, expires)
+    sets = (
+        f"state = {mark}, attempts = attempts + 1, updated_at = {mark}, lease_owner = {mark}, "
+        f"lease_expires = {mark}, not_before = NULL, hold_reason = NULL"
+    )
+    if windows:
+        data = []
+        for c in chosen:
+            v = windows.get(c.row_id)
+            data.append(
+                (c.row_id, c.start_ts, c.end_ts, v.timezone, v.timezone_source) if v else (c.row_id,) + (None,) * 4
+            )
+        cte, params = values_cte(conn, "w", _CLAIM, data)
+        moved = len(
+            conn.exec_driver_sql(  # RETURNING: sqlite3 gives no rowcount for a statement that starts WITH
+                f"{cte} UPDATE rows SET {sets}, sent_start_ts = w.s, sent_end_ts = w.e, sent_timezone = w.z, "
+                f"timezone_source = w.zs FROM w WHERE rows.id = w.rid AND rows.state = {mark} RETURNING rows.id",
+                (*params, *state, _PENDING),
+            ).all()
+        )
+    else:
+        moved = conn.exec_driver_sql(
+            f"UPDATE rows SET {sets} WHERE id IN {in_list(conn, len(ids))} AND state = {mark}", (*state, *ids, _PENDING)
+        ).rowcount
     if moved != len(ids):  # the SELECT took these rows inside this very transaction: this cannot be
         raise RuntimeError(f"claimed {len(ids)} rows but moved {moved}: the claim lost its rows")
-    params: list[Any] = []
+    attempt_values: list[Any] = []
     for row_id in ids:
-        params += (row_id, job_id, stamp)
+        attempt_values += (row_id, job_id, stamp)
     conn.exec_driver_sql(
-        f"INSERT INTO attempts (row_id, job_id, started_at) VALUES {multi_values(conn, 3, len(ids))}", tuple(params)
+        f"INSERT INTO attempts (row_id, job_id, started_at) VALUES {multi_values(conn, 3, len(ids))}",
+        tuple(attempt_values),
     )
 
 
