@@ -15,11 +15,9 @@ from batchqueue.calling.rules import CallingRules, run_rules
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import ApiUnavailableError, BatchFatalError, EnvironmentFailure, UsageError
 from batchqueue.exits import ExitReason
-from batchqueue.http_serving import HttpServer
 from batchqueue.insight.form import FormBuilder
 from batchqueue.insight.retry import RetryPolicy
 from batchqueue.ledger import ClaimReview, Job
-from batchqueue.metrics import run_registry, wsgi_app
 from batchqueue.sending.locks import RunLock
 from batchqueue.sending.submitter import RunOptions, RunSummary, Submitter
 from batchqueue.service.context import insight_client, ledger_for, target_of
@@ -217,6 +215,9 @@ def run(
         ledger.release_holds(job.id)  # rows held by an earlier run: this run's rules decide anew
         current: list[Submitter] = []
         if request.metrics_port is not None:
+            from batchqueue.http_serving import HttpServer  # only for --metrics-port: a run starts sooner
+            from batchqueue.metrics import run_registry, wsgi_app
+
             server = HttpServer(
                 wsgi_app(run_registry(lambda: current[-1] if current else None, ledger, job.id)),
                 host=request.metrics_host,
