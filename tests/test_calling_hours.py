@@ -233,3 +233,15 @@ def test_a_row_whose_own_window_is_all_night_is_never_sent_and_the_run_says_so(
     told = run_cli("run", "1", "--db", db)
     assert "1 row(s) have no allowed calling time under these rules" in told.err
     assert "held: 1 pending row(s) with no allowed calling time" in run_cli("status", "1", "--db", db).out
+
+
+def test_a_mistake_in_the_mapping_files_calling_table_names_the_file(tmp_path: Path, run_cli: Run) -> None:
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[calling.states.Florida]\nhours = "08:00-20:00"\n', encoding="utf-8")
+    source = write_csv(tmp_path / "c.csv", [["phone"], ["305-555-0101"]])
+    done = run_cli(
+        "import", source, "--survey", "1", "--instance", "1", "--mapping", mapping, "--db", tmp_path / "l.db"
+    )
+    assert done.code == 2
+    assert f"mapping file {mapping}: [calling.states.Florida]: expected a two-letter code" in done.err
+    assert "Traceback" not in done.err

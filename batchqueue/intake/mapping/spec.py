@@ -124,6 +124,12 @@ def load_mapping_file(path: Path) -> MappingSpec:
         elif key == "calling":
             if not isinstance(value, dict):
                 raise UsageError(f"mapping file {named}: [calling] must be a table (see --help of import)")
+            from batchqueue.calling.rules import CallingRules
+
+            try:  # checked here, so that a mistake names the file
+                CallingRules.parse(overrides=value)
+            except UsageError as exc:
+                raise UsageError(f"mapping file {named}: {exc}") from None
             spec[key] = value
         elif key == "header_row":
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
