@@ -69,6 +69,26 @@ def ledger_rows_url(url: str, job_id: int = 1) -> list[dict[str, Any]]:
         engine.dispose()
 
 
+def assert_tallies_true(url: str, job_id: int = 1) -> None:
+    """The ledger's tallies (what status and the console show) equal the rows counted one by one."""
+    from batchqueue.ledger import open_ledger
+
+    rows = ledger_rows_url(url, job_id)
+    ledger = open_ledger(url)
+    try:
+        states = Counter(r["state"] for r in rows)
+        assert {k: v for k, v in ledger.counts(job_id).items() if v} == dict(states)
+        outcomes = Counter(r["outcome_status"] for r in rows if r["outcome_status"] is not None)
+        assert ledger.outcome_counts(job_id) == dict(outcomes)
+        from sqlalchemy import text
+
+        with ledger.engine.connect() as conn:
+            attempts = conn.execute(text("SELECT count(*) FROM attempts WHERE job_id = :j"), {"j": job_id}).scalar()
+        assert sum(ledger.sent_per_minute(job_id, 0).values()) == attempts
+    finally:
+        ledger.close()
+
+
 def check_against_sandbox(db: Path | str, calls: list[dict[str, Any]], job_id: int = 1) -> dict[str, int]:
     """The crash-test invariants; returns the figures. Raises AssertionError on any breach."""
     rows = ledger_rows(db, job_id) if isinstance(db, Path) else ledger_rows_url(db, job_id)
@@ -88,6 +108,7 @@ def check_against_sandbox(db: Path | str, calls: list[dict[str, Any]], job_id: i
     if isinstance(db, Path):
         with sqlite3.connect(db) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert_tallies_true(f"sqlite:///{db}" if isinstance(db, Path) else db, job_id)
     return {
         "rows": len(rows),
         "queued": states["queued"],

@@ -215,6 +215,11 @@ def test_status_fits_80_columns_with_millions_of_rows_and_marks_stale_workers(tm
             "INSERT INTO rows (row_number, job_id, cells, state, created_at) "
             "SELECT 2, 1, '[]', CASE WHEN i % 3 = 0 THEN 'failed' ELSE 'queued' END, 0 FROM n"
         )
+        # Rows written behind the ledger's back carry their tallies, as the import's do.
+        conn.execute(
+            "INSERT INTO row_tallies (job_id, kind, value, n) "
+            "VALUES (1, 'state', 'failed', 500000), (1, 'state', 'queued', 1000000)"
+        )
         conn.execute(
             "INSERT INTO workers (id, job_id, host, pid, started_at, heartbeat_at) VALUES ('w', 1, 'h', 4242, ?, ?)",
             (time.time() - 600, time.time() - 120),

@@ -1,20 +1,22 @@
-"""Jobs: the atomic import of a job with its rows, finding jobs again, counting rows by state."""
+"""Jobs: the atomic import of a job with its rows (and their tallies), finding jobs again."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from batchqueue.errors import JobNotFoundError
 from batchqueue.ledger.contacts import ContactRules, suppress_over_limit_at_import, suppress_recontacts_at_import
 from batchqueue.ledger.database import write
 from batchqueue.ledger.dnc import suppress_imported
-from batchqueue.ledger.records import Job, RowRun
-from batchqueue.ledger.schema import jobs, rows
+from batchqueue.ledger.records import BARE, FULL, IMPORT_COLUMNS, Job, RowRun
+from batchqueue.ledger.schema import jobs
+from batchqueue.ledger.tallies import add_tallies
 from batchqueue.lifecycle import RowState
 
 
@@ -33,6 +35,19 @@ def _job(record: Any) -> Job:
         blank_rows=record.blank_rows,
         created_at=record.created_at,
     )
+
+
+_STATE_AT = IMPORT_COLUMNS.index("state")
+
+
+def _counted(runs: Iterable[RowRun], states: Counter[str]) -> Iterator[RowRun]:
+    """``runs`` as they are, counting their rows by state into ``states`` on the way."""
+    for run in runs:
+        if run.shape == FULL:
+            states.update(row[_STATE_AT] for row in run.rows)
+        else:  # bare and plain rows are pending
+            states[RowState.PENDING.value] += len(run.rows[0]) if run.shape == BARE else len(run.rows)
+        yield run
 
 
 class JobsLedger:
@@ -78,7 +93,9 @@ class JobsLedger:
         """
         with write(self.engine) as conn:
             job_id = int(conn.execute(insert(jobs).values(**job_values).returning(jobs.c.id)).scalar_one())
-            self._insert_rows(conn, job_id, runs)
+            states: Counter[str] = Counter()
+            self._insert_rows(conn, job_id, _counted(runs, states))
+            add_tallies(conn, job_id, states)  # the triggers tally every later change, not inserts
             suppress_imported(conn, job_id, phone_column)
             rules = ContactRules.of(job_id, json.loads(job_values.get("options") or "{}"))
             if rules.period:
@@ -109,20 +126,3 @@ class JobsLedger:
         """Every job, oldest first."""
         with self.engine.connect() as conn:
             return [_job(r) for r in conn.execute(select(jobs).order_by(jobs.c.id))]
-
-    def counts(self, job_id: int) -> dict[str, int]:
-        """Rows of a job by state, every state named (zeros included)."""
-        return self.all_counts([job_id])[job_id]
-
-    def all_counts(self, job_ids: Sequence[int]) -> dict[int, dict[str, int]]:
-        """Rows by state for each of ``job_ids``."""
-        result = {job_id: {state.value: 0 for state in RowState} for job_id in job_ids}
-        query = (
-            select(rows.c.job_id, rows.c.state, func.count())
-            .where(rows.c.job_id.in_(job_ids))
-            .group_by(rows.c.job_id, rows.c.state)
-        )
-        with self.engine.connect() as conn:
-            for job_id, state, n in conn.execute(query):
-                result[job_id][state] = n
-        return result

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, update
 
 from batchqueue.call_outcome import FINAL, CallDetails, outranks
 from batchqueue.ledger.batchsql import placeholder, values_cte
@@ -266,16 +266,6 @@ class OutcomesLedger:
                 )
             )
         return int(result.rowcount or 0)
-
-    def outcome_counts(self, job_id: int) -> dict[str, int]:
-        """Queued rows by outcome status ("none" for no outcome yet)."""
-        query = (
-            select(rows.c.outcome_status, func.count())
-            .where(rows.c.job_id == job_id, rows.c.outcome_status.is_not(None))
-            .group_by(rows.c.outcome_status)
-        )
-        with self.engine.connect() as conn:
-            return {status: n for status, n in conn.execute(query)}
 
 
 def _store_spool_position(conn: Connection, spool_id: str, position: int, stamp: float) -> None:

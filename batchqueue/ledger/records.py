@@ -188,6 +188,8 @@ class WorkerInfo:
     heartbeat_at: float
     sent: int
     rate: float
+    #: 429, 5xx or retry_after while its pace is down because of it (at its last heartbeat).
+    slowed_by: str | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ Times are unix seconds (REAL): cheap to write a million of, easy to compare, for
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint, text
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -87,6 +87,15 @@ rows = Table(
     Column("sent_timezone", Text, comment="the zone(s) its calling window was set in"),
     Column("timezone_source", String(16), comment="column, zip, number, default or region"),
     Index("ix_rows_job_state", "job_id", "state"),
+    # Held rows only (a send-time rule set not_before): counted without reading every pending row.
+    Index(
+        "ix_rows_held",
+        "job_id",
+        "state",
+        "not_before",
+        sqlite_where=text("not_before IS NOT NULL"),
+        postgresql_where=text("not_before IS NOT NULL"),
+    ),
 )
 
 workers = Table(
@@ -101,6 +110,7 @@ workers = Table(
     Column("sent", Integer, nullable=False, server_default="0"),
     Column("rate", Float, nullable=False, server_default="0", comment="requests/s since the last heartbeat"),
     Column("stopped_at", Float),
+    Column("slowed_by", String(16), comment="429, 5xx or retry_after while its pace is down because of it"),
 )
 
 pacing = Table(
@@ -177,4 +187,38 @@ contact_log = Table(
     Column("job_id", Integer, nullable=False, comment="the job that claimed it for sending"),
     Column("contacted_at", Float, nullable=False, comment="when (unix seconds)"),
     Index("ix_contact_log_e164_at", "e164", "contacted_at"),
+)
+
+#: Rows of each job by state and by outcome, kept by triggers (migration 0009) as appended
+#: +n/-n deltas, summed on read and folded now and then (``ledger/tallies``): a job's counts
+#: without counting its rows.
+row_tallies = Table(
+    "row_tallies",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("job_id", Integer, nullable=False),
+    Column("kind", String(8), nullable=False, comment="state or outcome"),
+    Column("value", String(64), nullable=False, comment="the state, or the outcome status"),
+    Column("n", Integer, nullable=False, comment="rows added (or, negative, taken away)"),
+    Index("ix_row_tallies_job_id", "job_id", "kind", "value"),
+)
+
+console_users = Table(
+    "console_users",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("password_hash", Text, nullable=False, comment="argon2id; never the password"),
+    Column("created_at", Float, nullable=False),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", Float, nullable=False),
+    Column("user_name", String(64), nullable=False),
+    Column("action", String(32), nullable=False, comment="import, run, pause, cancel, export…"),
+    Column("job_id", Integer, comment="the job it concerned, if one"),
+    Column("detail", Text, nullable=False, server_default="", comment="what, in words (never a secret)"),
+    Index("ix_audit_events_job_id", "job_id"),
 )

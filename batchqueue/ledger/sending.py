@@ -267,7 +267,12 @@ class SendingLedger:
     def held(self, job_id: int, now: float) -> tuple[int, float | None]:
         """(pending rows a send-time rule holds past ``now``, the earliest time one is released;
         None when every held row is held :data:`FOREVER`)."""
-        condition = and_(rows.c.job_id == job_id, rows.c.state == _PENDING, rows.c.not_before > now)
+        condition = and_(
+            rows.c.job_id == job_id,
+            rows.c.state == _PENDING,
+            rows.c.not_before.is_not(None),  # lets the database use ix_rows_held
+            rows.c.not_before > now,
+        )
         waiting = func.min(case((rows.c.not_before < FOREVER, rows.c.not_before)))
         with self.engine.connect() as conn:
             count, first = conn.execute(select(func.count(), waiting).where(condition)).one()

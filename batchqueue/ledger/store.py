@@ -16,16 +16,28 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from batchqueue.ledger.console import ConsoleLedger
 from batchqueue.ledger.dnc import DncLedger
 from batchqueue.ledger.jobs import JobsLedger
 from batchqueue.ledger.outcomes import OutcomesLedger
 from batchqueue.ledger.reports import ReportsLedger
 from batchqueue.ledger.sending import SendingLedger
+from batchqueue.ledger.tallies import TalliesLedger
 from batchqueue.ledger.waves import WavesLedger
 from batchqueue.ledger.workers import WorkersLedger
 
 
-class Ledger(JobsLedger, SendingLedger, OutcomesLedger, WorkersLedger, ReportsLedger, DncLedger, WavesLedger):
+class Ledger(
+    TalliesLedger,
+    ConsoleLedger,
+    JobsLedger,
+    SendingLedger,
+    OutcomesLedger,
+    WorkersLedger,
+    ReportsLedger,
+    DncLedger,
+    WavesLedger,
+):
     """A ledger on one database. Build it with :func:`batchqueue.ledger.open_ledger`."""
 
     backend = "?"

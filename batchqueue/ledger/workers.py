@@ -39,7 +39,9 @@ class WorkersLedger:
                 )
             )
 
-    def heartbeat(self, worker_id: str, *, sent: int, rate: float, lease_ttl: float) -> int:
+    def heartbeat(
+        self, worker_id: str, *, sent: int, rate: float, lease_ttl: float, slowed_by: str | None = None
+    ) -> int:
         """Renew this worker's leases and report its progress; returns how many leases it holds."""
         stamp = time.time()
         with write(self.engine) as conn:
@@ -49,7 +51,9 @@ class WorkersLedger:
                 .values(lease_expires=stamp + lease_ttl)
             ).rowcount
             conn.execute(
-                update(workers).where(workers.c.id == worker_id).values(heartbeat_at=stamp, sent=sent, rate=rate)
+                update(workers)
+                .where(workers.c.id == worker_id)
+                .values(heartbeat_at=stamp, sent=sent, rate=rate, slowed_by=slowed_by)
             )
         return int(renewed or 0)
 
@@ -59,7 +63,7 @@ class WorkersLedger:
             conn.execute(
                 update(workers)
                 .where(workers.c.id == worker_id)
-                .values(stopped_at=stamp, heartbeat_at=stamp, sent=sent, rate=0.0)
+                .values(stopped_at=stamp, heartbeat_at=stamp, sent=sent, rate=0.0, slowed_by=None)
             )
 
     def live_workers(self, job_id: int, *, within: float = 60.0) -> list[WorkerInfo]:
@@ -75,7 +79,7 @@ class WorkersLedger:
         )
         with self.engine.connect() as conn:
             return [
-                WorkerInfo(r.id, r.host, r.pid, r.started_at, r.heartbeat_at, r.sent, r.rate)
+                WorkerInfo(r.id, r.host, r.pid, r.started_at, r.heartbeat_at, r.sent, r.rate, r.slowed_by)
                 for r in conn.execute(query)
             ]
 

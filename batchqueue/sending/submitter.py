@@ -396,7 +396,13 @@ class Submitter:
                     # Renewing now would not give back rows another worker has already taken over.
                     self._stop(ExitReason.LEDGER_LOST, self._lost_message())
                     return
-                self.ledger.heartbeat(self.worker_id, sent=sent, rate=rate, lease_ttl=self.options.lease_ttl)
+                self.ledger.heartbeat(
+                    self.worker_id,
+                    sent=sent,
+                    rate=rate,
+                    lease_ttl=self.options.lease_ttl,
+                    slowed_by=self.pacer.slowed_by(),
+                )
                 self._last_beat = now
                 if self.options.shared:
                     recovered = self.ledger.recover_sending(self.job.id, expired_only=True)
