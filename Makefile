@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 
-.PHONY: test lint types pytest demo bench mutate clean
+.PHONY: test lint types pytest demo console bench mutate clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "batchqueue needs Python 3.11 or newer on PATH" >&2; exit 1; }
@@ -30,6 +30,9 @@ pytest: $(STAMP)
 demo: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash samples/demo.sh
 
+console: $(STAMP)
+	$(BIN)/batchqueue console --demo --db console-demo.db
+
 bench: $(STAMP)
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/submit_bench.py
@@ -38,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/startup_bench.py
 	$(BIN)/python bench/dnc_bench.py
 	$(BIN)/python bench/calling_bench.py
+	$(BIN)/python bench/console_bench.py
 	$(BIN)/python bench/throttle_bench.py
 
 # Mutation testing (mutmut) of the classification, the lifecycle, the cell safety and the token

@@ -50,6 +50,10 @@ class Defaults:
     sandbox_threads: int = 48
     sandbox_outcomes: str = "completed=0.8,failed=0.1,rejected=0.1"
     sandbox_callback_encoding: str = "form"
+    # The web console
+    console_port: int = 8088
+    console_max_upload_mb: int = 200
+    console_concurrency: int = 4
     on_ambiguous: str = "hold"
     # Calling rules, in each contact's own local time
     calling_hours: str = "08:00-21:00"

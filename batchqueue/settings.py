@@ -167,6 +167,15 @@ class Settings:
             profile=name,
         )
 
+    def as_environ(self) -> dict[str, str]:
+        """These settings as the environment of a child ``batchqueue`` process (the console's
+        supervised runs): the child reads back exactly these, profile already resolved."""
+        environ = {ENV_DB: self.db_url, ENV_BASE_URL: self.base_url, ENV_USER: self.user}
+        environ[ENV_API_KEY] = self.api_key.reveal()
+        if self.ca_bundle:
+            environ[ENV_CA_BUNDLE] = self.ca_bundle
+        return environ
+
 
 def ca_bundle_path(value: str, where: str) -> str:
     """A readable PEM file of CA certificates to trust (a private CA, corporate TLS inspection)."""

@@ -132,3 +132,15 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'ledger.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Any]:
+    """A real console (and the sandbox it sends to) on 127.0.0.1, with one user (tests/console_helpers)."""
+    from tests.console_helpers import start_console, stop_console
+
+    found = start_console(tmp_path)
+    try:
+        yield found
+    finally:
+        stop_console(found)

@@ -45,6 +45,7 @@ def cli(log_level: str, log_format: str) -> None:
 
 def _register() -> None:
     from batchqueue.cli import (
+        console_cmds,
         db_cmds,
         dnc_cmds,
         export_cmd,
@@ -56,7 +57,18 @@ def _register() -> None:
         wave_cmds,
     )
 
-    modules = (load_cmds, run_cmds, status_cmds, outcome_cmds, wave_cmds, export_cmd, dnc_cmds, sandbox_cmd, db_cmds)
+    modules = (
+        load_cmds,
+        run_cmds,
+        status_cmds,
+        outcome_cmds,
+        wave_cmds,
+        export_cmd,
+        dnc_cmds,
+        sandbox_cmd,
+        console_cmds,
+        db_cmds,
+    )
     for module in modules:
         for command in module.COMMANDS:
             cli.add_command(command)

@@ -17,4 +17,9 @@ returns a typed result, and raises the error tree of :mod:`batchqueue.errors`.
 | poll      | :func:`batchqueue.service.outcomes.poll`      | ``PollSummary``     |
 | reconcile | :func:`batchqueue.service.outcomes.reconcile` | ``ReconcileResult`` |
 | db upgrade| :func:`batchqueue.service.maintenance.upgrade`| ``UpgradeResult``   |
+| user add  | :func:`batchqueue.service.users.add_user`     | ``bool`` (created)  |
+
+The web console reads through :mod:`batchqueue.service.job_page` and acts through
+:class:`batchqueue.service.operations.Operator` (each action above, with its audit entry); its runs
+are :mod:`batchqueue.service.supervised` ``batchqueue run`` processes.
 """

@@ -111,3 +111,27 @@ def import_file(settings: Settings, request: ImportRequest, *, progress: Progres
     finally:
         if validation is not None:
             validation.cancel()  # a no-op when the import used it up
+
+
+@dataclass(frozen=True)
+class FilePreview:
+    """The first rows of a file as read with a mapping spec: what the console's check page shows."""
+
+    headers: list[str]
+    rows: list[tuple[int, list[str]]]  # (row number as the spreadsheet shows it, cells)
+    sheets: list[str]
+
+
+def preview(file: Path, spec: MappingSpec, count: int = 10) -> FilePreview:
+    """The header and the first ``count`` data rows, as text (formulas are never evaluated)."""
+    from batchqueue.intake.sheets import open_table
+
+    with open_table(
+        file, sheet=spec.sheet, delimiter=spec.delimiter, header_row=spec.header_row, nulls=spec.nulls
+    ) as table:
+        rows = []
+        for number, cells, _overflow in table.rows():
+            rows.append((number, cells))
+            if len(rows) >= count:
+                break
+        return FilePreview(list(table.headers), rows, list(table.info.sheets))

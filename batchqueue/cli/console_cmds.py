@@ -1,0 +1,133 @@
+"""``console`` (the web console, with the callback endpoint beside it) and ``user add``."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+import click
+
+from batchqueue.cli.options import db_option, settings
+from batchqueue.cli.output import check_writable, write_port_file
+from batchqueue.defaults import DEFAULTS
+
+DEMO_USER = "demo"
+
+
+@click.command()
+@click.option("--host", default=DEFAULTS.serve_host, show_default=True, help="Address to listen on (0.0.0.0 for all).")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), default=DEFAULTS.console_port, show_default=True, help="0 = any free port."
+)
+@click.option(
+    "--port-file", type=click.Path(dir_okay=False, path_type=Path), help="Write the port here once listening."
+)
+@click.option(
+    "--public-url",
+    help="The console's address as Insight and browsers reach it: runs started from the console get "
+    "their callbacks there; an https:// address makes the session cookie Secure.",
+)
+@click.option(
+    "--folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Uploads and run logs (default: beside an SQLite ledger, else ./batchqueue-console).",
+)
+@click.option(
+    "--max-upload-mb",
+    type=click.IntRange(1, 10_000),
+    default=DEFAULTS.console_max_upload_mb,
+    show_default=True,
+    help="Largest spreadsheet accepted.",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Also start the built-in sandbox and send to it, with a user 'demo' (its password is printed).",
+)
+@db_option
+def console(
+    host: str,
+    port: int,
+    port_file: Path | None,
+    public_url: str | None,
+    folder: Path | None,
+    max_upload_mb: int,
+    demo: bool,
+    db: str | None,
+) -> int:
+    """Serve the web console: upload, check, import, send, watch and download, in a browser.
+
+    Users log in with accounts made by `batchqueue user add`. Result callbacks are received on the
+    same address (under /cb/), so runs started from the console learn their calls' outcomes.
+    """
+    from dataclasses import replace
+
+    from batchqueue.console.server import ConsoleRequest, serve_console
+    from batchqueue.service.users import add_user
+    from batchqueue.settings import Secret, base_url
+
+    if port_file is not None:
+        check_writable(port_file, "--port-file")
+    config = settings(db)
+    sandbox = None
+    if demo:
+        from batchqueue.service.sandbox import SandboxRequest
+        from batchqueue.service.sandbox import sandbox as bind_sandbox
+
+        sandbox = bind_sandbox(SandboxRequest(port=0, complete_after=2.0)).start()
+        config = replace(
+            config, base_url=sandbox.api_url, user=DEFAULTS.sandbox_user, api_key=Secret(DEFAULTS.sandbox_key)
+        )
+        password = secrets.token_urlsafe(9)
+        add_user(config, DEMO_USER, password)
+    request = ConsoleRequest(
+        host=host,
+        port=port,
+        folder=folder,
+        public_url=base_url(public_url, where="--public-url") if public_url else None,
+        max_upload=max_upload_mb * 1024 * 1024,
+    )
+    served = serve_console(config, request)
+    if demo and request.public_url is None:
+        served.ctx.public_url = served.url  # the sandbox posts its callbacks to the console itself
+    try:
+        click.echo(f"console on {served.url}  (callbacks on {served.url}/cb/…)")
+        if demo and sandbox is not None:
+            click.echo(f"demo: sending to the built-in sandbox at {sandbox.url}; log in as {DEMO_USER} / {password}")
+        write_port_file(port_file, served.port)
+        served.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        served.close()
+        if sandbox is not None:
+            sandbox.stop()
+    return 0
+
+
+@click.group()
+def user() -> None:
+    """The web console's users."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input (for scripts) instead of asking."
+)
+@db_option
+def user_add(name: str, password_stdin: bool, db: str | None) -> int:
+    """Create a console user NAME (or give it a new password); the password is asked for, never an option."""
+    from batchqueue.service.users import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    created = add_user(settings(db), name, password)
+    click.echo(f"user {name} {'created' if created else 'has a new password'}")
+    return 0
+
+
+COMMANDS = [console, user]

@@ -1,0 +1,200 @@
+"""The console's JSON API: every action the pages can do, for scripts (described in
+``/api/openapi.json``). Log in with ``POST /api/login``; send the returned ``csrf_token`` back as the
+``X-CSRFToken`` header of every POST, with the session cookie."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, request
+
+from batchqueue.console import pages
+from batchqueue.console.app import context
+from batchqueue.console.forms import run_options, save_upload, spec_from, uploaded
+from batchqueue.console.openapi import document
+from batchqueue.console.pages import operator, problem_filter
+from batchqueue.errors import UsageError
+from batchqueue.periods import parse_period
+from batchqueue.service import audit, dnc, job_page, loading
+from batchqueue.service.supervised import SupervisedRun
+
+blueprint = Blueprint("api", __name__, url_prefix="/api")
+
+
+def _body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if body is None and request.content_length:
+        raise UsageError("send a JSON object (Content-Type: application/json)")
+    if body is not None and not isinstance(body, dict):
+        raise UsageError("send a JSON object")
+    return body or {}
+
+
+def _activity(activity: job_page.Activity) -> dict[str, Any]:
+    return {
+        "running": activity.running,
+        "rate": round(activity.rate, 2),
+        "throttled_by": activity.slowed_by,
+        "workers": [
+            {"host": w.host, "pid": w.pid, "started_at": w.started_at, "heartbeat_at": w.heartbeat_at, "sent": w.sent}
+            for w in activity.workers
+        ],
+        "stale_workers": len(activity.stale),
+    }
+
+
+def _run(run: SupervisedRun | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "started_by": run.user,
+        "started_at": run.started_at,
+        "running": run.running,
+        "exit_code": run.exit_code,
+        "message": run.message(),
+    }
+
+
+def _summary(s: job_page.JobSummary) -> dict[str, Any]:
+    job = s.job
+    return {
+        "job_id": job.id,
+        "file": job.source_name,
+        "survey_id": job.survey_id,
+        "instance_id": job.instance_id,
+        "created_at": job.created_at,
+        "rows": s.rows,
+        "settled": s.settled,
+        "counts": s.counts,
+        "outcomes": s.outcomes,
+        "activity": _activity(s.activity),
+    }
+
+
+@blueprint.route("/openapi.json")
+def openapi() -> Any:
+    return document()
+
+
+@blueprint.route("/jobs")
+def jobs() -> Any:
+    return {"jobs": [_summary(s) for s in job_page.overview(context().ledger)]}
+
+
+@blueprint.route("/jobs/<int:job_id>")
+def job(job_id: int) -> Any:
+    ctx = context()
+    if request.args.get("summary"):  # the job page's live updates: counts and activity only
+        return _summary(job_page.summary(ctx.ledger, job_id)) | {"run": _run(ctx.supervisor.run_of(job_id))}
+    view = job_page.job_view(ctx.ledger, job_id, ctx.held, problem_filter(), audit_rows=10)
+    return _summary(view) | {
+        "held": view.held,
+        "next_window_at": view.next_window_at,
+        "calling_rules": view.calling_rules,
+        "sent_per_minute": [{"minute": m, "sent": n} for m, n in view.per_minute],
+        "failure_reasons": [{"reason": r, "rows": n} for r, n in view.failure_reasons],
+        "problems": [
+            {"row": p.row_number, "state": p.state, "phone": p.phone, "reason": p.reason, "http_status": p.http_status}
+            for p in view.problems
+        ],
+        "audit": [{"at": e.at, "user": e.user, "action": e.action, "detail": e.detail} for e in view.audit],
+        "run": _run(ctx.supervisor.run_of(job_id)),
+    }
+
+
+@blueprint.route("/uploads", methods=["POST"])
+def upload() -> Any:
+    upload_id, path = save_upload(request.files.get("file"), context().upload_dir)
+    audit.record(context().ledger, g.user, "upload", None, path.name)
+    return {"upload_id": upload_id, "file": path.name}, 201
+
+
+@blueprint.route("/uploads/<upload_id>/check", methods=["POST"])
+def check(upload_id: str) -> Any:
+    path = uploaded(context().upload_dir, upload_id)
+    result = loading.check(loading.CheckRequest(path, spec_from(_body()), max_problems=50))
+    return result.as_dict()
+
+
+@blueprint.route("/uploads/<upload_id>/import", methods=["POST"])
+def import_upload(upload_id: str) -> Any:
+    path = uploaded(context().upload_dir, upload_id)
+    body = _body()
+    survey, instance = str(body.get("survey", "")).strip(), str(body.get("instance", "")).strip()
+    if not survey or not instance:
+        raise UsageError("give survey and instance (the survey's Outbound API Values)")
+    result = operator().import_file(
+        path, path.name, spec_from(body), survey, instance, calling_hours=str(body.get("calling_hours") or "")
+    )
+    return result.as_dict(), 201 if result.created else 200
+
+
+@blueprint.route("/jobs/<int:job_id>/start", methods=["POST"])
+def start(job_id: int) -> Any:
+    return _run(operator().start(job_id, run_options(_body(), context().public_url))), 202
+
+
+@blueprint.route("/jobs/<int:job_id>/pause", methods=["POST"])
+def pause(job_id: int) -> Any:
+    return _run(operator().pause(job_id)), 202
+
+
+@blueprint.route("/jobs/<int:job_id>/cancel", methods=["POST"])
+def cancel(job_id: int) -> Any:
+    if _body().get("confirm") is not True:
+        raise UsageError('canceling stops every pending row of the job: send {"confirm": true} to do it')
+    result = operator().cancel(job_id)
+    return {"job_id": job_id, "canceled": result.canceled, "counts": result.counts}
+
+
+@blueprint.route("/jobs/<int:job_id>/uncancel", methods=["POST"])
+def uncancel(job_id: int) -> Any:
+    result = operator().uncancel(job_id)
+    return {"job_id": job_id, "changed": result.changed, "counts": result.counts}
+
+
+@blueprint.route("/jobs/<int:job_id>/retry", methods=["POST"])
+def retry(job_id: int) -> Any:
+    result = operator().retry(job_id)
+    return {"job_id": job_id, "changed": result.changed, "counts": result.counts}
+
+
+@blueprint.route("/jobs/<int:job_id>/reconcile", methods=["POST"])
+def reconcile(job_id: int) -> Any:
+    result = operator().reconcile(job_id)
+    return {
+        "job_id": job_id,
+        "unproven": [{"row": u.row_number, "why": u.why} for u in result.unproven],
+        "counts": result.counts,
+    }
+
+
+@blueprint.route("/jobs/<int:job_id>/recycle", methods=["POST"])
+def recycle(job_id: int) -> Any:
+    body = _body()
+    outcomes = body.get("outcomes") or []
+    if not isinstance(outcomes, list):
+        raise UsageError('outcomes: a list, such as ["failed", "rejected"]')
+    after = str(body.get("after") or "")
+    made = operator().recycle(
+        job_id, frozenset(str(o) for o in outcomes), parse_period(after, "after") if after else None
+    )
+    return {"parent_id": made.parent_id, "job_id": made.job_id, "wave": made.wave, "rows": made.rows}
+
+
+# Downloads: the pages' own views, under /api/ too (a script gets 401, not the login page).
+blueprint.add_url_rule("/jobs/<int:job_id>/report.<fmt>", "report", pages.report)
+blueprint.add_url_rule("/jobs/<int:job_id>/fix.csv", "fix_file", pages.fix_file)
+
+
+@blueprint.route("/dnc", methods=["GET", "POST"])
+def dnc_lists() -> Any:
+    ctx = context()
+    if request.method == "POST":
+        body = _body()
+        name, numbers = str(body.get("list") or "default"), body.get("numbers") or []
+        if not isinstance(numbers, list):
+            raise UsageError("numbers: a list of phone numbers")
+        changed = operator().add_to_dnc(name, [str(n) for n in numbers])
+        return {"list": name, "added": changed.added, "already": changed.already}
+    return {"lists": [{"list": n, "numbers": c, "last_added_at": at} for n, c, at in dnc.lists(ctx.settings)]}

@@ -1,0 +1,61 @@
+"""Charts as SVG geometry, computed on the server: the pages draw them with no script and no inline
+style (the Content-Security-Policy allows neither), and they print."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+#: The progress bar's segments, in order, and the states each one counts.
+PROGRESS_SEGMENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("queued", ("queued",)),
+    ("failed", ("failed", "uncertain")),
+    ("set aside", ("invalid", "duplicate", "filtered", "suppressed", "canceled")),
+    ("sending", ("sending",)),
+    ("pending", ("pending",)),
+)
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: int
+    x: float
+    y: float
+    width: float
+    height: float
+    css: str
+
+
+def progress(counts: Mapping[str, int], width: float = 600.0) -> list[Bar]:
+    """One bar split into segments (queued, failed, set aside, sending, pending)."""
+    total = sum(counts.values()) or 1
+    bars, x = [], 0.0
+    for label, states in PROGRESS_SEGMENTS:
+        n = sum(counts.get(s, 0) for s in states)
+        w = width * n / total
+        bars.append(Bar(label, n, round(x, 2), 0.0, round(w, 2), 18.0, "seg-" + label.replace(" ", "-")))
+        x += w
+    return bars
+
+
+def horizontal(items: Sequence[tuple[str, int]], width: float = 360.0, row: float = 22.0) -> list[Bar]:
+    """One bar per item, longest the full width (outcomes, reasons for failure)."""
+    top = max((n for _, n in items), default=0) or 1
+    return [
+        Bar(label, n, 0.0, i * row, round(max(width * n / top, 1.0 if n else 0.0), 2), row - 6, "bar")
+        for i, (label, n) in enumerate(items)
+    ]
+
+
+def columns(items: Sequence[tuple[int, int]], width: float = 600.0, height: float = 120.0) -> list[Bar]:
+    """One column per minute (requests sent), labelled with the minute's local clock time."""
+    top = max((n for _, n in items), default=0) or 1
+    step = width / max(len(items), 1)
+    bars = []
+    for i, (minute, n) in enumerate(items):
+        h = height * n / top
+        label = time.strftime("%H:%M", time.localtime(minute))
+        bars.append(Bar(label, n, round(i * step, 2), round(height - h, 2), round(step * 0.8, 2), round(h, 2), "col"))
+    return bars

@@ -1,0 +1,137 @@
+"""The OpenAPI 3.1 description of the console's JSON API (Flask does not write one; this is it)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from batchqueue import __version__
+
+_JOB = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_UPLOAD = {"name": "upload_id", "in": "path", "required": True, "schema": {"type": "string"}}
+_OBJECT = {"type": "object"}
+_MAPPING = {
+    "phone_column": {"type": "string", "description": "the phone column (a,b: the first valid of several)"},
+    "metadata": {"type": "array", "items": {"type": "string"}, "description": "columns sent as metadata"},
+    "region_column": {"type": "string"},
+    "timezone_column": {"type": "string"},
+    "region": {"type": "string", "description": "default country, ISO 3166 alpha-2 (US)"},
+    "sheet": {"type": "string"},
+    "header_row": {"type": "integer"},
+}
+
+
+def _op(summary: str, *, params: list[Any] | None = None, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "responses": {"200": {"description": "JSON", "content": {}}}}
+    if params:
+        op["parameters"] = params
+    if body is not None:
+        op["requestBody"] = {"content": {"application/json": {"schema": {"type": "object", "properties": body}}}}
+    op["responses"] |= {
+        "400": {"description": "refused, with {error}"},
+        "401": {"description": "not logged in"},
+        "404": {"description": "no such job or upload"},
+    }
+    return op
+
+
+def document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "batchqueue console API",
+            "version": __version__,
+            "description": "Log in with POST /api/login; send the returned csrf_token as the X-CSRFToken header "
+            "of every POST, with the session cookie. Rows are never sent twice: the API runs the "
+            "same service functions as the command line.",
+        },
+        "paths": {
+            "/api/session": {"get": _op("who is logged in, and a CSRF token")},
+            "/api/login": {"post": _op("log in", body={"user": {"type": "string"}, "password": {"type": "string"}})},
+            "/api/jobs": {"get": _op("every job: counts by state, outcomes, live activity")},
+            "/api/jobs/{job_id}": {
+                "get": _op(
+                    "one job: counts, outcomes, activity, held rows, sent per minute, failure reasons, "
+                    "problems (?state=&contains=&page=), audit trail, the console's run",
+                    params=[_JOB],
+                )
+            },
+            "/api/uploads": {
+                "post": {
+                    **_op("upload a spreadsheet (multipart/form-data, field file)"),
+                    "requestBody": {
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {"file": {"type": "string", "format": "binary"}},
+                                }
+                            }
+                        }
+                    },
+                }
+            },
+            "/api/uploads/{upload_id}/check": {
+                "post": _op("check an upload (the check --json object)", params=[_UPLOAD], body=_MAPPING)
+            },
+            "/api/uploads/{upload_id}/import": {
+                "post": _op(
+                    "import an upload as a job (the import --json object)",
+                    params=[_UPLOAD],
+                    body=_MAPPING
+                    | {
+                        "survey": {"type": "string"},
+                        "instance": {"type": "string"},
+                        "calling_hours": {"type": "string", "description": "HH:MM-HH:MM (08:00-21:00)"},
+                    },
+                )
+            },
+            "/api/jobs/{job_id}/start": {
+                "post": _op(
+                    "start sending (a supervised batchqueue run)",
+                    params=[_JOB],
+                    body={
+                        "concurrency": {"type": "integer"},
+                        "rate": {"type": "number"},
+                        "hold_until_window": {"type": "boolean"},
+                    },
+                )
+            },
+            "/api/jobs/{job_id}/pause": {
+                "post": _op("stop the console's run after the requests in flight", params=[_JOB])
+            },
+            "/api/jobs/{job_id}/cancel": {
+                "post": _op(
+                    "cancel every pending row (needs confirm: true)",
+                    params=[_JOB],
+                    body={"confirm": {"type": "boolean"}},
+                )
+            },
+            "/api/jobs/{job_id}/uncancel": {"post": _op("canceled rows back to pending", params=[_JOB])},
+            "/api/jobs/{job_id}/retry": {"post": _op("failed rows back to pending", params=[_JOB])},
+            "/api/jobs/{job_id}/reconcile": {
+                "post": _op("uncertain rows no callback proved queued (listed, not changed)", params=[_JOB])
+            },
+            "/api/jobs/{job_id}/recycle": {
+                "post": _op(
+                    "the next wave: rows whose call ended with these outcomes",
+                    params=[_JOB],
+                    body={"outcomes": {"type": "array", "items": {"type": "string"}}, "after": {"type": "string"}},
+                )
+            },
+            "/api/jobs/{job_id}/report.{fmt}": {
+                "get": _op(
+                    "the report (csv, xlsx or json)",
+                    params=[_JOB, {"name": "fmt", "in": "path", "required": True, "schema": {"type": "string"}}],
+                )
+            },
+            "/api/jobs/{job_id}/fix.csv": {"get": _op("the fix-and-reimport file", params=[_JOB])},
+            "/api/dnc": {
+                "get": _op("do-not-call lists and their sizes"),
+                "post": _op(
+                    "put numbers on a do-not-call list",
+                    body={"list": {"type": "string"}, "numbers": {"type": "array", "items": {"type": "string"}}},
+                ),
+            },
+        },
+        "components": {"schemas": {"Error": _OBJECT | {"properties": {"error": {"type": "string"}}}}},
+    }

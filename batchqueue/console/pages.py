@@ -1,0 +1,234 @@
+"""The console's pages: jobs, upload → check → import, a job (with its actions and downloads), and
+do-not-call lists. Each view parses the form, calls the service layer, and renders the result."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+
+from batchqueue.call_outcome import FINAL
+from batchqueue.console import charts
+from batchqueue.console.app import context
+from batchqueue.console.forms import run_options, save_upload, spec_from, uploaded
+from batchqueue.errors import BatchqueueError
+from batchqueue.ledger.console import PROBLEM_STATES
+from batchqueue.periods import parse_period
+from batchqueue.service import audit, dnc, job_page, loading, rows
+from batchqueue.service.operations import Operator
+
+blueprint = Blueprint("pages", __name__)
+
+REPORT_FORMATS = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+REPORT_FORMATS["json"] = "application/json"
+
+
+def _when(stamp: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp)) if stamp else ""
+
+
+def _num(value: float | None) -> str:
+    return f"{value:,.0f}" if value is not None else ""
+
+
+FILTERS = {"when": _when, "num": _num}
+
+
+def operator() -> Operator:
+    ctx = context()
+    return Operator(ctx.settings, ctx.ledger, ctx.supervisor, g.user)
+
+
+@blueprint.route("/")
+def home() -> Any:
+    return redirect(url_for("pages.jobs"))
+
+
+@blueprint.route("/jobs")
+def jobs() -> Any:
+    summaries = job_page.overview(context().ledger)
+    return render_template("jobs.html", user=g.user, jobs=summaries, progress=charts.progress)
+
+
+@blueprint.route("/upload", methods=["GET", "POST"])
+def upload() -> Any:
+    if request.method == "POST":
+        try:
+            upload_id, path = save_upload(request.files.get("file"), context().upload_dir)
+        except BatchqueueError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for("pages.upload"))
+        audit.record(context().ledger, g.user, "upload", None, path.name)
+        return redirect(url_for("pages.check", upload_id=upload_id))
+    return render_template("upload.html", user=g.user, max_mb=context().max_upload // (1024 * 1024))
+
+
+@blueprint.route("/uploads/<upload_id>/check")
+def check(upload_id: str) -> Any:
+    path = uploaded(context().upload_dir, upload_id)
+    spec = spec_from(request.args)
+    result = loading.check(loading.CheckRequest(path, spec, max_problems=50))
+    shown = loading.preview(path, spec)
+    mapping = result.mapping
+    return render_template(
+        "check.html",
+        user=g.user,
+        upload_id=upload_id,
+        name=path.name,
+        result=result,
+        preview=shown,
+        mapping=mapping,
+        chosen=request.args,
+    )
+
+
+@blueprint.route("/uploads/<upload_id>/import", methods=["POST"])
+def import_upload(upload_id: str) -> Any:
+    path = uploaded(context().upload_dir, upload_id)
+    spec = spec_from(request.form)
+    survey, instance = request.form.get("survey", "").strip(), request.form.get("instance", "").strip()
+    if not survey or not instance:
+        flash("Give the survey and instance ids (the survey's Outbound API Values).", "error")
+        return redirect(url_for("pages.check", upload_id=upload_id))
+    result = operator().import_file(
+        path, path.name, spec, survey, instance, calling_hours=request.form.get("calling_hours", "").strip()
+    )
+    if result.created:
+        flash(f"Imported {result.rows:,} rows as job {result.job_id}: {result.valid:,} ready to send.", "ok")
+    else:
+        flash(f"Job {result.job_id} already holds this file with this mapping; nothing was imported.", "ok")
+    return redirect(url_for("pages.job", job_id=result.job_id))
+
+
+def problem_filter() -> job_page.ProblemFilter:
+    state = request.args.get("state") or None
+    page = request.args.get("page", "0")
+    return job_page.ProblemFilter(
+        state if state in PROBLEM_STATES else None,
+        (request.args.get("contains") or "").strip()[:200] or None,
+        int(page) if page.isdigit() else 0,
+    )
+
+
+@blueprint.route("/jobs/<int:job_id>")
+def job(job_id: int) -> Any:
+    ctx = context()
+    view = job_page.job_view(ctx.ledger, job_id, ctx.held, problem_filter())
+    run = ctx.supervisor.run_of(job_id)
+    return render_template(
+        "job.html",
+        user=g.user,
+        view=view,
+        run=run,
+        progress=charts.progress(view.counts),
+        outcome_bars=charts.horizontal(sorted(view.outcomes.items(), key=lambda kv: -kv[1]), width=200),
+        minute_bars=charts.columns(view.per_minute, width=340, height=105),
+        reason_bars=charts.horizontal(view.failure_reasons, width=200),
+        problem_states=PROBLEM_STATES,
+        final_outcomes=sorted(FINAL),
+        formats=list(REPORT_FORMATS),
+    )
+
+
+def _back(job_id: int) -> Any:
+    return redirect(url_for("pages.job", job_id=job_id))
+
+
+@blueprint.route("/jobs/<int:job_id>/start", methods=["POST"])
+def start(job_id: int) -> Any:
+    operator().start(job_id, run_options(request.form, context().public_url))
+    flash(f"Sending job {job_id}; this page follows it live (closing the browser does not stop it).", "ok")
+    return _back(job_id)
+
+
+@blueprint.route("/jobs/<int:job_id>/pause", methods=["POST"])
+def pause(job_id: int) -> Any:
+    operator().pause(job_id)
+    flash("Pausing: the requests in flight are finished and recorded first. Resume sends the rest.", "ok")
+    return _back(job_id)
+
+
+@blueprint.route("/jobs/<int:job_id>/cancel", methods=["GET", "POST"])
+def cancel(job_id: int) -> Any:
+    if request.method == "GET":
+        question = rows.cancel_question(context().settings, job_id)
+        return render_template("confirm.html", user=g.user, job_id=job_id, question=question)
+    result = operator().cancel(job_id)
+    flash(f"Canceled {result.canceled:,} pending row(s); they will not be sent (Uncancel puts them back).", "ok")
+    return _back(job_id)
+
+
+@blueprint.route("/jobs/<int:job_id>/uncancel", methods=["POST"])
+def uncancel(job_id: int) -> Any:
+    flash(f"{operator().uncancel(job_id).changed:,} canceled row(s) are pending again.", "ok")
+    return _back(job_id)
+
+
+@blueprint.route("/jobs/<int:job_id>/retry", methods=["POST"])
+def retry(job_id: int) -> Any:
+    flash(f"{operator().retry(job_id).changed:,} failed row(s) are pending again; start a run to send them.", "ok")
+    return _back(job_id)
+
+
+@blueprint.route("/jobs/<int:job_id>/reconcile", methods=["POST"])
+def reconcile(job_id: int) -> Any:
+    found = operator().reconcile(job_id)
+    flash(
+        f"{len(found.unproven):,} uncertain row(s) have had no callback past their calling window; "
+        "they were left as they are (the command line's reconcile --resend-unproven resends them).",
+        "ok",
+    )
+    return _back(job_id)
+
+
+@blueprint.route("/jobs/<int:job_id>/recycle", methods=["POST"])
+def recycle(job_id: int) -> Any:
+    outcomes = frozenset(request.form.getlist("outcome"))
+    after = request.form.get("after", "").strip()
+    made = operator().recycle(job_id, outcomes, parse_period(after, "after") if after else None)
+    if made.job_id is None:
+        flash("No row's call ended that way; no wave was made.", "ok")
+        return _back(job_id)
+    flash(f"Wave {made.wave} is job {made.job_id} with {made.rows:,} row(s).", "ok")
+    return _back(made.job_id)
+
+
+def _download(job_id: int, fmt: str, *, as_input: bool) -> Any:
+    if fmt not in REPORT_FORMATS:
+        abort(404)
+    folder = Path(tempfile.mkdtemp(prefix="batchqueue-export-"))
+    name = f"job-{job_id}-{'fix' if as_input else 'report'}.{fmt}"
+    try:
+        operator().export(job_id, folder / name, fmt, as_input=as_input)
+        response = send_file(folder / name, mimetype=REPORT_FORMATS[fmt], as_attachment=True, download_name=name)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    response.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
+    return response
+
+
+@blueprint.route("/jobs/<int:job_id>/report.<fmt>")
+def report(job_id: int, fmt: str) -> Any:
+    return _download(job_id, fmt, as_input=False)
+
+
+@blueprint.route("/jobs/<int:job_id>/fix.csv")
+def fix_file(job_id: int) -> Any:
+    return _download(job_id, "csv", as_input=True)
+
+
+@blueprint.route("/dnc", methods=["GET", "POST"])
+def dnc_lists() -> Any:
+    ctx = context()
+    if request.method == "POST":
+        name = request.form.get("list", "").strip() or "default"
+        numbers = [n for n in request.form.get("numbers", "").replace(",", "\n").splitlines() if n.strip()]
+        changed = operator().add_to_dnc(name, numbers)
+        flash(f"{changed.added:,} number(s) added to {name} ({changed.already:,} were on it already).", "ok")
+        return redirect(url_for("pages.dnc_lists"))
+    return render_template("dnc.html", user=g.user, lists=dnc.lists(ctx.settings))

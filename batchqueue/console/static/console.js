@@ -1,0 +1,98 @@
+// batchqueue console: live counts by light polling (paused while the tab is hidden), drag and drop
+// for the upload, the mapping form re-checked on change, and the CSRF token on script requests.
+"use strict";
+(function () {
+  const token = () => document.querySelector('meta[name="csrf-token"]').content;
+  const POLL_MS = 2000;
+
+  function every(ms, work) {
+    let timer = null;
+    const tick = async () => {
+      if (!document.hidden) { try { await work(); } catch (e) { /* the next tick tries again */ } }
+      timer = setTimeout(tick, ms);
+    };
+    timer = setTimeout(tick, ms);
+    document.addEventListener("visibilitychange", () => { if (!document.hidden) { clearTimeout(timer); tick(); } });
+  }
+
+  const fmt = (n) => Number(n).toLocaleString("en-US");
+  const SEGMENTS = { "queued": ["queued"], "failed": ["failed", "uncertain"],
+    "set aside": ["invalid", "duplicate", "filtered", "suppressed", "canceled"], "sending": ["sending"], "pending": ["pending"] };
+
+  function drawProgress(svg, counts) {
+    const width = svg.viewBox.baseVal.width;
+    const total = Object.values(counts).reduce((a, b) => a + b, 0) || 1;
+    let x = 0;
+    for (const rect of svg.querySelectorAll("rect[data-segment]")) {
+      const n = SEGMENTS[rect.dataset.segment].reduce((a, s) => a + (counts[s] || 0), 0);
+      const w = width * n / total;
+      rect.setAttribute("x", x.toFixed(2)); rect.setAttribute("width", w.toFixed(2));
+      rect.querySelector("title").textContent = rect.dataset.segment + ": " + fmt(n);
+      x += w;
+    }
+  }
+
+  function activityText(a) {
+    if (!a.running) return "Not sending";
+    let text = "Sending at " + a.rate.toFixed(1) + " requests/s by " + a.workers.length + " worker(s)";
+    if (a.throttled_by) text += ", throttled by Insight (" + a.throttled_by + ")";
+    return text;
+  }
+
+  const live = document.querySelector("[data-live]");
+  if (live) {
+    every(POLL_MS, async () => {
+      const reply = await fetch(live.dataset.live + "?summary=1", { headers: { Accept: "application/json" } });
+      if (!reply.ok) return;
+      const job = await reply.json();
+      for (const dd of document.querySelectorAll("[data-count]")) dd.textContent = fmt(job.counts[dd.dataset.count] || 0);
+      drawProgress(live.querySelector("svg.progress"), job.counts);
+      document.getElementById("activity").textContent = activityText(job.activity);
+      const runLine = document.getElementById("run-message");
+      if (job.run) runLine.textContent = "Run started by " + job.run.started_by + ": " + job.run.message;
+      const start = document.getElementById("start-button"), pause = document.getElementById("pause-button");
+      const running = job.activity.running || (job.run && job.run.running);
+      if (start) start.disabled = Boolean(running);
+      if (pause) pause.disabled = !(job.run && job.run.running);
+    });
+  }
+
+  const table = document.querySelector("[data-live-jobs]");
+  if (table) {
+    every(POLL_MS * 2, async () => {
+      const reply = await fetch(table.dataset.liveJobs, { headers: { Accept: "application/json" } });
+      if (!reply.ok) return;
+      for (const job of (await reply.json()).jobs) {
+        const row = table.querySelector('tr[data-job="' + job.job_id + '"]');
+        if (!row) continue;
+        row.querySelector('[data-field="settled"]').textContent = fmt(job.settled);
+        row.querySelector('[data-field="rows"]').textContent = fmt(job.rows);
+        row.querySelector('[data-field="pending"]').textContent = fmt(job.counts.pending);
+        row.querySelector('[data-field="activity"]').textContent = job.activity.running
+          ? "sending, " + job.activity.rate.toFixed(1) + "/s" + (job.activity.throttled_by ? " (throttled: " + job.activity.throttled_by + ")" : "")
+          : "idle";
+        const outcomes = Object.entries(job.outcomes).sort();
+        row.querySelector('[data-field="outcomes"]').textContent = outcomes.length
+          ? outcomes.map(([k, v]) => k + " " + fmt(v)).join(" · ") : "—";
+        drawProgress(row.querySelector("svg.progress"), job.counts);
+      }
+    });
+  }
+
+  const drop = document.getElementById("drop");
+  if (drop) {
+    const input = document.getElementById("file");
+    ["dragenter", "dragover"].forEach((e) => drop.addEventListener(e, (ev) => { ev.preventDefault(); drop.classList.add("over"); }));
+    ["dragleave", "drop"].forEach((e) => drop.addEventListener(e, () => drop.classList.remove("over")));
+    drop.addEventListener("drop", (ev) => {
+      ev.preventDefault();
+      if (ev.dataTransfer.files.length) { input.files = ev.dataTransfer.files; drop.querySelector("span").textContent = input.files[0].name; }
+    });
+    input.addEventListener("change", () => { if (input.files.length) drop.querySelector("span").textContent = input.files[0].name; });
+  }
+
+  const mapping = document.querySelector("form[data-autosubmit]");
+  if (mapping) mapping.querySelectorAll("select").forEach((s) => s.addEventListener("change", () => mapping.submit()));
+
+  window.batchqueue = { token };
+})();

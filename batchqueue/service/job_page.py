@@ -1,0 +1,163 @@
+"""What the console shows of jobs: each job's counts and live activity, and one job in full.
+
+Everything is read from the ledger, so a run started from the command line (or on another host of
+a PostgreSQL ledger) shows up exactly like one started from the console. Counts come from the
+ledger's tallies and every list is a bounded page, so a job of a million rows reads as fast as one
+of ten. Held rows are counted at most once per :data:`HELD_TTL` seconds per job, however many
+people are watching.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from batchqueue.calling.rules import CallingRules
+from batchqueue.defaults import DEFAULTS
+from batchqueue.ledger import Job, Ledger, WorkerInfo
+from batchqueue.ledger.console import AuditEvent, ProblemRow
+from batchqueue.service.status import FORGET_WORKERS_AFTER
+
+#: How long a job's count of held rows is reused (it is the one count that reads rows).
+HELD_TTL = 10.0
+#: Minutes the "requests per minute" chart covers.
+CHART_MINUTES = 30
+#: Problem rows on one page of the job page's table.
+PROBLEMS_PAGE = 50
+
+#: States whose rows are finished as far as sending goes (the progress bar's "done").
+SETTLED = ("queued", "failed", "uncertain", "canceled", "invalid", "duplicate", "filtered", "suppressed")
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Who is sending a job right now, how fast, and whether Insight is slowing them down."""
+
+    workers: list[WorkerInfo]
+    stale: list[WorkerInfo]
+    rate: float
+    slowed_by: str | None
+
+    @property
+    def running(self) -> bool:
+        return bool(self.workers)
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """One line of the jobs page."""
+
+    job: Job
+    counts: dict[str, int]
+    outcomes: dict[str, int]
+    activity: Activity
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def settled(self) -> int:
+        return sum(self.counts.get(state, 0) for state in SETTLED)
+
+
+@dataclass(frozen=True)
+class ProblemFilter:
+    """Which problem rows the job page lists."""
+
+    state: str | None = None
+    contains: str | None = None
+    page: int = 0
+
+
+@dataclass(frozen=True)
+class JobView(JobSummary):
+    """Everything the job page shows."""
+
+    held: int = 0
+    next_window_at: float | None = None
+    calling_rules: str = ""
+    per_minute: list[tuple[int, int]] = field(default_factory=list)
+    failure_reasons: list[tuple[str, int]] = field(default_factory=list)
+    failure_reasons_capped: bool = False
+    problems: list[ProblemRow] = field(default_factory=list)
+    problem_filter: ProblemFilter = field(default_factory=ProblemFilter)
+    audit: list[AuditEvent] = field(default_factory=list)
+
+
+class HeldCounts:
+    """Each job's held rows, counted at most once per ``ttl`` seconds (shared by every viewer)."""
+
+    def __init__(self, ttl: float = HELD_TTL) -> None:
+        self.ttl = ttl
+        self._lock = threading.Lock()
+        self._found: dict[int, tuple[float, tuple[int, float | None]]] = {}
+
+    def get(self, ledger: Ledger, job_id: int) -> tuple[int, float | None]:
+        now = time.time()
+        with self._lock:
+            cached = self._found.get(job_id)
+            if cached is not None and now - cached[0] < self.ttl:
+                return cached[1]
+            found = ledger.held(job_id, now)
+            self._found[job_id] = (now, found)
+            return found
+
+
+def activity(ledger: Ledger, job_id: int, *, lease_ttl: float = DEFAULTS.lease_ttl) -> Activity:
+    """The job's workers that have not signed off: live ones and those silent past their lease."""
+    now = time.time()
+    live: list[WorkerInfo] = []
+    stale: list[WorkerInfo] = []
+    for worker in ledger.live_workers(job_id, within=FORGET_WORKERS_AFTER):
+        (stale if now - worker.heartbeat_at > lease_ttl else live).append(worker)
+    slowed = next((w.slowed_by for w in live if w.slowed_by), None)
+    return Activity(live, stale, sum(w.rate for w in live), slowed)
+
+
+def overview(ledger: Ledger) -> list[JobSummary]:
+    """Every job, newest first."""
+    jobs = ledger.jobs()
+    counts = ledger.all_counts([j.id for j in jobs])
+    return [JobSummary(j, counts[j.id], ledger.outcome_counts(j.id), activity(ledger, j.id)) for j in reversed(jobs)]
+
+
+def summary(ledger: Ledger, job_id: int) -> JobSummary:
+    """One job's counts and activity: what the job page polls for while it is open."""
+    job = ledger.job(job_id)
+    return JobSummary(job, ledger.counts(job_id), ledger.outcome_counts(job_id), activity(ledger, job_id))
+
+
+def job_view(
+    ledger: Ledger, job_id: int, held: HeldCounts, problems: ProblemFilter | None = None, *, audit_rows: int = 20
+) -> JobView:
+    """One job in full (raises JobNotFoundError)."""
+    job = ledger.job(job_id)
+    problems = problems or ProblemFilter()
+    now = time.time()
+    minutes = ledger.sent_per_minute(job_id, now - CHART_MINUTES * 60)
+    first = int(now // 60) * 60 - (CHART_MINUTES - 1) * 60
+    reasons, capped = ledger.failure_reasons(job_id)
+    held_rows, next_at = held.get(ledger, job_id)
+    return JobView(
+        job,
+        ledger.counts(job_id),
+        ledger.outcome_counts(job_id),
+        activity(ledger, job_id),
+        held=held_rows,
+        next_window_at=next_at,
+        calling_rules=CallingRules.from_json(job.options.get("calling")).describe(),
+        per_minute=[(m, minutes.get(m, 0)) for m in range(first, first + CHART_MINUTES * 60, 60)],
+        failure_reasons=reasons,
+        failure_reasons_capped=capped,
+        problems=ledger.problem_rows(
+            job_id,
+            state=problems.state,
+            contains=problems.contains,
+            limit=PROBLEMS_PAGE,
+            offset=max(0, problems.page) * PROBLEMS_PAGE,
+        ),
+        problem_filter=problems,
+        audit=ledger.audit_trail(job_id, audit_rows),
+    )

@@ -1,0 +1,103 @@
+"""The console's actions on a job, each one the command line's service function plus an audit entry.
+
+The console's pages and its JSON API both call these, so a script through the API and a person
+clicking get the same checks, the same results and the same audit trail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from batchqueue.calling.rules import CallingRules
+from batchqueue.intake.importer import LoadResult
+from batchqueue.intake.mapping.spec import MappingSpec
+from batchqueue.ledger import Ledger
+from batchqueue.reports.export import ExportResult
+from batchqueue.service import audit, dnc, loading, outcomes, reports, rows, waves
+from batchqueue.service.supervised import RunOptions, SupervisedRun, Supervisor
+from batchqueue.settings import Settings
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Who acts, and with what: the console's settings, its ledger and its supervisor."""
+
+    settings: Settings
+    ledger: Ledger
+    supervisor: Supervisor
+    user: str
+
+    def _audit(self, action: str, job_id: int | None, detail: str) -> None:
+        audit.record(self.ledger, self.user, action, job_id, detail)
+
+    def import_file(
+        self,
+        file: Path,
+        shown_name: str,
+        spec: MappingSpec,
+        survey_id: str,
+        instance_id: str,
+        *,
+        calling_hours: str | None = None,
+    ) -> LoadResult:
+        calling = CallingRules.parse(hours=calling_hours or None, overrides=spec.calling)
+        result = loading.import_file(
+            self.settings, loading.ImportRequest(file, spec, survey_id, instance_id, calling=calling)
+        )
+        if result.created:
+            self._audit(
+                "import",
+                result.job_id,
+                f"{shown_name}: {result.rows:,} rows ({result.valid:,} valid, {result.invalid:,} invalid) "
+                f"for survey {survey_id} instance {instance_id}",
+            )
+        return result
+
+    def start(self, job_id: int, options: RunOptions) -> SupervisedRun:
+        self.ledger.job(job_id)
+        run = self.supervisor.start(job_id, self.user, options)
+        self._audit("start", job_id, f"run started (concurrency {options.concurrency})")
+        return run
+
+    def pause(self, job_id: int) -> SupervisedRun:
+        run = self.supervisor.pause(job_id)
+        self._audit("pause", job_id, "run asked to stop after the requests in flight")
+        return run
+
+    def cancel(self, job_id: int) -> rows.CancelResult:
+        result = rows.cancel(self.settings, rows.CancelRequest(job_id))
+        self._audit("cancel", job_id, f"{result.canceled:,} pending row(s) canceled")
+        return result
+
+    def uncancel(self, job_id: int) -> rows.RowsChanged:
+        result = rows.uncancel(self.settings, job_id)
+        self._audit("uncancel", job_id, f"{result.changed:,} canceled row(s) back to pending")
+        return result
+
+    def retry(self, job_id: int) -> rows.RowsChanged:
+        result = rows.retry(self.settings, rows.RetryRequest(job_id))
+        self._audit("retry", job_id, f"{result.changed:,} failed row(s) back to pending")
+        return result
+
+    def reconcile(self, job_id: int) -> outcomes.ReconcileResult:
+        result = outcomes.reconcile(self.settings, outcomes.ReconcileRequest(job_id))
+        self._audit("reconcile", job_id, f"{len(result.unproven):,} uncertain row(s) not proven queued")
+        return result
+
+    def recycle(self, job_id: int, outcome_names: frozenset[str], after: int | None) -> waves.RecycleResult:
+        result = waves.recycle(self.settings, waves.RecycleRequest(job_id, outcome_names, after))
+        made = f"wave {result.wave} as job {result.job_id}" if result.job_id else "no wave (no row had those outcomes)"
+        self._audit("recycle", job_id, f"{', '.join(sorted(outcome_names))}: {made}, {result.rows:,} row(s)")
+        return result
+
+    def add_to_dnc(self, list_name: str, numbers: list[str]) -> dnc.DncChange:
+        changed = dnc.add(self.settings, list_name, numbers)
+        self._audit("dnc add", None, f"{changed.added:,} number(s) on list {list_name}")
+        return changed
+
+    def export(self, job_id: int, output: Path, fmt: str, *, as_input: bool = False) -> ExportResult:
+        result = reports.export(self.settings, reports.ExportRequest(job_id, output, fmt=fmt, as_input=as_input))
+        what = "fix-and-reimport file" if as_input else f"{fmt} report"
+        self._audit("export", job_id, f"{what}, {result.rows:,} row(s)")
+        return result
