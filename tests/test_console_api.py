@@ -195,3 +195,24 @@ def test_a_run_started_from_the_command_line_shows_up_live(tmp_path: Path) -> No
         if cli.poll() is None:
             cli.kill()
         stop_console(running)
+
+
+def test_the_problems_table_filters_by_state_and_reason_in_file_order(running: Running, tmp_path: Path) -> None:
+    from batchqueue.intake.mapping.spec import MappingSpec
+    from batchqueue.service.loading import ImportRequest, import_file
+
+    rows = [["phone", "name"]] + [[f"617555{i:04d}" if i % 3 else "12345", f"n{i}"] for i in range(1, 121)]
+    import_file(running.settings, ImportRequest(write_csv(tmp_path / "p.csv", rows), MappingSpec(), "4242", "1"))
+    session, _ = api_session(running.url)
+
+    def problems(query: str) -> list[dict[str, object]]:
+        found: list[dict[str, object]] = session.get(f"{running.url}/api/jobs/1?{query}", timeout=10).json()["problems"]
+        return found
+
+    first = problems("")
+    assert [p["row"] for p in first] == [4 + 3 * i for i in range(40)]  # rows 4, 7, 10… (file order)
+    assert all(p["state"] == "invalid" and "digits" in str(p["reason"]) for p in first)
+    assert problems("state=failed") == []
+    assert len(problems("contains=DIGITS")) == 40  # any case
+    assert problems("contains=nothing%20like%20this") == []
+    assert problems("contains=%25") == []  # a LIKE wildcard is searched for as itself

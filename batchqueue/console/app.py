@@ -63,7 +63,7 @@ def context() -> ConsoleContext:
 
 
 csrf = CSRFProtect()
-#: Login attempts (POSTs of the login blueprint) per client address, and per user name.
+#: Failed logins per client address, and per user name.
 LOGIN_LIMITS = ("10 per minute", "20 per 15 minutes")
 
 
@@ -87,8 +87,9 @@ def create_app(ctx: ConsoleContext) -> Flask:
     app.extensions["batchqueue"] = ctx
     csrf.init_app(app)
     limiter = Limiter(get_remote_address, app=app, storage_uri="memory://", default_limits=[])
-    limiter.limit(LOGIN_LIMITS[0], methods=["POST"])(auth.blueprint)
-    limiter.limit(LOGIN_LIMITS[1], methods=["POST"], key_func=auth.user_name_key)(auth.blueprint)
+    failed = auth.failed_login  # only failed logins count: a team behind one address can all log in
+    limiter.limit(LOGIN_LIMITS[0], methods=["POST"], deduct_when=failed)(auth.blueprint)
+    limiter.limit(LOGIN_LIMITS[1], methods=["POST"], key_func=auth.user_name_key, deduct_when=failed)(auth.blueprint)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(api.blueprint)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import generate_csrf
 
 from batchqueue.console.app import context
@@ -21,6 +21,10 @@ blueprint = Blueprint("auth", __name__)
 
 #: Paths that need no session: the login page, the stylesheet and script it uses.
 OPEN = ("auth.login", "auth.api_login", "auth.api_session", "static")
+
+
+def failed_login(response: Response) -> bool:
+    return response.status_code == 401
 
 
 def user_name_key() -> str:

@@ -16,7 +16,7 @@ from batchqueue.console import charts
 from batchqueue.console.app import context
 from batchqueue.console.forms import run_options, save_upload, spec_from, uploaded
 from batchqueue.errors import BatchqueueError
-from batchqueue.ledger.console import PROBLEM_STATES
+from batchqueue.ledger.console import FAILURE_SAMPLE, PROBLEM_STATES
 from batchqueue.periods import parse_period
 from batchqueue.service import audit, dnc, job_page, loading, rows
 from batchqueue.service.operations import Operator
@@ -129,6 +129,7 @@ def job(job_id: int) -> Any:
         minute_bars=charts.columns(view.per_minute, width=340, height=105),
         reason_bars=charts.horizontal(view.failure_reasons, width=200),
         problem_states=PROBLEM_STATES,
+        failure_sample=FAILURE_SAMPLE,
         final_outcomes=sorted(FINAL),
         formats=list(REPORT_FORMATS),
     )

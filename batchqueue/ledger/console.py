@@ -18,6 +18,8 @@ from batchqueue.lifecycle import RowState
 
 #: The states a row has a problem in: the console's problems table and its failure chart.
 PROBLEM_STATES = (RowState.INVALID.value, RowState.FAILED.value, RowState.UNCERTAIN.value)
+#: The failure chart reads the errors of at most this many failed rows (the first, in file order).
+FAILURE_SAMPLE = 2_000
 
 
 @dataclass(frozen=True)
@@ -91,27 +93,43 @@ class ConsoleLedger:
     def problem_rows(
         self, job_id: int, *, state: str | None = None, contains: str | None = None, limit: int = 50, offset: int = 0
     ) -> list[ProblemRow]:
-        """A page of the job's invalid, failed and uncertain rows (one state, text in the reason)."""
+        """A page of the job's invalid, failed and uncertain rows in file order (one state, text in
+        the reason). Each state is read in its own index range (rows.id follows the file's order
+        within a job), so a page costs the same for a job of a million rows."""
         states = [state] if state in PROBLEM_STATES else list(PROBLEM_STATES)
-        query = (
-            select(rows.c.row_number, rows.c.state, rows.c.e164, rows.c.reasons, rows.c.error, rows.c.http_status)
-            .where(rows.c.job_id == job_id, rows.c.state.in_(states))
-            .order_by(rows.c.row_number)
-            .limit(limit)
-            .offset(offset)
+        columns = (
+            rows.c.id,
+            rows.c.row_number,
+            rows.c.state,
+            rows.c.e164,
+            rows.c.reasons,
+            rows.c.error,
+            rows.c.http_status,
         )
-        if contains:
-            pattern = "%" + contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            query = query.where(
-                or_(rows.c.reasons.ilike(pattern, escape="\\"), rows.c.error.ilike(pattern, escape="\\"))
-            )
+        found = []
         with self.engine.connect() as conn:
-            return [
-                ProblemRow(r.row_number, r.state, r.e164 or "", _reason(r.state, r.reasons, r.error), r.http_status)
-                for r in conn.execute(query)
-            ]
+            for one in states:
+                query = (
+                    select(*columns)
+                    .where(rows.c.job_id == job_id, rows.c.state == one)
+                    .order_by(rows.c.id)
+                    .limit(offset + limit)
+                )
+                if contains:
+                    pattern = "%" + contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                    query = query.where(
+                        or_(rows.c.reasons.ilike(pattern, escape="\\"), rows.c.error.ilike(pattern, escape="\\"))
+                    )
+                found += list(conn.execute(query))
+        found.sort(key=lambda r: r.id)
+        return [
+            ProblemRow(r.row_number, r.state, r.e164 or "", _reason(r.state, r.reasons, r.error), r.http_status)
+            for r in found[offset : offset + limit]
+        ]
 
-    def failure_reasons(self, job_id: int, *, cap: int = 10_000, top: int = 8) -> tuple[list[tuple[str, int]], bool]:
+    def failure_reasons(
+        self, job_id: int, *, cap: int = FAILURE_SAMPLE, top: int = 8
+    ) -> tuple[list[tuple[str, int]], bool]:
         """The commonest errors of the job's failed rows, among at most ``cap`` of them; and whether
         there were more failed rows than that."""
         failed = (
