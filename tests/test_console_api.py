@@ -216,3 +216,7 @@ def test_the_problems_table_filters_by_state_and_reason_in_file_order(running: R
     assert len(problems("contains=DIGITS")) == 40  # any case
     assert problems("contains=nothing%20like%20this") == []
     assert problems("contains=%25") == []  # a LIKE wildcard is searched for as itself
+    fix = session.get(f"{running.url}/api/jobs/1/fix.csv", timeout=10)
+    lines = fix.content.decode("utf-8-sig").splitlines()  # with a BOM, as Excel wants
+    assert lines[0] == "bq_row,bq_reason,phone,name"  # the one fix-file shape
+    assert len(lines) == 41

@@ -68,7 +68,7 @@ LOGIN_LIMITS = ("10 per minute", "20 per 15 minutes")
 
 
 def create_app(ctx: ConsoleContext) -> Flask:
-    """The console as a WSGI app (served by :func:`batchqueue.service.console.serve_console`)."""
+    """The console as a WSGI app (served by :func:`batchqueue.console.server.serve_console`)."""
     from batchqueue.console import api, auth, pages
 
     app = Flask(__name__)

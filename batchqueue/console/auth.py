@@ -27,8 +27,13 @@ def failed_login(response: Response) -> bool:
     return response.status_code == 401
 
 
+def _json_object() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
 def user_name_key() -> str:
-    given = request.form.get("user") or (request.get_json(silent=True) or {}).get("user") or ""
+    given = request.form.get("user") or _json_object().get("user") or ""
     return "user:" + str(given)[:64].lower()
 
 
@@ -84,7 +89,7 @@ def api_session() -> Any:
 
 @blueprint.route("/api/login", methods=["POST"])
 def api_login() -> Any:
-    body = request.get_json(silent=True) or {}
+    body = _json_object()
     if not _log_in(str(body.get("user", "")), str(body.get("password", ""))):
         return {"error": "wrong user name or password"}, 401
     return {"user": session["user"], "csrf_token": generate_csrf()}
