@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from batchqueue.cli.options import db_option, settings
+from batchqueue.cli.options import db_option, listen_options, settings
 from batchqueue.cli.output import check_writable, write_port_file
 from batchqueue.defaults import DEFAULTS
 
@@ -16,13 +16,7 @@ DEMO_USER = "demo"
 
 
 @click.command()
-@click.option("--host", default=DEFAULTS.serve_host, show_default=True, help="Address to listen on (0.0.0.0 for all).")
-@click.option(
-    "--port", type=click.IntRange(0, 65535), default=DEFAULTS.console_port, show_default=True, help="0 = any free port."
-)
-@click.option(
-    "--port-file", type=click.Path(dir_okay=False, path_type=Path), help="Write the port here once listening."
-)
+@listen_options(DEFAULTS.console_port)
 @click.option(
     "--public-url",
     help="The console's address as Insight and browsers reach it: runs started from the console get "

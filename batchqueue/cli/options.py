@@ -194,6 +194,26 @@ _profile = click.option(
 )
 
 
+def listen_options(default_port: int) -> Callable[[F], F]:
+    """--host, --port (0: any free port) and --port-file, for a command that serves HTTP."""
+    from batchqueue.defaults import DEFAULTS
+
+    host = click.option(
+        "--host", default=DEFAULTS.serve_host, show_default=True, help="Address to listen on (0.0.0.0 for all)."
+    )
+    port = click.option(
+        "--port", type=click.IntRange(0, 65535), default=default_port, show_default=True, help="0 = any free port."
+    )
+    port_file = click.option(
+        "--port-file", type=click.Path(dir_okay=False, path_type=Path), help="Write the port here once listening."
+    )
+
+    def apply(func: F) -> F:
+        return host(port(port_file(func)))
+
+    return apply
+
+
 def ca_bundle_option(func: F) -> F:
     """The options of a command that talks to Insight: --ca-bundle and --profile."""
     return _ca_bundle(_profile(func))

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import click
 
-from batchqueue.cli.options import FiniteFloat, ca_bundle_option, db_option, job_argument, json_option, settings
+from batchqueue.cli.options import (
+    FiniteFloat,
+    ca_bundle_option,
+    db_option,
+    job_argument,
+    json_option,
+    listen_options,
+    settings,
+)
 from batchqueue.cli.output import check_writable, emit_json, write_port_file
 from batchqueue.cli.run_cmds import stop_on_signals
 from batchqueue.defaults import DEFAULTS
@@ -15,13 +23,7 @@ from batchqueue.errors import InsightError
 
 
 @click.command()
-@click.option("--host", default=DEFAULTS.serve_host, show_default=True, help="Address to listen on (0.0.0.0 for all).")
-@click.option(
-    "--port", type=click.IntRange(0, 65535), default=DEFAULTS.serve_port, show_default=True, help="0 = any free port."
-)
-@click.option(
-    "--port-file", type=click.Path(dir_okay=False, path_type=Path), help="Write the port here once listening."
-)
+@listen_options(DEFAULTS.serve_port)
 @click.option("--threads", type=click.IntRange(1, 256), default=DEFAULTS.serve_threads, show_default=True)
 @click.option(
     "--spool-dir",

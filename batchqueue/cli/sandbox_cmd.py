@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from batchqueue.cli.options import FiniteFloat
+from batchqueue.cli.options import FiniteFloat, listen_options
 from batchqueue.cli.output import check_writable, write_port_file
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
@@ -27,13 +27,7 @@ _FAULT_HELP = {
 
 
 @click.command()
-@click.option("--host", default=DEFAULTS.serve_host, show_default=True)
-@click.option(
-    "--port", type=click.IntRange(0, 65535), default=DEFAULTS.sandbox_port, show_default=True, help="0 = any free port."
-)
-@click.option(
-    "--port-file", type=click.Path(dir_okay=False, path_type=Path), help="Write the port here once listening."
-)
+@listen_options(DEFAULTS.sandbox_port)
 @click.option("--user", default=DEFAULTS.sandbox_user, show_default=True)
 @click.option("--key", default=DEFAULTS.sandbox_key, show_default=True)
 @click.option(
