@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import resource
 import subprocess
 import sys
 import threading
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -301,6 +304,40 @@ def test_a_file_gone_before_the_helper_reads_it_is_a_clean_error(tmp_path: Path)
         list(
             Validation.start(tmp_path / "gone.csv", MappingSpec(), now=0, max_problems=1).runs(sha256="0", result=None)
         )
+
+
+def _done_reading(pid: int, path: Path) -> bool:
+    """Whether process ``pid`` has read ``path`` through (twice: its check pass and its parse) and let it go."""
+    size = path.stat().st_size
+    io_counts = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+    held = any(os.path.realpath(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    return int(io_counts["rchar"]) >= 2 * size and not held
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="reads /proc (Linux)")
+def test_the_helper_validates_ahead_of_a_writer_not_yet_reading_and_stops_when_it_goes(tmp_path: Path) -> None:
+    """The helper queues what it validated while the writer is still opening the ledger (it does
+    not wait on the pipe), and leaves on its own once the writer closes its end."""
+    rows = [["phone", "name"]] + [[f"617555{i % 10000:04d}", f"name {i}"] for i in range(100_000)]
+    path = write_csv(tmp_path / "c.csv", rows).resolve()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    ahead = Validation.start(path, MappingSpec(), now=0, max_problems=1)
+    deadline = time.monotonic() + 60
+    while not _done_reading(ahead._process.pid, path):  # nothing is read from the pipe meanwhile
+        assert time.monotonic() < deadline, "the helper stopped reading while its writer was not reading"
+        time.sleep(0.05)
+    path.write_text("phone\n", encoding="utf-8")  # the helper has all it needs: a change now is not seen
+    result = SimpleNamespace(warnings=[])
+    runs = list(ahead.runs(sha256=digest, result=result))
+    assert sum(len(run.rows[0]) if run.shape == "bare" else len(run.rows) for run in runs) == 100_000
+    assert result.rows == 100_000
+    assert result.duplicate == 90_000
+
+    write_csv(path, rows)
+    gone = Validation.start(path, MappingSpec(), now=0, max_problems=1)
+    assert gone._reader.recv_bytes()[:1] == b"M"  # one message read, the rest left in the pipe
+    gone.cancel()
+    assert gone._process.exitcode == 0  # it stopped by itself, not killed (-9) after cancel's wait
 
 
 def test_an_unbalanced_quote_is_warned_about_with_its_row(tmp_path: Path, run_cli: Run) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -198,6 +199,27 @@ def test_parallel_import_writes_exactly_what_the_serial_one_does(tmp_path: Path)
     assert tables[0] == tables[1]
     assert tables[0][2] > 0  # invalid rows were there to compare
     assert tables[0][3] > 0  # and duplicates
+
+
+def test_parallel_import_stores_every_cell_of_the_common_rows_as_the_serial_one_does(tmp_path: Path) -> None:
+    # The helper sends a plain valid row's cells joined by \x1f (the writer makes their JSON):
+    # cells holding that separator, its escape as text, backslashes, quotes and other control
+    # characters must come out exactly as the serial import stores them.
+    awkward = ["a\x1fb", "\x1eleading mark", "back\\slash", "lit\\u001f", 'q"uote', "é😀", "tab\tcr\r", "", "\x1f"]
+    rows: list[list[object]] = [["phone", "name", "note"]]
+    for i in range(12_000):
+        rows.append(["(617) 555-%04d" % (i % 9000), awkward[i % len(awkward)], awkward[(i // 9) % len(awkward)]])
+    src = write_csv(tmp_path / "c.csv", rows)
+    stored = []
+    for parallel in (False, True):
+        ledger = open_ledger(f"sqlite:///{tmp_path / f'{parallel}.db'}")
+        import_file(ledger, src, MappingSpec(), survey_id="1", instance_id="1", parallel=parallel)
+        with ledger.engine.connect() as conn:
+            stored.append(conn.execute(text("SELECT row_number, cells, state FROM rows ORDER BY id")).all())
+        ledger.engine.dispose()
+    assert stored[0] == stored[1]
+    cells = {json.loads(row.cells)[1] for row in stored[1]}
+    assert cells == set(awkward)
 
 
 class _LooksAtEveryRow:

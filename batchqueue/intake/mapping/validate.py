@@ -170,11 +170,13 @@ class RowValidator:
                 return self._simple_request(phone.e164, phone.postd), reasons, None
             if phone is None:
                 return None, reasons, None
+            return self._checked(cells, number, reasons, phone)  # a caller id to read: the general path
         return self._checked(cells, number, reasons)
 
     def _checked(
-        self, cells: list[str], number: int, reasons: list[Reason]
+        self, cells: list[str], number: int, reasons: list[Reason], read: Phone | None = None
     ) -> tuple[Request | None, list[Reason], dict[str, Any] | None]:
+        """The general path. ``read``: the row's number, already read in the job's region (a simple job's)."""
         facts: dict[str, Any] = {}
         parser, times = self.phones, self.times
         own_region = False
@@ -199,8 +201,10 @@ class RowValidator:
                     facts["timezone"] = zone_name
         if self._zip_at is not None and facts.get("region", self.mapping.region) == "US":
             self._zip_facts(cells[self._zip_at].strip(), facts)
-        phone, phone_reasons = self._phone(cells, parser, own_region, facts)
-        reasons += phone_reasons
+        phone: Phone | None = read
+        if phone is None:
+            phone, phone_reasons = self._phone(cells, parser, own_region, facts)
+            reasons += phone_reasons
         values: dict[str, Any] = dict(self._defaults)
         for key, column, at in self._fields:
             raw = cells[at].strip()
