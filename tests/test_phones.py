@@ -98,6 +98,26 @@ def test_fast_path_agrees_with_phonenumbers(digits: str, layout: str) -> None:
     assert got == expected
 
 
+phone_like = st.text(alphabet="0123456789 ()+-.x#extTEL:;=ani", max_size=24) | st.builds(
+    lambda digits, layout, tail: layout.format(a=digits[:3], b=digits[3:6], c=digits[6:]) + tail,
+    ten_digits,
+    layouts,
+    st.sampled_from(["", " ", " x12", "#9", " ext. 4", "\t", " (cell)", ";ani=6175550100"]),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(text=phone_like)
+def test_the_imports_fastest_path_reads_only_what_parse_reads_the_same_way(text: str) -> None:
+    """plain_pattern (the import's bare rows) may decline a number, but a number it takes is the
+    number parse() reads, with nothing else to it (no extension, no caller id)."""
+    digits = US.plain_pattern()(text)
+    if digits is None:
+        return
+    phone = US.parse(text)
+    assert (phone.e164, phone.ani, phone.postd) == ("+1" + digits, None, None)
+
+
 def test_fast_path_is_taken_for_plain_formats() -> None:
     # The slow path is the only one that calls phonenumbers.parse; count its calls.
     calls = 0

@@ -204,7 +204,7 @@ class RowLoader:
         try:
             for number, cells, overflow in self.table.rows():
                 n_rows += 1
-                if not n_rows % _PROGRESS_EVERY and progress:
+                if progress is not None and not n_rows % _PROGRESS_EVERY:
                     progress(*self.table.progress())
                 if plain_digits is not None and not overflow:
                     # The common row, the fast way (exactly what check() makes of it; a test
@@ -307,10 +307,13 @@ class RowLoader:
         ))  # fmt: skip
 
 
-def open_and_fit(path: Path, spec: MappingSpec, now: int, *, header_only: bool = False) -> tuple[Table, LoadResult]:
+def open_and_fit(
+    path: Path, spec: MappingSpec, now: int, *, header_only: bool = False, hash_as_read: bool = False
+) -> tuple[Table, LoadResult]:
     """Open ``path`` and fit the mapping to its header; the table is closed if that fails.
 
-    ``header_only``: the caller will not read the rows (another process does)."""
+    ``header_only``: the caller will not read the rows (another process does). ``hash_as_read``:
+    see :func:`~batchqueue.intake.sheets.open_table`."""
     table = open_table(
         path,
         sheet=spec.sheet,
@@ -318,6 +321,7 @@ def open_and_fit(path: Path, spec: MappingSpec, now: int, *, header_only: bool =
         header_row=spec.header_row,
         nulls=null_markers(spec),
         header_only=header_only,
+        hash_as_read=hash_as_read,
     )
     try:
         resolved = resolve(spec, table.headers, now=now)

@@ -158,7 +158,8 @@ def _helper(
         sender.put(b"M" + marshal.dumps((runs, progress)))
 
     try:
-        table, result = open_and_fit(Path(path), spec, now)
+        # The sha256 sent at the end is of the bytes the rows came from: the writer compares it.
+        table, result = open_and_fit(Path(path), spec, now, hash_as_read=True)
         batch: list[tuple[Any, ...]] = []
         size = 0
         for run in RowLoader(table, result, now, max_problems, None, None, rules, bare_cells=_packed_cells):

@@ -32,13 +32,17 @@ def open_table(
     header_row: int | None = None,
     nulls: Iterable[str] = (),
     header_only: bool = False,
+    hash_as_read: bool = False,
 ) -> Table:
     """Open a spreadsheet for reading; raises :class:`~batchqueue.errors.InputFileError` when it can't.
 
     The header is found among the first rows (or taken from ``header_row``, the sheet's own row
     number); a cell equal to one of ``nulls`` reads as empty. The table holds the file open until
     its rows have been read (or :meth:`Table.close`). ``header_only``: the caller reads no more than
-    the header (a workbook is then streamed from its start, not loaded).
+    the header (a workbook is then streamed from its start, not loaded). ``hash_as_read`` (CSV):
+    ``info.sha256`` is taken from the bytes as the rows are parsed, and known once they all are;
+    for a caller that compares it with the hash it fingerprinted the file by (a workbook is hashed
+    when opened, and again once its rows are read).
     """
     opened, first = open_source(path)
     try:
@@ -47,7 +51,7 @@ def open_table(
         if kind == "excel":  # detect_kind has already refused zip bombs and encrypted workbooks
             source = ExcelSource.open(path, opened, sheet, header_only=header_only)
         else:
-            source = CsvSource.open(path, opened, first, delimiter)
+            source = CsvSource.open(path, opened, first, delimiter, hash_as_read=hash_as_read)
     except BaseException:
         opened.close()
         raise
