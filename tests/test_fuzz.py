@@ -18,7 +18,7 @@ from requests.structures import CaseInsensitiveDict
 from batchqueue.callbacks.call_details import MAX_STATUS, BadPayload, CallDetails, details_from, parse_callback
 from batchqueue.errors import InputFileError
 from batchqueue.insight.replies import ReplyKind, classify_response
-from batchqueue.intake.loader import encode_cells, encode_json
+from batchqueue.intake.loader import encode_cells, encode_json, encode_reasons
 from batchqueue.intake.sheets import open_table
 from batchqueue.intake.sheets.excel import _xlsx_rows
 from batchqueue.untrusted import INT64_MAX
@@ -172,3 +172,8 @@ def test_the_fuzzers_reach_the_accepting_paths() -> None:
 @given(st.lists(st.text()))
 def test_the_fast_cell_encoder_writes_what_json_writes(cells: list[str]) -> None:
     assert encode_cells(cells) == encode_json(cells)
+
+
+@given(st.lists(st.tuples(st.none() | st.text(), st.text())))
+def test_the_fast_reason_encoder_writes_what_json_writes(reasons: list[tuple[str | None, str]]) -> None:
+    assert encode_reasons(reasons) == encode_json([list(reason) for reason in reasons])

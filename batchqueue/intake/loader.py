@@ -48,6 +48,12 @@ def encode_cells(cells: list[str]) -> str:
     return "[" + ",".join(map(_quoted, cells)) + "]"
 
 
+def encode_reasons(reasons: Sequence[Reason]) -> str:
+    """``encode_json(reasons)`` for (column or None, why) pairs, at a seventh of its cost (every
+    invalid and duplicate row has them)."""
+    return "[" + ",".join(f"[{'null' if c is None else _quoted(c)},{_quoted(why)}]" for c, why in reasons) + "]"
+
+
 @dataclass
 class Problem:
     """One reason one row is invalid, located as a spreadsheet user would look for it."""
@@ -264,7 +270,7 @@ class RowLoader:
             failed = self._left_out(cells)
             if failed is not None:
                 counts[_FILTERED] += 1
-                why = encode_json([[failed.column, f"filtered out by --where {failed.text}"]])
+                why = encode_reasons([(failed.column, f"filtered out by --where {failed.text}")])
                 add(FULL, (
                     number, encode_cells(cells), None, None, None, None, None, None, None,
                     _FILTERED, why, None, None, created, None,
@@ -278,7 +284,7 @@ class RowLoader:
                 self.sink(number, cells, reasons)
             add(FULL, (
                 number, encode_cells(cells), None, None, None, None, None, None, None,
-                _INVALID, encode_json(reasons), None, None, created, None,
+                _INVALID, encode_reasons(reasons), None, None, created, None,
             ))  # fmt: skip
             return
         first = number if allow_dupes else first_seen.setdefault(request.dedupe_key, number)
@@ -289,7 +295,7 @@ class RowLoader:
                 self._row_warning(number, facts)
         if first != number:
             counts[_DUPLICATE] += 1
-            why = encode_json([[phone_column, f"same number as row {first}"]])
+            why = encode_reasons([(phone_column, f"same number as row {first}")])
             add(FULL, (
                 number, encode_cells(cells), request.phone_number, request.e164, request.start, request.end,
                 request.max_attempts, request.reattempt_wait, request.result_url,

@@ -161,7 +161,7 @@ class PhoneParser:
             if ext and any(ch.isdigit() for ch in value[: ext.start()]):
                 postd, value = ext.group(1), value[: ext.start()]
             if _LETTERS.search(value):
-                if sum(ch.isdigit() for ch in value) < 3:
+                if sum(map(str.isdigit, value)) < 3:
                     raise PhoneError("is not a phone number")
                 raise PhoneError(
                     "has letters in it (a vanity number such as 1-800-FLOWERS?): write the digits the letters stand for"
@@ -198,7 +198,7 @@ class PhoneParser:
         value = text.strip()
         if not _DIGITS_ONLY.fullmatch(value):
             return None
-        digits = "".join(ch for ch in value if ch.isdigit())
+        digits = "".join(filter(str.isdigit, value))
         if digits.startswith("00"):
             digits = digits[2:]
         if not 7 <= len(digits) <= 15:
@@ -233,7 +233,7 @@ class PhoneParser:
 
 def _short_digit_count(text: str) -> bool:
     """A NANP region's number needs 10 digits (7 for a local-only one): 2-6, 8 or 9 cannot be one."""
-    n = sum(ch.isdigit() for ch in text)
+    n = sum(map(str.isdigit, text))
     return 3 <= n <= 6 or n in (8, 9)
 
 

@@ -85,6 +85,8 @@ class RowValidator:
         )
         #: What every row's request shares: (start, end, max_attempts, reattempt_wait, result_url).
         self.job_fields = self._job_rest
+        #: What is wrong with, and advised about, the job-wide values: a row without field columns has only those.
+        self._job_findings = self._blamed(dict(self._defaults))
         #: The import's fastest path, for jobs whose every request is the phone and job-wide fields: the ten
         #: digits of a plain valid national number (see PhoneParser.plain_pattern), or None, when
         #: :meth:`check` decides. None here: this job has no such path.
@@ -205,24 +207,27 @@ class RowValidator:
         if phone is None:
             phone, phone_reasons = self._phone(cells, parser, own_region, facts)
             reasons += phone_reasons
-        values: dict[str, Any] = dict(self._defaults)
-        for key, column, at in self._fields:
-            raw = cells[at].strip()
-            if raw:
-                try:
-                    values[key] = self.fields.parse(key, raw, times)
-                except (ValueError, PhoneError) as exc:
-                    reasons.append((column, str(exc)))
+        if self._fields:
+            values: dict[str, Any] = dict(self._defaults)
+            for key, column, at in self._fields:
+                raw = cells[at].strip()
+                if raw:
+                    try:
+                        values[key] = self.fields.parse(key, raw, times)
+                    except (ValueError, PhoneError) as exc:
+                        reasons.append((column, str(exc)))
+            problems, advice = self._blamed(values)
+        else:
+            values, (problems, advice) = self._defaults, self._job_findings  # the same for every row
         ani = values.get("ani")
         if phone is not None and phone.ani:
             try:
                 ani = parser.caller_id(phone.ani)
             except PhoneError as exc:
                 reasons.append((self._phone_col, f"caller id {phone.ani!r} {exc}"))
-        blame = self.mapping.columns.get
-        reasons += [(blame(key), why) for key, why in self.fields.problems(values, now=self.now)]
-        for advice in self.fields.advice(values):
-            self.warnings[advice] += 1
+        reasons += problems
+        for said in advice:
+            self.warnings[said] += 1
         if phone is None or reasons:
             return None, reasons, None
         request = self._request(phone.e164, phone.postd, ani, values.get("postd"), values)
@@ -234,6 +239,12 @@ class RowValidator:
         if reasons:
             return None, reasons, None
         return draft.request, reasons, draft.facts or None
+
+    def _blamed(self, values: dict[str, Any]) -> tuple[list[Reason], list[str]]:
+        """What is wrong with a row's request values (each blamed on its column), and the advice."""
+        blame = self.mapping.columns.get
+        problems = [(blame(key), why) for key, why in self.fields.problems(values, now=self.now)]
+        return problems, self.fields.advice(values)
 
     def _zip_facts(self, raw: str, facts: dict[str, Any]) -> None:
         """The zone and state of the row's ZIP code, kept for its calling window."""
