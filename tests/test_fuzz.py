@@ -20,6 +20,7 @@ from batchqueue.errors import InputFileError
 from batchqueue.insight.replies import ReplyKind, classify_response
 from batchqueue.intake.loader import encode_cells, encode_json, encode_reasons
 from batchqueue.intake.sheets import open_table
+from batchqueue.intake.sheets.cells import _float_text, float_text
 from batchqueue.intake.sheets.excel import _xlsx_rows
 from batchqueue.untrusted import INT64_MAX
 from tests.test_hostile_files import raw_xlsx
@@ -177,3 +178,9 @@ def test_the_fast_cell_encoder_writes_what_json_writes(cells: list[str]) -> None
 @given(st.lists(st.tuples(st.none() | st.text(), st.text())))
 def test_the_fast_reason_encoder_writes_what_json_writes(reasons: list[tuple[str | None, str]]) -> None:
     assert encode_reasons(reasons) == encode_json([list(reason) for reason in reasons])
+
+
+@given(st.lists(st.floats() | st.integers(-(10**16), 10**16).map(float), max_size=50))
+def test_a_number_cell_reads_the_same_the_first_time_and_from_the_cache(values: list[float]) -> None:
+    for value in values + values + [-v for v in values]:
+        assert float_text(value) == _float_text(value)

@@ -25,7 +25,14 @@ from batchqueue.errors import InputFileError
 from batchqueue.intake.importer import import_file
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.sheets.cells import cell_text
-from batchqueue.intake.sheets.xlsx_parts import SharedStrings, date_styles, read_workbook
+from batchqueue.intake.sheets.xlsx_parts import (
+    SharedStrings,
+    _columns_beyond,
+    column_letters,
+    date_styles,
+    read_workbook,
+    scan_sheet,
+)
 from batchqueue.intake.sheets.xlsx_stream import stream_rows
 from batchqueue.intake.validator_process import Validation
 from batchqueue.ledger import open_ledger
@@ -125,6 +132,32 @@ def test_a_cell_beyond_its_row_is_seen_too(tmp_path: Path, space: str) -> None:
     done, _ = _check_in_a_child(path)
     assert done.returncode == 2, done.stderr
     assert "stray cell" in done.stderr
+
+
+def test_the_scans_beyond_pattern_matches_exactly_the_columns_after_the_widest() -> None:
+    widths = [*range(1, 60), *range(690, 720), 16_383, 16_384, 18_277, 18_278]
+    for widest in widths:
+        beyond = _columns_beyond(widest)
+        for column in widths:
+            found = beyond.search(f'<c r="{column_letters(column)}7">'.encode()) is not None
+            assert found == (column > widest), (widest, column)
+
+
+@pytest.mark.parametrize(("late", "max_col"), [("K", 11), ("AB", 28), ("XFD", 16_384)])
+def test_a_wider_cell_megabytes_into_the_sheet_is_counted(tmp_path: Path, late: str, max_col: int) -> None:
+    """The scan collects a chunk's column letters only when a reference lies beyond the widest seen
+    so far: one far into the sheet, in a later chunk than the first, still sets the width."""
+    rows = [
+        f'<row r="{r}"><c r="A{r}"><v>{r}</v></c><c r="B{r}"><v>1</v></c>'
+        f'<c r="C{r}" t="inlineStr"><is><t>x</t></is></c></row>'
+        for r in range(1, 30_000)
+    ]
+    rows.append(f'<row r="30000"><c r="A30000"><v>1</v></c><c r="{late}30000"><v>1</v></c></row>')
+    path = raw_xlsx(tmp_path / "late.xlsx", "".join(rows))
+    with zipfile.ZipFile(path) as zf:
+        assert zf.getinfo("xl/worksheets/sheet1.xml").file_size > 2 * 1024 * 1024  # several chunks
+        scan = scan_sheet(zf, "xl/worksheets/sheet1.xml", stop_after=10**7)
+    assert (scan.cells, scan.max_row, scan.max_col) == (3 * 29_999 + 2, 30_000, max_col)
 
 
 def test_a_lying_dimension_is_streamed_not_refused(tmp_path: Path) -> None:

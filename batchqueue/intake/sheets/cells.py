@@ -33,8 +33,24 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
+#: float_text of the numbers seen first: a column of codes, amounts or flags repeats a few values
+#: thousands of times (a dict look-up instead of formatting). Floats only: 1.0 == True, so a cache
+#: of cell_text would mix them up.
+_FLOAT_TEXTS: dict[float, str] = {}
+_FLOAT_TEXTS_MAX = 4096
+
+
 def float_text(value: float) -> str:
     """Excel shows at most 15 significant digits and never a trailing ``.0``."""
+    text = _FLOAT_TEXTS.get(value)
+    if text is None:
+        text = _float_text(value)
+        if len(_FLOAT_TEXTS) < _FLOAT_TEXTS_MAX:
+            _FLOAT_TEXTS[value] = text
+    return text
+
+
+def _float_text(value: float) -> str:
     if value.is_integer():
         if abs(value) < 1e15:
             return str(int(value))

@@ -14,6 +14,7 @@ Usage::
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 import zipfile
@@ -321,6 +322,35 @@ _ROW_REF = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d{1,9})"')
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="([^"]{1,40})"')
 
 
+def column_letters(number: int) -> str:
+    """1-based column number → A1-style letters: 1 → A, 27 → AA."""
+    letters = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+@functools.lru_cache(maxsize=64)
+def _columns_beyond(max_col: int) -> re.Pattern[bytes]:
+    """A cell reference (after a literal space) whose column comes after column ``max_col``.
+
+    Searching a chunk for one is a single pass that makes nothing; the chunk's references are
+    only collected (the costly part of a scan) when one is found, which is rare past the first rows.
+    """
+    if max_col <= 0:
+        return re.compile(rb' r="[A-Z]')
+    letters = column_letters(max_col)
+    width = len(letters)
+    options = [f"[A-Z]{{{width + 1},3}}"] if width < 3 else []
+    for i, letter in enumerate(letters):
+        if letter < "Z":
+            options.append(f"{letters[:i]}[{chr(ord(letter) + 1)}-Z]" + "[A-Z]" * (width - i - 1))
+    if not options:
+        return re.compile(rb"(?!)")  # nothing comes after ZZZ in three letters: never matches
+    return re.compile(f' r="(?:{"|".join(options)})\\d'.encode("ascii"))
+
+
 def scan_sheet(zf: zipfile.ZipFile, member: str, *, stop_after: int) -> SheetScan:
     """Count a sheet's cells and find its extent in one pass over the raw XML, without parsing it.
 
@@ -358,14 +388,16 @@ def scan_sheet(zf: zipfile.ZipFile, member: str, *, stop_after: int) -> SheetSca
             # other whitespace precedes an r=" in this chunk.
             odd_space = b'\tr="' in whole or b'\nr="' in whole or b'\rr="' in whole
             column_re, row_re = (_CELL_COLUMN, _CELL_ROW) if odd_space else (_CELL_COLUMN_FAST, _CELL_ROW_FAST)
-            columns = column_re.findall(whole)
-            letters = set(columns)
-            if letters:
-                max_col = max(max_col, *map(column_number, letters))
-            numbers = set(row_re.findall(whole))
+            # The columns: collected only if some reference lies beyond the widest seen so far.
+            if odd_space or _columns_beyond(max_col).search(whole) is not None:
+                letters = set(column_re.findall(whole))
+                if letters:
+                    max_col = max(max_col, *map(column_number, letters))
+            referenced = row_re.findall(whole)
+            numbers = set(referenced)
             if numbers:
                 max_row = max(max_row, *map(int, numbers))
-            if len(columns) < n:  # cells without a reference: their rows tell where they are
+            if len(referenced) < n:  # cells without a reference: their rows tell where they are
                 row_numbers = _ROW_REF.findall(whole)
                 if row_numbers:
                     max_row = max(max_row, *map(int, row_numbers))
