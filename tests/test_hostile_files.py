@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -19,11 +20,14 @@ from typing import Any
 
 import pytest
 import python_calamine as calamine
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
 from batchqueue.errors import InputFileError
 from batchqueue.intake.importer import import_file
 from batchqueue.intake.mapping.spec import MappingSpec
+from batchqueue.intake.sheets import xlsx_parts
 from batchqueue.intake.sheets.cells import cell_text
 from batchqueue.intake.sheets.xlsx_parts import (
     SharedStrings,
@@ -132,6 +136,61 @@ def test_a_cell_beyond_its_row_is_seen_too(tmp_path: Path, space: str) -> None:
     done, _ = _check_in_a_child(path)
     assert done.returncode == 2, done.stderr
     assert "stray cell" in done.stderr
+
+
+_QUIRKS = [
+    "",  # most rows: in order, every cell with its reference first
+    "stray",  # a cell far below, inside an ordinary row
+    "back",  # a row lower than the one before
+    "unreferenced",  # a cell without r=
+    "late-r",  # an attribute before r=
+    "tab",  # a tab before r=
+    "zeros",  # a reference with leading zeros
+    "empty-row",  # a row element with no cells, far below
+    "unreferenced-below",  # a row far below whose only cell has no r=
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    quirks=st.lists(st.tuples(st.integers(0, 400), st.sampled_from(_QUIRKS)), max_size=6),
+    width=st.integers(1, 40),
+    chunk=st.sampled_from([97, 512, 4096]),
+)
+def test_the_scans_search_finds_the_extent_that_collecting_every_reference_finds(
+    quirks: list[tuple[int, str]], width: int, chunk: int, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    at = dict(quirks)
+    parts = []
+    row = 0
+    for i in range(400):
+        quirk = at.get(i, "")
+        row = row - 3 if quirk == "back" and row > 3 else row + 1
+        cells = [f'<c r="{column_letters(c)}{row}"><v>{c}</v></c>' for c in range(1, width + 1)]
+        if quirk == "stray":
+            cells.append(f'<c r="{column_letters(width + 5)}{row + 90_000}"><v>1</v></c>')
+        elif quirk == "unreferenced":
+            cells.append("<c><v>2</v></c>")
+        elif quirk == "late-r":
+            cells[0] = f'<c t="n" r="{column_letters(width + 2)}{row + 500}"><v>3</v></c>'
+        elif quirk == "tab":
+            cells[0] = f'<c\tr="A{row + 700}"><v>4</v></c>'
+        elif quirk == "zeros":
+            cells[-1] = f'<c r="{column_letters(width)}00{row}"><v>5</v></c>'
+        parts.append(f'<row r="{row}">{"".join(cells)}</row>')
+        if quirk == "empty-row":
+            parts.append(f'<row r="{row + 40_000}"/>')
+        elif quirk == "unreferenced-below":
+            parts.append(f'<row r="{row + 60_000}"><c><v>6</v></c></row>')
+    path = raw_xlsx(tmp_path_factory.mktemp("scan") / "s.xlsx", "".join(parts))
+    with zipfile.ZipFile(path) as zf, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(xlsx_parts, "_CHUNK", chunk)  # many chunk edges, each a new search
+        scan = scan_sheet(zf, "xl/worksheets/sheet1.xml", stop_after=10**7)
+        # The reference: the same scan with its search switched off, collecting every reference.
+        patch.setattr(xlsx_parts, "_columns_beyond", lambda widest: re.compile(b""))
+        collected = scan_sheet(zf, "xl/worksheets/sheet1.xml", stop_after=10**7)
+    assert scan == collected
+    assert scan.max_row >= 400
 
 
 def test_the_scans_beyond_pattern_matches_exactly_the_columns_after_the_widest() -> None:
