@@ -27,7 +27,7 @@ from typing import IO, Any
 import python_calamine as calamine
 
 from batchqueue.errors import InputFileError, SheetNotFoundError
-from batchqueue.intake.sheets.cells import cell_text
+from batchqueue.intake.sheets.cells import cell_text, float_text
 from batchqueue.intake.sheets.table import SourceInfo
 from batchqueue.intake.sheets.xlsx_parts import UNREADABLE, SharedStrings, date_styles, read_workbook, scan_sheet
 from batchqueue.intake.sheets.xlsx_stream import stream_rows
@@ -176,7 +176,8 @@ class ExcelSource:
     def raw_rows(self) -> Iterator[tuple[int, list[str]]]:
         for number, values in self._rows:
             self._done = number
-            yield number, [c if type(c) is str else cell_text(c) for c in values]  # most cells are text
+            # Most cells are text, most others numbers: each type looked at once, in this frame.
+            yield number, [c if type(c) is str else float_text(c) if type(c) is float else cell_text(c) for c in values]
         if sha256_of(self._source)[0] != self.info.sha256:
             raise InputFileError(self.info.path, "the file changed while it was being read; import it again")
 

@@ -386,7 +386,8 @@ def scan_sheet(zf: zipfile.ZipFile, member: str, *, stop_after: int) -> SheetSca
             # C-level passes: the distinct column letters (a handful), the distinct row numbers.
             # A literal ' r="' is found ~3x faster than any whitespace before r=": used unless some
             # other whitespace precedes an r=" in this chunk.
-            odd_space = b'\tr="' in whole or b'\nr="' in whole or b'\rr="' in whole
+            # (One byte is looked for first: memchr, ~10x quicker than a four-byte search.)
+            odd_space = any(byte in whole and byte + b'r="' in whole for byte in (b"\t", b"\n", b"\r"))
             column_re, row_re = (_CELL_COLUMN, _CELL_ROW) if odd_space else (_CELL_COLUMN_FAST, _CELL_ROW_FAST)
             # The columns: collected only if some reference lies beyond the widest seen so far.
             if odd_space or _columns_beyond(max_col).search(whole) is not None:
