@@ -88,7 +88,8 @@ def test_a_page_without_a_session_redirects_to_login(running: Running, browser: 
     browser.find_element(By.ID, "user").send_keys(USER)
     browser.find_element(By.ID, "password").send_keys("not the password")
     browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
-    assert "Wrong user name or password" in browser.page_source
+    # The click returns before the answer has loaded: the old page's source would be read.
+    wait(browser, lambda b: "Wrong user name or password" in b.page_source)
     assert "/login" in browser.current_url
 
 
