@@ -16,6 +16,7 @@ import openpyxl
 import pytest
 import requests
 from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -58,7 +59,13 @@ def shot(browser: WebDriver, name: str) -> None:
 
 
 def wait(browser: WebDriver, condition: Callable[[WebDriver], object], seconds: float = 30) -> None:
-    WebDriverWait(browser, seconds, poll_frequency=0.2).until(condition)
+    # An open job page redraws its counts as they change: an element found a moment ago may be gone.
+    WebDriverWait(
+        browser,
+        seconds,
+        poll_frequency=0.2,
+        ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+    ).until(condition)
 
 
 def log_in(browser: WebDriver, url: str) -> None:
@@ -77,7 +84,12 @@ def upload(browser: WebDriver, url: str, file: Path) -> None:
 
 
 def count(browser: WebDriver, state: str) -> int:
-    return int(browser.find_element(By.ID, f"count-{state}").text.replace(",", "") or 0)
+    for _ in range(10):
+        try:
+            return int(browser.find_element(By.ID, f"count-{state}").text.replace(",", "") or 0)
+        except StaleElementReferenceException:  # redrawn between finding it and reading it: find it again
+            time.sleep(0.1)
+    raise AssertionError(f"the count of {state!r} kept being redrawn while it was read")
 
 
 def test_a_page_without_a_session_redirects_to_login(running: Running, browser: WebDriver) -> None:
