@@ -29,14 +29,8 @@ from batchqueue.intake.importer import import_file
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.sheets import xlsx_parts
 from batchqueue.intake.sheets.cells import cell_text
-from batchqueue.intake.sheets.xlsx_parts import (
-    SharedStrings,
-    _columns_beyond,
-    column_letters,
-    date_styles,
-    read_workbook,
-    scan_sheet,
-)
+from batchqueue.intake.sheets.headers import column_letter
+from batchqueue.intake.sheets.xlsx_parts import SharedStrings, _columns_beyond, date_styles, read_workbook, scan_sheet
 from batchqueue.intake.sheets.xlsx_stream import stream_rows
 from batchqueue.intake.validator_process import Validation
 from batchqueue.ledger import open_ledger
@@ -166,17 +160,17 @@ def test_the_scans_search_finds_the_extent_that_collecting_every_reference_finds
     for i in range(400):
         quirk = at.get(i, "")
         row = row - 3 if quirk == "back" and row > 3 else row + 1
-        cells = [f'<c r="{column_letters(c)}{row}"><v>{c}</v></c>' for c in range(1, width + 1)]
+        cells = [f'<c r="{column_letter(c - 1)}{row}"><v>{c}</v></c>' for c in range(1, width + 1)]
         if quirk == "stray":
-            cells.append(f'<c r="{column_letters(width + 5)}{row + 90_000}"><v>1</v></c>')
+            cells.append(f'<c r="{column_letter(width + 4)}{row + 90_000}"><v>1</v></c>')
         elif quirk == "unreferenced":
             cells.append("<c><v>2</v></c>")
         elif quirk == "late-r":
-            cells[0] = f'<c t="n" r="{column_letters(width + 2)}{row + 500}"><v>3</v></c>'
+            cells[0] = f'<c t="n" r="{column_letter(width + 1)}{row + 500}"><v>3</v></c>'
         elif quirk == "tab":
             cells[0] = f'<c\tr="A{row + 700}"><v>4</v></c>'
         elif quirk == "zeros":
-            cells[-1] = f'<c r="{column_letters(width)}00{row}"><v>5</v></c>'
+            cells[-1] = f'<c r="{column_letter(width - 1)}00{row}"><v>5</v></c>'
         parts.append(f'<row r="{row}">{"".join(cells)}</row>')
         if quirk == "empty-row":
             parts.append(f'<row r="{row + 40_000}"/>')
@@ -198,7 +192,7 @@ def test_the_scans_beyond_pattern_matches_exactly_the_columns_after_the_widest()
     for widest in widths:
         beyond = _columns_beyond(widest)
         for column in widths:
-            found = beyond.search(f'<c r="{column_letters(column)}7">'.encode()) is not None
+            found = beyond.search(f'<c r="{column_letter(column - 1)}7">'.encode()) is not None
             assert found == (column > widest), (widest, column)
 
 

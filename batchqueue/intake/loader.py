@@ -176,7 +176,6 @@ class RowLoader:
         allow_dupes = result.mapping.allow_duplicates
         first_seen: dict[int | str, int] = {}
         created = float(self.now)
-        pending, invalid, duplicate, filtered = _PENDING, _INVALID, _DUPLICATE, _FILTERED
         plain_digits = self.validator.plain_digits if self._left_out is None else None
         phone_at = self.table.headers.index(phone_column)
         shared = (created, *self.validator.job_fields)
@@ -241,8 +240,8 @@ class RowLoader:
         finally:
             counts = self._counts
             result.rows = n_rows
-            result.valid = n_valid + counts[pending]
-            result.invalid, result.duplicate, result.filtered = counts[invalid], counts[duplicate], counts[filtered]
+            result.valid = n_valid + counts[_PENDING]
+            result.invalid, result.duplicate, result.filtered = counts[_INVALID], counts[_DUPLICATE], counts[_FILTERED]
         result.blank = self.table.blank_rows
         result.header_row = self.table.header_row
         result.skipped_rows = list(self.table.skipped)

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 from xml.parsers import expat
 
+from batchqueue.intake.sheets.headers import column_letter
+
 DATE, DURATION = "date", "duration"
 _CHUNK = 1 << 20
 #: Built-in number formats that show dates or times (ECMA-376 18.8.30), and the one duration.
@@ -322,15 +324,6 @@ _ROW_REF = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d{1,9})"')
 _DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="([^"]{1,40})"')
 
 
-def column_letters(number: int) -> str:
-    """1-based column number → A1-style letters: 1 → A, 27 → AA."""
-    letters = ""
-    while number > 0:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
 @functools.lru_cache(maxsize=64)
 def _columns_beyond(max_col: int) -> re.Pattern[bytes]:
     """A cell reference (after a literal space) whose column comes after column ``max_col``.
@@ -340,7 +333,7 @@ def _columns_beyond(max_col: int) -> re.Pattern[bytes]:
     """
     if max_col <= 0:
         return re.compile(rb' r="[A-Z]')
-    letters = column_letters(max_col)
+    letters = column_letter(max_col - 1)
     width = len(letters)
     options = [f"[A-Z]{{{width + 1},3}}"] if width < 3 else []
     for i, letter in enumerate(letters):
