@@ -212,10 +212,13 @@ def test_a_row_whose_own_window_is_all_night_is_never_sent_and_the_run_says_so(
     tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = tmp_path / "l.db"
+    # 0102 is in a zone where it is about noon now, whenever the test runs (inside 08:00-21:00 by
+    # hours either way); 0101's own window, 22:00-24:00 in New York, is inside no calling hours.
+    noon_offset = 12 - dt.datetime.now(dt.UTC).hour
     rows = [
-        ["phone", "start", "end"],
-        ["617-555-0101", "2027-03-10 03:00", "2027-03-10 05:00"],
-        ["617-555-0102", "", ""],
+        ["phone", "start", "end", "Time Zone"],
+        ["617-555-0101", "2027-03-10 03:00", "2027-03-10 05:00", "America/New_York"],
+        ["617-555-0102", "", "", f"UTC{noon_offset:+03d}:00"],
     ]
     assert run_cli("import", write_csv(tmp_path / "c.csv", rows), "--survey", "4242", "--instance", "1",
                    "--db", db).code == 0  # fmt: skip

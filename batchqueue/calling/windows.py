@@ -18,10 +18,10 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
 from batchqueue.calling.rules import CallingRules, PlaceRules
 from batchqueue.calling.zones import ContactZone
+from batchqueue.intake.mapping.times import zone as tzinfo_of
 
 #: Days of allowed intervals computed at once, from the day before the one asked for (long enough
 #: for a blackout of several weeks).
@@ -35,7 +35,7 @@ def zone_intervals(
     zone: str, rules: PlaceRules, first_day: dt.date, days: int = HORIZON_DAYS
 ) -> tuple[tuple[float, float], ...]:
     """The allowed intervals (unix seconds) of local dates ``first_day`` … + ``days`` in ``zone``."""
-    tz = ZoneInfo(zone)
+    tz = tzinfo_of(zone)
     opens, closes = rules.hours
     found: Intervals = []
     for n in range(days):

@@ -117,12 +117,12 @@ def _show_preview(found: Preview, as_json: bool) -> None:
         click.echo(f"{found.held} row(s) on the way would be held by a send-time rule")
     if not found.rows:
         click.echo("no row would be sent now")
-    from zoneinfo import ZoneInfo
 
     from batchqueue.calling.zones import display_zone
+    from batchqueue.intake.mapping.times import zone as tzinfo_of
 
     for row in found.rows:
-        local = ZoneInfo(display_zone(row.timezone, row.timezone_source)) if row.timezone else None
+        local = tzinfo_of(display_zone(row.timezone, row.timezone_source)) if row.timezone else None
         zone = f" (contact's time zone {row.timezone}, from the {row.timezone_source})" if row.timezone else ""
         click.echo(f"row {row.row_number}{zone}:")
         for name, value in row.fields:

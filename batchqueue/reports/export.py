@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
-from zoneinfo import ZoneInfo
 
 from batchqueue.calling.zones import display_zone
 from batchqueue.cell_safety import safe_row
 from batchqueue.errors import EnvironmentFailure, UsageError
+from batchqueue.intake.mapping.times import zone as tzinfo_of
 from batchqueue.ledger import Job, Ledger
 from batchqueue.ledger.waves import family_of
 from batchqueue.lifecycle import RowState
@@ -105,7 +105,7 @@ def _local(ts: int | None, label: str | None, source: str | None) -> str:
     """A window's edge in the contact's zone (the first of several; UTC for a country's safe window)."""
     if ts is None or not label:
         return ""
-    return dt.datetime.fromtimestamp(ts, ZoneInfo(display_zone(label, source))).isoformat()
+    return dt.datetime.fromtimestamp(ts, tzinfo_of(display_zone(label, source))).isoformat()
 
 
 def _detail(state: str, reasons: str | None, error: str | None, duplicate_of: int | None, status: int | None) -> str:
