@@ -111,8 +111,9 @@ def import_cmd(file: Path, list_name: str | None, db: str | None, as_json: bool,
 
     Numbers are read exactly as `import` reads them, with the same options: each row's country
     (a column named like Country, or --region-column), --region for the others, the header row,
-    sheet, NULL markers and delimiter. Every phone column's number is listed (--phone-column A,B).
-    A number that cannot be read is listed with its row and why, never added (exit 1).
+    sheet, NULL markers and delimiter. With several phone columns (--phone-column A,B), every
+    one's number is put on the list, not only the first. A number that cannot be read is
+    reported with its row, column and why, and not added (exit 1).
     """
     from batchqueue.service.dnc import DncImportRequest, import_list
 

@@ -110,7 +110,11 @@ class DncLedger:
                     given += len(batch)
                     for name in {entry[0] for entry in batch} - names:
                         names.add(list_name(name))
-                    cursor.executemany(sql, [_values(entry, stamp, source) for entry in batch])
+                    # A plain pair (the common entry) is a tuple itself; a Listing, a subclass, keeps its own.
+                    values = [
+                        (e[0], e[1], stamp, source) if type(e) is tuple else _kept(e, stamp, source) for e in batch
+                    ]
+                    cursor.executemany(sql, values)
             finally:
                 cursor.close()
             added = self._count(conn) - before
@@ -193,7 +197,8 @@ def _insert_sql(conn: Connection) -> str:
     )
 
 
-def _values(entry: Listing | tuple[str, str], stamp: float, source: str) -> tuple[str, str, float, str]:
+def _kept(entry: Listing | tuple[str, str], stamp: float, source: str) -> tuple[str, str, float, str]:
+    """The values of a :class:`Listing`: its own time and source where it has them."""
     if isinstance(entry, Listing):
         at, own = entry.added_at, entry.source
         return entry.list_name, entry.e164, stamp if at is None else at, source if own is None else own
