@@ -277,3 +277,53 @@ def test_the_console_adds_the_good_numbers_and_names_the_bad_ones(running: Runni
     assert "not added, not a phone number: '12' has the wrong number of digits" in message
     lists = session.get(running.url + "/api/dnc", timeout=10).json()["lists"]
     assert [(x["list"], x["numbers"]) for x in lists] == [("web", 2)]
+
+
+def _written_forms() -> list[tuple[object, str, str | None]]:
+    """Numbers of many countries (phonenumbers' example numbers: Google's libphonenumber metadata of
+    each numbering plan) written the ways lists write them: (cell, country cell, the number, when
+    the form leaves no doubt)."""
+    import phonenumbers
+    from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+    forms: list[tuple[object, str, str | None]] = []
+    for region in ("MX", "GB", "DE", "FR", "IN", "AU", "BR", "JP", "ES", "IT", "ZA", "NL", "CA", "US"):
+        for kind in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE):
+            number = phonenumbers.example_number_for_type(region, kind)
+            e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+            national = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+            forms += [
+                (national, region, e164),  # as people there write it, with the country
+                (phonenumbers.format_number(number, PhoneNumberFormat.INTERNATIONAL), "", e164),
+                (e164, "", e164),
+                (phonenumbers.format_number(number, PhoneNumberFormat.RFC3966), "", e164),  # tel:+52-…
+                ("00" + e164[1:], "", e164),  # 00: the international prefix of most of the world
+                (national + " ext. 7", region, e164),
+                (f"tel:{e164};postd=12", "", e164),
+                # Excel number cells: the national digits (a leading 0 lost: Italy keeps its 0), and
+                # the international digits without + (read as international, or in the region).
+                (int(phonenumbers.national_significant_number(number)), region, None),
+                (int(e164[1:]), "", None),
+            ]
+    return forms
+
+
+def test_no_number_a_job_would_call_slips_past_the_list_whatever_its_form(tmp_path: Path, run_cli: Run) -> None:
+    forms = _written_forms()
+    book = write_xlsx(
+        tmp_path / "people.xlsx", {"People": [["Phone", "Country"]] + [[cell, country] for cell, country, _ in forms]}
+    )
+    db = tmp_path / "l.db"
+    imported = run_cli("import", book, "--survey", "1", "--instance", "1", "--allow-duplicates", "--db", db, "--json")
+    assert imported.code == 0, imported.err
+    called = {r["row_number"]: r["e164"] for r in ledger_rows(db) if r["state"] == "pending"}
+    assert len(called) >= len([f for f in forms if f[2] is not None])
+    listing = run_cli("dnc", "import", book, "--db", db, "--json")
+    problems = {p["row"] for p in listing.json()["problems"]}
+    for row, (cell, _, e164) in enumerate(forms, start=2):
+        if e164 is not None:  # a form that leaves no doubt: listed as that number
+            assert called.get(row) == e164, (cell, called.get(row))
+            assert row not in problems, (cell, listing.json()["problems"])
+    # Every number the job would call is on the list now: not one of its rows is claimed.
+    assert set(called.values()) <= {e for _, e in listed(db)}
+    assert claimable(db, 1) == []
