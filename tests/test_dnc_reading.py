@@ -65,6 +65,13 @@ def test_opt_outs_abroad_are_read_in_each_rows_country_and_never_called(tmp_path
     assert done.code == 0, done.out + done.err
     assert (done.json()["added"], done.json()["unreadable"], done.json()["problems"]) == (len(ABROAD), 0, [])
     assert listed(db) == {("default", e164) for _, _, e164 in ABROAD}
+    assert done.json()["read"] == {
+        "phone_columns": ["Phone"],
+        "region": "US",
+        "region_column": "Country",
+        "sheet": None,
+        "header_row": 1,
+    }
 
     # The same people in a contacts file written the international way: every row suppressed at import.
     people = write_csv(
@@ -175,6 +182,7 @@ def test_a_number_that_cannot_be_read_is_reported_never_stored_as_another(tmp_pa
     assert listed(db) == {("default", "+442079460958")}
     shown = run_cli("dnc", "import", optouts, "--db", db)
     assert shown.code == 1
+    assert "phone column 'Phone' (region US, each row's country from 'Country'; header row 1)" in shown.out
     assert "3 not read (not added)" in shown.out
     assert "row 2, column 'Country' (B): 'Narnia' is not a country" in shown.out
     assert "row 3, column 'Phone' (A): '020 7946 095'" in shown.out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -50,9 +51,17 @@ def _show_import(change: DncChange, as_json: bool) -> int:
                     for w in change.row_warnings
                 ],
                 "warnings": change.warnings,
+                "read": asdict(change.read) if change.read else None,
             }
         )
         return 0 if change.complete else EXIT_FINISHED_WITH_PROBLEMS
+    if change.read is not None:
+        read = change.read
+        how = f"phone column {' and '.join(map(repr, read.phone_columns))} (region {read.region}"
+        if read.region_column:
+            how += f", each row's country from {read.region_column!r}"
+        sheet = f"sheet {read.sheet!r}, " if read.sheet else ""
+        click.echo(f"{how}; {sheet}header row {read.header_row})")
     named = change.list_name if change.list_name.startswith("(") else f"list {change.list_name!r}"
     line = f"{named}: {change.added} added, {change.already} already on it"
     if change.unreadable:
@@ -144,7 +153,10 @@ def add_cmd(numbers: tuple[str, ...], list_name: str, region: str, db: str | Non
 @_region_option
 @db_option
 def remove_cmd(numbers: tuple[str, ...], list_name: str, region: str, db: str | None) -> int:
-    """Take NUMBERS off a list (rows already suppressed stay suppressed)."""
+    """Take NUMBERS off a list; the other lists keep them (rows already suppressed stay suppressed).
+
+    Each number is read as `dnc add` reads it; if one cannot be read, nothing is taken off.
+    """
     from batchqueue.service.dnc import remove
 
     removed, absent = remove(settings(db), list_name, numbers, region=region)

@@ -26,7 +26,7 @@ from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
 from batchqueue.intake.loader import Problem, open_and_fit
 from batchqueue.intake.mapping.numbers import NumberReader
-from batchqueue.intake.mapping.resolve import NO_COLUMN
+from batchqueue.intake.mapping.resolve import NO_COLUMN, ResolvedMapping
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.sheets import Table, column_letter
 from batchqueue.ledger.dnc import list_name
@@ -60,8 +60,11 @@ def number_spec(spec: MappingSpec) -> MappingSpec:
 class OptOutFile:
     """The numbers of one do-not-call file, streamed once, with what could not be listed and why."""
 
-    def __init__(self, table: Table, reader: NumberReader, fixed_list: str | None, max_problems: int) -> None:
-        self.table, self.reader, self.max_problems = table, reader, max_problems
+    def __init__(self, table: Table, mapping: ResolvedMapping, fixed_list: str | None, max_problems: int) -> None:
+        self.table, self.max_problems = table, max_problems
+        #: How the numbers are read: the phone columns, the region, each row's country column.
+        self.mapping = mapping
+        self.reader = NumberReader(mapping, table.headers)
         self.name = Path(table.info.path).name
         headers = table.headers
         self._letters = {name: column_letter(i) for i, name in enumerate(headers)}
@@ -91,8 +94,7 @@ class OptOutFile:
         """The file opened and its header fitted (:class:`UsageError` when no phone column is found)."""
         table, result = open_and_fit(path, number_spec(spec), now)
         try:
-            reader = NumberReader(result.mapping, table.headers)
-            return cls(table, reader, list_name, max_problems)
+            return cls(table, result.mapping, list_name, max_problems)
         except BaseException:
             table.close()
             raise

@@ -44,6 +44,18 @@ class DncImportRequest:
     max_problems: int = DEFAULTS.max_problems
 
 
+@dataclass(frozen=True)
+class FileReading:
+    """How ``dnc import`` read a file: its phone columns, the region of rows that name no country,
+    the column naming each row's country, the sheet and the header row."""
+
+    phone_columns: list[str]
+    region: str
+    region_column: str | None
+    sheet: str | None
+    header_row: int
+
+
 @dataclass
 class DncChange:
     """What a ``dnc`` import or add did: numbers added, already listed, and those not read (and why)."""
@@ -63,6 +75,8 @@ class DncChange:
     not_added: list[tuple[str, str]] = field(default_factory=list)
     #: ``dnc add``: (the text given, how it was read) for digits read as an international number.
     read_as: list[tuple[str, str]] = field(default_factory=list)
+    #: ``dnc import``: how the file was read.
+    read: FileReading | None = None
 
     @property
     def complete(self) -> bool:
@@ -77,6 +91,10 @@ def import_list(settings: Settings, request: DncImportRequest) -> DncChange:
         request.file, request.spec, now=int(time.time()), list_name=request.list_name, max_problems=request.max_problems
     ) as optouts:
         done = DncChange(PER_ROW if optouts.per_row else optouts.list_name)
+        mapping, table = optouts.mapping, optouts.table
+        done.read = FileReading(
+            list(mapping.phone_columns), mapping.region, mapping.region_column, table.info.sheet, table.header_row
+        )
         with ledger_for(settings, create=True) as ledger:
             done.added, done.already = ledger.add_to_dnc(optouts.listings(), source=optouts.name)
         done.unreadable, done.blank = optouts.unreadable, optouts.blank
