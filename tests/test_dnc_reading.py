@@ -335,3 +335,16 @@ def test_no_number_a_job_would_call_slips_past_the_list_whatever_its_form(tmp_pa
     # Every number the job would call is on the list now: not one of its rows is claimed.
     assert set(called.values()) <= {e for _, e in listed(db)}
     assert claimable(db, 1) == []
+
+
+def test_a_row_naming_no_list_is_reported_and_the_others_are_listed(tmp_path: Path, run_cli: Run) -> None:
+    db = tmp_path / "l.db"
+    edited = write_csv(
+        tmp_path / "edited.csv",
+        [["phone", "list"], ["+16175550100", "optouts"], ["+16175550101", "opt outs"], ["+16175550102", ""]],
+    )
+    done = run_cli("dnc", "import", edited, "--db", db, "--json")
+    assert done.code == 1
+    assert [(p["row"], p["column"]) for p in done.json()["problems"]] == [(3, "list")]
+    assert "'opt outs' is not a list name" in done.json()["problems"][0]["reason"]
+    assert listed(db) == {("optouts", "+16175550100"), ("default", "+16175550102")}
