@@ -35,7 +35,7 @@ def test_import_add_remove_list_and_an_export_that_imports_back_unchanged(tmp_pa
         [["Name", "Mobile"], ["A", "(617) 555-0100"], ["B", "call me never"], ["C", ""], ["D", "+44 20 7946 0958"]],
     )
     done = run_cli("dnc", "import", optouts, "--list", "optouts", "--db", db, "--json")
-    assert done.code == 0, done.err
+    assert done.code == 1, done.err  # finished, but one number is not on the list
     report = done.json()
     assert (report["added"], report["already_listed"], report["unreadable"], report["blank"]) == (2, 0, 1, 1)
     assert report["problems"] == [
@@ -172,6 +172,138 @@ def test_dnc_export_to_standard_output(tmp_path: Path, run_cli: Run) -> None:
     shown = run_cli("dnc", "export", "-o", "-", "--db", db)
     assert shown.code == 0
     assert shown.out.splitlines()[0] == "phone,list,added_at,source"
-    assert shown.out.splitlines()[1].startswith("'+16175550100,default,")
+    assert shown.out.splitlines()[1].startswith("+16175550100,default,")  # plain, for a program
     assert "1 numbers written to standard output" in shown.err
     assert not (tmp_path / "-").exists()
+
+
+def _reasons(url: str, job_id: int) -> dict[int, tuple[str, object]]:
+    """Each row of a job: its state, and its reasons read from JSON."""
+    return {
+        r["row_number"]: (r["state"], json.loads(r["reasons"]) if r["reasons"] else None)
+        for r in ledger_rows_url(url, job_id)
+    }
+
+
+def test_a_row_dialled_with_an_extension_is_suppressed_when_its_bare_number_is_listed(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    """The list holds numbers; a row dials its number and then an extension (postd): listing the
+    number bars the row, whichever way the extension is written, at import and in each claim."""
+    people = write_csv(
+        tmp_path / "c.csv",
+        [
+            ["phone", "name"],
+            ["617-200-0001 ext. 22", "A"],  # row 2
+            ["tel:+16172000002;postd=3", "B"],  # row 3
+            ["(617) 200-0003 x7", "C"],  # row 4
+            ["+44 20 7946 0958 ext 5", "D"],  # row 5
+            ["617-200-0005 #801", "E"],  # row 6: its bare number is listed later, written with an extension
+            ["617-200-0006", "F"],  # row 7: never listed
+        ],
+    )
+    settings = Settings.from_env({}, db=ledger_url)
+    ledger = open_ledger(ledger_url)
+    try:
+        first = import_file(ledger, people, MappingSpec(), survey_id="1", instance_id="1")
+        assert (first.valid, first.suppressed) == (6, 0)
+        assert first.job_id is not None
+        # Listed after the import, as people write them: without the extension.
+        bare = ["617-200-0001", "+16172000002", "617.200.0003", "+44 20 7946 0958"]
+        assert dnc.add(settings, "complaints", bare).added == 4
+        # A number listed with an extension is listed as the number: every extension of it is barred.
+        assert dnc.add(settings, "complaints", ["(617) 200-0005 ext. 9"]).added_numbers == ["+16172000005"]
+        settled = ledger.settle(first.job_id, [], [], 10)
+        assert [c.row_number for c in settled.claimed] == [7]
+        assert settled.suppressed == 5
+        # Imported once they are listed: suppressed at import.
+        second = import_file(ledger, people, MappingSpec(), survey_id="1", instance_id="1", new_job=True)
+        assert (second.valid, second.suppressed) == (1, 5)
+        assert second.job_id is not None
+        assert [c.row_number for c in ledger.settle(second.job_id, [], [], 10).claimed] == [7]
+    finally:
+        ledger.close()
+    for job_id in (first.job_id, second.job_id):
+        rows = _reasons(ledger_url, job_id)
+        assert {n: rows[n] for n in range(2, 7)} == {
+            n: ("suppressed", [["phone", "dnc:complaints"]]) for n in range(2, 7)
+        }
+        assert rows[7][0] == "sending"
+
+
+def test_dnc_remove_from_one_list_leaves_the_number_on_the_others(
+    ledger_url: str, tmp_path: Path, run_cli: Run
+) -> None:
+    settings = Settings.from_env({}, db=ledger_url)
+    ledger = open_ledger(ledger_url)
+    try:
+        job = import_file(ledger, contacts(tmp_path / "c.csv", 5), MappingSpec(), survey_id="1", instance_id="1")
+        assert job.job_id is not None
+        dnc.add(settings, "complaints", [e164_of_contact(2), e164_of_contact(3)])
+        dnc.add(settings, "optouts", [e164_of_contact(2)])
+        # Taken off one list, written another way: still on the other.
+        assert dnc.remove(settings, "complaints", ["(617) 200-0002"]) == (1, 0)
+        on_lists = {(n, c) for n, c, _ in dnc.lists(settings)}
+        assert on_lists == {("complaints", 1), ("optouts", 1)}
+        settled = ledger.settle(job.job_id, [], [], 10)
+        assert [c.row_number for c in settled.claimed] == [2, 3, 6]  # contacts 2 and 3 are rows 4 and 5
+        # Off the last list it is on: a new job calls it again (an old suppressed row stays suppressed).
+        assert dnc.remove(settings, "optouts", [e164_of_contact(2)]) == (1, 0)
+        again = import_file(
+            ledger, contacts(tmp_path / "c.csv", 5), MappingSpec(), survey_id="1", instance_id="1", new_job=True
+        )
+        assert (again.valid, again.suppressed) == (4, 1)
+    finally:
+        ledger.close()
+    rows = _reasons(ledger_url, job.job_id)
+    assert (rows[4], rows[5]) == (
+        ("suppressed", [["phone", "dnc:optouts"]]),
+        ("suppressed", [["phone", "dnc:complaints"]]),
+    )
+    if ledger_url.startswith("sqlite"):  # the same through the command line
+        db = ledger_url.removeprefix("sqlite:///")
+        assert run_cli("dnc", "add", "617-200-0009", "--list", "a", "--db", db).code == 0
+        assert run_cli("dnc", "add", "617-200-0009", "--list", "b", "--db", db).code == 0
+        assert "1 removed, 0 were not on it" in run_cli("dnc", "remove", "6172000009", "--list", "a", "--db", db).out
+        exported = run_cli("dnc", "export", "-o", "-", "--list", "b", "--db", db).out
+        assert "+16172000009,b," in exported
+
+
+def test_import_never_turns_invalid_duplicate_or_filtered_rows_into_suppressed_ones(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    """A listed number on a row that is invalid for another reason, repeats an earlier row, or is left
+    out by --where keeps that state and its own reason: the suppressed count is the rows it barred."""
+    settings = Settings.from_env({}, db=ledger_url)
+    dnc.add(settings, "optouts", ["617-200-0001", "617-200-0002", "617-200-0003", "617-200-0004"])
+    people = write_csv(
+        tmp_path / "c.csv",
+        [
+            ["phone", "max_attempts", "Country", "Consent"],
+            ["617-200-0001", "", "", "yes"],  # row 2: suppressed
+            ["(617) 200-0001", "", "", "yes"],  # row 3: the same number again: a duplicate
+            ["617-200-0002", "0", "", "yes"],  # row 4: max_attempts out of range: invalid
+            ["617-200-0003", "", "Atlantis", "yes"],  # row 5: an unknown country: invalid
+            ["617-200-0004", "", "", "no"],  # row 6: left out by --where
+            ["617-200-0005", "", "", "yes"],  # row 7: not listed
+        ],
+    )
+    ledger = open_ledger(ledger_url)
+    try:
+        spec = MappingSpec(where=("Consent = yes",))
+        result = import_file(ledger, people, spec, survey_id="1", instance_id="1")
+        assert (result.valid, result.suppressed, result.duplicate, result.invalid, result.filtered) == (1, 1, 1, 2, 1)
+        assert result.job_id is not None
+        assert [c.row_number for c in ledger.settle(result.job_id, [], [], 10).claimed] == [7]
+        counts = {k: v for k, v in ledger.counts(result.job_id).items() if v}
+        assert counts == {"sending": 1, "suppressed": 1, "duplicate": 1, "invalid": 2, "filtered": 1}
+    finally:
+        ledger.close()
+    rows = _reasons(ledger_url, result.job_id)
+    assert rows[2] == ("suppressed", [["phone", "dnc:optouts"]])
+    assert rows[3] == ("duplicate", [["phone", "same number as row 2"]])
+    assert rows[4][0] == "invalid"
+    assert rows[4][1] == [["max_attempts", "max_attempts must be 1-10, got 0"]]
+    assert rows[5][0] == "invalid"
+    assert [column for column, _ in rows[5][1]] == ["Country"]  # type: ignore[union-attr]
+    assert rows[6] == ("filtered", [["Consent", "filtered out by --where Consent = yes"]])

@@ -36,23 +36,43 @@ class FiniteFloat(click.FloatRange):
 JOB_ID = click.IntRange(1, 2**63 - 1)
 job_argument = click.argument("job_id", metavar="JOB", type=JOB_ID)
 
+_MAPPING_FILE = click.option(
+    "--mapping",
+    "mapping_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML mapping file; options given here win over it.",
+)
+_PHONE_COLUMN = click.option(
+    "--phone-column",
+    help="The column holding the phone number (default: found by its name); several as A,B: the first valid.",
+)
+_REGION = click.option("--region", help="Region for numbers without a country code (default US).")
+_REGION_COLUMN = click.option(
+    "--region-column",
+    metavar="COL",
+    help="Each row's country (ISO code, name or dialing code; default: a column named like Country; none: off).",
+)
+_NULL = click.option(
+    "--null",
+    "nulls",
+    multiple=True,
+    metavar="TEXT",
+    help="A cell equal to TEXT is empty (repeatable; \\N and NULL always).",
+)
+_HEADER_ROW = click.option(
+    "--header-row",
+    type=click.IntRange(1),
+    metavar="N",
+    help="The spreadsheet row number of the header (default: found among the first rows).",
+)
+_SHEET = click.option("--sheet", help="Excel sheet name, or its position (1 = first; default the first).")
+_DELIMITER = click.option("--delimiter", help="CSV delimiter (default: sniffed among , ; TAB |).")
+
 _MAPPING_OPTIONS = [
-    click.option(
-        "--mapping",
-        "mapping_file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="TOML mapping file; options given here win over it.",
-    ),
-    click.option(
-        "--phone-column",
-        help="The column holding the phone number (default: found by its name); several as A,B: the first valid.",
-    ),
-    click.option("--region", help="Region for numbers without a country code (default US)."),
-    click.option(
-        "--region-column",
-        metavar="COL",
-        help="Each row's country (ISO code, name or dialing code; default: a column named like Country; none: off).",
-    ),
+    _MAPPING_FILE,
+    _PHONE_COLUMN,
+    _REGION,
+    _REGION_COLUMN,
     click.option("--timezone", help="Time zone of start/end values without an offset (default UTC)."),
     click.option(
         "--timezone-column",
@@ -72,13 +92,7 @@ _MAPPING_OPTIONS = [
         help="strftime pattern of the date cells, such as %d/%m/%Y %H:%M (repeatable; tried first).",
     ),
     click.option("--dayfirst", is_flag=True, default=None, help="Read 12/03/2026 as 12 March (day first)."),
-    click.option(
-        "--null",
-        "nulls",
-        multiple=True,
-        metavar="TEXT",
-        help="A cell equal to TEXT is empty (repeatable; \\N and NULL always).",
-    ),
+    _NULL,
     click.option(
         "--where",
         "where",
@@ -86,14 +100,9 @@ _MAPPING_OPTIONS = [
         metavar="EXPR",
         help="Import only rows where COL=VALUE, COL!=VALUE or COL in (A,B); the others are filtered (repeatable).",
     ),
-    click.option(
-        "--header-row",
-        type=click.IntRange(1),
-        metavar="N",
-        help="The spreadsheet row number of the header (default: found among the first rows).",
-    ),
-    click.option("--sheet", help="Excel sheet name, or its position (1 = first; default the first)."),
-    click.option("--delimiter", help="CSV delimiter (default: sniffed among , ; TAB |)."),
+    _HEADER_ROW,
+    _SHEET,
+    _DELIMITER,
     click.option(
         "--metadata", "metadata_columns", help="Comma-separated columns sent as metadata (default all others)."
     ),
@@ -116,11 +125,20 @@ _MAPPING_OPTIONS = [
     click.option("--reattempt-wait", help="Seconds between attempts; needed when max attempts > 1."),
     click.option("--result-url", help="Callback URL for every row (job-wide)."),
 ]
+#: The mapping options that decide how a number is read (``dnc import`` takes them too).
+_NUMBER_OPTIONS = [_MAPPING_FILE, _PHONE_COLUMN, _REGION, _REGION_COLUMN, _NULL, _HEADER_ROW, _SHEET, _DELIMITER]
 
 
 def mapping_options(func: F) -> F:
     """Decorate a command with every mapping option."""
     for option in reversed(_MAPPING_OPTIONS):
+        func = option(func)
+    return func
+
+
+def number_options(func: F) -> F:
+    """Decorate a command with the mapping options that decide how a number is read."""
+    for option in reversed(_NUMBER_OPTIONS):
         func = option(func)
     return func
 

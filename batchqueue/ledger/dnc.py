@@ -9,6 +9,7 @@ may still leave: the check is as late as the claim, not later.)
 Usage::
 
     added, already = ledger.add_to_dnc([("optouts", "+16175550100")], source="optouts.csv")
+    new = ledger.list_numbers("complaints", ["+525512345678"], source="added by hand")   # those added
     ledger.remove_from_dnc("optouts", ["+16175550100"])
     for name, count, last_added in ledger.dnc_lists(): ...
 """
@@ -28,7 +29,7 @@ from sqlalchemy import Connection, Engine, func, select
 from batchqueue.errors import UsageError
 from batchqueue.ledger.batchsql import in_list, placeholder
 from batchqueue.ledger.database import write
-from batchqueue.ledger.records import Claimed
+from batchqueue.ledger.records import Claimed, Listing
 from batchqueue.ledger.schema import dnc_entries, rows
 from batchqueue.ledger.suppress import suppress_rows
 from batchqueue.lifecycle import RowState
@@ -94,30 +95,43 @@ class DncLedger:
 
     engine: Engine
 
-    def add_to_dnc(self, entries: Iterable[tuple[str, str]], *, source: str) -> tuple[int, int]:
+    def add_to_dnc(self, entries: Iterable[Listing | tuple[str, str]], *, source: str) -> tuple[int, int]:
         """Put each (list, E.164 number) of ``entries`` on its list, in one transaction; returns
-        (added, already on that list)."""
+        (added, already on that list). A :class:`Listing` may bring its own time and source."""
         stamp = time.time()
         given = 0
         names: set[str] = set()
         with write(self.engine) as conn:
             before = self._count(conn)
-            mark = placeholder(conn)
-            sql = (
-                f"INSERT INTO dnc_entries (list_name, e164, added_at, source) VALUES ({mark}, {mark}, {mark}, {mark}) "
-                "ON CONFLICT (e164, list_name) DO NOTHING"
-            )
+            sql = _insert_sql(conn)
             cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
             try:
                 for batch in _batches(entries):
                     given += len(batch)
-                    for name in {name for name, _ in batch} - names:
+                    for name in {entry[0] for entry in batch} - names:
                         names.add(list_name(name))
-                    cursor.executemany(sql, [(name, e164, stamp, source) for name, e164 in batch])
+                    # A plain pair (the common entry) is a tuple itself; a Listing, a subclass, keeps its own.
+                    values = [
+                        (e[0], e[1], stamp, source) if type(e) is tuple else _kept(e, stamp, source) for e in batch
+                    ]
+                    cursor.executemany(sql, values)
             finally:
                 cursor.close()
             added = self._count(conn) - before
         return added, given - added
+
+    def list_numbers(self, name: str, numbers: Sequence[str], *, source: str) -> list[str]:
+        """Put ``numbers`` (E.164; a few, typed by a person) on list ``name``, in one transaction;
+        returns those that were not on it yet, in the order given."""
+        name = list_name(name)
+        stamp = time.time()
+        added: list[str] = []
+        with write(self.engine) as conn:
+            sql = _insert_sql(conn)
+            for e164 in dict.fromkeys(numbers):
+                if conn.exec_driver_sql(sql, (name, e164, stamp, source)).rowcount:
+                    added.append(e164)
+        return added
 
     def remove_from_dnc(self, name: str, numbers: Iterable[str]) -> int:
         """Take ``numbers`` off list ``name``; returns how many were on it."""
@@ -172,6 +186,23 @@ class DncLedger:
     @staticmethod
     def _count(conn: Connection) -> int:
         return int(conn.execute(select(func.count()).select_from(dnc_entries)).scalar() or 0)
+
+
+def _insert_sql(conn: Connection) -> str:
+    """One number on one list, unless it is on that list already."""
+    mark = placeholder(conn)
+    return (
+        f"INSERT INTO dnc_entries (list_name, e164, added_at, source) VALUES ({mark}, {mark}, {mark}, {mark}) "
+        "ON CONFLICT (e164, list_name) DO NOTHING"
+    )
+
+
+def _kept(entry: Listing | tuple[str, str], stamp: float, source: str) -> tuple[str, str, float, str]:
+    """The values of a :class:`Listing`: its own time and source where it has them."""
+    if isinstance(entry, Listing):
+        at, own = entry.added_at, entry.source
+        return entry.list_name, entry.e164, stamp if at is None else at, source if own is None else own
+    return entry[0], entry[1], stamp, source
 
 
 def _batches(items: Iterable[T]) -> Iterator[list[T]]:

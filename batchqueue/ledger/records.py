@@ -203,6 +203,16 @@ class Unproven:
     why: str
 
 
+class Listing(NamedTuple):
+    """A number to put on a do-not-call list. ``added_at`` and ``source`` are kept from a file that
+    carries them (a ``dnc export``); None: now, and the source the call names."""
+
+    list_name: str
+    e164: str
+    added_at: float | None = None
+    source: str | None = None
+
+
 class ReportRow(NamedTuple):
     """One row of a job's report, as stored."""
 

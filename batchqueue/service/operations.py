@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from batchqueue.calling.rules import CallingRules
+from batchqueue.errors import UsageError
 from batchqueue.intake.importer import LoadResult
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.ledger import Ledger
@@ -92,8 +93,15 @@ class Operator:
         return result
 
     def add_to_dnc(self, list_name: str, numbers: list[str]) -> dnc.DncChange:
+        """The numbers that can be read put on the list; UsageError naming those that cannot (the
+        others are added all the same: the message says so)."""
         changed = dnc.add(self.settings, list_name, numbers)
         self._audit("dnc add", None, f"{changed.added:,} number(s) on list {list_name}")
+        if changed.not_added:
+            raise UsageError(
+                f"{changed.added:,} number(s) added to list {list_name} ({changed.already:,} were on it already); "
+                f"not added, not a phone number: {dnc.described(changed.not_added)}"
+            )
         return changed
 
     def export(self, job_id: int, output: Path, fmt: str, *, as_input: bool = False) -> ExportResult:

@@ -7,19 +7,14 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from batchqueue.intake.mapping.fields import FieldReader
-from batchqueue.intake.mapping.phones import Phone, PhoneError, PhoneParser, tel_uri
-from batchqueue.intake.mapping.regions import region_of
+from batchqueue.intake.mapping.numbers import NumberReader, Reason, read_cell
+from batchqueue.intake.mapping.phones import Phone, PhoneError, tel_uri
 from batchqueue.intake.mapping.resolve import ResolvedMapping
 from batchqueue.intake.mapping.times import TimeParser, canonical_zone
 from batchqueue.intake.mapping.zips import zip_place
 from batchqueue.intake.rules import BoundRule, RowDraft, RowRule
 
-#: (column name or None for the whole row, what is wrong)
-Reason = tuple[str | None, str]
-UNKNOWN_COUNTRY = (
-    "is not a country batchqueue knows (use a two-letter code such as MX, a name such as Mexico, "
-    "or a dialing code such as +52)"
-)
+__all__ = ["Reason", "Request", "RowValidator"]
 
 
 class Request(NamedTuple):
@@ -47,19 +42,17 @@ class RowValidator:
     def __init__(self, mapping: ResolvedMapping, headers: list[str], now: int, rules: Sequence[RowRule] = ()) -> None:
         self.mapping = mapping
         self.now = now
-        self.phones = PhoneParser(mapping.region)
+        self.warnings: Counter[str] = Counter()
+        self.numbers = NumberReader(mapping, headers, self.warnings)
+        self.phones = self.numbers.default
         self._dates = mapping.date_reader()
         self.times = TimeParser(mapping.timezone, self._dates)
         self.fields = FieldReader(self.phones, self.times)
-        self.warnings: Counter[str] = Counter()
         index = {name: i for i, name in enumerate(headers)}
         self._phone_col = mapping.phone_column
         self._phone_at = index[mapping.phone_column]
-        self._phone_cols = [(name, index[name]) for name in mapping.phone_columns]
-        self._region_at = index[mapping.region_column] if mapping.region_column else None
         self._zone_at = index[mapping.timezone_column] if mapping.timezone_column else None
         self._zip_at = index[mapping.zip_column] if mapping.zip_column else None
-        self._parsers: dict[str, PhoneParser] = {self.phones.region: self.phones}
         self._zones: dict[str, TimeParser] = {mapping.timezone: self.times}
         self._fields = [(key, col, index[col]) for key, col in mapping.columns.items()]
         self._defaults = mapping.defaults
@@ -68,8 +61,8 @@ class RowValidator:
         # field job-wide, and no rule that looks at each row, so only the phone varies.
         self._simple = (
             not self._fields
-            and len(self._phone_cols) == 1
-            and self._region_at is None
+            and len(mapping.phone_columns) == 1
+            and mapping.region_column is None
             and self._zone_at is None
             and self._zip_at is None
             and not any(rule.per_row for rule in rules)
@@ -105,47 +98,11 @@ class RowValidator:
         # An int key costs a third of a string's memory in the import's duplicate index.
         return Request(uri, e164, int(e164[1:]), *self._job_rest)
 
-    def _parser(self, region: str) -> PhoneParser:
-        parser = self._parsers.get(region)
-        if parser is None:
-            parser = self._parsers[region] = PhoneParser(region)
-        return parser
-
     def _times(self, zone_name: str) -> TimeParser:
         times = self._zones.get(zone_name)
         if times is None:
             times = self._zones[zone_name] = TimeParser(zone_name, self._dates)
         return times
-
-    def _phone(
-        self, cells: list[str], parser: PhoneParser, own_region: bool, facts: dict[str, Any]
-    ) -> tuple[Phone | None, list[Reason]]:
-        """The first valid number among the phone columns, else every reason none is."""
-        reasons: list[Reason] = []
-        for column, at in self._phone_cols:
-            raw = cells[at]
-            if not raw.strip():
-                continue
-            try:
-                return parser.parse(raw), []
-            except PhoneError as exc:
-                international = None if own_region else parser.international_reading(raw)
-                if international is not None:
-                    facts["phone_read_as"] = (
-                        f"{raw!r} in column {column!r} is not a valid {parser.region} number; "
-                        f"read as the international number {international.e164}"
-                    )
-                    self.warnings[
-                        f"digits read as an international number (country code without +) because they are "
-                        f"not a valid {parser.region} number; check them (see row_warnings)"
-                    ] += 1
-                    return international, []
-                reasons.append((column, f"{raw!r} {exc}"))
-        if not reasons:
-            names = [name for name, _ in self._phone_cols]
-            also = f" (and so are {', '.join(map(repr, names[1:]))})" if len(names) > 1 else ""
-            reasons.append((names[0], "is empty" + also))
-        return None, reasons
 
     def check(
         self, cells: list[str], overflow: list[str], number: int = 0
@@ -161,12 +118,11 @@ class RowValidator:
                 reasons.append((self._phone_col, "is empty"))
             else:
                 try:
-                    phone = self.phones.parse(raw_phone)
+                    phone, international = read_cell(raw_phone, self.phones, False)
                 except PhoneError as exc:
-                    phone = self.phones.international_reading(raw_phone)
-                    if phone is None:
-                        reasons.append((self._phone_col, f"{raw_phone!r} {exc}"))
-                    else:
+                    reasons.append((self._phone_col, f"{raw_phone!r} {exc}"))
+                else:
+                    if international:
                         return self._checked(cells, number, reasons)  # rare: the general path says why
             if phone is not None and phone.ani is None and not reasons:
                 return self._simple_request(phone.e164, phone.postd), reasons, None
@@ -180,17 +136,9 @@ class RowValidator:
     ) -> tuple[Request | None, list[Reason], dict[str, Any] | None]:
         """The general path. ``read``: the row's number, already read in the job's region (a simple job's)."""
         facts: dict[str, Any] = {}
-        parser, times = self.phones, self.times
-        own_region = False
-        if self._region_at is not None:
-            raw = cells[self._region_at].strip()
-            if raw:
-                region = region_of(raw)
-                if region is None:
-                    reasons.append((self.mapping.region_column, f"{raw!r} {UNKNOWN_COUNTRY}"))
-                else:
-                    parser, own_region = self._parser(region), True
-                    facts["region"] = region
+        times = self.times
+        parser, own_region, unknown_country = self.numbers.parser_for(cells, facts)
+        reasons += unknown_country
         if self._zone_at is not None:
             raw = cells[self._zone_at].strip()
             if raw:
@@ -205,7 +153,7 @@ class RowValidator:
             self._zip_facts(cells[self._zip_at].strip(), facts)
         phone: Phone | None = read
         if phone is None:
-            phone, phone_reasons = self._phone(cells, parser, own_region, facts)
+            phone, phone_reasons = self.numbers.first(cells, parser, own_region, facts)
             reasons += phone_reasons
         if self._fields:
             values: dict[str, Any] = dict(self._defaults)
