@@ -44,8 +44,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/console_bench.py
 	$(BIN)/python bench/throttle_bench.py
 
-# Mutation testing (mutmut) of the classification, the lifecycle, the cell safety and the token
-# check; prints the score. Not part of `make test`: it takes a while.
+# Mutation testing (mutmut) of the classification, the lifecycle, the cell safety, the token
+# check, the profiles and the log scrubbing; prints the score. Not part of `make test`: it takes a while.
 mutate: $(STAMP)
 	rm -rf mutants
 	$(BIN)/mutmut run --max-children 2 || true

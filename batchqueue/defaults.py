@@ -18,6 +18,8 @@ class Defaults:
     # Where things are
     db: str = "batchqueue.db"
     base_url: str = "https://insight.plumvoice.com/api"
+    profile_file_max_bytes: int = 256 * 1024  # a profile file holds a few lines; a bigger one is not one
+    key_file_max_bytes: int = 4096  # a key file holds only the key
     # Reading and mapping
     region: str = "US"
     timezone: str = "UTC"

@@ -35,7 +35,7 @@ def register_secret(value: str) -> None:
 
 def scrub(text: str) -> str:
     """``text`` with every registered secret, Authorization value and callback token replaced."""
-    for secret in _secrets:
+    for secret in sorted(_secrets, key=len, reverse=True):  # a secret inside a longer one goes last
         if secret in text:
             text = text.replace(secret, "********")
     text = _AUTHORIZATION.sub(r"\1********", text)
@@ -47,8 +47,12 @@ class _Scrubbed(logging.Filter):
         message = record.getMessage()
         record.msg, record.args = scrub(message), None
         if record.exc_info:
-            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
         return True
 
 

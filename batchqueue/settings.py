@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 import os
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from batchqueue.errors import UsageError
+from batchqueue.logs import register_secret
 
 DEFAULT_DB = "batchqueue.db"
 DEFAULT_BASE_URL = "https://insight.plumvoice.com/api"
@@ -96,22 +98,39 @@ def finite(value: float, option: str) -> float:
     return value
 
 
-def check_credentials(user: str, api_key: Secret, profile: str | None = None) -> None:
-    """Refuse credentials HTTP Basic cannot carry (Latin-1 only), before anything is sent."""
+def credential_problem(value: str) -> str | None:
+    """What makes ``value`` unusable as an HTTP Basic user or key, in words; None if nothing.
+
+    The words never repeat the value: callers name where it came from (a variable, a file).
+    """
+    if "\x00" in value:
+        return "holds a NUL byte"
+    if any(ch in value for ch in "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"):
+        return "holds more than one line"
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        return "holds a control character"
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return "holds characters HTTP Basic authentication cannot carry (only Latin-1)"
+    return None
+
+
+def check_credentials(settings: Settings) -> None:
+    """Refuse credentials HTTP Basic cannot carry (Latin-1 only), before anything is sent.
+
+    A profile's user and key were checked as it was read, naming its file; a profile never falls
+    back to ``BATCHQUEUE_USER`` or ``BATCHQUEUE_API_KEY``.
+    """
+    user, api_key, profile = settings.user, settings.api_key, settings.profile
     if (not user or not api_key) and profile:
         raise UsageError(f"profile {profile!r} needs a user, and an api_key_env or api_key_file for its key")
     if not user or not api_key:
         raise UsageError(f"set {ENV_USER} (the Insight login e-mail) and {ENV_API_KEY} (its developer key)")
     for name, value in ((ENV_USER, user), (ENV_API_KEY, api_key.reveal())):
-        try:
-            value.encode("latin-1")
-        except UnicodeEncodeError:
-            raise UsageError(
-                f"{name} holds characters HTTP Basic authentication cannot carry (only Latin-1); "
-                "check that it was copied correctly"
-            ) from None
-        if any(ch in value for ch in "\r\n\x00"):
-            raise UsageError(f"{name} holds a line break or NUL; check that it was copied correctly")
+        problem = credential_problem(value)
+        if problem:
+            raise UsageError(f"{name} {problem}; check that it was copied correctly")
 
 
 def db_url(value: str) -> str:
@@ -133,6 +152,7 @@ class Settings:
     api_key: Secret = field(default_factory=lambda: Secret(""))
     ca_bundle: str | None = None
     profile: str | None = None  # the connection profile these came from, if any
+    profile_source: str | None = None  # the file that profile was read from
 
     @classmethod
     def from_env(
@@ -146,25 +166,31 @@ class Settings:
         """Settings from environment variables; explicit ``db`` and ``ca_bundle`` win over them.
 
         With a profile (``profile``, else ``BATCHQUEUE_PROFILE``; see :mod:`batchqueue.profiles`)
-        its base URL, user and key are used instead of ``BATCHQUEUE_BASE_URL``/``_USER``/``_API_KEY``.
+        its base URL, user and key are used instead of ``BATCHQUEUE_BASE_URL``/``_USER``/``_API_KEY``,
+        never mixed with them. The key, wherever it came from, is kept out of every log line from
+        the moment it is read.
         """
         environ = os.environ if environ is None else environ
         raw_db = db or environ.get(ENV_DB) or DEFAULT_DB
         ca_bundle = ca_bundle or environ.get(ENV_CA_BUNDLE) or None
         url, user, key = environ.get(ENV_BASE_URL), environ.get(ENV_USER, ""), environ.get(ENV_API_KEY, "")
         name = profile or environ.get(ENV_PROFILE) or None
+        source, url_named = None, ENV_BASE_URL
         if name:
             from batchqueue.profiles import load_profile
 
-            found = load_profile(name, environ, Path.cwd())
+            found = load_profile(name, environ, Path.cwd(), typed=bool(profile))
             url, user, key = found.base_url, found.user or "", found.api_key or ""
+            source, url_named = str(found.source), f"{found.source} [profiles.{name}] base_url"
+        register_secret(key)
         return cls(
             db_url=db_url(raw_db),
-            base_url=base_url(url or DEFAULT_BASE_URL, where=f"profile {name}" if name else ENV_BASE_URL),
+            base_url=base_url(url or DEFAULT_BASE_URL, where=url_named),
             user=user,
             api_key=Secret(key),
             ca_bundle=ca_bundle_path(ca_bundle, "--ca-bundle / " + ENV_CA_BUNDLE) if ca_bundle else None,
             profile=name,
+            profile_source=source,
         )
 
     def as_environ(self) -> dict[str, str]:

@@ -31,9 +31,10 @@ class CliResult:
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test runs in its own folder with no BATCHQUEUE_* settings from the outside."""
-    for name in ("BATCHQUEUE_DB", "BATCHQUEUE_BASE_URL", "BATCHQUEUE_USER", "BATCHQUEUE_API_KEY"):
+    """Each test runs in its own folder with no BATCHQUEUE_* settings (or profiles) from the outside."""
+    for name in ("BATCHQUEUE_DB", "BATCHQUEUE_BASE_URL", "BATCHQUEUE_USER", "BATCHQUEUE_API_KEY", "BATCHQUEUE_PROFILE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-user-config"))
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

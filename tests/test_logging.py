@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
-from batchqueue.logs import scrub
+import pytest
+
+from batchqueue.logs import configure, register_secret, scrub
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
 from batchqueue.sandbox.completer import Completion
+from tests.key_trap import KeyTrap
 from tests.sandbox_helpers import contacts, ledger_rows
 
 KEY = "s3cret-Developer-Key-9f8e"
@@ -95,3 +100,193 @@ def test_the_scrubber_removes_what_it_must() -> None:
     assert "hunter2" not in scrub("failed with key hunter2-key in it")
     assert scrub("POST /cb/12/abcdef0123456789abcdef0123456789 200") == "POST /cb/12/******** 200"
     assert "dXNlcjpwYXNz" not in scrub("Authorization: Basic dXNlcjpwYXNz")
+
+
+# --- the scrubbing itself: every way a secret can reach a record, and every place it comes from -----
+
+
+def _secret() -> str:
+    """A fresh key per test: the registry of secrets lives as long as the process."""
+    return f"key-{uuid.uuid4().hex}"
+
+
+def _logged_everything(key: str) -> None:
+    log = logging.getLogger("batchqueue.test")
+    log.info("%s", key)
+    log.info("with %r in it", key)
+    log.info("%(key)s by name", {"key": key})
+    log.info(f"an f-string: {key}")
+    log.info("an object: %s", Secretive(key))
+    logging.getLogger("urllib3.connectionpool").warning("a library says %s", key)
+    try:
+        raise ValueError(f"the key {key} was refused")
+    except ValueError:
+        log.exception("failed")
+    try:
+        try:
+            raise KeyError(key)
+        except KeyError as inner:
+            raise RuntimeError("outer") from inner
+    except RuntimeError:
+        log.error("chained", exc_info=True)
+    log.info("stack", stack_info=True)
+
+
+class Secretive:
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __str__(self) -> str:
+        return f"Secretive({self.key})"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_log_arguments_exceptions_and_tracebacks_are_scrubbed(capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    key = _secret()
+    configure("debug", fmt)
+    try:
+        register_secret(key)
+        _logged_everything(key)
+    finally:
+        configure()
+    err = capsys.readouterr().err
+    assert key not in err
+    assert err.count("********") >= 8, err  # every record is there, with the key masked
+    assert "the key ******** was refused" in err
+    assert "KeyError" in err
+    assert "a library says ********" in err
+    if fmt == "json":
+        lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+        assert any("exception" in line and "ValueError" in line["exception"] for line in lines)
+
+
+def test_a_secret_inside_a_longer_secret_does_not_uncover_the_rest(capsys: pytest.CaptureFixture[str]) -> None:
+    """Secrets that begin alike (a key and its rotated successor): whichever order the registry
+    keeps them in, masking one must not leave the rest of a longer one behind."""
+    longest = _secret() + "-LONGERTAIL"
+    configure("info")
+    try:
+        for end in range(12, len(longest) + 1):
+            register_secret(longest[:end])
+        logging.getLogger("batchqueue.test").info("%s", longest)
+    finally:
+        configure()
+    err = capsys.readouterr().err
+    assert "LONGERTAIL" not in err
+    assert "TAIL" not in err
+    assert scrub(longest) == "********"
+
+
+def _key_from(source: str, key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Point the environment (or a profile) at a key; the arguments that choose it."""
+    if source == "environment":
+        monkeypatch.setenv("BATCHQUEUE_API_KEY", key)
+        return []
+    config = tmp_path / "batchqueue.toml"
+    if source == "profile variable":
+        monkeypatch.setenv("BATCHQUEUE_P_KEY", key)
+        config.write_text('[profiles.p]\nuser = "u@example.org"\napi_key_env = "BATCHQUEUE_P_KEY"\n')
+    else:
+        key_file = tmp_path / "p.key"
+        key_file.write_text(key + "\n")
+        key_file.chmod(0o600)
+        config.write_text(f'[profiles.p]\nuser = "u@example.org"\napi_key_file = "{key_file}"\n')
+    return ["--profile", "p"]
+
+
+SOURCES = ["environment", "profile variable", "profile file"]
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_a_key_is_scrubbed_from_the_moment_it_is_read_wherever_it_came_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], source: str
+) -> None:
+    from batchqueue.settings import Settings
+
+    key = _secret()
+    monkeypatch.setenv("BATCHQUEUE_USER", "u@example.org")
+    chosen = _key_from(source, key, tmp_path, monkeypatch)
+    settings = Settings.from_env(profile=chosen[1] if chosen else None)
+    assert settings.api_key.reveal() == key
+    configure("info", "json")
+    try:
+        logging.getLogger("batchqueue.test").info("read %s", settings.api_key.reveal())
+    finally:
+        configure()
+    assert key not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+@pytest.mark.parametrize("source", SOURCES)
+def test_a_server_that_repeats_the_key_never_puts_it_on_screen_in_a_log_or_in_the_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, fmt: str
+) -> None:
+    """The reply's error text is shown (stopped: …), logged and kept with the row: a server that
+    says the key back (a proxy, a debugging endpoint) must not make any of them carry it."""
+    db = tmp_path / "l.db"
+    key = _secret()
+    with KeyTrap() as trap:
+        monkeypatch.setenv("BATCHQUEUE_USER", "u@example.org")
+        monkeypatch.setenv("BATCHQUEUE_BASE_URL", trap.url)
+        chosen = _key_from(source, key, tmp_path, monkeypatch)
+        if chosen:
+            config = tmp_path / "batchqueue.toml"
+            config.write_text(config.read_text().replace("[profiles.p]\n", f'[profiles.p]\nbase_url = "{trap.url}"\n'))
+        env = {**os.environ}
+        subprocess.run(
+            [sys.executable, "-m", "batchqueue", "import", str(contacts(tmp_path / "c.csv", 3)), "--survey", "4242",
+             "--instance", "1", "--db", str(db)], capture_output=True, text=True, env=env, check=True, cwd=tmp_path,
+        )  # fmt: skip
+        outputs = []
+        for extra in ([], ["--json"]):
+            done = subprocess.run(
+                [sys.executable, "-m", "batchqueue", "--log-level", "debug", "--log-format", fmt, "run", "1",
+                 "--db", str(db), *chosen, *extra], capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path,
+            )  # fmt: skip
+            assert done.returncode == 3, done.stderr
+            outputs += [done.stdout, done.stderr]
+        assert trap.passwords
+        assert set(trap.passwords) == {key}
+    everything = "".join(outputs)
+    assert "Insight answered HTTP 401: the key ******** is not valid" in everything
+    assert key not in everything
+    stored = b"".join(p.read_bytes() for p in tmp_path.glob("l.db*"))
+    assert key.encode() not in stored
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_an_error_shown_to_the_user_never_carries_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], source: str
+) -> None:
+    """main() prints one line for any error, and the traceback only when asked (BATCHQUEUE_DEBUG);
+    the command here stands for any bug that would put the key in an exception."""
+    import click
+
+    from batchqueue.cli import cli, main
+    from batchqueue.errors import UsageError
+    from batchqueue.settings import Settings
+
+    key = _secret()
+    chosen = _key_from(source, key, tmp_path, monkeypatch)
+
+    @click.command("leaky")
+    @click.argument("how")
+    def leaky(how: str) -> None:
+        settings = Settings.from_env(profile=chosen[1] if chosen else None)
+        if how == "usage":
+            raise UsageError(f"refused {settings.api_key.reveal()}")
+        raise RuntimeError(f"bug near {settings.api_key.reveal()}")
+
+    monkeypatch.setitem(cli.commands, "leaky", leaky)
+    for how, debug, shown in [
+        ("usage", "", "error: refused ********"),
+        ("bug", "", "internal error (RuntimeError: bug near ********)"),
+        ("bug", "1", "RuntimeError: bug near ********"),
+    ]:
+        monkeypatch.setenv("BATCHQUEUE_DEBUG", debug)
+        with pytest.raises(SystemExit) as ended:
+            main(["leaky", how])
+        err = capsys.readouterr().err
+        assert ended.value.code == (2 if how == "usage" else 70), err
+        assert shown in err
+        assert key not in err

@@ -16,7 +16,7 @@ from batchqueue import __version__
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import BatchqueueError, EnvironmentFailure
 from batchqueue.exits import EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, exit_code_for
-from batchqueue.logs import FORMATS, LEVELS, configure
+from batchqueue.logs import FORMATS, LEVELS, configure, scrub
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -107,20 +107,25 @@ def main(argv: list[str] | None = None) -> None:
         code = EXIT_INTERRUPTED
     except BatchqueueError as exc:
         message = _environment_message(exc) if isinstance(exc, EnvironmentFailure) else str(exc)
-        click.echo(f"error: {message}", err=True)
+        click.echo(scrub(f"error: {message}"), err=True)  # every message, scrubbed like a log line
         code = exit_code_for(exc)
     except Exception as exc:
         if exit_code_for(exc) == EXIT_ENVIRONMENT or is_database_error(exc):
-            click.echo(f"error: {_environment_message(exc)}", err=True)
+            click.echo(scrub(f"error: {_environment_message(exc)}"), err=True)
             code = EXIT_ENVIRONMENT
         elif os.environ.get("BATCHQUEUE_DEBUG"):
-            raise
+            import traceback
+
+            click.echo(scrub(traceback.format_exc()), err=True, nl=False)
+            code = EXIT_INTERNAL
         else:  # a bug: one line for the user, the traceback only when asked for
             from batchqueue.untrusted import printable
 
             click.echo(
-                f"internal error ({type(exc).__name__}: {printable(str(exc), 300)}); this is a bug in batchqueue — "
-                "please report it (BATCHQUEUE_DEBUG=1 shows the traceback)",
+                scrub(
+                    f"internal error ({type(exc).__name__}: {printable(str(exc), 300)}); this is a bug in batchqueue "
+                    "— please report it (BATCHQUEUE_DEBUG=1 shows the traceback)"
+                ),
                 err=True,
             )
             code = EXIT_INTERNAL

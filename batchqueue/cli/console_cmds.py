@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from batchqueue.cli.options import db_option, listen_options, settings
+from batchqueue.cli.options import ca_bundle_option, db_option, listen_options, settings
 from batchqueue.cli.output import check_writable, write_port_file
 from batchqueue.defaults import DEFAULTS
 
@@ -39,6 +39,7 @@ DEMO_USER = "demo"
     is_flag=True,
     help="Also start the built-in sandbox and send to it, with a user 'demo' (its password is printed).",
 )
+@ca_bundle_option
 @db_option
 def console(
     host: str,
@@ -48,6 +49,8 @@ def console(
     folder: Path | None,
     max_upload_mb: int,
     demo: bool,
+    ca_bundle: str | None,
+    profile: str | None,
     db: str | None,
 ) -> int:
     """Serve the web console: upload, check, import, send, watch and download, in a browser.
@@ -58,12 +61,13 @@ def console(
     from dataclasses import replace
 
     from batchqueue.console.server import ConsoleRequest, serve_console
+    from batchqueue.service.context import target_of
     from batchqueue.service.users import add_user
     from batchqueue.settings import Secret, base_url
 
     if port_file is not None:
         check_writable(port_file, "--port-file")
-    config = settings(db)
+    config = settings(db, ca_bundle, profile)
     sandbox = None
     if demo:
         from batchqueue.service.sandbox import SandboxRequest
@@ -71,7 +75,12 @@ def console(
 
         sandbox = bind_sandbox(SandboxRequest(port=0, complete_after=2.0)).start()
         config = replace(
-            config, base_url=sandbox.api_url, user=DEFAULTS.sandbox_user, api_key=Secret(DEFAULTS.sandbox_key)
+            config,
+            base_url=sandbox.api_url,
+            user=DEFAULTS.sandbox_user,
+            api_key=Secret(DEFAULTS.sandbox_key),
+            profile=None,
+            profile_source=None,
         )
         password = secrets.token_urlsafe(9)
         add_user(config, DEMO_USER, password)
@@ -87,6 +96,7 @@ def console(
         served.ctx.public_url = served.url  # the sandbox posts its callbacks to the console itself
     try:
         click.echo(f"console on {served.url}  (callbacks on {served.url}/cb/…)")
+        click.echo(f"runs send to {target_of(config)}")
         if demo and sandbox is not None:
             click.echo(f"demo: sending to the built-in sandbox at {sandbox.url}; log in as {DEMO_USER} / {password}")
         write_port_file(port_file, served.port)

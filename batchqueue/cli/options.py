@@ -207,8 +207,8 @@ _ca_bundle = click.option(
 _profile = click.option(
     "--profile",
     metavar="NAME",
-    help="Connect as the named profile of ./batchqueue.toml or ~/.config/batchqueue/config.toml "
-    "(base URL, user, where the key is; env BATCHQUEUE_PROFILE).",
+    help="Connect as the named profile of ~/.config/batchqueue/config.toml or ./batchqueue.toml "
+    "(base URL, user, where the key is; env BATCHQUEUE_PROFILE, for the first file only).",
 )
 
 

@@ -10,9 +10,11 @@ Usage::
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import requests
@@ -99,6 +101,10 @@ class InsightClient:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         session.auth = (user, api_key.reveal())
+        # A server (a proxy, a debugging endpoint, a planted URL) may say the key back: its words
+        # are shown, logged and kept with the row, so the key and the Authorization value never are.
+        basic = base64.b64encode(f"{user}:{api_key.reveal()}".encode("latin-1", "replace")).decode()
+        self._credentials = tuple(c for c in (basic, api_key.reveal()) if c)
         session.verify = ca_bundle or True
         session.headers.update({"Accept": "application/json", "User-Agent": f"batchqueue/{__version__}"})
         self.session = session
@@ -122,6 +128,15 @@ class InsightClient:
             body = self._read(response, started)
         return response.status_code, body, response.headers
 
+    def _unsaid(self, reply: Reply) -> Reply:
+        """``reply`` with this client's credentials taken out of the words the server gave it."""
+        error = reply.error
+        if error is None:
+            return reply
+        for credential in self._credentials:
+            error = error.replace(credential, "********")
+        return replace(reply, error=error)
+
     def _request(self, method: str, path: str, data: Sequence[tuple[str, str]] | None = None) -> Reply:
         started = time.time()
         try:
@@ -129,6 +144,7 @@ class InsightClient:
             reply = classify_response(status, body, headers)
         except Exception as exc:
             reply = classify_exception(exc, written=_phase.written)
+        reply = self._unsaid(reply)
         return Reply(reply.kind, reply.status, reply.call_id, reply.error, reply.retry_after, started, time.time())
 
     def _read(self, response: requests.Response, started: float) -> str:
@@ -164,8 +180,8 @@ class InsightClient:
         if status == 200 and isinstance(body, dict) and body.get("success") in (True, "true"):
             return Reply(ReplyKind.QUEUED, status, call_id=call_id), body
         if status == 404:
-            return Reply(ReplyKind.REJECTED, status, error=api_error(body) or "no such call"), None
-        return classify_response(status, text, headers), None
+            return self._unsaid(Reply(ReplyKind.REJECTED, status, error=api_error(body) or "no such call")), None
+        return self._unsaid(classify_response(status, text, headers)), None
 
     def cancel_all(self, survey_id: str, instance_id: str) -> Reply:
         """DELETE …/cancel: cancels ALL pending calls of the survey instance (202 on success)."""

@@ -35,7 +35,10 @@ def target_of(settings: Settings, job: Job | None = None) -> str:
     if job is not None:
         where += f", survey {job.survey_id} instance {job.instance_id}"
     who = f"{where}, as {settings.user or '(no user)'}"
-    return who + (f" (profile {settings.profile})" if settings.profile else "")
+    if settings.profile:
+        source = f" from {settings.profile_source}" if settings.profile_source else ""
+        who += f" (profile {settings.profile}{source})"
+    return who
 
 
 def insight_client(
@@ -48,7 +51,7 @@ def insight_client(
     """A client for Insight, after checking the credentials can be sent at all (a UsageError if not)."""
     from batchqueue.insight.client import InsightClient  # requests: only for commands that call Insight
 
-    check_credentials(settings.user, settings.api_key, settings.profile)
+    check_credentials(settings)
     register_secret(settings.api_key.reveal())
     return InsightClient(
         settings.base_url,
