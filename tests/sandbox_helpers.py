@@ -173,26 +173,28 @@ def queued_job(url: str, folder: Path, rows: int) -> Ledger:
     return ledger
 
 
+def serve_command(db: Path | str, port_file: Path, spool: Path) -> list[str]:
+    """The command line of ``batchqueue serve`` on a free port (its port written to ``port_file``)."""
+    return [
+        sys.executable,
+        "-m",
+        "batchqueue",
+        "serve",
+        "--port",
+        "0",
+        "--port-file",
+        str(port_file),
+        "--db",
+        str(db),
+        "--spool-dir",
+        str(spool),
+    ]
+
+
 def serve_process(db: Path | str, port_file: Path, spool: Path) -> subprocess.Popen[str]:
     """``batchqueue serve`` on a free port in a child process (its port written to ``port_file``)."""
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "batchqueue",
-            "serve",
-            "--port",
-            "0",
-            "--port-file",
-            str(port_file),
-            "--db",
-            str(db),
-            "--spool-dir",
-            str(spool),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        serve_command(db, port_file, spool), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
 
 

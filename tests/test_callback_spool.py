@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from batchqueue.callbacks.app import CallbackApp
 from batchqueue.http_serving import HttpServer
-from tests.sandbox_helpers import ledger_rows_url, queued_job, serve_process, served_port, wait_for
+from tests.sandbox_helpers import ledger_rows_url, queued_job, serve_command, serve_process, served_port, wait_for
 
 COMPLETED: dict[str, Any] = {"status": "completed", "attempts": "1", "last_attempt_timestamp": "1796133700"}
 FAILED: dict[str, Any] = {**COMPLETED, "status": "failed"}
@@ -271,6 +271,30 @@ def test_a_full_disk_is_answered_503_and_nothing_acknowledged_is_lost(
             serve.communicate(timeout=10)
     assert {i for i, r in enumerate(ledger_rows_url(url)) if r["outcome_status"]} == acknowledged
     assert _quarantined(full.spool) == []
+
+
+@pytest.mark.parametrize("disk", ["tmpfs of 64 KiB", "file size limit"])
+def test_serve_on_a_full_disk_says_so_and_exits_5(tmp_path: Path, request: pytest.FixtureRequest, disk: str) -> None:
+    """The disk is full before `serve` starts: a clear message and exit 5 (the machine failed)."""
+    if disk == "tmpfs of 64 KiB":
+        tiny: TinyFilesystem = request.getfixturevalue("tiny_filesystem")
+        url = f"sqlite:///{tmp_path / 'l.db'}"
+        tiny.fill(0)
+        spool, limit = tiny.spool, "unlimited"
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+        spool, limit = tmp_path / "spool", "0"
+    queued_job(url, tmp_path, 1).engine.dispose()
+    serve = subprocess.run(
+        ["bash", "-c", f'ulimit -f {limit} && exec "$@"', "serve", *serve_command(url, tmp_path / "p", spool)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert serve.returncode == 5, serve.stderr
+    assert "cannot write the callback spool" in serve.stderr
+    assert "Traceback" not in serve.stderr
+    assert list(spool.glob("spool-*.jsonl")) == []  # no spool file cut short left behind
 
 
 # -- kill -9 between spooling, applying and storing the position ----------------------------------

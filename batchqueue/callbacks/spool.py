@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from batchqueue.errors import UsageError
+from batchqueue.errors import EnvironmentFailure, UsageError
 from batchqueue.whole_files import fsync_folder
 
 _PREFIX, _SUFFIX = "spool-", ".jsonl"
@@ -170,7 +170,10 @@ class SpoolFile:
 
     @classmethod
     def create(cls, folder: Path) -> SpoolFile:
-        """A new, empty spool file with a fresh id, durable (file and folder entry) before it is used."""
+        """A new, empty spool file with a fresh id, durable (file and folder entry) before it is used.
+
+        UsageError if the folder cannot be made or written in; EnvironmentFailure if the disk fails.
+        """
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -186,10 +189,10 @@ class SpoolFile:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             append_whole(fd, header, 0)
             fsync_folder(folder)
-        except OSError as exc:
+        except OSError as exc:  # the folder is there and ours: the disk failed (full)
             os.close(fd)
             path.unlink(missing_ok=True)
-            raise UsageError(f"cannot write the callback spool in {folder}: {exc.strerror or exc}") from None
+            raise EnvironmentFailure(f"cannot write the callback spool in {folder}: {exc.strerror or exc}") from None
         return cls(path, spool_id, fd, len(header), len(header))
 
     @classmethod

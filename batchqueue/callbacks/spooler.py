@@ -33,7 +33,7 @@ from batchqueue.call_outcome import CallDetails
 from batchqueue.callbacks.call_details import BadPayload, details_from
 from batchqueue.callbacks.quarantine import Quarantine
 from batchqueue.callbacks.spool import Batch, Spooled, SpoolFile, append_lines
-from batchqueue.errors import UsageError
+from batchqueue.errors import BatchqueueError
 from batchqueue.ledger import Ledger
 
 log = logging.getLogger("batchqueue.callbacks")
@@ -321,7 +321,7 @@ class CallbackSpooler:
                 return
             try:
                 fresh = SpoolFile.create(self.folder)
-            except UsageError as exc:  # a full disk: the old spool goes on (it is whole)
+            except BatchqueueError as exc:  # a full disk: the old spool goes on (it is whole)
                 log.warning("cannot start a fresh callback spool: %s", exc)
                 return
             old, self.spool = self.spool, fresh
