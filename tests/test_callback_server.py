@@ -284,7 +284,7 @@ def _chunked(body: bytes, size: int) -> Iterator[bytes]:
         yield body[start : start + size]
 
 
-@pytest.mark.parametrize("framing", ["content-length", "chunked, one chunk", "chunked, 16-byte chunks"])
+@pytest.mark.parametrize("framing", ["content-length", "chunked, one chunk", "chunked, 8-byte chunks"])
 def test_the_body_limit_is_exactly_the_documented_one(tmp_path: Path, framing: str) -> None:
     """Through `batchqueue serve` itself: a body of exactly 64 KiB is taken, one byte more is 413."""
     db = tmp_path / "l.db"
@@ -298,7 +298,7 @@ def test_the_body_limit_is_exactly_the_documented_one(tmp_path: Path, framing: s
             headers = {"Content-Type": "application/json"}
             if framing == "content-length":
                 return requests.post(base + path, data=body, headers=headers, timeout=30)
-            chunk = len(body) if framing == "chunked, one chunk" else 16
+            chunk = len(body) if framing == "chunked, one chunk" else 8
             return requests.post(base + path, data=_chunked(body, chunk), headers=headers, timeout=30)
 
         at_limit = post(paths[0], _body_of(DOCUMENTED_LIMIT))

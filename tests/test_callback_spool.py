@@ -4,6 +4,7 @@ and ``kill -9`` at every step, nothing acknowledged is lost and nothing is appli
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import os
 import resource
@@ -21,6 +22,7 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from batchqueue.callbacks.app import CallbackApp
+from batchqueue.callbacks.spool import SpoolFile
 from batchqueue.http_serving import HttpServer
 from tests.sandbox_helpers import ledger_rows_url, queued_job, serve_command, serve_process, served_port, wait_for
 
@@ -203,6 +205,38 @@ def _every_line_whole(spool: Path) -> None:
         assert data.endswith(b"\n"), f"{path.name} ends in a partial write: {data[-60:]!r}"
         for line in data.splitlines():
             json.loads(line)
+
+
+def test_a_write_cut_short_is_cut_off_and_the_next_one_starts_whole(tiny_filesystem: TinyFilesystem) -> None:
+    """The spool file itself on a full disk (in this process, so a mutant of it is seen)."""
+    spool = SpoolFile.create(tiny_filesystem.spool)
+    try:
+        record = {"row": 1, "token": "t" * 32, "details": COMPLETED, "at": 1796133800.0}
+        line = SpoolFile.line(record)
+        tiny_filesystem.fill(0)
+        refused = None
+        for _ in range(64):  # the last page has room for a few; one of them is cut short
+            whole = spool.end
+            try:
+                spool.append([line, line])
+            except OSError as exc:
+                refused = exc
+                break
+        assert refused is not None
+        assert refused.errno == errno.ENOSPC
+        assert spool.path.stat().st_size == spool.end == whole  # nothing of the failed write is left
+        with pytest.raises(OSError, match="No space left"):  # the same write again: refused again, and undone
+            spool.append([line, line])
+        assert spool.path.stat().st_size == whole
+        tiny_filesystem.free(0)
+        ends = spool.append([line])
+        batch = spool.read(0)
+    finally:
+        spool.close()
+    assert ends == [whole + len(line)]
+    assert batch.damaged == []
+    assert batch.end == whole + len(line)
+    assert len(batch.records) == (whole - spool.header_end) // len(line) + 1
 
 
 @pytest.mark.parametrize("disk", ["tmpfs of 64 KiB", "file size limit"])
