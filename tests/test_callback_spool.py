@@ -75,13 +75,14 @@ def test_a_damaged_spool_line_is_quarantined_and_counted_and_the_rest_applied(
     damaged = DAMAGE[damage](_spool_line(rows[3], FAILED))
     header = json.dumps({"spool": spool_id}).encode() + b"\n"
     lines = [intact[0], damaged, *intact[1:]] if where == "middle" else [*intact, damaged]
-    (folder / f"spool-{spool_id}.jsonl").write_bytes(header + b"".join(lines))
+    orphan = folder / f"spool-{spool_id}.jsonl"
+    orphan.write_bytes(header + b"".join(lines))
     offset = len(header) + sum(len(line) for line in lines[: lines.index(damaged)])
 
     app = CallbackApp(ledger, folder)  # a spool nobody holds: a dead serve's, replayed now
     server = HttpServer(app, port=0).start()
     try:
-        wait_for(lambda: not (folder / f"spool-{spool_id}.jsonl").exists())
+        wait_for(lambda: not orphan.exists())
         health = requests.get(server.url + "/health", timeout=10).json()
         metrics = requests.get(server.url + "/metrics", timeout=10).text
     finally:
@@ -99,12 +100,17 @@ def test_a_damaged_spool_line_is_quarantined_and_counted_and_the_rest_applied(
     assert health["backlog"] == 0
     assert _gauge(metrics, "batchqueue_callback_quarantined") == 1
 
-    again = CallbackApp(ledger, folder)  # a restart neither loses nor double-counts the quarantine
+    # serve died after keeping the damage and before removing the spool: read again, kept once
+    orphan.write_bytes(header + b"".join(lines))
+    again = CallbackApp(ledger, folder)
     try:
+        wait_for(lambda: not orphan.exists())
         assert again.spooler.quarantined == 1
     finally:
         again.close()
         ledger.close()
+    assert len(_quarantined(folder)) == 1
+    assert [r["outcome_status"] for r in ledger_rows_url(url)] == outcomes
 
 
 def test_a_line_of_a_megabyte_without_a_newline_is_quarantined_in_bounded_memory(tmp_path: Path) -> None:
@@ -279,6 +285,8 @@ def test_a_full_disk_is_answered_503_and_nothing_acknowledged_is_lost(
         _every_line_whole(full.spool)
         health = requests.get(base + "/health", timeout=10).json()
         assert health["spool_error"]
+        metrics = requests.get(base + "/metrics", timeout=10).text
+        assert 'batchqueue_callbacks_total{verdict="unavailable"} 2.0' in metrics
         full.free(serve.pid)
 
         fresh = send(refused[-1] + 1)
