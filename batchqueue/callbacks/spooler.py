@@ -73,8 +73,8 @@ class CallbackSpooler:
 
     def __init__(self, ledger: Ledger, folder: Path) -> None:
         self.ledger, self.folder = ledger, folder
-        self.spool = SpoolFile.create(folder)
         self.quarantine = Quarantine(folder)
+        self.spool = SpoolFile.create(folder)
         self._swap = threading.Lock()  # one spool file at a time: appends against rotation
         self._lock = threading.Lock()  # guards the waiting map (never held while writing)
         self._incoming: queue.Queue[_Waiting | None] = queue.Queue()
