@@ -162,7 +162,7 @@ class Poller:
         )
         if s.errors == s.checked:
             s.exit_reason = ExitReason.NO_READABLE_REPLY
-            s.message = f"no status reply could be read: {s.errors} of {s.checked}: {what}"
+            s.message = f"no status reply could be read ({s.checked} asked): {what}"
             return
         problems = f"{s.errors} of {s.checked} status replies could not be read: {what}"
         s.message = f"{s.message}; {problems}" if s.message else problems
