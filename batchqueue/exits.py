@@ -25,6 +25,7 @@ class ExitReason(StrEnum):
     LEDGER_LOST = "ledger_lost"  # the worker could no longer renew its leases in the ledger
     INTERNAL_ERROR = "internal_error"  # a bug in a sending thread
     DEADLINE = "deadline"  # poll --until-final: still open when the deadline passed
+    NO_READABLE_REPLY = "no_readable_reply"  # poll: every status reply was unreadable or failed
     INTERRUPTED = "interrupted"  # Ctrl-C or SIGTERM: resumable
 
 
@@ -40,6 +41,7 @@ EXIT_CODES: dict[ExitReason, int] = {
     ExitReason.LEDGER_LOST: EXIT_ENVIRONMENT,
     ExitReason.INTERNAL_ERROR: EXIT_INTERNAL,
     ExitReason.DEADLINE: EXIT_FINISHED_WITH_PROBLEMS,
+    ExitReason.NO_READABLE_REPLY: EXIT_UNAVAILABLE,
     ExitReason.INTERRUPTED: EXIT_INTERRUPTED,
 }
 

@@ -9,7 +9,10 @@ Metrics (every name starts ``batchqueue_``):
 
 - ``requests_total{reply}`` — requests this run made, by reply class (queued, rejected, ambiguous…);
 - ``rows{job, state}`` — rows by state, per job;
-- ``callbacks_total{verdict}`` — callbacks received: recorded, spooled, refused (bad token or body);
+- ``callbacks_total{verdict}`` — callbacks received: recorded, spooled, refused (bad token or body),
+  unavailable (answered 503: the spool could not be written);
+- ``callback_backlog`` — spooled callbacks not yet in the ledger;
+- ``callback_quarantined`` — damaged stretches of spool files kept in the quarantine file;
 - ``rate_requests_per_second`` / ``configured_rate_requests_per_second`` — the pace now, and asked;
 - ``throttle_events_total{cause}`` — slow-downs: ``429``, ``5xx`` (ambiguous replies), ``retry_after``.
 
@@ -87,6 +90,11 @@ class _ServeCollector(Collector):
         yield callbacks
         yield GaugeMetricFamily(
             "batchqueue_callback_backlog", "Spooled callbacks not yet in the ledger.", value=self.app.spooler.backlog
+        )
+        yield GaugeMetricFamily(
+            "batchqueue_callback_quarantined",
+            "Damaged stretches of callback spool files, kept in the quarantine file and not applied.",
+            value=self.app.spooler.quarantined,
         )
         yield _rows(self.ledger, [job.id for job in self.ledger.jobs()])
 

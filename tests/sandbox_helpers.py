@@ -10,13 +10,16 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from batchqueue.http_serving import HttpServer
 from batchqueue.sandbox import Sandbox
 from tests.conftest import write_csv
+
+if TYPE_CHECKING:
+    from batchqueue.ledger import Ledger
 
 
 def contacts(path: Path, n: int, first: int = 0) -> Path:
@@ -154,6 +157,55 @@ def wait_until(predicate: Callable[[], bool], proc: subprocess.Popen[str], secon
     while not predicate() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     assert proc.poll() is None, proc.communicate()
+
+
+def queued_job(url: str, folder: Path, rows: int) -> Ledger:
+    """A ledger at ``url`` with one job of ``rows`` contacts, every row queued (call id 9)."""
+    from batchqueue.intake.importer import import_file
+    from batchqueue.intake.mapping.spec import MappingSpec
+    from batchqueue.ledger import Attempt, Settlement, open_ledger
+    from batchqueue.lifecycle import Event
+
+    ledger = open_ledger(url)
+    import_file(ledger, contacts(folder / "c.csv", rows), MappingSpec(), survey_id="4242", instance_id="1")
+    while claimed := ledger.claim(1, 500):
+        ledger.record([Settlement(c.row_id, Event.ACCEPTED, [Attempt("queued", 200, "9")], "9") for c in claimed])
+    return ledger
+
+
+def serve_command(db: Path | str, port_file: Path, spool: Path) -> list[str]:
+    """The command line of ``batchqueue serve`` on a free port (its port written to ``port_file``)."""
+    return [
+        sys.executable,
+        "-m",
+        "batchqueue",
+        "serve",
+        "--port",
+        "0",
+        "--port-file",
+        str(port_file),
+        "--db",
+        str(db),
+        "--spool-dir",
+        str(spool),
+    ]
+
+
+def serve_process(db: Path | str, port_file: Path, spool: Path) -> subprocess.Popen[str]:
+    """``batchqueue serve`` on a free port in a child process (its port written to ``port_file``)."""
+    return subprocess.Popen(
+        serve_command(db, port_file, spool), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def served_port(port_file: Path, proc: subprocess.Popen[str]) -> int:
+    """The port a ``serve_process`` listens on, once it does."""
+    deadline = time.monotonic() + 30
+    while not (port_file.exists() and port_file.read_text() != "") and proc.poll() is None:
+        assert time.monotonic() < deadline, "serve did not start in 30 s"
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    return int(port_file.read_text())
 
 
 def wait_for(predicate: Callable[[], bool], seconds: float = 20) -> None:

@@ -8,8 +8,6 @@ import os
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,21 +19,10 @@ import requests
 
 from batchqueue.callbacks.app import CallbackApp
 from batchqueue.http_serving import HttpServer
-from batchqueue.intake.importer import import_file
-from batchqueue.intake.mapping.spec import MappingSpec
-from batchqueue.ledger import Attempt, Ledger, Settlement, open_ledger
-from batchqueue.lifecycle import Event
-from tests.sandbox_helpers import contacts, ledger_rows_url
+from batchqueue.ledger import Ledger
+from tests.sandbox_helpers import ledger_rows_url, queued_job, serve_process, served_port
 
 DETAILS: dict[str, Any] = {"status": "completed", "attempts": "1", "last_attempt_timestamp": "1796133700"}
-
-
-def _queued_job(url: str, folder: Path, rows: int) -> Ledger:
-    ledger = open_ledger(url)
-    import_file(ledger, contacts(folder / "c.csv", rows), MappingSpec(), survey_id="4242", instance_id="1")
-    while claimed := ledger.claim(1, 500):
-        ledger.record([Settlement(c.row_id, Event.ACCEPTED, [Attempt("queued", 200, "9")], "9") for c in claimed])
-    return ledger
 
 
 class Served:
@@ -53,7 +40,7 @@ class Served:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    s = Served(_queued_job(f"sqlite:///{tmp_path / 'l.db'}", tmp_path, 20), tmp_path, threads=8)
+    s = Served(queued_job(f"sqlite:///{tmp_path / 'l.db'}", tmp_path, 20), tmp_path, threads=8)
     yield s
     s.close()
 
@@ -71,7 +58,7 @@ def _wait(predicate: Any, seconds: float = 30.0) -> None:
 
 def test_malformed_but_authenticated_callbacks_never_fail_the_legitimate_ones(ledger_url: str, tmp_path: Path) -> None:
     """A lone surrogate, a 10**30 count, a 1e20 timestamp and a NUL byte among 400 concurrent callbacks."""
-    served = Served(_queued_job(ledger_url, tmp_path, 400), tmp_path, threads=16)
+    served = Served(queued_job(ledger_url, tmp_path, 400), tmp_path, threads=16)
     paths = _paths(ledger_url)
     hostile = {
         0: b'{"status": "completed", "note": "\\ud800 lone"}',
@@ -185,7 +172,7 @@ def test_a_slow_header_is_cut_off(tmp_path: Path) -> None:
     from batchqueue.http_serving import Limits
 
     served = Served(
-        _queued_job(f"sqlite:///{tmp_path / 'l.db'}", tmp_path, 2), tmp_path, limits=Limits(request_timeout=1)
+        queued_job(f"sqlite:///{tmp_path / 'l.db'}", tmp_path, 2), tmp_path, limits=Limits(request_timeout=1)
     )
     host, port = served.url.removeprefix("http://").split(":")
     try:
@@ -212,7 +199,7 @@ def test_health_answers_while_the_ledger_is_locked_and_callbacks_are_never_lost(
     """The ledger's write lock held for 90 s (longer than busy_timeout): every callback is answered
     within a second, and all of them are in the ledger once the lock is released."""
     db = tmp_path / "l.db"
-    served = Served(_queued_job(f"sqlite:///{db}", tmp_path, 120), tmp_path, threads=16)
+    served = Served(queued_job(f"sqlite:///{db}", tmp_path, 120), tmp_path, threads=16)
     paths = _paths(f"sqlite:///{db}")
     holder = sqlite3.connect(db, timeout=1, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
@@ -244,43 +231,15 @@ def test_health_answers_while_the_ledger_is_locked_and_callbacks_are_never_lost(
     assert slowest < 1.0, f"a callback took {slowest:.2f}s to be answered"
 
 
-def _serve_process(db: Path, port_file: Path, spool: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "batchqueue",
-            "serve",
-            "--port",
-            "0",
-            "--port-file",
-            str(port_file),
-            "--db",
-            str(db),
-            "--spool-dir",
-            str(spool),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _port(port_file: Path, proc: subprocess.Popen[str]) -> int:
-    _wait(lambda: (port_file.exists() and port_file.read_text() != "") or proc.poll() is not None, seconds=30)
-    assert proc.poll() is None, proc.communicate()
-    return int(port_file.read_text())
-
-
 def test_serve_as_a_process_spools_through_a_kill_9_and_the_next_serve_applies_it(tmp_path: Path) -> None:
     db = tmp_path / "l.db"
-    _queued_job(f"sqlite:///{db}", tmp_path, 30).engine.dispose()
+    queued_job(f"sqlite:///{db}", tmp_path, 30).engine.dispose()
     paths = _paths(f"sqlite:///{db}")
     spool = tmp_path / "spool"
-    first = _serve_process(db, tmp_path / "p1", spool)
+    first = serve_process(db, tmp_path / "p1", spool)
     holder = None
     try:
-        base = f"http://127.0.0.1:{_port(tmp_path / 'p1', first)}"
+        base = f"http://127.0.0.1:{served_port(tmp_path / 'p1', first)}"
         assert requests.post(base + paths[0], json=DETAILS, timeout=10).json() == {"ok": True, "recorded": True}
         holder = sqlite3.connect(db, timeout=1, isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")
@@ -296,9 +255,9 @@ def test_serve_as_a_process_spools_through_a_kill_9_and_the_next_serve_applies_i
             first.kill()
     done = sum(1 for r in ledger_rows_url(f"sqlite:///{db}") if r["outcome_status"])
     assert done == 1  # the rest were only in the spool when serve died
-    second = _serve_process(db, tmp_path / "p2", spool)
+    second = serve_process(db, tmp_path / "p2", spool)
     try:
-        _port(tmp_path / "p2", second)
+        served_port(tmp_path / "p2", second)
         _wait(lambda: sum(1 for r in ledger_rows_url(f"sqlite:///{db}") if r["outcome_status"]) == 30)
     finally:
         second.send_signal(signal.SIGINT)
@@ -308,3 +267,45 @@ def test_serve_as_a_process_spools_through_a_kill_9_and_the_next_serve_applies_i
     with sqlite3.connect(db) as conn:
         events = conn.execute("SELECT count(*) FROM outcome_events WHERE verdict = 'recorded'").fetchone()[0]
     assert events == 30  # applied exactly once
+
+
+#: The documented limit of a callback body (README, "Callbacks": 64 KiB).
+DOCUMENTED_LIMIT = 64 * 1024
+
+
+def _body_of(size: int) -> bytes:
+    """A callback body of exactly ``size`` bytes (JSON, padded with a note)."""
+    head, tail = b'{"status": "completed", "note": "', b'"}'
+    return head + b"n" * (size - len(head) - len(tail)) + tail
+
+
+def _chunked(body: bytes, size: int) -> Iterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start : start + size]
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked, one chunk", "chunked, 8-byte chunks"])
+def test_the_body_limit_is_exactly_the_documented_one(tmp_path: Path, framing: str) -> None:
+    """Through `batchqueue serve` itself: a body of exactly 64 KiB is taken, one byte more is 413."""
+    db = tmp_path / "l.db"
+    queued_job(f"sqlite:///{db}", tmp_path, 2).engine.dispose()
+    paths = _paths(f"sqlite:///{db}")
+    serve = serve_process(db, tmp_path / "port", tmp_path / "spool")
+    try:
+        base = f"http://127.0.0.1:{served_port(tmp_path / 'port', serve)}"
+
+        def post(path: str, body: bytes) -> requests.Response:
+            headers = {"Content-Type": "application/json"}
+            if framing == "content-length":
+                return requests.post(base + path, data=body, headers=headers, timeout=30)
+            chunk = len(body) if framing == "chunked, one chunk" else 8
+            return requests.post(base + path, data=_chunked(body, chunk), headers=headers, timeout=30)
+
+        at_limit = post(paths[0], _body_of(DOCUMENTED_LIMIT))
+        over = post(paths[1], _body_of(DOCUMENTED_LIMIT + 1))
+    finally:
+        serve.send_signal(signal.SIGINT)
+        serve.communicate(timeout=10)
+    assert at_limit.status_code == 200, at_limit.text
+    assert over.status_code == 413, over.text
+    assert [r["outcome_status"] for r in ledger_rows_url(f"sqlite:///{db}")] == ["completed", None]

@@ -6,6 +6,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -179,3 +180,65 @@ def test_malformed_status_replies_are_recorded_per_row_and_the_rest_settle(
         ).fetchall()
     assert {c for c, _ in errors} == {"2", "3", "5"}
     assert all(detail.startswith("unreadable status reply") for _, detail in errors)
+
+
+GOOD_STATUS = b'{"success": true, "call_details": {"status": "completed"}}'
+
+
+def _insight_answering(status: str, body_for: Callable[[str], bytes]) -> HttpServer:
+    """An 'Insight' that answers every status request with ``status`` and ``body_for(call id)``."""
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        body = body_for(environ["PATH_INFO"].rsplit("/", 1)[-1])
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return HttpServer(app, port=0)
+
+
+@pytest.mark.parametrize("output", ["json", "text"])
+@pytest.mark.parametrize(
+    ("status", "bad_ids", "extra", "code", "unreadable"),
+    [
+        ("200 OK", {"1", "2", "3", "4", "5"}, (), 4, 5),  # every reply unreadable: nothing was learned
+        ("200 OK", {"1", "2", "3", "4", "5"}, ("--until-final", "--interval", "0.2", "--deadline", "1"), 4, 5),
+        ("503 Service Unavailable", {"1", "2", "3", "4", "5"}, (), 4, 0),  # every request failed
+        ("200 OK", {"2", "4"}, (), 1, 2),  # some unreadable: finished, with problems
+    ],
+)
+def test_poll_says_how_many_replies_were_unreadable_and_never_exits_0_for_them(
+    tmp_path: Path,
+    run_cli: Run,
+    monkeypatch: pytest.MonkeyPatch,
+    output: str,
+    status: str,
+    bad_ids: set[str],
+    extra: tuple[str, ...],
+    code: int,
+    unreadable: int,
+) -> None:
+    db = _import(tmp_path, run_cli, 5)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE rows SET state = 'queued', call_id = CAST(id AS TEXT)")
+
+    def body(call_id: str) -> bytes:
+        return HOSTILE_STATUS["5"] if call_id in bad_ids else GOOD_STATUS
+
+    with _insight_answering(status, body) as server:
+        point_at_url(monkeypatch, server.url + "/api")
+        result = run_cli("poll", "1", "--rate", "0", *extra, *(["--json"] if output == "json" else []))
+    assert result.code == code, result.out + result.err
+    assert "Traceback" not in result.err
+    if output == "text":
+        if code == 4:
+            assert "no status reply could be read" in result.err
+        if unreadable and not extra:
+            assert f"{unreadable} unreadable" in result.err  # says how many, where the user reads
+        return
+    summary = result.json()
+    rounds = summary["rounds"]
+    assert (summary["unreadable"], summary["errors"]) == (unreadable * rounds, len(bad_ids) * rounds)
+    if code == 4:
+        assert (summary["exit_reason"], summary["recorded"]) == ("no_readable_reply", 0)
+    else:
+        assert (summary["exit_reason"], summary["recorded"]) == ("done", 5 - unreadable)

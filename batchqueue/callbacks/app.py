@@ -3,7 +3,8 @@
 ``POST /cb/<row id>/<token>``: the token is checked (:mod:`batchqueue.callbacks.tokens`) before the
 body is read; the body is parsed with bounds (:mod:`batchqueue.callbacks.call_details`); the
 callback is spooled and acknowledged (:mod:`batchqueue.callbacks.spooler`). ``GET`` on the same
-URL answers 200 (older Plum platforms probe a result URL before dialing). ``/health`` never waits
+URL answers 200 (older Plum platforms probe a result URL before dialing). A callback that could not
+be made durable (a full disk) is answered 503 with Retry-After, never 200. ``/health`` never waits
 on the ledger. Nothing here ever answers 500 for a client's doing, or logs a token.
 """
 
@@ -23,12 +24,22 @@ from batchqueue.ledger import Ledger
 
 log = logging.getLogger("batchqueue.callbacks")
 
+#: The largest callback body taken, in bytes (the README's 64 KiB): one byte more is answered 413.
 MAX_BODY = 64 * 1024
+#: What the HTTP server may receive of one body before this app sees it: a chunked body's framing
+#: counts there, so it is twice MAX_BODY (room for chunks of 8 bytes or more); this app then holds
+#: the body itself to MAX_BODY, however it was framed.
+MAX_BODY_ON_THE_WIRE = 2 * MAX_BODY
+#: Seconds a client is asked to wait before it tries a refused (503) callback again.
+RETRY_AFTER = 30
 
 
 def _reply(start_response: Callable[..., Any], status: str, body: dict[str, Any]) -> Iterable[bytes]:
     data = json.dumps(body).encode()
-    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data)))]
+    if status.startswith("503"):
+        headers.append(("Retry-After", str(RETRY_AFTER)))
+    start_response(status, headers)
     return [data]
 
 
@@ -39,7 +50,7 @@ class CallbackApp:
         self.ledger = ledger
         self.spooler = CallbackSpooler(ledger, spool_folder)
         self._tokens = TokenChecker(ledger)
-        #: Callbacks by verdict (recorded, spooled, refused), for ``/metrics``.
+        #: Callbacks by verdict (recorded, spooled, refused, unavailable: 503), for ``/metrics``.
         self.verdicts: Counter[str] = Counter()
         self._metrics: Callable[..., Iterable[bytes]] | None = None
 
@@ -54,11 +65,9 @@ class CallbackApp:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
         if path in ("/health", "/"):
             s = self.spooler
-            return _reply(
-                start_response,
-                "200 OK",
-                {"ok": True, "service": "batchqueue callbacks", "backlog": s.backlog, "applied": s.applied_count},
-            )
+            health = {"ok": True, "service": "batchqueue callbacks", "backlog": s.backlog, "applied": s.applied_count}
+            health |= {"quarantined": s.quarantined, "spool_error": s.spool_error}
+            return _reply(start_response, "200 OK", health)
         if path == "/metrics":
             if self._metrics is None:
                 from batchqueue.metrics import serve_registry, wsgi_app
@@ -96,6 +105,7 @@ class CallbackApp:
         try:
             verdict = self.spooler.submit(row_id, token, details)
         except (OSError, ValueError):
+            self.verdicts["unavailable"] += 1
             return _reply(start_response, "503 Service Unavailable", {"error": "cannot spool the callback; retry"})
         self.verdicts["refused" if verdict == "unknown" else verdict] += 1
         if verdict == "unknown":

@@ -27,13 +27,16 @@ _BATCH = 200
 
 @dataclass
 class PollSummary:
-    """Counts of one ``poll``; ``exit_reason`` is done, deadline, fatal_reply or interrupted."""
+    """Counts of one ``poll``; ``exit_reason`` is done, deadline, no_readable_reply, fatal_reply or
+    interrupted. ``errors`` counts the status replies that told nothing: ``unreadable`` ones (kept in
+    each row's outcome history) and failed requests (HTTP 5xx, timeouts)."""
 
     job_id: int
     checked: int = 0
     recorded: int = 0
     not_found: int = 0
     errors: int = 0
+    unreadable: int = 0
     remaining: int = 0
     rounds: int = 0
     exit_reason: ExitReason = ExitReason.DONE
@@ -108,6 +111,7 @@ class Poller:
                     else:
                         self.summary.errors += 1  # 5xx, timeouts: asked again next round
                 self.summary.errors += len(unreadable)
+                self.summary.unreadable += len(unreadable)
                 self.ledger.record_outcome_errors(unreadable, source="poll")
                 verdicts = self.ledger.apply_outcomes(found, source="poll")
                 self.summary.recorded += verdicts.count("recorded")
@@ -142,5 +146,23 @@ class Poller:
             if stop.wait(interval):
                 self.summary.exit_reason = ExitReason.INTERRUPTED
                 break
+        self._judge_errors()
         self.summary.outcomes = self.ledger.outcome_counts(self.job.id)
         return self.summary
+
+    def _judge_errors(self) -> None:
+        """Say how many replies told nothing; a poll that could read none of them did not finish."""
+        s = self.summary
+        if not s.errors or s.exit_reason not in (ExitReason.DONE, ExitReason.DEADLINE):
+            return
+        failed = s.errors - s.unreadable
+        what = (
+            f"{s.unreadable} unreadable (each kept in its row's outcome history), "
+            f"{failed} failed (HTTP 5xx, timeouts, no connection)"
+        )
+        if s.errors == s.checked:
+            s.exit_reason = ExitReason.NO_READABLE_REPLY
+            s.message = f"no status reply could be read ({s.checked} asked): {what}"
+            return
+        problems = f"{s.errors} of {s.checked} status replies could not be read: {what}"
+        s.message = f"{s.message}; {problems}" if s.message else problems

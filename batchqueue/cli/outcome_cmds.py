@@ -86,7 +86,7 @@ def poll(
 ) -> int:
     """Ask Insight for the status of JOB's queued calls that have no final outcome yet."""
     from batchqueue.callbacks.poller import PollSummary
-    from batchqueue.exits import EXIT_CODES, exit_code_for
+    from batchqueue.exits import EXIT_CODES, EXIT_FINISHED_WITH_PROBLEMS, EXIT_OK, ExitReason, exit_code_for
     from batchqueue.service.outcomes import PollRequest
     from batchqueue.service.outcomes import poll as ask
 
@@ -107,9 +107,13 @@ def poll(
             f"{summary.not_found}, errors {summary.errors}; still open {summary.remaining}"
         )
         click.echo("outcomes: " + (", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items())) or "none yet"))
-        if summary.message:
+        if summary.exit_reason is ExitReason.DONE and summary.message:
+            click.echo(f"finished, but {summary.message}; `batchqueue poll {job_id}` asks again", err=True)
+        elif summary.message:
             click.echo(f"stopped ({summary.exit_reason.value}): {summary.message}", err=True)
-    return code if code is not None else EXIT_CODES[summary.exit_reason]
+    if code is None:
+        code = EXIT_CODES[summary.exit_reason]
+    return EXIT_FINISHED_WITH_PROBLEMS if code == EXIT_OK and summary.errors else code
 
 
 @click.command()

@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from batchqueue.callbacks.app import CallbackApp
+from batchqueue.callbacks.app import MAX_BODY_ON_THE_WIRE, CallbackApp
 from batchqueue.callbacks.poller import Poller, PollSummary
 from batchqueue.callbacks.spool import spool_folder_for
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import BatchFatalError
 from batchqueue.exits import ExitReason
-from batchqueue.http_serving import HttpServer
+from batchqueue.http_serving import HttpServer, Limits
 from batchqueue.ledger import Ledger, Unproven, open_ledger
 from batchqueue.service.context import insight_client, ledger_for, target_of
 from batchqueue.settings import Settings
@@ -58,6 +58,7 @@ def serve(settings: Settings, request: ServeRequest) -> Serving:
             host=request.host,
             port=request.port,
             threads=request.threads,
+            limits=Limits(max_body=MAX_BODY_ON_THE_WIRE),
         )
         folder = request.spool_dir or spool_folder_for(ledger.path)
         try:
