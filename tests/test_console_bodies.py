@@ -170,3 +170,93 @@ def test_a_logged_in_upload_may_be_large_and_is_read_whole(running: Running, tmp
         conn.sendall(prepared.body if isinstance(prepared.body, bytes) else prepared.body.encode())
         answer = conn.recv(65536)
     assert answer.startswith(b"HTTP/1.1 201"), answer[:300]
+
+
+def _status_kb(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def _spooled_bytes(pid: int, folder: Path) -> int:
+    held = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(str(folder)):
+                held += os.stat(f"/proc/{pid}/fd/{fd}").st_size
+        except OSError:
+            continue
+    return held
+
+
+def test_ten_parallel_posts_to_login_hold_neither_disk_nor_memory_in_a_console_process(tmp_path: Path) -> None:
+    """The issue's case, in a real `batchqueue console` process: 10 parallel POSTs to /login, each
+    announcing (and trying to send) 40 MB, under an upload limit of 50 MB."""
+    import subprocess
+    import sys
+    import threading
+
+    spool = tmp_path / "server-temp"
+    spool.mkdir()
+    port_file = tmp_path / "port"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHQUEUE_")} | {"TMPDIR": str(spool)}
+    console = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "batchqueue", "console", "--port", "0", "--port-file", str(port_file)),
+            *("--db", str(tmp_path / "c.db"), "--max-upload-mb", "50"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (port_file.exists() and port_file.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        port = int(port_file.read_text())
+        rss_before = _status_kb(console.pid, "VmRSS")
+        size = 40 * 1024 * 1024
+        form = "application/x-www-form-urlencoded"
+        head = _head("POST", "/login", {"Content-Length": str(size), "Content-Type": form})
+        answers: list[bytes] = []
+        sent: list[int] = []
+
+        def attack() -> None:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+                conn.sendall(head)
+                done, piece = 0, b"x" * 256 * 1024
+                try:
+                    while done < size:
+                        conn.sendall(piece)
+                        done += len(piece)
+                except OSError:
+                    pass
+                sent.append(done)
+                answer = b""
+                try:
+                    while chunk := conn.recv(65536):
+                        answer += chunk
+                except OSError:
+                    pass
+                answers.append(answer)
+
+        threads = [threading.Thread(target=attack) for _ in range(10)]
+        for t in threads:
+            t.start()
+        most_spooled, most_rss = 0, rss_before
+        while any(t.is_alive() for t in threads):
+            most_spooled = max(most_spooled, _spooled_bytes(console.pid, spool))
+            most_rss = max(most_rss, _status_kb(console.pid, "VmRSS"))
+            time.sleep(0.01)
+        for t in threads:
+            t.join()
+        grown_kb = max(most_rss, _status_kb(console.pid, "VmRSS")) - rss_before
+    finally:
+        console.terminate()
+        console.wait(30)
+    assert most_spooled == 0
+    assert len(answers) == 10
+    assert all(a.startswith(b"HTTP/1.1 413") for a in answers), [a[:40] for a in answers]
+    assert max(sent) < size  # every one was cut off before it had sent its body
+    assert grown_kb < 20 * 1024, f"the console grew by {grown_kb} kB"

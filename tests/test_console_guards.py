@@ -73,9 +73,7 @@ def _state(running: Running) -> tuple[object, ...]:
         ledger.close()
 
 
-def test_every_state_changing_route_refuses_a_request_without_its_csrf_token(
-    running: Running, tmp_path: Path
-) -> None:
+def test_every_state_changing_route_refuses_a_request_without_its_csrf_token(running: Running, tmp_path: Path) -> None:
     session, _, upload_id = _prepared(running, tmp_path)
     before = _state(running)
     checked = set()
@@ -94,7 +92,8 @@ def test_every_state_changing_route_refuses_a_request_without_its_csrf_token(
             checked.add(rule.endpoint)
     # The enumeration found the routes a user changes things with, pages and API alike.
     assert {"pages.start", "api.start", "pages.cancel", "api.cancel", "pages.upload", "api.upload"} <= checked
-    assert {"pages.dnc_lists", "api.dnc_lists", "auth.logout", "auth.api_logout", "auth.login", "auth.api_login"} <= checked
+    assert {"pages.dnc_lists", "api.dnc_lists", "auth.logout", "auth.api_logout"} <= checked
+    assert {"auth.login", "auth.api_login"} <= checked
     assert running.console.ctx.supervisor.run_of(1) is None  # nothing was started
     assert _state(running) == before  # nothing changed: no audit entry, job, list entry or logout
     assert session.get(running.url + "/api/jobs", timeout=10).status_code == 200
@@ -126,6 +125,18 @@ def test_every_route_but_the_login_needs_a_live_session(running: Running, tmp_pa
     downloads = {"pages.report", "pages.fix_file", "api.report", "api.fix_file"}
     assert downloads <= checked
     assert session.get(running.url + "/api/jobs/1/report.csv", timeout=30).status_code == 200  # with a session
+
+
+def test_every_api_route_is_in_the_openapi_document(running: Running) -> None:
+    session, _ = api_session(running.url)
+    documented = session.get(running.url + "/api/openapi.json", timeout=10).json()["paths"]
+    for rule in _rules(running):
+        if not rule.rule.startswith("/api/") or rule.endpoint == "api.openapi":
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        assert path in documented, path
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
+            assert method.lower() in documented[path], (method, path)
 
 
 HOSTILE_NEXT = [

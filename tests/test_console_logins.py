@@ -99,6 +99,11 @@ def test_behind_a_trusted_proxy_each_forwarded_client_is_its_own(tmp_path: Path)
         codes = _fail(url, PER_USER_AND_CLIENT + 1, source="127.0.0.2", forwarded="192.0.2.1")
         assert codes == [401] * PER_USER_AND_CLIENT + [429]
         assert _login(url, USER, PASSWORD, source="127.0.0.2", forwarded="192.0.2.99").status_code == 429
+        # An IPv6 client is its /64: another address of the same network is the same client.
+        codes = _fail(url, PER_USER_AND_CLIENT, source="127.0.0.1", forwarded="2001:db8:1:2::1")
+        assert codes == [401] * PER_USER_AND_CLIENT
+        assert _login(url, USER, PASSWORD, source="127.0.0.1", forwarded="2001:db8:1:2::beef").status_code == 429
+        assert _login(url, USER, PASSWORD, source="127.0.0.1", forwarded="2001:db8:1:3::1").status_code == 200
     finally:
         stop_console(found)
 

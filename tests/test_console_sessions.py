@@ -50,9 +50,7 @@ def test_logging_out_ends_every_session_of_that_user_and_no_one_elses(running: R
     kept = dict(first.cookies)  # a copy of the cookie, as a thief (or a shared computer) keeps it
     assert _jobs(first, running.url) == _jobs(second, running.url) == _jobs(bob, running.url) == 200
 
-    out = first.post(
-        running.url + "/logout", headers={"X-CSRFToken": first_token}, timeout=10, allow_redirects=False
-    )
+    out = first.post(running.url + "/logout", headers={"X-CSRFToken": first_token}, timeout=10, allow_redirects=False)
     assert out.status_code == 302
     assert _jobs(None, running.url, kept) == 401  # the old cookie is dead
     assert _jobs(second, running.url) == 401  # and so is the same user's other session
@@ -196,8 +194,10 @@ def test_the_session_key_is_never_printed_or_logged(tmp_path: Path) -> None:
     port_file = tmp_path / "port"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHQUEUE_")}
     console = subprocess.Popen(
-        [sys.executable, "-m", "batchqueue", "--log-level", "debug", "console", "--port", "0"]
-        + ["--port-file", str(port_file), "--db", str(tmp_path / "console.db")],
+        [
+            *(sys.executable, "-m", "batchqueue", "--log-level", "debug", "console", "--port", "0"),
+            *("--port-file", str(port_file), "--db", str(tmp_path / "console.db")),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

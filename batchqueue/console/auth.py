@@ -14,6 +14,7 @@ password.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from typing import Any
@@ -61,8 +62,18 @@ def _given_name() -> str:
 
 
 def client() -> str:
-    """Who is asking: its address (as the trusted proxy forwarded it, when there is one)."""
-    return get_remote_address()[:64]
+    """Who is asking: its address (as the trusted proxy forwarded it, when there is one); an IPv6
+    client is its /64 network (one subscriber's, which it can fill with addresses at will)."""
+    address = get_remote_address().strip("[]")
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def client_and_user() -> str:
