@@ -209,7 +209,7 @@ HOSTILE_NUMBERS = [
     "9" * 5000,
     "",
 ]
-NUMERIC_FIELDS = ("page", "header_row", "concurrency", "rate", "summary", "after")
+NUMERIC_FIELDS = ("page", "header_row", "concurrency", "rate", "summary", "after", "calling_hours")
 
 
 def test_no_numeric_parameter_of_any_route_makes_the_console_fail(running: Running, tmp_path: Path) -> None:

@@ -216,3 +216,40 @@ def test_the_session_key_is_never_printed_or_logged(tmp_path: Path) -> None:
     key = key_file.read_text().strip()
     assert len(key) >= 32
     assert key not in out.decode() + err.decode()
+
+
+def test_users_and_their_session_versions_on_both_ledgers(ledger_url: str) -> None:
+    """The console's side of the ledger, the same on SQLite and PostgreSQL."""
+    from batchqueue.ledger import open_ledger
+    from batchqueue.service import users
+
+    settings = Settings(db_url=ledger_url)
+    assert users.add_user(settings, USER, PASSWORD) is True
+    assert users.add_user(settings, OTHER, OTHER_PASSWORD) is True
+    ledger = open_ledger(ledger_url)
+    try:
+        first = users.log_in(ledger, USER, PASSWORD)
+        assert first is not None
+        assert users.log_in(ledger, USER, "not the password") is None
+        assert users.log_in(ledger, "nobody", PASSWORD) is None
+        assert users.session_is_current(ledger, USER, first)
+        assert not users.session_is_current(ledger, USER, first + 1)
+        assert not users.session_is_current(ledger, USER, str(first))  # a version is a number, not text
+        assert not users.session_is_current(ledger, USER, True)
+        users.end_sessions(ledger, USER)
+        assert not users.session_is_current(ledger, USER, first)
+        second = users.log_in(ledger, USER, PASSWORD)
+        assert second is not None
+        assert second != first
+        bob = users.log_in(ledger, OTHER, OTHER_PASSWORD)
+        assert users.add_user(settings, USER, "a brand new password") is False  # a new password...
+        assert not users.session_is_current(ledger, USER, second)  # ...ends the sessions
+        assert users.session_is_current(ledger, OTHER, bob)  # of that user only
+        assert [u.name for u in users.list_users(settings)] == [USER, OTHER]
+        users.remove_user(settings, USER)
+        assert users.log_in(ledger, USER, "a brand new password") is None
+        assert [u.name for u in users.list_users(settings)] == [OTHER]
+        with pytest.raises(UsageError):
+            users.remove_user(settings, USER)
+    finally:
+        ledger.close()

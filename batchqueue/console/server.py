@@ -32,6 +32,7 @@ from batchqueue.console.app import DEFAULT_MAX_UPLOAD, ConsoleContext, create_ap
 from batchqueue.errors import UsageError
 from batchqueue.http_serving import BodyLimit, HttpServer, Limits
 from batchqueue.ledger import open_ledger
+from batchqueue.logs import register_secret
 from batchqueue.private_files import private_folder, secret_key
 from batchqueue.service.supervised import Supervisor
 from batchqueue.service.users import session_is_current
@@ -145,6 +146,7 @@ def serve_console(settings: Settings, request: ConsoleRequest) -> Console:
     """Bind the console (and the callback receiver beside it) on ``request.host:port``."""
     folder = _folder_for(settings, request.folder)
     key = secret_key(folder / SESSION_KEY)
+    register_secret(key.hex())  # never in a log line, whatever logs it
     (folder / "uploads").mkdir(exist_ok=True)
     ledger = open_ledger(settings.db_url, create=True)
     callbacks: CallbackApp | None = None
