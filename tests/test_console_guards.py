@@ -7,6 +7,7 @@ but the login's needs a live session, and no numeric parameter of any route make
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
@@ -101,29 +102,48 @@ def test_every_state_changing_route_refuses_a_request_without_its_csrf_token(run
 
 def test_every_route_but_the_login_needs_a_live_session(running: Running, tmp_path: Path) -> None:
     session, _, upload_id = _prepared(running, tmp_path)
+    # Three callers without a live session, each with a valid CSRF token of its own session (so
+    # that a POST is refused for want of a login, not of a token): none at all, an anonymous one,
+    # and one whose user has logged out since.
+    anonymous = client_session()
+    anonymous_token = anonymous.get(running.url + "/api/session", timeout=10).json()["csrf_token"]
     add_user(running.settings, "bob", "another good password")
     logged_out, logged_out_token = api_session(running.url, "bob", "another good password")
     stale = dict(logged_out.cookies)
     logged_out.post(running.url + "/api/logout", headers={"X-CSRFToken": logged_out_token}, timeout=10)
+    callers = [({}, ""), (dict(anonymous.cookies), anonymous_token), (stale, logged_out_token)]
+    before = _state(running)
     checked = set()
     for rule in _rules(running):
         if rule.endpoint in OPEN_ENDPOINTS:
             continue
         for method in sorted((rule.methods or set()) & {"GET", *STATE_CHANGING}):
             path = _path(rule, upload_id=upload_id)
-            for cookies in ({}, stale):
-                reply = requests.request(method, running.url + path, cookies=cookies, timeout=30, allow_redirects=False)
+            for cookies, token in callers:
+                if method != "GET" and not token:
+                    continue  # refused by the CSRF check (the test above)
+                reply = requests.request(
+                    method,
+                    running.url + path,
+                    cookies=cookies,
+                    headers={"X-CSRFToken": token} if token else {},
+                    json={"confirm": True},
+                    timeout=30,
+                    allow_redirects=False,
+                )
                 if path.startswith("/api/"):
-                    assert reply.status_code in (401, 400), (method, path, reply.status_code)
+                    assert reply.status_code == 401, (method, path, reply.status_code)
                 else:
-                    assert reply.status_code in (302, 400), (method, path, reply.status_code)
-                    if reply.status_code == 302:
-                        assert urlsplit(reply.headers["Location"]).path == "/login"
+                    assert reply.status_code == 302, (method, path, reply.status_code)
+                    assert urlsplit(reply.headers["Location"]).path == "/login"
                 assert "bq_row" not in reply.text  # no report, no fix file
                 assert "617555" not in reply.text  # no contact's number
             checked.add(rule.endpoint)
     downloads = {"pages.report", "pages.fix_file", "api.report", "api.fix_file"}
     assert downloads <= checked
+    assert {"pages.start", "api.start", "api.cancel", "auth.api_logout"} <= checked
+    assert _state(running)[:3] == before[:3]  # no audit entry, job or list entry was made
+    assert running.console.ctx.supervisor.run_of(1) is None
     assert session.get(running.url + "/api/jobs/1/report.csv", timeout=30).status_code == 200  # with a session
 
 
@@ -209,6 +229,7 @@ HOSTILE_NUMBERS = [
     "9" * 5000,
     "",
 ]
+JSON_VALUES: list[Any] = [2**64, 10**30, -1, 0, 1.5, 1e308, float("inf"), float("nan"), True, None, [], {}, [1]]
 NUMERIC_FIELDS = ("page", "header_row", "concurrency", "rate", "summary", "after", "calling_hours")
 
 
@@ -242,6 +263,22 @@ def test_no_numeric_parameter_of_any_route_makes_the_console_fail(running: Runni
                     seen.add(reply.status_code)
                     assert reply.status_code < 500, (method, path, value, reply.text[:300])
                     assert "Traceback" not in reply.text
+        if running.console.ctx.supervisor.run_of(1) is not None:
+            running.console.ctx.supervisor.wait(1, 60)
+    # JSON bodies whose numbers are JSON numbers, or not numbers at all.
+    for rule in _rules(running):
+        if not rule.rule.startswith("/api/") or "POST" not in (rule.methods or set()) or "logout" in rule.rule:
+            continue
+        for value in JSON_VALUES:
+            body = dict.fromkeys(NUMERIC_FIELDS, value) | {"confirm": True, "survey": "4242", "instance": "1"}
+            reply = session.post(
+                running.url + _path(rule, upload_id=upload_id),
+                data=json.dumps(body),  # NaN and Infinity as Python writes them
+                headers={"X-CSRFToken": token, "Content-Type": "application/json"},
+                timeout=30,
+            )
+            seen.add(reply.status_code)
+            assert reply.status_code < 500, (rule.rule, value, reply.text[:300])
         if running.console.ctx.supervisor.run_of(1) is not None:
             running.console.ctx.supervisor.wait(1, 60)
     assert 400 in seen
