@@ -17,16 +17,19 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, Response, current_app, g, redirect, render_template, request, session, url_for
 from flask_limiter import RequestLimit
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_cookie
 
 from batchqueue.console.app import context
+from batchqueue.ledger import Ledger
 from batchqueue.service import audit, users
 from batchqueue.untrusted import printable
 
@@ -103,12 +106,36 @@ def _need_login() -> Any:
     return redirect(url_for("auth.login", next=request.full_path if request.query_string else request.path))
 
 
+def session_is_live(ledger: Ledger, data: Mapping[str, Any]) -> bool:
+    """Whether a session (its user and version) has not ended."""
+    return users.session_is_current(ledger, data.get("user"), data.get("version"))
+
+
+class SessionCookies:
+    """The session a ``Cookie`` header carries, read outside any request (the HTTP server asks
+    before it reads a body): None unless its signature and age hold."""
+
+    def __init__(self, app: Flask) -> None:
+        self._serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+        self._name = str(app.config["SESSION_COOKIE_NAME"])
+        self._max_age = int(app.permanent_session_lifetime.total_seconds())
+
+    def read(self, header: str) -> dict[str, Any] | None:
+        signed = parse_cookie(header).get(self._name)
+        if not signed or self._serializer is None:
+            return None
+        try:
+            found = self._serializer.loads(signed, max_age=self._max_age)
+        except Exception:  # forged, expired or garbled (itsdangerous.BadData, and its decoders' errors)
+            return None
+        return found if isinstance(found, dict) else None
+
+
 def _live_user() -> str | None:
-    name = session.get("user")
-    if name is None:
+    if session.get("user") is None:
         return None
-    if users.session_is_current(context().ledger, name, session.get("version")):
-        return str(name)
+    if session_is_live(context().ledger, session):
+        return str(session["user"])
     session.clear()  # ended (logged out, new password, user removed): the browser forgets it too
     return None
 

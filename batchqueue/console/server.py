@@ -23,19 +23,18 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.exceptions import HTTPException
-from werkzeug.http import parse_cookie
 
 from batchqueue.callbacks.app import MAX_BODY as CALLBACK_MAX_BODY
 from batchqueue.callbacks.app import CallbackApp
 from batchqueue.callbacks.spool import spool_folder_for
 from batchqueue.console.app import DEFAULT_MAX_UPLOAD, ConsoleContext, create_app
+from batchqueue.console.auth import SessionCookies, session_is_live
 from batchqueue.errors import UsageError
 from batchqueue.http_serving import BodyLimit, HttpServer, Limits
 from batchqueue.ledger import open_ledger
 from batchqueue.logs import register_secret
 from batchqueue.private_files import private_folder, secret_key
 from batchqueue.service.supervised import Supervisor
-from batchqueue.service.users import session_is_current
 from batchqueue.settings import Settings
 
 log = logging.getLogger("batchqueue.console")
@@ -108,19 +107,7 @@ def _folder_for(settings: Settings, given: Path | None) -> Path:
 
 def _body_limit(app: Flask, ctx: ConsoleContext) -> BodyLimit:
     """The largest body a request may send, decided on its line and headers (before its body)."""
-    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
-    cookie_name = str(app.config["SESSION_COOKIE_NAME"])
-    max_age = int(app.permanent_session_lifetime.total_seconds())
-
-    def session_of(headers: Mapping[str, str]) -> dict[str, Any] | None:
-        signed = parse_cookie(headers.get("COOKIE", "")).get(cookie_name)
-        if not signed or serializer is None:
-            return None
-        try:
-            found = serializer.loads(signed, max_age=max_age)
-        except Exception:  # forged, expired or garbled (itsdangerous.BadData and the decoders' errors)
-            return None
-        return found if isinstance(found, dict) else None
+    cookies = SessionCookies(app)
 
     def upload_route(method: str, path: str) -> bool:
         try:
@@ -132,10 +119,10 @@ def _body_limit(app: Flask, ctx: ConsoleContext) -> BodyLimit:
     def limit(method: str, path: str, headers: Mapping[str, str]) -> int:
         if path.startswith(CALLBACK_PREFIX):
             return CALLBACK_MAX_BODY
-        session = session_of(headers)
+        session = cookies.read(headers.get("COOKIE", ""))
         if session is None:
             return SMALL_BODY
-        if upload_route(method, path) and session_is_current(ctx.ledger, session.get("user"), session.get("version")):
+        if upload_route(method, path) and session_is_live(ctx.ledger, session):
             return ctx.max_upload + FORM_BODY
         return FORM_BODY
 
