@@ -8,39 +8,90 @@ sends a header one byte a minute, can keep real callbacks out. :class:`GuardedSe
 - a per-client limit: a client over ``per_client`` connections has its oldest waiting ones
   closed to make room, so a flood from one address never locks anyone out, itself included;
 - a high-water mark: near ``connection_limit`` the oldest waiting connections are closed;
-- small header and body limits (waitress itself answers 413 above them, before reading a body).
+- small header and body limits (waitress itself answers 413 above them, before reading a body);
+  ``Limits.body_limit`` lowers the body limit per request, decided on its request line and headers
+  before any byte of its body is read (waitress reads, and spools to disk, a whole body before it
+  calls the application: a check inside the application would come too late);
+- a trusted proxy (``trusted_proxy``): only a connection from that address may say, in
+  ``X-Forwarded-For`` (read from the right), which client it forwards; the application then sees
+  that client as ``REMOTE_ADDR``. Without it the header is removed before the application sees it.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher
 
 from batchqueue.errors import UsageError
 
+log = logging.getLogger("batchqueue.http")
+
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+#: The largest body a request may send, given its method, its path (as ``PATH_INFO``) and its
+#: headers (as waitress holds them: ``CONTENT_TYPE``, ``COOKIE``…). Called before its body is read.
+BodyLimit = Callable[[str, str, Mapping[str, str]], int]
 
 
 @dataclass(frozen=True)
 class Limits:
     """What one connection and one client may hold of the server."""
 
+    #: The largest body any request may send.
     max_body: int = 64 * 1024
     max_header: int = 16 * 1024
     request_timeout: float = 15.0
     per_client: int = 64
     connection_limit: int = 1000
+    #: A smaller limit for a request, decided on its headers (never above ``max_body``).
+    body_limit: BodyLimit | None = None
+
+
+class _Parser(HTTPRequestParser):
+    """waitress's parser, with the body limit of each request decided once its headers are in."""
+
+    body_limit: BodyLimit | None = None
+    #: One copy of the server's adjustments per lowered limit (waitress reads the limit from them).
+    _lowered: dict[int, Adjustments] = {}  # noqa: RUF012  # set per server class by _guarded
+
+    def parse_header(self, header_plus: bytes) -> None:
+        super().parse_header(header_plus)
+        if self.body_limit is None:
+            return
+        # waitress compares the Content-Length (and, for a chunked body, the bytes received so far)
+        # with the adjustments' limit right after this returns: a lower one refuses it before its body.
+        command: Any = self.command  # the stubs say bytes; waitress 3 has decoded it (latin-1)
+        method = command.decode("latin-1") if isinstance(command, bytes) else str(command)
+        try:
+            limit = self.body_limit(method, getattr(self, "path", ""), self.headers)
+        except Exception:  # a bug in the check: no body at all rather than any body
+            log.exception("the body limit of a %s request could not be decided; refusing its body", method)
+            limit = 0
+        if limit < self.adj.max_request_body_size:
+            lowered = self._lowered.get(limit)
+            if lowered is None:
+                lowered = copy.copy(self.adj)
+                lowered.max_request_body_size = limit
+                self._lowered[limit] = lowered
+            self.adj = lowered
+
+    def received(self, data: bytes) -> int:
+        consumed: int = super().received(data)
+        if self.error is not None:
+            self.expect_continue = False  # never invite the body of a refused request
+        return consumed
 
 
 class _Channel(HTTPChannel):
@@ -132,11 +183,21 @@ class HttpServer:
         threads: int = 16,
         quiet: bool = False,
         limits: Limits | None = None,
+        trusted_proxy: str | None = None,
     ) -> None:
         if quiet:
             logging.getLogger("waitress").setLevel(logging.CRITICAL)
         limits = limits or Limits()
         _check_free(host, port)
+        # X-Forwarded-For, read from the right, believed only from the trusted proxy's own address;
+        # waitress removes it (and the other X-Forwarded-* headers) from every other request.
+        proxy: dict[str, Any] = {"clear_untrusted_proxy_headers": True}
+        if trusted_proxy:
+            proxy |= {
+                "trusted_proxy": trusted_proxy,
+                "trusted_proxy_count": 1,
+                "trusted_proxy_headers": {"x-forwarded-for"},
+            }
         try:
             adj = Adjustments(
                 host=host,
@@ -150,6 +211,7 @@ class HttpServer:
                 max_request_header_size=limits.max_header,
                 expose_tracebacks=False,
                 ident="batchqueue",
+                **proxy,
             )
             dispatcher = ThreadedTaskDispatcher()
             dispatcher.set_thread_count(threads)
@@ -193,4 +255,7 @@ class HttpServer:
 
 
 def _guarded(limits: Limits) -> type[GuardedServer]:
-    return type("GuardedServer", (GuardedServer,), {"limits": limits})
+    body_limit = staticmethod(limits.body_limit) if limits.body_limit is not None else None
+    parser = type("_Parser", (_Parser,), {"body_limit": body_limit, "_lowered": {}})
+    channel = type("_Channel", (_Channel,), {"parser_class": parser})
+    return type("GuardedServer", (GuardedServer,), {"limits": limits, "channel_class": channel})

@@ -42,7 +42,9 @@ def test_a_script_uploads_checks_imports_sends_and_downloads_through_the_api(
     job = imported.json()["job_id"]
     started = session.post(f"{running.url}/api/jobs/{job}/start", json={"concurrency": 4}, **post)
     assert started.status_code == 202
-    assert started.json()["running"] in (True, False)
+    assert started.json()["started_by"] == USER
+    assert started.json()["running"] is True  # the reply comes as the process starts
+    assert started.json()["exit_code"] is None
     assert running.console.ctx.supervisor.wait(job, 60) == 0
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -101,10 +103,10 @@ def test_logins_are_rate_limited(running: Running) -> None:
             headers={"X-CSRFToken": token},
             timeout=10,
         ).status_code
-        for i in range(12)
+        for i in range(7)
     ]
-    assert codes[:10] == [401] * 10
-    assert codes[10:] == [429, 429]
+    assert codes[:5] == [401] * 5  # 5 failed logins a minute for one user name from one client (README)
+    assert codes[5:] == [429, 429]
     # Even the right password waits out the limit.
     right = session.post(
         running.url + "/api/login",

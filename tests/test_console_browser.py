@@ -257,3 +257,23 @@ def test_formula_cells_of_an_upload_are_shown_as_text(running: Running, browser:
     assert not table.find_elements(By.TAG_NAME, "a")
     assert not table.find_elements(By.TAG_NAME, "script")
     shot(browser, "10-check-formulas")
+
+
+def test_an_upload_keeps_its_own_name_and_logging_out_ends_the_session(
+    running: Running, browser: WebDriver, tmp_path: Path
+) -> None:
+    file = write_csv(tmp_path / "данные клиентов.csv", [["phone", "name"], ["617-555-0101", "Аня"]])
+    log_in(browser, running.url)
+    upload(browser, running.url, file)
+    assert browser.find_element(By.CSS_SELECTOR, "h1 .file").text == file.name  # the user's own name
+    cookie = next(c for c in browser.get_cookies() if c["name"] == "batchqueue_session")
+    browser.find_element(By.CSS_SELECTOR, "form.who button").click()
+    wait(browser, lambda b: "/login" in b.current_url)
+    shot(browser, "11-logged-out")
+    browser.get(running.url + "/jobs")
+    wait(browser, lambda b: "/login" in b.current_url)  # the session has ended
+    # A copy of the cookie taken before logging out opens nothing either.
+    kept = requests.get(
+        running.url + "/api/jobs", cookies={cookie["name"]: cookie["value"]}, timeout=10, allow_redirects=False
+    )
+    assert kept.status_code == 401

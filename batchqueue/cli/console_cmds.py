@@ -1,9 +1,11 @@
-"""``console`` (the web console, with the callback endpoint beside it) and ``user add``."""
+"""``console`` (the web console, with the callback endpoint beside it) and ``user add|list|remove``."""
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -25,7 +27,8 @@ DEMO_USER = "demo"
 @click.option(
     "--folder",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Uploads and run logs (default: beside an SQLite ledger, else ./batchqueue-console).",
+    help="Where to keep uploads, run logs and the session key: in a private subfolder "
+    "batchqueue-console made inside it (default: beside an SQLite ledger, else ./batchqueue-console).",
 )
 @click.option(
     "--max-upload-mb",
@@ -33,6 +36,13 @@ DEMO_USER = "demo"
     default=DEFAULTS.console_max_upload_mb,
     show_default=True,
     help="Largest spreadsheet accepted.",
+)
+@click.option(
+    "--trusted-proxy",
+    metavar="ADDRESS",
+    callback=lambda _ctx, _param, value: _ip_address(value),
+    help="The reverse proxy's address: its X-Forwarded-For header (read from the right) names each "
+    "client, for the login limits; from any other address the header is ignored.",
 )
 @click.option(
     "--demo",
@@ -48,6 +58,7 @@ def console(
     public_url: str | None,
     folder: Path | None,
     max_upload_mb: int,
+    trusted_proxy: str | None,
     demo: bool,
     ca_bundle: str | None,
     profile: str | None,
@@ -90,6 +101,7 @@ def console(
         folder=folder,
         public_url=base_url(public_url, where="--public-url") if public_url else None,
         max_upload=max_upload_mb * 1024 * 1024,
+        trusted_proxy=trusted_proxy,
     )
     served = serve_console(config, request)
     if demo and request.public_url is None:
@@ -110,6 +122,16 @@ def console(
     return 0
 
 
+def _ip_address(value: str | None) -> str | None:
+    """An IP address as waitress compares it with a connection's (its canonical text)."""
+    if value is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an IP address (such as 10.0.0.5)") from None
+
+
 @click.group()
 def user() -> None:
     """The web console's users."""
@@ -122,7 +144,8 @@ def user() -> None:
 )
 @db_option
 def user_add(name: str, password_stdin: bool, db: str | None) -> int:
-    """Create a console user NAME (or give it a new password); the password is asked for, never an option."""
+    """Create a console user NAME, or give NAME a new password (which ends every session of NAME);
+    the password is asked for, never an option."""
     from batchqueue.service.users import add_user
 
     if password_stdin:
@@ -130,7 +153,35 @@ def user_add(name: str, password_stdin: bool, db: str | None) -> int:
     else:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
     created = add_user(settings(db), name, password)
-    click.echo(f"user {name} {'created' if created else 'has a new password'}")
+    click.echo(f"user {name} created" if created else f"user {name} has a new password; their sessions have ended")
+    return 0
+
+
+@user.command("list")
+@db_option
+def user_list(db: str | None) -> int:
+    """The console's users, and when each was made."""
+    from batchqueue.service.users import list_users
+
+    found = list_users(settings(db))
+    if not found:
+        click.echo("no console users yet (batchqueue user add NAME makes one)")
+        return 0
+    click.echo(f"{'user':<24} created")
+    for each in found:
+        click.echo(f"{each.name:<24} {time.strftime('%Y-%m-%d %H:%M', time.localtime(each.created_at))}")
+    return 0
+
+
+@user.command("remove")
+@click.argument("name")
+@db_option
+def user_remove(name: str, db: str | None) -> int:
+    """Remove console user NAME: it can no longer log in, and every session of it ends at once."""
+    from batchqueue.service.users import remove_user
+
+    remove_user(settings(db), name)
+    click.echo(f"user {name} removed; their sessions have ended")
     return 0
 
 

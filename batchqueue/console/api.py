@@ -4,16 +4,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, g, request
 
 from batchqueue.console import pages
-from batchqueue.console.app import context
+from batchqueue.console.app import context, public_message
 from batchqueue.console.forms import run_options, save_upload, spec_from, uploaded
 from batchqueue.console.openapi import document
 from batchqueue.console.pages import operator, problem_filter
 from batchqueue.errors import UsageError
+from batchqueue.intake.importer import LoadResult
 from batchqueue.periods import parse_period
 from batchqueue.service import audit, dnc, job_page, loading
 from batchqueue.service.supervised import SupervisedRun
@@ -71,6 +73,12 @@ def _summary(s: job_page.JobSummary) -> dict[str, Any]:
     }
 
 
+def _shown(result: LoadResult, path: Path) -> dict[str, Any]:
+    """A check's or an import's result, naming the upload by its own name (never where it is kept)."""
+    folders = context().folders()
+    return result.as_dict() | {"file": path.name, "warnings": [public_message(w, folders) for w in result.warnings]}
+
+
 @blueprint.route("/openapi.json")
 def openapi() -> Any:
     return document()
@@ -113,7 +121,7 @@ def upload() -> Any:
 def check(upload_id: str) -> Any:
     path = uploaded(context().upload_dir, upload_id)
     result = loading.check(loading.CheckRequest(path, spec_from(_body()), max_problems=50))
-    return result.as_dict()
+    return _shown(result, path)
 
 
 @blueprint.route("/uploads/<upload_id>/import", methods=["POST"])
@@ -126,7 +134,7 @@ def import_upload(upload_id: str) -> Any:
     result = operator().import_file(
         path, path.name, spec_from(body), survey, instance, calling_hours=str(body.get("calling_hours") or "")
     )
-    return result.as_dict(), 201 if result.created else 200
+    return _shown(result, path), 201 if result.created else 200
 
 
 @blueprint.route("/jobs/<int:job_id>/start", methods=["POST"])

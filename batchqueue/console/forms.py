@@ -1,22 +1,59 @@
-"""What a console form (or an API call's JSON) says, turned into the service layer's requests."""
+"""What a console form (or an API call's JSON) says, turned into the service layer's requests.
+
+Every number is read strictly (ASCII digits, within its range; anything else is a UsageError, a
+400 naming the field), and an upload's name is kept as the user wrote it wherever a file name can
+hold it safely.
+"""
 
 from __future__ import annotations
 
+import math
+import re
 import secrets
+import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from werkzeug.datastructures import FileStorage, MultiDict
-from werkzeug.utils import secure_filename
 
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.service.supervised import RunOptions
+from batchqueue.untrusted import INT64_MAX, printable
 
 _UPLOAD_ID_LENGTH = 22
 KINDS = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls", ".ods")
+#: The most runs a console run may send at once.
+MAX_CONCURRENCY = 64
+#: Bytes of an upload's name on disk (file systems allow 255).
+MAX_NAME_BYTES = 200
+#: Names Windows keeps for devices (a file so named cannot be opened there, whatever its extension).
+_RESERVED = re.compile(r"(CON|PRN|AUX|NUL|CLOCK\$|COM[0-9¹²³]|LPT[0-9¹²³])", re.IGNORECASE)
+#: Unicode categories a file name never keeps: controls, format characters (bidirectional overrides
+#: that make "exe.csv" look like "csv.exe"), surrogates, private use, unassigned, line separators.
+_UNSAFE_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+
+
+def whole_number(value: object, name: str, *, low: int = 0, high: int = INT64_MAX) -> int:
+    """``value`` as a whole number from ``low`` to ``high`` (ASCII digits only), else a UsageError."""
+    text = str(value).strip()
+    if text.isascii() and text.isdigit() and len(text) <= len(str(high)) and low <= int(text) <= high:
+        return int(text)
+    raise UsageError(f"{name} {printable(str(value), 24)!r}: a whole number from {low} to {high}")
+
+
+def positive_number(value: object, name: str) -> float:
+    """``value`` as a finite number above 0 (such as 2.5), else a UsageError."""
+    text = str(value).strip()
+    try:
+        number = float(text) if text.isascii() and len(text) <= 32 else math.nan
+    except ValueError:
+        number = math.nan
+    if math.isfinite(number) and number > 0:
+        return number
+    raise UsageError(f"{name} {printable(str(value), 24)!r}: a number above 0, such as 2.5")
 
 
 def _text(form: Mapping[str, Any], key: str) -> str | None:
@@ -37,8 +74,12 @@ def _list(form: MultiDict[str, Any] | Mapping[str, Any], key: str) -> list[str]:
 def spec_from(form: MultiDict[str, Any] | Mapping[str, Any]) -> MappingSpec:
     """The mapping a check page's dropdowns (or an API body) chose; unset fields are detected."""
     header_row = _text(form, "header_row")
-    if header_row is not None and not header_row.isdigit():
-        raise UsageError(f"header row {header_row!r}: give the spreadsheet's row number, such as 3")
+    try:
+        row = whole_number(header_row, "header row", low=1) if header_row is not None else None
+    except UsageError:
+        raise UsageError(
+            f"header row {printable(str(header_row), 24)!r}: give the spreadsheet's row number, such as 3"
+        ) from None
     phones = {c.strip() for c in (_text(form, "phone_column") or "").split(",")}
     metadata = [c for c in _list(form, "metadata") if c not in phones]  # a new phone column is no metadata
     choose_metadata = _text(form, "metadata_chosen") is not None  # the form's metadata boxes were shown
@@ -48,34 +89,52 @@ def spec_from(form: MultiDict[str, Any] | Mapping[str, Any]) -> MappingSpec:
         region_column=_text(form, "region_column"),
         timezone_column=_text(form, "timezone_column"),
         sheet=_text(form, "sheet"),
-        header_row=int(header_row) if header_row else None,
+        header_row=row,
         metadata=tuple(metadata) if metadata or choose_metadata else None,
         no_metadata=True if choose_metadata and not metadata else None,
     )
 
 
 def run_options(form: Mapping[str, Any], public_url: str | None) -> RunOptions:
-    try:
-        concurrency = int(_text(form, "concurrency") or DEFAULTS.console_concurrency)
-        rate = _text(form, "rate")
-        return RunOptions(
-            concurrency=max(1, min(concurrency, 64)),
-            rate=float(rate) if rate is not None else None,
-            hold_until_window=_text(form, "hold_until_window") is not None,
-            public_url=public_url,
-        )
-    except ValueError:
-        raise UsageError("concurrency and rate must be numbers") from None
+    concurrency = _text(form, "concurrency")
+    rate = _text(form, "rate")
+    return RunOptions(
+        concurrency=whole_number(concurrency, "concurrency", low=1, high=MAX_CONCURRENCY)
+        if concurrency is not None
+        else DEFAULTS.console_concurrency,
+        rate=positive_number(rate, "rate") if rate is not None else None,
+        hold_until_window=_text(form, "hold_until_window") is not None,
+        public_url=public_url,
+    )
+
+
+def disk_name(given: str) -> str:
+    """An upload's name as it is kept on disk: the user's own name wherever it is safe (any script,
+    spaces, punctuation), its folder part dropped, unsafe characters as ``_``, no leading dot, no
+    device name, at most ``MAX_NAME_BYTES`` bytes with its extension kept; "" without a known kind."""
+    name = unicodedata.normalize("NFC", given)
+    name = re.split(r"[/\\]", name)[-1]  # a browser may send a whole path, such as C:\Users\ana\list.csv
+    name = "".join("_" if unicodedata.category(c) in _UNSAFE_CATEGORIES else c for c in name)
+    stem, dot, extension = name.rpartition(".")
+    if not dot or "." + extension.lower() not in KINDS:
+        return ""
+    stem = stem.strip(" .")
+    if _RESERVED.fullmatch(stem.split(".")[0].strip()):
+        stem = "_" + stem
+    room = MAX_NAME_BYTES - len(extension.encode()) - 1
+    stem = stem.encode()[:room].decode("utf-8", "ignore").rstrip(" .") or "upload"
+    return f"{stem}.{extension}"
 
 
 def save_upload(upload: FileStorage | None, folder: Path) -> tuple[str, Path]:
     """An uploaded spreadsheet stored under a fresh, unguessable id; (id, path)."""
     if upload is None or not upload.filename:
         raise UsageError("choose a CSV or Excel file to upload")
-    name = secure_filename(upload.filename) or "upload.csv"
-    if not name.lower().endswith(KINDS):
+    name = disk_name(upload.filename)
+    if not name:
         raise UsageError(
-            f"{upload.filename}: upload a CSV, TSV, Excel or OpenDocument spreadsheet ({', '.join(KINDS)})"
+            f"{printable(upload.filename, 100)}: upload a CSV, TSV, Excel or OpenDocument spreadsheet "
+            f"({', '.join(KINDS)})"
         )
     upload_id = secrets.token_urlsafe(16)[:_UPLOAD_ID_LENGTH]
     (folder / upload_id).mkdir(parents=True)

@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from batchqueue import __version__
+from batchqueue.untrusted import INT64_MAX
 
-_JOB = {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_JOB = {
+    "name": "job_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": INT64_MAX},
+}
 _UPLOAD = {"name": "upload_id", "in": "path", "required": True, "schema": {"type": "string"}}
 _OBJECT = {"type": "object"}
 _MAPPING = {
@@ -16,7 +22,7 @@ _MAPPING = {
     "timezone_column": {"type": "string"},
     "region": {"type": "string", "description": "default country, ISO 3166 alpha-2 (US)"},
     "sheet": {"type": "string"},
-    "header_row": {"type": "integer"},
+    "header_row": {"type": "integer", "minimum": 1},
 }
 
 
@@ -47,11 +53,12 @@ def document() -> dict[str, Any]:
         "paths": {
             "/api/session": {"get": _op("who is logged in, and a CSRF token")},
             "/api/login": {"post": _op("log in", body={"user": {"type": "string"}, "password": {"type": "string"}})},
+            "/api/logout": {"post": _op("log out: ends every session of the user, on every browser")},
             "/api/jobs": {"get": _op("every job: counts by state, outcomes, live activity")},
             "/api/jobs/{job_id}": {
                 "get": _op(
                     "one job: counts, outcomes, activity, held rows, sent per minute, failure reasons, "
-                    "problems (?state=&contains=&page=), audit trail, the console's run",
+                    "problems (?state=&contains=&page=, page a whole number from 0), audit trail, the console's run",
                     params=[_JOB],
                 )
             },
@@ -90,8 +97,8 @@ def document() -> dict[str, Any]:
                     "start sending (a supervised batchqueue run)",
                     params=[_JOB],
                     body={
-                        "concurrency": {"type": "integer"},
-                        "rate": {"type": "number"},
+                        "concurrency": {"type": "integer", "minimum": 1, "maximum": 64},
+                        "rate": {"type": "number", "exclusiveMinimum": 0, "description": "requests per second"},
                         "hold_until_window": {"type": "boolean"},
                     },
                 )

@@ -14,7 +14,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from batchqueue.call_outcome import FINAL
 from batchqueue.console import charts
 from batchqueue.console.app import context
-from batchqueue.console.forms import run_options, save_upload, spec_from, uploaded
+from batchqueue.console.forms import run_options, save_upload, spec_from, uploaded, whole_number
 from batchqueue.errors import BatchqueueError
 from batchqueue.ledger.console import FAILURE_SAMPLE, PROBLEM_STATES
 from batchqueue.periods import parse_period
@@ -104,13 +104,17 @@ def import_upload(upload_id: str) -> Any:
     return redirect(url_for("pages.job", job_id=result.job_id))
 
 
+#: The last page of problem rows one may ask for (50 rows a page: 50 million rows).
+MAX_PAGE = 1_000_000
+
+
 def problem_filter() -> job_page.ProblemFilter:
     state = request.args.get("state") or None
-    page = request.args.get("page", "0")
+    page = request.args.get("page") or "0"
     return job_page.ProblemFilter(
         state if state in PROBLEM_STATES else None,
         (request.args.get("contains") or "").strip()[:200] or None,
-        int(page) if page.isdigit() else 0,
+        whole_number(page, "page", high=MAX_PAGE),
     )
 
 

@@ -1,4 +1,5 @@
-"""What the web console keeps and reads: its users, its audit trail, and a job's problem rows.
+"""What the web console keeps and reads: its users (and their session versions), its audit trail,
+and a job's problem rows.
 
 Every query here is bounded: a page of rows (``LIMIT``), or a count that stops at ``cap`` rows, so
 a job page costs the same for ten rows as for a million.
@@ -10,7 +11,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, insert, or_, select, update
+from sqlalchemy import Engine, delete, func, insert, or_, select, update
 
 from batchqueue.ledger.database import write
 from batchqueue.ledger.schema import audit_events, console_users, rows
@@ -20,6 +21,22 @@ from batchqueue.lifecycle import RowState
 PROBLEM_STATES = (RowState.INVALID.value, RowState.FAILED.value, RowState.UNCERTAIN.value)
 #: The failure chart reads the errors of at most this many failed rows (the first, in file order).
 FAILURE_SAMPLE = 2_000
+
+
+@dataclass(frozen=True)
+class ConsoleUser:
+    """A user of the console (never its password or hash)."""
+
+    name: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a login checks: the password's hash, and the version its session will carry."""
+
+    password_hash: str
+    session_version: int
 
 
 @dataclass(frozen=True)
@@ -56,10 +73,12 @@ class ConsoleLedger:
     engine: Engine
 
     def put_user(self, name: str, password_hash: str) -> bool:
-        """Create the user, or replace its password hash; True when it is new."""
+        """Create the user, or replace its password hash (which ends its sessions); True when it is new."""
         with write(self.engine) as conn:
             moved = conn.execute(
-                update(console_users).where(console_users.c.name == name).values(password_hash=password_hash)
+                update(console_users)
+                .where(console_users.c.name == name)
+                .values(password_hash=password_hash, session_version=console_users.c.session_version + 1)
             ).rowcount
             if not moved:
                 conn.execute(
@@ -68,13 +87,43 @@ class ConsoleLedger:
         return not moved
 
     def password_hash(self, name: str) -> str | None:
-        with self.engine.connect() as conn:
-            found = conn.execute(select(console_users.c.password_hash).where(console_users.c.name == name)).scalar()
-        return None if found is None else str(found)
+        found = self.credentials(name)
+        return None if found is None else found.password_hash
 
-    def user_names(self) -> list[str]:
+    def credentials(self, name: str) -> Credentials | None:
+        query = select(console_users.c.password_hash, console_users.c.session_version).where(
+            console_users.c.name == name
+        )
         with self.engine.connect() as conn:
-            return [str(n) for n in conn.execute(select(console_users.c.name).order_by(console_users.c.name)).scalars()]
+            found = conn.execute(query).first()
+        return None if found is None else Credentials(str(found.password_hash), int(found.session_version))
+
+    def session_version(self, name: str) -> int | None:
+        """The version a live session of ``name`` carries (None when there is no such user)."""
+        query = select(console_users.c.session_version).where(console_users.c.name == name)
+        with self.engine.connect() as conn:
+            found = conn.execute(query).scalar()
+        return None if found is None else int(found)
+
+    def end_sessions(self, name: str) -> bool:
+        """Every session of ``name`` ends (its version moves on); False when there is no such user."""
+        with write(self.engine) as conn:
+            moved = conn.execute(
+                update(console_users)
+                .where(console_users.c.name == name)
+                .values(session_version=console_users.c.session_version + 1)
+            ).rowcount
+        return bool(moved)
+
+    def remove_user(self, name: str) -> bool:
+        """The user is gone (and so are its sessions); False when there was none."""
+        with write(self.engine) as conn:
+            return bool(conn.execute(delete(console_users).where(console_users.c.name == name)).rowcount)
+
+    def users(self) -> list[ConsoleUser]:
+        query = select(console_users.c.name, console_users.c.created_at).order_by(console_users.c.name)
+        with self.engine.connect() as conn:
+            return [ConsoleUser(str(r.name), float(r.created_at)) for r in conn.execute(query)]
 
     def audit(self, user: str, action: str, job_id: int | None, detail: str) -> None:
         with write(self.engine) as conn:

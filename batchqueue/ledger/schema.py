@@ -209,6 +209,13 @@ console_users = Table(
     Column("name", String(64), primary_key=True),
     Column("password_hash", Text, nullable=False, comment="argon2id; never the password"),
     Column("created_at", Float, nullable=False),
+    Column(
+        "session_version",
+        Integer,
+        nullable=False,
+        server_default="0",
+        comment="sessions carry it; raised to end them all (logout, new password)",
+    ),
 )
 
 audit_events = Table(

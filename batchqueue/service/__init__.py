@@ -18,6 +18,8 @@ returns a typed result, and raises the error tree of :mod:`batchqueue.errors`.
 | reconcile | :func:`batchqueue.service.outcomes.reconcile` | ``ReconcileResult`` |
 | db upgrade| :func:`batchqueue.service.maintenance.upgrade`| ``UpgradeResult``   |
 | user add  | :func:`batchqueue.service.users.add_user`     | ``bool`` (created)  |
+| user list | :func:`batchqueue.service.users.list_users`   | ``ConsoleUser`` list |
+| user remove | :func:`batchqueue.service.users.remove_user` | ``None``           |
 
 The web console reads through :mod:`batchqueue.service.job_page` and acts through
 :class:`batchqueue.service.operations.Operator` (each action above, with its audit entry); its runs

@@ -6,6 +6,10 @@ itself stops. Pausing sends it SIGINT, the command line's Ctrl-C: it finishes th
 flight, records them and stops, resumable. Its log (secrets scrubbed by its own logging) goes to a
 file beside the console's uploads; when it ends, its exit code is turned into the message the
 command line would have printed.
+
+It is started isolated (``python -I``: no ``PYTHON*`` variables, no user site, not the working
+folder on its import path) in the runs' own private folder, with the ledger's absolute address:
+nothing planted where the console was started can be imported by a process that holds the key.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from batchqueue.exits import (
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
 )
-from batchqueue.settings import ENV_PROFILE, Settings
+from batchqueue.settings import ENV_CA_BUNDLE, ENV_DB, ENV_PROFILE, Settings
 
 #: What each exit code of ``batchqueue run`` means, as the console says it.
 EXIT_MESSAGES = {
@@ -96,6 +100,14 @@ class SupervisedRun:
         return f"{words} — {said}" if said and code not in (EXIT_OK, EXIT_INTERRUPTED) else words
 
 
+def _absolute(db_url: str) -> str:
+    """An SQLite ledger's URL with an absolute path (a server database's URL as it is)."""
+    prefix = "sqlite:///"
+    if not db_url.startswith(prefix) or db_url.startswith(prefix + "/"):
+        return db_url
+    return prefix + os.path.abspath(db_url.removeprefix(prefix))
+
+
 def _last_error_line(path: Path) -> str | None:
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()[-40:]
@@ -122,11 +134,15 @@ class Supervisor:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             log_path = self.log_dir / f"job-{job_id}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
             environ = {k: v for k, v in os.environ.items() if k != ENV_PROFILE} | self.settings.as_environ()
-            command = [sys.executable, "-m", "batchqueue", "run", str(job_id), "--quiet", *options.arguments()]
+            environ[ENV_DB] = _absolute(self.settings.db_url)  # the child works in another folder
+            if self.settings.ca_bundle:
+                environ[ENV_CA_BUNDLE] = os.path.abspath(self.settings.ca_bundle)
+            command = [sys.executable, "-I", "-m", "batchqueue", "run", str(job_id), "--quiet", *options.arguments()]
             with open(log_path, "ab") as log:
                 process = subprocess.Popen(
                     command,
                     env=environ,
+                    cwd=self.log_dir,  # the console's private folder: nothing planted there
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
