@@ -284,7 +284,18 @@ def _chunked(body: bytes, size: int) -> Iterator[bytes]:
         yield body[start : start + size]
 
 
-@pytest.mark.parametrize("framing", ["content-length", "chunked, one chunk", "chunked, 8-byte chunks"])
+def _post_framed(url: str, body: bytes, framing: str) -> requests.Response:
+    headers = {"Content-Type": "application/json"}
+    if framing == "content-length":
+        return requests.post(url, data=body, headers=headers, timeout=30)
+    chunk = len(body) if framing == "chunked, one chunk" else 8
+    return requests.post(url, data=_chunked(body, chunk), headers=headers, timeout=30)
+
+
+FRAMINGS = ["content-length", "chunked, one chunk", "chunked, 8-byte chunks"]
+
+
+@pytest.mark.parametrize("framing", FRAMINGS)
 def test_the_body_limit_is_exactly_the_documented_one(tmp_path: Path, framing: str) -> None:
     """Through `batchqueue serve` itself: a body of exactly 64 KiB is taken, one byte more is 413."""
     db = tmp_path / "l.db"
@@ -293,19 +304,29 @@ def test_the_body_limit_is_exactly_the_documented_one(tmp_path: Path, framing: s
     serve = serve_process(db, tmp_path / "port", tmp_path / "spool")
     try:
         base = f"http://127.0.0.1:{served_port(tmp_path / 'port', serve)}"
-
-        def post(path: str, body: bytes) -> requests.Response:
-            headers = {"Content-Type": "application/json"}
-            if framing == "content-length":
-                return requests.post(base + path, data=body, headers=headers, timeout=30)
-            chunk = len(body) if framing == "chunked, one chunk" else 8
-            return requests.post(base + path, data=_chunked(body, chunk), headers=headers, timeout=30)
-
-        at_limit = post(paths[0], _body_of(DOCUMENTED_LIMIT))
-        over = post(paths[1], _body_of(DOCUMENTED_LIMIT + 1))
+        at_limit = _post_framed(base + paths[0], _body_of(DOCUMENTED_LIMIT), framing)
+        over = _post_framed(base + paths[1], _body_of(DOCUMENTED_LIMIT + 1), framing)
     finally:
         serve.send_signal(signal.SIGINT)
         serve.communicate(timeout=10)
     assert at_limit.status_code == 200, at_limit.text
     assert over.status_code == 413, over.text
     assert [r["outcome_status"] for r in ledger_rows_url(f"sqlite:///{db}")] == ["completed", None]
+
+
+@pytest.mark.parametrize("framing", FRAMINGS)
+def test_the_body_limit_is_the_same_on_the_consoles_callback_endpoint(tmp_path: Path, framing: str) -> None:
+    """The console serves /cb/ beside its pages: the same 64 KiB, taken exactly, one byte more 413."""
+    from tests.console_helpers import start_console, stop_console
+
+    running = start_console(tmp_path)
+    try:
+        queued_job(running.settings.db_url, tmp_path, 2).engine.dispose()
+        paths = _paths(running.settings.db_url)
+        at_limit = _post_framed(running.url + paths[0], _body_of(DOCUMENTED_LIMIT), framing)
+        over = _post_framed(running.url + paths[1], _body_of(DOCUMENTED_LIMIT + 1), framing)
+        assert at_limit.status_code == 200, at_limit.text
+        assert over.status_code == 413, over.text
+        _wait(lambda: [r["outcome_status"] for r in ledger_rows_url(running.settings.db_url)] == ["completed", None])
+    finally:
+        stop_console(running)

@@ -24,7 +24,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 
-from batchqueue.callbacks.app import MAX_BODY as CALLBACK_MAX_BODY
+from batchqueue.callbacks.app import MAX_BODY_ON_THE_WIRE as CALLBACK_MAX_BODY_ON_THE_WIRE
 from batchqueue.callbacks.app import CallbackApp
 from batchqueue.callbacks.spool import spool_folder_for
 from batchqueue.console.app import DEFAULT_MAX_UPLOAD, ConsoleContext, create_app
@@ -118,7 +118,7 @@ def _body_limit(app: Flask, ctx: ConsoleContext) -> BodyLimit:
 
     def limit(method: str, path: str, headers: Mapping[str, str]) -> int:
         if path.startswith(CALLBACK_PREFIX):
-            return CALLBACK_MAX_BODY
+            return CALLBACK_MAX_BODY_ON_THE_WIRE  # the callback app holds the body itself to MAX_BODY
         session = cookies.read(headers.get("COOKIE", ""))
         if session is None:
             return SMALL_BODY
