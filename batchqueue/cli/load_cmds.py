@@ -51,6 +51,10 @@ def _print_result(result: LoadResult) -> None:
     fields = "".join(f"; {key} from {col!r}" for key, col in m.columns.items())
     meta = ", ".join(repr(c) for c in m.metadata) or "none"
     click.echo(f"phone column {phones} ({', '.join(where)}){fields}; metadata: {meta}")
+    for guess in m.guesses:
+        click.echo(str(guess))
+    for said in result.notes:
+        click.echo(said)
     counts = (
         f"rows {result.rows}  valid {result.valid}  invalid {result.invalid}  "
         f"duplicate {result.duplicate}  blank {result.blank}"
