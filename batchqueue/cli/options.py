@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from batchqueue.errors import UsageError
-from batchqueue.intake.mapping.spec import FIELDS, MappingSpec, load_mapping_file
+from batchqueue.intake.mapping.spec import FIELDS, MappingSpec, load_mapping_file, parse_delimiter
 from batchqueue.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -148,16 +148,6 @@ def number_options(func: F) -> F:
     for option in reversed(_NUMBER_OPTIONS):
         func = option(func)
     return func
-
-
-def parse_delimiter(value: str | None) -> str | None:
-    if value is None:
-        return None
-    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
-    value = named.get(value.lower(), value)
-    if len(value) != 1:
-        raise UsageError(f"--delimiter must be one character (or tab, comma, semicolon, pipe), got {value!r}")
-    return value
 
 
 def build_spec(opts: dict[str, Any]) -> MappingSpec:

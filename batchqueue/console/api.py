@@ -124,6 +124,13 @@ def check(upload_id: str) -> Any:
     return _shown(result, path)
 
 
+@blueprint.route("/checks/<check_id>")
+def check_progress(check_id: str) -> Any:
+    """A background check's progress (what the check page polls while a large file is read)."""
+    run = context().checks.get(check_id[:64])
+    return {"finished": run.finished, "fraction": round(run.fraction, 4), "failed": run.error is not None}
+
+
 @blueprint.route("/uploads/<upload_id>/import", methods=["POST"])
 def import_upload(upload_id: str) -> Any:
     path = uploaded(context().upload_dir, upload_id)

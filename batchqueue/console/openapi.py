@@ -23,7 +23,22 @@ _MAPPING = {
     "region": {"type": "string", "description": "default country, ISO 3166 alpha-2 (US)"},
     "sheet": {"type": "string"},
     "header_row": {"type": "integer", "minimum": 1},
+    "timezone": {"type": "string", "description": "the zone of dates without one (default UTC)"},
+    "zip_column": {"type": "string"},
+    "columns": {
+        "type": "object",
+        "description": "request fields (ani, postd, start, end, max_attempts, reattempt_wait, result_url) read "
+        'from a column, as import --column FIELD=COLUMN; "none": from no column (a guess undone)',
+    },
+    "defaults": {"type": "object", "description": "request fields for every row, as import --start, --ani…"},
+    "date_order": {"type": "string", "enum": ["dayfirst", "monthfirst"], "description": "as --dayfirst/--monthfirst"},
+    "date_formats": {"type": "array", "items": {"type": "string"}},
+    "nulls": {"type": "array", "items": {"type": "string"}},
+    "where": {"type": "array", "items": {"type": "string"}},
+    "delimiter": {"type": "string"},
+    "allow_duplicates": {"type": "boolean"},
 }
+_CHECK = {"name": "check_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 def _op(summary: str, *, params: list[Any] | None = None, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -79,6 +94,9 @@ def document() -> dict[str, Any]:
             },
             "/api/uploads/{upload_id}/check": {
                 "post": _op("check an upload (the check --json object)", params=[_UPLOAD], body=_MAPPING)
+            },
+            "/api/checks/{check_id}": {
+                "get": _op("a background check's progress (finished, fraction, failed)", params=[_CHECK])
             },
             "/api/uploads/{upload_id}/import": {
                 "post": _op(

@@ -3,22 +3,26 @@ do-not-call lists. Each view parses the form, calls the service layer, and rende
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
 
 from batchqueue.call_outcome import FINAL
 from batchqueue.console import charts
-from batchqueue.console.app import context
+from batchqueue.console.app import context, public_message
 from batchqueue.console.forms import run_options, save_upload, spec_from, uploaded, whole_number
 from batchqueue.errors import BatchqueueError
+from batchqueue.intake.mapping.resolve import Guess
+from batchqueue.intake.mapping.spec import FIELD_WORDS, FIELDS, NO_COLUMN
 from batchqueue.ledger.console import FAILURE_SAMPLE, PROBLEM_STATES
 from batchqueue.periods import parse_period
-from batchqueue.service import audit, dnc, job_page, loading, rows
+from batchqueue.service import audit, checks, dnc, job_page, loading, rows
 from batchqueue.service.operations import Operator
 
 blueprint = Blueprint("pages", __name__)
@@ -35,7 +39,21 @@ def _num(value: float | None) -> str:
     return f"{value:,.0f}" if value is not None else ""
 
 
-FILTERS = {"when": _when, "num": _num}
+def _local(stamp: float | None, zone_name: str | None) -> str:
+    """A unix time as a clock in ``zone_name`` (``2026-12-16 17:00 EST``); the console's own clock without one."""
+    if stamp is None:
+        return ""
+    if not zone_name:
+        return _when(stamp)
+    from batchqueue.intake.mapping.times import zone
+
+    try:
+        return dt.datetime.fromtimestamp(stamp, zone(zone_name)).strftime("%Y-%m-%d %H:%M %Z")
+    except ValueError:
+        return _when(stamp)
+
+
+FILTERS = {"when": _when, "num": _num, "local": _local}
 
 
 def operator() -> Operator:
@@ -67,22 +85,47 @@ def upload() -> Any:
     return render_template("upload.html", user=g.user, max_mb=context().max_upload // (1024 * 1024))
 
 
+def _chosen_key(upload_id: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """What names one check: the upload and every mapping field the page chose."""
+    return upload_id, tuple(sorted((k, v) for k, v in request.args.items(multi=True) if k != "check"))
+
+
+def _undo_url(guess: Guess) -> str:
+    """This check page's URL with ``guess`` undone: the one click (its field set to "none")."""
+    key = f"column_{guess.field}" if guess.field in FIELDS else f"{guess.field}_column"
+    query = [(k, v) for k, v in request.args.items(multi=True) if k != key] + [(key, NO_COLUMN)]
+    return f"{request.path}?{urlencode(query)}"
+
+
 @blueprint.route("/uploads/<upload_id>/check")
 def check(upload_id: str) -> Any:
-    path = uploaded(context().upload_dir, upload_id)
+    ctx = context()
+    path = uploaded(ctx.upload_dir, upload_id)
     spec = spec_from(request.args)
-    result = loading.check(loading.CheckRequest(path, spec, max_problems=50))
-    shown = loading.preview(path, spec)
-    mapping = result.mapping
+    if path.stat().st_size >= ctx.check_in_background_from:
+        run = ctx.checks.start(_chosen_key(upload_id), path, spec)
+    else:
+        run = checks.run_check(checks.CheckRun("", path, spec))
+    shown = run.preview
+    if run.finished and shown is None:
+        shown = loading.preview(path, spec)  # the check stopped: the page still shows the file and its mapping
+    result = run.result
+    mapping = result.mapping if result is not None else None
+    guesses = mapping.guesses if mapping is not None else ()
     return render_template(
         "check.html",
         user=g.user,
         upload_id=upload_id,
         name=path.name,
+        run=run,
         result=result,
+        error=public_message(run.error, ctx.folders()) if run.error else None,
         preview=shown,
         mapping=mapping,
         chosen=request.args,
+        fields=[(f, FIELD_WORDS[f]) for f in FIELDS],
+        guessed={g.field: g.column for g in guesses},
+        undo={g.field: _undo_url(g) for g in guesses},
     )
 
 

@@ -34,6 +34,7 @@ def _job(record: Any) -> Job:
         options=json.loads(record.options),
         blank_rows=record.blank_rows,
         created_at=record.created_at,
+        archived_at=record.archived_at,
     )
 
 

@@ -85,6 +85,7 @@ class Job:
     options: dict[str, Any]
     blank_rows: int
     created_at: float
+    archived_at: float | None = None  # set: archived (kept, out of the lists)
 
 
 class Claimed(NamedTuple):

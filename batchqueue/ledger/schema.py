@@ -36,6 +36,7 @@ jobs = Table(
     Column("options", Text, nullable=False, server_default="{}", comment="JSON of job options"),
     Column("blank_rows", Integer, nullable=False, server_default="0"),
     Column("created_at", Float, nullable=False),
+    Column("archived_at", Float, comment="when it was archived; NULL: not archived"),
     Index("ix_jobs_source", "source_sha256", "survey_id", "instance_id", "fingerprint"),
 )
 
@@ -133,6 +134,8 @@ attempts = Table(
     Column("call_id", Text),
     Column("error", Text),
     Index("ix_attempts_row_id", "row_id"),
+    # A job's requests by time: the rate over the last seconds, counted exactly (and a job's deletion).
+    Index("ix_attempts_job_started", "job_id", "started_at"),
 )
 
 outcome_events = Table(

@@ -92,6 +92,7 @@ class WavesLedger:
             "options": json.dumps(options, separators=(",", ":")),
             "blank_rows": 0,
             "created_at": now,
+            "archived_at": None,  # a wave of an archived job is a job of its own, in the lists
         }
         runs = [RowRun(FULL, new_rows[i : i + RUN_MAX]) for i in range(0, len(new_rows), RUN_MAX)]
         phone_column = str(json.loads(values["mapping"]).get("phone_column", "phone"))

@@ -91,6 +91,19 @@
     input.addEventListener("change", () => { if (input.files.length) drop.querySelector("span").textContent = input.files[0].name; });
   }
 
+  const checking = document.querySelector("[data-check]");
+  if (checking) {
+    every(POLL_MS / 2, async () => {
+      const reply = await fetch(checking.dataset.check, { headers: { Accept: "application/json" } });
+      if (!reply.ok) return;
+      const state = await reply.json();
+      if (state.finished) { window.location.reload(); return; }
+      const bar = document.getElementById("check-bar");
+      bar.setAttribute("width", (600 * state.fraction).toFixed(2));
+      document.getElementById("check-percent").textContent = Math.round(100 * state.fraction) + "%";
+    });
+  }
+
   const mapping = document.querySelector("form[data-autosubmit]");
   if (mapping) mapping.querySelectorAll("select").forEach((s) => s.addEventListener("change", () => mapping.submit()));
 

@@ -273,7 +273,8 @@ def _field_columns(
             continue
         if key in spec.columns:
             continue  # --column KEY=none
-        taken = {*phones, *named.values(), *columns.values()}
+        # A column the user named (as a field or as metadata) is theirs: never guessed for another field.
+        taken = {*phones, *named.values(), *columns.values(), *(spec.metadata or ())}
         auto = [h for h in headers if h not in taken and header_key(h) in FIELD_HEADERS[key]]
         if len(auto) == 1:
             columns[key] = auto[0]

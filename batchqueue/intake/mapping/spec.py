@@ -96,6 +96,17 @@ class MappingSpec:
         return replace(self, **changes)
 
 
+def parse_delimiter(value: str | None) -> str | None:
+    """``--delimiter``'s value: one character, or its name (tab, comma, semicolon, pipe)."""
+    if value is None:
+        return None
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+    value = named.get(value.lower(), value)
+    if len(value) != 1:
+        raise UsageError(f"--delimiter must be one character (or tab, comma, semicolon, pipe), got {value!r}")
+    return value
+
+
 def _fields_dict(table: object, where: str) -> dict[str, str]:
     if not isinstance(table, dict):
         raise UsageError(f"{where} must be a table of field = value")

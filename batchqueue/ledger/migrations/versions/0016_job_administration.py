@@ -1,0 +1,33 @@
+"""a job can be archived (kept, out of the lists); a job's requests indexed by time (the rate over the
+last seconds, counted exactly; a job's requests found for deleting it)
+
+Revision ID: 0016
+Revises: 0011
+Create Date: 2026-12-04 10:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0016"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("archived_at", sa.Float(), nullable=True, comment="when it was archived; NULL: not archived")
+        )
+    op.create_index("ix_attempts_job_started", "attempts", ["job_id", "started_at"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_attempts_job_started", table_name="attempts")
+    with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_column("archived_at")
