@@ -45,7 +45,9 @@ def _job_json(s: JobStatus) -> dict[str, object]:
 
 
 def _stale(worker: WorkerInfo, lease_ttl: float) -> bool:
-    return time.time() - worker.heartbeat_at > lease_ttl
+    from batchqueue.service.status import process_gone
+
+    return time.time() - worker.heartbeat_at > lease_ttl or process_gone(worker)
 
 
 def _show_one(s: JobStatus, lease_ttl: float, wide: bool) -> None:
@@ -91,7 +93,7 @@ def _show_one(s: JobStatus, lease_ttl: float, wide: bool) -> None:
                             f"{w.rate:.1f}", f"{age:.0f}s ago{note}")  # fmt: skip
         click.echo(f"{len(live)} live worker(s), {sum(w.rate for w in live):.1f} rows/s together:")
         if len(live) < len(s.workers):
-            click.echo(f"{len(s.workers) - len(live)} stale: killed or cut off (no heartbeat within --lease-ttl)")
+            click.echo(f"{len(s.workers) - len(live)} stale: killed or cut off (gone, or silent past --lease-ttl)")
         stdout_console().print(workers)
 
 

@@ -153,10 +153,16 @@ def spec_from(form: MultiDict[str, Any] | Mapping[str, Any]) -> MappingSpec:
     )
 
 
+#: The most rows a console's test send may send (a test, not the campaign).
+MAX_TEST_SEND = 1000
+
+
 def run_options(form: Mapping[str, Any], public_url: str | None) -> RunOptions:
     concurrency = _text(form, "concurrency")
     rate = _text(form, "rate")
+    limit = _text(form, "limit")
     return RunOptions(
+        limit=whole_number(limit, "rows of a test send", low=1, high=MAX_TEST_SEND) if limit is not None else None,
         concurrency=whole_number(concurrency, "concurrency", low=1, high=MAX_CONCURRENCY)
         if concurrency is not None
         else DEFAULTS.console_concurrency,

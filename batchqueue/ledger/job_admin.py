@@ -43,6 +43,13 @@ class JobAdminLedger:
         with self.engine.connect() as conn:
             return {int(job_id): float(at) for job_id, at in conn.execute(query)}
 
+    def job_list(self) -> list[tuple[int, float | None]]:
+        """Every job's id and when it was archived (None: not archived), newest first."""
+        with self.engine.connect() as conn:
+            return [
+                (int(i), a) for i, a in conn.execute(select(jobs.c.id, jobs.c.archived_at).order_by(jobs.c.id.desc()))
+            ]
+
     def set_target(self, job_id: int, survey_id: str, instance_id: str) -> None:
         """The survey and instance the job's rows are sent to from now on."""
         with write(self.engine) as conn:

@@ -103,6 +103,13 @@ class PreviewRow:
     timezone: str = ""
     timezone_source: str = ""
 
+    @property
+    def local_zone(self) -> str | None:
+        """The one zone its window is shown in (the first of several), None without one."""
+        from batchqueue.calling.zones import display_zone
+
+        return display_zone(self.timezone, self.timezone_source) if self.timezone else None
+
 
 @dataclass(frozen=True)
 class Preview:
@@ -172,6 +179,10 @@ def run(
         raise UsageError(f"--on-ambiguous must be hold or resend, got {request.on_ambiguous!r}")
     with ledger_for(settings) as ledger, ExitStack() as stack:
         job = ledger.job(request.job_id)
+        if job.archived_at is not None:
+            raise UsageError(
+                f"job {job.id} is archived; `batchqueue job unarchive {job.id}` first if its rows are to be sent"
+            )
         public_url = request.public_url
         if public_url is not None:
             public_url = base_url(public_url, where="--public-url")

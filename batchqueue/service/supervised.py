@@ -58,9 +58,13 @@ class RunOptions:
     rate: float | None = None
     hold_until_window: bool = False
     public_url: str | None = None
+    #: A test send: at most this many rows (``run --limit``).
+    limit: int | None = None
 
     def arguments(self) -> list[str]:
         args = ["--concurrency", str(self.concurrency)]
+        if self.limit is not None:
+            args += ["--limit", str(self.limit)]
         if self.rate is not None:
             args += ["--rate", f"{self.rate:g}"]
         if self.hold_until_window:
