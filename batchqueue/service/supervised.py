@@ -168,6 +168,11 @@ class Supervisor:
             run.process.send_signal(signal.SIGINT)
             return run
 
+    def running_logs(self) -> set[Path]:
+        """The logs of the runs still running (never cleaned away under them)."""
+        with self._lock:
+            return {run.log_path for run in self._runs.values() if run.running}
+
     def run_of(self, job_id: int) -> SupervisedRun | None:
         with self._lock:
             return self._runs.get(job_id)
