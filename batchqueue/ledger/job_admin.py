@@ -9,6 +9,7 @@ re-contact limits of every other job count those calls), the do-not-call lists, 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from sqlalchemy import Engine, delete, exists, func, select, update
@@ -47,7 +48,10 @@ class JobAdminLedger:
         """Every job's id and when it was archived (None: not archived), newest first."""
         with self.engine.connect() as conn:
             return [
-                (int(i), a) for i, a in conn.execute(select(jobs.c.id, jobs.c.archived_at).order_by(jobs.c.id.desc()))
+                (int(i), a)
+                for i, a in conn.execute(
+                    select(jobs.c.id, jobs.c.archived_at).where(jobs.c.deleted_at.is_(None)).order_by(jobs.c.id.desc())
+                )
             ]
 
     def set_target(self, job_id: int, survey_id: str, instance_id: str) -> None:
@@ -61,10 +65,12 @@ class JobAdminLedger:
             conn.execute(update(jobs).where(jobs.c.id == job_id).values(archived_at=at))
 
     def delete_job(self, job_id: int) -> int:
-        """Delete the job and everything that is only its own, in one transaction; its rows' count."""
+        """Delete everything that is only the job's own, in one transaction; its rows' count. The job's
+        own line stays, marked deleted: its id is never given to another job (the contact history and
+        the audit trail name it)."""
         with write(self.engine) as conn:
             count = int(conn.execute(select(func.count()).where(rows.c.job_id == job_id)).scalar_one())
             for table in (outcome_events, attempts, rows, workers, pacing, row_tallies):
                 conn.execute(delete(table).where(table.c.job_id == job_id))
-            conn.execute(delete(jobs).where(jobs.c.id == job_id))
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(deleted_at=time.time()))
         return count

@@ -69,6 +69,7 @@ class JobsLedger:
                 jobs.c.survey_id == survey_id,
                 jobs.c.instance_id == instance_id,
                 jobs.c.fingerprint == fingerprint,
+                jobs.c.deleted_at.is_(None),
             )
             .order_by(jobs.c.id.desc())
             .limit(1)
@@ -113,6 +114,9 @@ class JobsLedger:
             record = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
         if record is None:
             raise JobNotFoundError(f"no job {job_id} in this ledger (see `batchqueue status` for the list)")
+        if record.deleted_at is not None:
+            deleted = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.deleted_at))
+            raise JobNotFoundError(f"job {job_id} ({record.source_name}) was deleted on {deleted}")
         return _job(record)
 
     def set_job_option(self, job_id: int, key: str, value: Any) -> None:
@@ -126,4 +130,4 @@ class JobsLedger:
     def jobs(self) -> list[Job]:
         """Every job, oldest first."""
         with self.engine.connect() as conn:
-            return [_job(r) for r in conn.execute(select(jobs).order_by(jobs.c.id))]
+            return [_job(r) for r in conn.execute(select(jobs).where(jobs.c.deleted_at.is_(None)).order_by(jobs.c.id))]

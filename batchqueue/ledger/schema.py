@@ -37,6 +37,7 @@ jobs = Table(
     Column("blank_rows", Integer, nullable=False, server_default="0"),
     Column("created_at", Float, nullable=False),
     Column("archived_at", Float, comment="when it was archived; NULL: not archived"),
+    Column("deleted_at", Float, comment="when its rows were deleted (the id is never used again); NULL: not"),
     Index("ix_jobs_source", "source_sha256", "survey_id", "instance_id", "fingerprint"),
 )
 

@@ -1,5 +1,6 @@
-"""a job can be archived (kept, out of the lists); a job's requests indexed by time (the rate over the
-last seconds, counted exactly; a job's requests found for deleting it)
+"""a job can be archived (kept, out of the lists) or deleted (its rows gone, its id kept so that it is
+never given to another job); a job's requests indexed by time (the rate over the last seconds,
+counted exactly; a job's requests found for deleting it)
 
 Revision ID: 0016
 Revises: 0011
@@ -24,10 +25,19 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("archived_at", sa.Float(), nullable=True, comment="when it was archived; NULL: not archived")
         )
+        batch_op.add_column(
+            sa.Column(
+                "deleted_at",
+                sa.Float(),
+                nullable=True,
+                comment="when its rows were deleted (the id is never used again); NULL: not",
+            )
+        )
     op.create_index("ix_attempts_job_started", "attempts", ["job_id", "started_at"], unique=False)
 
 
 def downgrade() -> None:
     op.drop_index("ix_attempts_job_started", table_name="attempts")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_column("deleted_at")
         batch_op.drop_column("archived_at")
