@@ -77,7 +77,10 @@ def test_an_archived_job_is_kept_out_of_the_lists_and_not_sent(tmp_path: Path, r
     assert run_cli("job", "archive", "1").code == 0
     listed = run_cli("status", "--json").json()["jobs"]
     assert [j["job_id"] for j in listed] == [2]
-    assert run_cli("status", "1", "--json").json()["counts"]["pending"] == 3  # kept whole
+    kept = run_cli("status", "1", "--json").json()
+    assert kept["counts"]["pending"] == 3  # kept whole
+    assert kept["archived_at"] is not None
+    assert "(`batchqueue job unarchive 1` brings it back)" in run_cli("status", "1").out
     refused = run_cli("run", "1")
     assert refused.code == 2
     assert refused.err.strip() == (

@@ -30,6 +30,7 @@ def _job_json(s: JobStatus) -> dict[str, object]:
         "source": job.source_name,
         "sheet": job.sheet,
         "created_at": _when(job.created_at),
+        "archived_at": _when(job.archived_at) if job.archived_at is not None else None,
         "rows": s.rows,
         "counts": s.counts,
         "outcomes": s.outcomes,
@@ -56,6 +57,8 @@ def _show_one(s: JobStatus, lease_ttl: float, wide: bool) -> None:
     job = s.job
     click.echo(f"job {job.id}: {job.source_name}")
     click.echo(f"  survey {job.survey_id}/{job.instance_id}, imported {_when(job.created_at)} UTC")
+    if job.archived_at is not None:
+        click.echo(f"  archived {_when(job.archived_at)} UTC (`batchqueue job unarchive {job.id}` brings it back)")
     table = Table("row state", "rows", box=None)
     for state, n in s.counts.items():
         table.add_row(state, f"{n:,}")
