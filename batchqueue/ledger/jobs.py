@@ -92,18 +92,30 @@ class JobsLedger:
         (their reason names ``phone_column``).
         """
         with write(self.engine) as conn:
-            job_id = int(conn.execute(insert(jobs).values(**job_values).returning(jobs.c.id)).scalar_one())
-            states: Counter[str] = Counter()
-            self._insert_rows(conn, job_id, _counted(runs, states))
-            add_tallies(conn, job_id, states)  # the triggers tally every later change, not inserts
-            suppress_imported(conn, job_id, phone_column)
-            rules = ContactRules.of(job_id, json.loads(job_values.get("options") or "{}"))
-            if rules.period:
-                suppress_recontacts_at_import(conn, job_id, phone_column, rules.period, time.time(), rules.family)
-            if rules.max_contacts:
-                suppress_over_limit_at_import(conn, job_id, phone_column, rules.max_contacts, time.time())
-            if late_values is not None:
-                conn.execute(update(jobs).where(jobs.c.id == job_id).values(**late_values()))
+            return self._create_job(conn, job_values, runs, late_values, phone_column=phone_column)
+
+    def _create_job(
+        self,
+        conn: Connection,
+        job_values: dict[str, Any],
+        runs: Iterable[RowRun],
+        late_values: Callable[[], dict[str, Any]] | None = None,
+        *,
+        phone_column: str,
+    ) -> int:
+        """:meth:`create_job` inside a write transaction the caller holds (``recycle``'s)."""
+        job_id = int(conn.execute(insert(jobs).values(**job_values).returning(jobs.c.id)).scalar_one())
+        states: Counter[str] = Counter()
+        self._insert_rows(conn, job_id, _counted(runs, states))
+        add_tallies(conn, job_id, states)  # the triggers tally every later change, not inserts
+        suppress_imported(conn, job_id, phone_column)
+        rules = ContactRules.of(job_id, json.loads(job_values.get("options") or "{}"))
+        if rules.period:
+            suppress_recontacts_at_import(conn, job_id, phone_column, rules.period, time.time(), rules.family)
+        if rules.max_contacts:
+            suppress_over_limit_at_import(conn, job_id, phone_column, rules.max_contacts, time.time())
+        if late_values is not None:
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(**late_values()))
         return job_id
 
     def job(self, job_id: int) -> Job:
