@@ -102,6 +102,13 @@ def import_upload(upload_id: str) -> Any:
         flash(f"Imported {result.rows:,} rows as job {result.job_id}: {result.valid:,} ready to send.", "ok")
     else:
         flash(f"Job {result.job_id} already holds this file with this mapping; nothing was imported.", "ok")
+    for o in result.overlaps:
+        flash(
+            f"Job {result.job_id} overlaps job {o.job_id} (the same file): {o.numbers:,} number(s) in both, "
+            f"{o.suppressed:,} suppressed here because job {o.job_id} called them. Neither job calls a number "
+            "the other called.",
+            "warn",
+        )
     return redirect(url_for("pages.job", job_id=result.job_id))
 
 
