@@ -25,6 +25,7 @@ Usage::
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -85,13 +86,25 @@ def job_contact_rules(conn: Connection, job_id: int) -> ContactRules:
     return ContactRules.of(job_id, json.loads(raw or "{}"))
 
 
+@functools.lru_cache(maxsize=4096)
+def _minute(at: float) -> str:
+    # One claim gives many numbers the same time: a re-import of a large file formats it once.
+    return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _reason(phone_column: str, job_id: int, row_number: int | None, at: float, period: int | None) -> str:
     """Why a row is suppressed: the earlier claim, and the rule it breaks (a period; None: a job of the same file)."""
-    day = dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    day = _minute(at)
     rule = f"within {period_text(period)}" if period is not None else "a job of the same file"
     row = row_number if row_number is not None else "?"
-    why = f"recontact: contacted by job {job_id} (row {row}) on {day}, {rule}"
-    return json.dumps([[phone_column, why]], ensure_ascii=False, separators=(",", ":"))
+    # Only the column name needs JSON's escaping: the rest is ASCII made here (a re-import of a
+    # large file writes this for every row).
+    return f'[[{_json_text(phone_column)},"recontact: contacted by job {job_id} (row {row}) on {day}, {rule}"]]'
+
+
+@functools.lru_cache(maxsize=64)
+def _json_text(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
 
 
 def suppress_recontacts_at_import(
@@ -130,6 +143,18 @@ def suppress_same_file_at_import(
             latest[rid] = (j, n, at)
     suppress_rows(conn, [(rid, _reason(phone_column, j, n, at, None)) for rid, (j, n, at) in latest.items()], now)
     return len(latest)
+
+
+def suppressed_because_of(conn: Connection, job_id: int, other: int) -> int:
+    """The job's rows suppressed because job ``other`` contacted their number (either rule)."""
+    mark = placeholder(conn)
+    return int(
+        conn.exec_driver_sql(
+            f"SELECT COUNT(*) FROM rows WHERE job_id = {mark} AND state = '{RowState.SUPPRESSED.value}' "
+            f"AND reasons LIKE {mark}",
+            (job_id, f'%"recontact: contacted by job {int(other)} (row %'),
+        ).scalar_one()
+    )
 
 
 def _claimed_by(conn: Connection, numbers: Iterable[str], relatives: tuple[int, ...], column: str) -> dict[str, str]:

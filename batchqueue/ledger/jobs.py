@@ -6,7 +6,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
@@ -17,6 +17,7 @@ from batchqueue.ledger.contacts import (
     suppress_over_limit_at_import,
     suppress_recontacts_at_import,
     suppress_same_file_at_import,
+    suppressed_because_of,
 )
 from batchqueue.ledger.database import write
 from batchqueue.ledger.dnc import suppress_imported
@@ -134,14 +135,7 @@ class JobsLedger:
         with self.engine.connect() as conn:
             rules = job_contact_rules(conn, job_id)
             shared = shared_numbers(conn, job_id, same_file_jobs(conn, job_id, rules.family))
-        if not shared:
-            return []
-        suppressed = self.suppressed_by(job_id)
-        return [Overlap(j, n, suppressed.get(f"recontact: contacted by job {j}", 0)) for j, n in shared.items()]
-
-    if TYPE_CHECKING:  # DncLedger's (a stub here would hide it: JobsLedger comes first in Ledger's bases)
-
-        def suppressed_by(self, job_id: int) -> dict[str, int]: ...
+            return [Overlap(j, n, suppressed_because_of(conn, job_id, j)) for j, n in shared.items()]
 
     def job(self, job_id: int) -> Job:
         """The job with this id, or :class:`JobNotFoundError`."""
