@@ -106,7 +106,12 @@ def check(file: Path, errors_out: Path | None, max_problems: int, as_json: bool,
 @click.option("--survey", "survey_id", required=True, help='Insight survey id ("Outbound API Values").')
 @click.option("--instance", "instance_id", required=True, help="Insight instance id of that survey.")
 @mapping_options
-@click.option("--new-job", is_flag=True, help="Create a new job even if this file was imported before.")
+@click.option(
+    "--new-job",
+    is_flag=True,
+    help="Create a new job even if this file was imported before (it calls no number a job of the same file "
+    "called, unless --recontact-after off).",
+)
 @click.option(
     "--recontact-after",
     metavar="PERIOD",
