@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/workers_bench.py
 	$(BIN)/python bench/startup_bench.py
 	$(BIN)/python bench/dnc_bench.py
+	$(BIN)/python bench/reimport_bench.py
 	$(BIN)/python bench/calling_bench.py
 	$(BIN)/python bench/console_bench.py
 	$(BIN)/python bench/throttle_bench.py

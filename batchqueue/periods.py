@@ -1,5 +1,5 @@
-"""Periods as people write them on the command line: ``7d``, ``36h``, ``2w``, ``90m``; and a count
-per period: ``3/7d``."""
+"""Periods as people write them on the command line: ``7d``, ``36h``, ``2w``, ``90m`` (or ``off``,
+where the option allows it); and a count per period: ``3/7d``."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import re
 from batchqueue.errors import UsageError
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+#: A period option turned off (``--recontact-after off``).
+OFF = 0
 _PERIOD = re.compile(r"\s*(\d{1,4})\s*([mhdw])\s*", re.IGNORECASE)
 
 
@@ -17,6 +19,13 @@ def parse_period(text: str, option: str) -> int:
     if m is None or int(m.group(1)) == 0:
         raise UsageError(f"{option} {text!r}: expected a period such as 7d, 36h, 2w or 90m")
     return int(m.group(1)) * _UNITS[m.group(2).lower()]
+
+
+def parse_period_or_off(text: str, option: str) -> int:
+    """``text`` as seconds, or :data:`OFF` for ``off`` (a rule on by default, turned off)."""
+    if (text or "").strip().lower() == "off":
+        return OFF
+    return parse_period(text, option)
 
 
 def period_text(seconds: int) -> str:

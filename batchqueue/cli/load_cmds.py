@@ -11,9 +11,11 @@ from batchqueue.cli.calling_options import calling_options
 from batchqueue.cli.options import build_spec, db_option, json_option, mapping_options, quiet_option, settings
 from batchqueue.cli.output import emit_json, progress_bar
 from batchqueue.defaults import DEFAULTS
+from batchqueue.periods import OFF as RECONTACT_OFF
 
 if TYPE_CHECKING:
     from batchqueue.intake.importer import LoadResult
+    from batchqueue.ledger import Overlap
 
 _file_arg = click.argument("file", type=click.Path(path_type=Path))
 _max_problems = click.option(
@@ -104,12 +106,18 @@ def check(file: Path, errors_out: Path | None, max_problems: int, as_json: bool,
 @click.option("--survey", "survey_id", required=True, help='Insight survey id ("Outbound API Values").')
 @click.option("--instance", "instance_id", required=True, help="Insight instance id of that survey.")
 @mapping_options
-@click.option("--new-job", is_flag=True, help="Create a new job even if this file was imported before.")
+@click.option(
+    "--new-job",
+    is_flag=True,
+    help="Create a new job even if this file was imported before (it calls no number a job of the same file "
+    "called, unless --recontact-after off).",
+)
 @click.option(
     "--recontact-after",
     metavar="PERIOD",
     help="Never call a number another job of this ledger called within PERIOD (7d, 36h, 2w): "
-    "its row is suppressed, at import and again as it is claimed.",
+    "its row is suppressed, at import and again as it is claimed. Jobs of the same file never call "
+    "a number the other called; 'off' allows both.",
 )
 @click.option(
     "--max-contacts",
@@ -152,7 +160,7 @@ def import_(
     told otherwise); per-state or per-country hours go in the mapping file's [calling] table.
     """
     from batchqueue.calling.rules import CallingRules
-    from batchqueue.periods import parse_count_per_period, parse_period
+    from batchqueue.periods import parse_count_per_period, parse_period_or_off
     from batchqueue.service.loading import ImportRequest, import_file
 
     spec = build_spec(opts)
@@ -166,7 +174,9 @@ def import_(
         instance_id,
         new_job=new_job,
         max_problems=max_problems,
-        recontact_after=parse_period(recontact_after, "--recontact-after") if recontact_after else None,
+        recontact_after=parse_period_or_off(recontact_after, "--recontact-after")
+        if recontact_after
+        else DEFAULTS.recontact_after,
         max_contacts=parse_count_per_period(max_contacts, "--max-contacts") if max_contacts else None,
         calling=calling,
         default_timezone=default_timezone,
@@ -185,7 +195,19 @@ def import_(
             f"job {result.job_id} already holds this file for survey {survey_id}/{instance_id} "
             f"with the same mapping; nothing imported (use --new-job to import it again)"
         )
+    for overlap in result.overlaps:
+        click.echo(_overlap_note(result.job_id, overlap, protected=request.recontact_after != RECONTACT_OFF))
     return 0
+
+
+def _overlap_note(job_id: int | None, overlap: Overlap, *, protected: bool) -> str:
+    """What a re-import of the same file under another mapping means for the calls."""
+    said = f"job {job_id} overlaps job {overlap.job_id} (the same file): {overlap.numbers} number(s) in both"
+    if not protected:
+        return f"{said}; --recontact-after off: job {job_id} may call numbers job {overlap.job_id} called"
+    if overlap.suppressed:
+        said += f", {overlap.suppressed} suppressed here (job {overlap.job_id} called them)"
+    return f"{said}; neither job calls a number the other called (--recontact-after off allows it)"
 
 
 COMMANDS = [check, import_]

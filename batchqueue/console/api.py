@@ -184,10 +184,22 @@ def recycle(job_id: int) -> Any:
     if not isinstance(outcomes, list):
         raise UsageError('outcomes: a list, such as ["failed", "rejected"]')
     after = str(body.get("after") or "")
+    token = body.get("submit_token")
     made = operator().recycle(
-        job_id, frozenset(str(o) for o in outcomes), parse_period(after, "after") if after else None
+        job_id,
+        frozenset(str(o) for o in outcomes),
+        parse_period(after, "after") if after else None,
+        submit_token=str(token) if token else None,
     )
-    return {"parent_id": made.parent_id, "job_id": made.job_id, "wave": made.wave, "rows": made.rows}
+    return {
+        "parent_id": made.parent_id,
+        "job_id": made.job_id,
+        "created": made.created,
+        "replayed": made.replayed,
+        "wave": made.wave,
+        "rows": made.rows,
+        "already_in_waves": [{"job_id": wave, "rows": n} for wave, n in made.taken.items()],
+    }
 
 
 # Downloads: the pages' own views, under /api/ too (a script gets 401, not the login page).

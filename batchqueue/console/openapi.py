@@ -120,9 +120,14 @@ def document() -> dict[str, Any]:
             },
             "/api/jobs/{job_id}/recycle": {
                 "post": _op(
-                    "the next wave: rows whose call ended with these outcomes",
+                    "the next wave: rows whose call ended with these outcomes and no wave took yet "
+                    "(the same submit_token again returns the wave it made)",
                     params=[_JOB],
-                    body={"outcomes": {"type": "array", "items": {"type": "string"}}, "after": {"type": "string"}},
+                    body={
+                        "outcomes": {"type": "array", "items": {"type": "string"}},
+                        "after": {"type": "string"},
+                        "submit_token": {"type": "string"},
+                    },
                 )
             },
             "/api/jobs/{job_id}/report.{fmt}": {

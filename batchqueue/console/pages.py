@@ -3,6 +3,7 @@ do-not-call lists. Each view parses the form, calls the service layer, and rende
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import tempfile
 import time
@@ -101,6 +102,13 @@ def import_upload(upload_id: str) -> Any:
         flash(f"Imported {result.rows:,} rows as job {result.job_id}: {result.valid:,} ready to send.", "ok")
     else:
         flash(f"Job {result.job_id} already holds this file with this mapping; nothing was imported.", "ok")
+    for o in result.overlaps:
+        flash(
+            f"Job {result.job_id} overlaps job {o.job_id} (the same file): {o.numbers:,} number(s) in both, "
+            f"{o.suppressed:,} suppressed here because job {o.job_id} called them. Neither job calls a number "
+            "the other called.",
+            "warn",
+        )
     return redirect(url_for("pages.job", job_id=result.job_id))
 
 
@@ -135,6 +143,7 @@ def job(job_id: int) -> Any:
         problem_states=PROBLEM_STATES,
         failure_sample=FAILURE_SAMPLE,
         final_outcomes=sorted(FINAL),
+        recycle_token=secrets.token_urlsafe(24),  # one per form shown: sent twice, it makes one wave
         formats=list(REPORT_FORMATS),
     )
 
@@ -194,11 +203,23 @@ def reconcile(job_id: int) -> Any:
 def recycle(job_id: int) -> Any:
     outcomes = frozenset(request.form.getlist("outcome"))
     after = request.form.get("after", "").strip()
-    made = operator().recycle(job_id, outcomes, parse_period(after, "after") if after else None)
+    made = operator().recycle(
+        job_id,
+        outcomes,
+        parse_period(after, "after") if after else None,
+        submit_token=request.form.get("submit_token") or None,
+    )
     if made.job_id is None:
-        flash("No row's call ended that way; no wave was made.", "ok")
+        if made.taken:
+            waves = ", ".join(f"job {wave}: {n:,}" for wave, n in made.taken.items())
+            flash(f"Every row whose call ended that way is already in a wave ({waves}); no wave was made.", "ok")
+        else:
+            flash("No row's call ended that way; no wave was made.", "ok")
         return _back(job_id)
-    flash(f"Wave {made.wave} is job {made.job_id} with {made.rows:,} row(s).", "ok")
+    if made.replayed:
+        flash(f"This form was sent already: wave {made.wave} is job {made.job_id}; no second wave was made.", "ok")
+    else:
+        flash(f"Wave {made.wave} is job {made.job_id} with {made.rows:,} row(s).", "ok")
     return _back(made.job_id)
 
 

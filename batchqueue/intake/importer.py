@@ -77,7 +77,8 @@ def import_file(
     ``parallel`` validates in a helper process while this one writes (None: for large files on
     machines with more than one core). ``validation``: such a helper, already started (by the
     service, before it opened the ledger) with the same file, spec and rules; its ``now`` is used.
-    ``options``: job options stored with it (``recontact_after``: seconds).
+    ``options``: job options stored with it (``recontact_after``: seconds). ``overlaps`` of the
+    result names the other jobs made from the same file (a re-import under another mapping).
     """
     for name, value in (("--survey", survey_id), ("--instance", instance_id)):
         if not _ID.fullmatch(value or ""):
@@ -107,6 +108,7 @@ def import_file(
                 result.filtered, result.suppressed = counts["filtered"], counts["suppressed"]
                 result.valid = result.rows - result.invalid - result.duplicate - result.filtered - result.suppressed
                 result.blank = found.blank_rows
+                result.overlaps = ledger.overlaps(found.id)
                 result.seconds = time.perf_counter() - started
                 return result
         if validation is None and helped:
@@ -138,6 +140,7 @@ def import_file(
         )
         result.suppressed = ledger.counts(result.job_id)["suppressed"]
         result.valid -= result.suppressed
+        result.overlaps = ledger.overlaps(result.job_id)
     result.created = True
     result.seconds = time.perf_counter() - started
     return result

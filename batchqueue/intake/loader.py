@@ -26,7 +26,7 @@ from batchqueue.intake.mapping.validate import Reason, RowValidator
 from batchqueue.intake.mapping.where import RowFilter
 from batchqueue.intake.rules import RowRule
 from batchqueue.intake.sheets import SkippedRow, SourceInfo, Table, column_letter, open_table
-from batchqueue.ledger.records import BARE, FULL, PLAIN, RUN_MAX, RowRun, mint_tokens
+from batchqueue.ledger.records import BARE, FULL, PLAIN, RUN_MAX, Overlap, RowRun, mint_tokens
 from batchqueue.lifecycle import RowState
 
 Progress = Callable[[int, int], None]
@@ -90,13 +90,21 @@ class LoadResult:
     warnings: list[str] = field(default_factory=list)
     job_id: int | None = None
     created: bool = False
+    #: Other jobs made from the same file for the same survey and instance (import only).
+    overlaps: list[Overlap] = field(default_factory=list)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """The ``--json`` object (its keys are part of the CLI contract)."""
         out: dict[str, Any] = {}
         if self.job_id is not None:
-            out |= {"job_id": self.job_id, "created": self.created}
+            out |= {
+                "job_id": self.job_id,
+                "created": self.created,
+                "overlaps": [
+                    {"job_id": o.job_id, "numbers": o.numbers, "suppressed": o.suppressed} for o in self.overlaps
+                ],
+            }
         out |= {
             "file": self.source.path,
             "kind": self.source.kind,

@@ -87,6 +87,16 @@ class Job:
     created_at: float
 
 
+class Overlap(NamedTuple):
+    """Another job made from the same file for the same survey and instance (a re-import)."""
+
+    job_id: int
+    #: Numbers both jobs hold.
+    numbers: int
+    #: Rows of this job suppressed because that job called their number.
+    suppressed: int
+
+
 class Claimed(NamedTuple):
     """A row now ``sending``, with what is needed to build its request (a tuple: a claim makes
     and narrows thousands a second)."""

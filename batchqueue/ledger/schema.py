@@ -36,7 +36,10 @@ jobs = Table(
     Column("options", Text, nullable=False, server_default="{}", comment="JSON of job options"),
     Column("blank_rows", Integer, nullable=False, server_default="0"),
     Column("created_at", Float, nullable=False),
+    Column("submit_token", String(64), comment="the console form submission that made it (recycle)"),
     Index("ix_jobs_source", "source_sha256", "survey_id", "instance_id", "fingerprint"),
+    # A form submitted twice finds the job its first submission made (``ledger/waves``).
+    Index("ix_jobs_submit_token", "submit_token", unique=True),
 )
 
 rows = Table(
@@ -86,6 +89,7 @@ rows = Table(
     Column("sent_end_ts", Integer, comment="the end a send-time rule gave it"),
     Column("sent_timezone", Text, comment="the zone(s) its calling window was set in"),
     Column("timezone_source", String(16), comment="column, zip, number, default or region"),
+    Column("taken_by_wave", Integer, comment="the wave (job id) recycle took this row into"),
     Index("ix_rows_job_state", "job_id", "state"),
     # Held rows only (a send-time rule set not_before): counted without reading every pending row.
     Index(
@@ -186,6 +190,7 @@ contact_log = Table(
     Column("e164", String(20), nullable=False, comment="a number, +E.164"),
     Column("job_id", Integer, nullable=False, comment="the job that claimed it for sending"),
     Column("contacted_at", Float, nullable=False, comment="when (unix seconds)"),
+    Column("row_number", Integer, comment="that job's row, when known"),
     Index("ix_contact_log_e164_at", "e164", "contacted_at"),
 )
 

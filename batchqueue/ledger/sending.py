@@ -199,7 +199,7 @@ class SendingLedger:
 
     def _claim_rules(self, conn: Connection, job_id: int) -> tuple[ContactRules, str]:
         """The job's contact rules (re-contact limits, family) and phone column, read once per
-        ledger object: all are fixed at import."""
+        ledger object: all are fixed at import (the jobs of the same file are not: each claim finds them)."""
         if job_id not in self._job_rules:
             self._job_rules[job_id] = (job_contact_rules(conn, job_id), phone_column(conn, job_id))
         return self._job_rules[job_id]
@@ -221,6 +221,7 @@ class SendingLedger:
         held = suppressed = 0
         after = 0
         contact_rules, column = self._claim_rules(conn, job_id)
+        contact_rules = contact_rules.with_relatives(conn, job_id)  # a re-import may have come since
         while len(claimed) < limit:
             want = limit - len(claimed)
             found = conn.exec_driver_sql(

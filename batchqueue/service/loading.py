@@ -43,8 +43,9 @@ class ImportRequest:
     new_job: bool = False
     max_problems: int = DEFAULTS.max_problems
     rules: Sequence[RowRule] = ()
-    #: Refuse (suppress) a number another job of the ledger claimed within this many seconds.
-    recontact_after: int | None = None
+    #: Refuse (suppress) a number another job of the ledger claimed within this many seconds
+    #: (0, ``off``: not even one a job of the same file claimed).
+    recontact_after: int | None = DEFAULTS.recontact_after
     #: Suppress a number called this many times within this many seconds (by any job).
     max_contacts: tuple[int, int] | None = None
     #: When calls may be made (the defaults when None); stored on the job.
@@ -55,7 +56,7 @@ class ImportRequest:
     def job_options(self) -> dict[str, Any]:
         """The options stored with the job."""
         options: dict[str, Any] = {"calling": (self.calling or CallingRules.parse()).as_json()}
-        if self.recontact_after:
+        if self.recontact_after is not None:
             options["recontact_after"] = self.recontact_after
         if self.max_contacts:
             options["max_contacts"] = list(self.max_contacts)

@@ -86,9 +86,16 @@ class Operator:
         self._audit("reconcile", job_id, f"{len(result.unproven):,} uncertain row(s) not proven queued")
         return result
 
-    def recycle(self, job_id: int, outcome_names: frozenset[str], after: int | None) -> waves.RecycleResult:
-        result = waves.recycle(self.settings, waves.RecycleRequest(job_id, outcome_names, after))
-        made = f"wave {result.wave} as job {result.job_id}" if result.job_id else "no wave (no row had those outcomes)"
+    def recycle(
+        self, job_id: int, outcome_names: frozenset[str], after: int | None, *, submit_token: str | None = None
+    ) -> waves.RecycleResult:
+        result = waves.recycle(self.settings, waves.RecycleRequest(job_id, outcome_names, after, submit_token))
+        if result.replayed:
+            made = f"the form was sent again: wave {result.wave} is job {result.job_id}, no second wave"
+        elif result.job_id:
+            made = f"wave {result.wave} as job {result.job_id}"
+        else:
+            made = "no wave (no row left with those outcomes)"
         self._audit("recycle", job_id, f"{', '.join(sorted(outcome_names))}: {made}, {result.rows:,} row(s)")
         return result
 
