@@ -95,7 +95,7 @@ def _attr(attrs: dict[str, str], name: str) -> str | None:
     return None
 
 
-def _relationships(zf: zipfile.ZipFile, part: str) -> dict[str, str]:
+def relationships(zf: zipfile.ZipFile, part: str) -> dict[str, str]:
     """Relationship id → target member of ``part`` (e.g. the workbook's sheets)."""
     folder, name = posixpath.split(part)
     rels = posixpath.join(folder, "_rels", name + ".rels")
@@ -116,7 +116,7 @@ def _relationships(zf: zipfile.ZipFile, part: str) -> dict[str, str]:
 
 def workbook_member(zf: zipfile.ZipFile) -> str:
     """The workbook part (``xl/workbook.xml`` in every writer seen, but the package says where)."""
-    for target in _relationships(zf, ".rels").values() if "_rels/.rels" in zf.NameToInfo else []:
+    for target in relationships(zf, ".rels").values() if "_rels/.rels" in zf.NameToInfo else []:
         if target.endswith(".xml") and "workbook" in posixpath.basename(target).lower():
             return target
     if "xl/workbook.xml" in zf.NameToInfo:
@@ -134,7 +134,7 @@ class Workbook:
 
 def read_workbook(zf: zipfile.ZipFile) -> Workbook:
     member = workbook_member(zf)
-    rels = _relationships(zf, member)
+    rels = relationships(zf, member)
     sheets: list[tuple[str, str]] = []
     flags = {"date1904": False}
 
@@ -233,6 +233,11 @@ class SharedStrings:
 
     def __len__(self) -> int:
         return len(self._ends)
+
+    @property
+    def size(self) -> int:
+        """Bytes of text all the strings hold (each once)."""
+        return len(self._data)
 
     def __getitem__(self, index: int) -> str:
         start = self._ends[index - 1] if index else 0

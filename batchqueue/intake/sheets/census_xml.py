@@ -1,0 +1,256 @@
+"""The XML workbooks counted with expat before anything loads them: an xlsx sheet, an ods workbook.
+
+A real XML parser reads the references, so every spelling of the same cell is the same cell:
+``r="XFD1048576"``, ``r='XFD1048576'``, ``r = "XFD1048576"``, ``r="xfd1048576"``, ``r="&#88;FD1048576"``,
+or the elements under a namespace prefix (``<x:c>``). expat refuses entity-expansion bombs on its
+own, and a DOCTYPE (never in a real workbook) is refused outright (:func:`.xlsx_parts.new_parser`).
+
+Usage::
+
+    census = count_xlsx_sheet(zf, "xl/worksheets/sheet1.xml", stop_after=1_500_000)
+    lengths = shared_string_lengths(zf)
+    census.text = shared_text(zf, "xl/worksheets/sheet1.xml", lengths)
+    census = count_ods(zf)                  # every table: calamine reads an ods whole
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from array import array
+from typing import Any
+
+from batchqueue.intake.sheets.census import MAX_COLUMNS, MAX_ROWS, BeyondTheSheet, Census, beyond
+from batchqueue.intake.sheets.xlsx_parts import column_number, new_parser
+
+_CHUNK = 1 << 20
+_REFERENCE = re.compile(r"\$?([A-Za-z]{1,4})\$?([0-9]{1,9})")
+
+
+class _Enough(Exception):
+    """Counting stopped: the sheet has more cells than the caller wanted counted."""
+
+
+def _local(name: str) -> str:
+    return name[name.rfind(":") + 1 :]
+
+
+def _attr(attrs: dict[str, str], local: str) -> str | None:
+    """An attribute by its local name, with or without a namespace prefix."""
+    value = attrs.get(local)
+    if value is None and attrs:
+        suffix = ":" + local
+        for key, found in attrs.items():
+            if key.endswith(suffix):
+                return found
+    return value
+
+
+def position(reference: str) -> tuple[int, int] | None:
+    """(row, column), 1-based, of an A1-style reference in any case; None when it is not one.
+
+    Letters or digits beyond any sheet give a position beyond it (never an error): the caller
+    refuses that."""
+    match = _REFERENCE.fullmatch(reference.strip())
+    if match is None:
+        return None
+    letters, digits = match.groups()
+    column = column_number(letters.upper()) if len(letters) <= 3 else MAX_COLUMNS + 1
+    return int(digits), column
+
+
+def _area(reference: str) -> int:
+    first, _, last = reference.partition(":")
+    start = position(first)
+    end = position(last) if last else start
+    if start is None or end is None:
+        return 0
+    return (abs(end[0] - start[0]) + 1) * (abs(end[1] - start[1]) + 1)
+
+
+def _parse(zf: zipfile.ZipFile, member: str, parser: Any) -> None:
+    with zf.open(member) as f:
+        while chunk := f.read(_CHUNK):
+            parser.Parse(chunk, False)
+    parser.Parse(b"", True)
+
+
+def count_xlsx_sheet(zf: zipfile.ZipFile, member: str, *, stop_after: int) -> tuple[Census, int]:
+    """The sheet's cells, extent and declared dimension, and how many of its cells are shared
+    strings; counting stops after ``stop_after`` cells (the census is then not ``complete``).
+
+    Raises :class:`BeyondTheSheet` at the first cell or row past XFD1048576."""
+    census = Census(stored=zf.getinfo(member).file_size)
+    # row, column of the last cell, farthest row, farthest column, cells, shared-string cells
+    at = [0, 0, 0, 0, 0, 0]
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        tag = name if ":" not in name else _local(name)
+        if tag == "c":
+            ref = attrs.get("r") or _attr(attrs, "r")
+            found = position(ref) if ref else None
+            if found is None:
+                at[1] += 1
+            else:
+                at[0], at[1] = found
+            if at[1] > at[3]:
+                at[3] = at[1]
+            if at[0] > at[2]:
+                at[2] = at[0]
+            if at[1] > MAX_COLUMNS or at[0] > MAX_ROWS:
+                raise BeyondTheSheet(f"{beyond(at[0], at[1])} ({ref})")
+            at[4] += 1
+            if attrs.get("t") == "s":
+                at[5] += 1
+            if at[4] > stop_after:
+                raise _Enough
+        elif tag == "row":
+            number = attrs.get("r") or _attr(attrs, "r")
+            at[0] = int(number) if number and number.strip().isdigit() and len(number) < 12 else at[0] + 1
+            at[1] = 0
+            if at[0] > MAX_ROWS:
+                raise BeyondTheSheet(f"a row numbered {at[0]:,}, past the last row a spreadsheet has (1,048,576)")
+            if at[0] > at[2]:
+                at[2] = at[0]
+        elif tag == "dimension":
+            census.claimed = _area(_attr(attrs, "ref") or "")
+
+    parser = new_parser()
+    parser.StartElementHandler = start
+    try:
+        _parse(zf, member, parser)
+    except _Enough:
+        census.complete = False
+    census.rows, census.columns, census.cells = max(at[2], 1), max(at[3], 1), at[4]
+    census.area = census.rows * census.columns
+    return census, at[5]
+
+
+def shared_string_lengths(zf: zipfile.ZipFile) -> array[int]:
+    """The length (characters) of each of the workbook's shared strings, in order."""
+    lengths: array[int] = array("I")
+    member = next((n for n in zf.namelist() if n.lower() == "xl/sharedstrings.xml"), None)
+    if member is None:
+        return lengths
+    current = [0]
+
+    def start(name: str, _attrs: dict[str, str]) -> None:
+        if name == "si" or name.endswith(":si"):
+            current[0] = 0
+
+    def end(name: str) -> None:
+        if name == "si" or name.endswith(":si"):
+            lengths.append(min(current[0], 0xFFFFFFFF))
+
+    def text(data: str) -> None:
+        current[0] += len(data)
+
+    parser = new_parser()
+    parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, text
+    _parse(zf, member, parser)
+    return lengths
+
+
+def shared_text(zf: zipfile.ZipFile, member: str, lengths: array[int]) -> int:
+    """Characters the sheet's shared-string cells expand to: each cell's string counted at each use."""
+    state = {"shared": False, "value": False}
+    digits: list[str] = []
+    total = [0]
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        tag = name if ":" not in name else _local(name)
+        if tag == "c":
+            state["shared"] = attrs.get("t") == "s"
+        elif tag == "v" and state["shared"]:
+            state["value"] = True
+            digits.clear()
+
+    def end(name: str) -> None:
+        if state["value"] and (name == "v" or name.endswith(":v")):
+            state["value"] = False
+            index = "".join(digits).strip()
+            if index.isdigit() and int(index) < len(lengths):
+                total[0] += lengths[int(index)]
+
+    def text(data: str) -> None:
+        if state["value"]:
+            digits.append(data)
+
+    parser = new_parser()
+    parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, text
+    _parse(zf, member, parser)
+    return total[0]
+
+
+#: The attributes whose presence makes an ods cell hold something (calamine's test, widened).
+_VALUE_ATTRIBUTES = ("value", "string-value", "date-value", "time-value", "boolean-value", "value-type", "formula")
+
+
+def _repeats(attrs: dict[str, str], name: str) -> int:
+    value = _attr(attrs, name)
+    if value is None:
+        return 1
+    value = value.strip()
+    return int(value) if value.isdigit() and len(value) < 12 else 1
+
+
+def count_ods(zf: zipfile.ZipFile) -> Census:
+    """Every table of an ods, as calamine builds it: repeated rows and columns expanded, each
+    repeated cell's text copied (calamine reads every table when it opens the file)."""
+    total = Census(stored=zf.getinfo("content.xml").file_size)
+    table = Census()
+    # Per table: rows spanned from the first row with content to the last, rows repeated after
+    # the last one so far (counted only if content follows), widest row with content, the cells
+    # calamine pushes before trimming.
+    state: dict[str, Any] = {"span": 0, "pending": 0, "widest": 0, "pushed": 0, "seen": False}
+    row: dict[str, Any] = {"repeat": 1, "width": 0, "filled": 0, "content": False}
+    cell: dict[str, Any] = {"in": False, "repeat": 1, "text": 0, "content": False}
+
+    def end_table() -> None:
+        table.area = state["span"] * state["widest"] + state["pushed"]
+        table.rows, table.columns = state["span"], state["widest"]
+        total.add(table)
+        table.__init__()  # type: ignore[misc]
+        state.update(span=0, pending=0, widest=0, pushed=0, seen=False)
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        tag = _local(name)
+        if tag in ("table-cell", "covered-table-cell"):
+            content = any(_attr(attrs, a) is not None for a in _VALUE_ATTRIBUTES)
+            value = _attr(attrs, "string-value") or _attr(attrs, "date-value") or _attr(attrs, "time-value") or ""
+            formula = _attr(attrs, "formula") or ""
+            cell.update({"in": True, "repeat": _repeats(attrs, "number-columns-repeated")})
+            cell.update({"text": len(value) + len(formula), "content": content})
+        elif tag == "s" and cell["in"]:
+            cell["text"] += _repeats(attrs, "c")
+        elif tag == "table-row":
+            row.update({"repeat": _repeats(attrs, "number-rows-repeated"), "width": 0, "filled": 0, "content": False})
+
+    def text(data: str) -> None:
+        if cell["in"]:
+            cell["text"] += len(data)
+
+    def end(name: str) -> None:
+        tag = _local(name)
+        if tag in ("table-cell", "covered-table-cell"):
+            cell["in"] = False
+            row["width"] += cell["repeat"]
+            if cell["content"]:
+                row["filled"], row["content"] = row["width"], True
+                table.cells += 1
+                table.text += cell["text"] * cell["repeat"] * row["repeat"]
+        elif tag == "table-row":
+            state["pushed"] += row["filled"]
+            if row["content"]:
+                state["span"] += (state["pending"] if state["seen"] else 0) + row["repeat"]
+                state["pending"], state["seen"] = 0, True
+                state["widest"] = max(state["widest"], row["filled"])
+            elif state["seen"]:
+                state["pending"] += row["repeat"]
+        elif tag == "table":
+            end_table()
+
+    parser = new_parser()
+    parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, text
+    _parse(zf, "content.xml", parser)
+    return total
