@@ -51,7 +51,9 @@ class Census:
     stored: int = 0
     rows: int = 0
     columns: int = 0
-    claimed: int = 0  # the area the file declares (its dimension record), which a reader may reserve
+    #: The area the file declares (its dimension record): calamine 0.37 ignores it, but a reader
+    #: that trusted it would reserve it up front (an xlsx sheet declaring a huge one is streamed).
+    claimed: int = 0
     complete: bool = True
 
     def add(self, other: Census) -> None:
@@ -66,7 +68,7 @@ class Census:
     @property
     def estimate(self) -> int:
         """Bytes of memory a dense reader needs for it."""
-        return max(self.area, self.claimed) * CELL_BYTES + self.text * TEXT_FACTOR
+        return self.area * CELL_BYTES + self.text * TEXT_FACTOR
 
 
 def beyond(row: int, column: int) -> str | None:
@@ -107,6 +109,6 @@ def judge(census: Census, path: str, where: str, *, megabytes: int = DEFAULTS.wo
         raise InputFileError(
             path,
             f"this workbook needs more than {megabytes:,} MB of memory to read ({where}: "
-            f"{max(census.area, census.claimed):,} cells in its used range, {census.text / 1024**2:,.0f} MB "
+            f"{census.area:,} cells in its used range, {census.text / 1024**2:,.0f} MB "
             "of text); save the sheet as CSV (File > Save As > CSV) and import that",
         )

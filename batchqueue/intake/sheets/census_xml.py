@@ -46,6 +46,15 @@ def _attr(attrs: dict[str, str], local: str) -> str | None:
     return value
 
 
+def _listed(attrs: list[str], local: str) -> str | None:
+    """An attribute from expat's ordered list (name, value, name, value…), with or without a prefix."""
+    suffix = ":" + local
+    for i in range(0, len(attrs) - 1, 2):
+        if attrs[i] == local or attrs[i].endswith(suffix):
+            return attrs[i + 1]
+    return None
+
+
 def position(reference: str) -> tuple[int, int] | None:
     """(row, column), 1-based, of an A1-style reference in any case; None when it is not one.
 
@@ -79,43 +88,70 @@ def count_xlsx_sheet(zf: zipfile.ZipFile, member: str, *, stop_after: int) -> tu
     """The sheet's cells, extent and declared dimension, and how many of its cells are shared
     strings; counting stops after ``stop_after`` cells (the census is then not ``complete``).
 
-    Raises :class:`BeyondTheSheet` at the first cell or row past XFD1048576."""
+    Raises :class:`BeyondTheSheet` at the first cell or row past XFD1048576. Most cells are
+    written ``r="<letters><the row's number>"``: those take a fast path (the letters looked up
+    among the columns already seen); any other reference is parsed in full."""
     census = Census(stored=zf.getinfo(member).file_size)
-    # row, column of the last cell, farthest row, farthest column, cells, shared-string cells
+    # row of the last cell, its column, farthest row, farthest column, cells, shared-string cells
     at = [0, 0, 0, 0, 0, 0]
+    row_digits = [""]
+    columns: dict[str, int] = {}
 
-    def start(name: str, attrs: dict[str, str]) -> None:
-        tag = name if ":" not in name else _local(name)
-        if tag == "c":
-            ref = attrs.get("r") or _attr(attrs, "r")
-            found = position(ref) if ref else None
-            if found is None:
-                at[1] += 1
-            else:
-                at[0], at[1] = found
-            if at[1] > at[3]:
-                at[3] = at[1]
-            if at[0] > at[2]:
-                at[2] = at[0]
-            if at[1] > MAX_COLUMNS or at[0] > MAX_ROWS:
-                raise BeyondTheSheet(f"{beyond(at[0], at[1])} ({ref})")
+    def far(ref: str | None) -> None:
+        """The cell just counted set a new farthest row or column (rare past the first row)."""
+        at[2], at[3] = max(at[2], at[0]), max(at[3], at[1])
+        if at[1] > MAX_COLUMNS or at[0] > MAX_ROWS:
+            raise BeyondTheSheet(f"{beyond(at[0], at[1])} ({ref})")
+
+    def cell(ref: str | None) -> None:
+        """A cell whose reference took no fast path: parsed in full."""
+        found = position(ref) if ref is not None else None
+        if found is None:
+            at[1] += 1
+        else:
+            at[0], at[1] = found
+            letters = ref.strip().lstrip("$").rstrip("0123456789").rstrip("$") if ref is not None else ""
+            if letters.isalpha() and letters.isascii() and at[1] <= MAX_COLUMNS:
+                columns[letters] = at[1]
+        if at[1] > at[3] or at[0] > at[2]:
+            far(ref)
+
+    def start(name: str, attrs: list[str]) -> None:
+        if name == "c":
             at[4] += 1
-            if attrs.get("t") == "s":
+            if attrs and attrs[0] == "r":
+                ref = attrs[1]
+                digits = row_digits[0]
+                column = columns.get(ref[: len(ref) - len(digits)]) if ref.endswith(digits) else None
+                if column is None:
+                    cell(ref)
+                else:
+                    at[1] = column
+                    if column > at[3]:
+                        far(ref)
+            else:
+                cell(_listed(attrs, "r"))
+            if "s" in attrs and _listed(attrs, "t") == "s":
                 at[5] += 1
             if at[4] > stop_after:
                 raise _Enough
-        elif tag == "row":
-            number = attrs.get("r") or _attr(attrs, "r")
-            at[0] = int(number) if number and number.strip().isdigit() and len(number) < 12 else at[0] + 1
+        elif name == "v":
+            return
+        elif name == "row":
+            number = _listed(attrs, "r")
+            digits = number.strip() if number else ""
+            at[0] = int(digits) if digits.isdigit() and len(digits) < 12 else at[0] + 1
+            row_digits[0] = digits if digits == str(at[0]) else "\x00"  # "\x00" ends no reference
             at[1] = 0
-            if at[0] > MAX_ROWS:
-                raise BeyondTheSheet(f"a row numbered {at[0]:,}, past the last row a spreadsheet has (1,048,576)")
             if at[0] > at[2]:
-                at[2] = at[0]
-        elif tag == "dimension":
-            census.claimed = _area(_attr(attrs, "ref") or "")
+                far(number)
+        elif ":" in name:
+            start(_local(name), attrs)  # the same elements under a namespace prefix
+        elif name == "dimension":
+            census.claimed = _area(_listed(attrs, "ref") or "")
 
     parser = new_parser()
+    parser.ordered_attributes = True
     parser.StartElementHandler = start
     try:
         _parse(zf, member, parser)
