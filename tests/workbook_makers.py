@@ -90,7 +90,10 @@ def xlsx_file(
         zf.writestr("[Content_Types].xml", _content_types(main_type, "xml"))
         zf.writestr("_rels/.rels", _package_rels("xl/workbook.xml"))
         zf.writestr("xl/workbook.xml", book)
-        zf.writestr("xl/_rels/workbook.xml.rels", _book_rels("worksheets/sheet1.xml", "sharedStrings.xml" if shared is not None else None))
+        zf.writestr(
+            "xl/_rels/workbook.xml.rels",
+            _book_rels("worksheets/sheet1.xml", "sharedStrings.xml" if shared is not None else None),
+        )
         zf.writestr("xl/worksheets/sheet1.xml", sheet_xml or worksheet_xml(sheet_data, dimension=dimension))
         if shared is not None:
             zf.writestr("xl/sharedStrings.xml", shared_strings_xml(shared))
@@ -284,7 +287,12 @@ def cfb_file(path: Path, streams: Sequence[tuple[str, bytes]]) -> Path:
     for i, (name, data) in enumerate(padded):
         # A degenerate tree: each stream the right sibling of the one before (valid, if unbalanced).
         entries.append(entry(name, 2, free, i + 2 if i + 1 < len(padded) else free, starts[i], len(data)))
-    empty = b"\x00" * 64 + struct.pack("<HBBIII", 0, 0, 0, free, free, free) + b"\x00" * 16 + struct.pack("<IQQIQ", 0, 0, 0, 0, 0)
+    empty = (
+        b"\x00" * 64
+        + struct.pack("<HBBIII", 0, 0, 0, free, free, free)
+        + b"\x00" * 16
+        + struct.pack("<IQQIQ", 0, 0, 0, 0, 0)
+    )
     entries += [empty] * (directory_sectors * 4 - len(entries))
     header = (
         bytes.fromhex("D0CF11E0A1B11AE1")
@@ -391,8 +399,13 @@ def xlsb_file(
         zf.writestr("[Content_Types].xml", _content_types(main_type, "bin"))
         zf.writestr("_rels/.rels", _package_rels("xl/workbook.bin"))
         zf.writestr("xl/workbook.bin", book)
-        zf.writestr("xl/_rels/workbook.bin.rels", _book_rels("worksheets/sheet1.bin", "sharedStrings.bin" if strings is not None else None))
-        zf.writestr("xl/worksheets/sheet1.bin", sheet_part if sheet_part is not None else xlsb_sheet(cells, dimension=dimension))
+        zf.writestr(
+            "xl/_rels/workbook.bin.rels",
+            _book_rels("worksheets/sheet1.bin", "sharedStrings.bin" if strings is not None else None),
+        )
+        zf.writestr(
+            "xl/worksheets/sheet1.bin", sheet_part if sheet_part is not None else xlsb_sheet(cells, dimension=dimension)
+        )
         if strings is not None:
             sst = b12(0x9F, struct.pack("<II", len(strings), len(strings)))
             sst += b"".join(b12(0x13, b"\x00" + _wide(s)) for s in strings)

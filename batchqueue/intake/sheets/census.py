@@ -22,11 +22,12 @@ from batchqueue.errors import InputFileError
 
 #: Excel's last row and column (XFD): no spreadsheet program makes a cell beyond them.
 MAX_ROWS, MAX_COLUMNS = 1_048_576, 16_384
-#: What calamine holds per cell of the used range, text aside (measured: 466 MB for 4.6 M cells),
-#: and per byte of text (calamine's copy and Python's).
-CELL_BYTES, TEXT_FACTOR = 100, 2
+#: What calamine holds per cell of the used range, text aside, and per byte of text (calamine's
+#: copy and Python's). Measured here: an xlsx 100 bytes a cell (466 MB for 4.6 M cells); an ods of
+#: repeated text cells 240 (485 MB for 2 M): each repeat is a string of its own.
+CELL_BYTES, TEXT_FACTOR = 240, 2
 #: A used range this large, and this many times the cells really present, is refused.
-ABSURD_AREA, ABSURD_RATIO = 50_000_000, 100
+ABSURD_AREA, ABSURD_RATIO = 1_000_000, 100
 #: Text this large, and this many times the bytes it is stored in, is refused (one long shared
 #: string used by every cell: a 1 MB file asked for 6.5 GB).
 TEXT_FLOOR, TEXT_RATIO = 64 * 1024 * 1024, 64

@@ -24,7 +24,7 @@ from batchqueue.intake.sheets.census import MAX_COLUMNS, MAX_ROWS, BeyondTheShee
 from batchqueue.intake.sheets.xlsx_parts import column_number, new_parser
 
 _CHUNK = 1 << 20
-_REFERENCE = re.compile(r"\$?([A-Za-z]{1,4})\$?([0-9]{1,9})")
+_REFERENCE = re.compile(r"\$?([A-Za-z]+)\$?([0-9]+)")
 
 
 class _Enough(Exception):
@@ -65,7 +65,7 @@ def position(reference: str) -> tuple[int, int] | None:
         return None
     letters, digits = match.groups()
     column = column_number(letters.upper()) if len(letters) <= 3 else MAX_COLUMNS + 1
-    return int(digits), column
+    return int(digits) if len(digits) <= 9 else MAX_ROWS + 1, column
 
 
 def _area(reference: str) -> int:

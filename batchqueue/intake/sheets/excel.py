@@ -21,7 +21,9 @@ that changed while it was read is refused, never imported half old, half new.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import struct
 import zipfile
 from collections.abc import Iterator
@@ -85,13 +87,29 @@ def pick_sheet(names: list[str], wanted: str | None, path: str) -> str:
     raise SheetNotFoundError(path, f"no sheet named {wanted!r}; the workbook has: {listed}")
 
 
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """calamine prints a Rust backtrace on stderr when it panics (then the panic is an exception),
+    and a line before it aborts on a failed allocation: the refusal says what went wrong, so that
+    is what the user sees."""
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _calamine_rows(name: str, f: IO[bytes], sheet: str | None) -> tuple[str, list[str], Iterator[NumberedRow], int]:
     try:
-        workbook = calamine.CalamineWorkbook.from_filelike(f)
-        names = list(workbook.sheet_names)
-        chosen = pick_sheet(names, sheet, name)
-        # skip_empty_area=False keeps the rows above the data, so numbers match Excel's.
-        data = workbook.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
+        with _quiet_stderr():
+            workbook = calamine.CalamineWorkbook.from_filelike(f)
+            names = list(workbook.sheet_names)
+            chosen = pick_sheet(names, sheet, name)
+            # skip_empty_area=False keeps the rows above the data, so numbers match Excel's.
+            data = workbook.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
     except calamine.PasswordError:
         raise InputFileError(name, "the workbook is password-protected; save an unprotected copy") from None
     except (calamine.CalamineError, calamine.ZipError, calamine.XmlError) as exc:
