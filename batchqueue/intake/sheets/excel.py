@@ -276,8 +276,10 @@ class ExcelSource:
         if found is None:
             try:
                 found = _calamine_rows(name, source, sheet)
+            except InputFileError:
+                raise
             except (OverflowError, ValueError) as exc:
-                if isinstance(exc, InputFileError) or not xlsx:
+                if not xlsx:
                     raise InputFileError(name, f"has a cell that cannot be read ({exc})") from None
                 # calamine cannot convert some cell (a duration of 10^20 days): stream the sheet instead.
                 source.seek(0)
