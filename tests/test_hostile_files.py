@@ -6,7 +6,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -29,8 +28,8 @@ from batchqueue.intake.importer import import_file
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.sheets import census_xml
 from batchqueue.intake.sheets.cells import cell_text
-from batchqueue.intake.sheets.headers import column_letter
 from batchqueue.intake.sheets.census_xml import count_xlsx_sheet
+from batchqueue.intake.sheets.headers import column_letter
 from batchqueue.intake.sheets.xlsx_parts import SharedStrings, date_styles, read_workbook
 from batchqueue.intake.sheets.xlsx_stream import stream_rows
 from batchqueue.intake.validator_process import Validation

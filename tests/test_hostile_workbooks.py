@@ -26,8 +26,8 @@ from tests.workbook_makers import (
     CONTACT_ROWS,
     ODS_CONTACT_ROWS,
     XLS_CONTACT_CELLS,
-    cfb_file,
     biff8_stream,
+    cfb_file,
     inline_row,
     ods_cell,
     ods_content,
@@ -187,7 +187,9 @@ _REPEATED = {
     "both": ods_row(ods_cell("x", repeat=1_024), repeat=65_536),
     "a far cell after empty rows": ods_row([None], repeat=1_048_000)
     + ods_row(ods_cell(None, repeat=16_000) + ods_cell("x")),
-    "a repeated row inside a group": f"<table:table-row-group>{ods_row(['1'] * 64, repeat=1_000_000)}</table:table-row-group>",
+    "a repeated row inside a group": (
+        f"<table:table-row-group>{ods_row(['1'] * 64, repeat=1_000_000)}</table:table-row-group>"
+    ),
 }
 
 
@@ -205,7 +207,8 @@ def test_an_ods_repeated_table_past_the_first_is_refused_too(tmp_path: Path) -> 
 
 
 def test_an_ods_cell_of_a_billion_spaces_is_refused(tmp_path: Path) -> None:
-    cell = '<table:table-cell office:value-type="string"><text:p>a<text:s text:c="900000000"/>b</text:p></table:table-cell>'
+    spaced = '<text:p>a<text:s text:c="900000000"/>b</text:p>'
+    cell = f'<table:table-cell office:value-type="string">{spaced}</table:table-cell>'
     refused(ods_file(tmp_path / "spaces.ods", ODS_CONTACT_ROWS + ods_row(cell)), "text")
 
 
@@ -377,7 +380,7 @@ def test_a_legitimate_workbook_of_each_binary_format_is_read(tmp_path: Path) -> 
 def _hostile_files(folder: Path) -> dict[str, Path]:
     return {
         "far.xlsx": xlsx_file(folder / "far.xlsx", CONTACT_ROWS + _FAR["single quotes"]),
-        "far.xls": xls_file(folder / "far.xls", XLS_CONTACT_CELLS + [(65535, 255, 1.0)]),
+        "far.xls": xls_file(folder / "far.xls", [*XLS_CONTACT_CELLS, (65535, 255, 1.0)]),
         "rows.ods": ods_file(folder / "rows.ods", ODS_CONTACT_ROWS + _REPEATED["both"]),
         "shared.xlsx": _shared_xlsx(folder / "shared.xlsx", 30_000),
     }

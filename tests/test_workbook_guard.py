@@ -30,10 +30,13 @@ def test_a_reader_that_runs_out_of_memory_is_a_clear_refusal_and_this_process_go
     16 MB ceiling: the child dies or fails to allocate, and this process gets a refusal."""
     path = _numbers_xls(tmp_path / "numbers.xls", 40_000)
     opened, _ = open_source(path)
-    with pytest.raises(InputFileError, match="needs more than 16 MB of memory to read.*save the sheet as CSV"):
-        source = GuardedSource.open(path, opened, None, megabytes=16)
-        for _ in source.raw_rows():
+
+    def read_capped() -> None:
+        for _ in GuardedSource.open(path, opened, None, megabytes=16).raw_rows():
             pass
+
+    with pytest.raises(InputFileError, match=r"needs more than 16 MB of memory to read.*save the sheet as CSV"):
+        read_capped()
     with open_table(path) as table:  # the default ceiling holds it, in this same process
         assert sum(1 for _ in table.rows()) == 39_999
 

@@ -130,7 +130,8 @@ def ods_cell(value: str | float | None, *, repeat: int = 1) -> str:
     if value is None:
         return f"<table:table-cell{rep}/>"
     if isinstance(value, float):
-        return f'<table:table-cell office:value-type="float" office:value="{value!r}"{rep}><text:p>{value!r}</text:p></table:table-cell>'
+        kind = f'office:value-type="float" office:value="{value!r}"'
+        return f"<table:table-cell {kind}{rep}><text:p>{value!r}</text:p></table:table-cell>"
     return f'<table:table-cell office:value-type="string"{rep}><text:p>{escape(value)}</text:p></table:table-cell>'
 
 
@@ -155,7 +156,8 @@ def ods_file(path: Path, rows: str, *, content: str | None = None, name: str = "
     manifest = (
         '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
         'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
-        '<manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
         '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>'
     )
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:

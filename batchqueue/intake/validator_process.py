@@ -36,8 +36,8 @@ from typing import Any
 
 from batchqueue.errors import BatchqueueError, EnvironmentFailure, InputFileError, UsageError
 from batchqueue.intake.loader import RowLoader, encode_cells, open_and_fit
-from batchqueue.intake.sheets.ceiling import confine, too_big
 from batchqueue.intake.rules import RowRule
+from batchqueue.intake.sheets.ceiling import confine, too_big
 from batchqueue.ledger.records import BARE, RowRun
 
 #: Below this size the helper's start-up costs more than it saves. A workbook is a zip: its cells

@@ -30,7 +30,9 @@ from batchqueue.intake.sheets.xlsx_parts import XlsxPartError, relationships
 
 _BOF, _EOF, _SST, _CONTINUE = 0x0809, 0x000A, 0x00FC, 0x003C
 #: Records that are one cell and start with its row and column (BIFF8, and BIFF2-5's own numbers).
-_XLS_CELLS = frozenset({0x0203, 0x00FD, 0x027E, 0x0204, 0x0205, 0x0006, 0x0201, 0x00D6, 0x0001, 0x0002, 0x0003, 0x0004, 0x0005})
+_XLS_CELLS = frozenset(
+    {0x0203, 0x00FD, 0x027E, 0x0204, 0x0205, 0x0006, 0x0201, 0x00D6, 0x0001, 0x0002, 0x0003, 0x0004, 0x0005}
+)
 _XLS_LABELSST = 0x00FD
 #: Records that are several cells of one row: row, first column, …, last column (the final u16).
 _XLS_MULTI = frozenset({0x00BD, 0x00BE})
@@ -247,4 +249,3 @@ def count_xlsb_sheet(zf: zipfile.ZipFile, member: str) -> Census:
             census.claimed = (abs(last_row - first_row) + 1) * (abs(last_col - first_col) + 1)
     census.area = census.rows * census.columns
     return census
-

@@ -234,7 +234,7 @@ def count_ods(zf: zipfile.ZipFile) -> Census:
     """Every table of an ods, as calamine builds it: repeated rows and columns expanded, each
     repeated cell's text copied (calamine reads every table when it opens the file)."""
     total = Census(stored=zf.getinfo("content.xml").file_size)
-    table = Census()
+    tables = [Census()]  # the table being read
     # Per table: rows spanned from the first row with content to the last, rows repeated after
     # the last one so far (counted only if content follows), widest row with content, the cells
     # calamine pushes before trimming.
@@ -243,10 +243,11 @@ def count_ods(zf: zipfile.ZipFile) -> Census:
     cell: dict[str, Any] = {"in": False, "repeat": 1, "text": 0, "content": False}
 
     def end_table() -> None:
+        table = tables[0]
         table.area = state["span"] * state["widest"] + state["pushed"]
         table.rows, table.columns = state["span"], state["widest"]
         total.add(table)
-        table.__init__()  # type: ignore[misc]
+        tables[0] = Census()
         state.update(span=0, pending=0, widest=0, pushed=0, seen=False)
 
     def start(name: str, attrs: dict[str, str]) -> None:
@@ -273,8 +274,8 @@ def count_ods(zf: zipfile.ZipFile) -> Census:
             row["width"] += cell["repeat"]
             if cell["content"]:
                 row["filled"], row["content"] = row["width"], True
-                table.cells += 1
-                table.text += cell["text"] * cell["repeat"] * row["repeat"]
+                tables[0].cells += 1
+                tables[0].text += cell["text"] * cell["repeat"] * row["repeat"]
         elif tag == "table-row":
             state["pushed"] += row["filled"]
             if row["content"]:

@@ -146,7 +146,8 @@ def check_zip(source: IO[bytes], name: str) -> None:
         source.seek(0)
     if entries > MAX_ZIP_ENTRIES:
         raise InputFileError(
-            name, f"refused: the zip holds {entries:,} files (a workbook holds a few dozen; at most {MAX_ZIP_ENTRIES:,})"
+            name,
+            f"refused: the zip holds {entries:,} files (a workbook holds a few dozen; at most {MAX_ZIP_ENTRIES:,})",
         )
     try:
         with zipfile.ZipFile(source) as zf:

@@ -165,7 +165,9 @@ def _xlsx_rows(
             lengths = shared_string_lengths(zf) if shared_cells else None
             if lengths and shared_cells * max(lengths) > TEXT_FLOOR // 8:
                 census.text = shared_text(zf, member, lengths)
-                census.stored += zf.getinfo(next(n for n in zf.namelist() if n.lower() == "xl/sharedstrings.xml")).file_size
+                census.stored += zf.getinfo(
+                    next(n for n in zf.namelist() if n.lower() == "xl/sharedstrings.xml")
+                ).file_size
         except UNREADABLE as exc:
             raise InputFileError(name, f"is not a readable workbook ({exc})") from None
         refused = refusal(census, name, f"sheet {chosen!r}")
@@ -305,4 +307,3 @@ class ExcelSource:
 
     def close(self) -> None:
         self._source.close()
-

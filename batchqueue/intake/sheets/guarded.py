@@ -80,7 +80,7 @@ def _read(channel: Connection, path: str, sheet: str | None, header_only: bool, 
         channel.send_bytes(b"E" + pickle.dumps((kind, exc.message)))
     except MemoryError:
         channel.send_bytes(b"M")
-    except BaseException as exc:  # noqa: BLE001 - a panic in calamine is a BaseException
+    except BaseException as exc:
         if type(exc).__name__ == "PanicException":  # pyo3's: calamine met something it cannot read
             channel.send_bytes(b"E" + pickle.dumps(("input", f"is damaged or not a workbook ({exc})")))
         else:
@@ -139,7 +139,11 @@ class GuardedSource:
             self._process.join(timeout=5)
             code = self._process.exitcode
             self.close()
-            if code is not None and code < 0 and -code in (signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS, signal.SIGKILL):
+            if (
+                code is not None
+                and code < 0
+                and -code in (signal.SIGABRT, signal.SIGSEGV, signal.SIGBUS, signal.SIGKILL)
+            ):
                 raise too_big(self._path, self._megabytes) from None
             raise InputFileError(self._path, f"the workbook reader stopped unexpectedly (exit {code})") from None
         kind, payload = data[:1], data[1:]

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 from xml.parsers import expat
 
-
 DATE, DURATION = "date", "duration"
 _CHUNK = 1 << 20
 #: Built-in number formats that show dates or times (ECMA-376 18.8.30), and the one duration.
