@@ -84,66 +84,73 @@ def _parse(zf: zipfile.ZipFile, member: str, parser: Any) -> None:
     parser.Parse(b"", True)
 
 
+#: Elements inside a cell (values, inline strings, formulas, rich text): nothing to count there.
+_INSIDE_CELLS = frozenset({"v", "is", "t", "f", "r", "rPr", "rPh", "phoneticPr"})
+
+
 def count_xlsx_sheet(zf: zipfile.ZipFile, member: str, *, stop_after: int) -> tuple[Census, int]:
     """The sheet's cells, extent and declared dimension, and how many of its cells are shared
     strings; counting stops after ``stop_after`` cells (the census is then not ``complete``).
 
     Raises :class:`BeyondTheSheet` at the first cell or row past XFD1048576. Most cells are
     written ``r="<letters><the row's number>"``: those take a fast path (the letters looked up
-    among the columns already seen); any other reference is parsed in full."""
+    among the columns already seen); any other reference is parsed in full. This runs once per
+    cell of every sheet imported, so it is written for speed (~0.6 s a million cells here, on top
+    of expat's own ~0.8 s)."""
     census = Census(stored=zf.getinfo(member).file_size)
-    # row of the last cell, its column, farthest row, farthest column, cells, shared-string cells
-    at = [0, 0, 0, 0, 0, 0]
-    row_digits = [""]
-    columns: dict[str, int] = {}
+    row = column = farthest_row = farthest_column = cells = shared = 0
+    row_number, row_digits = 0, "\x00"  # the row element's number, as written ("\x00" ends no reference)
+    columns: dict[str, int] = {}  # letters already seen (as written) -> column number
 
     def far(ref: str | None) -> None:
-        """The cell just counted set a new farthest row or column (rare past the first row)."""
-        at[2], at[3] = max(at[2], at[0]), max(at[3], at[1])
-        if at[1] > MAX_COLUMNS or at[0] > MAX_ROWS:
-            raise BeyondTheSheet(f"{beyond(at[0], at[1])} ({ref})")
+        """The cell or row just read may lie farther than all before it (rare past the first row)."""
+        nonlocal farthest_row, farthest_column
+        farthest_row, farthest_column = max(farthest_row, row), max(farthest_column, column)
+        if column > MAX_COLUMNS or row > MAX_ROWS:
+            raise BeyondTheSheet(f"{beyond(row, column)} ({ref})")
 
-    def cell(ref: str | None) -> None:
-        """A cell whose reference took no fast path: parsed in full."""
+    def parsed(ref: str | None) -> None:
+        """A cell whose reference took no fast path: parsed in full (or placed after the last)."""
+        nonlocal row, column
         found = position(ref) if ref is not None else None
         if found is None:
-            at[1] += 1
+            column += 1
         else:
-            at[0], at[1] = found
+            row, column = found
             letters = ref.strip().lstrip("$").rstrip("0123456789").rstrip("$") if ref is not None else ""
-            if letters.isalpha() and letters.isascii() and at[1] <= MAX_COLUMNS:
-                columns[letters] = at[1]
-        if at[1] > at[3] or at[0] > at[2]:
+            if letters.isalpha() and letters.isascii() and column <= MAX_COLUMNS:
+                columns[letters] = column
+        if column > farthest_column or row > farthest_row:
             far(ref)
 
     def start(name: str, attrs: list[str]) -> None:
+        nonlocal row, column, cells, shared, row_number, row_digits
         if name == "c":
-            at[4] += 1
+            cells += 1
             if attrs and attrs[0] == "r":
                 ref = attrs[1]
-                digits = row_digits[0]
-                column = columns.get(ref[: len(ref) - len(digits)]) if ref.endswith(digits) else None
-                if column is None:
-                    cell(ref)
+                found = columns.get(ref[: len(ref) - len(row_digits)]) if ref.endswith(row_digits) else None
+                if found is None:
+                    parsed(ref)
                 else:
-                    at[1] = column
-                    if column > at[3]:
+                    row, column = row_number, found
+                    if found > farthest_column:
                         far(ref)
             else:
-                cell(_listed(attrs, "r"))
+                parsed(_listed(attrs, "r"))
             if "s" in attrs and _listed(attrs, "t") == "s":
-                at[5] += 1
-            if at[4] > stop_after:
+                shared += 1
+            if cells > stop_after:
                 raise _Enough
-        elif name == "v":
+        elif name in _INSIDE_CELLS:
             return
         elif name == "row":
             number = _listed(attrs, "r")
             digits = number.strip() if number else ""
-            at[0] = int(digits) if digits.isdigit() and len(digits) < 12 else at[0] + 1
-            row_digits[0] = digits if digits == str(at[0]) else "\x00"  # "\x00" ends no reference
-            at[1] = 0
-            if at[0] > at[2]:
+            row = row_number = int(digits) if digits.isdigit() and len(digits) < 12 else row_number + 1
+            row_digits = digits if digits == str(row) else "\x00"
+            column = 0
+            if row > farthest_row:
                 far(number)
         elif ":" in name:
             start(_local(name), attrs)  # the same elements under a namespace prefix
@@ -157,9 +164,9 @@ def count_xlsx_sheet(zf: zipfile.ZipFile, member: str, *, stop_after: int) -> tu
         _parse(zf, member, parser)
     except _Enough:
         census.complete = False
-    census.rows, census.columns, census.cells = max(at[2], 1), max(at[3], 1), at[4]
+    census.rows, census.columns, census.cells = max(farthest_row, 1), max(farthest_column, 1), cells
     census.area = census.rows * census.columns
-    return census, at[5]
+    return census, shared
 
 
 def shared_string_lengths(zf: zipfile.ZipFile) -> array[int]:
