@@ -58,6 +58,8 @@ def _read(channel: Connection, path: str, sheet: str | None, header_only: bool, 
     from batchqueue.intake.sheets.excel import ExcelSource  # imported here: the parent never loads calamine
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops this child
+    with open(os.devnull, "wb") as null:  # all it has to say goes through the channel, never a backtrace
+        os.dup2(null.fileno(), 2)
     confine(megabytes)
     try:
         opened = os.fdopen(recv_handle(channel), "rb")
