@@ -6,7 +6,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import resource
 import subprocess
 import sys
 import threading
@@ -36,6 +35,7 @@ from batchqueue.intake.validator_process import Validation
 from batchqueue.ledger import open_ledger
 from batchqueue.reports.xlsx_writer import XlsxWriter
 from tests.conftest import CliResult, write_csv
+from tests.conftest import check_in_a_child as _check_in_a_child
 from tests.sandbox_helpers import contacts
 
 Run = Callable[..., CliResult]
@@ -87,25 +87,6 @@ HEADER_ROW = (
     '<row r="2"><c r="A2" t="inlineStr"><is><t>6175550101</t></is></c><c r="B2" t="inlineStr"><is><t>Ann</t></is>'
     "</c></row>"
 )
-
-
-def _check_in_a_child(path: Path, *extra: str, memory_gb: int = 2) -> tuple[subprocess.CompletedProcess[str], int]:
-    """`batchqueue check` in a process of its own, with a memory ceiling; returns it and its peak RSS (MiB)."""
-
-    def limit() -> None:
-        ceiling = memory_gb * 1024**3
-        resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
-
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    done = subprocess.run(
-        [sys.executable, "-m", "batchqueue", "check", str(path), "--json", *extra],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        preexec_fn=limit,
-    )
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return done, max(peak, before) // 1024
 
 
 @pytest.mark.parametrize(

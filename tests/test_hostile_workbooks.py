@@ -9,18 +9,16 @@ The files are written byte by byte (tests/workbook_makers.py), from the formats'
 from __future__ import annotations
 
 import io
-import os
-import resource
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import check_in_a_child as _check_in_a_child
 from tests.console_helpers import Running, api_session
 from tests.workbook_makers import (
     CONTACT_ROWS,
@@ -38,32 +36,6 @@ from tests.workbook_makers import (
     xlsb_file,
     xlsx_file,
 )
-
-
-def _check_in_a_child(path: Path, *extra: str, memory_gb: int = 2) -> tuple[subprocess.CompletedProcess[str], int]:
-    """`batchqueue check` in a process of its own, with a memory ceiling; it and the peak RSS (MiB)
-    of it and the processes it waited for (its workbook reader), from wait4."""
-
-    def limit() -> None:
-        ceiling = memory_gb * 1024**3
-        resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
-
-    command = [sys.executable, "-m", "batchqueue", "check", str(path), "--json", *extra]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(command, stdout=out, stderr=err, preexec_fn=limit)
-        try:
-            _, status, usage = os.wait4(process.pid, 0)
-        except BaseException:
-            process.kill()
-            raise
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        done = subprocess.CompletedProcess(
-            command, process.returncode, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
-        )
-    return done, usage.ru_maxrss // 1024
-
 
 #: What a refusal must never look like: a crash, a Rust panic, an abort.
 CRASH_SIGNS = ("Traceback", "panicked", "memory allocation", "Aborted", "core dumped")
