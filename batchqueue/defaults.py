@@ -24,6 +24,8 @@ class Defaults:
     region: str = "US"
     timezone: str = "UTC"
     max_problems: int = 20
+    #: The memory a process reading one workbook may use on top of what it had (see intake/sheets/ceiling).
+    workbook_memory_mb: int = 1024
     # Sending. Insight warns that looping its API too fast makes all calls fail: a polite pace.
     rate: float = 5.0
     concurrency: int = 4
