@@ -3,7 +3,9 @@ a clean message, a documented exit code, and no half-written file under a name t
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import resource
 import signal
 import sqlite3
@@ -181,3 +183,46 @@ def test_cancel_remote_with_bad_credentials_says_the_rows_were_canceled_locally(
     assert result.code == 3
     assert "4 pending row(s) were canceled in the ledger" in result.err
     assert "Insight did not cancel" in result.err
+
+
+def _damage(db: Path, how: str) -> None:
+    """``db`` (a whole ledger, its WAL folded in) damaged as a failing disk or a careless copy would."""
+    size = db.stat().st_size
+    if how == "overwritten":
+        with sqlite3.connect(db) as conn:
+            page = conn.execute("PRAGMA page_size").fetchone()[0]
+        with db.open("r+b") as f:  # four pages in the middle of the tables: not a header, not the end
+            f.seek((size // 2 // page) * page)
+            f.write(bytes((7 * i + 3) % 256 for i in range(256)) * (4 * page // 256))
+    elif how == "truncated":
+        os.truncate(db, size // 2)
+    else:  # a contact list saved under the ledger's name
+        db.write_bytes(b"phone,name\r\n" + b"6175550101,Ana\r\n" * (size // 16))
+
+
+@pytest.mark.parametrize("how", ["overwritten", "truncated", "not_sqlite"])
+@pytest.mark.parametrize("command", ["import", "dnc add", "run"])
+def test_a_damaged_ledger_is_refused_before_anything_is_written(tmp_path: Path, how: str, command: str) -> None:
+    db = tmp_path / "l.db"
+    first = _batchqueue("import", str(contacts(tmp_path / "c.csv", 6000)), "--survey", "1", "--instance", "1",
+                        "--db", str(db))  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    _damage(db, how)
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    more = contacts(tmp_path / "more.csv", 50, first=90_000)
+    args = {
+        "import": ["import", str(more), "--survey", "1", "--instance", "2"],
+        "dnc add": ["dnc", "add", "6175550199"],
+        "run": ["run", "1", "--rate", "0"],
+    }[command]
+    # Nothing listens there: a run that got past the ledger would fail otherwise (exit 4), never call.
+    env = {"BATCHQUEUE_BASE_URL": "http://127.0.0.1:9/api", "BATCHQUEUE_USER": "u", "BATCHQUEUE_API_KEY": "k"}
+    done = subprocess.run([sys.executable, "-m", "batchqueue", *args, "--db", str(db)], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **env})  # fmt: skip
+    assert done.returncode == EXIT_ENVIRONMENT, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    assert f"{db} is damaged" in done.stderr
+    assert "restore it from a backup" in done.stderr
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before  # not one byte written to it
