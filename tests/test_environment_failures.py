@@ -226,3 +226,59 @@ def test_a_damaged_ledger_is_refused_before_anything_is_written(tmp_path: Path, 
     assert f"{db} is damaged" in done.stderr
     assert "restore it from a backup" in done.stderr
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before  # not one byte written to it
+
+
+def _export_until_partial(db: Path, target: Path, *, size: int = 200_000) -> subprocess.Popen[str]:
+    """A real ``batchqueue export`` to ``target``, returned once its own hidden partial file holds ``size`` bytes."""
+    earlier = set(_partials(target))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "batchqueue", "export", "1", "-o", str(target), "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(p.stat().st_size > size for p in set(_partials(target)) - earlier if p.exists()):
+            return proc
+        time.sleep(0.005)
+    proc.kill()
+    pytest.fail("the export finished (or never wrote) before it could be caught mid-way")
+
+
+def _partials(target: Path) -> list[Path]:
+    return sorted(target.parent.glob(f".{target.name}.*.partial"))
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_the_next_export_removes_what_killed_exports_left(big_job: Path, tmp_path: Path, how: signal.Signals) -> None:
+    report = tmp_path / "r.csv"
+    for _ in range(3):
+        proc = _export_until_partial(big_job, report)
+        proc.send_signal(how)
+        proc.communicate(timeout=60)
+        # Only what this killed export left (hidden, and large): each export removed its predecessor's.
+        assert len(_partials(report)) == 1
+    done = _batchqueue("export", "1", "-o", str(report), "--db", str(big_job))
+    assert done.returncode == 0, done.stderr
+    assert _partials(report) == []
+    with report.open(encoding="utf-8-sig", newline="") as f:
+        assert sum(1 for _ in f) == 120_001
+
+
+def test_the_next_export_leaves_a_live_exports_partial_file_alone(big_job: Path, tmp_path: Path) -> None:
+    report = tmp_path / "r.csv"
+    first = _export_until_partial(big_job, report)
+    first.send_signal(signal.SIGSTOP)  # alive, mid-way, and holding its partial file while the second runs
+    try:
+        (writing,) = _partials(report)
+        second = _batchqueue("export", "1", "-o", str(report), "--db", str(big_job), "--state", "pending")
+        assert second.returncode == 0, second.stderr
+        assert _partials(report) == [writing]
+    finally:
+        first.send_signal(signal.SIGCONT)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err  # the first finishes, whole, under the name it was asked for
+    assert _partials(report) == []
+    with report.open(encoding="utf-8-sig", newline="") as f:
+        assert sum(1 for _ in f) == 120_001
