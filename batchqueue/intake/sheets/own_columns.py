@@ -1,29 +1,38 @@
-"""Columns named like batchqueue's own report columns (``bq_state``, ``bq_row``…) are not read.
+"""A file batchqueue exported, fed back in: its own columns are not read, and its quotes come off.
 
-They come from an earlier export, fed back in: read as input they would become metadata sent to
-Insight and collide with the report's own columns. They are dropped, and the user is told.
+Two shapes are batchqueue's own: a report or a fix file (columns named like ``bq_state``,
+``bq_row``…) and a ``dnc export`` (exactly ``phone,list,added_at,source``).
 
-They also mark a CSV file as batchqueue's own (a report, a fix file), whose cells and column names
-carry the quote its export added for formula safety: that quote is taken off here, and only here
-(:func:`batchqueue.cell_safety.restored`). A ``'`` in any other file is the user's, and stays.
+- ``bq_`` columns are dropped, and the user is told: read as input they would become metadata sent
+  to Insight and collide with the report's own columns.
+- In such a CSV file every cell and column name that starts with ``'`` carries the quote the
+  export added for formula safety: it is taken off here, and only here
+  (:func:`batchqueue.cell_safety.restored`). A ``'`` in any other file is the user's, and stays.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from batchqueue.cell_safety import restored
 from batchqueue.intake.sheets.table import RawRow, SourceInfo, Table
 
 REPORT_PREFIX = "bq_"
+#: The header ``dnc export`` writes.
+DNC_EXPORT_HEADER = ("phone", "list", "added_at", "source")
 
 
 def is_report_column(name: str) -> bool:
     return name.strip().lower().startswith(REPORT_PREFIX)
 
 
-class WithoutReportColumns:
-    """``table`` without its ``bq_…`` columns (see the module docstring)."""
+def exported_by_batchqueue(headers: Sequence[str]) -> bool:
+    """Whether a table with these column names is one batchqueue wrote (see the module docstring)."""
+    return tuple(headers) == DNC_EXPORT_HEADER or any(is_report_column(name) for name in headers)
+
+
+class FromAnExport:
+    """``table``, a file batchqueue exported, as its export began (see the module docstring)."""
 
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -36,10 +45,11 @@ class WithoutReportColumns:
         self.warnings = table.warnings
         self.header_row = table.header_row
         self.skipped = table.skipped
-        self.warnings.append(
-            f"ignored {len(dropped)} column(s) named like batchqueue's own report columns "
-            f"({', '.join(repr(d) for d in dropped)}): they come from an earlier export and are not read"
-        )
+        if dropped:
+            self.warnings.append(
+                f"ignored {len(dropped)} column(s) named like batchqueue's own report columns "
+                f"({', '.join(repr(d) for d in dropped)}): they come from an earlier export and are not read"
+            )
 
     @property
     def blank_rows(self) -> int:
@@ -60,7 +70,7 @@ class WithoutReportColumns:
     def close(self) -> None:
         self._table.close()
 
-    def __enter__(self) -> WithoutReportColumns:
+    def __enter__(self) -> FromAnExport:
         return self
 
     def __exit__(self, *exc: object) -> None:
