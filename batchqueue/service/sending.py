@@ -170,7 +170,7 @@ def run(
     """
     if request.on_ambiguous not in ("hold", "resend"):
         raise UsageError(f"--on-ambiguous must be hold or resend, got {request.on_ambiguous!r}")
-    with ledger_for(settings) as ledger, ExitStack() as stack:
+    with ledger_for(settings, writing=True) as ledger, ExitStack() as stack:
         job = ledger.job(request.job_id)
         public_url = request.public_url
         if public_url is not None:

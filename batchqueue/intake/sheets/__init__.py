@@ -20,7 +20,7 @@ from batchqueue.intake.sheets.excel import ExcelSource
 from batchqueue.intake.sheets.framing import Framed, RawSource, SkippedRow
 from batchqueue.intake.sheets.guarded import GuardedSource
 from batchqueue.intake.sheets.headers import column_letter
-from batchqueue.intake.sheets.own_columns import WithoutReportColumns, is_report_column
+from batchqueue.intake.sheets.own_columns import FromAnExport, exported_by_batchqueue
 from batchqueue.intake.sheets.table import RawRow, SourceInfo, Table
 
 __all__ = ["RawRow", "SkippedRow", "SourceInfo", "Table", "column_letter", "open_table"]
@@ -63,6 +63,6 @@ def open_table(
         opened.close()
         raise
     table: Table = Framed(source, header_row=header_row, nulls=frozenset(nulls))
-    if any(is_report_column(name) for name in table.headers):
-        return WithoutReportColumns(table)
+    if exported_by_batchqueue(table.headers):
+        return FromAnExport(table)
     return table
