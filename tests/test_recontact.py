@@ -335,7 +335,7 @@ def test_two_jobs_of_the_same_file_sent_at_once_call_each_number_once(ledger_url
 
 
 def _backdate(url: str, numbers: dict[str, float]) -> None:
-    """Each number's claims (its mark and its log) as made that many seconds ago."""
+    """Each number's claims (its mark and its log) as made, and their calls placed, that many seconds ago."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
@@ -343,8 +343,11 @@ def _backdate(url: str, numbers: dict[str, float]) -> None:
         with engine.begin() as conn:
             for e164, ago in numbers.items():
                 when = {"t": time.time() - ago, "e": e164}
-                conn.execute(text("UPDATE contact_marks SET contacted_at = :t WHERE e164 = :e"), when)
-                conn.execute(text("UPDATE contact_log SET contacted_at = :t WHERE e164 = :e"), when)
+                for table in ("contact_marks", "contact_log"):
+                    conn.execute(
+                        text(f"UPDATE {table} SET contacted_at = :t, last_call_at = :t WHERE e164 = :e"),  # noqa: S608
+                        when,
+                    )
     finally:
         engine.dispose()
 
