@@ -53,9 +53,12 @@ def test_last_weeks_list_imported_again_is_suppressed_row_by_row(
     assert reasons[0][1].endswith("within 1w")
     assert [rows[n]["state"] for n in (8, 9)] == ["pending", "pending"]
     assert run_cli("status", "2", "--db", db, "--json").json()["suppressed_by"] == {"recontact: contacted by job 1": 6}
-    # Without the option, the rule is off for that job (the operator's choice).
+    # Without the option the protection is on all the same (7 days by default); 0 turns it off.
     plain = run_cli("import", again, "--survey", "4242", "--instance", "1", "--db", db, "--new-job", "--json")
-    assert plain.json()["suppressed"] == 0
+    assert plain.json()["suppressed"] == 6
+    off = run_cli("import", again, "--survey", "4242", "--instance", "1", "--db", db, "--new-job",
+                  "--recontact-after", "0", "--json")  # fmt: skip
+    assert off.json()["suppressed"] == 0
     bad = run_cli("import", again, "--survey", "4242", "--instance", "1", "--db", db, "--recontact-after", "soon")
     assert bad.code == 2
     assert "--recontact-after 'soon'" in bad.err
