@@ -17,6 +17,8 @@ class Defaults:
 
     # Where things are
     db: str = "batchqueue.db"
+    # Seconds a command that writes may spend checking an SQLite ledger for damage (quick_check).
+    ledger_check_seconds: float = 2.0
     base_url: str = "https://insight.plumvoice.com/api"
     profile_file_max_bytes: int = 256 * 1024  # a profile file holds a few lines; a bigger one is not one
     key_file_max_bytes: int = 4096  # a key file holds only the key
@@ -24,6 +26,8 @@ class Defaults:
     region: str = "US"
     timezone: str = "UTC"
     max_problems: int = 20
+    #: The memory a process reading one workbook may use on top of what it had (see intake/sheets/ceiling).
+    workbook_memory_mb: int = 1024
     # Sending. Insight warns that looping its API too fast makes all calls fail: a polite pace.
     rate: float = 5.0
     concurrency: int = 4

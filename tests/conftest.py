@@ -5,6 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import os
+import resource
+import subprocess
+import sys
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -145,3 +149,28 @@ def running(tmp_path: Path) -> Iterator[Any]:
         yield found
     finally:
         stop_console(found)
+
+
+def check_in_a_child(path: Path, *extra: str, memory_gb: int = 2) -> tuple[subprocess.CompletedProcess[str], int]:
+    """`batchqueue check` in a process of its own, with a memory ceiling; it and the peak RSS (MiB)
+    of it and the processes it waited for (its workbook reader), from wait4."""
+
+    def limit() -> None:
+        ceiling = memory_gb * 1024**3
+        resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
+
+    command = [sys.executable, "-m", "batchqueue", "check", str(path), "--json", *extra]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(command, stdout=out, stderr=err, preexec_fn=limit)
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        except BaseException:
+            process.kill()
+            raise
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        done = subprocess.CompletedProcess(
+            command, process.returncode, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace")
+        )
+    return done, usage.ru_maxrss // 1024

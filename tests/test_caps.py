@@ -171,7 +171,7 @@ def test_the_jobs_own_cap_counts_attempts_too(ledger_url: str, tmp_path: Path) -
 )
 def test_a_cap_smaller_than_max_attempts_is_refused_at_import(tmp_path: Path, run_cli: Run, how: list[str]) -> None:
     mapping = tmp_path / "m.toml"
-    mapping.write_text('[defaults]\nmax_attempts = 5\nreattempt_wait = 600\n', encoding="utf-8")
+    mapping.write_text("[defaults]\nmax_attempts = 5\nreattempt_wait = 600\n", encoding="utf-8")
     rules = tmp_path / "r.toml"
     rules.write_text('[rules]\nmax-contacts = "3/24h"\n', encoding="utf-8")
     given = [a.format(mapping=mapping, rules=rules) for a in how]
@@ -251,4 +251,3 @@ def _backdate_log(url: str, seconds: float) -> None:
                 )
     finally:
         engine.dispose()
-

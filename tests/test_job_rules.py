@@ -142,11 +142,7 @@ def test_a_runs_narrower_hours_are_kept_for_the_next_run(
 
 @pytest.mark.parametrize(
     "wider",
-    [
-        ["--rule", "recontact-after=0"],
-        ["--rule", "recontact-after=1d"],
-        ["--rule", "state-caps=none"],
-    ],
+    [["--rule", "recontact-after=0"], ["--rule", "recontact-after=1d"], ["--rule", "state-caps=none"]],
     ids=["recontact-off", "shorter-recontact", "state-caps-off"],
 )
 def test_a_run_never_widens_the_jobs_rules_unless_told(

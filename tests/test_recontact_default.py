@@ -196,8 +196,14 @@ def test_the_console_says_how_many_and_by_which_jobs_and_sets_the_rules(running:
     # ...and a form that sets them makes a job with those rules (another job: other rules).
     third = session.post(
         f"{running.url}/uploads/{second}/import",
-        data={"csrf_token": token, "survey": "4242", "instance": "1", "recontact_after": "0",
-              "max_contacts": "2/1d", "state_caps": "us"},  # fmt: skip
+        data={
+            "csrf_token": token,
+            "survey": "4242",
+            "instance": "1",
+            "recontact_after": "0",
+            "max_contacts": "2/1d",
+            "state_caps": "us",
+        },
         timeout=30,
     )
     assert third.status_code == 200

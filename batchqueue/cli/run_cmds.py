@@ -472,13 +472,13 @@ def cancel(
 
     current = settings(db, ca_bundle, profile)
     if not yes and not remote and sys.stdin.isatty() and not click.confirm(cancel_question(current, job_id), err=True):
-        return 2
+        raise UsageError("not confirmed: nothing was canceled")
     if remote and not yes:
         warning = remote_cancel_warning(current, job_id)
         if not sys.stdin.isatty():
             raise UsageError(f"--remote: {warning} Add --yes to confirm.")
         if not click.confirm(warning, err=True):
-            return 2
+            raise UsageError("not confirmed: nothing was canceled")
     done = cancel_rows(current, CancelRequest(job_id, remote))
     if as_json:
         emit_json(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 import time
 from typing import TYPE_CHECKING
 
@@ -66,7 +67,7 @@ def _show_one(s: JobStatus, lease_ttl: float, wide: bool) -> None:
         click.echo("suppressed: " + ", ".join(f"{why} {n:,}" for why, n in s.suppressed_by.items()))
     if s.calling_rules:
         click.echo(f"calling rules: {s.calling_rules}")
-    click.echo(f"rules: {rules_line(s.rules)}")
+    click.echo(textwrap.fill(f"rules: {rules_line(s.rules)}", 80, subsequent_indent="       "))  # 80 columns
     if s.held and s.next_window_at is None:
         click.echo(f"held: {s.held:,} pending row(s) with no allowed calling time under the job's rules")
     if s.held and s.next_window_at is not None:

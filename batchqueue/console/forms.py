@@ -20,11 +20,13 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
 from batchqueue.intake.mapping.spec import MappingSpec
+from batchqueue.intake.sheets.detect import EXCEL_SUFFIXES, TEXT_SUFFIXES
 from batchqueue.service.supervised import RunOptions
 from batchqueue.untrusted import INT64_MAX, printable
 
 _UPLOAD_ID_LENGTH = 22
-KINDS = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls", ".ods")
+#: What an upload may be: exactly what the command line reads.
+KINDS = (*sorted(TEXT_SUFFIXES), *sorted(EXCEL_SUFFIXES))
 #: The most runs a console run may send at once.
 MAX_CONCURRENCY = 64
 #: Bytes of an upload's name on disk (file systems allow 255).

@@ -198,7 +198,7 @@ def run(
     """
     if request.on_ambiguous not in ("hold", "resend"):
         raise UsageError(f"--on-ambiguous must be hold or resend, got {request.on_ambiguous!r}")
-    with ledger_for(settings) as ledger, ExitStack() as stack:
+    with ledger_for(settings, writing=True) as ledger, ExitStack() as stack:
         stored = ledger.job(request.job_id)
         job, kept = _with_run_rules(stored, request)
         for key in sorted(k for k in job.options if job.options[k] != stored.options.get(k)):
