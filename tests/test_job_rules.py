@@ -174,3 +174,24 @@ def test_a_runs_cap_narrows_the_job_and_is_kept(tmp_path: Path, run_cli: Run, mo
     rules = run_cli("status", "1", "--db", db, "--json").json()["rules"]
     assert rules["max_contacts"] == [[2, 86400]]
     assert [r["state"] for r in ledger_rows(db, 1)] == ["queued"]
+
+
+def test_every_listed_rule_is_taken_by_import_with_its_default(tmp_path: Path, run_cli: Run) -> None:
+    listed = run_cli("rules", "--json")
+    assert listed.code == 0
+    rules = {r["name"]: r for r in listed.json()["rules"]}
+    for name in ("calling-hours", "days", "holidays", "blackout", "recontact-after", "max-contacts", "state-caps"):
+        assert rules[name]["settable"] is True
+        assert "claim" in rules[name]["runs_at"]
+    assert rules["recontact-after"]["runs_at"] == ["import", "claim"]
+    assert rules["dnc"]["settable"] is False
+    path = contacts(tmp_path / "c.csv", 2)
+    given = [f"{n}={r['default']}" for n, r in rules.items() if r["settable"] and r["default"]]
+    assert len(given) >= 3
+    plain = _import(run_cli, path, tmp_path / "l.db", "--json").json()
+    # The defaults given by name are the rules a job gets when nobody gives any: the same job.
+    by_name = _import(run_cli, path, tmp_path / "l.db", *(a for g in given for a in ("--rule", g)), "--json")
+    assert by_name.code == 0, by_name.err
+    assert (by_name.json()["job_id"], by_name.json()["created"]) == (plain["job_id"], False)
+    text = run_cli("rules").out
+    assert all(name in text for name in rules)

@@ -248,7 +248,7 @@ def test_the_same_file_with_one_metadata_box_toggled_says_so_and_calls_nobody_tw
     # Asked for in so many words, a job of the same file may call them all again.
     off = run_cli("import", source, "--survey", "4242", "--instance", "1", "--new-job", "--recontact-after", "off")
     assert off.code == 0, off.err
-    assert "job 3 overlaps job 1 (the same file): 30 number(s) in both; --recontact-after off" in off.out
+    assert "job 3 overlaps job 1 (the same file): 30 number(s) in both; --recontact-after 0" in off.out
     assert run_cli("status", "3", "--json").json()["counts"]["pending"] == 30
     # A first import of a file overlaps nothing.
     assert run_cli("import", contacts(tmp_path / "new.csv", 3, first=500), "--survey", "4242", "--instance", "1",

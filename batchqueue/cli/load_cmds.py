@@ -210,10 +210,43 @@ def _overlap_note(job_id: int | None, overlap: Overlap, *, protected: bool) -> s
     """What a re-import of the same file under another mapping means for the calls."""
     said = f"job {job_id} overlaps job {overlap.job_id} (the same file): {overlap.numbers} number(s) in both"
     if not protected:
-        return f"{said}; --recontact-after off: job {job_id} may call numbers job {overlap.job_id} called"
+        return f"{said}; --recontact-after 0: job {job_id} may call numbers job {overlap.job_id} called"
     if overlap.suppressed:
         said += f", {overlap.suppressed} suppressed here (job {overlap.job_id} called them)"
-    return f"{said}; neither job calls a number the other called (--recontact-after off allows it)"
+    return f"{said}; neither job calls a number the other called (--recontact-after 0 allows it)"
 
 
-COMMANDS = [check, import_]
+@click.command("rules")
+@json_option
+def rules(as_json: bool) -> int:
+    """The named rules a job keeps (import's --rule NAME=VALUE, the mapping file's [rules], the
+    console's import form; run's --rule for those that run in the claim)."""
+    from batchqueue.calling.registry import RULES
+
+    if as_json:
+        emit_json(
+            {
+                "rules": [
+                    {
+                        "name": r.name,
+                        "version": r.version,
+                        "runs_at": list(r.runs_at),
+                        "value": r.value,
+                        "default": r.default,
+                        "settable": r.settable,
+                        "help": r.help,
+                    }
+                    for r in RULES.values()
+                ]
+            }
+        )
+        return 0
+    for r in RULES.values():
+        default = f"; default {r.default}" if r.default else ""
+        fixed = "" if r.settable else "; always on"
+        click.echo(f"{r.name} (v{r.version}, runs at {' and '.join(r.runs_at)}): {r.value}{default}{fixed}")
+        click.echo(f"    {r.help}")
+    return 0
+
+
+COMMANDS = [check, import_, rules]

@@ -105,12 +105,12 @@ class CapRules:
 
     def states_of(self, row: Claimed) -> set[str]:
         """Every state its facts name (``states``, ``state``), and every capped state of its area code."""
-        facts = row.facts or {}
-        found = {str(s).removeprefix("US-") for s in facts.get("states") or ()}
-        if facts.get("state"):
-            found.add(str(facts["state"]).removeprefix("US-"))
-        if row.e164.startswith("+1"):
-            found.update(self.area_codes.get(row.e164[2:5], ()))
+        facts = row.facts
+        found = set(self.area_codes.get(row.e164[2:5], ())) if row.e164.startswith("+1") else set()
+        if facts:
+            found.update(str(s).removeprefix("US-") for s in facts.get("states") or ())
+            if facts.get("state"):
+                found.add(str(facts["state"]).removeprefix("US-"))
         return found
 
 
@@ -146,10 +146,11 @@ def apply_caps(
     """Inside a claim, once the numbers' marks are taken: each row's calls against its caps (rows
     of one number in order, each counting those before it)."""
     decided = CapDecision()
-    capped = {e: rows for e, rows in rows_of.items() if any(caps.for_row(r) for r in rows)}
+    held_by = {r.row_id: caps.for_row(r) for rows in rows_of.values() for r in rows}
+    capped = {e: rows for e, rows in rows_of.items() if any(held_by[r.row_id] for r in rows)}
     if not capped:
         return decided
-    longest = max(c.seconds for rows in capped.values() for r in rows for c in caps.for_row(r))
+    longest = max(c.seconds for rows in capped.values() for r in rows for c in held_by[r.row_id])
     logged = _logged(conn, sorted(capped), stamp - longest)
     for e164, rows in capped.items():
         earlier = logged.get(e164, [])
@@ -157,7 +158,7 @@ def apply_caps(
             first, last = span(row, stamp)
             wanted = row.max_attempts or 1
             left: list[tuple[Cap, int, list[_Logged]]] = []
-            for cap in caps.for_row(row):
+            for cap in held_by[row.row_id]:
                 counted = [e for e in earlier if e.last >= first - cap.seconds and e.first <= last + cap.seconds]
                 left.append((cap, cap.calls - sum(e.calls for e in counted), counted))
             used_up = [(cap, counted) for cap, n, counted in left if n <= 0]

@@ -8,7 +8,7 @@ read them, at import and again in each claim; a row they refuse becomes ``suppre
   within the period;
 - jobs made from the same file (:mod:`batchqueue.ledger.reimports`, a re-import under another
   mapping): a number such a job ever claimed, either way round, unless the job was imported with
-  ``--recontact-after off``. The log finds such a claim even when a third job claimed the number
+  ``--recontact-after 0``. The log finds such a claim even when a third job claimed the number
   since.
 
 A number counts as contacted until the last moment its calls may be placed (``last_call_at``: the
