@@ -4,7 +4,8 @@ A job of --rows Oregon numbers (503: a state with a cap of 3 calls in 24 hours),
 state caps on (the default) and again with them off (``--rule state-caps=none``), re-contact off in
 both; the call log holds 1,000,000 earlier claims of other numbers and one earlier claim (2 calls,
 an hour ago) of every number of the job, so that every claim with the caps on counts calls. Claims
-of 64 rows (the submitter's step), 200 a round, the best of 3 alternating rounds. Target: at most 20% slower with the caps.
+of 64 rows (the submitter's step), 200 a round, the best of 3 alternating rounds. Target: at most
+20% slower with the caps.
 
 Run: python bench/caps_bench.py [--rows 64000]
 """
