@@ -217,30 +217,11 @@ def _overlap_note(job_id: int | None, overlap: Overlap, *, protected: bool) -> s
 
 
 @click.command("rules")
-@json_option
-def rules(as_json: bool) -> int:
+def rules() -> int:
     """The named rules a job keeps (import's --rule NAME=VALUE, the mapping file's [rules], the
     console's import form; run's --rule for those that run in the claim)."""
     from batchqueue.calling.registry import RULES
 
-    if as_json:
-        emit_json(
-            {
-                "rules": [
-                    {
-                        "name": r.name,
-                        "version": r.version,
-                        "runs_at": list(r.runs_at),
-                        "value": r.value,
-                        "default": r.default,
-                        "settable": r.settable,
-                        "help": r.help,
-                    }
-                    for r in RULES.values()
-                ]
-            }
-        )
-        return 0
     for r in RULES.values():
         default = f"; default {r.default}" if r.default else ""
         fixed = "" if r.settable else "; always on"
