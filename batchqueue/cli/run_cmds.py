@@ -166,7 +166,8 @@ def _show_run(summary: RunSummary, as_json: bool) -> None:
         opens = datetime.fromtimestamp(summary.next_window_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
         left = _duration(summary.next_window_at - datetime.now(UTC).timestamp())
         click.echo(
-            f"{summary.held} row(s) held until their calling window opens; the first opens {opens} (in {left}): "
+            f"{summary.held} row(s) held until their calling window opens (or a state's cap on calls frees); "
+            f"the first opens {opens} (in {left}): "
             f"run `batchqueue run {summary.job_id} --hold-until-window` again then, or add --wait-for-window",
             err=True,
         )
