@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from batchqueue.calling.rules import (
@@ -190,7 +190,7 @@ def rules_table(table: object, where: str) -> dict[str, str]:
         raise UsageError(f"{where}: expected a table of rule = value; known: {known()}")
     texts: dict[str, str] = {}
     for name, value in table.items():
-        key = str(name).strip().lower()
+        key = str(name).strip().lower().replace("_", "-")
         _named(key, where if key in RULES else f"{where} {name!r}")
         if isinstance(value, list):
             value = ",".join(str(v) for v in value)
@@ -206,7 +206,6 @@ class JobRules:
     recontact_after: int | None = DEFAULTS.recontact_after
     max_contacts: tuple[tuple[int, int], ...] = ()
     state_caps: str = BUILT_IN
-    calling_overrides: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_texts(cls, texts: Mapping[str, str], *, overrides: dict[str, Any] | None = None) -> JobRules:
@@ -277,9 +276,6 @@ class RuleInForce:
             "runs_at": list(self.runs_at),
             "given_by": self.given_by,
         }
-
-    def __str__(self) -> str:
-        return f"{self.name} {self.value}" + (" (a run's)" if self.given_by == "run" else "")
 
 
 def _calling_rules(data: Mapping[str, Any] | None, given_by: str) -> list[RuleInForce]:

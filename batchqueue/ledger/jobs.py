@@ -132,10 +132,14 @@ class JobsLedger:
         for cap in rules.caps.job:
             suppress_over_limit_at_import(conn, job_id, phone_column, cap, time.time())
         later = late_values() if late_values is not None else {}
-        if within or same_file:  # kept with the job: its import says (and its page) whose calls suppressed rows
-            said = {kind: {str(j): n for j, n in sorted(found.items())} for kind, found in
-                    (("within", within), ("same_file", same_file))}  # fmt: skip
-            later["options"] = json.dumps(options | {RECONTACTED: said})
+        if within or same_file or RECONTACTED in options:  # kept with the job (a wave's parent's is not its own)
+            options.pop(RECONTACTED, None)
+            if within or same_file:  # its import says (and its page) whose calls suppressed its rows
+                options[RECONTACTED] = {
+                    kind: {str(j): n for j, n in sorted(found.items())}
+                    for kind, found in (("within", within), ("same_file", same_file))
+                }
+            later["options"] = json.dumps(options)
         if later:
             conn.execute(update(jobs).where(jobs.c.id == job_id).values(**later))
         return job_id
