@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/dnc_bench.py
 	$(BIN)/python bench/reimport_bench.py
 	$(BIN)/python bench/calling_bench.py
+	$(BIN)/python bench/caps_bench.py
 	$(BIN)/python bench/console_bench.py
 	$(BIN)/python bench/throttle_bench.py
 	$(BIN)/python bench/ledger_check_bench.py

@@ -66,9 +66,9 @@ class Defaults:
     calling_days: str = "all"
     #: A window opening later than this (seconds) holds the row with --hold-until-window.
     hold_grace: float = 60.0
-    # Re-contact protection across jobs: seconds, when import is not told (None: none but between
-    # jobs of the same file; 0, ``off``: none at all)
-    recontact_after: int | None = None
+    # Re-contact protection across jobs: a number any job of the ledger called within this many
+    # seconds is not called by a new job (0, ``off``: not even between jobs of the same file)
+    recontact_after: int = 7 * 86400
 
 
 DEFAULTS = Defaults()

@@ -53,9 +53,12 @@ def test_last_weeks_list_imported_again_is_suppressed_row_by_row(
     assert reasons[0][1].endswith("within 1w")
     assert [rows[n]["state"] for n in (8, 9)] == ["pending", "pending"]
     assert run_cli("status", "2", "--db", db, "--json").json()["suppressed_by"] == {"recontact: contacted by job 1": 6}
-    # Without the option, the rule is off for that job (the operator's choice).
+    # Without the option the protection is on all the same (7 days by default); 0 turns it off.
     plain = run_cli("import", again, "--survey", "4242", "--instance", "1", "--db", db, "--new-job", "--json")
-    assert plain.json()["suppressed"] == 0
+    assert plain.json()["suppressed"] == 6
+    off = run_cli("import", again, "--survey", "4242", "--instance", "1", "--db", db, "--new-job",
+                  "--recontact-after", "0", "--json")  # fmt: skip
+    assert off.json()["suppressed"] == 0
     bad = run_cli("import", again, "--survey", "4242", "--instance", "1", "--db", db, "--recontact-after", "soon")
     assert bad.code == 2
     assert "--recontact-after 'soon'" in bad.err
@@ -245,7 +248,7 @@ def test_the_same_file_with_one_metadata_box_toggled_says_so_and_calls_nobody_tw
     # Asked for in so many words, a job of the same file may call them all again.
     off = run_cli("import", source, "--survey", "4242", "--instance", "1", "--new-job", "--recontact-after", "off")
     assert off.code == 0, off.err
-    assert "job 3 overlaps job 1 (the same file): 30 number(s) in both; --recontact-after off" in off.out
+    assert "job 3 overlaps job 1 (the same file): 30 number(s) in both; --recontact-after 0" in off.out
     assert run_cli("status", "3", "--json").json()["counts"]["pending"] == 30
     # A first import of a file overlaps nothing.
     assert run_cli("import", contacts(tmp_path / "new.csv", 3, first=500), "--survey", "4242", "--instance", "1",
@@ -335,7 +338,7 @@ def test_two_jobs_of_the_same_file_sent_at_once_call_each_number_once(ledger_url
 
 
 def _backdate(url: str, numbers: dict[str, float]) -> None:
-    """Each number's claims (its mark and its log) as made that many seconds ago."""
+    """Each number's claims (its mark and its log) as made, and their calls placed, that many seconds ago."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
@@ -343,8 +346,11 @@ def _backdate(url: str, numbers: dict[str, float]) -> None:
         with engine.begin() as conn:
             for e164, ago in numbers.items():
                 when = {"t": time.time() - ago, "e": e164}
-                conn.execute(text("UPDATE contact_marks SET contacted_at = :t WHERE e164 = :e"), when)
-                conn.execute(text("UPDATE contact_log SET contacted_at = :t WHERE e164 = :e"), when)
+                for table in ("contact_marks", "contact_log"):
+                    conn.execute(
+                        text(f"UPDATE {table} SET contacted_at = :t, last_call_at = :t WHERE e164 = :e"),  # noqa: S608
+                        when,
+                    )
     finally:
         engine.dispose()
 

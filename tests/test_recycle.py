@@ -120,9 +120,11 @@ def test_another_jobs_recent_call_still_bars_a_wave(
         assert run_cli("run", "1", "--rate", "0").code == 0
     with open_ledger(f"sqlite:///{db}").engine.begin() as conn:
         conn.exec_driver_sql("UPDATE rows SET outcome_status = 'failed', outcome_at = 1 WHERE job_id = 1")
-    # Another campaign (job 2) calls the first contact after job 1 did.
+    # Another campaign (job 2) calls the first contact after job 1 did (its own protection off, knowingly).
     other = contacts(tmp_path / "other.csv", 1)
-    assert run_cli("import", other, "--survey", "4242", "--instance", "1", "--new-job").code == 0
+    assert (
+        run_cli("import", other, "--survey", "4242", "--instance", "1", "--new-job", "--recontact-after", "0").code == 0
+    )
     with Sandbox() as sb:
         point_at(monkeypatch, sb)
         assert run_cli("run", "2", "--rate", "0").code == 0

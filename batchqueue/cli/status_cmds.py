@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 import time
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,7 @@ def _job_json(s: JobStatus) -> dict[str, object]:
         "outcomes": s.outcomes,
         "suppressed_by": s.suppressed_by,
         "calling_rules": s.calling_rules,
+        "rules": s.rules,
         "held": s.held,
         "next_window_at": s.next_window_at,
         "waves": [
@@ -51,6 +53,8 @@ def _stale(worker: WorkerInfo, lease_ttl: float) -> bool:
 def _show_one(s: JobStatus, lease_ttl: float, wide: bool) -> None:
     from rich.table import Table
 
+    from batchqueue.calling.registry import rules_line
+
     job = s.job
     click.echo(f"job {job.id}: {job.source_name}")
     click.echo(f"  survey {job.survey_id}/{job.instance_id}, imported {_when(job.created_at)} UTC")
@@ -63,6 +67,7 @@ def _show_one(s: JobStatus, lease_ttl: float, wide: bool) -> None:
         click.echo("suppressed: " + ", ".join(f"{why} {n:,}" for why, n in s.suppressed_by.items()))
     if s.calling_rules:
         click.echo(f"calling rules: {s.calling_rules}")
+    click.echo(textwrap.fill(f"rules: {rules_line(s.rules)}", 80, subsequent_indent="       "))  # 80 columns
     if s.held and s.next_window_at is None:
         click.echo(f"held: {s.held:,} pending row(s) with no allowed calling time under the job's rules")
     if s.held and s.next_window_at is not None:

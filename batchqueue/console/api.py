@@ -11,7 +11,7 @@ from flask import Blueprint, g, request
 
 from batchqueue.console import pages
 from batchqueue.console.app import context, public_message
-from batchqueue.console.forms import run_options, save_upload, spec_from, uploaded
+from batchqueue.console.forms import rules_from, run_options, save_upload, spec_from, uploaded
 from batchqueue.console.openapi import document
 from batchqueue.console.pages import operator, problem_filter
 from batchqueue.errors import UsageError
@@ -99,6 +99,7 @@ def job(job_id: int) -> Any:
         "held": view.held,
         "next_window_at": view.next_window_at,
         "calling_rules": view.calling_rules,
+        "rules": view.rules,
         "sent_per_minute": [{"minute": m, "sent": n} for m, n in view.per_minute],
         "failure_reasons": [{"reason": r, "rows": n} for r, n in view.failure_reasons],
         "problems": [
@@ -131,9 +132,7 @@ def import_upload(upload_id: str) -> Any:
     survey, instance = str(body.get("survey", "")).strip(), str(body.get("instance", "")).strip()
     if not survey or not instance:
         raise UsageError("give survey and instance (the survey's Outbound API Values)")
-    result = operator().import_file(
-        path, path.name, spec_from(body), survey, instance, calling_hours=str(body.get("calling_hours") or "")
-    )
+    result = operator().import_file(path, path.name, spec_from(body), survey, instance, rules=rules_from(body))
     return _shown(result, path), 201 if result.created else 200
 
 

@@ -85,7 +85,9 @@ def spec_from(form: MultiDict[str, Any] | Mapping[str, Any]) -> MappingSpec:
     phones = {c.strip() for c in (_text(form, "phone_column") or "").split(",")}
     metadata = [c for c in _list(form, "metadata") if c not in phones]  # a new phone column is no metadata
     choose_metadata = _text(form, "metadata_chosen") is not None  # the form's metadata boxes were shown
+    attempts = {key: _text(form, key) for key in ("max_attempts", "reattempt_wait")}
     return MappingSpec().overridden_by(
+        defaults={k: str(whole_number(v, k.replace("_", " "), low=1)) for k, v in attempts.items() if v} or None,
         phone_column=_text(form, "phone_column"),
         region=_text(form, "region"),
         region_column=_text(form, "region_column"),
@@ -95,6 +97,27 @@ def spec_from(form: MultiDict[str, Any] | Mapping[str, Any]) -> MappingSpec:
         metadata=tuple(metadata) if metadata or choose_metadata else None,
         no_metadata=True if choose_metadata and not metadata else None,
     )
+
+
+#: The import form's rule fields: each a named rule of the registry (``batchqueue.calling.registry``).
+RULE_FIELDS = {
+    "calling_hours": "calling-hours",
+    "recontact_after": "recontact-after",
+    "max_contacts": "max-contacts",
+    "state_caps": "state-caps",
+}
+
+
+def rules_from(form: Mapping[str, Any]) -> dict[str, str]:
+    """The named rules an import form (or an API body) gives, checked; a field left empty: the default."""
+    from batchqueue.calling.registry import check_rule
+
+    texts: dict[str, str] = {}
+    for key, name in RULE_FIELDS.items():
+        value = _text(form, key)
+        if value is not None:
+            texts[name] = check_rule(name, printable(value, 64), name)
+    return texts
 
 
 def run_options(form: Mapping[str, Any], public_url: str | None) -> RunOptions:

@@ -15,7 +15,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from batchqueue.call_outcome import FINAL
 from batchqueue.console import charts
 from batchqueue.console.app import context
-from batchqueue.console.forms import run_options, save_upload, spec_from, uploaded, whole_number
+from batchqueue.console.forms import rules_from, run_options, save_upload, spec_from, uploaded, whole_number
 from batchqueue.errors import BatchqueueError
 from batchqueue.ledger.console import FAILURE_SAMPLE, PROBLEM_STATES
 from batchqueue.periods import parse_period
@@ -95,13 +95,13 @@ def import_upload(upload_id: str) -> Any:
     if not survey or not instance:
         flash("Give the survey and instance ids (the survey's Outbound API Values).", "error")
         return redirect(url_for("pages.check", upload_id=upload_id))
-    result = operator().import_file(
-        path, path.name, spec, survey, instance, calling_hours=request.form.get("calling_hours", "").strip()
-    )
+    result = operator().import_file(path, path.name, spec, survey, instance, rules=rules_from(request.form))
     if result.created:
         flash(f"Imported {result.rows:,} rows as job {result.job_id}: {result.valid:,} ready to send.", "ok")
     else:
-        flash(f"Job {result.job_id} already holds this file with this mapping; nothing was imported.", "ok")
+        flash(f"Job {result.job_id} already holds this file with this mapping and rules; nothing was imported.", "ok")
+    for note in loading.import_notes(result, loading.job_attempts(spec)):
+        flash(note[0].upper() + note[1:], "warn" if "suppressed" in note or "other rules" in note else "ok")
     for o in result.overlaps:
         flash(
             f"Job {result.job_id} overlaps job {o.job_id} (the same file): {o.numbers:,} number(s) in both, "

@@ -92,6 +92,12 @@ class LoadResult:
     created: bool = False
     #: Other jobs made from the same file for the same survey and instance (import only).
     overlaps: list[Overlap] = field(default_factory=list)
+    #: The job's rules by name (import only; ``batchqueue.calling.registry.rules_json``).
+    rules: dict[str, Any] | None = None
+    #: Jobs of the same file and mapping with other rules: (job id, how their rules differ).
+    other_rules: list[tuple[int, list[str]]] = field(default_factory=list)
+    #: Rows the re-contact rules suppressed at import: ``{"period", "rows", "jobs": [{"job_id", "rows"}]}``.
+    recontacted: dict[str, Any] | None = None
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -104,6 +110,9 @@ class LoadResult:
                 "overlaps": [
                     {"job_id": o.job_id, "numbers": o.numbers, "suppressed": o.suppressed} for o in self.overlaps
                 ],
+                "rules": self.rules,
+                "other_rules": [{"job_id": j, "differences": d} for j, d in self.other_rules],
+                "recontacted": self.recontacted,
             }
         out |= {
             "file": self.source.path,

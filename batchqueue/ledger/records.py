@@ -85,6 +85,8 @@ class Job:
     options: dict[str, Any]
     blank_rows: int
     created_at: float
+    #: What a re-import finds it by: its mapping and its rules, digested.
+    fingerprint: str = ""
 
 
 class Overlap(NamedTuple):

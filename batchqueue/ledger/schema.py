@@ -181,6 +181,7 @@ contact_marks = Table(
     Column("job_id", Integer, nullable=False, comment="the job that last claimed it for sending"),
     Column("row_number", Integer, nullable=False, comment="that job's row"),
     Column("contacted_at", Float, nullable=False, comment="when it was claimed (unix seconds)"),
+    Column("last_call_at", Float, comment="the latest moment its calls may be placed"),
 )
 
 contact_log = Table(
@@ -191,6 +192,14 @@ contact_log = Table(
     Column("job_id", Integer, nullable=False, comment="the job that claimed it for sending"),
     Column("contacted_at", Float, nullable=False, comment="when (unix seconds)"),
     Column("row_number", Integer, comment="that job's row, when known"),
+    Column(
+        "calls",
+        Integer,
+        nullable=False,
+        server_default="1",
+        comment="calls Insight may place for this claim (its max_attempts)",
+    ),
+    Column("last_call_at", Float, comment="the latest moment one of them may be placed"),
     Index("ix_contact_log_e164_at", "e164", "contacted_at"),
 )
 

@@ -214,7 +214,8 @@ class SendingLedger:
         expires: float,
         review: ClaimReview | None,
     ) -> tuple[list[Claimed], int, int]:
-        """(claimed rows, rows held by ``review``, rows suppressed: a do-not-call list, a re-contact limit)."""
+        """(claimed rows, rows held by ``review`` or a state's cap, rows suppressed: a do-not-call list, a
+        re-contact limit, the job's cap)."""
         mark = placeholder(conn)
         lock = self._lock(skip_locked=True)
         claimed: list[Claimed] = []
@@ -247,12 +248,11 @@ class SendingLedger:
                     _hold(conn, holds, stamp)
                     held += len(holds)
                 windows = {c.row_id: v for c, v in narrowed}
-            if chosen:
-                recontacts = mark_contacts(conn, job_id, chosen, stamp, contact_rules, column)
-                if recontacts:
-                    chosen = [c for c in chosen if c.row_id not in recontacts]
-                    suppressed += len(recontacts)
-                    barred = barred | recontacts
+            if chosen:  # re-contact rules and caps: some rows suppressed or held, some with fewer attempts
+                contacted = mark_contacts(conn, job_id, chosen, stamp, contact_rules, column)
+                chosen = contacted.sent
+                suppressed, held = suppressed + len(contacted.suppressed), held + len(contacted.held)
+                barred = barred | contacted.suppressed | contacted.held
             if chosen:
                 _mark_sending(conn, job_id, chosen, windows, stamp, owner, expires)
                 claimed += chosen

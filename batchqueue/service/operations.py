@@ -6,10 +6,10 @@ clicking get the same checks, the same results and the same audit trail.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from batchqueue.calling.rules import CallingRules
 from batchqueue.errors import UsageError
 from batchqueue.intake.importer import LoadResult
 from batchqueue.intake.mapping.spec import MappingSpec
@@ -40,12 +40,11 @@ class Operator:
         survey_id: str,
         instance_id: str,
         *,
-        calling_hours: str | None = None,
+        rules: Mapping[str, str] | None = None,
     ) -> LoadResult:
-        calling = CallingRules.parse(hours=calling_hours or None, overrides=spec.calling)
-        result = loading.import_file(
-            self.settings, loading.ImportRequest(file, spec, survey_id, instance_id, calling=calling)
-        )
+        """``rules``: named rules the form gave (name → value, checked), the defaults for the others."""
+        request = loading.ImportRequest.with_rules(file, spec, survey_id, instance_id, rules or {})
+        result = loading.import_file(self.settings, request)
         if result.created:
             self._audit(
                 "import",

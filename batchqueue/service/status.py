@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
+from batchqueue.calling.registry import rules_json
 from batchqueue.calling.rules import CallingRules
 from batchqueue.ledger import Job, Ledger, WorkerInfo
 from batchqueue.service.context import ledger_for
@@ -29,6 +31,11 @@ class JobStatus:
     @property
     def rows(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def rules(self) -> dict[str, Any]:
+        """The job's rules by name (:func:`batchqueue.calling.registry.rules_json`)."""
+        return rules_json(self.job.options)
 
 
 #: Workers not heard from for this long (and never signed off) are no longer listed at all.
