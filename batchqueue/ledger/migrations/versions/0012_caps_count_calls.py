@@ -1,7 +1,7 @@
 """caps count calls: each logged claim keeps how many calls Insight may place for it (its
 max_attempts) and until when they may be placed; a number's mark keeps that moment too
 
-Revision ID: 0018
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-03 12:00:00
 """
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018"
+revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
