@@ -111,6 +111,12 @@ class Completer:
                 call.last_attempt = now
                 call.events += [{"event": "dialing", "timestamp": now}, {"event": status, "timestamp": now}]
             details = call.details()
+        if status == "completed":
+            # Someone answered: the survey report gets their visit, which starts when Insight could
+            # first place the call (its start_timestamp, when that is later than now).
+            start = call.fields.get("start_timestamp", "")
+            at = max(float(now), float(start) if start.isdigit() else 0.0)
+            self.store.visits.call_completed(call.survey_id, call.phone_number, at)
         if call.result_url and not self._stop.is_set():
             with contextlib.suppress(RuntimeError):  # the pool is shutting down
                 self._posters.submit(self._post, call.result_url, details)
