@@ -72,9 +72,12 @@ def _show(result: AnswersResult) -> None:
     "page), or that URL; stored on the job (default: the one stored).",
 )
 @click.option(
-    "--since", metavar="WHEN", help="Visits from then on (a date-time in the report's zone, or unix seconds)."
+    "--since",
+    metavar="WHEN",
+    help="Visits from then on (a date-time in the report's zone, or unix seconds; default: a day before the "
+    "job was imported).",
 )
-@click.option("--until", metavar="WHEN", help="Visits until then (default: a day from now).")
+@click.option("--until", metavar="WHEN", help="Visits until then (default: no end).")
 @click.option(
     "--report-timezone",
     metavar="ZONE",

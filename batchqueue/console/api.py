@@ -99,6 +99,7 @@ def job(job_id: int) -> Any:
         ],
         "audit": [{"at": e.at, "user": e.user, "action": e.action, "detail": e.detail} for e in view.audit],
         "run": _run(ctx.supervisor.run_of(job_id)),
+        "answers": view.answers,
     }
 
 
@@ -180,6 +181,12 @@ def recycle(job_id: int) -> Any:
         job_id, frozenset(str(o) for o in outcomes), parse_period(after, "after") if after else None
     )
     return {"parent_id": made.parent_id, "job_id": made.job_id, "wave": made.wave, "rows": made.rows}
+
+
+@blueprint.route("/jobs/<int:job_id>/answers", methods=["POST"])
+def fetch_answers(job_id: int) -> Any:
+    report = _body().get("report")
+    return operator().fetch_answers(job_id, str(report) if report not in (None, "") else None).as_dict()
 
 
 # Downloads: the pages' own views, under /api/ too (a script gets 401, not the login page).

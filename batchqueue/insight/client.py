@@ -29,6 +29,8 @@ from batchqueue.settings import Secret, redact_url
 from batchqueue.untrusted import parse_json, printable
 
 _REPORT_STATUS = {
+    401: "HTTP 401: the credentials are invalid or the account is inactive (check BATCHQUEUE_USER and "
+    "BATCHQUEUE_API_KEY)",
     403: "HTTP 403: this account may not read report {report_id}",
     404: "HTTP 404: no saved report {report_id} (its number ends the Reporting API URL on the survey's View "
     "Survey Visits page; only a saved report has one)",
@@ -225,10 +227,13 @@ class InsightClient:
         if status == 200:
             return Reply(ReplyKind.QUEUED, status, started=started, finished=time.time()), text, headers
         reply = classify_response(status, text, response.headers)
-        if status in (403, 404):
-            reply = replace(reply, error=_REPORT_STATUS[status].format(report_id=report_id))
-        elif reply.error and text and not text.lstrip().startswith("{"):
+        if status in _REPORT_STATUS:
+            said = f" ({reply.error})" if reply.error and not reply.error.startswith("HTTP") else ""
+            reply = replace(reply, error=_REPORT_STATUS[status].format(report_id=report_id) + said)
+        elif text and not text.lstrip().startswith("{"):
             reply = replace(reply, error=f"HTTP {status}: {printable(text, 300)}")
+        elif reply.error and not reply.error.startswith("HTTP"):
+            reply = replace(reply, error=f"HTTP {status}: {reply.error}")
         return replace(self._unsaid(reply), started=started, finished=time.time()), "", headers
 
     def cancel_all(self, survey_id: str, instance_id: str) -> Reply:

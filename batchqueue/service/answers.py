@@ -49,8 +49,10 @@ OPTION = "answers"
 #: Questions charted (the console) and answers shown for each.
 CHARTED, PER_QUESTION = 6, 8
 _REPORT_URL = re.compile(r"/report/(\d{1,18})/?(?:[?#].*)?$")
-#: The margin around the job's own time that the report is narrowed to by default (a day).
-MARGIN = 86_400
+#: By default the report is read from a day before the job was imported (no visit before it can
+#: answer its calls) to 30 days from now (no visit is in the future; the sandbox dates a call made
+#: outside its calling hours at the window's opening).
+BEFORE, AFTER = 86_400, 30 * 86_400
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class AnswersRequest:
     """Read ``report_id`` (None: the report stored on the job) and join it to job ``job_id``.
 
     ``since``/``until``: date-times (or unix seconds) narrowing the visits read, in the report's time
-    zone unless they say theirs; by default from a day before the job was imported to a day from now.
+    zone unless they say theirs; by default from a day before the job was imported on.
     ``None`` for ``report_timezone``, ``opt_out_when`` and ``opt_out_list``: what the job has stored
     (else UTC, none, ``survey-opt-outs``); what is given is stored for the next time.
     """
@@ -197,8 +199,8 @@ def fetch_answers(
             reader = VisitReader(region=str(job.mapping.get("region", "US")), timezone=zone_name, date_formats=formats)
         except ValueError as exc:
             raise UsageError(f"--report-date-format: {exc}") from None
-        since = _moment(reader, request.since, "--since", int(job.created_at) - MARGIN)
-        until = _moment(reader, request.until, "--until", int(time.time()) + MARGIN)
+        since = _moment(reader, request.since, "--since", int(job.created_at) - BEFORE)
+        until = _moment(reader, request.until, "--until", int(time.time()) + AFTER)
         if until < since:
             raise UsageError("--until is before --since")
         result = AnswersResult(job.id, report_id, zone_name, since, until)

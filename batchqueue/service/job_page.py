@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from batchqueue.calling.rules import CallingRules
 from batchqueue.defaults import DEFAULTS
@@ -84,6 +85,13 @@ class JobView(JobSummary):
     problems: list[ProblemRow] = field(default_factory=list)
     problem_filter: ProblemFilter = field(default_factory=ProblemFilter)
     audit: list[AuditEvent] = field(default_factory=list)
+
+    @property
+    def answers(self) -> dict[str, Any]:
+        """What ``answers`` last stored on the job: report id, counts, each question's answers
+        counted (``tally``); empty when it never ran. Read from the job, never by counting rows."""
+        found = self.job.options.get("answers")
+        return found if isinstance(found, dict) else {}
 
 
 class HeldCounts:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from batchqueue.calling.rules import CallingRules
 from batchqueue.ledger import Job, Ledger, WorkerInfo
@@ -25,6 +26,20 @@ class JobStatus:
     next_window_at: float | None = None
     #: Its waves (``recycle``), first import first, when it has any: each job with its counts.
     waves: list[tuple[Job, dict[str, int]]] = field(default_factory=list)
+
+    @property
+    def answers(self) -> dict[str, Any]:
+        """What ``answers`` last found for the job (report, when, counts); empty when it never ran."""
+        found = self.job.options.get("answers")
+        if not isinstance(found, dict) or "counts" not in found:
+            return {}
+        return {
+            "report_id": found.get("report_id"),
+            "fetched_at": found.get("fetched_at"),
+            **found["counts"],
+            "opt_out_when": found.get("opt_out_when", []),
+            "opt_out_list": found.get("opt_out_list"),
+        }
 
     @property
     def rows(self) -> int:
