@@ -131,7 +131,8 @@ def test_every_completed_call_carries_exactly_its_answers_across_pages(
     assert 10 < len(completed) < 40  # some calls completed, some did not: both kinds are checked
     web = sum(v.visit_type == "Web" for v in visits)
     inbound = sum(v.visit_type == "Inbound" for v in visits)
-    assert web >= 3 and inbound == 1
+    assert web >= 3
+    assert inbound == 1
     # Paging was followed to the end: every visit read, in ceil(visits / 7) requests.
     assert found["read"] == len(visits) == found["visits"]
     assert found["pages"] == completing.app.store.report_requests == -(-len(visits) // 7)
@@ -147,7 +148,8 @@ def test_every_completed_call_carries_exactly_its_answers_across_pages(
             assert row["bq_visit_completed"] in ("Yes", "No")
         else:
             assert row["bq_answers"] is None, row
-            assert row["bq_visit_start_utc"] == "" and row["bq_visit_note"] == ""
+            assert row["bq_visit_start_utc"] == ""
+            assert row["bq_visit_note"] == ""
     # status says how many rows have answers and how many completed the survey.
     status = run_cli("status", str(job_id), "--db", ledger_url, "--json").json()["answers"]
     assert (status["report_id"], status["joined"]) == ("4242", len(completed))
@@ -305,7 +307,8 @@ def test_a_visit_matching_two_calls_equally_is_reported_not_joined(
         assert "matches row 2, row 3 equally; it was not joined" in row["bq_visit_note"]
     assert rows[2]["bq_visit_note"] == ""
     shown = run_cli("answers", str(job_id), "--db", db)
-    assert "ambiguous 1" in shown.out and "matches two calls equally; not joined" in shown.out
+    assert "ambiguous 1" in shown.out
+    assert "matches two calls equally; not joined" in shown.out
 
 
 def test_a_call_with_two_visits_is_reported_and_neither_is_joined(
@@ -341,7 +344,8 @@ def test_web_and_inbound_visits_and_numbers_never_called_are_set_aside(
     found = answers(run_cli, db, job_id, "--report", "4242")
     assert found["joined"] == 1
     assert found["set_aside"] == {"inbound": 1, "web": 1, "not_called": 1, "other_type": 1}
-    assert found["not_this_job"] == 4 and found["read"] == found["visits"] == 5
+    assert found["not_this_job"] == 4
+    assert found["read"] == found["visits"] == 5
     assert any("'Kiosk' (1)" in w for w in found["warnings"])
     rows = report(run_cli, db, job_id)
     assert rows[0]["bq_answers"][QUESTIONS[2]] == "mine"
@@ -367,15 +371,14 @@ def test_an_opt_out_answer_keeps_that_number_from_every_later_job(
     log.add(visit("6172000001", when["+16172000001"] + 30, answers=("5", "Yes", "", "")))
     rule = "press 9 IF you do not want to receive these calls=9"  # letter case of the question aside
     found = answers(run_cli, db, job_id, "--report", "4242", "--opt-out-when", rule)
-    assert found["opted_out"]["added"] == 1 and found["opted_out"]["numbers"] == ["+16172000000"]
+    assert found["opted_out"]["added"] == 1
+    assert found["opted_out"]["numbers"] == ["+16172000000"]
     listed = run_cli("dnc", "export", "-o", "-", "--db", db).out
     entry = next(r for r in csv.DictReader(io.StringIO(listed)) if r["phone"] == "+16172000000")
     assert entry["list"] == "survey-opt-outs"
-    assert (
-        f"job {job_id}, report 4242" in entry["source"]
-        and repr(STOP) in entry["source"]
-        and "= ' 9 '" in entry["source"]
-    )
+    assert f"job {job_id}, report 4242" in entry["source"]
+    assert repr(STOP) in entry["source"]
+    assert "= ' 9 '" in entry["source"]
     assert "visit 20" in entry["source"]  # when it was said
     assert "+16172000001" not in listed
     # A later job never calls it: its row is suppressed at import, and the job imported earlier
@@ -391,7 +394,8 @@ def test_an_opt_out_answer_keeps_that_number_from_every_later_job(
     assert (calls.count("tel:+16172000001"), calls.count("tel:+16172000002")) == (3, 2)
     # Stored on the job: the next fetch opts out again without being told.
     again = answers(run_cli, db, job_id)
-    assert again["opted_out"]["rules"] == [f"{STOP}=9"] and again["opted_out"]["added"] == 0
+    assert again["opted_out"]["rules"] == [f"{STOP}=9"]
+    assert again["opted_out"]["added"] == 0
 
 
 def test_an_opt_out_question_the_report_does_not_have_is_refused_before_anything_is_kept(
@@ -404,7 +408,8 @@ def test_an_opt_out_question_the_report_does_not_have_is_refused_before_anything
     for rule, why in (("Stop calling me=9", "names no question"), ("no equals sign", "QUESTION=ANSWER")):
         done = run_cli("answers", str(job_id), "--report", "4242", "--opt-out-when", rule, "--db", db)
         assert done.code == 2, done.out
-        assert why in done.err and "Traceback" not in done.err
+        assert why in done.err
+        assert "Traceback" not in done.err
         if "names no question" in why:
             assert repr(STOP) in done.err  # the questions it could have meant
     assert _query(db, "SELECT count(*) AS n FROM survey_visits")[0]["n"] == 0
@@ -438,7 +443,8 @@ def test_answer_columns_follow_the_contacts_columns_cannot_collide_and_are_formu
     assert len(set(names)) == len(names)
     cells = dict(zip(names, table[1], strict=True))
     assert [cells[a] for a in asked] == ["'=1+1", "'@SUM(A1)", "'-2+3\nsecond line", "'+9"]
-    assert cells[QUESTIONS[1]] == "their own" and cells["note"] == "'=HYPERLINK(1)"
+    assert cells[QUESTIONS[1]] == "their own"
+    assert cells["note"] == "'=HYPERLINK(1)"
     # The workbook holds the same text, as text (never a formula).
     book = tmp_path / "report.xlsx"
     assert run_cli("export", str(job_id), "-o", book, "--db", db).code == 0
@@ -447,7 +453,8 @@ def test_answer_columns_follow_the_contacts_columns_cannot_collide_and_are_formu
     assert [values[a] for a in asked] == list(hostile)
     assert all(sheet.cell(row=2, column=names.index(a) + 1).data_type == "s" for a in asked)
     summary = {r[0].value: r[1].value for r in openpyxl.load_workbook(book)["Summary"].iter_rows(min_row=2)}
-    assert summary["answers: rows with answers"] == 1 and summary["answers: report"] == "4242"
+    assert summary["answers: rows with answers"] == 1
+    assert summary["answers: report"] == "4242"
     # JSON: one bq_answers object, exactly as the report wrote them.
     assert report(run_cli, db, job_id)[0]["bq_answers"] == dict(zip(QUESTIONS, hostile, strict=True))
     # What was exported imports back as the contacts it came from (bq_ columns are not read).
@@ -473,4 +480,6 @@ def test_the_key_never_reaches_the_output_the_logs_or_the_ledger(
     assert quiet.config.key not in dumped
     monkeypatch.setenv("BATCHQUEUE_API_KEY", "wrong-key")
     refused = run_cli("answers", str(job_id), "--db", db)
-    assert refused.code == 3 and "401" in refused.err and "wrong-key" not in refused.err
+    assert refused.code == 3
+    assert "401" in refused.err
+    assert "wrong-key" not in refused.err
