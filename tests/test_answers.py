@@ -356,9 +356,9 @@ def test_web_and_inbound_visits_and_numbers_never_called_are_set_aside(
 
 
 def test_an_opt_out_answer_keeps_that_number_from_every_later_job(
-    tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch, quiet: Sandbox
+    ledger_url: str, tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch, quiet: Sandbox
 ) -> None:
-    db = sqlite_db(tmp_path)
+    db = ledger_url
     point_at(monkeypatch, quiet)
     job_id = imported_and_sent(run_cli, db, contacts(tmp_path / "c.csv", 3))
     # Another job of the ledger, imported before anyone opted out, still holds the number pending.
