@@ -71,7 +71,7 @@ def answers_for(phone: str, seed: int) -> tuple[str, ...]:
         str(rng.randint(1, 5)),
         rng.choice(["Yes", "No"]),
         rng.choice(_COMMENTS),
-        "9" if rng.random() < 0.15 else "",
+        "9" if rng.random() < 0.35 else "",
     )
 
 

@@ -209,7 +209,7 @@ def fetch_answers(
         read = time.monotonic()
         _join(ledger, job, result)
         log.info(
-            "report %s: %d rows read in %d pages and kept in %.1f s; joined to job %d in %.1f s",
+            "report %s: %d rows read in %d page(s) and kept in %.1f s; joined to job %d in %.1f s",
             report_id, result.read, result.pages, read - started, job.id, time.monotonic() - read,
         )  # fmt: skip
         if rules_text:
