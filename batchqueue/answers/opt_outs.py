@@ -9,14 +9,19 @@ Usage::
 
     rules = resolve_rules(["Press 9 to stop these calls=9"], page.columns.questions)
     [r for r in rules if r.matches(answers)]
+    ledger.add_to_dnc(opt_out_listings(visits, rules, OptedOut("survey-opt-outs"), job_id=1, report_id="77", now=now))
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
+from batchqueue.answers.accounting import utc
 from batchqueue.errors import UsageError
+from batchqueue.ledger.records import Listing
+from batchqueue.untrusted import printable
 
 
 @dataclass(frozen=True)
@@ -66,3 +71,38 @@ def resolve_rules(given: Sequence[str], questions: Sequence[str]) -> list[OptOut
             raise UsageError(f"--opt-out-when {text!r} {why}; its questions are: {listed}")
         rules.append(found[0])
     return rules
+
+
+@dataclass
+class OptedOut:
+    """Numbers whose answer opts them out: visits that matched, numbers newly listed, the first few."""
+
+    list_name: str
+    rules: list[str] = field(default_factory=list)
+    matched: int = 0
+    added: int = 0
+    numbers: list[str] = field(default_factory=list)
+
+
+def opt_out_listings(
+    visits: Iterable[tuple[str, float | None, str]],
+    rules: Sequence[OptOutRule],
+    done: OptedOut,
+    *,
+    job_id: int,
+    report_id: str,
+    now: float,
+) -> Iterator[Listing]:
+    """A do-not-call listing for each visit (number, start, answers as JSON) whose answers match a
+    rule, its source saying where and when that was said; ``done`` counts them."""
+    for e164, start, raw in visits:
+        answers = json.loads(raw)
+        for rule in rules:
+            if rule.matches(answers):
+                done.matched += 1
+                if len(done.numbers) < 50:
+                    done.numbers.append(e164)
+                said = f"{printable(rule.question, 120)!r} = {printable(answers[rule.question], 60)!r}"
+                source = f"survey answer: job {job_id}, report {report_id}, {said}, visit {utc(start)}"
+                yield Listing(done.list_name, e164, now, source)
+                break

@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchqueue.answers.accounting import JoinAccount, utc
-from batchqueue.answers.opt_outs import OptOutRule, check_syntax, resolve_rules
+from batchqueue.answers.accounting import JoinAccount
+from batchqueue.answers.opt_outs import OptedOut, OptOutRule, check_syntax, opt_out_listings, resolve_rules
 from batchqueue.answers.pages import ReportPages
 from batchqueue.answers.tally import AnswerTally
 from batchqueue.answers.visits import Kind, VisitReader, is_completed
@@ -37,7 +37,6 @@ from batchqueue.insight.pacing import Pacer
 from batchqueue.intake.mapping.times import canonical_zone
 from batchqueue.ledger import Job, Ledger
 from batchqueue.ledger.dnc import list_name
-from batchqueue.ledger.records import Listing
 from batchqueue.service.context import insight_client, ledger_for, target_of
 from batchqueue.settings import Settings
 from batchqueue.untrusted import printable
@@ -75,17 +74,6 @@ class AnswersRequest:
     opt_out_list: str | None = None
     page_size: int = DEFAULTS.report_page_size
     rate: float = DEFAULTS.report_rate
-
-
-@dataclass
-class OptedOut:
-    """Numbers whose answer opts them out: how many matched, how many were newly listed."""
-
-    list_name: str
-    rules: list[str] = field(default_factory=list)
-    matched: int = 0
-    added: int = 0
-    numbers: list[str] = field(default_factory=list)  # the first few, for people
 
 
 @dataclass
@@ -352,24 +340,8 @@ def _opt_out(ledger: Ledger, job: Job, result: AnswersResult, rules: list[OptOut
     """Every outbound visit of the report (joined or not: the person at that number said so) whose
     answer matches a rule puts its number on list ``name``, with where that was said."""
     done = OptedOut(name, [str(r) for r in rules])
-    now = time.time()
-
-    def listings() -> Any:
-        for e164, start, raw in ledger.outbound_answers(result.report_id):
-            answers = json.loads(raw)
-            for rule in rules:
-                if rule.matches(answers):
-                    done.matched += 1
-                    if len(done.numbers) < 50:
-                        done.numbers.append(e164)
-                    source = (
-                        f"survey answer: job {job.id}, report {result.report_id}, "
-                        f"{printable(rule.question, 120)!r} = {printable(answers[rule.question], 60)!r}, "
-                        f"visit {utc(start)}"
-                    )
-                    yield Listing(name, e164, now, source)
-                    break
-
     if rules:
-        done.added, _ = ledger.add_to_dnc(listings(), source="survey answer")
+        visits = ledger.outbound_answers(result.report_id)
+        found = opt_out_listings(visits, rules, done, job_id=job.id, report_id=result.report_id, now=time.time())
+        done.added, _ = ledger.add_to_dnc(found, source="survey answer")
     return done
