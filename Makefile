@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/console_bench.py
 	$(BIN)/python bench/throttle_bench.py
 	$(BIN)/python bench/ledger_check_bench.py
+	$(BIN)/python bench/answers_bench.py
 
 # Mutation testing (mutmut) of the classification, the lifecycle, the cell safety, the token
 # check, the profiles and the log scrubbing; prints the score. Not part of `make test`: it takes a while.

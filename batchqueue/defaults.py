@@ -43,6 +43,13 @@ class Defaults:
     poll_concurrency: int = 4
     poll_rate: float = 5.0
     reconcile_grace: float = 3600.0
+    # Survey answers (Insight's saved survey report)
+    report_page_size: int = 10_000  # the documented maximum rows of one page
+    report_rate: float = 2.0  # pages a second
+    report_timezone: str = "UTC"  # the zone of Start/End (undocumented: an assumption, configurable)
+    #: Seconds Insight's clock (and the report's rounding) may differ from this machine's.
+    answer_slack: float = 60.0
+    opt_out_list: str = "survey-opt-outs"
     # Logging
     log_level: str = "info"
     log_format: str = "text"

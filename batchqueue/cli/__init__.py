@@ -45,6 +45,7 @@ def cli(log_level: str, log_format: str) -> None:
 
 def _register() -> None:
     from batchqueue.cli import (
+        answers_cmd,
         console_cmds,
         db_cmds,
         dnc_cmds,
@@ -62,6 +63,7 @@ def _register() -> None:
         run_cmds,
         status_cmds,
         outcome_cmds,
+        answers_cmd,
         wave_cmds,
         export_cmd,
         dnc_cmds,

@@ -43,6 +43,7 @@ def _job_json(s: JobStatus) -> dict[str, object]:
             {"job_id": w.id, "wave": int(w.options.get("wave", 1)), "rows": sum(c.values()), "counts": c}
             for w, c in s.waves
         ],
+        "answers": s.answers,
     }
 
 
@@ -86,6 +87,12 @@ def _show_one(s: JobStatus, lease_ttl: float, wide: bool) -> None:
     if s.outcomes:
         calls = ", ".join(f"{status} {n:,}" for status, n in sorted(s.outcomes.items()))
         click.echo(f"call outcomes (as Insight reported them): {calls}")
+    if s.answers:
+        a = s.answers
+        click.echo(
+            f"survey answers (report {a['report_id']}, fetched {_when(a['fetched_at'])} UTC): {a['joined']:,} row(s) "
+            f"with answers, {a['completed']:,} completed; {a['ambiguous']:,} ambiguous visit(s) not joined"
+        )
     if s.workers:
         workers = Table("host", "pid", "sent", "rows/s", "last heartbeat", box=None)
         live = [w for w in s.workers if not _stale(w, lease_ttl)]

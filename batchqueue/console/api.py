@@ -108,6 +108,7 @@ def job(job_id: int) -> Any:
         ],
         "audit": [{"at": e.at, "user": e.user, "action": e.action, "detail": e.detail} for e in view.audit],
         "run": _run(ctx.supervisor.run_of(job_id)),
+        "answers": view.answers,
     }
 
 
@@ -199,6 +200,12 @@ def recycle(job_id: int) -> Any:
         "rows": made.rows,
         "already_in_waves": [{"job_id": wave, "rows": n} for wave, n in made.taken.items()],
     }
+
+
+@blueprint.route("/jobs/<int:job_id>/answers", methods=["POST"])
+def fetch_answers(job_id: int) -> Any:
+    report = _body().get("report")
+    return operator().fetch_answers(job_id, str(report) if report not in (None, "") else None).as_dict()
 
 
 # Downloads: the pages' own views, under /api/ too (a script gets 401, not the login page).

@@ -59,3 +59,23 @@ def columns(items: Sequence[tuple[int, int]], width: float = 600.0, height: floa
         label = time.strftime("%H:%M", time.localtime(minute))
         bars.append(Bar(label, n, round(i * step, 2), round(height - h, 2), round(step * 0.8, 2), round(h, 2), "col"))
     return bars
+
+
+@dataclass(frozen=True)
+class QuestionChart:
+    """One question's answers as bars (most given first; the rest as one bar)."""
+
+    question: str
+    bars: list[Bar]
+    answered: int
+
+
+def answers(
+    tally: Mapping[str, Sequence[Sequence[object]]], questions: int, width: float = 200.0
+) -> list[QuestionChart]:
+    """The first ``questions`` questions' answers (``answers``' stored tally), one chart each."""
+    charts = []
+    for question, values in list(tally.items())[:questions]:
+        items = [(str(value), int(str(n))) for value, n in values]
+        charts.append(QuestionChart(question, horizontal(items, width=width), sum(n for _, n in items)))
+    return charts

@@ -130,6 +130,14 @@ def document() -> dict[str, Any]:
                     },
                 )
             },
+            "/api/jobs/{job_id}/answers": {
+                "post": _op(
+                    "read the survey's saved report from Insight and join its answers to the job's calls "
+                    "(the answers --json object; report: its number, default the one stored on the job)",
+                    params=[_JOB],
+                    body={"report": {"type": "string"}},
+                )
+            },
             "/api/jobs/{job_id}/report.{fmt}": {
                 "get": _op(
                     "the report (csv, xlsx or json)",

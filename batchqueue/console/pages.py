@@ -26,6 +26,8 @@ blueprint = Blueprint("pages", __name__)
 
 REPORT_FORMATS = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 REPORT_FORMATS["json"] = "application/json"
+#: Questions whose answers the job page charts.
+CHARTED_QUESTIONS = 4
 
 
 def _when(stamp: float | None) -> str:
@@ -140,6 +142,7 @@ def job(job_id: int) -> Any:
         outcome_bars=charts.horizontal(sorted(view.outcomes.items(), key=lambda kv: -kv[1]), width=200),
         minute_bars=charts.columns(view.per_minute, width=340, height=105),
         reason_bars=charts.horizontal(view.failure_reasons, width=200),
+        answer_charts=charts.answers(view.answers.get("tally") or {}, CHARTED_QUESTIONS),
         problem_states=PROBLEM_STATES,
         failure_sample=FAILURE_SAMPLE,
         final_outcomes=sorted(FINAL),
@@ -196,6 +199,20 @@ def reconcile(job_id: int) -> Any:
         "they were left as they are (the command line's reconcile --resend-unproven resends them).",
         "ok",
     )
+    return _back(job_id)
+
+
+@blueprint.route("/jobs/<int:job_id>/answers", methods=["POST"])
+def fetch_answers(job_id: int) -> Any:
+    found = operator().fetch_answers(job_id, request.form.get("report", "").strip() or None)
+    flash(
+        f"Report {found.report_id}: {found.joined:,} row(s) now have answers ({found.completed:,} completed); "
+        f"{found.ambiguous_total:,} ambiguous visit(s) were not joined; {found.not_this_job:,} visit(s) were "
+        "not this job's (web, inbound, other numbers or calls). The downloads carry the answers.",
+        "ok",
+    )
+    for warning in found.warnings:
+        flash(warning, "warn")
     return _back(job_id)
 
 

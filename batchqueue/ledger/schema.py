@@ -243,3 +243,39 @@ audit_events = Table(
     Column("detail", Text, nullable=False, server_default="", comment="what, in words (never a secret)"),
     Index("ix_audit_events_job_id", "job_id"),
 )
+
+#: Every visit of an Insight saved survey report (``batchqueue answers``), one per visit, kept so
+#: that a later fetch (narrowed by --since) still joins every visit known, and updated when
+#: Insight's copy changes (a visit completed since). Web, inbound and unreadable visits are kept
+#: too (without a number), so that every visit is accounted for.
+survey_visits = Table(
+    "survey_visits",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("report_id", String(64), nullable=False, comment="the saved report it was read from"),
+    Column("visit_key", String(64), nullable=False, comment="sha256 of what identifies the visit"),
+    Column("kind", String(16), nullable=False, comment="outbound, inbound, web, other or unreadable"),
+    Column("survey_id", Text, comment="as the report wrote it"),
+    Column("visit_type", Text, comment="the Visit Type cell, as written"),
+    Column("phone", Text, comment="the Phone Number cell, as written"),
+    Column("e164", String(20), comment="that number, read as the job reads its numbers (outbound visits)"),
+    Column("start_ts", Float, comment="the visit's Start, unix seconds"),
+    Column("end_ts", Float, comment="its End, unix seconds"),
+    Column("completed", Text, comment="the Completed cell, as written"),
+    Column("answers", Text, nullable=False, comment="JSON object: question -> answer, exactly as written"),
+    Column("problem", Text, comment="why an unreadable visit could not be read"),
+    Column("fetched_at", Float, nullable=False, comment="when it was last read"),
+    UniqueConstraint("report_id", "visit_key", name="uq_survey_visits_report_id"),
+    Index("ix_survey_visits_report_e164", "report_id", "e164"),
+)
+
+#: Which visit each row's call gave (the join of ``batchqueue answers``), or why none was joined.
+row_answers = Table(
+    "row_answers",
+    metadata,
+    Column("row_id", Integer, ForeignKey("rows.id", ondelete="CASCADE"), primary_key=True),
+    Column("job_id", Integer, nullable=False),
+    Column("visit_id", Integer, ForeignKey("survey_visits.id", ondelete="CASCADE"), comment="none when ambiguous"),
+    Column("note", Text, comment="why no visit (or which of several) was joined, in words"),
+    Index("ix_row_answers_job_id", "job_id"),
+)

@@ -89,6 +89,13 @@ class JobView(JobSummary):
     problem_filter: ProblemFilter = field(default_factory=ProblemFilter)
     audit: list[AuditEvent] = field(default_factory=list)
 
+    @property
+    def answers(self) -> dict[str, Any]:
+        """What ``answers`` last stored on the job: report id, counts, each question's answers
+        counted (``tally``); empty when it never ran. Read from the job, never by counting rows."""
+        found = self.job.options.get("answers")
+        return found if isinstance(found, dict) else {}
+
 
 class HeldCounts:
     """Each job's held rows, counted at most once per ``ttl`` seconds (shared by every viewer)."""

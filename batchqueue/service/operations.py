@@ -15,7 +15,7 @@ from batchqueue.intake.importer import LoadResult
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.ledger import Ledger
 from batchqueue.reports.export import ExportResult
-from batchqueue.service import audit, dnc, loading, outcomes, reports, rows, waves
+from batchqueue.service import answers, audit, dnc, loading, outcomes, reports, rows, waves
 from batchqueue.service.supervised import RunOptions, SupervisedRun, Supervisor
 from batchqueue.settings import Settings
 
@@ -96,6 +96,17 @@ class Operator:
         else:
             made = "no wave (no row left with those outcomes)"
         self._audit("recycle", job_id, f"{', '.join(sorted(outcome_names))}: {made}, {result.rows:,} row(s)")
+        return result
+
+    def fetch_answers(self, job_id: int, report_id: str | None) -> answers.AnswersResult:
+        """The survey report (``report_id``, else the one stored on the job) joined to the job's calls."""
+        result = answers.fetch_answers(self.settings, answers.AnswersRequest(job_id, report_id=report_id or None))
+        self._audit(
+            "answers",
+            job_id,
+            f"report {result.report_id}: {result.joined:,} row(s) with answers, {result.ambiguous_total:,} "
+            f"ambiguous, {result.not_this_job:,} visit(s) not this job's",
+        )
         return result
 
     def add_to_dnc(self, list_name: str, numbers: list[str]) -> dnc.DncChange:

@@ -29,6 +29,20 @@ class JobStatus:
     waves: list[tuple[Job, dict[str, int]]] = field(default_factory=list)
 
     @property
+    def answers(self) -> dict[str, Any]:
+        """What ``answers`` last found for the job (report, when, counts); empty when it never ran."""
+        found = self.job.options.get("answers")
+        if not isinstance(found, dict) or "counts" not in found:
+            return {}
+        return {
+            "report_id": found.get("report_id"),
+            "fetched_at": found.get("fetched_at"),
+            **found["counts"],
+            "opt_out_when": found.get("opt_out_when", []),
+            "opt_out_list": found.get("opt_out_list"),
+        }
+
+    @property
     def rows(self) -> int:
         return sum(self.counts.values())
 
