@@ -40,9 +40,13 @@ bench: $(STAMP)
 	$(BIN)/python bench/workers_bench.py
 	$(BIN)/python bench/startup_bench.py
 	$(BIN)/python bench/dnc_bench.py
+	$(BIN)/python bench/reimport_bench.py
 	$(BIN)/python bench/calling_bench.py
+	$(BIN)/python bench/caps_bench.py
 	$(BIN)/python bench/console_bench.py
 	$(BIN)/python bench/throttle_bench.py
+	$(BIN)/python bench/ledger_check_bench.py
+	$(BIN)/python bench/answers_bench.py
 
 # Mutation testing (mutmut) of the classification, the lifecycle, the cell safety, the token
 # check, the profiles and the log scrubbing; prints the score. Not part of `make test`: it takes a while.

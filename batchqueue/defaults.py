@@ -17,6 +17,8 @@ class Defaults:
 
     # Where things are
     db: str = "batchqueue.db"
+    # Seconds a command that writes may spend checking an SQLite ledger for damage (quick_check).
+    ledger_check_seconds: float = 2.0
     base_url: str = "https://insight.plumvoice.com/api"
     profile_file_max_bytes: int = 256 * 1024  # a profile file holds a few lines; a bigger one is not one
     key_file_max_bytes: int = 4096  # a key file holds only the key
@@ -24,6 +26,8 @@ class Defaults:
     region: str = "US"
     timezone: str = "UTC"
     max_problems: int = 20
+    #: The memory a process reading one workbook may use on top of what it had (see intake/sheets/ceiling).
+    workbook_memory_mb: int = 1024
     # Sending. Insight warns that looping its API too fast makes all calls fail: a polite pace.
     rate: float = 5.0
     concurrency: int = 4
@@ -39,6 +43,13 @@ class Defaults:
     poll_concurrency: int = 4
     poll_rate: float = 5.0
     reconcile_grace: float = 3600.0
+    # Survey answers (Insight's saved survey report)
+    report_page_size: int = 10_000  # the documented maximum rows of one page
+    report_rate: float = 2.0  # pages a second
+    report_timezone: str = "UTC"  # the zone of Start/End (undocumented: an assumption, configurable)
+    #: Seconds Insight's clock (and the report's rounding) may differ from this machine's.
+    answer_slack: float = 60.0
+    opt_out_list: str = "survey-opt-outs"
     # Logging
     log_level: str = "info"
     log_format: str = "text"
@@ -66,6 +77,9 @@ class Defaults:
     calling_days: str = "all"
     #: A window opening later than this (seconds) holds the row with --hold-until-window.
     hold_grace: float = 60.0
+    # Re-contact protection across jobs: a number any job of the ledger called within this many
+    # seconds is not called by a new job (0, ``off``: not even between jobs of the same file)
+    recontact_after: int = 7 * 86400
 
 
 DEFAULTS = Defaults()

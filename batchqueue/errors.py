@@ -18,7 +18,8 @@
     │   ├── BatchFatalError             a reply that stops the whole batch           exit 3
     │   └── ApiUnavailableError         unreachable, or too many ambiguous replies   exit 4
     └── EnvironmentFailure              the machine failed us: disk full, a file     exit 5
-                                        vanished mid-read, a damaged database
+        │                               vanished mid-read, a damaged database
+        └── LedgerDamagedError          SQLite finds the ledger's file damaged (or not a database)
 
 The split mirrors httpx: input mistakes are ``ValueError`` too, so callers that only know the
 standard library still catch them. Nothing here imports the rest of the package.
@@ -109,3 +110,7 @@ class EnvironmentFailure(BatchqueueError):
     def __init__(self, message: str, *, result: object = None) -> None:
         super().__init__(message)
         self.result = result
+
+
+class LedgerDamagedError(EnvironmentFailure):
+    """SQLite finds the ledger's file damaged, or not a database at all: nothing is written to it."""

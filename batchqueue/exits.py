@@ -46,6 +46,22 @@ EXIT_CODES: dict[ExitReason, int] = {
 }
 
 
+#: ``--json``'s ``error.reason`` for the exit code of a command that failed before it had a result.
+FAILURE_REASONS: dict[int, str] = {
+    EXIT_USAGE: "usage",
+    EXIT_FATAL_REPLY: "fatal_reply",
+    EXIT_UNAVAILABLE: "unavailable",
+    EXIT_ENVIRONMENT: "environment",
+    EXIT_INTERNAL: "internal_error",
+    EXIT_INTERRUPTED: "interrupted",
+}
+
+
+def failure_reason(code: int) -> str:
+    """The word ``--json`` gives for a failure's exit code (see :data:`FAILURE_REASONS`)."""
+    return FAILURE_REASONS.get(code, "failed")
+
+
 def is_database_error(error: BaseException) -> bool:
     """A database driver's error, as SQLAlchemy wraps it (checked without importing SQLAlchemy)."""
     exc = sys.modules.get("sqlalchemy.exc")

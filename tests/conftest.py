@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import os
+import subprocess
+import sys
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -37,6 +40,17 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-user-config"))
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def forgotten_secrets() -> Iterator[None]:
+    """The log scrubber's secrets are a process's own: what one test registered (an API key of
+    "wrong", say) must not mask words in a later test's log lines."""
+    from batchqueue import logs
+
+    before = set(logs._secrets)
+    yield
+    logs._secrets.intersection_update(before)
 
 
 @pytest.fixture
@@ -145,3 +159,36 @@ def running(tmp_path: Path) -> Iterator[Any]:
         yield found
     finally:
         stop_console(found)
+
+
+#: Runs `batchqueue ARGS…` under an address-space ceiling and, however it ends, writes the peak RSS
+#: (KiB) of its own memory since exec (VmHWM) and of the processes it waited for. wait4's ru_maxrss
+#: would not do: it counts the child as it was between fork and exec, a copy of this test process
+#: (hundreds of MiB late in a long session).
+_PEAK_WRAPPER = """
+import os, resource, sys
+ceiling = int(os.environ["BQ_TEST_CEILING"])
+resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
+try:
+    from batchqueue.cli import main
+    main(sys.argv[1:])
+finally:
+    own = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+    waited = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    with open(os.environ["BQ_TEST_PEAK"], "w") as peak:
+        peak.write(str(max(own, waited)))
+"""
+
+
+def check_in_a_child(path: Path, *extra: str, memory_gb: int = 2) -> tuple[subprocess.CompletedProcess[str], int]:
+    """`batchqueue check` in a process of its own, with a memory ceiling; it and the peak RSS (MiB)
+    of it and the processes it waited for (its workbook reader)."""
+    command = [sys.executable, "-c", _PEAK_WRAPPER, "check", str(path), "--json", *extra]
+    with tempfile.TemporaryDirectory() as folder:
+        peak_file = Path(folder) / "peak"
+        env = {**os.environ, "BQ_TEST_CEILING": str(memory_gb * 1024**3), "BQ_TEST_PEAK": str(peak_file)}
+        done = subprocess.run(command, capture_output=True, text=True, errors="replace", env=env, timeout=300)
+        # A process that ended by itself (not by a signal) always wrote it: no peak, no measurement.
+        assert peak_file.exists() or done.returncode < 0, done.stderr[-2000:]
+        peak_kib = int(peak_file.read_text()) if peak_file.exists() else 0
+    return done, peak_kib // 1024

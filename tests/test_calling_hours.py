@@ -163,25 +163,49 @@ def test_bad_calling_options_are_refused_before_anything_is_imported(
             assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone() == (0,)
 
 
+def _nth_sunday(year: int, month: int, n: int) -> dt.date:
+    first = dt.date(year, month, 1)
+    return first + dt.timedelta(days=(6 - first.weekday()) % 7 + 7 * (n - 1))
+
+
+def _next_us_clock_changes(after: dt.date) -> tuple[dt.date, dt.date]:
+    """The first year whose US clock changes both come after ``after``: spring forward on the second
+    Sunday of March, fall back on the first Sunday of November (Energy Policy Act of 2005, s. 110)."""
+    year = after.year
+    while _nth_sunday(year, 3, 2) <= after:
+        year += 1
+    return _nth_sunday(year, 3, 2), _nth_sunday(year, 11, 1)
+
+
 def test_windows_on_daylight_saving_days_in_the_sandboxs_record(
     tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Each row's own start puts its window on a chosen day: the US changes clocks on 14 March and
-    7 November 2027, and a whole day (00:00-24:00) there lasts 23 and 25 hours."""
+    """Each row's own start puts its window on a chosen day: the next days the US changes clocks
+    (found from today, whatever year the test runs in), when a whole day (00:00-24:00) there lasts
+    23 and 25 hours."""
+    spring, autumn = _next_us_clock_changes(dt.datetime.now(dt.UTC).date() + dt.timedelta(days=2))
+    eve = spring - dt.timedelta(days=1)
+    day = dt.timedelta(days=1)
+
+    def at(date: dt.date, hour: str) -> str:
+        return f"{date:%Y-%m-%d} {hour}"
+
     db = tmp_path / "l.db"
     rows = [
         ["phone", "start"],
         # 06:00 UTC is 01:00 in New York (23:00 the evening before in Phoenix): the next window
-        ["617-555-0101", "2027-03-13 06:00"],  # the day before: EST, 08:00 is 13:00 UTC
-        ["617-555-0102", "2027-03-14 06:00"],  # spring forward: EDT, 08:00 is 12:00 UTC
-        ["617-555-0103", "2027-11-07 06:00"],  # fall back: EST again, 08:00 is 13:00 UTC
-        ["602-555-0101", "2027-03-14 06:00"],  # Arizona does not change: 08:00 is 15:00 UTC
-        ["617-555-0104", "2027-03-13 00:00"],  # 19:00 the evening before: the rest of that window
+        ["617-555-0101", at(eve, "06:00")],  # the day before: EST, 08:00 is 13:00 UTC
+        ["617-555-0102", at(spring, "06:00")],  # spring forward: EDT, 08:00 is 12:00 UTC
+        ["617-555-0103", at(autumn, "06:00")],  # fall back: EST again, 08:00 is 13:00 UTC
+        ["602-555-0101", at(spring, "06:00")],  # Arizona does not change: 08:00 is 15:00 UTC
+        # 19:00 the evening before in New York: the rest of that local day's window, though its
+        # UTC date is already the next (a search that starts on the UTC date misses it).
+        ["617-555-0104", at(eve, "00:00")],
     ]
     source = write_csv(tmp_path / "c.csv", rows)
     assert run_cli("import", source, "--survey", "4242", "--instance", "1", "--db", db).code == 0
-    whole_days = write_csv(tmp_path / "d.csv", [["phone", "start"], ["212-555-0101", "2027-03-14 06:00"],
-                                               ["212-555-0102", "2027-11-07 06:00"]])  # fmt: skip
+    whole_days = write_csv(tmp_path / "d.csv", [["phone", "start"], ["212-555-0101", at(spring, "06:00")],
+                                               ["212-555-0102", at(autumn, "06:00")]])  # fmt: skip
     assert run_cli("import", whole_days, "--survey", "4242", "--instance", "1", "--calling-hours", "00:00-24:00",
                    "--days", "sun", "--db", db).code == 0  # fmt: skip
     with Sandbox() as sb:
@@ -193,19 +217,21 @@ def test_windows_on_daylight_saving_days_in_the_sandboxs_record(
     def window(phone: str) -> tuple[str, str]:
         fields = calls["tel:+1" + phone]
         return tuple(  # type: ignore[return-value]
-            dt.datetime.fromtimestamp(int(fields[k]), dt.UTC).strftime("%m-%d %H:%M")
+            dt.datetime.fromtimestamp(int(fields[k]), dt.UTC).strftime("%Y-%m-%d %H:%M")
             for k in ("start_timestamp", "end_timestamp")
         )
 
-    assert window("6175550101") == ("03-13 13:00", "03-14 02:00")
-    assert window("6175550102") == ("03-14 12:00", "03-15 01:00")
-    assert window("6175550103") == ("11-07 13:00", "11-08 02:00")
-    assert window("6025550101") == ("03-14 15:00", "03-15 04:00")
-    assert window("6175550104") == ("03-13 00:00", "03-13 02:00")
+    # Local 08:00-21:00 is 13:00-02:00 UTC in EST (UTC-5), 12:00-01:00 in EDT (UTC-4), 15:00-04:00
+    # in Arizona (UTC-7 all year).
+    assert window("6175550101") == (at(eve, "13:00"), at(spring, "02:00"))
+    assert window("6175550102") == (at(spring, "12:00"), at(spring + day, "01:00"))
+    assert window("6175550103") == (at(autumn, "13:00"), at(autumn + day, "02:00"))
+    assert window("6025550101") == (at(spring, "15:00"), at(spring + day, "04:00"))
+    assert window("6175550104") == (at(eve, "00:00"), at(eve, "02:00"))
     # The whole Sunday runs from local midnight (05:00 UTC in spring, 04:00 in autumn: 23 and 25
     # hours) to the next; each row's own start (06:00 UTC) cuts its beginning.
-    assert window("2125550101") == ("03-14 06:00", "03-15 04:00")
-    assert window("2125550102") == ("11-07 06:00", "11-08 05:00")
+    assert window("2125550101") == (at(spring, "06:00"), at(spring + day, "04:00"))
+    assert window("2125550102") == (at(autumn, "06:00"), at(autumn + day, "05:00"))
 
 
 def test_a_row_whose_own_window_is_all_night_is_never_sent_and_the_run_says_so(
@@ -213,11 +239,13 @@ def test_a_row_whose_own_window_is_all_night_is_never_sent_and_the_run_says_so(
 ) -> None:
     db = tmp_path / "l.db"
     # 0102 is in a zone where it is about noon now, whenever the test runs (inside 08:00-21:00 by
-    # hours either way); 0101's own window, 22:00-24:00 in New York, is inside no calling hours.
+    # hours either way); 0101's own window, 03:00-05:00 in New York a week from now, is inside no
+    # calling hours.
     noon_offset = 12 - dt.datetime.now(dt.UTC).hour
+    night = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=7)
     rows = [
         ["phone", "start", "end", "Time Zone"],
-        ["617-555-0101", "2027-03-10 03:00", "2027-03-10 05:00", "America/New_York"],
+        ["617-555-0101", f"{night:%Y-%m-%d} 03:00", f"{night:%Y-%m-%d} 05:00", "America/New_York"],
         ["617-555-0102", "", "", f"UTC{noon_offset:+03d}:00"],
     ]
     assert run_cli("import", write_csv(tmp_path / "c.csv", rows), "--survey", "4242", "--instance", "1",

@@ -273,3 +273,65 @@ def test_rules_survive_storage() -> None:
     assert CallingRules.from_json(rules.as_json()) == rules
     assert CallingRules.from_json(None) == CallingRules.parse()
     assert "09:00-20:00 local, mon-sat, not on US-CA holidays" in rules.describe()
+
+
+# Calling days are the contact's own dates. Each case is a moment when the contact's local date is
+# not the UTC date, so a day judged on the UTC calendar gives another window. 27 November 2026 is
+# a Friday; Tokyo is UTC+9, Honolulu UTC-10 (no daylight saving in either).
+@pytest.mark.parametrize(
+    ("rules", "e164", "zone", "now", "expected"),
+    [
+        # Saturday 08:30 in Tokyo (Friday in UTC): no weekday call until Monday 08:00 there.
+        (CallingRules.parse(days="mon-fri"), "+81312345678", "Asia/Tokyo", "2026-11-27 23:30",
+         ("2026-11-30 08:00", "2026-11-30 21:00")),
+        # Friday 20:00 in Honolulu (Saturday in UTC): Friday's window is still open there.
+        (CallingRules.parse(days="mon-fri"), "+18085550101", "Pacific/Honolulu", "2026-11-28 06:00",
+         ("2026-11-27 08:00", "2026-11-27 21:00")),
+        # Sunday 07:30 in Tokyo (Saturday in UTC): only Sundays allowed, and it is one there.
+        (CallingRules.parse(days="sun"), "+81312345678", "Asia/Tokyo", "2026-11-28 22:30",
+         ("2026-11-29 08:00", "2026-11-29 21:00")),
+        # Christmas evening in Honolulu (26 December in UTC): still a holiday there.
+        (CallingRules.parse(holidays="US"), "+18085550101", "Pacific/Honolulu", "2026-12-26 05:00",
+         ("2026-12-26 08:00", "2026-12-26 21:00")),
+        # 1 December in Tokyo (30 November in UTC) is blacked out; 2 December is not.
+        (CallingRules.parse(blackout=("2026-12-01..2026-12-01",)), "+81312345678", "Asia/Tokyo", "2026-11-30 23:30",
+         ("2026-12-02 08:00", "2026-12-02 21:00")),
+    ],
+    ids=["weekdays-tokyo-saturday", "weekdays-honolulu-friday-evening", "sundays-tokyo", "holiday-honolulu",
+         "blackout-tokyo"],
+)  # fmt: skip
+def test_calling_days_are_the_contacts_local_dates_not_utc_dates(
+    rules: CallingRules, e164: str, zone: str, now: str, expected: tuple[str, str]
+) -> None:
+    start, end = window(CallingReview([rules]), row(e164), now)
+    assert (local(start, zone), local(end, zone)) == expected
+
+
+def test_the_window_of_the_contacts_evening_is_found_though_its_utc_date_is_the_next_day() -> None:
+    # 01:00 UTC on 2 December is 20:00 on 1 December in New York: that local day's window is open.
+    start, end = window(DEFAULT, row("+16175550101"), "2026-12-02 01:00")
+    assert (local(start, "America/New_York"), local(end, "America/New_York")) == (
+        "2026-12-01 08:00",
+        "2026-12-01 21:00",
+    )
+
+
+@pytest.mark.parametrize(
+    ("e164", "facts", "zone", "source"),
+    [
+        ("+16175550101", {}, "America/New_York", "number"),  # Boston's area code
+        ("+18085550101", {}, "Pacific/Honolulu", "number"),
+        ("+442079460000", {}, "Europe/London", "number"),
+        ("+16175550101", {"timezone": "Asia/Kolkata"}, "Asia/Kolkata", "column"),
+        ("+18005550101", {"zip_timezone": "America/Denver"}, "America/Denver", "zip"),
+    ],
+)
+def test_a_numbers_own_zone_wins_over_the_jobs_default_zone(
+    e164: str, facts: dict[str, str], zone: str, source: str
+) -> None:
+    """--default-timezone is for numbers nothing maps to a place (800s): never instead of what does."""
+    review = CallingReview([CallingRules.parse()], default_zone="America/Los_Angeles")
+    verdict = review.verdict(row(e164, facts=facts), utc("2026-12-01 20:00"))
+    assert (verdict.timezone, verdict.timezone_source) == (zone, source)
+    assert local(verdict.start_ts, zone)[11:] == "08:00"
+    assert local(verdict.end_ts, zone)[11:] == "21:00"

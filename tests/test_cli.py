@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import click
 import pytest
 
 from batchqueue.cli import cli
@@ -173,8 +174,8 @@ def test_a_bad_ledger_or_a_busy_port_is_a_message_not_a_traceback(tmp_path: Path
 
     (tmp_path / "notes.db").write_text("not a database")
     bad = run_cli("status", "--db", tmp_path / "notes.db")
-    assert bad.code == 2
-    assert "file is not a database" in bad.err
+    assert bad.code == 5  # a file SQLite cannot read as a ledger: damaged, or not one (see test_environment_failures)
+    assert "is damaged, or is not a database at all (SQLite: file is not a database)" in bad.err
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
@@ -247,3 +248,144 @@ def test_status_fits_80_columns_with_millions_of_rows_and_marks_stale_workers(tm
     assert "STALE" not in status("1", "--lease-ttl", "600")
     stale = json.loads(status("1", "--json"))["workers"]
     assert [(w["pid"], w["stale"]) for w in stale] == [(4242, True)]
+
+
+def _json_commands() -> list[tuple[str, click.Command]]:
+    """Every command (and subcommand) that takes --json, by its full name."""
+    found: list[tuple[str, click.Command]] = []
+
+    def walk(command: click.Command, name: str) -> None:
+        if isinstance(command, click.Group):
+            for sub_name, sub in command.commands.items():
+                walk(sub, f"{name} {sub_name}".strip())
+        elif any(p.name == "as_json" for p in command.params):
+            found.append((name, command))
+
+    walk(cli, "")
+    return found
+
+
+def _failing_invocation(command: click.Command, tmp_path: Path) -> list[str]:
+    """The command with a placeholder for each required value, made to fail: a ledger in a folder
+    that does not exist, or (without --db) a file that does not exist."""
+    args: list[str] = []
+    for param in command.params:
+        if not param.required:
+            continue
+        value = "1" if isinstance(param.type, click.types._NumberParamTypeBase) else "failed"
+        if isinstance(param, click.Argument):
+            args.append(str(tmp_path / "missing.csv") if isinstance(param.type, click.Path) else value)
+        else:
+            args += [param.opts[0], str(tmp_path / "out.csv") if isinstance(param.type, click.Path) else value]
+    if any(p.name == "db" for p in command.params):
+        args += ["--db", str(tmp_path / "no-such-folder" / "l.db")]
+    return [*args, "--json"]
+
+
+def _error_object(result: CliResult) -> dict[str, object]:
+    """The one JSON object a failed ``--json`` command printed on stdout, checked for its shape."""
+    lines = result.out.splitlines()
+    assert len(lines) == 1, result.out
+    data = json.loads(lines[0])
+    assert list(data) == ["error"], data
+    error = data["error"]
+    assert set(error) == {"exit_code", "reason", "message"}, error
+    assert error["exit_code"] == result.code
+    assert isinstance(error["message"], str), error
+    assert error["message"].strip(), error
+    assert "Traceback" not in result.out + result.err
+    return error  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(("name", "command"), _json_commands(), ids=[n for n, _ in _json_commands()])
+def test_every_json_command_prints_one_error_object_when_it_fails(
+    tmp_path: Path, run_cli: Run, name: str, command: click.Command
+) -> None:
+    result = run_cli(*name.split(), *_failing_invocation(command, tmp_path))
+    assert result.code == 2, (result.out, result.err)
+    error = _error_object(result)
+    assert error["reason"] == "usage"
+    assert str(error["message"]) in result.err  # the same words as the message people read
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["check", "--json"], "Missing argument 'FILE'"),
+        (["status", "abc", "--json"], "'abc'"),
+        (["check", "c.csv", "--json", "--no-such-option"], "No such option"),
+        (["check", "--no-such-option", "--json", "c.csv"], "No such option"),
+        (["import", "c.csv", "--survey", "a b", "--instance", "1", "--json"], "--survey"),
+        (["status", "42", "--json"], "no job 42"),
+        (["export", "1", "-o", "nowhere/r.csv", "--json"], "nowhere"),
+    ],
+)
+def test_a_usage_mistake_under_json_is_an_error_object_with_exit_2(
+    tmp_path: Path, run_cli: Run, args: list[str], says: str
+) -> None:
+    _file(tmp_path)
+    assert run_cli("import", "c.csv", "--survey", "1", "--instance", "1").code == 0
+    result = run_cli(*args)
+    assert result.code == 2, (result.out, result.err)
+    error = _error_object(result)
+    assert (error["exit_code"], error["reason"]) == (2, "usage")
+    assert says in str(error["message"])
+
+
+def test_a_damaged_ledger_under_json_is_an_error_object_with_exit_5(tmp_path: Path, run_cli: Run) -> None:
+    (tmp_path / "notes.db").write_text("Phone,Name\n6175550101,Ann\n" * 300)
+    result = run_cli("import", _file(tmp_path), "--survey", "1", "--instance", "1", "--db", "notes.db", "--json")
+    assert result.code == 5
+    error = _error_object(result)
+    assert error["reason"] == "environment"
+    assert "notes.db is damaged" in str(error["message"])
+
+
+def test_a_batch_fatal_reply_under_json_is_an_error_object_with_exit_3(
+    tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchqueue.sandbox import Sandbox
+
+    assert run_cli("import", _file(tmp_path), "--survey", "1", "--instance", "1").code == 0
+    with Sandbox() as sb:
+        monkeypatch.setenv("BATCHQUEUE_BASE_URL", sb.api_url)
+        monkeypatch.setenv("BATCHQUEUE_USER", sb.config.user)
+        monkeypatch.setenv("BATCHQUEUE_API_KEY", "wrong")
+        result = run_cli("cancel", "1", "--remote", "--yes", "--json")
+    assert result.code == 3
+    error = _error_object(result)
+    assert error["reason"] == "fatal_reply"
+    assert "Insight did not cancel" in str(error["message"])
+    assert "wrong" not in result.out  # the key never reaches the error object
+
+
+def test_without_json_a_failure_prints_nothing_on_stdout(tmp_path: Path, run_cli: Run) -> None:
+    result = run_cli("status", "42", "--db", tmp_path / "l.db")
+    assert result.code == 2
+    assert result.out == ""
+    assert "error: " in result.err
+
+
+def test_a_cancel_declined_on_a_terminal_under_json_is_an_error_object(tmp_path: Path, run_cli: Run) -> None:
+    import pty
+
+    assert run_cli("import", _file(tmp_path), "--survey", "1", "--instance", "1").code == 0
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "batchqueue", "cancel", "1", "--json"],
+            stdin=terminal,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        os.write(controller, b"n\n")  # the operator answers no
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert proc.returncode == 2, err
+    assert json.loads(out) == {
+        "error": {"exit_code": 2, "reason": "usage", "message": "not confirmed: nothing was canceled"}
+    }
+    assert run_cli("status", "1", "--json").json()["counts"]["canceled"] == 0

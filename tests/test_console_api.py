@@ -222,3 +222,41 @@ def test_the_problems_table_filters_by_state_and_reason_in_file_order(running: R
     lines = fix.content.decode("utf-8-sig").splitlines()  # with a BOM, as Excel wants
     assert lines[0] == "bq_row,bq_reason,phone,name"  # the one fix-file shape
     assert len(lines) == 41
+
+
+def _workbook_of_every_kind(folder: Path) -> dict[str, Path]:
+    """One small contact list in each format `batchqueue check` reads (phone, name; two contacts)."""
+    from tests.workbook_makers import inline_row, ods_file, ods_row, xls_file, xlsb_file, xlsx_file
+
+    cells = [(0, 0, "phone"), (0, 1, "name"), (1, 0, "6175550101"), (1, 1, "Ann"), (2, 0, "6175550102"), (2, 1, "Bo")]
+    rows = [["phone", "name"], ["6175550101", "Ann"], ["6175550102", "Bo"]]
+    sheet = "".join(inline_row(n, r) for n, r in enumerate(rows, 1))
+    made = {
+        ".csv": folder / "c.csv",
+        ".tsv": folder / "c.tsv",
+        ".txt": folder / "c.txt",
+        ".xlsx": xlsx_file(folder / "c.xlsx", sheet),
+        ".xlsm": xlsx_file(folder / "c.xlsm", sheet),
+        ".xlsb": xlsb_file(folder / "c.xlsb", cells),
+        ".xls": xls_file(folder / "c.xls", cells),
+        ".ods": ods_file(folder / "c.ods", "".join(ods_row(list(r)) for r in rows)),
+    }
+    made[".csv"].write_text("\n".join(",".join(r) for r in rows) + "\n")
+    made[".tsv"].write_text("\n".join("\t".join(r) for r in rows) + "\n")
+    made[".txt"].write_text("\n".join(";".join(r) for r in rows) + "\n")
+    return made
+
+
+def test_the_console_takes_every_format_the_command_line_reads(
+    running: Running, tmp_path: Path, run_cli: Callable[..., CliResult]
+) -> None:
+    """What `batchqueue check` reads, the console's upload and check read too (xlsb was refused)."""
+    session, token = api_session(running.url)
+    post = {"headers": {"X-CSRFToken": token}, "timeout": 30}
+    for suffix, path in _workbook_of_every_kind(tmp_path).items():
+        assert run_cli("check", path).code == 0, suffix
+        with path.open("rb") as f:
+            made = session.post(running.url + "/api/uploads", files={"file": (path.name, f)}, **post)
+        assert made.status_code == 201, (suffix, made.text)
+        checked = session.post(f"{running.url}/api/uploads/{made.json()['upload_id']}/check", json={}, **post)
+        assert checked.json()["valid"] == 2, (suffix, checked.text)

@@ -25,6 +25,7 @@ from batchqueue.ledger import open_ledger
 from batchqueue.service.users import add_user
 from tests.console_helpers import PASSWORD, USER, Running, api_session, client_session, start_console, stop_console
 from tests.sandbox_helpers import contacts
+from tests.workbook_makers import inline_row, xlsx_file
 
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 #: Routes anyone may reach: the login (page and API), the CSRF token a login needs, the stylesheet.
@@ -316,7 +317,12 @@ def test_no_reply_or_error_names_a_path_on_the_server(running: Running, tmp_path
     broken.write_bytes(b"PK\x03\x04 this is not a workbook" * 10)
     empty = tmp_path / "empty list.csv"
     empty.write_bytes(b"")
-    for file in (broken, empty, contacts(tmp_path / "good.csv", 3)):
+    far = xlsx_file(
+        tmp_path / "far.xlsx",
+        inline_row(1, ["phone"]) + "<row r='1048576'><c r='xfd1048576' t='inlineStr'><is><t>x</t></is></c></row>",
+    )
+    refused = (broken, empty, far)
+    for file in (*refused, contacts(tmp_path / "good.csv", 3)):
         with file.open("rb") as f:
             made = session.post(running.url + "/api/uploads", files={"file": (file.name, f)}, **post)
         assert made.status_code == 201
@@ -330,7 +336,7 @@ def test_no_reply_or_error_names_a_path_on_the_server(running: Running, tmp_path
         for reply in (checked, page, imported):
             assert reply.status_code < 500
             shown.append(reply.text)
-        if file is broken or file is empty:
+        if file in refused:
             assert checked.status_code == 400
             assert file.name in checked.json()["error"]  # the upload is named by its own name
             assert file.name in page.text

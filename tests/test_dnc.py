@@ -13,12 +13,16 @@ from pathlib import Path
 from batchqueue.intake.importer import import_file
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.ledger import open_ledger
+from batchqueue.periods import OFF
 from batchqueue.sandbox import Sandbox
 from batchqueue.service import dnc
 from batchqueue.service.sending import RunRequest, run
 from batchqueue.settings import Settings
 from tests.conftest import CliResult, write_csv, write_xlsx
 from tests.sandbox_helpers import contacts, ledger_rows, ledger_rows_url
+
+#: Import options that turn re-contact protection off (jobs of the same file bar each other's calls).
+RECONTACT_OFF = {"recontact_after": OFF}
 
 Run = Callable[..., CliResult]
 
@@ -217,7 +221,10 @@ def test_a_row_dialled_with_an_extension_is_suppressed_when_its_bare_number_is_l
         assert [c.row_number for c in settled.claimed] == [7]
         assert settled.suppressed == 5
         # Imported once they are listed: suppressed at import.
-        second = import_file(ledger, people, MappingSpec(), survey_id="1", instance_id="1", new_job=True)
+        # (Re-contact protection off: the first job's claim of row 7 would bar it, which is another rule.)
+        second = import_file(
+            ledger, people, MappingSpec(), survey_id="1", instance_id="1", new_job=True, options=RECONTACT_OFF
+        )
         assert (second.valid, second.suppressed) == (1, 5)
         assert second.job_id is not None
         assert [c.row_number for c in ledger.settle(second.job_id, [], [], 10).claimed] == [7]
@@ -250,7 +257,13 @@ def test_dnc_remove_from_one_list_leaves_the_number_on_the_others(
         # Off the last list it is on: a new job calls it again (an old suppressed row stays suppressed).
         assert dnc.remove(settings, "optouts", [e164_of_contact(2)]) == (1, 0)
         again = import_file(
-            ledger, contacts(tmp_path / "c.csv", 5), MappingSpec(), survey_id="1", instance_id="1", new_job=True
+            ledger,
+            contacts(tmp_path / "c.csv", 5),
+            MappingSpec(),
+            survey_id="1",
+            instance_id="1",
+            new_job=True,
+            options=RECONTACT_OFF,  # the first job's claims would bar its numbers: another rule
         )
         assert (again.valid, again.suppressed) == (4, 1)
     finally:

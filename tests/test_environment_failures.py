@@ -3,7 +3,9 @@ a clean message, a documented exit code, and no half-written file under a name t
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import resource
 import signal
 import sqlite3
@@ -181,3 +183,102 @@ def test_cancel_remote_with_bad_credentials_says_the_rows_were_canceled_locally(
     assert result.code == 3
     assert "4 pending row(s) were canceled in the ledger" in result.err
     assert "Insight did not cancel" in result.err
+
+
+def _damage(db: Path, how: str) -> None:
+    """``db`` (a whole ledger, its WAL folded in) damaged as a failing disk or a careless copy would."""
+    size = db.stat().st_size
+    if how == "overwritten":
+        with sqlite3.connect(db) as conn:
+            page = conn.execute("PRAGMA page_size").fetchone()[0]
+        with db.open("r+b") as f:  # four pages in the middle of the tables: not a header, not the end
+            f.seek((size // 2 // page) * page)
+            f.write(bytes((7 * i + 3) % 256 for i in range(256)) * (4 * page // 256))
+    elif how == "truncated":
+        os.truncate(db, size // 2)
+    else:  # a contact list saved under the ledger's name
+        db.write_bytes(b"phone,name\r\n" + b"6175550101,Ana\r\n" * (size // 16))
+
+
+@pytest.mark.parametrize("how", ["overwritten", "truncated", "not_sqlite"])
+@pytest.mark.parametrize("command", ["import", "dnc add", "run"])
+def test_a_damaged_ledger_is_refused_before_anything_is_written(tmp_path: Path, how: str, command: str) -> None:
+    db = tmp_path / "l.db"
+    first = _batchqueue("import", str(contacts(tmp_path / "c.csv", 6000)), "--survey", "1", "--instance", "1",
+                        "--db", str(db))  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    _damage(db, how)
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    more = contacts(tmp_path / "more.csv", 50, first=90_000)
+    args = {
+        "import": ["import", str(more), "--survey", "1", "--instance", "2"],
+        "dnc add": ["dnc", "add", "6175550199"],
+        "run": ["run", "1", "--rate", "0"],
+    }[command]
+    # Nothing listens there: a run that got past the ledger would fail otherwise (exit 4), never call.
+    env = {"BATCHQUEUE_BASE_URL": "http://127.0.0.1:9/api", "BATCHQUEUE_USER": "u", "BATCHQUEUE_API_KEY": "k"}
+    done = subprocess.run([sys.executable, "-m", "batchqueue", *args, "--db", str(db)], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **env})  # fmt: skip
+    assert done.returncode == EXIT_ENVIRONMENT, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    assert f"{db} is damaged" in done.stderr
+    assert "restore it from a backup" in done.stderr
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before  # not one byte written to it
+
+
+def _export_until_partial(db: Path, target: Path, *, size: int = 200_000) -> subprocess.Popen[str]:
+    """A real ``batchqueue export`` to ``target``, returned once its own hidden partial file holds ``size`` bytes."""
+    earlier = set(_partials(target))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "batchqueue", "export", "1", "-o", str(target), "--db", str(db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(p.stat().st_size > size for p in set(_partials(target)) - earlier if p.exists()):
+            return proc
+        time.sleep(0.005)
+    proc.kill()
+    pytest.fail("the export finished (or never wrote) before it could be caught mid-way")
+
+
+def _partials(target: Path) -> list[Path]:
+    return sorted(target.parent.glob(f".{target.name}.*.partial"))
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_the_next_export_removes_what_killed_exports_left(big_job: Path, tmp_path: Path, how: signal.Signals) -> None:
+    report = tmp_path / "r.csv"
+    for _ in range(3):
+        proc = _export_until_partial(big_job, report)
+        proc.send_signal(how)
+        proc.communicate(timeout=60)
+        # Only what this killed export left (hidden, and large): each export removed its predecessor's.
+        assert len(_partials(report)) == 1
+    done = _batchqueue("export", "1", "-o", str(report), "--db", str(big_job))
+    assert done.returncode == 0, done.stderr
+    assert _partials(report) == []
+    with report.open(encoding="utf-8-sig", newline="") as f:
+        assert sum(1 for _ in f) == 120_001
+
+
+def test_the_next_export_leaves_a_live_exports_partial_file_alone(big_job: Path, tmp_path: Path) -> None:
+    report = tmp_path / "r.csv"
+    first = _export_until_partial(big_job, report)
+    first.send_signal(signal.SIGSTOP)  # alive, mid-way, and holding its partial file while the second runs
+    try:
+        (writing,) = _partials(report)
+        second = _batchqueue("export", "1", "-o", str(report), "--db", str(big_job), "--state", "pending")
+        assert second.returncode == 0, second.stderr
+        assert _partials(report) == [writing]
+    finally:
+        first.send_signal(signal.SIGCONT)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err  # the first finishes, whole, under the name it was asked for
+    assert _partials(report) == []
+    with report.open(encoding="utf-8-sig", newline="") as f:
+        assert sum(1 for _ in f) == 120_001

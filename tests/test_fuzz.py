@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import math
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,20 @@ from batchqueue.intake.loader import encode_cells, encode_json, encode_reasons
 from batchqueue.intake.sheets import open_table
 from batchqueue.intake.sheets.cells import _float_text, float_text
 from batchqueue.intake.sheets.excel import _xlsx_rows
+from batchqueue.intake.sheets.headers import column_letter
 from batchqueue.untrusted import INT64_MAX
 from tests.test_hostile_files import raw_xlsx
+from tests.workbook_makers import (
+    CONTACT_ROWS,
+    ODS_CONTACT_ROWS,
+    XLS_CONTACT_CELLS,
+    ods_cell,
+    ods_file,
+    ods_row,
+    xls_file,
+    xlsb_file,
+    xlsx_file,
+)
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -184,3 +197,124 @@ def test_the_fast_reason_encoder_writes_what_json_writes(reasons: list[tuple[str
 def test_a_number_cell_reads_the_same_the_first_time_and_from_the_cache(values: list[float]) -> None:
     for value in values + values + [-v for v in values]:
         assert float_text(value) == _float_text(value)
+
+
+# ---- hostile workbooks of every format, generated ----------------------------------------------
+# Far cells, repeated rows and columns, long shared strings used many times, in random spellings:
+# each file is either read (its first rows, as text) or refused with InputFileError, by the
+# guarded reader (a capped child process), within seconds. Nothing else: no other exception, no
+# abort of this process, no gigabytes.
+
+WORKBOOK_FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+#: Row and column numbers that matter: near the start, and at the edges of every format.
+_ROWS = st.sampled_from([1, 2, 3, 7, 255, 65_535, 65_536, 1_048_575, 1_048_576, 1_048_577, 10**9])
+_COLUMNS = st.sampled_from([1, 2, 3, 26, 27, 256, 257, 702, 16_383, 16_384, 16_385, 10**6])
+_REPEATS = st.sampled_from([1, 2, 3, 100, 5_000, 1_048_576, 10**9])
+_TEXTS = st.sampled_from(["", "6175550101", "Ann", "x" * 300, "y" * 32_767])
+
+
+def _first_rows(path: Path, *, most: int = 200) -> None:
+    """Open ``path`` and read at most ``most`` rows: text cells, or a refusal; within 30 s."""
+    started = time.monotonic()
+    try:
+        with open_table(path) as table:
+            for seen, (number, cells, _) in enumerate(table.rows()):
+                assert number >= 1
+                assert all(isinstance(c, str) for c in cells)
+                if seen >= most:
+                    break
+    except InputFileError as exc:
+        message = exc.message
+        assert message
+        assert "Traceback" not in message
+    assert time.monotonic() - started < 30
+
+
+def _spelled(row: int, column: int, style: int) -> str:
+    letters = column_letter(min(column, 10**6) - 1)
+    if style == 1:
+        return f"<c r='{letters.lower()}{row}'><v>1</v></c>"
+    if style == 2:
+        return f'<c\n r = "{letters}{row}" t="n"><v>1</v></c>'
+    if style == 3:
+        return f'<c r="&#{ord(letters[0])};{letters[1:]}{row}"><v>1</v></c>'
+    return f'<c r="{letters}{row}"><v>1</v></c>'
+
+
+@WORKBOOK_FUZZ
+@given(
+    far=st.lists(st.tuples(_ROWS, _COLUMNS, st.integers(0, 3)), max_size=3),
+    shared=st.lists(_TEXTS, max_size=3),
+    uses=st.sampled_from([0, 1, 50, 5_000, 40_000]),
+    dimension=st.sampled_from([None, "A1:B2", "A1:XFD1048576", "zz:9"]),
+)
+def test_the_readers_on_generated_hostile_xlsx(
+    far: list[tuple[int, int, int]], shared: list[str], uses: int, dimension: str | None
+) -> None:
+    body = CONTACT_ROWS + "".join(f'<row r="{min(r, 10**9)}">{_spelled(r, c, s)}</row>' for r, c, s in far)
+    if shared:
+        body += "".join(
+            f'<row r="{3 + i}"><c r="A{3 + i}" t="s"><v>{i % len(shared)}</v></c></row>' for i in range(uses)
+        )
+    with tempfile.TemporaryDirectory() as folder:
+        path = xlsx_file(Path(folder) / "fuzz.xlsx", body, shared=shared or None, dimension=dimension)
+        _first_rows(path)
+
+
+@WORKBOOK_FUZZ
+@given(
+    rows=st.lists(
+        st.tuples(st.lists(st.tuples(st.none() | _TEXTS, _REPEATS), min_size=1, max_size=3), _REPEATS), max_size=4
+    ),
+    spaces=st.sampled_from([0, 5, 10**9]),
+)
+def test_the_readers_on_generated_hostile_ods(
+    rows: list[tuple[list[tuple[str | None, int]], int]], spaces: int
+) -> None:
+    body = ODS_CONTACT_ROWS + "".join(
+        ods_row("".join(ods_cell(value, repeat=across) for value, across in cells), repeat=down) for cells, down in rows
+    )
+    if spaces:
+        spaced = f'<text:p><text:s text:c="{spaces}"/></text:p>'
+        body += ods_row(f'<table:table-cell office:value-type="string">{spaced}</table:table-cell>')
+    with tempfile.TemporaryDirectory() as folder:
+        _first_rows(ods_file(Path(folder) / "fuzz.ods", body))
+
+
+_xls_values = (
+    st.none() | st.floats(allow_nan=False, allow_infinity=False) | _TEXTS.map(lambda t: t[:255]) | st.integers(0, 3)
+)
+
+
+@WORKBOOK_FUZZ
+@given(
+    cells=st.lists(
+        st.tuples(_ROWS.map(lambda r: min(r - 1, 65_535)), _COLUMNS.map(lambda c: min(c - 1, 255)), _xls_values),
+        max_size=5,
+    ),
+    strings=st.lists(_TEXTS, max_size=3),
+    repeat=st.sampled_from([1, 2, 500]),
+)
+def test_the_readers_on_generated_hostile_xls(
+    cells: list[tuple[int, int, str | float | int | None]], strings: list[str], repeat: int
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        _first_rows(
+            xls_file(Path(folder) / "fuzz.xls", XLS_CONTACT_CELLS + cells, strings=strings, repeat_cells=repeat)
+        )
+
+
+@WORKBOOK_FUZZ
+@given(
+    cells=st.lists(st.tuples(_ROWS.map(lambda r: r - 1), _COLUMNS.map(lambda c: c - 1), _xls_values), max_size=5),
+    strings=st.none() | st.lists(_TEXTS, max_size=3),
+    uses=st.sampled_from([0, 100, 5_000]),
+)
+def test_the_readers_on_generated_hostile_xlsb(
+    cells: list[tuple[int, int, str | float | int | None]], strings: list[str] | None, uses: int
+) -> None:
+    if strings:
+        cells = cells + [(2 + i, 1, i % len(strings)) for i in range(uses)]
+    cells = [(min(r, 2**32 - 1), min(c, 2**32 - 1), v) for r, c, v in cells]
+    with tempfile.TemporaryDirectory() as folder:
+        _first_rows(xlsb_file(Path(folder) / "fuzz.xlsb", [*XLS_CONTACT_CELLS, *cells], strings=strings))

@@ -6,8 +6,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import re
-import resource
 import subprocess
 import sys
 import threading
@@ -27,15 +25,17 @@ from openpyxl import Workbook
 from batchqueue.errors import InputFileError
 from batchqueue.intake.importer import import_file
 from batchqueue.intake.mapping.spec import MappingSpec
-from batchqueue.intake.sheets import xlsx_parts
+from batchqueue.intake.sheets import census_xml
 from batchqueue.intake.sheets.cells import cell_text
+from batchqueue.intake.sheets.census_xml import count_xlsx_sheet
 from batchqueue.intake.sheets.headers import column_letter
-from batchqueue.intake.sheets.xlsx_parts import SharedStrings, _columns_beyond, date_styles, read_workbook, scan_sheet
+from batchqueue.intake.sheets.xlsx_parts import SharedStrings, date_styles, read_workbook
 from batchqueue.intake.sheets.xlsx_stream import stream_rows
 from batchqueue.intake.validator_process import Validation
 from batchqueue.ledger import open_ledger
 from batchqueue.reports.xlsx_writer import XlsxWriter
 from tests.conftest import CliResult, write_csv
+from tests.conftest import check_in_a_child as _check_in_a_child
 from tests.sandbox_helpers import contacts
 
 Run = Callable[..., CliResult]
@@ -89,25 +89,6 @@ HEADER_ROW = (
 )
 
 
-def _check_in_a_child(path: Path, *extra: str, memory_gb: int = 2) -> tuple[subprocess.CompletedProcess[str], int]:
-    """`batchqueue check` in a process of its own, with a memory ceiling; returns it and its peak RSS (MiB)."""
-
-    def limit() -> None:
-        ceiling = memory_gb * 1024**3
-        resource.setrlimit(resource.RLIMIT_AS, (ceiling, ceiling))
-
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    done = subprocess.run(
-        [sys.executable, "-m", "batchqueue", "check", str(path), "--json", *extra],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        preexec_fn=limit,
-    )
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return done, max(peak, before) // 1024
-
-
 @pytest.mark.parametrize(
     ("stray", "where"), [("XFD1048576", "1,048,576 rows × 16,384 columns"), ("ALL150000", "150,000 rows × 1,000")]
 )
@@ -140,6 +121,8 @@ _QUIRKS = [
     "late-r",  # an attribute before r=
     "tab",  # a tab before r=
     "zeros",  # a reference with leading zeros
+    "lower",  # a reference in lower case
+    "quotes",  # single quotes
     "empty-row",  # a row element with no cells, far below
     "unreferenced-below",  # a row far below whose only cell has no r=
 ]
@@ -151,55 +134,66 @@ _QUIRKS = [
     width=st.integers(1, 40),
     chunk=st.sampled_from([97, 512, 4096]),
 )
-def test_the_scans_search_finds_the_extent_that_collecting_every_reference_finds(
+def test_the_census_finds_the_extent_the_sheet_really_has(
     quirks: list[tuple[int, str]], width: int, chunk: int, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
+    """Every cell is placed where its reference (or, without one, its row and the cell before)
+    puts it; the census must find the farthest row and column of them all, and count them."""
     at = dict(quirks)
     parts = []
     row = 0
+    farthest_row = farthest_col = cells = 0
+
+    def place(r: int, c: int) -> None:
+        nonlocal farthest_row, farthest_col, cells
+        farthest_row, farthest_col, cells = max(farthest_row, r), max(farthest_col, c), cells + 1
+
     for i in range(400):
         quirk = at.get(i, "")
         row = row - 3 if quirk == "back" and row > 3 else row + 1
-        cells = [f'<c r="{column_letter(c - 1)}{row}"><v>{c}</v></c>' for c in range(1, width + 1)]
+        cells_xml = []
+        for c in range(1, width + 1):
+            cells_xml.append(f'<c r="{column_letter(c - 1)}{row}"><v>{c}</v></c>')
+            place(row, c)
         if quirk == "stray":
-            cells.append(f'<c r="{column_letter(width + 4)}{row + 90_000}"><v>1</v></c>')
+            cells_xml.append(f'<c r="{column_letter(width + 4)}{row + 90_000}"><v>1</v></c>')
+            place(row + 90_000, width + 5)
         elif quirk == "unreferenced":
-            cells.append("<c><v>2</v></c>")
+            cells_xml.append("<c><v>2</v></c>")
+            place(row, width + 1)
         elif quirk == "late-r":
-            cells[0] = f'<c t="n" r="{column_letter(width + 1)}{row + 500}"><v>3</v></c>'
+            cells_xml[0] = f'<c t="n" r="{column_letter(width + 1)}{row + 500}"><v>3</v></c>'
+            place(row + 500, width + 2)
+            cells -= 1  # it took the place of the row's first cell
         elif quirk == "tab":
-            cells[0] = f'<c\tr="A{row + 700}"><v>4</v></c>'
+            cells_xml[0] = f'<c\tr="A{row + 700}"><v>4</v></c>'
+            place(row + 700, 1)
+            cells -= 1
         elif quirk == "zeros":
-            cells[-1] = f'<c r="{column_letter(width - 1)}00{row}"><v>5</v></c>'
-        parts.append(f'<row r="{row}">{"".join(cells)}</row>')
+            cells_xml[-1] = f'<c r="{column_letter(width - 1)}00{row}"><v>5</v></c>'
+        elif quirk == "lower":
+            cells_xml.append(f'<c r="{column_letter(width + 9).lower()}{row}"><v>7</v></c>')
+            place(row, width + 10)
+        elif quirk == "quotes":
+            cells_xml.append(f"<c r='{column_letter(width + 2)}{row + 30}'><v>8</v></c>")
+            place(row + 30, width + 3)
+        parts.append(f'<row r="{row}">{"".join(cells_xml)}</row>')
         if quirk == "empty-row":
             parts.append(f'<row r="{row + 40_000}"/>')
+            farthest_row = max(farthest_row, row + 40_000)
         elif quirk == "unreferenced-below":
             parts.append(f'<row r="{row + 60_000}"><c><v>6</v></c></row>')
+            place(row + 60_000, 1)
     path = raw_xlsx(tmp_path_factory.mktemp("scan") / "s.xlsx", "".join(parts))
     with zipfile.ZipFile(path) as zf, pytest.MonkeyPatch.context() as patch:
-        patch.setattr(xlsx_parts, "_CHUNK", chunk)  # many chunk edges, each a new search
-        scan = scan_sheet(zf, "xl/worksheets/sheet1.xml", stop_after=10**7)
-        # The reference: the same scan with its search switched off, collecting every reference.
-        patch.setattr(xlsx_parts, "_columns_beyond", lambda widest: re.compile(b""))
-        collected = scan_sheet(zf, "xl/worksheets/sheet1.xml", stop_after=10**7)
-    assert scan == collected
-    assert scan.max_row >= 400
-
-
-def test_the_scans_beyond_pattern_matches_exactly_the_columns_after_the_widest() -> None:
-    widths = [*range(1, 60), *range(690, 720), 16_383, 16_384, 18_277, 18_278]
-    for widest in widths:
-        beyond = _columns_beyond(widest)
-        for column in widths:
-            found = beyond.search(f'<c r="{column_letter(column - 1)}7">'.encode()) is not None
-            assert found == (column > widest), (widest, column)
+        patch.setattr(census_xml, "_CHUNK", chunk)  # many chunk edges
+        census, _ = count_xlsx_sheet(zf, "xl/worksheets/sheet1.xml", stop_after=10**7)
+    assert (census.cells, census.rows, census.columns) == (cells, farthest_row, farthest_col)
 
 
 @pytest.mark.parametrize(("late", "max_col"), [("K", 11), ("AB", 28), ("XFD", 16_384)])
 def test_a_wider_cell_megabytes_into_the_sheet_is_counted(tmp_path: Path, late: str, max_col: int) -> None:
-    """The scan collects a chunk's column letters only when a reference lies beyond the widest seen
-    so far: one far into the sheet, in a later chunk than the first, still sets the width."""
+    """A cell wider than all before it, in a later chunk than the first, still sets the width."""
     rows = [
         f'<row r="{r}"><c r="A{r}"><v>{r}</v></c><c r="B{r}"><v>1</v></c>'
         f'<c r="C{r}" t="inlineStr"><is><t>x</t></is></c></row>'
@@ -209,8 +203,8 @@ def test_a_wider_cell_megabytes_into_the_sheet_is_counted(tmp_path: Path, late: 
     path = raw_xlsx(tmp_path / "late.xlsx", "".join(rows))
     with zipfile.ZipFile(path) as zf:
         assert zf.getinfo("xl/worksheets/sheet1.xml").file_size > 2 * 1024 * 1024  # several chunks
-        scan = scan_sheet(zf, "xl/worksheets/sheet1.xml", stop_after=10**7)
-    assert (scan.cells, scan.max_row, scan.max_col) == (3 * 29_999 + 2, 30_000, max_col)
+        census, _ = count_xlsx_sheet(zf, "xl/worksheets/sheet1.xml", stop_after=10**7)
+    assert (census.cells, census.rows, census.columns) == (3 * 29_999 + 2, 30_000, max_col)
 
 
 def test_a_lying_dimension_is_streamed_not_refused(tmp_path: Path) -> None:

@@ -203,3 +203,36 @@ def test_xlsx_report_names_its_autofilter_for_libreoffice(tmp_path: Path, job: P
         '<definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">\'Report\'!$A$1:$Z$6</definedName>'
         in workbook
     )
+
+
+#: Column names a spreadsheet would run, or that begin with a quote already.
+HEADER_TRAPS = ["=SUM(A1)", "+cmd", "-x", "@me", "'=quoted", "'plain", "''"]
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        ["export", "1", "-o", "out.csv"],
+        ["export", "1", "-o", "out.csv", "--as-input", "--state", "pending"],
+        ["export", "1", "-o", "out.csv", "--columns", ",".join(HEADER_TRAPS)],
+        ["export", "1", "-o", "out.csv", "--delimiter", ";"],
+        ["check", "c.csv", "--errors-out", "out.csv"],
+    ],
+    ids=["report", "as-input", "columns", "delimiter", "errors-out"],
+)
+def test_csv_header_cells_are_formula_safe_and_read_back_as_named(tmp_path: Path, run_cli: Run, how: list[str]) -> None:
+    write_csv(tmp_path / "c.csv", [["Phone", *HEADER_TRAPS], ["6175550101", *"abcdefg"], ["12", *"hijklmn"]])
+    assert run_cli("import", "c.csv", "--survey", "1", "--instance", "1").code == 0
+    run_cli(*how)
+    delimiter = ";" if "--delimiter" in how else ","
+    with (tmp_path / "out.csv").open(encoding="utf-8-sig", newline="") as f:
+        header = next(csv.reader(f, delimiter=delimiter))
+    # Every name a spreadsheet could run, or whose own leading quote it would eat, is quoted once more.
+    assert [name for name in header if name.lstrip("'") in [t.lstrip("'") for t in HEADER_TRAPS]] == [
+        "'" + t for t in HEADER_TRAPS
+    ]
+    if "--columns" in how:
+        return  # no bq_ column: read back as written, like any file of the user's
+    again = run_cli("import", "out.csv", "--survey", "1", "--instance", "2", "--delimiter", delimiter, "--json")
+    assert again.code == 0, again.err
+    assert [c for c in again.json()["mapping"]["metadata"]] == HEADER_TRAPS  # the job's names, exactly

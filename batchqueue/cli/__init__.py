@@ -45,6 +45,7 @@ def cli(log_level: str, log_format: str) -> None:
 
 def _register() -> None:
     from batchqueue.cli import (
+        answers_cmd,
         console_cmds,
         db_cmds,
         dnc_cmds,
@@ -63,6 +64,7 @@ def _register() -> None:
         run_cmds,
         status_cmds,
         outcome_cmds,
+        answers_cmd,
         wave_cmds,
         export_cmd,
         job_cmds,
@@ -94,41 +96,50 @@ def _environment_message(error: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the command, map any error to its exit code and one message (never a traceback)."""
+    """Entry point: run the command, map any error to its exit code and one message (never a traceback).
+
+    Under ``--json`` the message is also printed on stdout as ``{"error": {…}}`` (see ``cli/output``).
+    """
+    from batchqueue.cli.output import emit_json_error, start_command
     from batchqueue.exits import is_database_error
 
+    args = sys.argv[1:] if argv is None else argv
+    start_command()
+    failure: str | None = None  # every message scrubbed like a log line
     try:
-        code = cli.main(args=argv, prog_name="batchqueue", standalone_mode=False)
+        code = cli.main(args=args, prog_name="batchqueue", standalone_mode=False)
     except click.exceptions.Exit as done:
         code = done.exit_code
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code if exc.exit_code != 1 else 2
+        failure = scrub(exc.format_message())
     except (KeyboardInterrupt, click.Abort):
         click.echo("interrupted", err=True)
-        code = EXIT_INTERRUPTED
+        code, failure = EXIT_INTERRUPTED, "interrupted"
     except BatchqueueError as exc:
-        message = _environment_message(exc) if isinstance(exc, EnvironmentFailure) else str(exc)
-        click.echo(scrub(f"error: {message}"), err=True)  # every message, scrubbed like a log line
+        failure = scrub(_environment_message(exc) if isinstance(exc, EnvironmentFailure) else str(exc))
+        click.echo(f"error: {failure}", err=True)
         code = exit_code_for(exc)
     except Exception as exc:
         if exit_code_for(exc) == EXIT_ENVIRONMENT or is_database_error(exc):
-            click.echo(scrub(f"error: {_environment_message(exc)}"), err=True)
+            failure = scrub(_environment_message(exc))
+            click.echo(f"error: {failure}", err=True)
             code = EXIT_ENVIRONMENT
-        elif os.environ.get("BATCHQUEUE_DEBUG"):
-            import traceback
-
-            click.echo(scrub(traceback.format_exc()), err=True, nl=False)
-            code = EXIT_INTERNAL
         else:  # a bug: one line for the user, the traceback only when asked for
             from batchqueue.untrusted import printable
 
-            click.echo(
-                scrub(
-                    f"internal error ({type(exc).__name__}: {printable(str(exc), 300)}); this is a bug in batchqueue "
-                    "— please report it (BATCHQUEUE_DEBUG=1 shows the traceback)"
-                ),
-                err=True,
+            failure = scrub(
+                f"internal error ({type(exc).__name__}: {printable(str(exc), 300)}); this is a bug in batchqueue "
+                "— please report it (BATCHQUEUE_DEBUG=1 shows the traceback)"
             )
+            if os.environ.get("BATCHQUEUE_DEBUG"):
+                import traceback
+
+                click.echo(scrub(traceback.format_exc()), err=True, nl=False)
+            else:
+                click.echo(failure, err=True)
             code = EXIT_INTERNAL
+    if failure is not None:
+        emit_json_error(code if isinstance(code, int) else EXIT_INTERNAL, failure, args)
     sys.exit(code if isinstance(code, int) else EXIT_OK)

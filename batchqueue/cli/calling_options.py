@@ -35,3 +35,14 @@ def calling_options(func: F) -> F:
     for option in reversed(_CALLING_OPTIONS):
         func = option(func)
     return func
+
+
+#: ``--rule NAME=VALUE``: any named rule of the registry (``batchqueue.calling.registry``).
+rule_option = click.option(
+    "--rule",
+    "rule_args",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A named rule (repeatable): calling-hours, days, holidays, blackout, recontact-after, max-contacts, "
+    "state-caps (us or none); the same as its own option.",
+)

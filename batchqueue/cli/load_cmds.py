@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from batchqueue.cli.calling_options import calling_options
+from batchqueue.cli.calling_options import calling_options, rule_option
 from batchqueue.cli.options import build_spec, db_option, json_option, mapping_options, quiet_option, settings
 from batchqueue.cli.output import emit_json, progress_bar
 from batchqueue.defaults import DEFAULTS
+from batchqueue.periods import OFF as RECONTACT_OFF
 
 if TYPE_CHECKING:
     from batchqueue.intake.importer import LoadResult
+    from batchqueue.ledger import Overlap
 
 _file_arg = click.argument("file", type=click.Path(path_type=Path))
 _max_problems = click.option(
@@ -138,20 +141,27 @@ def check(file: Path, errors_out: Path | None, max_problems: int, as_json: bool,
 @click.option("--survey", "survey_id", required=True, help='Insight survey id ("Outbound API Values").')
 @click.option("--instance", "instance_id", required=True, help="Insight instance id of that survey.")
 @mapping_options
-@click.option("--new-job", is_flag=True, help="Create a new job even if this file was imported before.")
+@click.option(
+    "--new-job",
+    is_flag=True,
+    help="Create a new job even if this file was imported before (it calls no number a job of the same file "
+    "called, unless --recontact-after 0).",
+)
 @click.option(
     "--recontact-after",
     metavar="PERIOD",
-    help="Never call a number another job of this ledger called within PERIOD (7d, 36h, 2w): "
-    "its row is suppressed, at import and again as it is claimed.",
+    help="Never call a number another job of this ledger called within PERIOD (default 7d; 36h, 2w…): its "
+    "row is suppressed, at import and again as it is claimed. Jobs of the same file never call a number the "
+    "other called; 0 (or off) allows both.",
 )
 @click.option(
     "--max-contacts",
     metavar="N/PERIOD",
-    help="Never call a number any job of this ledger called N times within PERIOD (3/7d): its row is "
-    "suppressed, at import and again as it is claimed.",
+    help="Never call a number more than N times within PERIOD (3/7d), counting every job's calls and each "
+    "request as its max attempts: a number at the cap is suppressed, at import and as it is claimed.",
 )
 @calling_options
+@rule_option
 @click.option(
     "--default-timezone",
     metavar="ZONE",
@@ -173,6 +183,7 @@ def import_(
     calling_days: str | None,
     holidays: str | None,
     blackout: tuple[str, ...],
+    rule_args: tuple[str, ...],
     default_timezone: str | None,
     max_problems: int,
     db: str | None,
@@ -183,30 +194,34 @@ def import_(
     """Import FILE into the ledger as a job (or find the job it already is) and print its id.
 
     Calls are made only within the calling rules (08:00-21:00 in each contact's own time unless
-    told otherwise); per-state or per-country hours go in the mapping file's [calling] table.
+    told otherwise); per-state or per-country hours go in the mapping file's [calling] table. The
+    job keeps its rules: the same file imported with other rules is another job.
     """
+    from batchqueue.calling.registry import given_rules
     from batchqueue.calling.rules import CallingRules
-    from batchqueue.periods import parse_count_per_period, parse_period
-    from batchqueue.service.loading import ImportRequest, import_file
+    from batchqueue.service.loading import ImportRequest, import_file, import_notes, job_attempts
 
     spec = build_spec(opts)
-    calling = CallingRules.parse(
-        hours=calling_hours, days=calling_days, holidays=holidays, blackout=blackout, overrides=spec.calling
-    )
-    stack = ExitStack()
-    path = stack.enter_context(readable(file))
-    request = ImportRequest(
-        path,
+    given = {
+        "calling-hours": calling_hours,
+        "days": calling_days,
+        "holidays": holidays,
+        "blackout": ",".join(blackout),
+        "recontact-after": recontact_after,
+        "max-contacts": max_contacts,
+    }
+    request = ImportRequest.with_rules(
+        file,
         spec,
         survey_id,
         instance_id,
+        given_rules(given, rule_args, below=spec.rules),
         new_job=new_job,
         max_problems=max_problems,
-        recontact_after=parse_period(recontact_after, "--recontact-after") if recontact_after else None,
-        max_contacts=parse_count_per_period(max_contacts, "--max-contacts") if max_contacts else None,
-        calling=calling,
         default_timezone=default_timezone,
     )
+    stack = ExitStack()  # standard input is read only once the rules were taken
+    request = replace(request, file=stack.enter_context(readable(file)))
     with stack, progress_bar(f"importing {file.name or STDIN_NAME}", quiet=quiet or as_json) as progress:
         result = import_file(settings(db), request, progress=progress)
     if as_json:
@@ -215,13 +230,41 @@ def import_(
     if result.created:
         _print_result(result, file)
         click.echo(f"job {result.job_id} created ({result.valid} rows pending) in {result.seconds:.1f}s")
-        click.echo(f"calling rules: {calling.describe()}")
+        click.echo(f"calling rules: {(request.calling or CallingRules.parse()).describe()}")
     else:
         click.echo(
             f"job {result.job_id} already holds this file for survey {survey_id}/{instance_id} "
-            f"with the same mapping; nothing imported (use --new-job to import it again)"
+            f"with the same mapping and rules; nothing imported (use --new-job to import it again)"
         )
+    for line in import_notes(result, job_attempts(spec)):
+        click.echo(line)
+    for overlap in result.overlaps:
+        click.echo(_overlap_note(result.job_id, overlap, protected=request.recontact_after != RECONTACT_OFF))
     return 0
 
 
-COMMANDS = [check, import_]
+def _overlap_note(job_id: int | None, overlap: Overlap, *, protected: bool) -> str:
+    """What a re-import of the same file under another mapping means for the calls."""
+    said = f"job {job_id} overlaps job {overlap.job_id} (the same file): {overlap.numbers} number(s) in both"
+    if not protected:
+        return f"{said}; --recontact-after 0: job {job_id} may call numbers job {overlap.job_id} called"
+    if overlap.suppressed:
+        said += f", {overlap.suppressed} suppressed here (job {overlap.job_id} called them)"
+    return f"{said}; neither job calls a number the other called (--recontact-after 0 allows it)"
+
+
+@click.command("rules")
+def rules() -> int:
+    """The named rules a job keeps (import's --rule NAME=VALUE, the mapping file's [rules], the
+    console's import form; run's --rule for those that run in the claim)."""
+    from batchqueue.calling.registry import RULES
+
+    for r in RULES.values():
+        default = f"; default {r.default}" if r.default else ""
+        fixed = "" if r.settable else "; always on"
+        click.echo(f"{r.name} (v{r.version}, runs at {' and '.join(r.runs_at)}): {r.value}{default}{fixed}")
+        click.echo(f"    {r.help}")
+    return 0
+
+
+COMMANDS = [check, import_, rules]

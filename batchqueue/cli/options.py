@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
+from batchqueue.cli.output import remember_json
 from batchqueue.errors import UsageError
 from batchqueue.intake.mapping.spec import FIELDS, MappingSpec, load_mapping_file, parse_delimiter
 from batchqueue.settings import Settings
@@ -194,7 +195,14 @@ db_option = click.option(
     metavar="PATH|URL",
     help="Ledger: a file path or SQLAlchemy URL (env BATCHQUEUE_DB; default batchqueue.db).",
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+json_option = click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    is_eager=True,  # known before any other value is checked, so that a mistake in one is printed as JSON
+    callback=remember_json,
+    help='Print one JSON object on stdout (on failure, {"error": …}).',
+)
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 _ca_bundle = click.option(
     "--ca-bundle",

@@ -1,6 +1,8 @@
 """Printing: JSON for scripts, plain lines and rich tables for people, progress bars on stderr.
 
 rich is imported only when something is drawn, so a command that prints one line starts fast.
+Under ``--json`` a command prints exactly one object on stdout: its result, or, when it fails
+before it has one, ``{"error": {"exit_code", "reason", "message"}}`` (:func:`emit_json_error`).
 """
 
 from __future__ import annotations
@@ -21,9 +23,42 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
+class _JsonState:
+    """This command's ``--json``: asked for, and whether its one object is printed yet."""
+
+    asked = False
+    printed = False
+
+
+def start_command() -> None:
+    """A command begins: nothing asked, nothing printed (the entry point may run several in-process)."""
+    _JsonState.asked = _JsonState.printed = False
+
+
+def remember_json(_ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    """The ``--json`` option's callback (an eager option: known before any other value is checked)."""
+    if value:
+        _JsonState.asked = True
+    return value
+
+
 def emit_json(obj: Any) -> None:
     """One JSON object on stdout (the ``--json`` contract)."""
     click.echo(json.dumps(obj, ensure_ascii=False, default=str))
+    _JsonState.printed = True
+
+
+def emit_json_error(code: int, message: str, args: list[str]) -> None:
+    """Under ``--json``, a command that failed before printing its object prints the error as one.
+
+    ``args``: the command line, for a mistake found before the options were read (``--json``
+    named there counts).
+    """
+    from batchqueue.exits import failure_reason
+
+    if _JsonState.printed or not (_JsonState.asked or "--json" in args):
+        return
+    emit_json({"error": {"exit_code": code, "reason": failure_reason(code), "message": message}})
 
 
 def stdout_console() -> Console:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from batchqueue.cli.calling_options import calling_options
+from batchqueue.cli.calling_options import calling_options, rule_option
 from batchqueue.cli.options import (
     FiniteFloat,
     ca_bundle_option,
@@ -135,6 +135,14 @@ def _show_preview(found: Preview, as_json: bool) -> None:
             click.echo(f"  {name} = {printable(value)}{when}")  # cells may hold escapes or newlines
 
 
+def _started(start: RunStart, bar: _RunBar, as_json: bool) -> None:
+    """Before the first request: the rules this run keeps on the job, then the progress bar."""
+    if start.rules_kept and not as_json:
+        job = start.job.id
+        click.echo(f"this run's rules, kept on job {job} for its next runs: {', '.join(start.rules_kept)}")
+    bar.start(start)
+
+
 def _show_run(summary: RunSummary, as_json: bool) -> None:
     if as_json:
         emit_json(summary.as_dict())
@@ -159,7 +167,8 @@ def _show_run(summary: RunSummary, as_json: bool) -> None:
         opens = datetime.fromtimestamp(summary.next_window_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
         left = _duration(summary.next_window_at - datetime.now(UTC).timestamp())
         click.echo(
-            f"{summary.held} row(s) held until their calling window opens; the first opens {opens} (in {left}): "
+            f"{summary.held} row(s) held until their calling window opens (or a state's cap on calls frees); "
+            f"the first opens {opens} (in {left}): "
             f"run `batchqueue run {summary.job_id} --hold-until-window` again then, or add --wait-for-window",
             err=True,
         )
@@ -295,11 +304,14 @@ class _RunBar:
     help="Print the exact request fields (window included) of the next rows; send nothing, change nothing.",
 )
 @calling_options
+@rule_option
 @click.option(
+    "--widen-rules",
     "--widen-calling-rules",
+    "widen_calling_rules",
     is_flag=True,
-    help="Let this run's --calling-hours/--days/--holidays/--blackout replace the job's (by default they "
-    "only narrow them).",
+    help="Let this run's rules (--calling-hours…, --rule NAME=VALUE) replace the job's (by default they only "
+    "narrow them). Either way they are kept on the job for its next runs.",
 )
 @click.option(
     "--hold-until-window",
@@ -339,6 +351,7 @@ def run(
     calling_days: str | None,
     holidays: str | None,
     blackout: tuple[str, ...],
+    rule_args: tuple[str, ...],
     widen_calling_rules: bool,
     hold_until_window: bool,
     wait_for_window: bool,
@@ -351,7 +364,12 @@ def run(
     as_json: bool,
     quiet: bool,
 ) -> int:
-    """Send JOB's pending rows to Insight; safe to interrupt and run again."""
+    """Send JOB's pending rows to Insight; safe to interrupt and run again.
+
+    Rules given to a run (--calling-hours…, --rule NAME=VALUE) narrow the job's and are kept on it
+    for its next runs; a rule that would widen them is refused unless --widen-rules is given.
+    """
+    from batchqueue.calling.registry import parse_rule_args
     from batchqueue.exits import EXIT_CODES, EXIT_FINISHED_WITH_PROBLEMS, ExitReason, exit_code_for
     from batchqueue.service.sending import DRY_RUN_ROWS, RunRequest, preview
     from batchqueue.service.sending import run as send
@@ -374,6 +392,7 @@ def run(
         holidays=holidays,
         blackout=blackout,
         widen_calling=widen_calling_rules,
+        rules=parse_rule_args(rule_args),
         hold_until_window=hold_until_window or wait_for_window,
         wait_for_window=wait_for_window,
         metrics_port=metrics_port,
@@ -390,7 +409,7 @@ def run(
                 settings(db, ca_bundle, profile),
                 request,
                 stop=stop,
-                on_start=bar.start,
+                on_start=lambda start: _started(start, bar, as_json),
                 on_progress=bar.update,
                 on_wait=bar.waiting,
             )
@@ -461,13 +480,13 @@ def cancel(
 
     current = settings(db, ca_bundle, profile)
     if not yes and not remote and sys.stdin.isatty() and not click.confirm(cancel_question(current, job_id), err=True):
-        return 2
+        raise UsageError("not confirmed: nothing was canceled")
     if remote and not yes:
         warning = remote_cancel_warning(current, job_id)
         if not sys.stdin.isatty():
             raise UsageError(f"--remote: {warning} Add --yes to confirm.")
         if not click.confirm(warning, err=True):
-            return 2
+            raise UsageError("not confirmed: nothing was canceled")
     done = cancel_rows(current, CancelRequest(job_id, remote))
     if as_json:
         emit_json(

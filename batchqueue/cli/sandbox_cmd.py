@@ -23,6 +23,8 @@ _FAULT_HELP = {
     "p_timeout_after": "Probability of recording, then replying only after --slow-reply seconds.",
     "slow_reply": "Seconds a slow reply takes.",
     "p_429": "Probability of a 429.",
+    "p_report_500": "Probability of a 500 for a page of the survey report.",
+    "p_report_429": "Probability of a 429 for a page of the survey report.",
 }
 
 
@@ -60,6 +62,13 @@ _FAULT_HELP = {
     show_default=True,
     help="How callbacks are encoded (Insight does not document it).",
 )
+@click.option(
+    "--report-timezone",
+    default="UTC",
+    show_default=True,
+    metavar="ZONE",
+    help="The zone the survey report (GET /api/report/<survey id>) writes Start and End in.",
+)
 def sandbox(
     host: str,
     port: int,
@@ -71,6 +80,7 @@ def sandbox(
     complete_after: float | None,
     outcomes: str,
     callback_encoding: str,
+    report_timezone: str,
     **fault_values: Any,
 ) -> int:
     """Serve a local stand-in for the Insight API, faithful to its documented rules, with faults."""
@@ -96,11 +106,13 @@ def sandbox(
         outcomes=_weights(outcomes),
         callback_encoding=callback_encoding,
         faults={k: v for k, v in fault_values.items() if v is not None},
+        report_timezone=_zone(report_timezone),
     )
     server = build(request)
     click.echo(
         f"Insight sandbox on {server.api_url}  (user {user}, key {key}; surveys "
-        f"{', '.join(f'{s}/{i}' for s, i in parsed.items())}); record at {server.url}/_sandbox/calls"
+        f"{', '.join(f'{s}/{i}' for s, i in parsed.items())}); record at {server.url}/_sandbox/calls; "
+        f"survey reports at {server.api_url}/report/<survey id>"
     )
     write_port_file(port_file, server.port)
     try:
@@ -110,6 +122,18 @@ def sandbox(
     finally:
         server.stop()
     return 0
+
+
+def _zone(name: str) -> str:
+    from batchqueue.intake.mapping.times import canonical_zone
+
+    try:
+        zone = canonical_zone(name)
+    except ValueError as exc:
+        raise UsageError(f"--report-timezone: {exc}") from None
+    if zone.startswith("UTC") and zone != "UTC":
+        raise UsageError("--report-timezone: give an IANA name (such as America/New_York)")
+    return zone
 
 
 def _weights(text: str) -> tuple[tuple[str, float], ...]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 import time
 from typing import TYPE_CHECKING
 
@@ -36,12 +37,14 @@ def _job_json(s: JobStatus) -> dict[str, object]:
         "outcomes": s.outcomes,
         "suppressed_by": s.suppressed_by,
         "calling_rules": s.calling_rules,
+        "rules": s.rules,
         "held": s.held,
         "next_window_at": s.next_window_at,
         "waves": [
             {"job_id": w.id, "wave": int(w.options.get("wave", 1)), "rows": sum(c.values()), "counts": c}
             for w, c in s.waves
         ],
+        "answers": s.answers,
     }
 
 
@@ -53,6 +56,8 @@ def _stale(worker: WorkerInfo, lease_ttl: float) -> bool:
 
 def _show_one(s: JobStatus, lease_ttl: float, wide: bool) -> None:
     from rich.table import Table
+
+    from batchqueue.calling.registry import rules_line
 
     job = s.job
     click.echo(f"job {job.id}: {job.source_name}")
@@ -68,6 +73,7 @@ def _show_one(s: JobStatus, lease_ttl: float, wide: bool) -> None:
         click.echo("suppressed: " + ", ".join(f"{why} {n:,}" for why, n in s.suppressed_by.items()))
     if s.calling_rules:
         click.echo(f"calling rules: {s.calling_rules}")
+    click.echo(textwrap.fill(f"rules: {rules_line(s.rules)}", 80, subsequent_indent="       "))  # 80 columns
     if s.held and s.next_window_at is None:
         click.echo(f"held: {s.held:,} pending row(s) with no allowed calling time under the job's rules")
     if s.held and s.next_window_at is not None:
@@ -86,6 +92,12 @@ def _show_one(s: JobStatus, lease_ttl: float, wide: bool) -> None:
     if s.outcomes:
         calls = ", ".join(f"{status} {n:,}" for status, n in sorted(s.outcomes.items()))
         click.echo(f"call outcomes (as Insight reported them): {calls}")
+    if s.answers:
+        a = s.answers
+        click.echo(
+            f"survey answers (report {a['report_id']}, fetched {_when(a['fetched_at'])} UTC): {a['joined']:,} row(s) "
+            f"with answers, {a['completed']:,} completed; {a['ambiguous']:,} ambiguous visit(s) not joined"
+        )
     if s.workers:
         workers = Table("host", "pid", "sent", "rows/s", "last heartbeat", box=None)
         live = [w for w in s.workers if not _stale(w, lease_ttl)]

@@ -11,7 +11,7 @@ from flask import Blueprint, g, request
 
 from batchqueue.console import pages
 from batchqueue.console.app import context, public_message
-from batchqueue.console.forms import run_options, save_upload, spec_from, uploaded, whole_number
+from batchqueue.console.forms import rules_from, run_options, save_upload, spec_from, uploaded, whole_number
 from batchqueue.console.openapi import document
 from batchqueue.console.pages import operator, problem_filter
 from batchqueue.errors import UsageError
@@ -110,6 +110,7 @@ def job(job_id: int) -> Any:
     return _summary(view) | {
         "next_window_at": view.next_window_at,
         "calling_rules": view.calling_rules,
+        "rules": view.rules,
         "sent_per_minute": [{"minute": m, "sent": n} for m, n in view.per_minute],
         "failure_reasons": [{"reason": r, "rows": n} for r, n in view.failure_reasons],
         "problems": [
@@ -118,6 +119,7 @@ def job(job_id: int) -> Any:
         ],
         "audit": [{"at": e.at, "user": e.user, "action": e.action, "detail": e.detail} for e in view.audit],
         "run": _run(ctx.supervisor.run_of(job_id)),
+        "answers": view.answers,
     }
 
 
@@ -149,9 +151,7 @@ def import_upload(upload_id: str) -> Any:
     survey, instance = str(body.get("survey", "")).strip(), str(body.get("instance", "")).strip()
     if not survey or not instance:
         raise UsageError("give survey and instance (the survey's Outbound API Values)")
-    result = operator().import_file(
-        path, path.name, spec_from(body), survey, instance, calling_hours=str(body.get("calling_hours") or "")
-    )
+    result = operator().import_file(path, path.name, spec_from(body), survey, instance, rules=rules_from(body))
     return _shown(result, path), 201 if result.created else 200
 
 
@@ -244,10 +244,28 @@ def recycle(job_id: int) -> Any:
     if not isinstance(outcomes, list):
         raise UsageError('outcomes: a list, such as ["failed", "rejected"]')
     after = str(body.get("after") or "")
+    token = body.get("submit_token")
     made = operator().recycle(
-        job_id, frozenset(str(o) for o in outcomes), parse_period(after, "after") if after else None
+        job_id,
+        frozenset(str(o) for o in outcomes),
+        parse_period(after, "after") if after else None,
+        submit_token=str(token) if token else None,
     )
-    return {"parent_id": made.parent_id, "job_id": made.job_id, "wave": made.wave, "rows": made.rows}
+    return {
+        "parent_id": made.parent_id,
+        "job_id": made.job_id,
+        "created": made.created,
+        "replayed": made.replayed,
+        "wave": made.wave,
+        "rows": made.rows,
+        "already_in_waves": [{"job_id": wave, "rows": n} for wave, n in made.taken.items()],
+    }
+
+
+@blueprint.route("/jobs/<int:job_id>/answers", methods=["POST"])
+def fetch_answers(job_id: int) -> Any:
+    report = _body().get("report")
+    return operator().fetch_answers(job_id, str(report) if report not in (None, "") else None).as_dict()
 
 
 # Downloads: the pages' own views, under /api/ too (a script gets 401, not the login page).

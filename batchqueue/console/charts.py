@@ -4,7 +4,7 @@ style (the Content-Security-Policy allows neither), and they print."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from batchqueue.service.job_page import Segment
@@ -75,3 +75,23 @@ def ticks(bars: Sequence[Bar], every: int = 10) -> list[Tick]:
         x = bar.x + bar.width if anchor == "end" else bar.x if anchor == "start" else bar.x + bar.width / 2
         found.append(Tick(bar.label, round(x, 2), anchor))
     return found[::-1]
+
+
+@dataclass(frozen=True)
+class QuestionChart:
+    """One question's answers as bars (most given first; the rest as one bar)."""
+
+    question: str
+    bars: list[Bar]
+    answered: int
+
+
+def answers(
+    tally: Mapping[str, Sequence[Sequence[object]]], questions: int, width: float = 200.0
+) -> list[QuestionChart]:
+    """The first ``questions`` questions' answers (``answers``' stored tally), one chart each."""
+    charts = []
+    for question, values in list(tally.items())[:questions]:
+        items = [(str(value), int(str(n))) for value, n in values]
+        charts.append(QuestionChart(question, horizontal(items, width=width), sum(n for _, n in items)))
+    return charts

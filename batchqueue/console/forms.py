@@ -20,11 +20,13 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
 from batchqueue.intake.mapping.spec import FIELDS, MappingSpec, parse_delimiter
+from batchqueue.intake.sheets.detect import EXCEL_SUFFIXES, TEXT_SUFFIXES
 from batchqueue.service.supervised import RunOptions
 from batchqueue.untrusted import INT64_MAX, printable
 
 _UPLOAD_ID_LENGTH = 22
-KINDS = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".xls", ".ods")
+#: What an upload may be: exactly what the command line reads.
+KINDS = (*sorted(TEXT_SUFFIXES), *sorted(EXCEL_SUFFIXES))
 #: The most runs a console run may send at once.
 MAX_CONCURRENCY = 64
 #: Bytes of an upload's name on disk (file systems allow 255).
@@ -130,6 +132,10 @@ def spec_from(form: MultiDict[str, Any] | Mapping[str, Any]) -> MappingSpec:
     if order is not None and order not in DATE_ORDERS:
         raise UsageError(f"date_order {printable(order, 24)!r}: dayfirst or monthfirst (or nothing: from the column)")
     delimiter = _text(form, "delimiter")
+    defaults = _table(form, "defaults", "")
+    for key in ("max_attempts", "reattempt_wait"):  # whole numbers, refused here rather than row by row
+        if key in defaults:
+            defaults[key] = str(whole_number(defaults[key], key.replace("_", " "), low=1))
     return MappingSpec().overridden_by(
         phone_column=_text(form, "phone_column"),
         region=_text(form, "region"),
@@ -149,12 +155,33 @@ def spec_from(form: MultiDict[str, Any] | Mapping[str, Any]) -> MappingSpec:
         no_metadata=True if choose_metadata and not metadata else None,
         allow_duplicates=_flag(form, "allow_duplicates"),
         columns=columns or None,
-        defaults=_table(form, "defaults", "") or None,
+        defaults=defaults or None,
     )
 
 
 #: The most rows a console's test send may send (a test, not the campaign).
 MAX_TEST_SEND = 1000
+
+
+#: The import form's rule fields: each a named rule of the registry (``batchqueue.calling.registry``).
+RULE_FIELDS = {
+    "calling_hours": "calling-hours",
+    "recontact_after": "recontact-after",
+    "max_contacts": "max-contacts",
+    "state_caps": "state-caps",
+}
+
+
+def rules_from(form: Mapping[str, Any]) -> dict[str, str]:
+    """The named rules an import form (or an API body) gives, checked; a field left empty: the default."""
+    from batchqueue.calling.registry import check_rule
+
+    texts: dict[str, str] = {}
+    for key, name in RULE_FIELDS.items():
+        value = _text(form, key)
+        if value is not None:
+            texts[name] = check_rule(name, printable(value, 64), name)
+    return texts
 
 
 def run_options(form: Mapping[str, Any], public_url: str | None) -> RunOptions:

@@ -169,9 +169,22 @@ def document() -> dict[str, Any]:
             },
             "/api/jobs/{job_id}/recycle": {
                 "post": _op(
-                    "the next wave: rows whose call ended with these outcomes",
+                    "the next wave: rows whose call ended with these outcomes and no wave took yet "
+                    "(the same submit_token again returns the wave it made)",
                     params=[_JOB],
-                    body={"outcomes": {"type": "array", "items": {"type": "string"}}, "after": {"type": "string"}},
+                    body={
+                        "outcomes": {"type": "array", "items": {"type": "string"}},
+                        "after": {"type": "string"},
+                        "submit_token": {"type": "string"},
+                    },
+                )
+            },
+            "/api/jobs/{job_id}/answers": {
+                "post": _op(
+                    "read the survey's saved report from Insight and join its answers to the job's calls "
+                    "(the answers --json object; report: its number, default the one stored on the job)",
+                    params=[_JOB],
+                    body={"report": {"type": "string"}},
                 )
             },
             "/api/jobs/{job_id}/report.{fmt}": {

@@ -4,6 +4,7 @@ do-not-call lists. Each view parses the form, calls the service layer, and rende
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 import shutil
 import tempfile
 import time
@@ -16,7 +17,7 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 from batchqueue.call_outcome import FINAL
 from batchqueue.console import charts
 from batchqueue.console.app import context, public_message
-from batchqueue.console.forms import run_options, save_upload, spec_from, uploaded, whole_number
+from batchqueue.console.forms import rules_from, run_options, save_upload, spec_from, uploaded, whole_number
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import BatchqueueError
 from batchqueue.intake.mapping.resolve import Guess
@@ -32,6 +33,8 @@ blueprint = Blueprint("pages", __name__)
 
 REPORT_FORMATS = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 REPORT_FORMATS["json"] = "application/json"
+#: Questions whose answers the job page charts.
+CHARTED_QUESTIONS = 4
 
 
 def _when(stamp: float | None) -> str:
@@ -147,13 +150,20 @@ def import_upload(upload_id: str) -> Any:
     if not survey or not instance:
         flash("Give the survey and instance ids (the survey's Outbound API Values).", "error")
         return redirect(url_for("pages.check", upload_id=upload_id))
-    result = operator().import_file(
-        path, path.name, spec, survey, instance, calling_hours=request.form.get("calling_hours", "").strip()
-    )
+    result = operator().import_file(path, path.name, spec, survey, instance, rules=rules_from(request.form))
     if result.created:
         flash(f"Imported {result.rows:,} rows as job {result.job_id}: {result.valid:,} ready to send.", "ok")
     else:
-        flash(f"Job {result.job_id} already holds this file with this mapping; nothing was imported.", "ok")
+        flash(f"Job {result.job_id} already holds this file with this mapping and rules; nothing was imported.", "ok")
+    for note in loading.import_notes(result, loading.job_attempts(spec)):
+        flash(note[0].upper() + note[1:], "warn" if "suppressed" in note or "other rules" in note else "ok")
+    for o in result.overlaps:
+        flash(
+            f"Job {result.job_id} overlaps job {o.job_id} (the same file): {o.numbers:,} number(s) in both, "
+            f"{o.suppressed:,} suppressed here because job {o.job_id} called them. Neither job calls a number "
+            "the other called.",
+            "warn",
+        )
     return redirect(url_for("pages.job", job_id=result.job_id))
 
 
@@ -191,9 +201,11 @@ def job(job_id: int) -> Any:
         minute_bars=minute_bars,
         minute_ticks=charts.ticks(minute_bars),
         reason_bars=charts.horizontal(view.failure_reasons, width=200),
+        answer_charts=charts.answers(view.answers.get("tally") or {}, CHARTED_QUESTIONS),
         problem_states=PROBLEM_STATES,
         failure_sample=FAILURE_SAMPLE,
         final_outcomes=sorted(FINAL),
+        recycle_token=secrets.token_urlsafe(24),  # one per form shown: sent twice, it makes one wave
         formats=list(REPORT_FORMATS),
     )
 
@@ -308,15 +320,41 @@ def reconcile(job_id: int) -> Any:
     return _back(job_id)
 
 
+@blueprint.route("/jobs/<int:job_id>/answers", methods=["POST"])
+def fetch_answers(job_id: int) -> Any:
+    found = operator().fetch_answers(job_id, request.form.get("report", "").strip() or None)
+    flash(
+        f"Report {found.report_id}: {found.joined:,} row(s) now have answers ({found.completed:,} completed); "
+        f"{found.ambiguous_total:,} ambiguous visit(s) were not joined; {found.not_this_job:,} visit(s) were "
+        "not this job's (web, inbound, other numbers or calls). The downloads carry the answers.",
+        "ok",
+    )
+    for warning in found.warnings:
+        flash(warning, "warn")
+    return _back(job_id)
+
+
 @blueprint.route("/jobs/<int:job_id>/recycle", methods=["POST"])
 def recycle(job_id: int) -> Any:
     outcomes = frozenset(request.form.getlist("outcome"))
     after = request.form.get("after", "").strip()
-    made = operator().recycle(job_id, outcomes, parse_period(after, "after") if after else None)
+    made = operator().recycle(
+        job_id,
+        outcomes,
+        parse_period(after, "after") if after else None,
+        submit_token=request.form.get("submit_token") or None,
+    )
     if made.job_id is None:
-        flash("No row's call ended that way; no wave was made.", "ok")
+        if made.taken:
+            waves = ", ".join(f"job {wave}: {n:,}" for wave, n in made.taken.items())
+            flash(f"Every row whose call ended that way is already in a wave ({waves}); no wave was made.", "ok")
+        else:
+            flash("No row's call ended that way; no wave was made.", "ok")
         return _back(job_id)
-    flash(f"Wave {made.wave} is job {made.job_id} with {made.rows:,} row(s).", "ok")
+    if made.replayed:
+        flash(f"This form was sent already: wave {made.wave} is job {made.job_id}; no second wave was made.", "ok")
+    else:
+        flash(f"Wave {made.wave} is job {made.job_id} with {made.rows:,} row(s).", "ok")
     return _back(made.job_id)
 
 

@@ -26,7 +26,15 @@ from batchqueue import __version__
 from batchqueue.errors import UsageError
 from batchqueue.insight.replies import Reply, ReplyKind, api_error, classify_exception, classify_response
 from batchqueue.settings import Secret, redact_url
-from batchqueue.untrusted import parse_json
+from batchqueue.untrusted import parse_json, printable
+
+_REPORT_STATUS = {
+    401: "HTTP 401: the credentials are invalid or the account is inactive (check BATCHQUEUE_USER and "
+    "BATCHQUEUE_API_KEY)",
+    403: "HTTP 403: this account may not read report {report_id}",
+    404: "HTTP 404: no saved report {report_id} (its number ends the Reporting API URL on the survey's View "
+    "Survey Visits page; only a saved report has one)",
+}
 
 
 class _Phase(threading.local):
@@ -73,6 +81,14 @@ class _TrackingAdapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = {"http": _TrackedHTTPPool, "https": _TrackedHTTPSPool}
+
+
+class _TooLarge(requests.exceptions.ContentDecodingError):
+    """A reply longer than the client reads."""
+
+
+#: The largest page of a survey report read (10,000 visits of a long survey stay well below it).
+MAX_REPORT_PAGE = 64 << 20
 
 
 class InsightClient:
@@ -147,7 +163,7 @@ class InsightClient:
         reply = self._unsaid(reply)
         return Reply(reply.kind, reply.status, reply.call_id, reply.error, reply.retry_after, started, time.time())
 
-    def _read(self, response: requests.Response, started: float) -> str:
+    def _read(self, response: requests.Response, started: float, limit: int = 1 << 20) -> str:
         # read1 returns whatever has arrived, so a reply that drips in slowly still meets the
         # overall deadline (each read alone is bounded by the read timeout).
         chunks = []
@@ -158,8 +174,8 @@ class InsightClient:
             size += len(chunk)
             if time.time() - started > self.deadline:
                 raise requests.exceptions.ReadTimeout("the reply took longer than the request deadline")
-            if size > 1 << 20:
-                raise requests.exceptions.ContentDecodingError("the reply is larger than 1 MiB")
+            if size > limit:
+                raise _TooLarge(f"the reply is larger than {limit >> 20} MiB")
         return b"".join(chunks).decode("utf-8", errors="replace")
 
     def queue_url(self, survey_id: str, instance_id: str) -> str:
@@ -182,6 +198,43 @@ class InsightClient:
         if status == 404:
             return self._unsaid(Reply(ReplyKind.REJECTED, status, error=api_error(body) or "no such call")), None
         return self._unsaid(classify_response(status, text, headers)), None
+
+    def report_page(self, report_id: str, params: Sequence[tuple[str, str]]) -> tuple[Reply, str, dict[str, str]]:
+        """GET /report/{report_id} (a saved survey report, ``text/csv``) with ``params`` (limit,
+        offset, start_timestamp, end_timestamp) in the query string: the reply (QUEUED means "here
+        is the page"), the page's text, and its headers (X-Plum-Total-Rows…). One attempt."""
+        started = time.time()
+        _phase.written = False
+        try:
+            response = self.session.get(
+                f"{self.base_url}/report/{report_id}",
+                params=list(params),
+                headers={"Accept": "text/csv"},
+                timeout=self.timeout,
+                allow_redirects=False,
+                stream=True,
+            )
+            with response:
+                text = self._read(response, started, MAX_REPORT_PAGE)
+        except _TooLarge as exc:
+            error = f"{exc}: ask for smaller pages (--page-size)"
+            return Reply(ReplyKind.REJECTED, error=error, started=started, finished=time.time()), "", {}
+        except Exception as exc:
+            reply = self._unsaid(classify_exception(exc, written=_phase.written))
+            return replace(reply, started=started, finished=time.time()), "", {}
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        status = response.status_code
+        if status == 200:
+            return Reply(ReplyKind.QUEUED, status, started=started, finished=time.time()), text, headers
+        reply = classify_response(status, text, response.headers)
+        if status in _REPORT_STATUS:
+            said = f" ({reply.error})" if reply.error and not reply.error.startswith("HTTP") else ""
+            reply = replace(reply, error=_REPORT_STATUS[status].format(report_id=report_id) + said)
+        elif text and not text.lstrip().startswith("{"):
+            reply = replace(reply, error=f"HTTP {status}: {printable(text, 300)}")
+        elif reply.error and not reply.error.startswith("HTTP"):
+            reply = replace(reply, error=f"HTTP {status}: {reply.error}")
+        return replace(self._unsaid(reply), started=started, finished=time.time()), "", headers
 
     def cancel_all(self, survey_id: str, instance_id: str) -> Reply:
         """DELETE …/cancel: cancels ALL pending calls of the survey instance (202 on success)."""

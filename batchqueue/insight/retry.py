@@ -60,10 +60,13 @@ def send_with_retries(
     *,
     on_attempt: Callable[[Reply], None],
     stop: threading.Event | None = None,
+    retryable: frozenset[ReplyKind] = RETRYABLE,
 ) -> Reply:
     """Call ``send`` until it gives a non-retryable reply or the policy's bounds are reached.
 
     Every attempt, the last one included, is passed to ``on_attempt`` (the attempts log).
+    ``retryable``: the reply kinds tried again; only a request that cannot queue a call (a GET)
+    may add ``AMBIGUOUS`` to :data:`RETRYABLE`.
     """
     backoff = wait_random_exponential(multiplier=policy.initial_wait, max=policy.max_wait)
 
@@ -94,7 +97,7 @@ def send_with_retries(
     if stop is not None:
         extra["sleep"] = lambda seconds: stop.wait(seconds) and None  # a stopping run does not sleep out a backoff
     retrying = Retrying(
-        retry=retry_if_result(lambda r: r.kind in RETRYABLE),
+        retry=retry_if_result(lambda r: r.kind in retryable),
         stop=stop_any(stop_after_attempt(policy.attempts), stop_after_delay(policy.max_seconds), _StopWhenSet(stop)),
         wait=wait,
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,

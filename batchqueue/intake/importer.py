@@ -8,6 +8,8 @@ Usage::
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import time
@@ -36,9 +38,16 @@ from batchqueue.reports.fix_file import InvalidRowsWriter
 if TYPE_CHECKING:
     from batchqueue.ledger import Ledger  # the ledger's SQLAlchemy is imported once a ledger is opened
 
-__all__ = ["LoadResult", "Problem", "check_file", "import_file"]
+__all__ = ["LoadResult", "Problem", "check_file", "import_file", "job_fingerprint"]
 
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def job_fingerprint(mapping: dict[str, Any], rules: dict[str, Any]) -> str:
+    """The digest a re-import finds its job by: the effective mapping and the job's rules (a job
+    imported without rules: the mapping's alone, as before rules were stored)."""
+    canonical = mapping if not rules else {"mapping": mapping, "rules": rules}
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def check_file(
@@ -88,7 +97,10 @@ def import_file(
     ``parallel`` validates in a helper process while this one writes (None: for large files on
     machines with more than one core). ``validation``: such a helper, already started (by the
     service, before it opened the ledger) with the same file, spec and rules; its ``now`` is used.
-    ``options``: job options stored with it (``recontact_after``: seconds).
+    ``options``: job options stored with it: its rules (``recontact_after``: seconds…), which are
+    part of its fingerprint with the mapping, so the same file with other rules is another job.
+    ``overlaps`` of the result names the other jobs made from the same file (a re-import under
+    another mapping, or other rules).
     """
     for name, value in (("--survey", survey_id), ("--instance", instance_id)):
         if not _ID.fullmatch(value or ""):
@@ -105,7 +117,7 @@ def import_file(
             validation.cancel()
         raise
     with table:
-        fingerprint = result.mapping.fingerprint()
+        fingerprint = job_fingerprint(result.mapping.as_dict(), options or {})
         if not new_job:
             found = ledger.find_job(
                 sha256=table.info.sha256, survey_id=survey_id, instance_id=instance_id, fingerprint=fingerprint
@@ -120,6 +132,7 @@ def import_file(
                 result.filtered, result.suppressed = counts["filtered"], counts["suppressed"]
                 result.valid = result.rows - result.invalid - result.duplicate - result.filtered - result.suppressed
                 result.blank = found.blank_rows
+                result.overlaps = ledger.overlaps(found.id)
                 result.seconds = time.perf_counter() - started
                 return result
         if validation is None and helped:
@@ -151,6 +164,7 @@ def import_file(
         )
         result.suppressed = ledger.counts(result.job_id)["suppressed"]
         result.valid -= result.suppressed
+        result.overlaps = ledger.overlaps(result.job_id)
     result.created = True
     result.seconds = time.perf_counter() - started
     return result

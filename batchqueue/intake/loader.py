@@ -27,7 +27,7 @@ from batchqueue.intake.mapping.validate import Reason, RowValidator
 from batchqueue.intake.mapping.where import RowFilter
 from batchqueue.intake.rules import RowRule
 from batchqueue.intake.sheets import SkippedRow, SourceInfo, Table, column_letter, open_table
-from batchqueue.ledger.records import BARE, FULL, PLAIN, RUN_MAX, RowRun, mint_tokens
+from batchqueue.ledger.records import BARE, FULL, PLAIN, RUN_MAX, Overlap, RowRun, mint_tokens
 from batchqueue.lifecycle import RowState
 
 Progress = Callable[[int, int], None]
@@ -93,6 +93,14 @@ class LoadResult:
     notes: list[str] = field(default_factory=list)
     job_id: int | None = None
     created: bool = False
+    #: Other jobs made from the same file for the same survey and instance (import only).
+    overlaps: list[Overlap] = field(default_factory=list)
+    #: The job's rules by name (import only; ``batchqueue.calling.registry.rules_json``).
+    rules: dict[str, Any] | None = None
+    #: Jobs of the same file and mapping with other rules: (job id, how their rules differ).
+    other_rules: list[tuple[int, list[str]]] = field(default_factory=list)
+    #: Rows the re-contact rules suppressed at import: ``{"period", "rows", "jobs": [{"job_id", "rows"}]}``.
+    recontacted: dict[str, Any] | None = None
     seconds: float = 0.0
     #: Whether the file was read once before its rows (a date or guessed column): a progress bar's first half.
     surveyed: bool = field(default=False, repr=False)
@@ -101,7 +109,16 @@ class LoadResult:
         """The ``--json`` object (its keys are part of the CLI contract)."""
         out: dict[str, Any] = {}
         if self.job_id is not None:
-            out |= {"job_id": self.job_id, "created": self.created}
+            out |= {
+                "job_id": self.job_id,
+                "created": self.created,
+                "overlaps": [
+                    {"job_id": o.job_id, "numbers": o.numbers, "suppressed": o.suppressed} for o in self.overlaps
+                ],
+                "rules": self.rules,
+                "other_rules": [{"job_id": j, "differences": d} for j, d in self.other_rules],
+                "recontacted": self.recontacted,
+            }
         out |= {
             "file": self.source.path,
             "kind": self.source.kind,

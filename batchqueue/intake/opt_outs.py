@@ -29,12 +29,14 @@ from batchqueue.intake.mapping.numbers import NumberReader
 from batchqueue.intake.mapping.resolve import ResolvedMapping
 from batchqueue.intake.mapping.spec import FIELDS, NO_COLUMN, MappingSpec
 from batchqueue.intake.sheets import Table, column_letter
+from batchqueue.intake.sheets.own_columns import DNC_EXPORT_HEADER
 from batchqueue.ledger.dnc import list_name
 from batchqueue.ledger.records import Listing
 from batchqueue.untrusted import storable
 
-#: The header ``dnc export`` writes (and a file with these columns is read back as it was).
-EXPORT_HEADER = ("phone", "list", "added_at", "source")
+#: The header ``dnc export`` writes (and a file with these columns is read back as it was: see
+#: ``intake/sheets/own_columns``).
+EXPORT_HEADER = DNC_EXPORT_HEADER
 DEFAULT_LIST = "default"
 
 

@@ -26,6 +26,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import signal
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -36,6 +37,7 @@ from typing import Any
 from batchqueue.errors import BatchqueueError, EnvironmentFailure, InputFileError, UsageError
 from batchqueue.intake.loader import RowLoader, encode_cells, open_and_fit
 from batchqueue.intake.rules import RowRule
+from batchqueue.intake.sheets.ceiling import confine, too_big
 from batchqueue.ledger.records import BARE, RowRun
 
 #: Below this size the helper's start-up costs more than it saves. A workbook is a zip: its cells
@@ -59,13 +61,22 @@ _quoted = json.encoder.encode_basestring  # C: a str as a JSON string, non-ASCII
 _CHANGED = "the file changed while it was being imported; import it again"
 
 
+#: How a confined workbook reader ends when it ran out of memory outside Python (an abort in Rust).
+_OUT_OF_MEMORY = (-signal.SIGABRT, -signal.SIGSEGV, -signal.SIGBUS, -signal.SIGKILL)
+
+
+def is_workbook(path: Path) -> bool:
+    """Whether ``path`` is named like a workbook (read under the memory ceiling)."""
+    return path.suffix.lower() in _WORKBOOK_SUFFIXES
+
+
 def worth_a_helper(path: Path) -> bool:
     """Whether ``path`` is large enough, and this machine has the cores, for a validating helper."""
     try:
         size = path.stat().st_size
     except OSError:
         return False  # the import itself will say what is wrong with the path
-    workbook = path.suffix.lower() in _WORKBOOK_SUFFIXES
+    workbook = is_workbook(path)
     least = PARALLEL_MIN_WORKBOOK_BYTES if workbook else PARALLEL_MIN_BYTES
     return size >= least and (os.cpu_count() or 1) > 1
 
@@ -145,9 +156,14 @@ def _helper(
     inherited_reader: int | None = None,
 ) -> None:
     """``inherited_reader``: the pipe's read end a fork copied into this process. It is closed, or
-    the pipe would never break when the writer closes its own end (the helper would wait forever)."""
+    the pipe would never break when the writer closes its own end (the helper would wait forever).
+
+    For a workbook, this process is the confined reader (:mod:`batchqueue.intake.sheets.ceiling`):
+    it reads the workbook itself, under the memory ceiling, instead of starting another child."""
     if inherited_reader is not None:
         os.close(inherited_reader)
+    if is_workbook(Path(path)):
+        confine()
     sender = _Sender(out)
 
     def send(message: tuple[Any, ...]) -> None:
@@ -175,6 +191,9 @@ def _helper(
         send(("done", table.info.sha256, tallies))
     except InputFileError as exc:
         send(("input", exc.path, exc.message))
+    except MemoryError:
+        refused = too_big(path)
+        send(("input", refused.path, refused.message))
     except OSError as exc:
         send(("environment", f"{path}: could not be read while importing ({exc.strerror or exc})"))
     except BatchqueueError as exc:
@@ -223,6 +242,9 @@ class Validation:
                 try:
                     data = self._reader.recv_bytes()
                 except EOFError:
+                    self._process.join(timeout=5)
+                    if is_workbook(self.path) and self._process.exitcode in _OUT_OF_MEMORY:
+                        raise too_big(str(self.path)) from None  # calamine aborts when an allocation fails
                     raise InputFileError(str(self.path), "the validating helper process stopped unexpectedly") from None
                 if data[:1] == b"M":
                     runs, done = marshal.loads(data[1:])  # noqa: S302 - our own helper, over a private pipe

@@ -21,6 +21,7 @@ from batchqueue.ledger.records import (
     Claimed,
     Job,
     NewRow,
+    Overlap,
     ReportRow,
     RowRun,
     Settled,
@@ -50,12 +51,13 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def open_ledger(url: str, *, create: bool = True) -> Ledger:
+def open_ledger(url: str, *, create: bool = True, check: bool = False) -> Ledger:
     """The ledger at ``url`` (at the current schema; a new SQLite file or empty database is created
-    at head when ``create``), on the backend the URL names."""
+    at head when ``create``), on the backend the URL names. ``check``: for a command that writes,
+    an existing SQLite file is checked for damage first (``LedgerDamagedError``)."""
     from batchqueue.ledger.database import open_engine
 
-    engine = open_engine(url, create=create)
+    engine = open_engine(url, create=create, check=check)
     if engine.dialect.name == "postgresql":
         from batchqueue.ledger.postgresql import PostgresLedger
 
@@ -74,6 +76,7 @@ __all__ = [
     "Job",
     "Ledger",
     "NewRow",
+    "Overlap",
     "ReportRow",
     "RowRun",
     "Settled",

@@ -1,191 +1,301 @@
 """Re-contact limits across jobs: when each number was last claimed for sending, by which job.
 
-Every claim, of every job, marks its numbers in ``contact_marks`` (one row per number) inside the
-claim transaction. A job imported with ``--recontact-after`` refuses a number another job marked
-within that period: its row becomes ``suppressed`` (at import, and again in each claim). The mark
-is an upsert whose update is conditional, so two claims of the same number by two jobs — two
-PostgreSQL workers at the same moment — are serialised on that number's row: the second sees the
-first's mark and suppresses its row. A number is marked when it is claimed (about to be sent), so a
+Every claim, of every job, marks its numbers in ``contact_marks`` (one row per number) and logs
+them in ``contact_log`` (every claim, with its job and row) inside the claim transaction. Two rules
+read them, at import and again in each claim; a row they refuse becomes ``suppressed``:
+
+- ``--recontact-after``: a number another job (not of the job's family, its earlier waves) marked
+  within the period;
+- jobs made from the same file (:mod:`batchqueue.ledger.reimports`, a re-import under another
+  mapping): a number such a job ever claimed, either way round, unless the job was imported with
+  ``--recontact-after 0``. The log finds such a claim even when a third job claimed the number
+  since.
+
+A number counts as contacted until the last moment its calls may be placed (``last_call_at``: the
+request's end, or its last re-attempt), not only when it was claimed. The caps (the job's
+``--max-contacts``, each state's) are counted in :mod:`batchqueue.ledger.caps`, once the mark is taken.
+
+The mark is an upsert whose update is conditional, so two claims of the same number by two jobs —
+two PostgreSQL workers at the same moment — are serialised on that number's row: the second sees
+the first's mark and suppresses its row (the log is read again once the mark is held, for the
+claims of jobs of the same file). A number is marked when it is claimed (about to be sent), so a
 row that then fails still counts as contacted: the rule errs on the side of not calling.
 
 Usage::
 
-    barred = mark_contacts(conn, job_id, chosen, stamp, period=7 * 86400, phone_column="phone")
+    contacted = mark_contacts(conn, job_id, chosen, stamp, rules.with_relatives(conn, job_id), phone_column="phone")
+    contacted.sent       # the rows to send (attempts cut where a cap says)
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from batchqueue.ledger.batchsql import in_list, multi_values, placeholder
+from batchqueue.ledger.caps import CapRules, apply_caps, hold_rows, span
 from batchqueue.ledger.records import Claimed
+from batchqueue.ledger.reimports import same_file_jobs
 from batchqueue.ledger.schema import jobs
 from batchqueue.ledger.suppress import suppress_rows
 from batchqueue.lifecycle import RowState
-from batchqueue.periods import period_text
+from batchqueue.periods import OFF, period_text
 
 _PENDING = RowState.PENDING.value
-#: The job option that holds the period, in seconds.
+#: The job option that holds the period, in seconds (:data:`OFF`: every re-contact rule is off).
 OPTION = "recontact_after"
-#: The job option that holds ``--max-contacts``: [count, seconds].
-MAX_OPTION = "max_contacts"
 
 
 @dataclass(frozen=True)
 class ContactRules:
     """A job's limits on calling a number other calls reached: ``--recontact-after`` (seconds),
-    ``--max-contacts`` (a count per seconds), and its family (the job and its earlier waves,
-    whose calls never count against the re-contact limit)."""
+    its caps (the job's ``--max-contacts``, the states'), its family (the job and its earlier waves,
+    whose calls never count against the re-contact limit), and whether the claims of jobs made from
+    the same file bar its numbers (``relatives``: those jobs, found where the rule is applied)."""
 
     period: int | None = None
-    max_contacts: tuple[int, int] | None = None
+    caps: CapRules = field(default_factory=CapRules)
     family: tuple[int, ...] = ()
+    same_file: bool = True
+    relatives: tuple[int, ...] = ()
 
     @classmethod
     def of(cls, job_id: int, options: dict[str, Any]) -> ContactRules:
         """The rules stored in a job's options."""
         value = options.get(OPTION)
-        most = options.get(MAX_OPTION)
         return cls(
             int(value) if value else None,
-            (int(most[0]), int(most[1])) if most else None,
+            CapRules.of(options),
             (job_id, *(int(i) for i in options.get("family", []))),
+            same_file=value != OFF,
         )
+
+    def with_relatives(self, conn: Connection, job_id: int) -> ContactRules:
+        """These rules with the jobs of the same file as they are now (a re-import may come at any time)."""
+        if not self.same_file:
+            return self
+        return replace(self, relatives=same_file_jobs(conn, job_id, self.family))
 
 
 def job_contact_rules(conn: Connection, job_id: int) -> ContactRules:
-    """The job's contact rules, as stored with it."""
+    """The job's contact rules, as stored with it (without its relatives: see :meth:`ContactRules.with_relatives`)."""
     raw = conn.execute(select(jobs.c.options).where(jobs.c.id == job_id)).scalar()
     return ContactRules.of(job_id, json.loads(raw or "{}"))
 
 
-def _reason(phone_column: str, job_id: int, row_number: int, at: float, period: int) -> str:
-    day = dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    why = f"recontact: contacted by job {job_id} (row {row_number}) on {day}, within {period_text(period)}"
-    return json.dumps([[phone_column, why]], ensure_ascii=False, separators=(",", ":"))
+@functools.lru_cache(maxsize=4096)
+def _minute(at: float) -> str:
+    # One claim gives many numbers the same time: a re-import of a large file formats it once.
+    return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _reason(phone_column: str, job_id: int, row_number: int | None, at: float, period: int | None) -> str:
+    """Why a row is suppressed: the earlier claim, and the rule it breaks (a period; None: a job of the same file)."""
+    day = _minute(at)
+    rule = f"within {period_text(period)}" if period is not None else "a job of the same file"
+    row = row_number if row_number is not None else "?"
+    # Only the column name needs JSON's escaping: the rest is ASCII made here (a re-import of a
+    # large file writes this for every row).
+    return f'[[{_json_text(phone_column)},"recontact: contacted by job {job_id} (row {row}) on {day}, {rule}"]]'
+
+
+@functools.lru_cache(maxsize=64)
+def _json_text(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
 
 
 def suppress_recontacts_at_import(
     conn: Connection, job_id: int, phone_column: str, period: int, now: float, family: tuple[int, ...] = ()
-) -> int:
+) -> Counter[int]:
     """Inside an import's transaction: pending rows whose number another job (not of ``family``, its
-    earlier waves) claimed within ``period`` become ``suppressed``; returns how many."""
+    earlier waves) contacted within ``period`` become ``suppressed``; returns how many, by that job."""
     mark = placeholder(conn)
     mine = (job_id, *family)
     found = conn.exec_driver_sql(
         f"SELECT rows.id, m.job_id, m.row_number, m.contacted_at FROM rows JOIN contact_marks m ON m.e164 = rows.e164 "
         f"WHERE rows.job_id = {mark} AND rows.state = '{_PENDING}' AND m.job_id NOT IN {in_list(conn, len(mine))} "
-        f"AND m.contacted_at >= {mark}",
+        f"AND COALESCE(m.last_call_at, m.contacted_at) >= {mark}",
         (job_id, *mine, now - period),
     ).all()
     suppress_rows(conn, [(rid, _reason(phone_column, j, n, at, period)) for rid, j, n, at in found], now)
-    return len(found)
+    return Counter(int(j) for _, j, _, _ in found)
+
+
+def suppress_same_file_at_import(
+    conn: Connection, job_id: int, phone_column: str, relatives: tuple[int, ...], now: float
+) -> Counter[int]:
+    """Inside an import's transaction: pending rows whose number a job of the same file
+    (``relatives``) ever claimed become ``suppressed``; returns how many, by that job (its latest claim)."""
+    if not relatives:
+        return Counter()
+    found = conn.exec_driver_sql(
+        "SELECT rows.id, l.job_id, l.row_number, l.contacted_at FROM rows JOIN contact_log l ON l.e164 = rows.e164 "
+        f"WHERE rows.job_id = {placeholder(conn)} AND rows.state = '{_PENDING}' "
+        f"AND l.job_id IN {in_list(conn, len(relatives))}",
+        (job_id, *relatives),
+    ).all()
+    latest: dict[int, tuple[int, int | None, float]] = {}
+    for rid, j, n, at in found:
+        if rid not in latest or at > latest[rid][2]:
+            latest[rid] = (j, n, at)
+    suppress_rows(conn, [(rid, _reason(phone_column, j, n, at, None)) for rid, (j, n, at) in latest.items()], now)
+    return Counter(int(j) for j, _, _ in latest.values())
+
+
+def suppressed_because_of(conn: Connection, job_id: int, other: int) -> int:
+    """The job's rows suppressed because job ``other`` contacted their number (either rule)."""
+    mark = placeholder(conn)
+    return int(
+        conn.exec_driver_sql(
+            f"SELECT COUNT(*) FROM rows WHERE job_id = {mark} AND state = '{RowState.SUPPRESSED.value}' "
+            f"AND reasons LIKE {mark}",
+            (job_id, f'%"recontact: contacted by job {int(other)} (row %'),
+        ).scalar_one()
+    )
+
+
+def _claimed_by(conn: Connection, numbers: Iterable[str], relatives: tuple[int, ...], column: str) -> dict[str, str]:
+    """The numbers a job of the same file (``relatives``) ever claimed, with the reason (its latest claim)."""
+    wanted = sorted(numbers)
+    if not wanted or not relatives:
+        return {}
+    found = conn.exec_driver_sql(
+        f"SELECT e164, job_id, row_number, contacted_at FROM contact_log WHERE e164 IN {in_list(conn, len(wanted))} "
+        f"AND job_id IN {in_list(conn, len(relatives))} ORDER BY contacted_at",
+        (*wanted, *relatives),
+    ).all()
+    return {e164: _reason(column, j, n, at, None) for e164, j, n, at in found}  # the latest claim wins
+
+
+@dataclass
+class Contacted:
+    """What :func:`mark_contacts` decided for a claim's rows."""
+
+    #: The rows to send, in order (a cap may have cut a row's ``max_attempts``).
+    sent: list[Claimed]
+    #: Rows suppressed (a re-contact rule, the job's own cap), and rows held until a state's cap frees.
+    suppressed: set[int]
+    held: set[int]
 
 
 def mark_contacts(
     conn: Connection, job_id: int, candidates: list[Claimed], stamp: float, rules: ContactRules, phone_column: str
-) -> set[int]:
+) -> Contacted:
     """Inside a claim's transaction: mark the candidates' numbers as contacted by this job now and
-    log the contact; with ``rules.period``, a number another job (not this one, nor one of its
-    earlier waves) marked within it is not marked again, and with ``rules.max_contacts`` a number
-    logged that many times within its period is not called: their rows become ``suppressed``.
-    Returns the row ids that must not be claimed.
+    log the contact, but for numbers a rule refuses (their rows become ``suppressed``): with
+    ``rules.period``, a number another job (not this one, nor one of its earlier waves) marked
+    within it; with ``rules.relatives``, a number one of those jobs (of the same file) ever claimed.
+    Then the caps (:mod:`batchqueue.ledger.caps`): a row is sent with the attempts its caps leave,
+    suppressed when the job's own cap is used up, held when a state's is.
 
     The mark is written first: it locks the number's row until the claim commits, so a concurrent
     claim of the same number (another PostgreSQL worker) waits, then sees this one's mark and log.
-    A number refused by ``max_contacts`` keeps that mark (the rule errs on the side of not calling).
+    A number refused once its mark is taken (a cap, or a same-file claim that committed while this
+    one waited) keeps that mark: the rule errs on the side of not calling.
     """
-    period, family = rules.period, rules.family
-    first: dict[str, Claimed] = {}
+    period, relatives = rules.period, rules.relatives
+    rows_of: dict[str, list[Claimed]] = {}
     barred: dict[int, str] = {}
     for c in candidates:
         if not c.e164:
             continue
-        earlier = first.setdefault(c.e164, c)
-        if earlier is not c and period is not None:  # the same number twice in one job (--allow-duplicates)
-            barred[c.row_id] = _reason(phone_column, job_id, earlier.row_number, stamp, period)
-    if not first:
-        return set()
-    mark = placeholder(conn)
-    values: list[Any] = []
-    for e164 in sorted(first):  # every claim locks numbers in one order: two claims never deadlock
-        values += [e164, job_id, first[e164].row_number, stamp]
-    condition = ""
-    params: list[Any] = []
-    if period is not None:
-        mine = family or (job_id,)
-        condition = f" WHERE contact_marks.job_id IN {in_list(conn, len(mine))} OR contact_marks.contacted_at < {mark}"
-        params = [*mine, stamp - period]
-    taken = conn.exec_driver_sql(
-        "INSERT INTO contact_marks (e164, job_id, row_number, contacted_at) "
-        f"VALUES {multi_values(conn, 4, len(first))} "
-        "ON CONFLICT (e164) DO UPDATE SET job_id = excluded.job_id, row_number = excluded.row_number, "
-        f"contacted_at = excluded.contacted_at{condition} RETURNING e164",
-        tuple(values + params),
-    ).all()
-    if period is not None and len(taken) < len(first):
-        refused = set(first) - {e164 for (e164,) in taken}
+        same = rows_of.setdefault(c.e164, [])
+        if same and period is not None:  # the same number twice in one job (--allow-duplicates)
+            barred[c.row_id] = _reason(phone_column, job_id, same[0].row_number, stamp, period)
+        same.append(c)
+
+    def bar(found: dict[str, str]) -> None:
+        for e164, why in found.items():
+            for c in rows_of[e164]:
+                barred[c.row_id] = why
+
+    bar(_claimed_by(conn, rows_of, relatives, phone_column))  # before the mark: it stays the true last claim
+    numbers = [e for e in sorted(rows_of) if rows_of[e][0].row_id not in barred]
+    taken = _mark(conn, job_id, numbers, rows_of, stamp, rules)
+    refused = sorted(set(numbers) - taken)
+    if refused:
         earlier_marks = conn.exec_driver_sql(
             "SELECT e164, job_id, row_number, contacted_at FROM contact_marks "
             f"WHERE e164 IN {in_list(conn, len(refused))}",
-            tuple(sorted(refused)),
+            tuple(refused),
         ).all()
-        for e164, j, n, at in earlier_marks:
-            barred[first[e164].row_id] = _reason(phone_column, j, n, at, period)
-    if rules.max_contacts is not None:
-        allowed = [e for e in first if first[e].row_id not in barred]
-        barred |= _over_the_limit(conn, allowed, first, stamp, rules.max_contacts, phone_column)
-    logged = [e for e in sorted(first) if first[e].row_id not in barred]
-    if logged:
-        values = []
-        for e164 in logged:
-            values += [e164, job_id, stamp]
+        bar({e: _reason(phone_column, j, n, at, None if j in relatives else period) for e, j, n, at in earlier_marks})
+    # A claim of a job of the same file that committed while this one waited for the mark.
+    bar(_claimed_by(conn, taken, relatives, phone_column))
+    held: dict[int, tuple[float, str]] = {}
+    cut: dict[int, int] = {}
+    if rules.caps:
+        allowed = {e: [c for c in rows_of[e] if c.row_id not in barred] for e in numbers if e in taken}
+        decided = apply_caps(conn, {e: rows for e, rows in allowed.items() if rows}, stamp, rules.caps, phone_column)
+        barred |= decided.suppressed
+        held, cut = decided.held, decided.attempts
+    sent = [
+        c if c.row_id not in cut else c._replace(max_attempts=cut[c.row_id])
+        for c in candidates
+        if c.row_id not in barred and c.row_id not in held
+    ]
+    _log(conn, job_id, [c for c in sent if c.e164], stamp)
+    suppress_rows(conn, list(barred.items()), stamp)
+    hold_rows(conn, held)
+    return Contacted(sent, set(barred), set(held))
+
+
+def _log(conn: Connection, job_id: int, sent: list[Claimed], stamp: float) -> None:
+    """One log entry per row sent: its number, the calls Insight may place for it, and until when."""
+    for start in range(0, len(sent), 500):
+        batch = sent[start : start + 500]
+        values: list[Any] = []
+        for c in batch:
+            values += [c.e164, job_id, c.row_number, stamp, c.max_attempts or 1, span(c, stamp)[1]]
         conn.exec_driver_sql(
-            f"INSERT INTO contact_log (e164, job_id, contacted_at) VALUES {multi_values(conn, 3, len(logged))}",
+            "INSERT INTO contact_log (e164, job_id, row_number, contacted_at, calls, last_call_at) "
+            f"VALUES {multi_values(conn, 6, len(batch))}",
             tuple(values),
         )
-    suppress_rows(conn, list(barred.items()), stamp)
-    return set(barred)
 
 
-def _over_the_limit(
-    conn: Connection, numbers: list[str], first: dict[str, Claimed], stamp: float, limit: tuple[int, int], column: str
-) -> dict[int, str]:
-    """The rows whose number was logged ``limit[0]`` times within ``limit[1]`` seconds, with the reason."""
+def _mark(
+    conn: Connection,
+    job_id: int,
+    numbers: list[str],
+    rows_of: dict[str, list[Claimed]],
+    stamp: float,
+    rules: ContactRules,
+) -> set[str]:
+    """Upsert the marks of ``numbers`` (sorted: every claim locks numbers in one order, so two claims
+    never deadlock); returns those marked, leaving a mark that ``rules`` says must stand."""
     if not numbers:
-        return {}
-    count, period = limit
+        return set()
     mark = placeholder(conn)
-    found = conn.exec_driver_sql(
-        f"SELECT e164, COUNT(*), MAX(contacted_at) FROM contact_log WHERE e164 IN {in_list(conn, len(numbers))} "
-        f"AND contacted_at >= {mark} GROUP BY e164 HAVING COUNT(*) >= {mark}",
-        (*sorted(numbers), stamp - period, count),
+    values: list[Any] = []
+    for e164 in numbers:
+        last = max(span(c, stamp)[1] for c in rows_of[e164])
+        values += [e164, job_id, rows_of[e164][0].row_number, stamp, last]
+    conditions: list[str] = []
+    params: list[Any] = []
+    if rules.relatives:
+        conditions.append(f"contact_marks.job_id NOT IN {in_list(conn, len(rules.relatives))}")
+        params += rules.relatives
+    if rules.period is not None:
+        mine = rules.family or (job_id,)
+        conditions.append(
+            f"(contact_marks.job_id IN {in_list(conn, len(mine))} "
+            f"OR COALESCE(contact_marks.last_call_at, contact_marks.contacted_at) < {mark})"
+        )
+        params += [*mine, stamp - rules.period]
+    condition = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    taken = conn.exec_driver_sql(
+        "INSERT INTO contact_marks (e164, job_id, row_number, contacted_at, last_call_at) "
+        f"VALUES {multi_values(conn, 5, len(numbers))} "
+        "ON CONFLICT (e164) DO UPDATE SET job_id = excluded.job_id, row_number = excluded.row_number, "
+        f"contacted_at = excluded.contacted_at, last_call_at = excluded.last_call_at{condition} RETURNING e164",
+        tuple(values + params),
     ).all()
-    return {first[e164].row_id: _limit_reason(column, n, last, limit) for e164, n, last in found}
-
-
-def _limit_reason(phone_column: str, calls: int, last: float, limit: tuple[int, int]) -> str:
-    day = dt.datetime.fromtimestamp(last, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    why = f"max-contacts: called {calls} times within {period_text(limit[1])} (at most {limit[0]}), last on {day}"
-    return json.dumps([[phone_column, why]], ensure_ascii=False, separators=(",", ":"))
-
-
-def suppress_over_limit_at_import(
-    conn: Connection, job_id: int, phone_column: str, limit: tuple[int, int], now: float
-) -> int:
-    """Inside an import's transaction: pending rows whose number was called ``limit[0]`` times within
-    ``limit[1]`` seconds become ``suppressed``; returns how many."""
-    mark = placeholder(conn)
-    found = conn.exec_driver_sql(
-        f"SELECT rows.id, COUNT(*), MAX(l.contacted_at) FROM rows JOIN contact_log l ON l.e164 = rows.e164 "
-        f"WHERE rows.job_id = {mark} AND rows.state = '{_PENDING}' AND l.contacted_at >= {mark} "
-        f"GROUP BY rows.id HAVING COUNT(*) >= {mark}",
-        (job_id, now - limit[1], limit[0]),
-    ).all()
-    suppress_rows(conn, [(rid, _limit_reason(phone_column, n, last, limit)) for rid, n, last in found], now)
-    return len(found)
+    return {e164 for (e164,) in taken}

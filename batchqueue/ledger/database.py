@@ -6,12 +6,17 @@ Usage::
     with write(engine) as conn: ...                       # BEGIN IMMEDIATE on SQLite
 
 An existing ledger on an older schema is refused with the command that upgrades it; the upgrade
-backs the SQLite file up first (as jupyterhub does).
+backs the SQLite file up first (as jupyterhub does). An SQLite file that SQLite finds damaged (or
+that is no database at all) is refused too, with exit 5; a command that writes first runs SQLite's
+own ``quick_check`` over it, cut short after ``DEFAULTS.ledger_check_seconds`` on a very large
+ledger (the pages it did not reach are still checked by SQLite as each is read).
 """
 
 from __future__ import annotations
 
+import logging
 import shutil
+import sqlite3
 import sys
 import time
 from collections.abc import Iterator
@@ -23,7 +28,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from batchqueue.errors import LedgerError, SchemaOutdatedError, UsageError
+from batchqueue.defaults import DEFAULTS
+from batchqueue.errors import LedgerDamagedError, LedgerError, SchemaOutdatedError, UsageError
 from batchqueue.whole_files import atomic_path
 
 if TYPE_CHECKING:
@@ -31,10 +37,14 @@ if TYPE_CHECKING:
 
 #: The newest migration in ``migrations/versions``; a test checks that it is Alembic's head.
 #: Kept here so that everyday commands need not import Alembic (~0.4 s) just to compare versions.
-SCHEMA_REVISION = "0016"
+SCHEMA_REVISION = "0014"
 
 BUSY_TIMEOUT_MS = 60_000
 _WRITE = "batchqueue_write"
+#: SQLite's answers that mean the file itself is damaged, or is not a database.
+_DAMAGED = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
+
+log = logging.getLogger("batchqueue.ledger")
 
 
 def migrations_dir() -> Path:
@@ -173,8 +183,11 @@ def upgrade(engine: Engine, *, backup: bool = True) -> Path | None:
     return saved
 
 
-def open_engine(url: str, *, create: bool = True) -> Engine:
-    """An engine on a ledger at the current schema; a new, empty database is created at head."""
+def open_engine(url: str, *, create: bool = True, check: bool = False) -> Engine:
+    """An engine on a ledger at the current schema; a new, empty database is created at head.
+
+    ``check`` (for a command that writes): an existing SQLite ledger is checked for damage first.
+    """
     engine = create_ledger_engine(url)
     if not create and engine.url.get_backend_name() == "sqlite":
         database = engine.url.database
@@ -194,13 +207,52 @@ def open_engine(url: str, *, create: bool = True) -> Engine:
                 f"{_where(engine)} is at schema revision {rev}, this batchqueue needs {head}; "
                 f"upgrade it with: batchqueue db upgrade --db {_where(engine)}  (a backup is made first)"
             )
+        elif check and engine.dialect.name == "sqlite":
+            check_sqlite(engine, DEFAULTS.ledger_check_seconds)
     except DBAPIError as exc:  # not a database, unreachable server, no permission…
         engine.dispose()
+        if getattr(exc.orig, "sqlite_errorcode", None) in _DAMAGED:
+            raise LedgerDamagedError(_damaged(engine, str(exc.orig))) from None
         raise LedgerError(f"{_where(engine)}: cannot open the ledger ({exc.orig})") from None
     except BaseException:
         engine.dispose()
         raise
     return engine
+
+
+def check_sqlite(engine: Engine, budget: float) -> None:
+    """Refuse an SQLite ledger that SQLite's ``PRAGMA quick_check`` finds damaged.
+
+    The check reads every page (~0.4 s for a million rows from the page cache, a few seconds from a
+    cold disk: see ``bench/ledger_check_bench.py``); it stops after ``budget`` seconds, and what it
+    did not reach is left to SQLite's own checks as pages are read.
+    """
+    with engine.connect() as conn:
+        raw: sqlite3.Connection = conn.connection.dbapi_connection  # type: ignore[assignment]
+        deadline = time.monotonic() + budget
+        raw.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)
+        try:
+            found = [str(r[0]) for r in raw.execute("PRAGMA quick_check(3)").fetchall()]
+        except sqlite3.DatabaseError as exc:
+            if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_INTERRUPT:
+                raise LedgerDamagedError(_damaged(engine, str(exc))) from None
+            log.info("%s: the damage check stopped after %.1f s (a large ledger)", _where(engine), budget)
+            return
+        finally:
+            raw.set_progress_handler(None, 0)
+    if found != ["ok"]:
+        raise LedgerDamagedError(_damaged(engine, "; ".join(found)))
+
+
+def _damaged(engine: Engine, detail: str) -> str:
+    from batchqueue.untrusted import printable
+
+    where = _where(engine)
+    return (
+        f"{where} is damaged, or is not a database at all (SQLite: {printable(detail, 300)}); nothing was "
+        "written to it. If --db names the right file, restore it from a backup (`batchqueue db upgrade` "
+        f"leaves one beside it), or save what is still readable with: sqlite3 {where} .recover"
+    )
 
 
 def _where(engine: Engine) -> str:

@@ -11,10 +11,18 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from batchqueue.errors import JobNotFoundError
-from batchqueue.ledger.contacts import ContactRules, suppress_over_limit_at_import, suppress_recontacts_at_import
+from batchqueue.ledger.caps import suppress_over_limit_at_import
+from batchqueue.ledger.contacts import (
+    ContactRules,
+    job_contact_rules,
+    suppress_recontacts_at_import,
+    suppress_same_file_at_import,
+    suppressed_because_of,
+)
 from batchqueue.ledger.database import write
 from batchqueue.ledger.dnc import suppress_imported
-from batchqueue.ledger.records import BARE, FULL, IMPORT_COLUMNS, Job, RowRun
+from batchqueue.ledger.records import BARE, FULL, IMPORT_COLUMNS, Job, Overlap, RowRun
+from batchqueue.ledger.reimports import same_file_jobs, shared_numbers
 from batchqueue.ledger.schema import jobs
 from batchqueue.ledger.tallies import add_tallies
 from batchqueue.lifecycle import RowState
@@ -34,11 +42,16 @@ def _job(record: Any) -> Job:
         options=json.loads(record.options),
         blank_rows=record.blank_rows,
         created_at=record.created_at,
+        fingerprint=record.fingerprint,
         archived_at=record.archived_at,
     )
 
 
 _STATE_AT = IMPORT_COLUMNS.index("state")
+#: The job option that keeps, from its import, how many rows the re-contact rules suppressed, by the job
+#: that had called their number: ``{"within": {job: rows}, "same_file": {job: rows}}`` (the period's
+#: rule, and the rule of jobs of the same file).
+RECONTACTED = "recontacted_at_import"
 
 
 def _counted(runs: Iterable[RowRun], states: Counter[str]) -> Iterator[RowRun]:
@@ -89,24 +102,70 @@ class JobsLedger:
         """Insert a job and all its rows in ONE transaction: a crash leaves no half job behind.
 
         ``late_values`` gives job fields known only once the rows are read (e.g. blank rows). Rows
-        whose number is on a do-not-call list, or (with the job option ``recontact_after``) was
-        claimed by another job within that period, are ``suppressed`` in the same transaction
-        (their reason names ``phone_column``).
+        whose number is on a do-not-call list, was claimed by a job made from the same file (unless
+        ``recontact_after`` is off), or (with the job option ``recontact_after``) was claimed by
+        another job within that period, are ``suppressed`` in the same transaction (their reason
+        names ``phone_column``).
         """
         with write(self.engine) as conn:
-            job_id = int(conn.execute(insert(jobs).values(**job_values).returning(jobs.c.id)).scalar_one())
-            states: Counter[str] = Counter()
-            self._insert_rows(conn, job_id, _counted(runs, states))
-            add_tallies(conn, job_id, states)  # the triggers tally every later change, not inserts
-            suppress_imported(conn, job_id, phone_column)
-            rules = ContactRules.of(job_id, json.loads(job_values.get("options") or "{}"))
-            if rules.period:
-                suppress_recontacts_at_import(conn, job_id, phone_column, rules.period, time.time(), rules.family)
-            if rules.max_contacts:
-                suppress_over_limit_at_import(conn, job_id, phone_column, rules.max_contacts, time.time())
-            if late_values is not None:
-                conn.execute(update(jobs).where(jobs.c.id == job_id).values(**late_values()))
+            return self._create_job(conn, job_values, runs, late_values, phone_column=phone_column)
+
+    def _create_job(
+        self,
+        conn: Connection,
+        job_values: dict[str, Any],
+        runs: Iterable[RowRun],
+        late_values: Callable[[], dict[str, Any]] | None = None,
+        *,
+        phone_column: str,
+    ) -> int:
+        """:meth:`create_job` inside a write transaction the caller holds (``recycle``'s)."""
+        job_id = int(conn.execute(insert(jobs).values(**job_values).returning(jobs.c.id)).scalar_one())
+        states: Counter[str] = Counter()
+        self._insert_rows(conn, job_id, _counted(runs, states))
+        add_tallies(conn, job_id, states)  # the triggers tally every later change, not inserts
+        suppress_imported(conn, job_id, phone_column)
+        options = json.loads(job_values.get("options") or "{}")
+        rules = ContactRules.of(job_id, options).with_relatives(conn, job_id)
+        within: Counter[int] = Counter()
+        if rules.period:
+            within = suppress_recontacts_at_import(conn, job_id, phone_column, rules.period, time.time(), rules.family)
+        same_file = suppress_same_file_at_import(conn, job_id, phone_column, rules.relatives, time.time())
+        for cap in rules.caps.job:
+            suppress_over_limit_at_import(conn, job_id, phone_column, cap, time.time())
+        later = late_values() if late_values is not None else {}
+        if within or same_file or RECONTACTED in options:  # kept with the job (a wave's parent's is not its own)
+            options.pop(RECONTACTED, None)
+            if within or same_file:  # its import says (and its page) whose calls suppressed its rows
+                options[RECONTACTED] = {
+                    kind: {str(j): n for j, n in sorted(found.items())}
+                    for kind, found in (("within", within), ("same_file", same_file))
+                }
+            later["options"] = json.dumps(options)
+        if later:
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(**later))
         return job_id
+
+    def jobs_of_file(self, *, sha256: str, survey_id: str, instance_id: str) -> list[Job]:
+        """The jobs imported from the same file (its bytes) for the same survey and instance, oldest
+        first (waves left out: they are made by ``recycle``, not imported)."""
+        query = (
+            select(jobs)
+            .where(jobs.c.source_sha256 == sha256, jobs.c.survey_id == survey_id, jobs.c.instance_id == instance_id)
+            .order_by(jobs.c.id)
+        )
+        with self.engine.connect() as conn:
+            found = [_job(r) for r in conn.execute(query)]
+        return [j for j in found if "parent_job_id" not in j.options]
+
+    def overlaps(self, job_id: int) -> list[Overlap]:
+        """The other jobs made from the same file for the same survey and instance (a re-import under
+        another mapping), each with the numbers it shares with this job and this job's rows
+        suppressed because it called them; oldest first, those sharing no number left out."""
+        with self.engine.connect() as conn:
+            rules = job_contact_rules(conn, job_id)
+            shared = shared_numbers(conn, job_id, same_file_jobs(conn, job_id, rules.family))
+            return [Overlap(j, n, suppressed_because_of(conn, job_id, j)) for j, n in shared.items()]
 
     def job(self, job_id: int) -> Job:
         """The job with this id, or :class:`JobNotFoundError`."""

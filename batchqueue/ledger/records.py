@@ -85,7 +85,19 @@ class Job:
     options: dict[str, Any]
     blank_rows: int
     created_at: float
+    #: What a re-import finds it by: its mapping and its rules, digested.
+    fingerprint: str = ""
     archived_at: float | None = None  # set: archived (kept, out of the lists)
+
+
+class Overlap(NamedTuple):
+    """Another job made from the same file for the same survey and instance (a re-import)."""
+
+    job_id: int
+    #: Numbers both jobs hold.
+    numbers: int
+    #: Rows of this job suppressed because that job called their number.
+    suppressed: int
 
 
 class Claimed(NamedTuple):
@@ -240,3 +252,39 @@ class ReportRow(NamedTuple):
 
 
 REPORT_COLUMNS: tuple[str, ...] = ReportRow._fields
+
+
+class KeptVisit(NamedTuple):
+    """A visit of a saved survey report as the ledger keeps it (``survey_visits``, after its report)."""
+
+    visit_key: str
+    kind: str  # outbound, inbound, web, other, unreadable
+    survey_id: str
+    visit_type: str
+    phone: str
+    e164: str | None
+    start_ts: float | None
+    end_ts: float | None
+    completed: str
+    answers: str  # JSON object, question -> answer
+    problem: str | None
+
+
+@dataclass(frozen=True)
+class Call:
+    """A call a survey visit may answer: a row that was (or may have been) queued, and its window."""
+
+    row_id: int
+    job_id: int
+    row_number: int
+    sent_at: float  # when its request left (unix seconds)
+    window_start: float  # the later of sent_at and the row's own start
+    window_end: float | None  # the row's own end, if it had one
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A survey visit, as the join sees it: its id in the ledger and when it started (unix seconds)."""
+
+    visit_id: int
+    start: float

@@ -36,9 +36,12 @@ jobs = Table(
     Column("options", Text, nullable=False, server_default="{}", comment="JSON of job options"),
     Column("blank_rows", Integer, nullable=False, server_default="0"),
     Column("created_at", Float, nullable=False),
+    Column("submit_token", String(64), comment="the console form submission that made it (recycle)"),
     Column("archived_at", Float, comment="when it was archived; NULL: not archived"),
     Column("deleted_at", Float, comment="when its rows were deleted (the id is never used again); NULL: not"),
     Index("ix_jobs_source", "source_sha256", "survey_id", "instance_id", "fingerprint"),
+    # A form submitted twice finds the job its first submission made (``ledger/waves``).
+    Index("ix_jobs_submit_token", "submit_token", unique=True),
 )
 
 rows = Table(
@@ -88,6 +91,7 @@ rows = Table(
     Column("sent_end_ts", Integer, comment="the end a send-time rule gave it"),
     Column("sent_timezone", Text, comment="the zone(s) its calling window was set in"),
     Column("timezone_source", String(16), comment="column, zip, number, default or region"),
+    Column("taken_by_wave", Integer, comment="the wave (job id) recycle took this row into"),
     Index("ix_rows_job_state", "job_id", "state"),
     # Held rows only (a send-time rule set not_before): counted without reading every pending row.
     Index(
@@ -181,6 +185,7 @@ contact_marks = Table(
     Column("job_id", Integer, nullable=False, comment="the job that last claimed it for sending"),
     Column("row_number", Integer, nullable=False, comment="that job's row"),
     Column("contacted_at", Float, nullable=False, comment="when it was claimed (unix seconds)"),
+    Column("last_call_at", Float, comment="the latest moment its calls may be placed"),
 )
 
 contact_log = Table(
@@ -190,6 +195,15 @@ contact_log = Table(
     Column("e164", String(20), nullable=False, comment="a number, +E.164"),
     Column("job_id", Integer, nullable=False, comment="the job that claimed it for sending"),
     Column("contacted_at", Float, nullable=False, comment="when (unix seconds)"),
+    Column("row_number", Integer, comment="that job's row, when known"),
+    Column(
+        "calls",
+        Integer,
+        nullable=False,
+        server_default="1",
+        comment="calls Insight may place for this claim (its max_attempts)",
+    ),
+    Column("last_call_at", Float, comment="the latest moment one of them may be placed"),
     Index("ix_contact_log_e164_at", "e164", "contacted_at"),
 )
 
@@ -232,4 +246,40 @@ audit_events = Table(
     Column("job_id", Integer, comment="the job it concerned, if one"),
     Column("detail", Text, nullable=False, server_default="", comment="what, in words (never a secret)"),
     Index("ix_audit_events_job_id", "job_id"),
+)
+
+#: Every visit of an Insight saved survey report (``batchqueue answers``), one per visit, kept so
+#: that a later fetch (narrowed by --since) still joins every visit known, and updated when
+#: Insight's copy changes (a visit completed since). Web, inbound and unreadable visits are kept
+#: too (without a number), so that every visit is accounted for.
+survey_visits = Table(
+    "survey_visits",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("report_id", String(64), nullable=False, comment="the saved report it was read from"),
+    Column("visit_key", String(64), nullable=False, comment="sha256 of what identifies the visit"),
+    Column("kind", String(16), nullable=False, comment="outbound, inbound, web, other or unreadable"),
+    Column("survey_id", Text, comment="as the report wrote it"),
+    Column("visit_type", Text, comment="the Visit Type cell, as written"),
+    Column("phone", Text, comment="the Phone Number cell, as written"),
+    Column("e164", String(20), comment="that number, read as the job reads its numbers (outbound visits)"),
+    Column("start_ts", Float, comment="the visit's Start, unix seconds"),
+    Column("end_ts", Float, comment="its End, unix seconds"),
+    Column("completed", Text, comment="the Completed cell, as written"),
+    Column("answers", Text, nullable=False, comment="JSON object: question -> answer, exactly as written"),
+    Column("problem", Text, comment="why an unreadable visit could not be read"),
+    Column("fetched_at", Float, nullable=False, comment="when it was last read"),
+    UniqueConstraint("report_id", "visit_key", name="uq_survey_visits_report_id"),
+    Index("ix_survey_visits_report_e164", "report_id", "e164"),
+)
+
+#: Which visit each row's call gave (the join of ``batchqueue answers``), or why none was joined.
+row_answers = Table(
+    "row_answers",
+    metadata,
+    Column("row_id", Integer, ForeignKey("rows.id", ondelete="CASCADE"), primary_key=True),
+    Column("job_id", Integer, nullable=False),
+    Column("visit_id", Integer, ForeignKey("survey_visits.id", ondelete="CASCADE"), comment="none when ambiguous"),
+    Column("note", Text, comment="why no visit (or which of several) was joined, in words"),
+    Index("ix_row_answers_job_id", "job_id"),
 )

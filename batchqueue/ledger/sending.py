@@ -199,7 +199,7 @@ class SendingLedger:
 
     def _claim_rules(self, conn: Connection, job_id: int) -> tuple[ContactRules, str]:
         """The job's contact rules (re-contact limits, family) and phone column, read once per
-        ledger object: all are fixed at import."""
+        ledger object: all are fixed at import (the jobs of the same file are not: each claim finds them)."""
         if job_id not in self._job_rules:
             self._job_rules[job_id] = (job_contact_rules(conn, job_id), phone_column(conn, job_id))
         return self._job_rules[job_id]
@@ -214,13 +214,15 @@ class SendingLedger:
         expires: float,
         review: ClaimReview | None,
     ) -> tuple[list[Claimed], int, int]:
-        """(claimed rows, rows held by ``review``, rows suppressed: a do-not-call list, a re-contact limit)."""
+        """(claimed rows, rows held by ``review`` or a state's cap, rows suppressed: a do-not-call list, a
+        re-contact limit, the job's cap)."""
         mark = placeholder(conn)
         lock = self._lock(skip_locked=True)
         claimed: list[Claimed] = []
         held = suppressed = 0
         after = 0
         contact_rules, column = self._claim_rules(conn, job_id)
+        contact_rules = contact_rules.with_relatives(conn, job_id)  # a re-import may have come since
         while len(claimed) < limit:
             want = limit - len(claimed)
             found = conn.exec_driver_sql(
@@ -246,12 +248,11 @@ class SendingLedger:
                     _hold(conn, holds, stamp)
                     held += len(holds)
                 windows = {c.row_id: v for c, v in narrowed}
-            if chosen:
-                recontacts = mark_contacts(conn, job_id, chosen, stamp, contact_rules, column)
-                if recontacts:
-                    chosen = [c for c in chosen if c.row_id not in recontacts]
-                    suppressed += len(recontacts)
-                    barred = barred | recontacts
+            if chosen:  # re-contact rules and caps: some rows suppressed or held, some with fewer attempts
+                contacted = mark_contacts(conn, job_id, chosen, stamp, contact_rules, column)
+                chosen = contacted.sent
+                suppressed, held = suppressed + len(contacted.suppressed), held + len(contacted.held)
+                barred = barred | contacted.suppressed | contacted.held
             if chosen:
                 _mark_sending(conn, job_id, chosen, windows, stamp, owner, expires)
                 claimed += chosen

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from batchqueue.ledger.answers import AnswersLedger
 from batchqueue.ledger.console import ConsoleLedger
 from batchqueue.ledger.dnc import DncLedger
 from batchqueue.ledger.job_admin import JobAdminLedger
@@ -39,6 +40,7 @@ class Ledger(
     ReportsLedger,
     DncLedger,
     WavesLedger,
+    AnswersLedger,
 ):
     """A ledger on one database. Build it with :func:`batchqueue.ledger.open_ledger`."""
 

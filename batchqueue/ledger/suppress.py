@@ -9,20 +9,26 @@ from collections.abc import Sequence
 
 from sqlalchemy import Connection, select
 
-from batchqueue.ledger.batchsql import event_guard, placeholder
+from batchqueue.ledger.batchsql import event_guard, placeholder, values_cte
 from batchqueue.ledger.schema import jobs
 from batchqueue.lifecycle import Event, RowState
 
+#: Rows suppressed per statement (two bound values each: far below every backend's limit).
+_BATCH = 5000
+
 
 def suppress_rows(conn: Connection, rows_and_reasons: Sequence[tuple[int, str]], stamp: float) -> None:
-    """Each (row id, reasons JSON): the row, if still pending, becomes ``suppressed`` with them."""
+    """Each (row id, reasons JSON): the row, if still pending, becomes ``suppressed`` with them
+    (one statement per batch: a re-import can suppress every row of a large file)."""
     mark = placeholder(conn)
     guard = event_guard([Event.SUPPRESSED], f"'{Event.SUPPRESSED.value}'")
-    for row_id, reasons in rows_and_reasons:
+    for start in range(0, len(rows_and_reasons), _BATCH):
+        batch = rows_and_reasons[start : start + _BATCH]
+        cte, params = values_cte(conn, "s", (("rid", "INTEGER"), ("why", "TEXT")), batch)
         conn.exec_driver_sql(
-            f"UPDATE rows SET state = '{RowState.SUPPRESSED.value}', reasons = {mark}, updated_at = {mark} "
-            f"WHERE id = {mark} AND {guard}",
-            (reasons, stamp, row_id),
+            f"{cte} UPDATE rows SET state = '{RowState.SUPPRESSED.value}', reasons = s.why, updated_at = {mark} "
+            f"FROM s WHERE rows.id = s.rid AND {guard}",
+            (*params, stamp),
         )
 
 

@@ -25,12 +25,14 @@ from batchqueue.calling.zones import display_zone
 from batchqueue.cell_safety import safe_row
 from batchqueue.errors import EnvironmentFailure, UsageError
 from batchqueue.intake.mapping.times import zone as tzinfo_of
-from batchqueue.ledger import Job, Ledger
+from batchqueue.ledger import Job, Ledger, ReportRow
+from batchqueue.ledger.reports import VisitCells
 from batchqueue.ledger.waves import family_of
 from batchqueue.lifecycle import RowState
 from batchqueue.reports.fix_file import FIX_COLUMNS, fix_row, format_reasons
 from batchqueue.reports.words import in_words
 from batchqueue.reports.xlsx_writer import XlsxWriter
+from batchqueue.untrusted import printable
 from batchqueue.whole_files import atomic_path
 
 FORMATS = ("csv", "xlsx", "json")
@@ -61,6 +63,11 @@ BQ_AFTER = [
 BQ_WAVES = ["bq_latest_call_outcome", "bq_waves_called"]
 #: Added to the JSON report only: the technical text behind ``bq_detail``.
 BQ_TECHNICAL = "bq_detail_technical"
+#: With survey answers (``batchqueue answers``): one column per question (CSV, xlsx) named
+#: ``bq_answer: <question>`` (or one ``bq_answers`` object in JSON), then the visit's columns.
+BQ_ANSWER_PREFIX = "bq_answer: "
+BQ_ANSWERS = "bq_answers"
+BQ_VISIT = ["bq_visit_start_utc", "bq_visit_completed", "bq_visit_note"]
 _raw_decode = json.JSONDecoder().raw_decode  # the ledger wrote compact JSON: no whitespace to skip
 
 
@@ -115,6 +122,18 @@ def _detail(state: str, reasons: str | None, error: str | None, duplicate_of: in
     return in_words(state, error, status)
 
 
+def answer_columns(questions: Sequence[str]) -> list[str]:
+    """``bq_answer: <question>`` for each question, each name unique and on one line."""
+    names: list[str] = []
+    for question in questions:
+        base = BQ_ANSWER_PREFIX + printable(question)
+        name, n = base, 2
+        while name in names:
+            name, n = f"{base} ({n})", n + 1
+        names.append(name)
+    return names
+
+
 def pick_format(path: Path, given: str | None) -> str:
     """The export format: ``--format``, else the file's extension (CSV on standard output)."""
     if given is None and path == STDOUT:
@@ -142,7 +161,17 @@ class Report:
         self.states, self.outcomes, self.as_input = states, outcomes, as_input
         width = len(job.headers)
         self.width = width
-        self.header = [*FIX_COLUMNS, *job.headers] if as_input else [*BQ_BEFORE, *job.headers, *BQ_AFTER]
+        #: The survey's questions, when ``answers`` joined the job's calls to a report (JSON: one
+        #: ``bq_answers`` object per row instead of a column per question).
+        answers = job.options.get("answers")
+        found = answers.get("questions") if isinstance(answers, dict) and not as_input else None
+        self.questions: list[str] = [str(q) for q in found] if isinstance(found, list) else []
+        self.answers_object = technical
+        shown: list[str] = []
+        if self.questions:
+            shown = [BQ_ANSWERS] if technical else answer_columns(self.questions)
+            shown += BQ_VISIT
+        self.header = [*FIX_COLUMNS, *job.headers] if as_input else [*BQ_BEFORE, *job.headers, *shown, *BQ_AFTER]
         #: With later waves (``recycle``): row number → (latest outcome, waves whose call was queued).
         self.waves: dict[int, tuple[str | None, int]] | None = None
         later = [w.id for w in ledger.waves(job) if w.id == job.id or job.id in family_of(w)]
@@ -161,10 +190,12 @@ class Report:
         input's cells and the free-text fields are neutralised here in the same pass.
         """
         width = self.width
-        for r in self.ledger.report_rows(self.job.id, states=self.states, outcomes=self.outcomes):
+        for r, visit in self._rows():
             cells = _raw_decode(r.cells)[0]
             if len(cells) < width:
                 cells += [""] * (width - len(cells))
+            if visit is not None:
+                cells += self._answer_cells(visit, text)
             (number, _, state, reasons, error, duplicate_of, status, attempts, call_id, outcome, o_attempts,
              last_at, source, learned_at, phone, resolution, w_start, w_end, zone, zone_source) = r  # fmt: skip
             window: list[Any] = [
@@ -224,6 +255,26 @@ class Report:
                 *window,
             ]
 
+    def _rows(self) -> Iterator[tuple[ReportRow, VisitCells | None]]:
+        """The rows, each with its call's survey visit when the job has answers (else None)."""
+        job_id, states, outcomes = self.job.id, self.states, self.outcomes
+        if self.questions:
+            yield from self.ledger.answered_report_rows(job_id, states=states, outcomes=outcomes)
+            return
+        for row in self.ledger.report_rows(job_id, states=states, outcomes=outcomes):
+            yield row, None
+
+    def _answer_cells(self, visit: VisitCells, text: bool) -> list[Any]:
+        """The answers (a column per question, or one object), the visit's start, completion, note."""
+        answers: dict[str, str] | None = _raw_decode(visit.answers)[0] if visit.answers else None
+        shown: list[Any]
+        if self.answers_object:
+            shown = [answers]
+        else:
+            shown = [answers.get(q, "") for q in self.questions] if answers else [""] * len(self.questions)
+        start = "" if visit.start is None else _utc_minute(int(visit.start) // 60) + f"{int(visit.start) % 60:02d}"
+        return [*shown, start, visit.completed or "", visit.note or ""]
+
     def summary(self, filters: str) -> list[list[Any]]:
         """The summary sheet: counts by state and outcome, the job's settings, timestamps."""
         job = self.job
@@ -242,7 +293,7 @@ class Report:
         out += [[f"state: {state}", n] for state, n in counts.items()]
         out += [[f"call outcome: {status}", n] for status, n in sorted(self.ledger.outcome_counts(job.id).items())]
         out += [[f"mapping: {key}", _said(value)] for key, value in job.mapping.items()]
-        return out
+        return out + _answers_summary(job)
 
 
 def _said(value: Any) -> str:
@@ -298,6 +349,32 @@ def export_job(
     except OSError as exc:
         raise EnvironmentFailure(f"cannot write {path}: {exc.strerror or exc}") from None
     return ExportResult(path, fmt, count, time.perf_counter() - started)
+
+
+@lru_cache(maxsize=4096)
+def _utc_minute(minute: int) -> str:
+    """``2026-12-01 14:02:`` of a unix minute: a visit's start is its own second (so no second is
+    formatted twice), but a minute holds many."""
+    return dt.datetime.fromtimestamp(minute * 60, dt.UTC).strftime("%Y-%m-%d %H:%M:")
+
+
+def _answers_summary(job: Job) -> list[list[Any]]:
+    """The summary's lines about survey answers (``batchqueue answers``): none when it never ran."""
+    found = job.options.get("answers")
+    if not isinstance(found, dict) or "counts" not in found:
+        return []
+    counts = found["counts"]
+    out: list[list[Any]] = [
+        ["answers: report", str(found.get("report_id", ""))],
+        ["answers: fetched (UTC)", _utc(found.get("fetched_at"))],
+        ["answers: rows with answers", counts.get("joined", 0)],
+        ["answers: completed surveys", counts.get("completed", 0)],
+        ["answers: ambiguous visits (not joined)", counts.get("ambiguous", 0)],
+        ["answers: visits not this job's", counts.get("not_this_job", 0)],
+    ]
+    for question, values in (found.get("tally") or {}).items():
+        out += [[f"answer to {question}: {value}", n] for value, n in values]
+    return out
 
 
 Picker = Callable[[list[Any]], list[Any]]

@@ -13,12 +13,14 @@ from urllib.parse import parse_qsl
 
 from batchqueue.sandbox.completer import Completer, Completion
 from batchqueue.sandbox.faults import Dice, Faults
+from batchqueue.sandbox.reports import Source, SyntheticReport, serve_report
 from batchqueue.sandbox.store import CallStore
 
 StartResponse = Callable[..., Any]
 _QUEUE = re.compile(r"/api/surveys/([^/]+)/([^/]+)/queue")
 _CANCEL = re.compile(r"/api/surveys/([^/]+)/([^/]+)/cancel")
 _STATUS = re.compile(r"/api/outbound/(\d+)")
+_REPORT = re.compile(r"/api/report/(\d+)")
 _PHONE = re.compile(r"(?:tel:)?\+?(\d{10,15})((?:;(?:ani|postd)=[^;]*)*)")
 _MAX_BODY = 1 << 20
 REASONS = {
@@ -49,6 +51,10 @@ class SandboxConfig:
     surveys: dict[str, str] = field(default_factory=lambda: {"4242": "1"})
     faults: Faults = field(default_factory=Faults)
     completion: Completion = field(default_factory=Completion)
+    #: The zone the survey report writes Start and End in (Insight does not document its own).
+    report_timezone: str = "UTC"
+    #: A report of any size computed row by row, served as report ``<its survey id>`` (benchmarks).
+    synthetic: SyntheticReport | None = None
 
 
 def _json(
@@ -98,7 +104,7 @@ class SandboxApp:
 
     def __init__(self, config: SandboxConfig, base_url: str = "") -> None:
         self.config = config
-        self.store = CallStore()
+        self.store = CallStore(config.faults.seed)
         self.dice = Dice(config.faults)
         self.base_url = base_url
         self.completer = Completer(self.store, config.completion)
@@ -155,6 +161,12 @@ class SandboxApp:
             if call is None:
                 return _fail(404, "call not found")
             return _json(200, {"success": True, "call_details": call.details()})
+        if m := _REPORT.fullmatch(path):
+            if method != "GET":
+                return _fail(405, "only GET is allowed")
+            if not self._authorized(environ):
+                return _fail(401, "authentication failed")
+            return self._report(environ, m.group(1))
         if m := _CANCEL.fullmatch(path):
             if method != "DELETE":
                 return _fail(405, "only DELETE is allowed")
@@ -216,6 +228,31 @@ class SandboxApp:
             time.sleep(faults.slow_reply)
         link = [("Link", f"<{self.base_url}/api/outbound/{call.call_id}>")]
         return _json(200, {"success": True, "call_id": call.call_id}, link)
+
+    def _report(self, environ: dict[str, Any], report_id: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        """A page of the survey report: report ``<survey id>`` holds that survey's visits."""
+        synthetic = self.config.synthetic
+        source: Source = self.store.visits
+        if synthetic is not None and report_id == synthetic.survey_id:
+            source = synthetic
+        elif report_id not in self.config.surveys:
+            return _fail(404, f"report {report_id} not found")
+        params = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if 0 < length <= _MAX_BODY and environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+            # The documentation lists the parameters as a form body too (of a GET): either is read.
+            params |= dict(parse_qsl(environ["wsgi.input"].read(length).decode("utf-8", "replace")))
+        faults = self.config.faults
+        dice = self.dice.for_request(f"report|{params.get('offset', '0')}", self.store.arrive_report())
+        if dice.random() < faults.p_report_429:
+            extra = [("Retry-After", str(int(faults.retry_after)))] if faults.retry_after is not None else []
+            return _json(429, {"success": False, "error": "too many requests"}, extra)
+        if dice.random() < faults.p_report_500:
+            return _fail(500, "database error")
+        status, headers, body = serve_report(source, report_id, params, self.config.report_timezone)
+        if isinstance(body, str):
+            return _fail(status, body)
+        return status, headers, body
 
     def _control(self, path: str, method: str, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
         if path == "/_sandbox/calls" and method == "GET":

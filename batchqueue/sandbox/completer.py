@@ -111,6 +111,14 @@ class Completer:
                 call.last_attempt = now
                 call.events += [{"event": "dialing", "timestamp": now}, {"event": status, "timestamp": now}]
             details = call.details()
+        if status == "completed":
+            # Someone answered: the survey report gets their visit, which starts when Insight could
+            # first place the call (its start_timestamp, when that is later than now).
+            start = call.fields.get("start_timestamp", "")
+            at = float(now)
+            if start.isdigit() and int(start) > at:  # dialled a little after its window opened
+                at = int(start) + random.Random(f"{self.completion.seed}|{call.call_id}").randint(5, 300)
+            self.store.visits.call_completed(call.survey_id, call.phone_number, at)
         if call.result_url and not self._stop.is_set():
             with contextlib.suppress(RuntimeError):  # the pool is shutting down
                 self._posters.submit(self._post, call.result_url, details)

@@ -23,6 +23,8 @@ class Faults:
     slow_reply: float = 35.0
     p_429: float = 0.0  # 429 Too Many Requests
     retry_after: float | None = 1.0  # the Retry-After of a 429 (None: no header)
+    p_report_500: float = 0.0  # a survey report page answered 500 (per page request)
+    p_report_429: float = 0.0  # a survey report page answered 429
     revoke_after: int | None = None  # 401 from this queue request on (1-based): a key revoked mid-run
     cap_after: int | None = None  # 409 once this many calls were accepted: response cap reached
     seed: int = 0

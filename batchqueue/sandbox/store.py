@@ -7,6 +7,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from batchqueue.sandbox.reports import VisitLog
+
 
 @dataclass
 class Call:
@@ -44,13 +46,16 @@ class Call:
 class CallStore:
     """Thread-safe: accepted calls by id, and how often each phone number was requested."""
 
-    def __init__(self) -> None:
+    def __init__(self, seed: int = 0) -> None:
+        #: The survey visits of the calls completed (the survey report's rows).
+        self.visits = VisitLog(seed)
         self._lock = threading.RLock()
         self.lock = self._lock  # callers that change a Call take it too
         self._calls: dict[int, Call] = {}
         self._next_id = 1000
         self._seen: dict[str, int] = {}
         self.requests = 0
+        self.report_requests = 0
         self.arrivals: list[float] = []  # time.monotonic() of every queue request, for rate checks
 
     def arrive(self, phone: str) -> tuple[int, int]:
@@ -60,6 +65,12 @@ class CallStore:
             self.arrivals.append(time.monotonic())
             self._seen[phone] = self._seen.get(phone, 0) + 1
             return self.requests, self._seen[phone]
+
+    def arrive_report(self) -> int:
+        """Count one survey report request; its 1-based number (the fault dice are keyed by it)."""
+        with self._lock:
+            self.report_requests += 1
+            return self.report_requests
 
     def add(self, survey_id: str, instance_id: str, form: dict[str, str]) -> Call:
         with self._lock:

@@ -16,6 +16,7 @@ returns a typed result, and raises the error tree of :mod:`batchqueue.errors`.
 | serve     | :func:`batchqueue.service.outcomes.serve`     | ``Serving``         |
 | poll      | :func:`batchqueue.service.outcomes.poll`      | ``PollSummary``     |
 | reconcile | :func:`batchqueue.service.outcomes.reconcile` | ``ReconcileResult`` |
+| answers   | :func:`batchqueue.service.answers.fetch_answers` | ``AnswersResult`` |
 | db upgrade| :func:`batchqueue.service.maintenance.upgrade`| ``UpgradeResult``   |
 | user add  | :func:`batchqueue.service.users.add_user`     | ``bool`` (created)  |
 | user list | :func:`batchqueue.service.users.list_users`   | ``ConsoleUser`` list |

@@ -20,9 +20,12 @@ log = logging.getLogger("batchqueue.service")
 
 
 @contextmanager
-def ledger_for(settings: Settings, *, create: bool = False) -> Iterator[Ledger]:
-    """The ledger of ``settings``; closed (its connections released) when the block ends."""
-    ledger = open_ledger(settings.db_url, create=create)
+def ledger_for(settings: Settings, *, create: bool = False, writing: bool = False) -> Iterator[Ledger]:
+    """The ledger of ``settings``; closed (its connections released) when the block ends.
+
+    ``create`` or ``writing`` (an action that writes rows): a damaged SQLite ledger is refused first.
+    """
+    ledger = open_ledger(settings.db_url, create=create, check=create or writing)
     try:
         yield ledger
     finally:

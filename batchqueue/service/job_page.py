@@ -12,7 +12,9 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
+from batchqueue.calling.registry import rules_json
 from batchqueue.calling.rules import CallingRules
 from batchqueue.defaults import DEFAULTS
 from batchqueue.ledger import Job, Ledger, WorkerInfo
@@ -115,12 +117,21 @@ class JobView(JobSummary):
 
     next_window_at: float | None = None
     calling_rules: str = ""
+    #: The job's rules by name (:func:`batchqueue.calling.registry.rules_json`).
+    rules: dict[str, Any] = field(default_factory=dict)
     per_minute: list[tuple[int, int]] = field(default_factory=list)
     failure_reasons: list[tuple[str, int]] = field(default_factory=list)
     failure_reasons_capped: bool = False
     problems: list[ProblemRow] = field(default_factory=list)
     problem_filter: ProblemFilter = field(default_factory=ProblemFilter)
     audit: list[AuditEvent] = field(default_factory=list)
+
+    @property
+    def answers(self) -> dict[str, Any]:
+        """What ``answers`` last stored on the job: report id, counts, each question's answers
+        counted (``tally``); empty when it never ran. Read from the job, never by counting rows."""
+        found = self.job.options.get("answers")
+        return found if isinstance(found, dict) else {}
 
 
 class HeldCounts:
@@ -233,6 +244,7 @@ def job_view(
         held_rows,
         next_window_at=next_at,
         calling_rules=CallingRules.from_json(job.options.get("calling")).describe(),
+        rules=rules_json(job.options),
         per_minute=[(m, minutes.get(m, 0)) for m in range(first, first + CHART_MINUTES * 60, 60)],
         failure_reasons=reasons,
         failure_reasons_capped=capped,

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from batchqueue.calling.registry import (
+    JobRules,
+    cap_lines,
+    check_attempts,
+    describe_state_caps,
+    differences,
+    rules_json,
+    rules_line,
+)
 from batchqueue.calling.rules import CallingRules
+from batchqueue.calling.state_caps import BUILT_IN
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
 from batchqueue.intake.importer import LoadResult, check_file
@@ -18,8 +28,12 @@ from batchqueue.intake.mapping.resolve import ResolvedMapping, null_markers
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.rules import RowRule
 from batchqueue.intake.validator_process import Validation, worth_a_helper
+from batchqueue.periods import period_text
 from batchqueue.service.context import ledger_for
 from batchqueue.settings import Settings
+
+if TYPE_CHECKING:
+    from batchqueue.ledger import Job, Ledger  # the ledger's SQLAlchemy is imported once a ledger is opened
 
 
 @dataclass(frozen=True)
@@ -35,7 +49,11 @@ class CheckRequest:
 
 @dataclass(frozen=True)
 class ImportRequest:
-    """Import ``file`` as a job for ``survey_id``/``instance_id`` (or find the job it already is)."""
+    """Import ``file`` as a job for ``survey_id``/``instance_id`` (or find the job it already is).
+
+    Its rules (``calling``, ``recontact_after``, ``max_contacts``, ``state_caps``) are stored with the
+    job and are part of its fingerprint; :meth:`with_rules` makes a request from named rules.
+    """
 
     file: Path
     spec: MappingSpec
@@ -44,22 +62,48 @@ class ImportRequest:
     new_job: bool = False
     max_problems: int = DEFAULTS.max_problems
     rules: Sequence[RowRule] = ()
-    #: Refuse (suppress) a number another job of the ledger claimed within this many seconds.
-    recontact_after: int | None = None
-    #: Suppress a number called this many times within this many seconds (by any job).
+    #: Refuse (suppress) a number another job of the ledger contacted within this many seconds
+    #: (0, ``off``: not even one a job of the same file claimed; None: no such rule stored).
+    recontact_after: int | None = DEFAULTS.recontact_after
+    #: At most this many calls to a number within this many seconds (by any job); a request is its
+    #: max_attempts calls.
     max_contacts: tuple[int, int] | None = None
     #: When calls may be made (the defaults when None); stored on the job.
     calling: CallingRules | None = None
     #: A contact's zone when neither its row, ZIP nor number says.
     default_timezone: str | None = None
+    #: Each state's own cap on calls to a number (``us``: the built-in state rules'), or ``none``.
+    state_caps: str = BUILT_IN
+
+    @classmethod
+    def with_rules(
+        cls, file: Path, spec: MappingSpec, survey_id: str, instance_id: str, texts: Mapping[str, str], **more: Any
+    ) -> ImportRequest:
+        """A request with the named rules ``texts`` (name → value, as ``--rule`` and the mapping
+        file's ``[rules]`` give them; the defaults for the others)."""
+        rules = JobRules.from_texts(texts, overrides=spec.calling)
+        return cls(
+            file,
+            spec,
+            survey_id,
+            instance_id,
+            recontact_after=rules.recontact_after,
+            max_contacts=rules.max_contacts[0] if rules.max_contacts else None,
+            calling=rules.calling,
+            state_caps=rules.state_caps,
+            **more,
+        )
 
     def job_options(self) -> dict[str, Any]:
-        """The options stored with the job."""
-        options: dict[str, Any] = {"calling": (self.calling or CallingRules.parse()).as_json()}
-        if self.recontact_after:
-            options["recontact_after"] = self.recontact_after
-        if self.max_contacts:
-            options["max_contacts"] = list(self.max_contacts)
+        """The options stored with the job: its rules, checked against each other."""
+        rules = JobRules(
+            self.calling or CallingRules.parse(overrides=self.spec.calling),
+            self.recontact_after,
+            (self.max_contacts,) if self.max_contacts else (),
+            self.state_caps,
+        )
+        check_attempts(job_attempts(self.spec), rules.max_contacts)
+        options = rules.options()
         if self.default_timezone:
             from batchqueue.intake.mapping.times import canonical_zone
 
@@ -68,6 +112,12 @@ class ImportRequest:
             except ValueError as exc:
                 raise UsageError(f"--default-timezone: {exc}") from None
         return options
+
+
+def job_attempts(spec: MappingSpec) -> int | None:
+    """The job-wide ``max_attempts`` (``--max-attempts``, the mapping file's ``[defaults]``), if one is given."""
+    given = (spec.defaults.get("max_attempts") or "").strip()
+    return int(given) if given.isascii() and given.isdigit() else None
 
 
 def check(request: CheckRequest, *, progress: Progress | None = None) -> LoadResult:
@@ -96,7 +146,7 @@ def import_file(settings: Settings, request: ImportRequest, *, progress: Progres
         )
     try:
         with ledger_for(settings, create=True) as ledger:
-            return _import_file(
+            result = _import_file(
                 ledger,
                 request.file,
                 request.spec,
@@ -109,9 +159,64 @@ def import_file(settings: Settings, request: ImportRequest, *, progress: Progres
                 validation=validation,
                 options=options,
             )
+            if result.job_id is not None:
+                _say_rules(ledger, result, ledger.job(result.job_id))
+            return result
     finally:
         if validation is not None:
             validation.cancel()  # a no-op when the import used it up
+
+
+def _say_rules(ledger: Ledger, result: LoadResult, job: Job) -> None:
+    """The job's rules, the jobs of its file and mapping with other rules, and whose calls
+    suppressed its rows, on the result (what ``import`` and the console say)."""
+    from batchqueue.ledger.jobs import RECONTACTED
+
+    result.rules = rules_json(job.options)
+    result.other_rules = [
+        (other.id, differences(other.options, job.options))
+        for other in ledger.jobs_of_file(sha256=job.source_sha256, survey_id=job.survey_id, instance_id=job.instance_id)
+        if other.id != job.id and other.mapping == job.mapping and other.fingerprint != job.fingerprint
+    ]
+    said = job.options.get(RECONTACTED) or {}
+    found = {
+        kind: sorted((int(j), int(n)) for j, n in (said.get(kind) or {}).items()) for kind in ("within", "same_file")
+    }
+    period = job.options.get("recontact_after")
+    if said or period is not None:
+        result.recontacted = {
+            "period": period,
+            "rows": sum(n for kind in found.values() for _, n in kind),
+            "jobs": [{"job_id": j, "rows": n} for j, n in found["within"]],
+            "same_file": [{"job_id": j, "rows": n} for j, n in found["same_file"]],
+        }
+
+
+def import_notes(result: LoadResult, attempts: int | None) -> list[str]:
+    """What an import says of its job's rules (the command line and the console alike): them, the state
+    caps, whose calls suppressed rows, and the jobs of the same file and mapping with other rules."""
+    rules = result.rules or {}
+    notes = [f"rules: {rules_line(rules)}"]
+    caps = describe_state_caps(rules)
+    if caps:
+        notes.append(caps)
+    notes += cap_lines(rules, attempts)
+    said = result.recontacted or {}
+    within = said.get("jobs") or []
+    if within:
+        rows = sum(j["rows"] for j in within)
+        period = period_text(int(said["period"]))
+        if len(within) == 1:
+            who = f"job {within[0]['job_id']} called them"
+        else:
+            who = "called by " + ", ".join(f"job {j['job_id']} ({j['rows']})" for j in within) + ","
+        notes.append(f"{rows} suppressed: {who} within the last {period} (--recontact-after 0 calls them)")
+    for job_id, changed in result.other_rules:
+        notes.append(
+            f"job {job_id} holds this file with the same mapping but other rules: {'; '.join(changed)} "
+            f"(job {result.job_id} is another job of the same file)"
+        )
+    return notes
 
 
 @dataclass(frozen=True)

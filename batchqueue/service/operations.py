@@ -6,16 +6,16 @@ clicking get the same checks, the same results and the same audit trail.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from batchqueue.calling.rules import CallingRules
 from batchqueue.errors import UsageError
 from batchqueue.intake.importer import LoadResult
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.ledger import Ledger
 from batchqueue.reports.export import ExportResult
-from batchqueue.service import audit, dnc, job_admin, loading, outcomes, reports, rows, sending, waves
+from batchqueue.service import answers, audit, dnc, job_admin, loading, outcomes, reports, rows, sending, waves
 from batchqueue.service.context import target_of
 from batchqueue.service.supervised import RunOptions, SupervisedRun, Supervisor
 from batchqueue.settings import Settings, check_target
@@ -41,12 +41,11 @@ class Operator:
         survey_id: str,
         instance_id: str,
         *,
-        calling_hours: str | None = None,
+        rules: Mapping[str, str] | None = None,
     ) -> LoadResult:
-        calling = CallingRules.parse(hours=calling_hours or None, overrides=spec.calling)
-        result = loading.import_file(
-            self.settings, loading.ImportRequest(file, spec, survey_id, instance_id, calling=calling)
-        )
+        """``rules``: named rules the form gave (name → value, checked), the defaults for the others."""
+        request = loading.ImportRequest.with_rules(file, spec, survey_id, instance_id, rules or {})
+        result = loading.import_file(self.settings, request)
         if result.created:
             self._audit(
                 "import",
@@ -110,10 +109,28 @@ class Operator:
         self._audit("reconcile", job_id, f"{len(result.unproven):,} uncertain row(s) not proven queued")
         return result
 
-    def recycle(self, job_id: int, outcome_names: frozenset[str], after: int | None) -> waves.RecycleResult:
-        result = waves.recycle(self.settings, waves.RecycleRequest(job_id, outcome_names, after))
-        made = f"wave {result.wave} as job {result.job_id}" if result.job_id else "no wave (no row had those outcomes)"
+    def recycle(
+        self, job_id: int, outcome_names: frozenset[str], after: int | None, *, submit_token: str | None = None
+    ) -> waves.RecycleResult:
+        result = waves.recycle(self.settings, waves.RecycleRequest(job_id, outcome_names, after, submit_token))
+        if result.replayed:
+            made = f"the form was sent again: wave {result.wave} is job {result.job_id}, no second wave"
+        elif result.job_id:
+            made = f"wave {result.wave} as job {result.job_id}"
+        else:
+            made = "no wave (no row left with those outcomes)"
         self._audit("recycle", job_id, f"{', '.join(sorted(outcome_names))}: {made}, {result.rows:,} row(s)")
+        return result
+
+    def fetch_answers(self, job_id: int, report_id: str | None) -> answers.AnswersResult:
+        """The survey report (``report_id``, else the one stored on the job) joined to the job's calls."""
+        result = answers.fetch_answers(self.settings, answers.AnswersRequest(job_id, report_id=report_id or None))
+        self._audit(
+            "answers",
+            job_id,
+            f"report {result.report_id}: {result.joined:,} row(s) with answers, {result.ambiguous_total:,} "
+            f"ambiguous, {result.not_this_job:,} visit(s) not this job's",
+        )
         return result
 
     def add_to_dnc(self, list_name: str, numbers: list[str]) -> dnc.DncChange:

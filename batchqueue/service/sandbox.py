@@ -24,6 +24,7 @@ class SandboxRequest:
     outcomes: tuple[tuple[str, float], ...] = (("completed", 0.8), ("failed", 0.1), ("rejected", 0.1))
     callback_encoding: str = "form"
     faults: dict[str, Any] = field(default_factory=dict)
+    report_timezone: str = "UTC"
 
 
 def sandbox(request: SandboxRequest) -> Sandbox:
@@ -33,6 +34,11 @@ def sandbox(request: SandboxRequest) -> Sandbox:
         after=request.complete_after, weights=request.outcomes, encoding=request.callback_encoding, seed=faults.seed
     )
     config = SandboxConfig(
-        user=request.user, key=request.key, surveys=request.surveys, faults=faults, completion=completion
+        user=request.user,
+        key=request.key,
+        surveys=request.surveys,
+        faults=faults,
+        completion=completion,
+        report_timezone=request.report_timezone,
     )
     return Sandbox(config, host=request.host, port=request.port, threads=request.threads)

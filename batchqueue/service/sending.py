@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from batchqueue.calling.registry import RUN_CALLING, apply_run_rules
 from batchqueue.calling.review import CallingReview, then
-from batchqueue.calling.rules import CallingRules, run_rules
+from batchqueue.calling.rules import CallingRules
+from batchqueue.calling.state_caps import BUILT_IN
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import ApiUnavailableError, BatchFatalError, EnvironmentFailure, UsageError
 from batchqueue.exits import ExitReason
@@ -43,13 +45,15 @@ class RunRequest:
     review: ClaimReview | None = None
     limit: int | None = None  # a test send: at most this many rows
     unsafe_resend_sending: bool = False
-    #: This run's calling rules (``run --calling-hours …``): they narrow the job's, or with
-    #: ``widen_calling`` replace the parts they name.
+    #: This run's calling rules (``run --calling-hours …``) and other named rules (``--rule NAME=VALUE``,
+    #: those that run in the claim): they narrow the job's, or with ``widen_calling`` replace them;
+    #: either way they are kept on the job for its next runs (:func:`batchqueue.calling.registry.apply_run_rules`).
     calling_hours: str | None = None
     calling_days: str | None = None
     holidays: str | None = None
     blackout: tuple[str, ...] = ()
     widen_calling: bool = False
+    rules: Mapping[str, str] = field(default_factory=dict)
     #: Keep a row pending until its calling window opens, instead of sending it scheduled ahead.
     hold_until_window: bool = False
     #: With held rows left: sleep until the next window opens and go on (else stop and say when).
@@ -76,17 +80,39 @@ def _with_own(calling: CallingReview, request: RunRequest) -> ClaimReview:
 
 
 def _calling(job: Job, request: RunRequest) -> CallingReview:
-    """The calling windows of a run: the job's rules, narrowed (or replaced) by the run's."""
-    job_rules = CallingRules.from_json(job.options.get("calling"))
-    rule_sets = run_rules(
-        job_rules,
-        hours=request.calling_hours,
-        days=request.calling_days,
-        holidays=request.holidays,
-        blackout=request.blackout,
-        widen=request.widen_calling,
-    )
+    """The calling windows of a run: the job's rules, and those runs kept on it (this one's included)."""
+    rule_sets = [CallingRules.from_json(job.options.get("calling"))]
+    rule_sets += [CallingRules.from_json(narrowed) for narrowed in job.options.get(RUN_CALLING) or ()]
     return CallingReview(rule_sets, job.options.get("default_timezone"), request.hold_until_window)
+
+
+def _with_run_rules(job: Job, request: RunRequest) -> tuple[Job, list[str]]:
+    """The job as this run applies it: its rules with the run's (narrowing, or replacing with
+    ``widen_calling``), and the changes in words. A job imported before the state caps gets them."""
+    texts = {
+        name: value
+        for name, value in (
+            ("calling-hours", request.calling_hours),
+            ("days", request.calling_days),
+            ("holidays", request.holidays),
+            ("blackout", ",".join(request.blackout)),
+        )
+        if value
+    }
+    both = sorted(set(texts) & set(request.rules))
+    if both:
+        raise UsageError(f"{both[0]} is given twice (--{both[0]} and --rule {both[0]}=…)")
+    texts |= dict(request.rules)
+    if "state_caps" not in job.options and "state-caps" not in texts:
+        texts["state-caps"] = BUILT_IN  # imported before state caps: every run applies them now
+    if not texts:
+        if request.widen_calling:
+            raise UsageError(
+                "--widen-rules: give the rules that replace the job's (--calling-hours, --rule NAME=VALUE…)"
+            )
+        return job, []
+    changed = apply_run_rules(job.id, job.options, texts, widen=request.widen_calling)
+    return replace(job, options=changed.options), changed.changes
 
 
 #: Rows ``run --dry-run`` shows when not told how many.
@@ -126,7 +152,7 @@ def preview(settings: Settings, request: RunRequest, count: int = DRY_RUN_ROWS) 
     applied, as the claim would apply them — from a claim that is rolled back: nothing is sent,
     nothing changes. A row's callback token is shown as ``<token>`` (it is a secret)."""
     with ledger_for(settings) as ledger:
-        job = ledger.job(request.job_id)
+        job, _ = _with_run_rules(ledger.job(request.job_id), request)  # applied, not kept: a dry run changes nothing
         public_url = request.public_url
         public_url = base_url(public_url, where="--public-url") if public_url else job.options.get("public_url")
         calling = _calling(job, request)
@@ -154,6 +180,8 @@ class RunStart:
     pending: int
     target: str
     rate: float
+    #: The run's rules, now kept on the job for its next runs (in words; empty when it gave none).
+    rules_kept: list[str] = field(default_factory=list)
 
 
 def run(
@@ -177,12 +205,17 @@ def run(
     """
     if request.on_ambiguous not in ("hold", "resend"):
         raise UsageError(f"--on-ambiguous must be hold or resend, got {request.on_ambiguous!r}")
-    with ledger_for(settings) as ledger, ExitStack() as stack:
-        job = ledger.job(request.job_id)
-        if job.archived_at is not None:
+    with ledger_for(settings, writing=True) as ledger, ExitStack() as stack:
+        stored = ledger.job(request.job_id)
+        if stored.archived_at is not None:  # refused before this run's rules are kept on it
             raise UsageError(
-                f"job {job.id} is archived; `batchqueue job unarchive {job.id}` first if its rows are to be sent"
+                f"job {stored.id} is archived; `batchqueue job unarchive {stored.id}` first if its rows are to be sent"
             )
+        job, kept = _with_run_rules(stored, request)
+        for key in sorted(k for k in job.options if job.options[k] != stored.options.get(k)):
+            ledger.set_job_option(job.id, key, job.options[key])  # kept: before the first claim reads them
+        if kept:
+            log.info("job %d: this run's rules, kept on the job for its next runs: %s", job.id, ", ".join(kept))
         public_url = request.public_url
         if public_url is not None:
             public_url = base_url(public_url, where="--public-url")
@@ -222,7 +255,7 @@ def run(
             f"{request.rate:g} requests/s" if request.rate else "no rate limit",
         )
         if on_start is not None:
-            on_start(RunStart(job, pending, target, request.rate))
+            on_start(RunStart(job, pending, target, request.rate, kept))
         ledger.release_holds(job.id)  # rows held by an earlier run: this run's rules decide anew
         current: list[Submitter] = []
         if request.metrics_port is not None:

@@ -6,7 +6,9 @@ import os
 import socket
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
+from batchqueue.calling.registry import rules_json
 from batchqueue.calling.rules import CallingRules
 from batchqueue.ledger import Job, Ledger, WorkerInfo
 from batchqueue.service.context import ledger_for
@@ -29,8 +31,27 @@ class JobStatus:
     waves: list[tuple[Job, dict[str, int]]] = field(default_factory=list)
 
     @property
+    def answers(self) -> dict[str, Any]:
+        """What ``answers`` last found for the job (report, when, counts); empty when it never ran."""
+        found = self.job.options.get("answers")
+        if not isinstance(found, dict) or "counts" not in found:
+            return {}
+        return {
+            "report_id": found.get("report_id"),
+            "fetched_at": found.get("fetched_at"),
+            **found["counts"],
+            "opt_out_when": found.get("opt_out_when", []),
+            "opt_out_list": found.get("opt_out_list"),
+        }
+
+    @property
     def rows(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def rules(self) -> dict[str, Any]:
+        """The job's rules by name (:func:`batchqueue.calling.registry.rules_json`)."""
+        return rules_json(self.job.options)
 
 
 #: Workers not heard from for this long (and never signed off) are no longer listed at all.

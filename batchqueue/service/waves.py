@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from batchqueue.call_outcome import FINAL
 from batchqueue.errors import UsageError
 from batchqueue.ledger.waves import WAVE
 from batchqueue.service.context import ledger_for
 from batchqueue.settings import Settings
+
+#: A submit token as the console's form makes it (``secrets.token_urlsafe``).
+_SUBMIT_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 @dataclass(frozen=True)
@@ -20,32 +24,47 @@ class RecycleRequest:
     outcomes: frozenset[str]
     #: Seconds after the parent's last attempt at a contact before the wave may call it again.
     after: int | None = None
+    #: One form's submission (the console's): sent again, it finds the wave it made instead.
+    submit_token: str | None = None
 
 
 @dataclass(frozen=True)
 class RecycleResult:
-    """The wave created (``job_id`` None: no row had those outcomes)."""
+    """The wave created (``job_id`` None: no row with those outcomes was left for a wave)."""
 
     parent_id: int
     job_id: int | None
     wave: int
     rows: int
     counts: dict[str, int]
+    #: Rows with those outcomes that earlier waves had taken already: wave job id → rows.
+    taken: dict[int, int] = field(default_factory=dict)
+    #: The submit token had made this wave already: it is returned, nothing new was made.
+    replayed: bool = False
+
+    @property
+    def created(self) -> bool:
+        """A new wave was made by this request."""
+        return self.job_id is not None and not self.replayed
 
 
 def recycle(settings: Settings, request: RecycleRequest) -> RecycleResult:
-    """The rows of the job whose call ended with those outcomes, as a new job (its next wave),
-    with the job's rules, do-not-call lists and re-contact limits applied again."""
+    """The rows of the job whose call ended with those outcomes, and that no earlier wave took, as a
+    new job (its next wave), with the job's rules, do-not-call lists and re-contact limits applied again."""
     unknown = sorted(request.outcomes - FINAL)
     if unknown or not request.outcomes:
         raise UsageError(
             f"--outcome {','.join(unknown) or '(none)'}: give final outcomes among {', '.join(sorted(FINAL))}"
         )
+    token = request.submit_token
+    if token is not None and not _SUBMIT_TOKEN.fullmatch(token):
+        raise UsageError("submit_token: 16 to 64 letters, digits, - or _ (reload the page for a new form)")
     with ledger_for(settings) as ledger:
         parent = ledger.job(request.job_id)
         wave = int(parent.options.get(WAVE, 1)) + 1
-        made = ledger.recycle(parent, set(request.outcomes), after=request.after, now=time.time())
-        if made is None:
-            return RecycleResult(parent.id, None, wave, 0, {})
-        job_id, count = made
-        return RecycleResult(parent.id, job_id, wave, count, ledger.counts(job_id))
+        made = ledger.recycle(parent, set(request.outcomes), after=request.after, now=time.time(), submit_token=token)
+        if made.job_id is None:
+            return RecycleResult(parent.id, None, wave, 0, {}, made.taken)
+        return RecycleResult(
+            parent.id, made.job_id, wave, made.rows, ledger.counts(made.job_id), made.taken, made.replayed
+        )

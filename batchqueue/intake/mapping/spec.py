@@ -27,6 +27,10 @@ A mapping file lets a team reuse one mapping; options given on the command line 
     hours = "08:00-20:00"
     [calling.countries.GB]
     days = "mon-sat"
+
+    [rules]          # named rules (batchqueue.calling.registry), as --rule NAME=VALUE gives them
+    recontact-after = "14d"
+    max-contacts = "3/7d"
 """
 
 from __future__ import annotations
@@ -80,6 +84,8 @@ class MappingSpec:
     header_row: int | None = None
     #: The mapping file's ``[calling]`` table (per-state and per-country calling rules), as given.
     calling: dict[str, Any] = field(default_factory=dict)
+    #: The mapping file's ``[rules]`` table: named rules (name → value), checked.
+    rules: dict[str, str] = field(default_factory=dict)
 
     def overridden_by(self, **given: Any) -> MappingSpec:
         """This spec with every option the user gave explicitly (not None) put over it."""
@@ -156,6 +162,10 @@ def load_mapping_file(path: Path) -> MappingSpec:
             except UsageError as exc:
                 raise UsageError(f"mapping file {named}: {exc}") from None
             spec[key] = value
+        elif key == "rules":
+            from batchqueue.calling.registry import rules_table
+
+            spec[key] = rules_table(value, f"mapping file {named}: [rules]")
         elif key == "header_row":
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise UsageError(f"mapping file {named}: header_row must be a row number (1 or more)")

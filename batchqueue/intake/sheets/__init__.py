@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from batchqueue.intake.sheets.ceiling import confined
 from batchqueue.intake.sheets.csvfile import CsvSource
 from batchqueue.intake.sheets.detect import detect_kind, open_source
 from batchqueue.intake.sheets.excel import ExcelSource
 from batchqueue.intake.sheets.framing import Framed, RawSource, SkippedRow
+from batchqueue.intake.sheets.guarded import GuardedSource
 from batchqueue.intake.sheets.headers import column_letter
-from batchqueue.intake.sheets.own_columns import WithoutReportColumns, is_report_column
+from batchqueue.intake.sheets.own_columns import FromAnExport, exported_by_batchqueue
 from batchqueue.intake.sheets.table import RawRow, SourceInfo, Table
 
 __all__ = ["RawRow", "SkippedRow", "SourceInfo", "Table", "column_letter", "open_table"]
@@ -43,19 +45,24 @@ def open_table(
     ``info.sha256`` is taken from the bytes as the rows are parsed, and known once they all are;
     for a caller that compares it with the hash it fingerprinted the file by (a workbook is hashed
     when opened, and again once its rows are read).
+
+    A workbook is read by a child process under a memory ceiling (:mod:`.guarded`), unless this
+    process is itself such a reader (:func:`.ceiling.confine`): nothing in it can take this process down.
     """
     opened, first = open_source(path)
     try:
         kind = detect_kind(path, first, opened)
         source: RawSource
-        if kind == "excel":  # detect_kind has already refused zip bombs and encrypted workbooks
+        if kind == "excel" and confined():
             source = ExcelSource.open(path, opened, sheet, header_only=header_only)
+        elif kind == "excel":
+            source = GuardedSource.open(path, opened, sheet, header_only=header_only)
         else:
             source = CsvSource.open(path, opened, first, delimiter, hash_as_read=hash_as_read)
     except BaseException:
         opened.close()
         raise
     table: Table = Framed(source, header_row=header_row, nulls=frozenset(nulls))
-    if any(is_report_column(name) for name in table.headers):
-        return WithoutReportColumns(table)
+    if exported_by_batchqueue(table.headers):
+        return FromAnExport(table)
     return table

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from batchqueue.cell_safety import NEUTRALISED
 from batchqueue.errors import InputFileError
 from batchqueue.intake.sheets.headers import column_letter
 from batchqueue.intake.sheets.table import SourceInfo
@@ -65,10 +64,10 @@ def _utf16_without_bom(first: bytes) -> str | None:
 
 
 def scan(source: IO[bytes], first: bytes, name: str, *, hashed: bool = True) -> tuple[str, str | None, str, int, bytes]:
-    """One pass over the bytes: (encoding, note, sha256, size, which of ``'`` and ``"`` occur at all).
+    """One pass over the bytes: (encoding, note, sha256, size, ``b'"'`` when a ``"`` occurs at all).
 
-    UTF-8 is proven, not guessed. A file without a single ``'`` has no cell an export neutralised,
-    and one without a ``"`` no cell that spans lines, so its rows need not be looked at for those.
+    UTF-8 is proven, not guessed. A file without a single ``"`` has no cell that spans lines, so
+    its rows need not be looked at for that.
     ``hashed=False``: no sha256 (returned as ""; ~0.1 s of a 20 MB file), for a caller that hashes
     the bytes as it parses them."""
     if first.startswith(codecs.BOM_UTF8):
@@ -86,7 +85,7 @@ def scan(source: IO[bytes], first: bytes, name: str, *, hashed: bool = True) -> 
     decoder = codecs.getincrementaldecoder("utf-8")() if encoding == "utf-8" else None
     cp1252_ok = True
     size = 0
-    marks = {b"'": False, b'"': False}
+    marks = {b'"': False}
     source.seek(0)
     while chunk := source.read(_CHUNK):
         size += len(chunk)
@@ -165,14 +164,14 @@ class CsvSource:
         source: IO[bytes],
         info: SourceInfo,
         skip_first_line: bool,
-        marks: bytes = b"'\"",
+        marks: bytes = b'"',
         *,
         hash_as_read: bool = False,
     ) -> None:
         self.path = path
         self.info = info
         self._hash_as_read = hash_as_read
-        self._marks = marks  # which of ' and " the file holds (see scan)
+        self._marks = marks  # b'"' when the file holds a " (see scan)
         self.warnings: list[str] = []
         self.column_names: list[str] = []  # told by the framing once the header is known
         self._unnamed: list[tuple[int, int, int, int]] = []  # (warning index, row, column, lines)
@@ -236,37 +235,24 @@ class CsvSource:
             self.warnings[index] = self._swallow_warning(number, at, lines)
         self._unnamed.clear()
 
-    def _take_care(self, number: int, record: list[str]) -> None:
-        for at, cell in enumerate(record):
-            if cell[:1] == "'" and cell[:2] in NEUTRALISED:
-                record[at] = cell[1:]  # exactly what `export` added for formula safety
-        if any("\n" in cell for cell in record):
-            self._swallowed(number, record)
-
     def raw_rows(self) -> Iterator[tuple[int, list[str]]]:
         # Records are numbered as a spreadsheet program numbers rows: a quoted field spanning lines
-        # still counts as one row.
+        # still counts as one row. Cells are given as written: the quote an export adds for formula
+        # safety is taken off only in batchqueue's own files (intake/sheets/own_columns).
         number = 0  # Excel hides a "sep=" line and numbers the rows after it from 1, so do we
         reader = self._reader
         try:
-            if b"'" in self._marks:
-                for record in reader:
-                    number += 1
-                    joined = "\x00".join(record)  # one C-level pass finds the rare records that need care
-                    if "\n" in joined or "\x00'" in joined or joined[:1] == "'":
-                        self._take_care(number, record)
-                    yield number, record
-            elif b'"' in self._marks:
-                # No ' anywhere: only a record that spans lines needs a look (the reader's line count jumps).
+            if b'"' in self._marks:
+                # Only a record that spans lines needs a look (the reader's line count jumps).
                 lines = 0
                 for record in reader:
                     number += 1
-                    if reader.line_num - lines > 1:
-                        self._take_care(number, record)
+                    if reader.line_num - lines > 1 and any("\n" in cell for cell in record):
+                        self._swallowed(number, record)
                     lines = reader.line_num
                     yield number, record
             else:
-                # Neither ' nor ": no record can span lines or need undoing; nothing to look at.
+                # No ": no record can span lines; nothing to look at.
                 yield from enumerate(reader, 1)
             parsed = self._reader_bytes.digest.hexdigest()
             if self._hash_as_read:

@@ -1,6 +1,8 @@
 """What kind of file this is, before anything parses it: magic numbers, encryption, zip bombs.
 
 Everything here looks at bytes only, so a wrong file is refused before a parser sees it.
+:func:`detect_kind` runs in the process that was asked to read the file and parses nothing;
+:func:`check_zip` runs in the confined workbook reader (:mod:`.guarded`), before the zip is opened.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import os
 import stat
+import struct
 import zipfile
 from pathlib import Path
 from typing import IO, Literal
@@ -23,6 +26,10 @@ TEXT_SUFFIXES = {".csv", ".tsv", ".tab", ".txt"}
 MAX_UNCOMPRESSED_BYTES = 2 * 1024**3
 MAX_COMPRESSION_RATIO = 150
 RATIO_CHECK_FLOOR = 64 * 1024**2
+#: A workbook is a few dozen parts (a few hundred with many sheets and pictures).
+MAX_ZIP_ENTRIES = 10_000
+#: Files a zip may hold that make it an archive of other files rather than a workbook.
+_ARCHIVED = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods", ".csv", ".tsv", ".txt", ".zip")
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE compound file: .xls, or an encrypted xlsx
@@ -86,8 +93,7 @@ def detect_kind(path: Path, first: bytes, source: IO[bytes]) -> Kind:
             raise InputFileError(name, "the workbook is password-protected; save an unprotected copy")
         return "excel"
     if first.startswith(_ZIP_MAGIC):
-        check_zip(source, name)
-        return "excel"
+        return "excel"  # checked (check_zip) and read by the confined reader
     for magic, what in _BINARY_MAGICS.items():
         if first.startswith(magic):
             raise InputFileError(name, f"is {what}, not a spreadsheet (expected CSV or Excel)")
@@ -110,16 +116,48 @@ def _looks_encrypted(source: IO[bytes]) -> bool:
         source.seek(0)
 
 
+def _declared_entries(source: IO[bytes]) -> int:
+    """How many entries the zip's end record declares (zip64 too), read before any zip parser
+    builds one object per entry; 0 when no end record is found (the zip parser then says why)."""
+    source.seek(0, os.SEEK_END)
+    size = source.tell()
+    tail_size = min(size, 65_535 + 22 + 20)
+    source.seek(size - tail_size)
+    tail = source.read(tail_size)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        return 0
+    entries = struct.unpack_from("<H", tail, at + 10)[0]
+    locator = at - 20
+    if entries == 0xFFFF and locator >= 0 and tail[locator : locator + 4] == b"PK\x06\x07":
+        source.seek(struct.unpack_from("<Q", tail, locator + 8)[0])
+        record = source.read(56)
+        if record[:4] == b"PK\x06\x06" and len(record) == 56:
+            entries = struct.unpack_from("<Q", record, 32)[0]
+    return int(entries)
+
+
 def check_zip(source: IO[bytes], name: str) -> None:
-    """Refuse a zip whose declared contents are too large or too compressed (a zip bomb)."""
+    """Refuse a zip that is no workbook: too many entries, contents declared too large or too
+    compressed (a zip bomb), encrypted, or an archive holding other files (a zip of a workbook)."""
     try:
+        entries = _declared_entries(source)
+    finally:
         source.seek(0)
+    if entries > MAX_ZIP_ENTRIES:
+        raise InputFileError(
+            name,
+            f"refused: the zip holds {entries:,} files (a workbook holds a few dozen; at most {MAX_ZIP_ENTRIES:,})",
+        )
+    try:
         with zipfile.ZipFile(source) as zf:
             infos = zf.infolist()
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, ValueError, EOFError, struct.error) as exc:
         raise InputFileError(name, f"is a damaged zip/xlsx file ({exc})") from None
     finally:
         source.seek(0)
+    if len(infos) > MAX_ZIP_ENTRIES:
+        raise InputFileError(name, f"refused: the zip holds {len(infos):,} files (at most {MAX_ZIP_ENTRIES:,})")
     if any(info.flag_bits & 0x1 for info in infos):
         raise InputFileError(name, "the workbook is password-protected; save an unprotected copy")
     total = sum(info.file_size for info in infos)
@@ -130,3 +168,10 @@ def check_zip(source: IO[bytes], name: str) -> None:
             f"refused: it would unpack to {total / 1024**2:,.0f} MiB from "
             f"{packed / 1024**2:,.1f} MiB (a zip bomb, or far larger than any contact list)",
         )
+    names = {info.filename for info in infos}
+    if not names & {"[Content_Types].xml", "mimetype", "content.xml"}:
+        inner = next((n for n in sorted(names) if n.lower().endswith(_ARCHIVED)), None)
+        if inner is not None:
+            raise InputFileError(
+                name, f"is a zip archive holding {inner!r}, not a workbook: unzip it and import that file"
+            )

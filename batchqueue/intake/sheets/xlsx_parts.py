@@ -9,12 +9,10 @@ Usage::
         sheets = sheet_members(zf)                  # [("Contacts", "xl/worksheets/sheet1.xml"), ...]
         styles = date_styles(zf)                    # xf index -> DATE or DURATION
         strings = SharedStrings.load(zf)            # strings[7] -> "Maria"
-        scan = scan_sheet(zf, "xl/worksheets/sheet1.xml")
 """
 
 from __future__ import annotations
 
-import functools
 import posixpath
 import re
 import zipfile
@@ -23,8 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from xml.parsers import expat
-
-from batchqueue.intake.sheets.headers import column_letter
 
 DATE, DURATION = "date", "duration"
 _CHUNK = 1 << 20
@@ -95,7 +91,7 @@ def _attr(attrs: dict[str, str], name: str) -> str | None:
     return None
 
 
-def _relationships(zf: zipfile.ZipFile, part: str) -> dict[str, str]:
+def relationships(zf: zipfile.ZipFile, part: str) -> dict[str, str]:
     """Relationship id → target member of ``part`` (e.g. the workbook's sheets)."""
     folder, name = posixpath.split(part)
     rels = posixpath.join(folder, "_rels", name + ".rels")
@@ -116,7 +112,7 @@ def _relationships(zf: zipfile.ZipFile, part: str) -> dict[str, str]:
 
 def workbook_member(zf: zipfile.ZipFile) -> str:
     """The workbook part (``xl/workbook.xml`` in every writer seen, but the package says where)."""
-    for target in _relationships(zf, ".rels").values() if "_rels/.rels" in zf.NameToInfo else []:
+    for target in relationships(zf, ".rels").values() if "_rels/.rels" in zf.NameToInfo else []:
         if target.endswith(".xml") and "workbook" in posixpath.basename(target).lower():
             return target
     if "xl/workbook.xml" in zf.NameToInfo:
@@ -134,7 +130,7 @@ class Workbook:
 
 def read_workbook(zf: zipfile.ZipFile) -> Workbook:
     member = workbook_member(zf)
-    rels = _relationships(zf, member)
+    rels = relationships(zf, member)
     sheets: list[tuple[str, str]] = []
     flags = {"date1904": False}
 
@@ -234,6 +230,11 @@ class SharedStrings:
     def __len__(self) -> int:
         return len(self._ends)
 
+    @property
+    def size(self) -> int:
+        """Bytes of text all the strings hold (each once)."""
+        return len(self._data)
+
     def __getitem__(self, index: int) -> str:
         start = self._ends[index - 1] if index else 0
         return self._data[start : self._ends[index]].decode("utf-8")
@@ -279,122 +280,9 @@ class SharedStrings:
         return strings
 
 
-@dataclass(frozen=True)
-class SheetScan:
-    """What a sheet holds, counted without building it.
-
-    ``extent_known`` is False when the sheet has more than ``stop_after`` cells: counting stopped
-    there, and ``max_row``/``max_col`` are not known (such a sheet is streamed, never loaded whole).
-    """
-
-    cells: int
-    max_row: int
-    max_col: int
-    claimed_cells: int  # the area its <dimension> declares (a reader may allocate it up front)
-    extent_known: bool
-
-    @property
-    def area(self) -> int:
-        return self.max_row * self.max_col
-
-
 def column_number(letters: bytes | str) -> int:
     """A1-style column letters → 1-based number: A → 1, Z → 26, AA → 27."""
     n = 0
     for ch in letters if isinstance(letters, str) else letters.decode("ascii"):
         n = n * 26 + ord(ch.upper()) - 64
     return n
-
-
-def _ref_area(ref: str) -> int:
-    match = re.fullmatch(r"\$?([A-Za-z]{1,3})\$?(\d{1,7})(?::\$?([A-Za-z]{1,3})\$?(\d{1,7}))?", ref.strip())
-    if match is None:
-        return 0
-    c1, r1, c2, r2 = match.groups()
-    if c2 is None:
-        return 1
-    return (abs(column_number(c2) - column_number(c1)) + 1) * (abs(int(r2) - int(r1)) + 1)
-
-
-_CELL_COLUMN = re.compile(rb'\sr="([A-Z]{1,3})\d')
-_CELL_ROW = re.compile(rb'\sr="[A-Z]{1,3}(\d{1,9})"')
-_CELL_COLUMN_FAST = re.compile(rb' r="([A-Z]{1,3})\d')
-_CELL_ROW_FAST = re.compile(rb' r="[A-Z]{1,3}(\d{1,9})"')
-_ROW_REF = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d{1,9})"')
-_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="([^"]{1,40})"')
-
-
-@functools.lru_cache(maxsize=64)
-def _columns_beyond(max_col: int) -> re.Pattern[bytes]:
-    """A cell reference (after a literal space) whose column comes after column ``max_col``.
-
-    Searching a chunk for one is a single pass that makes nothing; the chunk's references are
-    only collected (the costly part of a scan) when one is found, which is rare past the first rows.
-    """
-    if max_col <= 0:
-        return re.compile(rb' r="[A-Z]')
-    letters = column_letter(max_col - 1)
-    width = len(letters)
-    options = [f"[A-Z]{{{width + 1},3}}"] if width < 3 else []
-    for i, letter in enumerate(letters):
-        if letter < "Z":
-            options.append(f"{letters[:i]}[{chr(ord(letter) + 1)}-Z]" + "[A-Z]" * (width - i - 1))
-    if not options:
-        return re.compile(rb"(?!)")  # nothing comes after ZZZ in three letters: never matches
-    return re.compile(f' r="(?:{"|".join(options)})\\d'.encode("ascii"))
-
-
-def scan_sheet(zf: zipfile.ZipFile, member: str, *, stop_after: int) -> SheetScan:
-    """Count a sheet's cells and find its extent in one pass over the raw XML, without parsing it.
-
-    Every cell reference (``r="XFD1048576"``) and row number is read, so one stray far-away cell is
-    seen; a cell or row without a reference (allowed, rare) counts as the next one.
-    """
-    cells = rows = max_row = max_col = claimed = 0
-    carried = b""
-    looking_for_dimension = True
-    with zf.open(member) as f:
-        while True:
-            chunk = f.read(_CHUNK)
-            data = carried + chunk
-            if looking_for_dimension:  # it comes before the sheet's data, if at all
-                if (dim := _DIMENSION.search(data)) is not None:
-                    claimed = _ref_area(dim.group(1).decode("ascii", "replace"))
-                    looking_for_dimension = False
-                elif b"sheetData" in data:
-                    looking_for_dimension = False
-            # Whatever follows the last "<" may be a tag cut in two: it is read with the next chunk.
-            cut = data.rfind(b"<") if chunk else len(data)
-            if cut <= 0:
-                cut = len(data) if not chunk else 0
-            whole, carried = data[:cut], data[cut:]
-            n = whole.count(b"<c ") + whole.count(b"<c>")
-            rows += whole.count(b"<row")
-            if b":c" in whole or b":row" in whole:  # namespace-prefixed elements (rare)
-                n += len(re.findall(rb"<\w+:c[ >]", whole))
-                rows += len(re.findall(rb"<\w+:row\b", whole))
-            cells += n
-            if cells > stop_after:
-                return SheetScan(cells, 0, 0, claimed, extent_known=False)
-            # C-level passes: the distinct column letters (a handful), the distinct row numbers.
-            # A literal ' r="' is found ~3x faster than any whitespace before r=": used unless some
-            # other whitespace precedes an r=" in this chunk.
-            # (One byte is looked for first: memchr, ~10x quicker than a four-byte search.)
-            odd_space = any(byte in whole and byte + b'r="' in whole for byte in (b"\t", b"\n", b"\r"))
-            column_re, row_re = (_CELL_COLUMN, _CELL_ROW) if odd_space else (_CELL_COLUMN_FAST, _CELL_ROW_FAST)
-            # The columns: collected only if some reference lies beyond the widest seen so far.
-            if odd_space or _columns_beyond(max_col).search(whole) is not None:
-                letters = set(column_re.findall(whole))
-                if letters:
-                    max_col = max(max_col, *map(column_number, letters))
-            referenced = row_re.findall(whole)
-            numbers = set(referenced)
-            if numbers:
-                max_row = max(max_row, *map(int, numbers))
-            if len(referenced) < n:  # cells without a reference: their rows tell where they are
-                row_numbers = _ROW_REF.findall(whole)
-                if row_numbers:
-                    max_row = max(max_row, *map(int, row_numbers))
-            if not chunk:
-                break
-    return SheetScan(cells, max(max_row, rows, 1), max(max_col, 1), claimed, extent_known=True)

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import datetime as dt
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from batchqueue.intake.sheets.census import MAX_ROWS, BeyondTheSheet, Census, beyond
 from batchqueue.intake.sheets.xlsx_parts import DURATION, SharedStrings, column_number, new_parser, unescape_xstring
 
 _CHUNK = 1 << 16
@@ -54,10 +55,21 @@ def _column_of(ref: str) -> int:
 
 
 def stream_rows(
-    zf: zipfile.ZipFile, member: str, strings: SharedStrings, styles: dict[int, str], date1904: bool
+    zf: zipfile.ZipFile,
+    member: str,
+    strings: SharedStrings,
+    styles: dict[int, str],
+    date1904: bool,
+    check: Callable[[Census], None] | None = None,
 ) -> Iterator[tuple[int, list[Any]]]:
-    """(1-based row number, cell values aligned from column A) for every row that has any cell."""
+    """(1-based row number, cell values aligned from column A) for every row that has any cell.
+
+    ``check`` is shown what has been read so far after every chunk (cells, the cells the rows
+    hold once aligned, the text shared strings expanded to, the bytes read): it may refuse the
+    sheet, so a far cell in every row or one long shared string used by every cell is stopped
+    early, not carried into the import. A cell beyond XFD1048576 raises :class:`BeyondTheSheet`."""
     parser = new_parser()
+    census = Census(stored=strings.size)
     ready: list[tuple[int, list[Any]]] = []
     row: list[Any] = []
     text: list[str] = []
@@ -79,8 +91,10 @@ def stream_rows(
             state["phonetic"] += 1
         elif tag == "row":
             number = attrs.get("r")
-            state["row"] = int(number) if number and number.isdigit() else state["row"] + 1
+            state["row"] = int(number) if number and number.isdigit() and len(number) < 12 else state["row"] + 1
             state["col"] = -1
+            if state["row"] > MAX_ROWS:
+                raise BeyondTheSheet(str(beyond(state["row"], 1)))
             row.clear()
 
     def end(name: str) -> None:
@@ -92,15 +106,18 @@ def stream_rows(
         elif tag == "c":
             col = state["col"]
             if col >= MAX_COLUMN:
-                raise ValueError(f"a cell lies beyond column XFD (row {state['row']})")
+                raise BeyondTheSheet(f"{beyond(state['row'], col + 1)} (row {state['row']})")
             value = _value(state["type"], "".join(text), state["style"])
+            census.cells += 1
             if len(row) < col:
+                census.area += col - len(row)
                 row.extend([""] * (col - len(row)))
             if len(row) == col:
                 row.append(value)
             else:
                 row[col] = value
         elif tag == "row" and row:
+            census.area += len(row)
             ready.append((state["row"], list(row)))
 
     def data(chunk: str) -> None:
@@ -109,7 +126,9 @@ def stream_rows(
 
     def _value(kind: str | None, raw: str, style: int | None) -> Any:
         if kind == "s":
-            return strings[int(raw)] if raw.strip().isdigit() and int(raw) < len(strings) else ""
+            shared = strings[int(raw)] if raw.strip().isdigit() and int(raw) < len(strings) else ""
+            census.text += len(shared)
+            return shared
         if kind in ("inlineStr", "str"):
             return unescape_xstring(raw)
         if kind == "b":
@@ -128,6 +147,9 @@ def stream_rows(
     with zf.open(member) as f:
         while chunk := f.read(_CHUNK):
             parser.Parse(chunk, False)
+            census.stored += len(chunk)
+            if check is not None:
+                check(census)
             if ready:
                 yield from ready
                 ready.clear()

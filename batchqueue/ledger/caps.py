@@ -1,0 +1,270 @@
+"""Frequency caps: how many calls a number may get within a period, counted as calls Insight may place.
+
+A request with ``max_attempts N`` is N calls (Insight re-attempts it up to N times), placed at some
+moment from its claim (or its own start) to its end (``end_timestamp``, or its last re-attempt).
+Every claim logs its calls in ``contact_log`` (``calls``, ``last_call_at``), and a cap counts,
+per number and across every job of the ledger, the calls of every logged claim that may fall within
+the cap's period of the new request's calls (their spans within the period of each other: an
+error on the side of counting too many). Two kinds:
+
+- the job's own caps (``--max-contacts 3/7d``, several when a run added one): a number whose cap is
+  used up is ``suppressed`` (the user's rule: this job leaves it);
+- a state's cap (``max_calls`` of the state rules the job was imported with: Florida, 3 calls in
+  24 hours), for a contact who may be in that state (its facts, or an area code of the state): a
+  number whose cap is used up is held (``not_before``) until the calls it counted are a period old.
+
+Whatever cap leaves fewer calls than the request's attempts sends it with what is left
+(``max_attempts`` cut). The caps are applied in the claim, after the number's mark is taken
+(:mod:`batchqueue.ledger.contacts`), so two claims of one number (two PostgreSQL workers, two jobs)
+are serialised and the second counts the first's calls.
+
+Usage::
+
+    caps = CapRules.of(job.options)
+    decided = apply_caps(conn, rows_of, stamp, caps, phone_column="phone")
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from sqlalchemy import Connection
+
+from batchqueue.ledger.batchsql import in_list, placeholder, values_cte
+from batchqueue.ledger.records import Claimed
+from batchqueue.ledger.suppress import suppress_rows
+from batchqueue.lifecycle import RowState
+from batchqueue.periods import period_text
+
+_PENDING = RowState.PENDING.value
+#: The job option of ``--max-contacts``: [count, seconds], or a list of them.
+MAX_OPTION = "max_contacts"
+#: The job option of the state caps: {"rules": "us", "version": …, "caps": [{state, calls, seconds, citation,
+#: area_codes}]}, or {"rules": "none"}.
+STATES_OPTION = "state_caps"
+
+
+class Cap(NamedTuple):
+    """At most ``calls`` calls to a number within ``seconds``: the job's own (``state`` None) or a state's."""
+
+    calls: int
+    seconds: int
+    state: str | None = None
+    citation: str = ""
+
+    @property
+    def label(self) -> str:
+        """The cap as a reason names it."""
+        if self.state is None:
+            return f"max-contacts {self.calls}/{period_text(self.seconds)}"
+        return f"{self.state} {self.calls}/{period_text(self.seconds)}"
+
+
+def job_caps(options: dict[str, Any]) -> tuple[Cap, ...]:
+    """The job's own caps as stored (one ``[count, seconds]``, or a list of them)."""
+    given = options.get(MAX_OPTION)
+    if not given:
+        return ()
+    pairs = [given] if isinstance(given[0], int) else given
+    return tuple(Cap(int(count), int(seconds)) for count, seconds in pairs)
+
+
+@dataclass(frozen=True)
+class CapRules:
+    """A job's caps: its own, and each state's with the area codes that may put a contact there."""
+
+    job: tuple[Cap, ...] = ()
+    states: dict[str, Cap] = field(default_factory=dict)
+    area_codes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, options: dict[str, Any]) -> CapRules:
+        """The caps stored with a job."""
+        stored = options.get(STATES_OPTION) or {}
+        states: dict[str, Cap] = {}
+        area_codes: dict[str, list[str]] = {}
+        for cap in stored.get("caps") or ():
+            state = str(cap["state"])
+            states[state] = Cap(int(cap["calls"]), int(cap["seconds"]), state, str(cap.get("citation") or ""))
+            for code in cap.get("area_codes") or ():
+                area_codes.setdefault(str(code), []).append(state)
+        return cls(job_caps(options), states, {k: tuple(v) for k, v in area_codes.items()})
+
+    def __bool__(self) -> bool:
+        return bool(self.job or self.states)
+
+    def for_row(self, row: Claimed) -> list[Cap]:
+        """The caps that hold for a row: the job's, and those of every state its contact may be in."""
+        if not self.states:
+            return list(self.job)
+        return list(self.job) + [self.states[s] for s in sorted(self.states_of(row)) if s in self.states]
+
+    def states_of(self, row: Claimed) -> set[str]:
+        """Every state its facts name (``states``, ``state``), and every capped state of its area code."""
+        facts = row.facts
+        found = set(self.area_codes.get(row.e164[2:5], ())) if row.e164.startswith("+1") else set()
+        if facts:
+            found.update(str(s).removeprefix("US-") for s in facts.get("states") or ())
+            if facts.get("state"):
+                found.add(str(facts["state"]).removeprefix("US-"))
+        return found
+
+
+def span(row: Claimed, stamp: float) -> tuple[float, float]:
+    """(the first, the last moment) a row's calls may be placed if it is sent now: from its own
+    start (or now) to its end, or else its last re-attempt."""
+    first = max(stamp, float(row.start_ts or 0))
+    if row.end_ts is not None:
+        return first, max(first, float(row.end_ts))
+    return first, first + max(0, (row.max_attempts or 1) - 1) * float(row.reattempt_wait or 0)
+
+
+class _Logged(NamedTuple):
+    first: float
+    last: float
+    calls: int
+    job_id: int
+    row_number: int | None
+
+
+@dataclass
+class CapDecision:
+    """What the caps decided for a claim's rows."""
+
+    suppressed: dict[int, str] = field(default_factory=dict)  # row id → reasons JSON
+    held: dict[int, tuple[float, str]] = field(default_factory=dict)  # row id → (until, reason)
+    attempts: dict[int, int] = field(default_factory=dict)  # row id → the attempts it is sent with
+
+
+def apply_caps(
+    conn: Connection, rows_of: dict[str, list[Claimed]], stamp: float, caps: CapRules, phone_column: str
+) -> CapDecision:
+    """Inside a claim, once the numbers' marks are taken: each row's calls against its caps (rows
+    of one number in order, each counting those before it)."""
+    decided = CapDecision()
+    held_by = {r.row_id: caps.for_row(r) for rows in rows_of.values() for r in rows}
+    capped = {e: rows for e, rows in rows_of.items() if any(held_by[r.row_id] for r in rows)}
+    if not capped:
+        return decided
+    longest = max(c.seconds for rows in capped.values() for r in rows for c in held_by[r.row_id])
+    logged = _logged(conn, sorted(capped), stamp - longest)
+    for e164, rows in capped.items():
+        earlier = logged.get(e164, [])
+        for row in rows:
+            first, last = span(row, stamp)
+            wanted = row.max_attempts or 1
+            left: list[tuple[Cap, int, list[_Logged]]] = []
+            for cap in held_by[row.row_id]:
+                counted = [e for e in earlier if e.last >= first - cap.seconds and e.first <= last + cap.seconds]
+                left.append((cap, cap.calls - sum(e.calls for e in counted), counted))
+            used_up = [(cap, counted) for cap, n, counted in left if n <= 0]
+            if used_up:
+                own = [(cap, counted) for cap, counted in used_up if cap.state is None]
+                if own:
+                    cap, counted = own[0]
+                    decided.suppressed[row.row_id] = limit_reason(phone_column, counted, cap)
+                else:
+                    decided.held[row.row_id] = _hold(used_up, stamp)
+                continue
+            give = min([wanted, *(n for _, n, _ in left)])
+            if give < wanted:
+                decided.attempts[row.row_id] = give
+            earlier = [*earlier, _Logged(first, last, give, 0, row.row_number)]
+    return decided
+
+
+def _logged(conn: Connection, numbers: Sequence[str], since: float) -> dict[str, list[_Logged]]:
+    """Each number's logged claims whose calls may have been placed since ``since``."""
+    found: dict[str, list[_Logged]] = {}
+    for start in range(0, len(numbers), 500):
+        batch = numbers[start : start + 500]
+        rows = conn.exec_driver_sql(
+            "SELECT e164, contacted_at, COALESCE(last_call_at, contacted_at), calls, job_id, row_number "
+            f"FROM contact_log WHERE e164 IN {in_list(conn, len(batch))} "
+            f"AND COALESCE(last_call_at, contacted_at) >= {placeholder(conn)}",
+            (*batch, since),
+        ).all()
+        for e164, first, last, calls, job_id, row_number in rows:
+            found.setdefault(e164, []).append(_Logged(float(first), float(last), int(calls), int(job_id), row_number))
+    return found
+
+
+def _when(at: float) -> str:
+    return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _latest(counted: Iterable[_Logged]) -> str:
+    """The latest counted claim, as a reason names it."""
+    last = max(counted, key=lambda e: e.last, default=None)
+    if last is None:
+        return ""
+    if last.job_id == 0:
+        return ", the last by this claim"
+    return f", the last by job {last.job_id} (row {last.row_number if last.row_number is not None else '?'})"
+
+
+def _hold(used_up: list[tuple[Cap, list[_Logged]]], stamp: float) -> tuple[float, str]:
+    """Until when a row is held by the state caps it found used up (the latest of them), and why."""
+    until, why = stamp, ""
+    for cap, counted in used_up:
+        # The earliest moment enough counted calls are a period old to leave room for one more.
+        ordered = sorted(counted, key=lambda e: e.last)
+        excess, free_at = sum(e.calls for e in ordered) - cap.calls + 1, stamp
+        for entry in ordered:
+            if excess <= 0:
+                break
+            excess -= entry.calls
+            free_at = entry.last + cap.seconds + 1
+        calls = sum(e.calls for e in counted)
+        law = f" ({cap.citation})" if cap.citation else ""
+        text = (
+            f"state cap: {cap.state} allows {cap.calls} calls in {period_text(cap.seconds)}{law}; "
+            f"{calls} may fall within {period_text(cap.seconds)} of this one{_latest(counted)}"
+        )
+        if free_at >= until:
+            until, why = free_at, text
+    return until, f"{why}; held until {_when(until)}"
+
+
+def limit_reason(phone_column: str, counted: Sequence[_Logged], cap: Cap) -> str:
+    """Why a row is suppressed by the job's own cap (reasons JSON)."""
+    calls = sum(e.calls for e in counted)
+    last = max((e.first for e in counted), default=0.0)
+    why = (
+        f"max-contacts: called {calls} times within {period_text(cap.seconds)} (at most {cap.calls}), "
+        f"last on {_when(last)}"
+    )
+    return json.dumps([[phone_column, why]], ensure_ascii=False, separators=(",", ":"))
+
+
+def hold_rows(conn: Connection, held: dict[int, tuple[float, str]]) -> None:
+    """Pending rows held until a cap frees, with the reason (released by each run, decided anew)."""
+    if not held:
+        return
+    data = [(row_id, until, why) for row_id, (until, why) in held.items()]
+    cte, params = values_cte(conn, "h", (("rid", "INTEGER"), ("until_at", "FLOAT"), ("why", "TEXT")), data)
+    conn.exec_driver_sql(
+        f"{cte} UPDATE rows SET not_before = h.until_at, hold_reason = h.why FROM h "
+        f"WHERE rows.id = h.rid AND rows.state = '{_PENDING}'",
+        tuple(params),
+    )
+
+
+def suppress_over_limit_at_import(conn: Connection, job_id: int, phone_column: str, cap: Cap, now: float) -> int:
+    """Inside an import's transaction: pending rows whose number got ``cap.calls`` calls (or more)
+    that may have been placed within ``cap.seconds`` become ``suppressed``; returns how many."""
+    mark = placeholder(conn)
+    found = conn.exec_driver_sql(
+        "SELECT rows.id, SUM(l.calls), MAX(l.contacted_at) FROM rows JOIN contact_log l ON l.e164 = rows.e164 "
+        f"WHERE rows.job_id = {mark} AND rows.state = '{_PENDING}' "
+        f"AND COALESCE(l.last_call_at, l.contacted_at) >= {mark} "
+        f"GROUP BY rows.id HAVING SUM(l.calls) >= {mark}",
+        (job_id, now - cap.seconds, cap.calls),
+    ).all()
+    reasons = [(rid, limit_reason(phone_column, [_Logged(last, last, int(n), 0, None)], cap)) for rid, n, last in found]
+    suppress_rows(conn, reasons, now)
+    return len(found)
