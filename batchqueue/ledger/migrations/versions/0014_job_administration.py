@@ -21,23 +21,25 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("archived_at", sa.Float(), nullable=True, comment="when it was archived; NULL: not archived")
-        )
-        batch_op.add_column(
-            sa.Column(
-                "deleted_at",
-                sa.Float(),
-                nullable=True,
-                comment="when its rows were deleted (the id is never used again); NULL: not",
-            )
-        )
+    # Plain ADD COLUMN on both backends: SQLite never rebuilds ``jobs`` (a rebuild drops the table,
+    # and the foreign keys' ON DELETE CASCADE would take every job's rows with it).
+    op.add_column(
+        "jobs", sa.Column("archived_at", sa.Float(), nullable=True, comment="when it was archived; NULL: not archived")
+    )
+    op.add_column(
+        "jobs",
+        sa.Column(
+            "deleted_at",
+            sa.Float(),
+            nullable=True,
+            comment="when its rows were deleted (the id is never used again); NULL: not",
+        ),
+    )
     op.create_index("ix_attempts_job_started", "attempts", ["job_id", "started_at"], unique=False)
 
 
 def downgrade() -> None:
     op.drop_index("ix_attempts_job_started", table_name="attempts")
-    with op.batch_alter_table("jobs", schema=None) as batch_op:
-        batch_op.drop_column("deleted_at")
-        batch_op.drop_column("archived_at")
+    # Plain DROP COLUMN (SQLite 3.35+) for the same reason: no rebuild of ``jobs``.
+    op.drop_column("jobs", "deleted_at")
+    op.drop_column("jobs", "archived_at")
