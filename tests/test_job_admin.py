@@ -198,3 +198,17 @@ def test_delete_and_archive_on_every_backend(ledger_url: str, tmp_path: Path) ->
         assert [e.action for e in ledger.audit_trail(1, 10)] == ["delete", "archive"]
     finally:
         ledger.close()
+
+
+def test_a_deleted_job_is_not_named_as_holding_its_file(tmp_path: Path, run_cli: Run) -> None:
+    """An import names the jobs of the same file and mapping with other rules; a deleted one holds
+    nothing any more (its rows are gone), so it is not among them."""
+    source = contacts(tmp_path / "c.csv", 4)
+    assert run_cli("import", source, *IMPORT).code == 0
+    other = run_cli("import", source, *IMPORT, "--calling-hours", "09:00-20:00", "--json").json()
+    assert (other["job_id"], [j["job_id"] for j in other["other_rules"]]) == (2, [1])
+    assert run_cli("job", "delete", "1", "--yes").code == 0
+    third = run_cli("import", source, *IMPORT, "--calling-hours", "10:00-19:00")
+    assert third.code == 0, third.err
+    named = [line for line in third.out.splitlines() if "holds this file" in line]
+    assert [line.split(" holds")[0] for line in named] == ["job 2"]

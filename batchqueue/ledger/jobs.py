@@ -148,10 +148,16 @@ class JobsLedger:
 
     def jobs_of_file(self, *, sha256: str, survey_id: str, instance_id: str) -> list[Job]:
         """The jobs imported from the same file (its bytes) for the same survey and instance, oldest
-        first (waves left out: they are made by ``recycle``, not imported)."""
+        first (waves left out: they are made by ``recycle``, not imported; deleted jobs too: they hold
+        no rows)."""
         query = (
             select(jobs)
-            .where(jobs.c.source_sha256 == sha256, jobs.c.survey_id == survey_id, jobs.c.instance_id == instance_id)
+            .where(
+                jobs.c.source_sha256 == sha256,
+                jobs.c.survey_id == survey_id,
+                jobs.c.instance_id == instance_id,
+                jobs.c.deleted_at.is_(None),
+            )
             .order_by(jobs.c.id)
         )
         with self.engine.connect() as conn:
