@@ -104,6 +104,33 @@ def test_the_check_page_shows_each_guess_and_one_click_undoes_it(
     assert stored["defaults"]["ani"] == "2125550100"
 
 
+def test_the_attempts_chosen_in_the_mapping_are_the_import_forms_own_and_can_be_changed_there(
+    running: Running, browser: WebDriver, tmp_path: Path
+) -> None:
+    """Attempts and their wait can be given in the mapping (every field by its name) and in the import
+    form beside the caps that count them: the form shows the mapping's value in its one field, and
+    what is typed there last is what the job gets (no hidden copy of the mapping's value wins)."""
+    log_in(browser, running.url)
+    upload(browser, running.url, contacts(tmp_path / "c.csv", 4))
+    browser.find_element(By.ID, "default_max_attempts").send_keys("2")
+    browser.find_element(By.ID, "default_reattempt_wait").send_keys("600")
+    browser.find_element(By.ID, "check-again").click()
+    wait(browser, lambda b: "max_attempts=2" in b.current_url)
+    for name, value in (("max_attempts", "2"), ("reattempt_wait", "600")):
+        fields = browser.find_elements(By.CSS_SELECTOR, f"#import-form input[name={name}]")
+        assert [f.get_attribute("value") for f in fields] == [value], name
+    attempts = browser.find_element(By.CSS_SELECTOR, "#import-form input[name=max_attempts]")
+    attempts.clear()
+    attempts.send_keys("3")
+    job_id = _import_in_page(browser)
+    ledger = open_ledger(running.settings.db_url)
+    try:
+        stored = ledger.job(job_id).mapping
+    finally:
+        ledger.close()
+    assert (stored["defaults"]["max_attempts"], stored["defaults"]["reattempt_wait"]) == (3, 600)
+
+
 def test_an_ambiguous_date_column_is_reported_once_and_the_order_chosen_on_the_page(
     running: Running, browser: WebDriver, tmp_path: Path
 ) -> None:
