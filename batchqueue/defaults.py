@@ -67,6 +67,10 @@ class Defaults:
     console_port: int = 8088
     console_max_upload_mb: int = 200
     console_concurrency: int = 4
+    console_background_check_bytes: int = 1024 * 1024  # a larger upload is checked in the background
+    console_keep_files_days: int = 30  # uploads and run logs older than this are cleaned
+    console_jobs_page: int = 25  # jobs on one page of the console's list
+    console_test_send_rows: int = 3
     on_ambiguous: str = "hold"
     # Calling rules, in each contact's own local time
     calling_hours: str = "08:00-21:00"

@@ -20,6 +20,7 @@ from batchqueue.errors import UsageError
 from batchqueue.logs import register_secret
 
 DEFAULT_DB = "batchqueue.db"
+#: Insight's production address: a profile without a base_url sends there; nothing else does unless told.
 DEFAULT_BASE_URL = "https://insight.plumvoice.com/api"
 
 ENV_DB = "BATCHQUEUE_DB"
@@ -116,6 +117,23 @@ def credential_problem(value: str) -> str | None:
     return None
 
 
+def no_target_message() -> str:
+    """What a command that would call Insight says when no address was chosen (never production by default)."""
+    return (
+        f"no Insight address chosen: nothing is sent until you say where. Choose one: the built-in sandbox "
+        f"(run `batchqueue sandbox` and set {ENV_BASE_URL} to the URL it prints, such as "
+        f"http://127.0.0.1:8099/api), a profile (--profile NAME, or {ENV_PROFILE}), or Insight itself, written "
+        f"out once: export {ENV_BASE_URL}={DEFAULT_BASE_URL}"
+    )
+
+
+def check_target(settings: Settings) -> str:
+    """The chosen base URL; a UsageError saying how to choose one when there is none."""
+    if not settings.base_url:
+        raise UsageError(no_target_message())
+    return settings.base_url
+
+
 def check_credentials(settings: Settings) -> None:
     """Refuse credentials HTTP Basic cannot carry (Latin-1 only), before anything is sent.
 
@@ -147,7 +165,8 @@ class Settings:
     """Where the ledger lives and how to reach Insight. Build it with :meth:`from_env`."""
 
     db_url: str = field(default_factory=lambda: db_url(DEFAULT_DB))
-    base_url: str = DEFAULT_BASE_URL
+    #: Where requests go; None: not chosen (no BATCHQUEUE_BASE_URL, no profile), so nothing is sent.
+    base_url: str | None = None
     user: str = ""
     api_key: Secret = field(default_factory=lambda: Secret(""))
     ca_bundle: str | None = None
@@ -180,12 +199,12 @@ class Settings:
             from batchqueue.profiles import load_profile
 
             found = load_profile(name, environ, Path.cwd(), typed=bool(profile))
-            url, user, key = found.base_url, found.user or "", found.api_key or ""
+            url, user, key = found.base_url or DEFAULT_BASE_URL, found.user or "", found.api_key or ""
             source, url_named = str(found.source), f"{found.source} [profiles.{name}] base_url"
         register_secret(key)
         return cls(
             db_url=db_url(raw_db),
-            base_url=base_url(url or DEFAULT_BASE_URL, where=url_named),
+            base_url=base_url(url, where=url_named) if url else None,
             user=user,
             api_key=Secret(key),
             ca_bundle=ca_bundle_path(ca_bundle, "--ca-bundle / " + ENV_CA_BUNDLE) if ca_bundle else None,
@@ -196,7 +215,7 @@ class Settings:
     def as_environ(self) -> dict[str, str]:
         """These settings as the environment of a child ``batchqueue`` process (the console's
         supervised runs): the child reads back exactly these, profile already resolved."""
-        environ = {ENV_DB: self.db_url, ENV_BASE_URL: self.base_url, ENV_USER: self.user}
+        environ = {ENV_DB: self.db_url, ENV_BASE_URL: check_target(self), ENV_USER: self.user}
         environ[ENV_API_KEY] = self.api_key.reveal()
         if self.ca_bundle:
             environ[ENV_CA_BUNDLE] = self.ca_bundle

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
 import openpyxl
@@ -111,3 +112,201 @@ def database_tsv(path: Path) -> Path:
     lines = ["id\tphone\tname\tsegment"] + ["\t".join(row) for row in DATABASE_ROWS]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+# ---------------------------------------------------------------------------------------------
+# A whole campaign's CRM export, and an independent check of what was called.
+#
+# The truth (each contact's number, extension and the instant it may be called after) is decided
+# here, with the standard library and geography only (area code → zone, zoneinfo for the offset),
+# never with batchqueue's code: :func:`campaign_check` compares the calls the sandbox recorded with
+# it, so a wrong extension or a call placed early is counted whatever batchqueue believes.
+
+#: Area codes and their zone (from the NANP's geography) and how a CRM writes that zone.
+CAMPAIGN_AREAS: list[tuple[str, str, tuple[str, ...]]] = [
+    ("212", "America/New_York", ("America/New_York", "EST", "Eastern")),
+    ("617", "America/New_York", ("America/New_York", "EDT")),
+    ("312", "America/Chicago", ("America/Chicago", "Central")),
+    ("303", "America/Denver", ("America/Denver", "Mountain")),
+    ("602", "America/Phoenix", ("America/Phoenix",)),
+    ("415", "America/Los_Angeles", ("America/Los_Angeles", "PST", "Pacific")),
+]
+CAMPAIGN_HEADER_ROW = 5
+CAMPAIGN_LOWER_HEADER = [
+    "First Name",
+    "Last Name",
+    "Mobile Phone",
+    "Ext.",
+    "Time Zone",
+    "Call After",
+    "Account",
+    "Notes",
+]
+#: How many valid contacts, and how many of them have an extension / a Call After date / ASAP.
+CAMPAIGN_VALID, CAMPAIGN_EXTENSIONS, CAMPAIGN_DATED, CAMPAIGN_ASAP = 1800, 55, 1485, 27
+#: Of the dated ones: written as text day/month/year whose day is 12 or less (either order could read
+#: them), and as text whose day is 13 or more (only day/month reads them); the rest are date cells.
+CAMPAIGN_AMBIGUOUS_TEXT, CAMPAIGN_DAY_FIRST_TEXT = 60, 440
+#: Rows no call can be made for (a fax, letters, too few digits, no number).
+CAMPAIGN_INVALID = 50
+
+
+@dataclass(frozen=True)
+class CampaignContact:
+    """One contact of the campaign export, as the truth knows it."""
+
+    row: int  # as a spreadsheet shows it
+    e164: str
+    valid: bool
+    extension: str | None  # the DTMF digits to dial after connect
+    call_after: int | None  # unix seconds; None: no start (ASAP or empty)
+    account: str
+
+
+@dataclass(frozen=True)
+class CampaignCheck:
+    """What :func:`campaign_check` found in the calls."""
+
+    calls: int
+    numbers_called_twice: int
+    valid_called: int
+    with_extension: int
+    wrong_extension: int
+    dated: int
+    wrong_start: int
+    not_valid_called: int
+
+
+def crm_campaign_workbook(path: Path, now: dt.datetime, *, seed: int = 24) -> list[CampaignContact]:
+    """A CRM export of a whole campaign (title rows, a two-level header, an ``Ext.`` column, a time
+    zone column, a ``Call After`` column of date cells, day/month text and ``ASAP``, a footer);
+    returns the truth of every row. Dates are days after ``now``, at office hours in the contact's zone."""
+    import random
+    from zoneinfo import ZoneInfo
+
+    rng = random.Random(seed)
+    total = CAMPAIGN_VALID + CAMPAIGN_INVALID
+    kinds = ["ext"] * CAMPAIGN_EXTENSIONS + ["plain"] * (CAMPAIGN_VALID - CAMPAIGN_EXTENSIONS)
+    rng.shuffle(kinds)
+    starts = ["ambiguous"] * CAMPAIGN_AMBIGUOUS_TEXT + ["dayfirst"] * CAMPAIGN_DAY_FIRST_TEXT
+    starts += ["cell"] * (CAMPAIGN_DATED - len(starts)) + ["asap"] * CAMPAIGN_ASAP
+    starts += [""] * (CAMPAIGN_VALID - len(starts))
+    rng.shuffle(starts)
+    days = [(now + dt.timedelta(days=d)).date() for d in range(2, 70)]
+    low_days = [d for d in days if d.day <= 12 and d.day != d.month]
+    high_days = [d for d in days if d.day > 12]
+
+    entries: list[tuple[list[object], CampaignContact | None]] = []
+    for i in range(CAMPAIGN_VALID):
+        area, zone_name, spellings = CAMPAIGN_AREAS[i % len(CAMPAIGN_AREAS)]
+        exchange, line = 201 + i // 1000, i % 1000 + 1000
+        digits = f"{area}{exchange}{line:04d}"
+        phone: object = (
+            rng.choice(
+                [f"({area}) {exchange}-{line:04d}", f"{area}.{exchange}.{line:04d}", f"+1 {area} {exchange} {line:04d}"]
+            )
+            if i % 4
+            else int(digits)
+        )
+        extension: str | None = None
+        ext_cell: object = None
+        if kinds[i] == "ext":
+            extension = str(rng.randint(2, 9999))
+            ext_cell = rng.choice([int(extension), f"x{extension}", f"ext. {extension}"])
+        kind = starts[i]
+        call_after: int | None = None
+        after_cell: object = None
+        if kind in ("cell", "ambiguous", "dayfirst"):
+            day = rng.choice(low_days if kind == "ambiguous" else high_days if kind == "dayfirst" else days)
+            local = dt.datetime(day.year, day.month, day.day, rng.randint(9, 17), rng.choice([0, 15, 30, 45]))
+            call_after = int(local.replace(tzinfo=ZoneInfo(zone_name)).timestamp())
+            after_cell = local if kind == "cell" else local.strftime("%d/%m/%Y %H:%M")
+        elif kind == "asap":
+            after_cell = rng.choice(["ASAP", "asap", "ASAP "])
+        account = f"NW-{i + 1:05d}"
+        cells = [f"First{i}", f"Last{i}", phone, ext_cell, rng.choice(spellings), after_cell, account, ""]
+        entries.append((cells, CampaignContact(0, "+1" + digits, True, extension, call_after, account)))
+    bad_phones = ["Fax: 617-555-0100", "1-800-FLOWERS", "12345", None, "555-0100"]
+    for j in range(CAMPAIGN_INVALID):
+        cells = [f"Bad{j}", "Row", bad_phones[j % len(bad_phones)], None, "EST", None, f"NW-X{j:03d}", "no number"]
+        entries.append((cells, None))
+    rng.shuffle(entries)
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "Contacts"
+    sheet["A1"] = "Northwind Health — Flu Season Survey Campaign"
+    sheet.merge_cells("A1:H1")
+    sheet["A2"] = f"Report generated {now:%Y-%m-%d %H:%M} · {total} contacts · Filter: consented"
+    sheet.merge_cells("A2:H2")
+    sheet["A4"], sheet["E4"], sheet["G4"] = "Contact", "Schedule", "Other"
+    sheet.merge_cells("A4:D4")
+    sheet.merge_cells("E4:F4")
+    sheet.merge_cells("G4:H4")
+    for column, name in enumerate(CAMPAIGN_LOWER_HEADER, start=1):
+        sheet.cell(row=CAMPAIGN_HEADER_ROW, column=column, value=name).font = Font(bold=True)
+    truth: list[CampaignContact] = []
+    for offset, (cells, contact) in enumerate(entries):
+        row = CAMPAIGN_HEADER_ROW + 1 + offset
+        for column, value in enumerate(cells, start=1):
+            if value is not None and value != "":
+                cell = sheet.cell(row=row, column=column, value=value)
+                if isinstance(value, dt.datetime):
+                    cell.number_format = "dd/mm/yyyy hh:mm"
+        if contact is not None:
+            truth.append(
+                CampaignContact(row, contact.e164, True, contact.extension, contact.call_after, contact.account)
+            )
+    footer = CAMPAIGN_HEADER_ROW + 1 + len(entries) + 1
+    sheet.cell(row=footer, column=1, value=f"Total contacts: {total}")
+    sheet.cell(row=footer + 1, column=1, value="Generated by Northwind CRM · Confidential")
+    book.save(path)
+    return truth
+
+
+def campaign_check(calls: list[dict[str, object]], truth: list[CampaignContact]) -> CampaignCheck:
+    """Count the calls (as the sandbox recorded them) whose extension or start is wrong.
+
+    A call's number and extension are read from its ``phone_number`` here (``tel:+E164;postd=…``);
+    a dated contact's call is wrong when it has no ``start_timestamp``, or one before its Call
+    After instant, or more than three days after it (a day and month swapped, a wrong zone).
+    """
+    import re
+    from collections import Counter
+
+    shape = re.compile(r"(?:tel:)?\+?(\d+)((?:;[a-z]+=[^;]*)*)")
+    by_number: dict[str, list[dict[str, object]]] = {}
+    for call in calls:
+        m = shape.fullmatch(str(call["phone_number"]))
+        assert m is not None, call["phone_number"]
+        by_number.setdefault("+" + m.group(1), []).append(call)
+    twice = sum(1 for found in by_number.values() if len(found) > 1)
+    wanted = {c.e164: c for c in truth if c.valid}
+    wrong_ext = wrong_start = with_ext = dated = 0
+    for e164, contact in wanted.items():
+        for call in by_number.get(e164, []):
+            params = dict(p.split("=", 1) for p in str(call["phone_number"]).split(";")[1:])
+            fields = call.get("fields") or {}
+            assert isinstance(fields, dict)
+            if contact.extension is not None:
+                with_ext += 1
+                wrong_ext += params.get("postd") != contact.extension
+            elif "postd" in params:
+                wrong_ext += 1
+            if contact.call_after is not None:
+                dated += 1
+                start = str(fields.get("start_timestamp") or "")
+                late = int(start) if start.isdigit() else None
+                wrong_start += late is None or not contact.call_after <= late <= contact.call_after + 3 * 86400
+    called = Counter(e for e in by_number if e in wanted)
+    return CampaignCheck(
+        calls=len(calls),
+        numbers_called_twice=twice,
+        valid_called=len(called),
+        with_extension=with_ext,
+        wrong_extension=wrong_ext,
+        dated=dated,
+        wrong_start=wrong_start,
+        not_valid_called=sum(1 for e in by_number if e not in wanted),
+    )

@@ -37,7 +37,7 @@ def _rules(running: Running) -> list[Rule]:
 
 
 def _path(rule: Rule, **values: Any) -> str:
-    defaults = {"job_id": 1, "fmt": "csv"} | values
+    defaults = {"job_id": 1, "fmt": "csv", "check_id": "no-such-check"} | values
     built = rule.build({a: defaults[a] for a in rule.arguments})
     assert built is not None
     return built[1]

@@ -289,3 +289,40 @@ def test_a_workbook_imports_the_same_through_the_helper(tmp_path: Path) -> None:
     assert stored[0] == stored[1]
     assert stored[0][0] == 5
     assert stored[0][2] == 7
+
+
+def test_every_migration_down_and_up_again_keeps_the_jobs_and_their_rows(ledger_url: str, tmp_path: Path) -> None:
+    """A downgrade (the way back from a bad upgrade) loses no job and no row: on SQLite, a migration
+    that rebuilds ``jobs`` (alembic's batch mode) drops the table, and the foreign keys' ON DELETE
+    CASCADE would take every row of every job with it."""
+    from alembic.script import ScriptDirectory
+
+    from batchqueue.ledger.database import write
+
+    ledger = open_ledger(ledger_url)
+    try:
+        assert import_file(
+            ledger, _contacts(tmp_path / "c.csv", 20), MappingSpec(), survey_id="9", instance_id="1"
+        ).job_id
+
+        def kept() -> tuple[int, int]:
+            with ledger.engine.connect() as conn:
+                return (
+                    int(conn.exec_driver_sql("SELECT COUNT(*) FROM jobs").scalar_one()),
+                    int(conn.exec_driver_sql("SELECT COUNT(*) FROM rows").scalar_one()),
+                )
+
+        assert kept() == (1, 21)
+        with ledger.engine.connect() as conn:
+            revisions = [
+                s.revision for s in ScriptDirectory.from_config(alembic_config(ledger.engine, conn)).walk_revisions()
+            ]
+        for below in revisions[1:]:  # newest first: each step down, to the first revision
+            with write(ledger.engine) as conn:
+                command.downgrade(alembic_config(ledger.engine, conn), below)
+            assert kept() == (1, 21), f"down to {below}"
+        with write(ledger.engine) as conn:
+            command.upgrade(alembic_config(ledger.engine, conn), "head")
+        assert kept() == (1, 21)
+    finally:
+        ledger.close()

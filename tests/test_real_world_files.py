@@ -92,20 +92,29 @@ def test_spanish_excel_csv_sep_line_cp1252_dayfirst_and_scientific_notation(tmp_
     reasons = {p["row"]: p["reason"] for p in data["problems"]}
     assert "scientific notation" in reasons[3]
     assert "Format the phone column as Text" in reasons[3]
-    assert "ambiguous" in reasons[4]
-    assert "--dayfirst" in reasons[4]
-    assert "--date-format" in reasons[4]
+    # 12/03/2027 alone could be either order; its column (16/12/2026 on row 2) says day/month.
+    assert data["valid"] == 3
+    assert list(reasons) == [3]
+    assert data["notes"] == [
+        "dates in column 'Llamar después' read day/month/year, as row 2 shows ('16/12/2026 17:00' can only be "
+        "day/month); 1 value(s) either order could read are read that way too"
+    ]
     decided = run_cli(*base, "--dayfirst").json()
     assert decided["valid"] == 3
     assert [p["row"] for p in decided["problems"]] == [3]
+    assert decided["notes"] == []
 
 
 def test_google_sheets_download_with_month_first_timestamps_and_a_where_filter(tmp_path: Path, run_cli: Run) -> None:
     path = files.google_sheets_csv(tmp_path / "g.csv")
     base = ("--column", "start=Call After", "--where", "Consent=Yes")
-    guessed = run_cli("check", path, *base, "--json").json()
-    assert guessed["invalid"] == 2  # 12/4/2026 and 1/5/2027 could be either order: refused, not guessed
-    assert "'%m/%d/%Y %H:%M:%S'" in guessed["problems"][0]["reason"]
+    read = run_cli("check", path, *base, "--json").json()
+    # 12/4/2026 and 1/5/2027 could each be either order; 12/15/2026 in the same column is month/day.
+    assert (read["valid"], read["invalid"]) == (3, 0)
+    assert read["notes"] == [
+        "dates in column 'Call After' read month/day/year, as row 4 shows ('12/15/2026 9:30:00' can only be "
+        "month/day); 3 value(s) either order could read are read that way too"
+    ]
     imported = run_cli("import", path, *IMPORT, *base, "--date-format", "%m/%d/%Y %H:%M:%S", "--json")
     assert imported.code == 0, imported.err
     data = imported.json()

@@ -45,6 +45,13 @@ DEMO_USER = "demo"
     "client, for the login limits; from any other address the header is ignored.",
 )
 @click.option(
+    "--keep-files-days",
+    type=click.IntRange(1, 36500),
+    default=DEFAULTS.console_keep_files_days,
+    show_default=True,
+    help="Uploads and run logs not changed for this many days are removed (at start, then every hour).",
+)
+@click.option(
     "--demo",
     is_flag=True,
     help="Also start the built-in sandbox and send to it, with a user 'demo' (its password is printed).",
@@ -59,6 +66,7 @@ def console(
     folder: Path | None,
     max_upload_mb: int,
     trusted_proxy: str | None,
+    keep_files_days: int,
     demo: bool,
     ca_bundle: str | None,
     profile: str | None,
@@ -102,6 +110,7 @@ def console(
         public_url=base_url(public_url, where="--public-url") if public_url else None,
         max_upload=max_upload_mb * 1024 * 1024,
         trusted_proxy=trusted_proxy,
+        keep_files_days=keep_files_days,
     )
     served = serve_console(config, request)
     if demo and request.public_url is None:

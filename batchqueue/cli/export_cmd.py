@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
-from batchqueue.cli.options import comma_set, db_option, job_argument, json_option, parse_delimiter, settings
+from batchqueue.cli.options import comma_set, db_option, job_argument, json_option, settings
 from batchqueue.cli.output import emit_json
 from batchqueue.errors import UsageError
+from batchqueue.intake.mapping.spec import parse_delimiter
 
 
 @click.command()

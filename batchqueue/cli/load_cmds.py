@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +31,29 @@ _max_problems = click.option(
 )
 
 
-def _print_result(result: LoadResult) -> None:
+#: ``check -`` and ``import -`` read standard input; it is shown by this name.
+STDIN_NAME = "standard input"
+
+
+@contextmanager
+def readable(file: Path) -> Iterator[Path]:
+    """``file``, or for ``-`` standard input kept in a private temporary file (the reader needs a
+    file it can read twice: once for the columns, once for the rows), removed afterwards."""
+    if str(file) != "-":
+        yield file
+        return
+    import shutil
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="batchqueue-stdin-") as folder:
+        kept = Path(folder) / "standard-input"
+        with kept.open("wb") as out:
+            shutil.copyfileobj(sys.stdin.buffer, out, 1024 * 1024)
+        yield kept
+
+
+def _print_result(result: LoadResult, given: Path) -> None:
     src = result.source
     described = [src.kind.upper()]
     if src.sheet:
@@ -38,7 +63,8 @@ def _print_result(result: LoadResult) -> None:
     if src.delimiter:
         described.append(f"delimiter {src.delimiter!r}")
     described.append(f"header row {result.header_row}")
-    click.echo(f"{src.path}: {', '.join(described)}")
+    name = STDIN_NAME if str(given) == "-" else src.path
+    click.echo(f"{name}: {', '.join(described)}")
     for skipped in result.skipped_rows:
         click.echo(f"  skipped row {skipped.row}: {skipped.why}")
     m = result.mapping
@@ -53,6 +79,10 @@ def _print_result(result: LoadResult) -> None:
     fields = "".join(f"; {key} from {col!r}" for key, col in m.columns.items())
     meta = ", ".join(repr(c) for c in m.metadata) or "none"
     click.echo(f"phone column {phones} ({', '.join(where)}){fields}; metadata: {meta}")
+    for guess in m.guesses:
+        click.echo(str(guess))
+    for said in result.notes:
+        click.echo(said)
     counts = (
         f"rows {result.rows}  valid {result.valid}  invalid {result.invalid}  "
         f"duplicate {result.duplicate}  blank {result.blank}"
@@ -89,13 +119,18 @@ def check(file: Path, errors_out: Path | None, max_problems: int, as_json: bool,
     from batchqueue.service.loading import CheckRequest
     from batchqueue.service.loading import check as check_rows
 
-    request = CheckRequest(file, build_spec(opts), max_problems=max_problems, errors_out=errors_out)
-    with progress_bar(f"checking {file.name}", quiet=quiet or as_json) as progress:
-        result = check_rows(request, progress=progress)
+    spec = build_spec(opts)
+    with (
+        readable(file) as path,
+        progress_bar(f"checking {file.name or STDIN_NAME}", quiet=quiet or as_json) as progress,
+    ):
+        result = check_rows(
+            CheckRequest(path, spec, max_problems=max_problems, errors_out=errors_out), progress=progress
+        )
     if as_json:
-        emit_json(result.as_dict())
+        emit_json(result.as_dict() | ({"file": "-"} if str(file) == "-" else {}))
     else:
-        _print_result(result)
+        _print_result(result, file)
         if errors_out is not None:
             click.echo(f"invalid rows written to {errors_out}")
     return 1 if result.invalid else 0
@@ -185,13 +220,15 @@ def import_(
         max_problems=max_problems,
         default_timezone=default_timezone,
     )
-    with progress_bar(f"importing {file.name}", quiet=quiet or as_json) as progress:
+    stack = ExitStack()  # standard input is read only once the rules were taken
+    request = replace(request, file=stack.enter_context(readable(file)))
+    with stack, progress_bar(f"importing {file.name or STDIN_NAME}", quiet=quiet or as_json) as progress:
         result = import_file(settings(db), request, progress=progress)
     if as_json:
-        emit_json(result.as_dict())
+        emit_json(result.as_dict() | ({"file": "-"} if str(file) == "-" else {}))
         return 0
     if result.created:
-        _print_result(result)
+        _print_result(result, file)
         click.echo(f"job {result.job_id} created ({result.valid} rows pending) in {result.seconds:.1f}s")
         click.echo(f"calling rules: {(request.calling or CallingRules.parse()).describe()}")
     else:

@@ -15,7 +15,7 @@ import click
 
 from batchqueue.cli.output import remember_json
 from batchqueue.errors import UsageError
-from batchqueue.intake.mapping.spec import FIELDS, MappingSpec, load_mapping_file
+from batchqueue.intake.mapping.spec import FIELDS, MappingSpec, load_mapping_file, parse_delimiter
 from batchqueue.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -92,7 +92,13 @@ _MAPPING_OPTIONS = [
         metavar="PATTERN",
         help="strftime pattern of the date cells, such as %d/%m/%Y %H:%M (repeatable; tried first).",
     ),
-    click.option("--dayfirst", is_flag=True, default=None, help="Read 12/03/2026 as 12 March (day first)."),
+    click.option(
+        "--dayfirst",
+        is_flag=True,
+        default=None,
+        help="Read 12/03/2026 as 12 March (day first; default: the order the column's other dates show).",
+    ),
+    click.option("--monthfirst", is_flag=True, default=None, help="Read 12/03/2026 as 3 December (month first)."),
     _NULL,
     click.option(
         "--where",
@@ -116,7 +122,8 @@ _MAPPING_OPTIONS = [
         "field_columns",
         multiple=True,
         metavar="FIELD=COLUMN",
-        help=f"Read a request field per row from a column; FIELD is one of {', '.join(FIELDS)}.",
+        help=f"Read a request field per row from a column; FIELD is one of {', '.join(FIELDS)} "
+        "(columns named like them are found without it: FIELD=none takes none).",
     ),
     click.option("--ani", help="Caller id shown to every callee (job-wide)."),
     click.option("--postd", help="DTMF digits sent after connect (job-wide)."),
@@ -144,16 +151,6 @@ def number_options(func: F) -> F:
     return func
 
 
-def parse_delimiter(value: str | None) -> str | None:
-    if value is None:
-        return None
-    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
-    value = named.get(value.lower(), value)
-    if len(value) != 1:
-        raise UsageError(f"--delimiter must be one character (or tab, comma, semicolon, pipe), got {value!r}")
-    return value
-
-
 def build_spec(opts: dict[str, Any]) -> MappingSpec:
     """A :class:`MappingSpec` from the mapping file (if any) with the command-line options over it."""
     path = opts.pop("mapping_file", None)
@@ -178,6 +175,7 @@ def build_spec(opts: dict[str, Any]) -> MappingSpec:
         zip_column=opts.pop("zip_column", None),
         date_formats=tuple(opts.pop("date_formats", ()) or ()) or None,
         dayfirst=opts.pop("dayfirst", None),
+        monthfirst=opts.pop("monthfirst", None),
         nulls=tuple(opts.pop("nulls", ()) or ()) or None,
         where=tuple(opts.pop("where", ()) or ()) or None,
         header_row=opts.pop("header_row", None),

@@ -149,8 +149,9 @@ def _show_run(summary: RunSummary, as_json: bool) -> None:
         return
     if summary.recovered_uncertain:
         click.echo(
-            f"{summary.recovered_uncertain} row(s) were left 'sending' by an earlier run and are now "
-            "uncertain: see `batchqueue retry --help`",
+            f"{summary.recovered_uncertain} row(s) were left 'sending' by an earlier run and are now uncertain "
+            f"(it may or may not have sent them): `batchqueue reconcile {summary.job_id}` lists those no callback "
+            "proved queued, and resends them only when asked",
             err=True,
         )
     click.echo(_describe(summary))
@@ -171,7 +172,13 @@ def _show_run(summary: RunSummary, as_json: bool) -> None:
             f"run `batchqueue run {summary.job_id} --hold-until-window` again then, or add --wait-for-window",
             err=True,
         )
-    if summary.exit_reason.value != "done":
+    if summary.exit_reason.value == "interrupted":  # a deliberate Ctrl-C (or SIGTERM): nothing to fix
+        click.echo(
+            "paused (Ctrl-C): the requests in flight were finished and recorded; "
+            f"run `batchqueue run {summary.job_id}` again to send the rest",
+            err=True,
+        )
+    elif summary.exit_reason.value != "done":
         click.echo(f"stopped ({summary.exit_reason.value}): {summary.message}", err=True)
         click.echo(f"fix the cause, then run `batchqueue run {summary.job_id}` again to resume", err=True)
 

@@ -31,6 +31,7 @@ def _job_json(s: JobStatus) -> dict[str, object]:
         "source": job.source_name,
         "sheet": job.sheet,
         "created_at": _when(job.created_at),
+        "archived_at": _when(job.archived_at) if job.archived_at is not None else None,
         "rows": s.rows,
         "counts": s.counts,
         "outcomes": s.outcomes,
@@ -48,7 +49,9 @@ def _job_json(s: JobStatus) -> dict[str, object]:
 
 
 def _stale(worker: WorkerInfo, lease_ttl: float) -> bool:
-    return time.time() - worker.heartbeat_at > lease_ttl
+    from batchqueue.service.status import process_gone
+
+    return time.time() - worker.heartbeat_at > lease_ttl or process_gone(worker)
 
 
 def _show_one(s: JobStatus, lease_ttl: float, wide: bool) -> None:
@@ -59,6 +62,8 @@ def _show_one(s: JobStatus, lease_ttl: float, wide: bool) -> None:
     job = s.job
     click.echo(f"job {job.id}: {job.source_name}")
     click.echo(f"  survey {job.survey_id}/{job.instance_id}, imported {_when(job.created_at)} UTC")
+    if job.archived_at is not None:
+        click.echo(f"  archived {_when(job.archived_at)} UTC (`batchqueue job unarchive {job.id}` brings it back)")
     table = Table("row state", "rows", box=None)
     for state, n in s.counts.items():
         table.add_row(state, f"{n:,}")
@@ -103,7 +108,7 @@ def _show_one(s: JobStatus, lease_ttl: float, wide: bool) -> None:
                             f"{w.rate:.1f}", f"{age:.0f}s ago{note}")  # fmt: skip
         click.echo(f"{len(live)} live worker(s), {sum(w.rate for w in live):.1f} rows/s together:")
         if len(live) < len(s.workers):
-            click.echo(f"{len(s.workers) - len(live)} stale: killed or cut off (no heartbeat within --lease-ttl)")
+            click.echo(f"{len(s.workers) - len(live)} stale: killed or cut off (gone, or silent past --lease-ttl)")
         stdout_console().print(workers)
 
 

@@ -11,7 +11,7 @@ from flask import Blueprint, g, request
 
 from batchqueue.console import pages
 from batchqueue.console.app import context, public_message
-from batchqueue.console.forms import rules_from, run_options, save_upload, spec_from, uploaded
+from batchqueue.console.forms import rules_from, run_options, save_upload, spec_from, uploaded, whole_number
 from batchqueue.console.openapi import document
 from batchqueue.console.pages import operator, problem_filter
 from batchqueue.errors import UsageError
@@ -70,6 +70,9 @@ def _summary(s: job_page.JobSummary) -> dict[str, Any]:
         "counts": s.counts,
         "outcomes": s.outcomes,
         "activity": _activity(s.activity),
+        "held": s.held,
+        "progress": [{"segment": p.label, "rows": p.rows} for p in s.progress],
+        "archived_at": job.archived_at,
     }
 
 
@@ -86,17 +89,25 @@ def openapi() -> Any:
 
 @blueprint.route("/jobs")
 def jobs() -> Any:
-    return {"jobs": [_summary(s) for s in job_page.overview(context().ledger)]}
+    listed = pages.jobs_listed()
+    return {
+        "jobs": [_summary(s) for s in listed.jobs],
+        "show": listed.show,
+        "page": listed.page,
+        "pages": listed.pages,
+        "total": listed.total,
+        "sizes": listed.sizes,
+    }
 
 
 @blueprint.route("/jobs/<int:job_id>")
 def job(job_id: int) -> Any:
     ctx = context()
     if request.args.get("summary"):  # the job page's live updates: counts and activity only
-        return _summary(job_page.summary(ctx.ledger, job_id)) | {"run": _run(ctx.supervisor.run_of(job_id))}
+        found = job_page.summary(ctx.ledger, job_id, ctx.held)
+        return _summary(found) | {"run": _run(ctx.supervisor.run_of(job_id))}
     view = job_page.job_view(ctx.ledger, job_id, ctx.held, problem_filter(), audit_rows=10)
     return _summary(view) | {
-        "held": view.held,
         "next_window_at": view.next_window_at,
         "calling_rules": view.calling_rules,
         "rules": view.rules,
@@ -126,6 +137,13 @@ def check(upload_id: str) -> Any:
     return _shown(result, path)
 
 
+@blueprint.route("/checks/<check_id>")
+def check_progress(check_id: str) -> Any:
+    """A background check's progress (what the check page polls while a large file is read)."""
+    run = context().checks.get(check_id[:64])
+    return {"finished": run.finished, "fraction": round(run.fraction, 4), "failed": run.error is not None}
+
+
 @blueprint.route("/uploads/<upload_id>/import", methods=["POST"])
 def import_upload(upload_id: str) -> Any:
     path = uploaded(context().upload_dir, upload_id)
@@ -140,6 +158,48 @@ def import_upload(upload_id: str) -> Any:
 @blueprint.route("/jobs/<int:job_id>/start", methods=["POST"])
 def start(job_id: int) -> Any:
     return _run(operator().start(job_id, run_options(_body(), context().public_url))), 202
+
+
+@blueprint.route("/jobs/<int:job_id>/dry-run")
+def dry_run(job_id: int) -> Any:
+    rows = whole_number(request.args.get("rows") or "10", "rows", low=1, high=100)
+    found = operator().dry_run(job_id, rows, context().public_url)
+    return {
+        "job_id": found.job_id,
+        "rows": [
+            {
+                "row": r.row_number,
+                "fields": dict(r.fields),
+                "timezone": r.timezone,
+                "timezone_source": r.timezone_source,
+            }
+            for r in found.rows
+        ],
+        "suppressed": found.suppressed,
+        "held": found.held,
+    }
+
+
+@blueprint.route("/jobs/<int:job_id>/edit", methods=["POST"])
+def edit(job_id: int) -> Any:
+    body = _body()
+    done = operator().edit(
+        job_id, str(body.get("survey") or ""), str(body.get("instance") or ""), force=body.get("force") is True
+    )
+    return {"job_id": job_id, "before": list(done.before), "after": list(done.after), "forced": done.sent_before}
+
+
+@blueprint.route("/jobs/<int:job_id>/archive", methods=["POST"])
+def archive(job_id: int) -> Any:
+    undo = _body().get("undo") is True
+    operator().archive(job_id, undo=undo)
+    return {"job_id": job_id, "archived": not undo}
+
+
+@blueprint.route("/jobs/<int:job_id>/delete", methods=["POST"])
+def delete(job_id: int) -> Any:
+    done = operator().delete(job_id, confirmed=_body().get("confirm") is True)
+    return {"job_id": job_id, "deleted_rows": done.rows, "open_calls": done.open_calls}
 
 
 @blueprint.route("/jobs/<int:job_id>/pause", methods=["POST"])

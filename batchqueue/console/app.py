@@ -42,6 +42,7 @@ from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import BatchqueueError, JobNotFoundError
 from batchqueue.exits import exit_code_for
 from batchqueue.ledger import Ledger
+from batchqueue.service.checks import BackgroundChecks
 from batchqueue.service.job_page import HeldCounts
 from batchqueue.service.supervised import Supervisor
 from batchqueue.settings import Settings
@@ -69,6 +70,9 @@ class ConsoleContext:
     secure_cookies: bool = False
     #: Signs the session cookies (``batchqueue.private_files.secret_key``: the same after a restart).
     secret_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    #: Checks of uploads this large (bytes) or larger run in the background, with their progress shown.
+    check_in_background_from: int = DEFAULTS.console_background_check_bytes
+    checks: BackgroundChecks = field(default_factory=BackgroundChecks)
 
     def folders(self) -> list[str]:
         """The server's folders a message may name (never shown to a browser)."""

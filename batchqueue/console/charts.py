@@ -7,14 +7,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-#: The progress bar's segments, in order, and the states each one counts.
-PROGRESS_SEGMENTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("queued", ("queued",)),
-    ("failed", ("failed", "uncertain")),
-    ("set aside", ("invalid", "duplicate", "filtered", "suppressed", "canceled")),
-    ("sending", ("sending",)),
-    ("pending", ("pending",)),
-)
+from batchqueue.service.job_page import Segment
 
 
 @dataclass(frozen=True)
@@ -28,14 +21,24 @@ class Bar:
     css: str
 
 
-def progress(counts: Mapping[str, int], width: float = 600.0) -> list[Bar]:
-    """One bar split into segments (queued, failed, set aside, sending, pending)."""
-    total = sum(counts.values()) or 1
+@dataclass(frozen=True)
+class Tick:
+    """A label on a chart's time axis, under the bar it names."""
+
+    label: str
+    x: float
+    anchor: str  # SVG text-anchor: start, middle or end
+
+
+def progress(segments: Sequence[Segment], width: float = 600.0) -> list[Bar]:
+    """One bar split into its labelled segments (sent, sending, held, left, not sent), each as wide
+    as its share of the rows that are to be sent."""
+    total = sum(s.rows for s in segments) or 1
     bars, x = [], 0.0
-    for label, states in PROGRESS_SEGMENTS:
-        n = sum(counts.get(s, 0) for s in states)
-        w = width * n / total
-        bars.append(Bar(label, n, round(x, 2), 0.0, round(w, 2), 18.0, "seg-" + label.replace(" ", "-")))
+    for segment in segments:
+        w = width * segment.rows / total
+        css = "seg-" + segment.label.replace(" ", "-")
+        bars.append(Bar(segment.label, segment.rows, round(x, 2), 0.0, round(w, 2), 18.0, css))
         x += w
     return bars
 
@@ -59,6 +62,19 @@ def columns(items: Sequence[tuple[int, int]], width: float = 600.0, height: floa
         label = time.strftime("%H:%M", time.localtime(minute))
         bars.append(Bar(label, n, round(i * step, 2), round(height - h, 2), round(step * 0.8, 2), round(h, 2), "col"))
     return bars
+
+
+def ticks(bars: Sequence[Bar], every: int = 10) -> list[Tick]:
+    """The time axis under ``bars``: a label under every ``every``-th bar, counted back from the last
+    (the minute now, at the axis's end, where the last bar is), each centred on its bar (the ends
+    aligned to the chart's edges)."""
+    found: list[Tick] = []
+    for i in range(len(bars) - 1, -1, -every):
+        bar = bars[i]
+        anchor = "end" if i == len(bars) - 1 else "start" if i == 0 else "middle"
+        x = bar.x + bar.width if anchor == "end" else bar.x if anchor == "start" else bar.x + bar.width / 2
+        found.append(Tick(bar.label, round(x, 2), anchor))
+    return found[::-1]
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
-from batchqueue.intake.mapping.spec import MappingSpec
+from batchqueue.intake.mapping.spec import FIELDS, MappingSpec, parse_delimiter
 from batchqueue.intake.sheets.detect import EXCEL_SUFFIXES, TEXT_SUFFIXES
 from batchqueue.service.supervised import RunOptions
 from batchqueue.untrusted import INT64_MAX, printable
@@ -73,8 +73,49 @@ def _list(form: MultiDict[str, Any] | Mapping[str, Any], key: str) -> list[str]:
     return [str(v).strip() for v in values if str(v).strip()]
 
 
+def _table(form: MultiDict[str, Any] | Mapping[str, Any], key: str, prefix: str) -> dict[str, str]:
+    """Request fields by name: a JSON body's ``{"columns": {"start": "Call After"}}``, or a form's
+    ``column_start`` (``prefix`` + field) fields; empty values left out."""
+    given = form.get(key)
+    found: dict[str, str] = {}
+    if isinstance(given, Mapping):
+        found = {str(k): str(v).strip() for k, v in given.items() if str(v).strip()}
+    elif given is not None:
+        raise UsageError(f'{key}: an object of field → value, such as {{"start": "Call After"}}')
+    for name in FIELDS:
+        value = _text(form, prefix + name)
+        if value is not None:
+            found[name] = value
+    unknown = sorted(set(found) - set(FIELDS))
+    if unknown:
+        raise UsageError(f"{key}: unknown field(s) {', '.join(unknown)}; known: {', '.join(FIELDS)}")
+    return found
+
+
+def _flag(form: Mapping[str, Any], key: str) -> bool | None:
+    value = form.get(key)
+    if value is None or value == "" or value is False:
+        return None
+    return True
+
+
+def _lines(form: MultiDict[str, Any] | Mapping[str, Any], key: str) -> tuple[str, ...] | None:
+    """A list in a JSON body, repeated fields, or one text of several lines: each non-empty line."""
+    found = [line.strip() for value in _list(form, key) for line in value.splitlines()]
+    return tuple(line for line in found if line) or None
+
+
+#: The date order select: the options' names.
+DATE_ORDERS = ("dayfirst", "monthfirst")
+
+
 def spec_from(form: MultiDict[str, Any] | Mapping[str, Any]) -> MappingSpec:
-    """The mapping a check page's dropdowns (or an API body) chose; unset fields are detected."""
+    """The mapping a check page's fields (or an API body) chose, with the command line's names
+    (``phone_column``, ``region``, ``region_column``, ``timezone``, ``timezone_column``,
+    ``zip_column``, ``date_formats``, ``dayfirst``/``monthfirst`` (or ``date_order``), ``nulls``,
+    ``where``, ``header_row``, ``sheet``, ``delimiter``, ``metadata``, ``allow_duplicates``, each
+    field's column as ``columns`` or ``column_FIELD``, each job-wide value as ``defaults`` or by the
+    field's name); unset fields are detected."""
     header_row = _text(form, "header_row")
     try:
         row = whole_number(header_row, "header row", low=1) if header_row is not None else None
@@ -82,21 +123,44 @@ def spec_from(form: MultiDict[str, Any] | Mapping[str, Any]) -> MappingSpec:
         raise UsageError(
             f"header row {printable(str(header_row), 24)!r}: give the spreadsheet's row number, such as 3"
         ) from None
-    phones = {c.strip() for c in (_text(form, "phone_column") or "").split(",")}
-    metadata = [c for c in _list(form, "metadata") if c not in phones]  # a new phone column is no metadata
+    columns = _table(form, "columns", "column_")
+    # A column newly chosen for the phone or a field is no longer metadata.
+    taken = {c.strip() for c in (_text(form, "phone_column") or "").split(",")} | set(columns.values())
+    metadata = [c for c in _list(form, "metadata") if c not in taken]
     choose_metadata = _text(form, "metadata_chosen") is not None  # the form's metadata boxes were shown
-    attempts = {key: _text(form, key) for key in ("max_attempts", "reattempt_wait")}
+    order = _text(form, "date_order")
+    if order is not None and order not in DATE_ORDERS:
+        raise UsageError(f"date_order {printable(order, 24)!r}: dayfirst or monthfirst (or nothing: from the column)")
+    delimiter = _text(form, "delimiter")
+    defaults = _table(form, "defaults", "")
+    for key in ("max_attempts", "reattempt_wait"):  # whole numbers, refused here rather than row by row
+        if key in defaults:
+            defaults[key] = str(whole_number(defaults[key], key.replace("_", " "), low=1))
     return MappingSpec().overridden_by(
-        defaults={k: str(whole_number(v, k.replace("_", " "), low=1)) for k, v in attempts.items() if v} or None,
         phone_column=_text(form, "phone_column"),
         region=_text(form, "region"),
         region_column=_text(form, "region_column"),
+        timezone=_text(form, "timezone"),
         timezone_column=_text(form, "timezone_column"),
+        zip_column=_text(form, "zip_column"),
+        date_formats=_lines(form, "date_formats"),
+        dayfirst=True if order == "dayfirst" else _flag(form, "dayfirst"),
+        monthfirst=True if order == "monthfirst" else _flag(form, "monthfirst"),
+        nulls=_lines(form, "nulls"),
+        where=_lines(form, "where"),
         sheet=_text(form, "sheet"),
+        delimiter=parse_delimiter(delimiter) if delimiter is not None else None,
         header_row=row,
         metadata=tuple(metadata) if metadata or choose_metadata else None,
         no_metadata=True if choose_metadata and not metadata else None,
+        allow_duplicates=_flag(form, "allow_duplicates"),
+        columns=columns or None,
+        defaults=defaults or None,
     )
+
+
+#: The most rows a console's test send may send (a test, not the campaign).
+MAX_TEST_SEND = 1000
 
 
 #: The import form's rule fields: each a named rule of the registry (``batchqueue.calling.registry``).
@@ -123,7 +187,9 @@ def rules_from(form: Mapping[str, Any]) -> dict[str, str]:
 def run_options(form: Mapping[str, Any], public_url: str | None) -> RunOptions:
     concurrency = _text(form, "concurrency")
     rate = _text(form, "rate")
+    limit = _text(form, "limit")
     return RunOptions(
+        limit=whole_number(limit, "rows of a test send", low=1, high=MAX_TEST_SEND) if limit is not None else None,
         concurrency=whole_number(concurrency, "concurrency", low=1, high=MAX_CONCURRENCY)
         if concurrency is not None
         else DEFAULTS.console_concurrency,

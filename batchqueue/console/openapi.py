@@ -23,7 +23,22 @@ _MAPPING = {
     "region": {"type": "string", "description": "default country, ISO 3166 alpha-2 (US)"},
     "sheet": {"type": "string"},
     "header_row": {"type": "integer", "minimum": 1},
+    "timezone": {"type": "string", "description": "the zone of dates without one (default UTC)"},
+    "zip_column": {"type": "string"},
+    "columns": {
+        "type": "object",
+        "description": "request fields (ani, postd, start, end, max_attempts, reattempt_wait, result_url) read "
+        'from a column, as import --column FIELD=COLUMN; "none": from no column (a guess undone)',
+    },
+    "defaults": {"type": "object", "description": "request fields for every row, as import --start, --ani…"},
+    "date_order": {"type": "string", "enum": ["dayfirst", "monthfirst"], "description": "as --dayfirst/--monthfirst"},
+    "date_formats": {"type": "array", "items": {"type": "string"}},
+    "nulls": {"type": "array", "items": {"type": "string"}},
+    "where": {"type": "array", "items": {"type": "string"}},
+    "delimiter": {"type": "string"},
+    "allow_duplicates": {"type": "boolean"},
 }
+_CHECK = {"name": "check_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 def _op(summary: str, *, params: list[Any] | None = None, body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -54,7 +69,12 @@ def document() -> dict[str, Any]:
             "/api/session": {"get": _op("who is logged in, and a CSRF token")},
             "/api/login": {"post": _op("log in", body={"user": {"type": "string"}, "password": {"type": "string"}})},
             "/api/logout": {"post": _op("log out: ends every session of the user, on every browser")},
-            "/api/jobs": {"get": _op("every job: counts by state, outcomes, live activity")},
+            "/api/jobs": {
+                "get": _op(
+                    "jobs, newest first, a page at a time (?show=current|active|finished|archived|all&page=N): counts "
+                    "by state, progress, outcomes, live activity"
+                )
+            },
             "/api/jobs/{job_id}": {
                 "get": _op(
                     "one job: counts, outcomes, activity, held rows, sent per minute, failure reasons, "
@@ -80,6 +100,9 @@ def document() -> dict[str, Any]:
             "/api/uploads/{upload_id}/check": {
                 "post": _op("check an upload (the check --json object)", params=[_UPLOAD], body=_MAPPING)
             },
+            "/api/checks/{check_id}": {
+                "get": _op("a background check's progress (finished, fraction, failed)", params=[_CHECK])
+            },
             "/api/uploads/{upload_id}/import": {
                 "post": _op(
                     "import an upload as a job (the import --json object)",
@@ -100,7 +123,33 @@ def document() -> dict[str, Any]:
                         "concurrency": {"type": "integer", "minimum": 1, "maximum": 64},
                         "rate": {"type": "number", "exclusiveMinimum": 0, "description": "requests per second"},
                         "hold_until_window": {"type": "boolean"},
+                        "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "a test send"},
                     },
+                )
+            },
+            "/api/jobs/{job_id}/dry-run": {
+                "get": _op(
+                    "the exact requests of the next rows (?rows=N, 1-100), from a claim rolled back: nothing sent",
+                    params=[_JOB],
+                )
+            },
+            "/api/jobs/{job_id}/edit": {
+                "post": _op(
+                    "send the job's rows to another survey/instance (refused once anything was sent, unless force)",
+                    params=[_JOB],
+                    body={"survey": {"type": "string"}, "instance": {"type": "string"}, "force": {"type": "boolean"}},
+                )
+            },
+            "/api/jobs/{job_id}/archive": {
+                "post": _op(
+                    "archive the job (undo: true brings it back)", params=[_JOB], body={"undo": {"type": "boolean"}}
+                )
+            },
+            "/api/jobs/{job_id}/delete": {
+                "post": _op(
+                    "delete the job and its rows (contact history kept); confirm: true when calls may still ring",
+                    params=[_JOB],
+                    body={"confirm": {"type": "boolean"}},
                 )
             },
             "/api/jobs/{job_id}/pause": {

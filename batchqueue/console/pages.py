@@ -3,24 +3,31 @@ do-not-call lists. Each view parses the form, calls the service layer, and rende
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import shutil
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
 
 from batchqueue.call_outcome import FINAL
 from batchqueue.console import charts
-from batchqueue.console.app import context
+from batchqueue.console.app import context, public_message
 from batchqueue.console.forms import rules_from, run_options, save_upload, spec_from, uploaded, whole_number
+from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import BatchqueueError
+from batchqueue.intake.mapping.resolve import Guess
+from batchqueue.intake.mapping.spec import FIELD_WORDS, FIELDS, NO_COLUMN
 from batchqueue.ledger.console import FAILURE_SAMPLE, PROBLEM_STATES
 from batchqueue.periods import parse_period
-from batchqueue.service import audit, dnc, job_page, loading, rows
+from batchqueue.service import audit, checks, dnc, job_admin, job_page, loading, rows
+from batchqueue.service.context import target_of
 from batchqueue.service.operations import Operator
+from batchqueue.settings import no_target_message
 
 blueprint = Blueprint("pages", __name__)
 
@@ -38,7 +45,21 @@ def _num(value: float | None) -> str:
     return f"{value:,.0f}" if value is not None else ""
 
 
-FILTERS = {"when": _when, "num": _num}
+def _local(stamp: float | None, zone_name: str | None) -> str:
+    """A unix time as a clock in ``zone_name`` (``2026-12-16 17:00 EST``); the console's own clock without one."""
+    if stamp is None:
+        return ""
+    if not zone_name:
+        return _when(stamp)
+    from batchqueue.intake.mapping.times import zone
+
+    try:
+        return dt.datetime.fromtimestamp(stamp, zone(zone_name)).strftime("%Y-%m-%d %H:%M %Z")
+    except ValueError:
+        return _when(stamp)
+
+
+FILTERS = {"when": _when, "num": _num, "local": _local}
 
 
 def operator() -> Operator:
@@ -51,10 +72,17 @@ def home() -> Any:
     return redirect(url_for("pages.jobs"))
 
 
+def jobs_listed() -> job_page.JobsPage:
+    """The jobs page asked for (``show``: a filter, ``page``: from 0)."""
+    page = whole_number(request.args.get("page") or "0", "page", high=MAX_PAGE)
+    return job_page.jobs_page(context().ledger, request.args.get("show") or "current", page)
+
+
 @blueprint.route("/jobs")
 def jobs() -> Any:
-    summaries = job_page.overview(context().ledger)
-    return render_template("jobs.html", user=g.user, jobs=summaries, progress=charts.progress)
+    return render_template(
+        "jobs.html", user=g.user, listed=jobs_listed(), filters=job_page.JOB_FILTERS, progress=charts.progress
+    )
 
 
 @blueprint.route("/upload", methods=["GET", "POST"])
@@ -70,22 +98,47 @@ def upload() -> Any:
     return render_template("upload.html", user=g.user, max_mb=context().max_upload // (1024 * 1024))
 
 
+def _chosen_key(upload_id: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """What names one check: the upload and every mapping field the page chose."""
+    return upload_id, tuple(sorted((k, v) for k, v in request.args.items(multi=True) if k != "check"))
+
+
+def _undo_url(guess: Guess) -> str:
+    """This check page's URL with ``guess`` undone: the one click (its field set to "none")."""
+    key = f"column_{guess.field}" if guess.field in FIELDS else f"{guess.field}_column"
+    query = [(k, v) for k, v in request.args.items(multi=True) if k != key] + [(key, NO_COLUMN)]
+    return f"{request.path}?{urlencode(query)}"
+
+
 @blueprint.route("/uploads/<upload_id>/check")
 def check(upload_id: str) -> Any:
-    path = uploaded(context().upload_dir, upload_id)
+    ctx = context()
+    path = uploaded(ctx.upload_dir, upload_id)
     spec = spec_from(request.args)
-    result = loading.check(loading.CheckRequest(path, spec, max_problems=50))
-    shown = loading.preview(path, spec)
-    mapping = result.mapping
+    if path.stat().st_size >= ctx.check_in_background_from:
+        run = ctx.checks.start(_chosen_key(upload_id), path, spec)
+    else:
+        run = checks.run_check(checks.CheckRun("", path, spec))
+    shown = run.preview
+    if run.finished and shown is None:
+        shown = loading.preview(path, spec)  # the check stopped: the page still shows the file and its mapping
+    result = run.result
+    mapping = result.mapping if result is not None else None
+    guesses = mapping.guesses if mapping is not None else ()
     return render_template(
         "check.html",
         user=g.user,
         upload_id=upload_id,
         name=path.name,
+        run=run,
         result=result,
+        error=public_message(run.error, ctx.folders()) if run.error else None,
         preview=shown,
         mapping=mapping,
         chosen=request.args,
+        fields=[(f, FIELD_WORDS[f]) for f in FIELDS],
+        guessed={g.field: g.column for g in guesses},
+        undo={g.field: _undo_url(g) for g in guesses},
     )
 
 
@@ -133,14 +186,20 @@ def job(job_id: int) -> Any:
     ctx = context()
     view = job_page.job_view(ctx.ledger, job_id, ctx.held, problem_filter())
     run = ctx.supervisor.run_of(job_id)
+    minute_bars = charts.columns(view.per_minute, width=340, height=105)
     return render_template(
         "job.html",
         user=g.user,
         view=view,
         run=run,
-        progress=charts.progress(view.counts),
+        target=target_of(ctx.settings, view.job) if ctx.settings.base_url else None,
+        no_target=no_target_message(),
+        test_rows=DEFAULTS.console_test_send_rows,
+        never_sent={s: view.counts.get(s, 0) for s in job_page.NEVER_SENT if view.counts.get(s, 0)},
+        progress=charts.progress(view.progress),
         outcome_bars=charts.horizontal(sorted(view.outcomes.items(), key=lambda kv: -kv[1]), width=200),
-        minute_bars=charts.columns(view.per_minute, width=340, height=105),
+        minute_bars=minute_bars,
+        minute_ticks=charts.ticks(minute_bars),
         reason_bars=charts.horizontal(view.failure_reasons, width=200),
         answer_charts=charts.answers(view.answers.get("tally") or {}, CHARTED_QUESTIONS),
         problem_states=PROBLEM_STATES,
@@ -157,9 +216,68 @@ def _back(job_id: int) -> Any:
 
 @blueprint.route("/jobs/<int:job_id>/start", methods=["POST"])
 def start(job_id: int) -> Any:
-    operator().start(job_id, run_options(request.form, context().public_url))
-    flash(f"Sending job {job_id}; this page follows it live (closing the browser does not stop it).", "ok")
+    options = run_options(request.form, context().public_url)
+    operator().start(job_id, options)
+    if options.limit:
+        flash(
+            f"Test send of job {job_id}: at most {options.limit:,} row(s), then it stops; the rest stay pending.", "ok"
+        )
+    else:
+        flash(f"Sending job {job_id}; this page follows it live (closing the browser does not stop it).", "ok")
     return _back(job_id)
+
+
+@blueprint.route("/jobs/<int:job_id>/dry-run")
+def dry_run(job_id: int) -> Any:
+    ctx = context()
+    rows_asked = whole_number(request.args.get("rows") or str(DEFAULTS.console_test_send_rows), "rows", low=1, high=100)
+    found = operator().dry_run(job_id, rows_asked, ctx.public_url)
+    return render_template(
+        "dry_run.html",
+        user=g.user,
+        job=ctx.ledger.job(job_id),
+        found=found,
+        asked=rows_asked,
+        target=target_of(ctx.settings, ctx.ledger.job(job_id)) if ctx.settings.base_url else None,
+        no_target=no_target_message(),
+    )
+
+
+@blueprint.route("/jobs/<int:job_id>/edit", methods=["POST"])
+def edit(job_id: int) -> Any:
+    form = request.form
+    done = operator().edit(
+        job_id, form.get("survey", "").strip(), form.get("instance", "").strip(), force=bool(form.get("force"))
+    )
+    flash(
+        f"Job {job_id} now sends to survey {done.after[0]} instance {done.after[1]} "
+        f"(was {done.before[0]} / {done.before[1]}).",
+        "ok",
+    )
+    return _back(job_id)
+
+
+@blueprint.route("/jobs/<int:job_id>/archive", methods=["POST"])
+def archive(job_id: int) -> Any:
+    undo = bool(request.form.get("undo"))
+    operator().archive(job_id, undo=undo)
+    flash(
+        f"Job {job_id} is no longer archived." if undo else f"Job {job_id} archived: kept whole, out of the list.", "ok"
+    )
+    return _back(job_id)
+
+
+@blueprint.route("/jobs/<int:job_id>/delete", methods=["GET", "POST"])
+def delete(job_id: int) -> Any:
+    ctx = context()
+    if request.method == "GET":
+        question = job_admin.delete_question(ctx.settings, job_id)
+        return render_template(
+            "delete.html", user=g.user, job=ctx.ledger.job(job_id), question=question, formats=list(REPORT_FORMATS)
+        )
+    done = operator().delete(job_id, confirmed=bool(request.form.get("confirm")))
+    flash(f"Job {job_id} ({done.source_name}, {done.rows:,} rows) deleted; its numbers' contact history is kept.", "ok")
+    return redirect(url_for("pages.jobs"))
 
 
 @blueprint.route("/jobs/<int:job_id>/pause", methods=["POST"])

@@ -29,11 +29,13 @@ from batchqueue.callbacks.app import CallbackApp
 from batchqueue.callbacks.spool import spool_folder_for
 from batchqueue.console.app import DEFAULT_MAX_UPLOAD, ConsoleContext, create_app
 from batchqueue.console.auth import SessionCookies, session_is_live
+from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
 from batchqueue.http_serving import BodyLimit, HttpServer, Limits
 from batchqueue.ledger import open_ledger
 from batchqueue.logs import register_secret
 from batchqueue.private_files import private_folder, secret_key
+from batchqueue.service.console_files import FolderCleaner
 from batchqueue.service.supervised import Supervisor
 from batchqueue.settings import Settings
 
@@ -66,23 +68,31 @@ class ConsoleRequest:
     max_upload: int = DEFAULT_MAX_UPLOAD
     #: The reverse proxy in front of the console (its address): only its X-Forwarded-For is believed.
     trusted_proxy: str | None = None
+    #: Uploads and run logs not changed for this many days are removed (at start, then every hour).
+    keep_files_days: int = DEFAULTS.console_keep_files_days
 
 
 class Console:
     """The console, bound and ready: ``serve_forever()`` or ``start()``, then ``close()``."""
 
-    def __init__(self, server: HttpServer, ctx: ConsoleContext, callbacks: CallbackApp, app: Flask) -> None:
+    def __init__(
+        self, server: HttpServer, ctx: ConsoleContext, callbacks: CallbackApp, app: Flask, cleaner: FolderCleaner
+    ) -> None:
         self.server, self.ctx, self.callbacks, self.app = server, ctx, callbacks, app
+        self.cleaner = cleaner
         self.url, self.port = server.url, server.port
 
     def serve_forever(self) -> None:
+        self.cleaner.start()
         self.server.serve_forever()
 
     def start(self) -> Console:
+        self.cleaner.start()
         self.server.start()
         return self
 
     def close(self) -> None:
+        self.cleaner.stop()
         self.server.stop()
         self.callbacks.close()
         self.ctx.ledger.close()
@@ -178,5 +188,12 @@ def serve_console(settings: Settings, request: ConsoleRequest) -> Console:
             callbacks.close()
         ledger.close()
         raise
+    supervisor = ctx.supervisor
+    cleaner = FolderCleaner(
+        folder / "uploads",
+        folder / "runs",
+        keep_seconds=request.keep_files_days * 86400.0,
+        in_use=lambda: supervisor.running_logs() | ctx.checks.running_files(),
+    )
     log.info("console on %s (callbacks on %s/cb/<row>/<token>), files in %s", server.url, server.url, folder)
-    return Console(server, ctx, callbacks, console)
+    return Console(server, ctx, callbacks, console, cleaner)

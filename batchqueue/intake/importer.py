@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
-from batchqueue.intake.loader import LoadResult, Problem, Progress, RowLoader, encode_json, open_and_fit
+from batchqueue.intake.loader import (
+    LoadResult,
+    Problem,
+    Progress,
+    RowLoader,
+    encode_json,
+    first_half,
+    open_and_fit,
+    second_half,
+)
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.rules import RowRule
 from batchqueue.intake.validator_process import Validation, worth_a_helper
@@ -53,7 +62,9 @@ def check_file(
     """Validate every row of ``path``; nothing is written except the optional ``errors_out`` CSV."""
     started = time.perf_counter()
     now = int(time.time())
-    table, result = open_and_fit(path, spec, now)
+    table, result = open_and_fit(path, spec, now, progress=first_half(progress))
+    if result.surveyed:
+        progress = second_half(progress)
     with table:
         if errors_out is not None:
             with InvalidRowsWriter(errors_out, table.headers) as sink:
@@ -98,7 +109,9 @@ def import_file(
     now = validation.now if validation is not None else int(time.time())
     helped = validation is not None or bool(parallel) or (parallel is None and worth_a_helper(path))
     try:
-        table, result = open_and_fit(path, spec, now, header_only=helped)
+        table, result = open_and_fit(path, spec, now, header_only=helped, progress=first_half(progress))
+        if result.surveyed:
+            progress = second_half(progress)
     except BaseException:
         if validation is not None:
             validation.cancel()

@@ -22,6 +22,7 @@ from typing import Any
 from batchqueue.errors import UsageError
 from batchqueue.intake.mapping.resolve import ResolvedMapping, null_markers, resolve
 from batchqueue.intake.mapping.spec import MappingSpec
+from batchqueue.intake.mapping.survey import ColumnSurvey
 from batchqueue.intake.mapping.validate import Reason, RowValidator
 from batchqueue.intake.mapping.where import RowFilter
 from batchqueue.intake.rules import RowRule
@@ -88,6 +89,8 @@ class LoadResult:
     problems: list[Problem] = field(default_factory=list)
     row_warnings: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: What was read from the columns themselves (a date column's day/month order, ASAP cells).
+    notes: list[str] = field(default_factory=list)
     job_id: int | None = None
     created: bool = False
     #: Other jobs made from the same file for the same survey and instance (import only).
@@ -99,6 +102,8 @@ class LoadResult:
     #: Rows the re-contact rules suppressed at import: ``{"period", "rows", "jobs": [{"job_id", "rows"}]}``.
     recontacted: dict[str, Any] | None = None
     seconds: float = 0.0
+    #: Whether the file was read once before its rows (a date or guessed column): a progress bar's first half.
+    surveyed: bool = field(default=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """The ``--json`` object (its keys are part of the CLI contract)."""
@@ -132,6 +137,8 @@ class LoadResult:
             "suppressed": self.suppressed,
             "blank": self.blank,
             "mapping": self.mapping.as_dict(),
+            "guesses": [{"field": g.field, "column": g.column, "undo": g.undo} for g in self.mapping.guesses],
+            "notes": self.notes,
             "problems": [
                 {"row": p.row, "column": p.column, "column_letter": p.letter, "reason": p.reason} for p in self.problems
             ],
@@ -329,13 +336,49 @@ class RowLoader:
         ))  # fmt: skip
 
 
+def _surveyed(
+    path: Path, spec: MappingSpec, mapping: ResolvedMapping, headers: list[str], progress: Progress | None
+) -> tuple[ResolvedMapping, list[str], bool]:
+    """The mapping with what the columns themselves show (see :mod:`~batchqueue.intake.mapping.survey`),
+    what was found, and whether the file was read for it (only when a date or guessed column needs it)."""
+    survey = ColumnSurvey(mapping, headers)
+    if not survey.needed:
+        return mapping, [], False
+    with open_table(
+        path, sheet=spec.sheet, delimiter=spec.delimiter, header_row=spec.header_row, nulls=null_markers(spec)
+    ) as table:
+        for n, (number, cells, _overflow) in enumerate(table.rows(), 1):
+            survey.add(number, cells)
+            if progress is not None and not n % _PROGRESS_EVERY:
+                progress(*table.progress())
+    return *survey.decided(), True
+
+
+def first_half(progress: Progress | None) -> Progress | None:
+    """``progress`` for a first pass over a file (the bar's first half)."""
+    return None if progress is None else lambda done, total: progress(done, 2 * total)
+
+
+def second_half(progress: Progress | None) -> Progress | None:
+    """``progress`` for a second pass over a file (the bar's second half)."""
+    return None if progress is None else lambda done, total: progress(total + done, 2 * total)
+
+
 def open_and_fit(
-    path: Path, spec: MappingSpec, now: int, *, header_only: bool = False, hash_as_read: bool = False
+    path: Path,
+    spec: MappingSpec,
+    now: int,
+    *,
+    header_only: bool = False,
+    hash_as_read: bool = False,
+    progress: Progress | None = None,
 ) -> tuple[Table, LoadResult]:
     """Open ``path`` and fit the mapping to its header; the table is closed if that fails.
 
     ``header_only``: the caller will not read the rows (another process does). ``hash_as_read``:
-    see :func:`~batchqueue.intake.sheets.open_table`."""
+    see :func:`~batchqueue.intake.sheets.open_table`. Unless ``header_only``, the columns that need
+    it are read first (``progress`` is told), for the day/month order of dates and to check guesses
+    (:mod:`~batchqueue.intake.mapping.survey`); ``result.surveyed`` says whether they were."""
     table = open_table(
         path,
         sheet=spec.sheet,
@@ -345,8 +388,12 @@ def open_and_fit(
         header_only=header_only,
         hash_as_read=hash_as_read,
     )
+    notes: list[str] = []
+    surveyed = False
     try:
         resolved = resolve(spec, table.headers, now=now)
+        if not header_only:
+            resolved, notes, surveyed = _surveyed(path, spec, resolved, table.headers, progress)
     except UsageError as exc:
         table.close()
         if table.header_row > 1 or table.skipped:
@@ -364,6 +411,8 @@ def open_and_fit(
         warnings=list(resolved.warnings),
         header_row=table.header_row,
         skipped_rows=list(table.skipped),
+        notes=notes,
+        surveyed=surveyed,
     )
     if table.info.encoding_note:
         result.warnings.append(f"encoding: {table.info.encoding_note}")

@@ -26,8 +26,8 @@ from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
 from batchqueue.intake.loader import Problem, open_and_fit
 from batchqueue.intake.mapping.numbers import NumberReader
-from batchqueue.intake.mapping.resolve import NO_COLUMN, ResolvedMapping
-from batchqueue.intake.mapping.spec import MappingSpec
+from batchqueue.intake.mapping.resolve import ResolvedMapping
+from batchqueue.intake.mapping.spec import FIELDS, NO_COLUMN, MappingSpec
 from batchqueue.intake.sheets import Table, column_letter
 from batchqueue.intake.sheets.own_columns import DNC_EXPORT_HEADER
 from batchqueue.ledger.dnc import list_name
@@ -46,7 +46,7 @@ def number_spec(spec: MappingSpec) -> MappingSpec:
     Request fields, metadata, ``--where`` and time zones have nothing to do with an opt-out."""
     return replace(
         spec,
-        columns={},
+        columns=dict.fromkeys(FIELDS, NO_COLUMN),  # no request field is guessed from a column's name
         defaults={},
         metadata=None,
         no_metadata=True,

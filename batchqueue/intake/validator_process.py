@@ -52,7 +52,7 @@ _BACKLOG = 100
 #: What the helper's load found, sent back whole when it is done.
 TALLIES = (
     "rows", "valid", "invalid", "duplicate", "filtered", "blank", "header_row", "skipped_rows", "problems",
-    "row_warnings", "warnings",
+    "row_warnings", "warnings", "notes",
 )  # fmt: skip
 #: Bare rows' cells travel joined by this (see _packed_cells); _AS_JSON marks the rare row sent as JSON.
 _SEP, _AS_JSON = "\x1f", "\x1e"

@@ -43,6 +43,7 @@ def _job(record: Any) -> Job:
         blank_rows=record.blank_rows,
         created_at=record.created_at,
         fingerprint=record.fingerprint,
+        archived_at=record.archived_at,
     )
 
 
@@ -81,6 +82,7 @@ class JobsLedger:
                 jobs.c.survey_id == survey_id,
                 jobs.c.instance_id == instance_id,
                 jobs.c.fingerprint == fingerprint,
+                jobs.c.deleted_at.is_(None),
             )
             .order_by(jobs.c.id.desc())
             .limit(1)
@@ -146,10 +148,16 @@ class JobsLedger:
 
     def jobs_of_file(self, *, sha256: str, survey_id: str, instance_id: str) -> list[Job]:
         """The jobs imported from the same file (its bytes) for the same survey and instance, oldest
-        first (waves left out: they are made by ``recycle``, not imported)."""
+        first (waves left out: they are made by ``recycle``, not imported; deleted jobs too: they hold
+        no rows)."""
         query = (
             select(jobs)
-            .where(jobs.c.source_sha256 == sha256, jobs.c.survey_id == survey_id, jobs.c.instance_id == instance_id)
+            .where(
+                jobs.c.source_sha256 == sha256,
+                jobs.c.survey_id == survey_id,
+                jobs.c.instance_id == instance_id,
+                jobs.c.deleted_at.is_(None),
+            )
             .order_by(jobs.c.id)
         )
         with self.engine.connect() as conn:
@@ -171,6 +179,9 @@ class JobsLedger:
             record = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
         if record is None:
             raise JobNotFoundError(f"no job {job_id} in this ledger (see `batchqueue status` for the list)")
+        if record.deleted_at is not None:
+            deleted = time.strftime("%Y-%m-%d %H:%M", time.localtime(record.deleted_at))
+            raise JobNotFoundError(f"job {job_id} ({record.source_name}) was deleted on {deleted}")
         return _job(record)
 
     def set_job_option(self, job_id: int, key: str, value: Any) -> None:
@@ -184,4 +195,4 @@ class JobsLedger:
     def jobs(self) -> list[Job]:
         """Every job, oldest first."""
         with self.engine.connect() as conn:
-            return [_job(r) for r in conn.execute(select(jobs).order_by(jobs.c.id))]
+            return [_job(r) for r in conn.execute(select(jobs).where(jobs.c.deleted_at.is_(None)).order_by(jobs.c.id))]

@@ -87,6 +87,7 @@ class Job:
     created_at: float
     #: What a re-import finds it by: its mapping and its rules, digested.
     fingerprint: str = ""
+    archived_at: float | None = None  # set: archived (kept, out of the lists)
 
 
 class Overlap(NamedTuple):

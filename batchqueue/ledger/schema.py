@@ -37,6 +37,8 @@ jobs = Table(
     Column("blank_rows", Integer, nullable=False, server_default="0"),
     Column("created_at", Float, nullable=False),
     Column("submit_token", String(64), comment="the console form submission that made it (recycle)"),
+    Column("archived_at", Float, comment="when it was archived; NULL: not archived"),
+    Column("deleted_at", Float, comment="when its rows were deleted (the id is never used again); NULL: not"),
     Index("ix_jobs_source", "source_sha256", "survey_id", "instance_id", "fingerprint"),
     # A form submitted twice finds the job its first submission made (``ledger/waves``).
     Index("ix_jobs_submit_token", "submit_token", unique=True),
@@ -137,6 +139,8 @@ attempts = Table(
     Column("call_id", Text),
     Column("error", Text),
     Index("ix_attempts_row_id", "row_id"),
+    # A job's requests by time: the rate over the last seconds, counted exactly (and a job's deletion).
+    Index("ix_attempts_job_started", "job_id", "started_at"),
 )
 
 outcome_events = Table(

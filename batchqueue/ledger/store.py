@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from batchqueue.ledger.answers import AnswersLedger
 from batchqueue.ledger.console import ConsoleLedger
 from batchqueue.ledger.dnc import DncLedger
+from batchqueue.ledger.job_admin import JobAdminLedger
 from batchqueue.ledger.jobs import JobsLedger
 from batchqueue.ledger.outcomes import OutcomesLedger
 from batchqueue.ledger.reports import ReportsLedger
@@ -32,6 +33,7 @@ class Ledger(
     TalliesLedger,
     ConsoleLedger,
     JobsLedger,
+    JobAdminLedger,
     SendingLedger,
     OutcomesLedger,
     WorkersLedger,

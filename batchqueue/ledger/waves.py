@@ -165,6 +165,8 @@ class WavesLedger:
             "blank_rows": 0,
             "created_at": now,
             "submit_token": submit_token,
+            "archived_at": None,  # a wave of an archived job is a job of its own, in the lists
+            "deleted_at": None,
         }
         runs = [RowRun(FULL, new_rows[i : i + RUN_MAX]) for i in range(0, len(new_rows), RUN_MAX)]
         phone_column = str(json.loads(values["mapping"]).get("phone_column", "phone"))
@@ -189,7 +191,9 @@ class WavesLedger:
         """Every wave of the job's family, first import first (just the job when it has none)."""
         root = (family_of(job) or [job.id])[0]
         with self.engine.connect() as conn:
-            found = conn.execute(select(jobs.c.id, jobs.c.options).order_by(jobs.c.id)).all()
+            found = conn.execute(
+                select(jobs.c.id, jobs.c.options).where(jobs.c.deleted_at.is_(None)).order_by(jobs.c.id)
+            ).all()
         return [self.job(i) for i, raw in found if i == root or root in json.loads(raw or "{}").get(FAMILY, [])]
 
     def wave_summary(self, job_ids: list[int]) -> dict[int, tuple[str | None, int]]:

@@ -292,8 +292,22 @@ class Report:
         ]
         out += [[f"state: {state}", n] for state, n in counts.items()]
         out += [[f"call outcome: {status}", n] for status, n in sorted(self.ledger.outcome_counts(job.id).items())]
-        out += [[f"mapping: {key}", json.dumps(value, ensure_ascii=False)] for key, value in job.mapping.items()]
+        out += [[f"mapping: {key}", _said(value)] for key, value in job.mapping.items()]
         return out + _answers_summary(job)
+
+
+def _said(value: Any) -> str:
+    """A mapping value as a person reads it in a summary: text as it is, lists joined, yes/no; only
+    a table (columns, defaults) as JSON."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(_said(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
 
 
 def export_job(

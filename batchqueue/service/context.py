@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from batchqueue.defaults import DEFAULTS
 from batchqueue.ledger import Job, open_ledger
 from batchqueue.logs import register_secret
-from batchqueue.settings import Settings, check_credentials, redact_url
+from batchqueue.settings import Settings, check_credentials, check_target, redact_url
 
 if TYPE_CHECKING:
     from batchqueue.insight.client import InsightClient
@@ -34,6 +34,8 @@ def ledger_for(settings: Settings, *, create: bool = False, writing: bool = Fals
 
 def target_of(settings: Settings, job: Job | None = None) -> str:
     """Where requests go, in words: base URL, survey/instance, user (never the key)."""
+    if not settings.base_url:
+        return "nowhere: no Insight address chosen (BATCHQUEUE_BASE_URL or a profile)"
     where = redact_url(settings.base_url)
     if job is not None:
         where += f", survey {job.survey_id} instance {job.instance_id}"
@@ -54,10 +56,11 @@ def insight_client(
     """A client for Insight, after checking the credentials can be sent at all (a UsageError if not)."""
     from batchqueue.insight.client import InsightClient  # requests: only for commands that call Insight
 
+    target = check_target(settings)
     check_credentials(settings)
     register_secret(settings.api_key.reveal())
     return InsightClient(
-        settings.base_url,
+        target,
         settings.user,
         settings.api_key,
         pool_size=pool_size,

@@ -19,10 +19,12 @@ from batchqueue.calling.rules import CallingRules
 from batchqueue.defaults import DEFAULTS
 from batchqueue.ledger import Job, Ledger, WorkerInfo
 from batchqueue.ledger.console import AuditEvent, ProblemRow
-from batchqueue.service.status import FORGET_WORKERS_AFTER
+from batchqueue.service.status import FORGET_WORKERS_AFTER, process_gone
 
 #: How long a job's count of held rows is reused (it is the one count that reads rows).
 HELD_TTL = 10.0
+#: The rate a page shows is the requests of the last this many seconds, counted in the ledger.
+RATE_WINDOW = 15.0
 #: Minutes the "requests per minute" chart covers.
 CHART_MINUTES = 30
 #: Problem rows on one page of the job page's table.
@@ -34,7 +36,10 @@ SETTLED = ("queued", "failed", "uncertain", "canceled", "invalid", "duplicate", 
 
 @dataclass(frozen=True)
 class Activity:
-    """Who is sending a job right now, how fast, and whether Insight is slowing them down."""
+    """Who is sending a job right now, how fast, and whether Insight is slowing them down.
+
+    ``rate``: the job's requests over the last :data:`RATE_WINDOW` seconds, counted in the ledger
+    (whoever sent them, whenever their workers last reported), per second."""
 
     workers: list[WorkerInfo]
     stale: list[WorkerInfo]
@@ -47,6 +52,34 @@ class Activity:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """One part of a job's progress: its label, and the rows in it."""
+
+    label: str
+    rows: int
+
+
+def progress(counts: dict[str, int], held: int) -> list[Segment]:
+    """A job's rows that are to be sent, in the parts a progress bar shows: ``sent`` (a request
+    left: queued, failed or uncertain), ``sending`` (now), ``held`` (pending until their calling
+    window), ``left`` (pending, to send), ``not sent`` (canceled or suppressed). Rows that were never
+    to be sent (invalid, duplicate, filtered) are not part of it."""
+    pending = counts.get("pending", 0)
+    held = min(held, pending)
+    return [
+        Segment("sent", sum(counts.get(s, 0) for s in ("queued", "failed", "uncertain"))),
+        Segment("sending", counts.get("sending", 0)),
+        Segment("held", held),
+        Segment("left", pending - held),
+        Segment("not sent", counts.get("canceled", 0) + counts.get("suppressed", 0)),
+    ]
+
+
+#: The states that were never to be sent, said beside the progress bar.
+NEVER_SENT = ("invalid", "duplicate", "filtered")
+
+
+@dataclass(frozen=True)
 class JobSummary:
     """One line of the jobs page."""
 
@@ -54,6 +87,11 @@ class JobSummary:
     counts: dict[str, int]
     outcomes: dict[str, int]
     activity: Activity
+    held: int = 0
+
+    @property
+    def progress(self) -> list[Segment]:
+        return progress(self.counts, self.held)
 
     @property
     def rows(self) -> int:
@@ -77,7 +115,6 @@ class ProblemFilter:
 class JobView(JobSummary):
     """Everything the job page shows."""
 
-    held: int = 0
     next_window_at: float | None = None
     calling_rules: str = ""
     #: The job's rules by name (:func:`batchqueue.calling.registry.rules_json`).
@@ -117,27 +154,75 @@ class HeldCounts:
 
 
 def activity(ledger: Ledger, job_id: int, *, lease_ttl: float = DEFAULTS.lease_ttl) -> Activity:
-    """The job's workers that have not signed off: live ones and those silent past their lease."""
+    """The job's workers that have not signed off: live ones, and those silent past their lease or
+    whose process is gone (this machine's: known at once); the rate from the ledger's own record."""
     now = time.time()
     live: list[WorkerInfo] = []
     stale: list[WorkerInfo] = []
     for worker in ledger.live_workers(job_id, within=FORGET_WORKERS_AFTER):
-        (stale if now - worker.heartbeat_at > lease_ttl else live).append(worker)
+        gone = now - worker.heartbeat_at > lease_ttl or process_gone(worker)
+        (stale if gone else live).append(worker)
     slowed = next((w.slowed_by for w in live if w.slowed_by), None)
-    return Activity(live, stale, sum(w.rate for w in live), slowed)
+    rate = ledger.requests_since(job_id, now - RATE_WINDOW) / RATE_WINDOW
+    return Activity(live, stale, rate, slowed)
 
 
-def overview(ledger: Ledger) -> list[JobSummary]:
-    """Every job, newest first."""
-    jobs = ledger.jobs()
-    counts = ledger.all_counts([j.id for j in jobs])
-    return [JobSummary(j, counts[j.id], ledger.outcome_counts(j.id), activity(ledger, j.id)) for j in reversed(jobs)]
+#: The jobs page's filters: which jobs each shows.
+JOB_FILTERS = ("current", "active", "finished", "archived", "all")
 
 
-def summary(ledger: Ledger, job_id: int) -> JobSummary:
+@dataclass(frozen=True)
+class JobsPage:
+    """One page of the jobs list: the jobs shown, and where it is among the others."""
+
+    jobs: list[JobSummary]
+    show: str
+    page: int
+    pages: int
+    total: int
+    #: Jobs in each filter (for the filter's links).
+    sizes: dict[str, int] = field(default_factory=dict)
+
+
+def _kind(counts: dict[str, int], archived: bool) -> str:
+    if archived:
+        return "archived"
+    return "active" if counts.get("pending", 0) or counts.get("sending", 0) else "finished"
+
+
+def jobs_page(
+    ledger: Ledger, show: str = "current", page: int = 0, per_page: int = DEFAULTS.console_jobs_page
+) -> JobsPage:
+    """The jobs of one filter, newest first, one page of them: ``current`` (not archived), ``active``
+    (rows left to send), ``finished`` (none left), ``archived``, ``all``. Counts are read for every job
+    in one query (tallies); everything else only for the page's."""
+    if show not in JOB_FILTERS:
+        show = "current"
+    listed = ledger.job_list()
+    counts = ledger.all_counts([job_id for job_id, _ in listed])
+    kinds = {job_id: _kind(counts[job_id], archived is not None) for job_id, archived in listed}
+    chosen = [
+        job_id
+        for job_id, _ in listed
+        if show == "all" or kinds[job_id] == show or (show == "current" and kinds[job_id] != "archived")
+    ]
+    sizes = {name: sum(1 for k in kinds.values() if k == name) for name in ("active", "finished", "archived")}
+    sizes |= {"current": sizes["active"] + sizes["finished"], "all": len(listed)}
+    pages = max(1, -(-len(chosen) // per_page))
+    page = min(max(page, 0), pages - 1)
+    shown = [
+        JobSummary(ledger.job(j), counts[j], ledger.outcome_counts(j), activity(ledger, j))
+        for j in chosen[page * per_page : (page + 1) * per_page]
+    ]
+    return JobsPage(shown, show, page, pages, len(chosen), sizes)
+
+
+def summary(ledger: Ledger, job_id: int, held: HeldCounts | None = None) -> JobSummary:
     """One job's counts and activity: what the job page polls for while it is open."""
     job = ledger.job(job_id)
-    return JobSummary(job, ledger.counts(job_id), ledger.outcome_counts(job_id), activity(ledger, job_id))
+    counts = ledger.counts(job_id)
+    held_rows = held.get(ledger, job_id)[0] if held is not None and counts.get("pending") else 0
+    return JobSummary(job, counts, ledger.outcome_counts(job_id), activity(ledger, job_id), held_rows)
 
 
 def job_view(
@@ -156,7 +241,7 @@ def job_view(
         ledger.counts(job_id),
         ledger.outcome_counts(job_id),
         activity(ledger, job_id),
-        held=held_rows,
+        held_rows,
         next_window_at=next_at,
         calling_rules=CallingRules.from_json(job.options.get("calling")).describe(),
         rules=rules_json(job.options),

@@ -24,6 +24,7 @@ from batchqueue.errors import UsageError
 from batchqueue.intake.importer import LoadResult, check_file
 from batchqueue.intake.importer import import_file as _import_file
 from batchqueue.intake.loader import Progress
+from batchqueue.intake.mapping.resolve import ResolvedMapping, null_markers
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.rules import RowRule
 from batchqueue.intake.validator_process import Validation, worth_a_helper
@@ -219,24 +220,74 @@ def import_notes(result: LoadResult, attempts: int | None) -> list[str]:
 
 
 @dataclass(frozen=True)
+class PreviewRow:
+    """One of a file's first rows, and what an import would make of it."""
+
+    number: int  # as the spreadsheet shows it
+    cells: list[str]
+    #: The number as it would be sent (``tel:+E164[;ani=…][;postd=…]``), for a row that would be sent.
+    phone_number: str | None = None
+    #: Its own start (unix seconds) and the zone it was read in, when it has one.
+    start: int | None = None
+    zone: str | None = None
+    #: Why it would not be sent (invalid: each reason; a duplicate; left out by --where).
+    refused: list[str] | None = None
+
+
+@dataclass(frozen=True)
 class FilePreview:
     """The first rows of a file as read with a mapping spec: what the console's check page shows."""
 
     headers: list[str]
-    rows: list[tuple[int, list[str]]]  # (row number as the spreadsheet shows it, cells)
+    rows: list[PreviewRow]
     sheets: list[str]
 
 
-def preview(file: Path, spec: MappingSpec, count: int = 10) -> FilePreview:
-    """The header and the first ``count`` data rows, as text (formulas are never evaluated)."""
+def preview(file: Path, spec: MappingSpec, count: int = 10, mapping: ResolvedMapping | None = None) -> FilePreview:
+    """The header and the first ``count`` data rows, as text (formulas are never evaluated); with
+    ``mapping`` (a check's), each row also says what it would be sent as, or why it would not be."""
     from batchqueue.intake.sheets import open_table
 
     with open_table(
-        file, sheet=spec.sheet, delimiter=spec.delimiter, header_row=spec.header_row, nulls=spec.nulls
+        file, sheet=spec.sheet, delimiter=spec.delimiter, header_row=spec.header_row, nulls=null_markers(spec)
     ) as table:
-        rows = []
-        for number, cells, _overflow in table.rows():
-            rows.append((number, cells))
-            if len(rows) >= count:
+        found: list[tuple[int, list[str], list[str]]] = []
+        for number, cells, overflow in table.rows():
+            found.append((number, cells, overflow))
+            if len(found) >= count:
                 break
-        return FilePreview(list(table.headers), rows, list(table.info.sheets))
+        headers = list(table.headers)
+        sheets = list(table.info.sheets)
+    if mapping is None:
+        return FilePreview(headers, [PreviewRow(n, cells) for n, cells, _ in found], sheets)
+    return FilePreview(headers, _judged(mapping, headers, found), sheets)
+
+
+def _judged(
+    mapping: ResolvedMapping, headers: list[str], found: list[tuple[int, list[str], list[str]]]
+) -> list[PreviewRow]:
+    """Each row as the import would take it: its request, or why it would not be sent."""
+    from batchqueue.intake.mapping.validate import RowValidator
+    from batchqueue.intake.mapping.where import RowFilter
+
+    validator = RowValidator(mapping, headers, int(time.time()))
+    left_out = RowFilter(mapping.where, headers) if mapping.where else None
+    first: dict[int | str, int] = {}
+    rows: list[PreviewRow] = []
+    for number, cells, overflow in found:
+        failed = left_out(cells) if left_out is not None else None
+        if failed is not None:
+            rows.append(PreviewRow(number, cells, refused=[f"filtered out by --where {failed.text}"]))
+            continue
+        request, reasons, facts = validator.check(cells, overflow, number)
+        if request is None:
+            said = [f"{column}: {why}" if column else why for column, why in reasons]
+            rows.append(PreviewRow(number, cells, refused=said))
+            continue
+        earlier = first.setdefault(request.dedupe_key, number)
+        if earlier != number and not mapping.allow_duplicates:
+            rows.append(PreviewRow(number, cells, refused=[f"a duplicate: same number as row {earlier}"]))
+            continue
+        zone = (facts or {}).get("timezone", mapping.timezone)
+        rows.append(PreviewRow(number, cells, request.phone_number, request.start, zone if request.start else None))
+    return rows

@@ -15,9 +15,10 @@ from batchqueue.intake.importer import LoadResult
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.ledger import Ledger
 from batchqueue.reports.export import ExportResult
-from batchqueue.service import answers, audit, dnc, loading, outcomes, reports, rows, waves
+from batchqueue.service import answers, audit, dnc, job_admin, loading, outcomes, reports, rows, sending, waves
+from batchqueue.service.context import target_of
 from batchqueue.service.supervised import RunOptions, SupervisedRun, Supervisor
-from batchqueue.settings import Settings
+from batchqueue.settings import Settings, check_target
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,33 @@ class Operator:
         return result
 
     def start(self, job_id: int, options: RunOptions) -> SupervisedRun:
-        self.ledger.job(job_id)
+        job = self.ledger.job(job_id)
+        check_target(self.settings)
+        if job.archived_at is not None:
+            raise UsageError(f"job {job_id} is archived: unarchive it first if its rows are to be sent")
         run = self.supervisor.start(job_id, self.user, options)
-        self._audit("start", job_id, f"run started (concurrency {options.concurrency})")
+        what = f"test send of {options.limit:,} row(s)" if options.limit else "run started"
+        self._audit("start", job_id, f"{what} (concurrency {options.concurrency}) to {target_of(self.settings, job)}")
         return run
+
+    def dry_run(self, job_id: int, rows: int, public_url: str | None) -> sending.Preview:
+        """The exact requests of the next ``rows`` rows, from a claim that is rolled back (nothing
+        is sent, nothing changes; not audited)."""
+        return sending.preview(self.settings, sending.RunRequest(job_id, public_url=public_url), rows)
+
+    def edit(self, job_id: int, survey_id: str, instance_id: str, *, force: bool) -> job_admin.EditResult:
+        return job_admin.edit_target(
+            self.settings, job_admin.EditRequest(job_id, survey_id or None, instance_id or None, force), user=self.user
+        )
+
+    def archive(self, job_id: int, *, undo: bool = False) -> None:
+        job_admin.archive(self.settings, job_id, user=self.user, undo=undo)
+
+    def delete(self, job_id: int, *, confirmed: bool) -> job_admin.Deleted:
+        run = self.supervisor.run_of(job_id)
+        if run is not None and run.running:
+            raise UsageError(f"job {job_id} is being sent from this console: pause it first")
+        return job_admin.delete_job(self.settings, job_admin.DeleteRequest(job_id, confirmed), user=self.user)
 
     def pause(self, job_id: int) -> SupervisedRun:
         run = self.supervisor.pause(job_id)

@@ -129,6 +129,13 @@ class PreviewRow:
     timezone: str = ""
     timezone_source: str = ""
 
+    @property
+    def local_zone(self) -> str | None:
+        """The one zone its window is shown in (the first of several), None without one."""
+        from batchqueue.calling.zones import display_zone
+
+        return display_zone(self.timezone, self.timezone_source) if self.timezone else None
+
 
 @dataclass(frozen=True)
 class Preview:
@@ -200,6 +207,10 @@ def run(
         raise UsageError(f"--on-ambiguous must be hold or resend, got {request.on_ambiguous!r}")
     with ledger_for(settings, writing=True) as ledger, ExitStack() as stack:
         stored = ledger.job(request.job_id)
+        if stored.archived_at is not None:  # refused before this run's rules are kept on it
+            raise UsageError(
+                f"job {stored.id} is archived; `batchqueue job unarchive {stored.id}` first if its rows are to be sent"
+            )
         job, kept = _with_run_rules(stored, request)
         for key in sorted(k for k in job.options if job.options[k] != stored.options.get(k)):
             ledger.set_job_option(job.id, key, job.options[key])  # kept: before the first claim reads them

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +58,41 @@ class JobStatus:
 FORGET_WORKERS_AFTER = 24 * 3600.0
 
 
+def process_gone(worker: WorkerInfo) -> bool:
+    """Whether ``worker`` is a process of this machine that no longer runs (killed with ``kill -9``,
+    it never signed off): known at once, instead of after its lease. A worker of another machine,
+    or one whose process this one may not see, is never called gone here."""
+    if worker.host != socket.gethostname() or worker.pid <= 0:
+        return False
+    try:
+        os.kill(worker.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it runs, as another user
+    try:  # a zombie (killed, not yet reaped by its parent: a console's own run) runs no more either
+        with open(f"/proc/{worker.pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[-1].split()
+        state, started = fields[0], int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return False
+    if state in (b"Z", b"X"):
+        return True
+    # Another process given the dead worker's pid started after the worker did.
+    return _boot_time() + started > worker.started_at + 5
+
+
+def _boot_time() -> float:
+    try:
+        with open("/proc/stat", "rb") as stat:
+            for line in stat:
+                if line.startswith(b"btime "):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return 0.0
+
+
 def status(settings: Settings, job_id: int | None = None) -> list[JobStatus]:
     """The job asked for (with its workers that have not signed off: a front end marks those whose
     heartbeat is older than the lease as stale), or every job, oldest first."""
@@ -76,7 +113,7 @@ def status(settings: Settings, job_id: int | None = None) -> list[JobStatus]:
                     _waves(ledger, job),
                 )
             ]
-        jobs = ledger.jobs()
+        jobs = [j for j in ledger.jobs() if j.archived_at is None]  # `status JOB` shows an archived one
         counts = ledger.all_counts([j.id for j in jobs])
         return [
             JobStatus(j, counts[j.id], ledger.outcome_counts(j.id), suppressed_by=ledger.suppressed_by(j.id))

@@ -58,9 +58,13 @@ class RunOptions:
     rate: float | None = None
     hold_until_window: bool = False
     public_url: str | None = None
+    #: A test send: at most this many rows (``run --limit``).
+    limit: int | None = None
 
     def arguments(self) -> list[str]:
         args = ["--concurrency", str(self.concurrency)]
+        if self.limit is not None:
+            args += ["--limit", str(self.limit)]
         if self.rate is not None:
             args += ["--rate", f"{self.rate:g}"]
         if self.hold_until_window:
@@ -163,6 +167,11 @@ class Supervisor:
             run.pausing = True
             run.process.send_signal(signal.SIGINT)
             return run
+
+    def running_logs(self) -> set[Path]:
+        """The logs of the runs still running (never cleaned away under them)."""
+        with self._lock:
+            return {run.log_path for run in self._runs.values() if run.running}
 
     def run_of(self, job_id: int) -> SupervisedRun | None:
         with self._lock:

@@ -16,25 +16,28 @@
   }
 
   const fmt = (n) => Number(n).toLocaleString("en-US");
-  const SEGMENTS = { "queued": ["queued"], "failed": ["failed", "uncertain"],
-    "set aside": ["invalid", "duplicate", "filtered", "suppressed", "canceled"], "sending": ["sending"], "pending": ["pending"] };
 
-  function drawProgress(svg, counts) {
+  // The segments come from the server (sent, sending, held, left, not sent): one definition of them.
+  function drawProgress(svg, progress) {
     const width = svg.viewBox.baseVal.width;
-    const total = Object.values(counts).reduce((a, b) => a + b, 0) || 1;
+    const total = progress.reduce((a, p) => a + p.rows, 0) || 1;
     let x = 0;
-    for (const rect of svg.querySelectorAll("rect[data-segment]")) {
-      const n = SEGMENTS[rect.dataset.segment].reduce((a, s) => a + (counts[s] || 0), 0);
-      const w = width * n / total;
+    for (const part of progress) {
+      const rect = svg.querySelector('rect[data-segment="' + part.segment + '"]');
+      if (!rect) continue;
+      const w = width * part.rows / total;
       rect.setAttribute("x", x.toFixed(2)); rect.setAttribute("width", w.toFixed(2));
-      rect.querySelector("title").textContent = rect.dataset.segment + ": " + fmt(n);
+      rect.querySelector("title").textContent = part.segment + ": " + fmt(part.rows);
       x += w;
+      const legend = document.querySelector('[data-progress="' + part.segment + '"]');
+      if (legend) legend.textContent = fmt(part.rows);
     }
   }
 
   function activityText(a) {
-    if (!a.running) return "Not sending";
-    let text = "Sending at " + a.rate.toFixed(1) + " requests/s by " + a.workers.length + " worker(s)";
+    const rate = a.rate.toFixed(1) + " requests/s over the last 15 s";
+    if (!a.running) return a.rate ? "Not sending now (" + rate + ")" : "Not sending";
+    let text = "Sending: " + rate + ", by " + a.workers.length + " worker(s)";
     if (a.throttled_by) text += ", throttled by Insight (" + a.throttled_by + ")";
     return text;
   }
@@ -46,13 +49,16 @@
       if (!reply.ok) return;
       const job = await reply.json();
       for (const dd of document.querySelectorAll("[data-count]")) dd.textContent = fmt(job.counts[dd.dataset.count] || 0);
-      drawProgress(live.querySelector("svg.progress"), job.counts);
+      drawProgress(live.querySelector("svg.progress"), job.progress);
       document.getElementById("activity").textContent = activityText(job.activity);
       const runLine = document.getElementById("run-message");
       if (job.run) runLine.textContent = "Run started by " + job.run.started_by + ": " + job.run.message;
       const start = document.getElementById("start-button"), pause = document.getElementById("pause-button");
+      const test = document.getElementById("test-send-button");
       const running = job.activity.running || (job.run && job.run.running);
-      if (start) start.disabled = Boolean(running);
+      const sendable = !document.getElementById("target").classList.contains("missing") && !job.archived_at;
+      if (start) start.disabled = Boolean(running) || !sendable;
+      if (test) test.disabled = Boolean(running) || !sendable;
       if (pause) pause.disabled = !(job.run && job.run.running);
     });
   }
@@ -74,7 +80,7 @@
         const outcomes = Object.entries(job.outcomes).sort();
         row.querySelector('[data-field="outcomes"]').textContent = outcomes.length
           ? outcomes.map(([k, v]) => k + " " + fmt(v)).join(" · ") : "—";
-        drawProgress(row.querySelector("svg.progress"), job.counts);
+        drawProgress(row.querySelector("svg.progress"), job.progress);
       }
     });
   }
@@ -89,6 +95,19 @@
       if (ev.dataTransfer.files.length) { input.files = ev.dataTransfer.files; drop.querySelector("span").textContent = input.files[0].name; }
     });
     input.addEventListener("change", () => { if (input.files.length) drop.querySelector("span").textContent = input.files[0].name; });
+  }
+
+  const checking = document.querySelector("[data-check]");
+  if (checking) {
+    every(POLL_MS / 2, async () => {
+      const reply = await fetch(checking.dataset.check, { headers: { Accept: "application/json" } });
+      if (!reply.ok) return;
+      const state = await reply.json();
+      if (state.finished) { window.location.reload(); return; }
+      const bar = document.getElementById("check-bar");
+      bar.setAttribute("width", (600 * state.fraction).toFixed(2));
+      document.getElementById("check-percent").textContent = Math.round(100 * state.fraction) + "%";
+    });
   }
 
   const mapping = document.querySelector("form[data-autosubmit]");

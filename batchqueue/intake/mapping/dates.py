@@ -87,17 +87,27 @@ def _dateutil_info() -> parserinfo:
 class DateReader:
     """Text to a datetime (naive unless the text carries an offset); ValueError says what was tried."""
 
-    def __init__(self, formats: Sequence[str] = (), dayfirst: bool = False) -> None:
+    def __init__(self, formats: Sequence[str] = (), dayfirst: bool = False, monthfirst: bool = False) -> None:
         self.formats = tuple(formats)
-        # The order numbers are read in when no pattern matched: --dayfirst, else the order the
-        # patterns use (a file given '%m/%d/%Y' is month first throughout), else decided per value.
+        # The order numbers are read in when no pattern matched: --dayfirst or --monthfirst, else the
+        # order the patterns use (a file given '%m/%d/%Y' is month first throughout), else decided
+        # per value (the import decides it per column first: see intake/mapping/survey.py).
         orders = {_order_of(p) for p in self.formats} - {None}
+        if dayfirst and monthfirst:
+            raise ValueError("--dayfirst and --monthfirst contradict each other: say one")
         if dayfirst and "month" in orders:
             raise ValueError("--dayfirst contradicts a --date-format that puts the month first")
+        if monthfirst and "day" in orders:
+            raise ValueError("--monthfirst contradicts a --date-format that puts the day first")
         if len(orders) > 1:
             raise ValueError("the --date-format patterns disagree on whether the day or the month comes first")
         self.dayfirst = dayfirst or orders == {"day"}
-        self.monthfirst = orders == {"month"}
+        self.monthfirst = monthfirst or orders == {"month"}
+
+    @property
+    def order(self) -> str | None:
+        """ "day" or "month" when the order of day/month numbers is decided, else None (per value)."""
+        return "day" if self.dayfirst else "month" if self.monthfirst else None
 
     def read(self, value: str) -> dt.datetime:
         try:
@@ -147,7 +157,8 @@ class DateReader:
         elif first <= 12 and second <= 12:
             raise ValueError(
                 f"{value!r} is ambiguous: day {first} of month {second}, or month {first} day {second}? "
-                f"Say --dayfirst for day/month, or --date-format {_month_first_pattern(m)!r} for month/day"
+                f"Say --dayfirst for day/month, or --monthfirst (or --date-format {_month_first_pattern(m)!r}) "
+                "for month/day"
             )
         else:
             raise ValueError(self._unreadable(value))
@@ -183,6 +194,23 @@ class DateReader:
         if one.date() != two.date():
             raise ValueError(f"{value!r} does not give a whole date (day, month and year)")
         return one
+
+
+def numeric_order(value: str) -> str | None:
+    """The orders a value of day/month/year numbers allows: ``"day"`` (only day/month reads it:
+    16/12/2026), ``"month"`` (12/16/2026), ``"either"`` (12/03/2026); None for any other value (and
+    for 03/03/2026, which reads the same both ways)."""
+    m = _NUMERIC.fullmatch(value.strip())
+    if m is None:
+        return None
+    first, second = int(m.group(1)), int(m.group(3))
+    if 12 < first <= 31 and second <= 12:
+        return "day"
+    if 12 < second <= 31 and first <= 12:
+        return "month"
+    if first <= 12 and second <= 12 and first != second:
+        return "either"
+    return None
 
 
 def _order_of(pattern: str) -> str | None:

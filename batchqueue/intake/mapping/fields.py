@@ -23,6 +23,13 @@ from batchqueue.intake.mapping.times import TimeParser
 
 #: Insight's sibling API documents this range; values outside it are warned about, not refused.
 REATTEMPT_WAIT_ADVISED = (60, 86400)
+#: A start written like one of these (any letter case) means "no start: as soon as the calling hours allow".
+NO_START = frozenset({"asap", "a.s.a.p.", "now", "immediately", "as soon as possible"})
+
+
+def means_no_start(value: str) -> bool:
+    """``ASAP``, ``now``…: a start cell that asks for no start time."""
+    return " ".join(value.split()).casefold() in NO_START
 
 
 def parse_int(value: str) -> int:
@@ -61,6 +68,8 @@ class FieldReader:
                 raise PhoneError(f"caller id {raw!r} {exc}") from None
         if key == "postd":
             return self.phones.dtmf(raw)
+        if key == "start" and means_no_start(raw):
+            return None
         if key in ("start", "end"):
             return (times or self.times).parse(raw)
         if key in ("max_attempts", "reattempt_wait"):

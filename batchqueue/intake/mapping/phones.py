@@ -29,6 +29,9 @@ _NANP_PLAIN = re.compile(
 #: _NANP_PLAIN without the extension: the import's fastest path (~2.5x quicker than _NANP_PLAIN).
 _NANP_BARE = re.compile(r"\s*(?:\+?1[\s.-]?)?\(?([2-9]\d\d)\)?[\s.-]?(\d{3})[\s.-]?(\d{4})\s*")
 _DTMF = re.compile(r"[0-9*#]{1,32}")
+#: An extension as exports write it: a label (x, ext., extn, extension) before the digits, or a
+#: number cell's ``.0`` after them.
+_EXTENSION_LABEL = re.compile(r"(?:(?:x|ext|extn|extension)\.?\s*:?\s*)?([0-9*#]{1,32})(?:\.0+)?", re.IGNORECASE)
 #: Digits and separators, starting with 2-9 (no international or national prefix to strip).
 _SHORT_PLAIN = re.compile(r"\s*\(?[2-9][\d\s.()\-]*")
 _EXTENSION_SPLIT = re.compile(r"\s*(?:#|x|ext\.?|extension)\s*(\d+)\s*$", re.IGNORECASE)
@@ -224,8 +227,12 @@ class PhoneParser:
         return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
     def dtmf(self, text: str) -> str:
-        """A postd value: the DTMF digits sent after the call connects."""
+        """A postd value: the DTMF digits sent after the call connects. An extension is read as
+        exports write it: ``204``, ``x204``, ``ext. 204``, ``Extension 204``, ``204.0`` (a number cell)."""
         value = text.strip()
+        labelled = _EXTENSION_LABEL.fullmatch(value)
+        if labelled is not None:
+            value = labelled.group(1)
         if not _DTMF.fullmatch(value):
             raise PhoneError(f"{value!r} is not DTMF (only digits, * and #)")
         return value

@@ -17,7 +17,7 @@ from batchqueue.errors import UsageError
 from batchqueue.intake.mapping.dates import DateReader, check_pattern
 from batchqueue.intake.mapping.fields import FieldReader
 from batchqueue.intake.mapping.phones import PhoneError, PhoneParser
-from batchqueue.intake.mapping.spec import FIELDS, MappingSpec
+from batchqueue.intake.mapping.spec import FIELD_WORDS, FIELDS, NO_COLUMN, MappingSpec
 from batchqueue.intake.mapping.times import TimeParser, canonical_zone, zone
 from batchqueue.intake.mapping.where import Condition, parse_condition
 
@@ -56,26 +56,70 @@ ZIP_HEADERS = frozenset(
         "plz", "postleitzahl",
     }
 )  # fmt: skip
-#: A column whose normalized name is one of these feeds that request field without being asked.
+#: A column whose normalized name is one of these feeds that request field without being asked (a
+#: *guess*, shown with its header and undone by ``--column FIELD=none``). The names are the ones CRM
+#: and dialer exports give those columns: a phone's extension in a column of its own (Salesforce and
+#: HubSpot ``Ext``/``Phone Ext.``/``Extension``, Dynamics ``Extension No.``, ``x`` of a split
+#: address-book number), when to call (Five9's ``time2call``/"Time To Call", lead forms' "Best Time to
+#: Call", CRM reports' "Call After", "Callback Date/Time", "Start Date/Time"), until when ("Call
+#: Before", "End Date/Time"), attempts and caller id (Genesys and Five9 lists' "Max Attempts",
+#: "Caller ID"). Names that only resemble them are left alone: "Attempts" (attempts made), "Do Not
+#: Call" (a flag).
 FIELD_HEADERS = {
-    "ani": {"ani", "callerid"},
-    "postd": {"postd"},
-    "start": {"start", "starttimestamp", "starttime"},
-    "end": {"end", "endtimestamp", "endtime"},
-    "max_attempts": {"maxattempts"},
-    "reattempt_wait": {"reattemptwait"},
-    "result_url": {"resulturl"},
-}
+    "ani": {"ani", "callerid", "calleridnumber", "outboundcallerid", "outboundani", "callerani"},
+    "postd": {
+        "postd", "ext", "extn", "extension", "x", "phoneext", "phoneextension", "extensionno", "extensionnumber",
+        "extno", "telephoneextension", "mobileext", "workext", "businessext", "officeext", "homeext",
+    },
+    "start": {
+        "start", "starttimestamp", "starttime", "startdatetime", "startdate", "callafter", "callafterdate",
+        "callafterdatetime", "callaftertime", "besttimetocall", "timetocall", "time2call", "calltime",
+        "calldatetime", "callbackdatetime", "callbacktime", "callbackdate", "callback", "scheduledcalltime",
+        "scheduledcall", "scheduledtime", "earliestcalltime", "dialafter", "notbefore", "callstart",
+    },
+    "end": {
+        "end", "endtimestamp", "endtime", "enddatetime", "enddate", "callbefore", "callby", "callbeforedate",
+        "latestcalltime", "dialbefore", "notafter", "callend", "donotcallafter",
+    },
+    "max_attempts": {"maxattempts", "maxtries", "maxcallattempts", "maxdialattempts", "attemptlimit"},
+    "reattempt_wait": {"reattemptwait", "retrywait", "reattemptwaitseconds", "secondsbetweenattempts"},
+    "result_url": {"resulturl", "callbackurl"},
+}  # fmt: skip
 #: Cells read as empty whatever the options (database dumps write NULL as \N or NULL).
 NULL_MARKERS = ("\\N", "NULL", "null")
-#: What ``--region-column`` / ``--timezone-column`` take to mean "no such column, do not look for one".
-NO_COLUMN = "none"
 
 
 def header_key(name: str) -> str:
     """Case, accent and punctuation insensitive form of a header: ``"Teléfono Móvil"`` → ``"telefonomovil"``."""
     folded = unicodedata.normalize("NFKD", name.casefold())
     return re.sub(r"[^0-9a-z]", "", folded)
+
+
+@dataclass(frozen=True)
+class Guess:
+    """A column taken for a field because of its name (not because the user named it)."""
+
+    field: str  # a request field, or "region", "timezone", "zip"
+    column: str
+
+    @property
+    def undo(self) -> str:
+        """The one option that undoes it."""
+        if self.field in FIELD_WORDS:
+            return f"--column {self.field}={NO_COLUMN}"
+        return f"--{self.field}-column {NO_COLUMN}"
+
+    @property
+    def what(self) -> str:
+        """The field, in words: ``postd (the extension dialled after the call connects)``."""
+        if self.field in FIELD_WORDS:
+            return f"{self.field} ({FIELD_WORDS[self.field]})"
+        return {"region": "each row's country", "timezone": "each row's time zone", "zip": "each row's ZIP code"}[
+            self.field
+        ]
+
+    def __str__(self) -> str:
+        return f"guessed from its name: column {self.column!r} → {self.what}; undo: {self.undo}"
 
 
 @dataclass(frozen=True)
@@ -96,10 +140,17 @@ class ResolvedMapping:
     zip_column: str | None = None
     date_formats: tuple[str, ...] = ()
     dayfirst: bool = False
+    monthfirst: bool = False
     nulls: tuple[str, ...] = NULL_MARKERS
     where: tuple[Condition, ...] = ()
     header_row: int | None = None
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    #: Columns taken because of their names, in the order of the fields.
+    guesses: tuple[Guess, ...] = field(default=(), compare=False)
+    #: The day/month order each date field's column was found to use (``"day"``/``"month"``), read
+    #: from its values (intake/mapping/survey.py); not part of the fingerprint: the file and the
+    #: options decide it.
+    date_orders: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def phone_column(self) -> str:
@@ -127,6 +178,7 @@ class ResolvedMapping:
             "zip_column": self.zip_column,
             "date_formats": list(self.date_formats) or None,
             "dayfirst": self.dayfirst or None,
+            "monthfirst": self.monthfirst or None,
             "nulls": list(self.nulls) if self.nulls != NULL_MARKERS else None,
             "where": [c.text for c in self.where] or None,
             "header_row": self.header_row,
@@ -139,8 +191,12 @@ class ResolvedMapping:
         canonical = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
-    def date_reader(self) -> DateReader:
-        return DateReader(self.date_formats, self.dayfirst)
+    def date_reader(self, field_name: str | None = None) -> DateReader:
+        """How dates are read: the options' order, else the one ``field_name``'s column was found to use."""
+        order = self.date_orders.get(field_name or "")
+        if self.dayfirst or self.monthfirst or order is None:
+            return DateReader(self.date_formats, self.dayfirst, self.monthfirst)
+        return DateReader(self.date_formats, order == "day", order == "month")
 
 
 def null_markers(spec: MappingSpec) -> tuple[str, ...]:
@@ -184,21 +240,59 @@ def phone_columns(given: str | None, headers: list[str]) -> tuple[str, ...]:
 
 
 def _optional_column(
-    given: str | None, names: frozenset[str], headers: list[str], used: set[str], what: str
+    given: str | None, names: frozenset[str], headers: list[str], used: set[str], what: str, guesses: list[Guess]
 ) -> str | None:
-    """A column named by an option, else the one header named like ``names``; ``none`` opts out."""
+    """A column named by an option, else the one header named like ``names`` (a guess); ``none`` opts out."""
     if given is not None:
         if given.strip().casefold() == NO_COLUMN:
             return None
         return find_column(given, headers, what)
     found = [h for h in headers if h not in used and header_key(h) in names]
-    return found[0] if len(found) == 1 else None
+    if len(found) != 1:
+        return None
+    guesses.append(Guess(what.removeprefix("--").removesuffix("-column"), found[0]))
+    return found[0]
+
+
+def _field_columns(
+    spec: MappingSpec, headers: list[str], phones: tuple[str, ...]
+) -> tuple[dict[str, str], list[Guess], list[str]]:
+    """Each request field's column: named (``none``: no column), else found by its name; and the
+    guesses made, and a warning for each field more than one column could be."""
+    columns: dict[str, str] = {}
+    guesses: list[Guess] = []
+    warnings: list[str] = []
+    named = {
+        key: find_column(spec.columns[key], headers, f"the {key} column")
+        for key in FIELDS
+        if key in spec.columns and spec.columns[key].strip().casefold() != NO_COLUMN
+    }
+    for key in FIELDS:
+        if key in named:
+            columns[key] = named[key]
+            continue
+        if key in spec.columns:
+            continue  # --column KEY=none
+        # A column the user named (as a field or as metadata) is theirs: never guessed for another field.
+        taken = {*phones, *named.values(), *columns.values(), *(spec.metadata or ())}
+        auto = [h for h in headers if h not in taken and header_key(h) in FIELD_HEADERS[key]]
+        if len(auto) == 1:
+            columns[key] = auto[0]
+            guesses.append(Guess(key, auto[0]))
+        elif auto:
+            listed = ", ".join(repr(h) for h in auto[:-1]) + f" and {auto[-1]!r}"
+            warnings.append(
+                f"columns {listed} could each be {key} ({FIELD_WORDS[key]}); "
+                f"{'neither' if len(auto) == 2 else 'none'} was taken: choose one with --column {key}=COLUMN"
+            )
+    return columns, guesses, warnings
 
 
 def _normalize_defaults(spec: MappingSpec, now: int, columns: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     try:
         reader = FieldReader(
-            PhoneParser(spec.region), TimeParser(spec.timezone, DateReader(spec.date_formats, spec.dayfirst))
+            PhoneParser(spec.region),
+            TimeParser(spec.timezone, DateReader(spec.date_formats, spec.dayfirst, spec.monthfirst)),
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -220,18 +314,13 @@ def _normalize_defaults(spec: MappingSpec, now: int, columns: dict[str, str]) ->
 def resolve(spec: MappingSpec, headers: list[str], *, now: int) -> ResolvedMapping:
     """The effective mapping of ``spec`` over ``headers``; UsageError for any mismatch."""
     phones = phone_columns(spec.phone_column, headers)
-    columns: dict[str, str] = {}
-    for key in FIELDS:
-        if key in spec.columns:
-            columns[key] = find_column(spec.columns[key], headers, f"the {key} column")
-            continue
-        auto = [h for h in headers if h not in phones and header_key(h) in FIELD_HEADERS[key]]
-        if len(auto) == 1:
-            columns[key] = auto[0]
+    columns, guesses, column_warnings = _field_columns(spec, headers, phones)
     used = {*phones, *columns.values()}
-    region_column = _optional_column(spec.region_column, REGION_HEADERS, headers, used, "--region-column")
-    timezone_column = _optional_column(spec.timezone_column, TIMEZONE_HEADERS, headers, used, "--timezone-column")
-    zip_column = _optional_column(spec.zip_column, ZIP_HEADERS, headers, used, "--zip-column")
+    region_column = _optional_column(spec.region_column, REGION_HEADERS, headers, used, "--region-column", guesses)
+    timezone_column = _optional_column(
+        spec.timezone_column, TIMEZONE_HEADERS, headers, used, "--timezone-column", guesses
+    )
+    zip_column = _optional_column(spec.zip_column, ZIP_HEADERS, headers, used, "--zip-column", guesses)
     clash = used & {region_column, timezone_column, zip_column}
     if clash:
         raise UsageError(f"column {clash.pop()!r} cannot be both a request field and a country, time zone or ZIP")
@@ -271,8 +360,10 @@ def resolve(spec: MappingSpec, headers: list[str], *, now: int) -> ResolvedMappi
         zip_column=zip_column,
         date_formats=spec.date_formats,
         dayfirst=spec.dayfirst,
+        monthfirst=spec.monthfirst,
         nulls=nulls,
         where=where,
         header_row=spec.header_row,
-        warnings=tuple(warnings),
+        warnings=(*column_warnings, *warnings),
+        guesses=tuple(guesses),
     )

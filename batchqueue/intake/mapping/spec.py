@@ -9,14 +9,15 @@ A mapping file lets a team reuse one mapping; options given on the command line 
     timezone_column = "Time Zone"         # each row's own zone (found by name if not given)
     zip_column = "ZIP"                    # each row's US ZIP code: its zone and state (found by name)
     date_formats = ["%d.%m.%Y %H:%M"]     # tried before the built-in forms
-    dayfirst = true                       # 12/03/2026 is 12 March
+    dayfirst = true                       # 12/03/2026 is 12 March (monthfirst = true: 3 December)
     nulls = ["n/a"]                       # read as empty, besides \\N and NULL
     where = ["Consent = Yes"]             # only these rows are imported; the others are filtered
     header_row = 4                        # the spreadsheet's row number of the header
     metadata = ["First Name", "Account"]   # or: metadata = false
 
-    [columns]        # request fields read per row from a column
+    [columns]        # request fields read per row from a column ("none": not from any column)
     ani = "Caller ID"
+    postd = "none"
 
     [defaults]       # job-wide values, used where a row's column is absent or empty
     max_attempts = 3
@@ -44,6 +45,18 @@ from batchqueue.errors import UsageError
 
 #: Request fields besides the phone number, each from a column or a job-wide default.
 FIELDS = ("ani", "postd", "start", "end", "max_attempts", "reattempt_wait", "result_url")
+#: What each field is, in words (the check's output and the console's mapping say it).
+FIELD_WORDS = {
+    "ani": "the caller id the callee sees",
+    "postd": "the extension dialled after the call connects",
+    "start": "the earliest time to call",
+    "end": "the latest time to call",
+    "max_attempts": "attempts per contact, 1-10",
+    "reattempt_wait": "seconds between attempts",
+    "result_url": "the URL outcomes are posted to",
+}
+#: What ``--column FIELD=none`` (and ``--region-column none``…) takes to mean "from no column".
+NO_COLUMN = "none"
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,7 @@ class MappingSpec:
     zip_column: str | None = None
     date_formats: tuple[str, ...] = ()
     dayfirst: bool = False
+    monthfirst: bool = False
     nulls: tuple[str, ...] = ()
     where: tuple[str, ...] = ()
     header_row: int | None = None
@@ -86,6 +100,17 @@ class MappingSpec:
         if changes.get("metadata") is not None:
             changes.setdefault("no_metadata", False)
         return replace(self, **changes)
+
+
+def parse_delimiter(value: str | None) -> str | None:
+    """``--delimiter``'s value: one character, or its name (tab, comma, semicolon, pipe)."""
+    if value is None:
+        return None
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+    value = named.get(value.lower(), value)
+    if len(value) != 1:
+        raise UsageError(f"--delimiter must be one character (or tab, comma, semicolon, pipe), got {value!r}")
+    return value
 
 
 def _fields_dict(table: object, where: str) -> dict[str, str]:
@@ -145,7 +170,7 @@ def load_mapping_file(path: Path) -> MappingSpec:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise UsageError(f"mapping file {named}: header_row must be a row number (1 or more)")
             spec[key] = value
-        elif key in ("allow_duplicates", "no_metadata", "dayfirst"):
+        elif key in ("allow_duplicates", "no_metadata", "dayfirst", "monthfirst"):
             if not isinstance(value, bool):
                 raise UsageError(f"mapping file {named}: {key} must be true or false")
             spec[key] = value

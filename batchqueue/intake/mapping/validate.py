@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from batchqueue.intake.mapping.dates import DateReader
 from batchqueue.intake.mapping.fields import FieldReader
 from batchqueue.intake.mapping.numbers import NumberReader, Reason, read_cell
 from batchqueue.intake.mapping.phones import Phone, PhoneError, tel_uri
@@ -53,7 +54,9 @@ class RowValidator:
         self._phone_at = index[mapping.phone_column]
         self._zone_at = index[mapping.timezone_column] if mapping.timezone_column else None
         self._zip_at = index[mapping.zip_column] if mapping.zip_column else None
-        self._zones: dict[str, TimeParser] = {mapping.timezone: self.times}
+        self._zones: dict[tuple[str, str | None], TimeParser] = {(mapping.timezone, None): self.times}
+        #: The day/month order of each date column, when the column's values decided it.
+        self._orders = {key: order for key, order in mapping.date_orders.items() if key in mapping.columns}
         self._fields = [(key, col, index[col]) for key, col in mapping.columns.items()]
         self._defaults = mapping.defaults
         self.rules: list[BoundRule] = [rule.bind(headers, mapping) for rule in rules]
@@ -98,10 +101,12 @@ class RowValidator:
         # An int key costs a third of a string's memory in the import's duplicate index.
         return Request(uri, e164, int(e164[1:]), *self._job_rest)
 
-    def _times(self, zone_name: str) -> TimeParser:
-        times = self._zones.get(zone_name)
+    def _times(self, zone_name: str, order: str | None = None) -> TimeParser:
+        """Date-times read in ``zone_name``, day/month numbers in ``order`` (None: the options' order)."""
+        times = self._zones.get((zone_name, order))
         if times is None:
-            times = self._zones[zone_name] = TimeParser(zone_name, self._dates)
+            dates = self._dates if order is None else DateReader(self._dates.formats, order == "day", order == "month")
+            times = self._zones[(zone_name, order)] = TimeParser(zone_name, dates)
         return times
 
     def check(
@@ -137,16 +142,18 @@ class RowValidator:
         """The general path. ``read``: the row's number, already read in the job's region (a simple job's)."""
         facts: dict[str, Any] = {}
         times = self.times
+        zone_name = self.mapping.timezone
         parser, own_region, unknown_country = self.numbers.parser_for(cells, facts)
         reasons += unknown_country
         if self._zone_at is not None:
             raw = cells[self._zone_at].strip()
             if raw:
                 try:
-                    zone_name = canonical_zone(raw)
+                    own_zone = canonical_zone(raw)
                 except ValueError as exc:
                     reasons.append((self.mapping.timezone_column, str(exc)))
                 else:
+                    zone_name = own_zone
                     times = self._times(zone_name)
                     facts["timezone"] = zone_name
         if self._zip_at is not None and facts.get("region", self.mapping.region) == "US":
@@ -160,8 +167,11 @@ class RowValidator:
             for key, column, at in self._fields:
                 raw = cells[at].strip()
                 if raw:
+                    order = self._orders.get(key)
                     try:
-                        values[key] = self.fields.parse(key, raw, times)
+                        values[key] = self.fields.parse(
+                            key, raw, times if order is None else self._times(zone_name, order)
+                        )
                     except (ValueError, PhoneError) as exc:
                         reasons.append((column, str(exc)))
             problems, advice = self._blamed(values)
