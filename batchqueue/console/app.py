@@ -175,7 +175,12 @@ def create_app(ctx: ConsoleContext) -> Flask:
     @app.errorhandler(429)
     def _slow_down(error: HTTPException) -> Any:
         breached = limiter.current_limit
-        wait = max(1, math.ceil(breached.reset_at - time.time())) if breached is not None else 60
+        # reset_at is whole seconds rounded up; never promise a wait longer than the limit's own window.
+        wait = (
+            min(breached.limit.get_expiry(), max(1, math.ceil(breached.reset_at - time.time())))
+            if breached is not None
+            else 60
+        )
         reply = _error(429, f"Too many failed logins; try again in {wait} seconds.")
         return reply[0], reply[1], {"Retry-After": str(wait)}
 
