@@ -15,7 +15,7 @@ from batchqueue.calling.review import CallingReview
 from batchqueue.calling.rules import CallingRules, run_rules
 from batchqueue.errors import UsageError
 from batchqueue.ledger.records import Claimed
-from batchqueue.ledger.sending import FOREVER
+from batchqueue.holds import FOREVER
 
 
 def utc(text: str) -> float:

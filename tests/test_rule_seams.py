@@ -116,6 +116,6 @@ def test_a_send_rule_holds_rows_and_narrows_windows_inside_the_claim(tmp_path: P
         assert end - start == 600
     rows = ledger_rows(db)
     held = [r for r in rows if r["state"] == "pending"]
-    assert all(r["hold_reason"] == "even numbers wait" and r["not_before"] >= started + HOLD_FOR - 5 for r in held)
+    assert all(r["hold_reason"] == "send_time_rule" and r["hold_detail"] == "even numbers wait" and r["not_before"] >= started + HOLD_FOR - 5 for r in held)
     sent = [r for r in rows if r["state"] == "queued"]
     assert all(r["sent_end_ts"] - r["sent_start_ts"] == 600 for r in sent)
