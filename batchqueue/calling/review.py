@@ -19,13 +19,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass, field, replace
-from zoneinfo import ZoneInfo
 
 from batchqueue.calling.rules import CallingRules
 from batchqueue.calling.windows import WindowFinder
 from batchqueue.calling.zones import ContactZone, ZoneFinder, display_zone
 from batchqueue.defaults import DEFAULTS
 from batchqueue.holds import FOREVER, HoldReason
+from batchqueue.intake.mapping.times import zone as tzinfo_of
 from batchqueue.ledger.records import Claimed
 from batchqueue.ledger.sending import ClaimContext, ClaimReview, Verdict, narrowed_by
 
@@ -146,7 +146,7 @@ def local_time(at: float, contact: ContactZone) -> str:
     """``at`` as the contact's clock shows it: "2026-12-04 08:00 America/Chicago" (the first of
     several zones; UTC for a country's safe window)."""
     name = display_zone(contact.label, contact.source)
-    return f"{dt.datetime.fromtimestamp(at, ZoneInfo(name)):%Y-%m-%d %H:%M} {name}"
+    return f"{dt.datetime.fromtimestamp(at, tzinfo_of(name)):%Y-%m-%d %H:%M} {name}"
 
 
 def _later(a: int | None, b: int | None) -> int | None:
