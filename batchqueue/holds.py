@@ -32,6 +32,9 @@ class HoldReason(StrEnum):
     """Why a claim left a pending row unsent (stored in ``rows.hold_reason``)."""
 
     CALLING_WINDOW = "calling_window"
+    CALLING_DAY = "calling_day"
+    HOLIDAY = "holiday"
+    BLACKOUT = "blackout"
     OWN_START = "own_start"
     NO_CALLING_TIME = "no_calling_time"
     NO_ZONE = "no_zone"
@@ -62,6 +65,12 @@ class HoldReason(StrEnum):
 #: Each reason's words: (of one row, of several rows), read after a count ("9 outside their …").
 PHRASES: dict[HoldReason, tuple[str, str]] = {
     HoldReason.CALLING_WINDOW: ("outside its calling window", "outside their calling window"),
+    HoldReason.CALLING_DAY: (
+        "on a day of the week its rules allow no calls",
+        "on a day of the week their rules allow no calls",
+    ),
+    HoldReason.HOLIDAY: ("on a public holiday", "on a public holiday"),
+    HoldReason.BLACKOUT: ("in a blackout of the calling rules", "in a blackout of the calling rules"),
     HoldReason.OWN_START: ("waiting for its own start time", "waiting for their own start time"),
     HoldReason.NO_CALLING_TIME: (
         "with no allowed calling time under the rules",

@@ -76,12 +76,20 @@ class CallingReview:
             )
         start, end = window
         if self.hold_until_window and start > now + DEFAULTS.hold_grace:
-            own = row.start_ts is not None and start <= row.start_ts  # the row's own start, not the rules
+            if row.start_ts is not None and start <= row.start_ts:  # the row's own start, not the rules
+                return Verdict(
+                    send=False,
+                    hold_until=start,
+                    hold=HoldReason.OWN_START,
+                    reason=f"starts {local_time(start, contact)}",
+                )
+            closed = self._closed_today(contact, now)
+            reason, why = closed if closed else (HoldReason.CALLING_WINDOW, "")
             return Verdict(
                 send=False,
                 hold_until=start,
-                hold=HoldReason.OWN_START if own else HoldReason.CALLING_WINDOW,
-                reason=f"{'starts' if own else 'opens'} {local_time(start, contact)}",
+                hold=reason,
+                reason=f"{why}; opens {local_time(start, contact)}".lstrip("; "),
             )
         return Verdict(
             start_ts=start,
@@ -90,6 +98,17 @@ class CallingReview:
             timezone=contact.label,
             timezone_source=contact.source,
         )
+
+    def _closed_today(self, contact: ContactZone, now: float) -> tuple[HoldReason, str] | None:
+        """What forbids calling the contact on its own date today (a day of the week, a blackout,
+        a public holiday), if something does: why its window opens later than the hours alone say."""
+        for rules in self.rule_sets:
+            place = rules.for_place(contact.state, contact.country)
+            for zone in contact.zones:
+                closed = place.closed_by(dt.datetime.fromtimestamp(now, tzinfo_of(zone)).date())
+                if closed is not None:
+                    return closed
+        return None
 
     def _fitted_attempts(self, row: Claimed, length: int) -> int | None:
         """``max_attempts`` reduced so that every re-attempt starts inside the window."""
