@@ -123,8 +123,10 @@ def test_a_states_cap_counts_every_jobs_calls_to_the_number(ledger_url: str, tmp
         # The third finds the cap used up: held (not sent, not suppressed) until the calls are 24 hours old.
         third = ledger.settle(jobs[2], [], [], 10)
         assert (third.claimed, third.held, third.suppressed) == ([], 1, 0)
-        held, opens = ledger.held(jobs[2], time.time())
+        holds = ledger.holds(jobs[2], time.time())
+        held, opens = holds.rows, holds.next_at
         assert held == 1
+        assert [g.reason.value for g in holds.groups] == ["state_cap"]
         assert opens is not None
         assert time.time() + (FL_HOURS - 1) * HOUR < opens <= time.time() + (FL_HOURS + 1) * HOUR
         row = ledger_rows_url(ledger_url, jobs[2])[0]

@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, or_, select, update
 
-from batchqueue.holds import FOREVER, HoldReason, Holds
+from batchqueue.holds import HoldReason, Holds
 from batchqueue.ledger.batchsql import event_guard, in_list, multi_values, placeholder, states_sql, values_cte
 from batchqueue.ledger.contacts import ContactRules, job_contact_rules, mark_contacts
 from batchqueue.ledger.database import write
@@ -268,20 +268,6 @@ class SendingLedger:
         """Pending rows a send-time rule held: free again, for this run's rules to decide anew."""
         with write(self.engine) as conn:
             return release_holds(conn, job_id)
-
-    def held(self, job_id: int, now: float) -> tuple[int, float | None]:
-        """(pending rows a send-time rule holds past ``now``, the earliest time one is released;
-        None when every held row is held :data:`FOREVER`)."""
-        condition = and_(
-            rows.c.job_id == job_id,
-            rows.c.state == _PENDING,
-            rows.c.not_before.is_not(None),  # lets the database use ix_rows_held
-            rows.c.not_before > now,
-        )
-        waiting = func.min(case((rows.c.not_before < FOREVER, rows.c.not_before)))
-        with self.engine.connect() as conn:
-            count, first = conn.execute(select(func.count(), waiting).where(condition)).one()
-        return int(count), first
 
     def holds(self, job_id: int, now: float) -> Holds:
         """The pending rows held past ``now``, by reason: how many, the earliest moment one may be
