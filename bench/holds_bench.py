@@ -1,5 +1,5 @@
 """What counting a job's held rows by reason costs (``Ledger.holds``: run, status, the console's
-job page), on SQLite and PostgreSQL, beside the plain count it replaced (``Ledger.held``).
+job page), on SQLite and PostgreSQL.
 
 A job of ``--rows`` pending rows (1,000,000 by default) of which one in ``--every`` is held (the
 console bench holds one in 50), spread over four reasons, each with its own times and particulars.
@@ -70,8 +70,6 @@ def bench(url: str, name: str, work: Path, rows: int, every: int) -> None:
         assert holds.rows == held, (holds.rows, held)
         print(f"  holds by reason ({len(holds.groups)} reasons): median {median:6.1f} ms  p95 {p95:6.1f} ms   "
               f"(target < {TARGET_MS:.0f} ms)")  # fmt: skip
-        median, p95, _ = timed(lambda: ledger.held(1, now))
-        print(f"  the plain count it replaced:     median {median:6.1f} ms  p95 {p95:6.1f} ms   (for comparison)")
     finally:
         ledger.close()
 
