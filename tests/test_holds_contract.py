@@ -110,6 +110,7 @@ def test_the_upgrade_reads_the_reasons_earlier_versions_wrote_and_the_downgrade_
         5: "state cap: FL allows 3 calls in 24 hours (Fla. Stat. 501.616); 3 may fall within 24 hours",
         6: "the windows of two send-time rules do not meet",
         7: "even numbers wait",
+        8: None,  # held with no reason at all
     }
     with write(ledger.engine) as conn:
         for number, why in earlier.items():
@@ -125,12 +126,13 @@ def test_the_upgrade_reads_the_reasons_earlier_versions_wrote_and_the_downgrade_
         5: ("state_cap", earlier[5]),
         6: ("rules_disagree", earlier[6]),
         7: ("send_time_rule", earlier[7]),
+        8: ("unknown", None),
     }
-    assert ledger.holds(1, started).rows == 6
+    assert ledger.holds(1, started).rows == 7
     with write(ledger.engine) as conn:
         command.downgrade(alembic_config(ledger.engine, conn), "0014")
     with ledger.engine.connect() as conn:
-        back = dict(conn.execute(text("SELECT row_number, hold_reason FROM rows WHERE hold_reason IS NOT NULL")).all())
+        back = dict(conn.execute(text("SELECT row_number, hold_reason FROM rows WHERE not_before IS NOT NULL")).all())
     assert back == earlier
     with write(ledger.engine) as conn:
         command.upgrade(alembic_config(ledger.engine, conn), "head")

@@ -60,6 +60,15 @@ def test_a_job_held_for_different_reasons_says_why_each_row_waits(
         assert run_cli("import", write_csv(tmp_path / "b.csv", rows), "--survey", "4242", "--instance", "1",
                        "--recontact-after", "0", "--db", db).code == 0  # fmt: skip
 
+        # A dry run finds the same holds, and changes nothing.
+        dry = run_cli("run", "2", "--dry-run", "--calling-hours", hours, "--hold-until-window", "--db", db, "--json")
+        assert dry.code == 0, dry.err
+        assert {g["reason"]: g["rows"] for g in dry.json()["holds"]} == {
+            "calling_window": 3,
+            "own_start": 1,
+            "state_cap": 1,
+        }
+        assert run_cli("status", "2", "--db", db, "--json").json()["holds"] == []
         sent = run_cli("run", "2", "--rate", "0", "--calling-hours", hours, "--hold-until-window", "--db", db)
         assert sent.code == 0, sent.err
         window = f"opens {opens:%Y-%m-%d %H:%M} UTC"

@@ -48,12 +48,13 @@ def release_holds(conn: Connection, job_id: int) -> int:
 
 def count_holds(conn: Connection, job_id: int, now: float) -> Holds:
     """The job's rows held past ``now`` by reason, each reason with its earliest ``not_before`` and
-    that row's particulars: one statement (the groups from ``ix_rows_held``, then one row each)."""
+    that row's particulars: one statement (the groups from ``ix_rows_held``, then one row each).
+    A hold with no reason (none is written since migration 0015) is counted without particulars."""
     mark = placeholder(conn)
     held = f"job_id = {mark} AND state = '{_PENDING}' AND not_before IS NOT NULL AND not_before > {mark}"
     earliest = (
         f"SELECT r.hold_detail FROM rows r WHERE r.job_id = {mark} AND r.state = '{_PENDING}' "
-        "AND r.not_before = g.first AND COALESCE(r.hold_reason, '') = COALESCE(g.why, '') "
+        "AND r.hold_reason = g.why AND r.not_before = g.first "  # a seek in ix_rows_held
         "ORDER BY r.id LIMIT 1"
     )
     found = conn.exec_driver_sql(

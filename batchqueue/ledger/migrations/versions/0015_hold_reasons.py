@@ -38,6 +38,7 @@ def upgrade() -> None:
         f"UPDATE rows SET hold_detail = hold_reason, hold_reason = CASE {cases} ELSE 'send_time_rule' END "
         "WHERE hold_reason IS NOT NULL"
     )
+    op.execute("UPDATE rows SET hold_reason = 'unknown' WHERE not_before IS NOT NULL AND hold_reason IS NULL")
     op.drop_index("ix_rows_held", table_name="rows")
     _held_index(["job_id", "state", "hold_reason", "not_before"])
 
@@ -45,6 +46,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_rows_held", table_name="rows")
     _held_index(["job_id", "state", "not_before"])
+    op.execute("UPDATE rows SET hold_reason = NULL WHERE hold_reason = 'unknown' AND hold_detail IS NULL")
     op.execute("UPDATE rows SET hold_reason = COALESCE(hold_detail, hold_reason) WHERE hold_reason IS NOT NULL")
     op.drop_column("rows", "hold_detail")
 
