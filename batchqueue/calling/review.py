@@ -150,7 +150,7 @@ def then(first: ClaimReview, second: ClaimReview) -> ClaimReview:
                     send=False,
                     hold_until=start,
                     hold=HoldReason.RULES_DISAGREE,
-                    reason=f"the first would open {dt.datetime.fromtimestamp(start, dt.UTC):%Y-%m-%d %H:%M} UTC",
+                    reason=f"tried again {dt.datetime.fromtimestamp(start, dt.UTC):%Y-%m-%d %H:%M} UTC",
                 )
                 continue
             verdicts[i] = replace(
