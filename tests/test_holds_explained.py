@@ -124,3 +124,16 @@ def test_a_job_held_for_different_reasons_says_why_each_row_waits(
         assert f"3 outside their calling window (next: {window})" in page
     finally:
         stop_console(running)
+
+
+def test_a_run_waiting_for_its_held_rows_says_why_they_wait(caplog: pytest.LogCaptureFixture) -> None:
+    from contextlib import ExitStack
+
+    from batchqueue.cli.run_cmds import _RunBar
+    from batchqueue.holds import Holds
+
+    holds = Holds.of([("holiday", 4, 1000.0, "Christmas Day (US), 2026-12-25; opens 2026-12-26 08:00 America/Chicago")])
+    caplog.set_level("INFO", logger="batchqueue.run")
+    with ExitStack() as stack:
+        _RunBar(stack, show=False).waiting(3 * 3600 + 60, holds)  # not a terminal: a log line
+    assert "waiting 3h01m: 4 held: 4 on a public holiday (next: Christmas Day (US), 2026-12-25; opens" in caplog.text
