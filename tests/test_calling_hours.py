@@ -104,7 +104,7 @@ def test_hold_until_window_keeps_rows_pending_and_says_when(
         assert held.json()["next_window_at"] == opens.timestamp()
         assert sb.app.store.dump() == []
         told = run_cli("run", "1", "--calling-hours", hours, "--hold-until-window", "--db", db)
-        assert "4 row(s) held until their calling window opens" in told.err
+        assert f"4 held: 4 outside their calling window (next: opens {opens:%Y-%m-%d %H:%M} UTC)" in told.err
         assert opens.strftime("%Y-%m-%d %H:%M UTC") in told.err
         assert all(r["not_before"] == opens.timestamp() for r in ledger_rows(db))
         status = run_cli("status", "1", "--db", db, "--json").json()
@@ -260,10 +260,11 @@ def test_a_row_whose_own_window_is_all_night_is_never_sent_and_the_run_says_so(
     assert [c["phone_number"] for c in calls] == ["tel:+16175550102"]
     held = ledger_rows(db)[0]
     assert held["state"] == "pending"
-    assert "its own end comes before any allowed calling time" in held["hold_reason"]
+    assert held["hold_reason"] == "no_calling_time"
+    assert "its own end comes before any allowed calling time" in held["hold_detail"]
     told = run_cli("run", "1", "--db", db)
-    assert "1 row(s) have no allowed calling time under these rules" in told.err
-    assert "held: 1 pending row(s) with no allowed calling time" in run_cli("status", "1", "--db", db).out
+    assert "1 held: 1 with no allowed calling time under the rules (next: its own end comes" in told.err
+    assert "1 held: 1 with no allowed calling time under the rules" in run_cli("status", "1", "--db", db).out
 
 
 def test_a_mistake_in_the_mapping_files_calling_table_names_the_file(tmp_path: Path, run_cli: Run) -> None:

@@ -14,8 +14,8 @@ import pytest
 from batchqueue.calling.review import CallingReview
 from batchqueue.calling.rules import CallingRules, run_rules
 from batchqueue.errors import UsageError
+from batchqueue.holds import FOREVER
 from batchqueue.ledger.records import Claimed
-from batchqueue.ledger.sending import FOREVER
 
 
 def utc(text: str) -> float:

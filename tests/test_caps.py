@@ -123,15 +123,18 @@ def test_a_states_cap_counts_every_jobs_calls_to_the_number(ledger_url: str, tmp
         # The third finds the cap used up: held (not sent, not suppressed) until the calls are 24 hours old.
         third = ledger.settle(jobs[2], [], [], 10)
         assert (third.claimed, third.held, third.suppressed) == ([], 1, 0)
-        held, opens = ledger.held(jobs[2], time.time())
+        holds = ledger.holds(jobs[2], time.time())
+        held, opens = holds.rows, holds.next_at
         assert held == 1
+        assert [g.reason.value for g in holds.groups] == ["state_cap"]
         assert opens is not None
         assert time.time() + (FL_HOURS - 1) * HOUR < opens <= time.time() + (FL_HOURS + 1) * HOUR
         row = ledger_rows_url(ledger_url, jobs[2])[0]
         assert row["state"] == "pending"
-        assert "FL" in row["hold_reason"]
-        assert f"{FL_CALLS} calls" in row["hold_reason"]
-        assert "501.616" in row["hold_reason"]
+        assert row["hold_reason"] == "state_cap"
+        assert "FL" in row["hold_detail"]
+        assert f"{FL_CALLS} calls" in row["hold_detail"]
+        assert "501.616" in row["hold_detail"]
         # A day later (the log written a day into the past) the cap has room again.
         _backdate_log(ledger_url, (FL_HOURS + 1) * HOUR)
         ledger.release_holds(jobs[2])

@@ -116,6 +116,8 @@ def test_a_send_rule_holds_rows_and_narrows_windows_inside_the_claim(tmp_path: P
         assert end - start == 600
     rows = ledger_rows(db)
     held = [r for r in rows if r["state"] == "pending"]
-    assert all(r["hold_reason"] == "even numbers wait" and r["not_before"] >= started + HOLD_FOR - 5 for r in held)
+    # A rule that names no reason holds as the run's own rule, with its words as the particulars.
+    assert {(r["hold_reason"], r["hold_detail"]) for r in held} == {("send_time_rule", "even numbers wait")}
+    assert all(r["not_before"] >= started + HOLD_FOR - 5 for r in held)
     sent = [r for r in rows if r["state"] == "queued"]
     assert all(r["sent_end_ts"] - r["sent_start_ts"] == 600 for r in sent)

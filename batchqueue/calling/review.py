@@ -22,10 +22,12 @@ from dataclasses import dataclass, field, replace
 
 from batchqueue.calling.rules import CallingRules
 from batchqueue.calling.windows import WindowFinder
-from batchqueue.calling.zones import ContactZone, ZoneFinder
+from batchqueue.calling.zones import ContactZone, ZoneFinder, display_zone
 from batchqueue.defaults import DEFAULTS
+from batchqueue.holds import FOREVER, HoldReason
+from batchqueue.intake.mapping.times import zone as tzinfo_of
 from batchqueue.ledger.records import Claimed
-from batchqueue.ledger.sending import FOREVER, ClaimContext, ClaimReview, Verdict, narrowed_by
+from batchqueue.ledger.sending import ClaimContext, ClaimReview, Verdict, narrowed_by
 
 log = logging.getLogger("batchqueue.calling")
 
@@ -60,16 +62,35 @@ class CallingReview:
             return Verdict(
                 send=False,
                 hold_until=FOREVER,
-                reason="no time zone: nothing maps this number to a place; import with --default-timezone",
+                hold=HoldReason.NO_ZONE,
+                reason="nothing maps this number to a place; import with --default-timezone",
             )
         window = self._windows.next_window(contact, now=now, own_start=row.start_ts, own_end=row.end_ts)
         if window is None:
             why = "its own end comes before any allowed calling time" if row.end_ts else "no allowed calling time"
-            return Verdict(send=False, hold_until=FOREVER, reason=f"{why} ({contact.label}, {contact.source})")
+            return Verdict(
+                send=False,
+                hold_until=FOREVER,
+                hold=HoldReason.NO_CALLING_TIME,
+                reason=f"{why} ({contact.label}, {contact.source})",
+            )
         start, end = window
         if self.hold_until_window and start > now + DEFAULTS.hold_grace:
-            opens = dt.datetime.fromtimestamp(start, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-            return Verdict(send=False, hold_until=start, reason=f"calling hours: its window opens {opens}")
+            if row.start_ts is not None and start <= row.start_ts:  # the row's own start, not the rules
+                return Verdict(
+                    send=False,
+                    hold_until=start,
+                    hold=HoldReason.OWN_START,
+                    reason=f"starts {local_time(start, contact)}",
+                )
+            closed = self._closed_today(contact, now)
+            reason, why = closed if closed else (HoldReason.CALLING_WINDOW, "")
+            return Verdict(
+                send=False,
+                hold_until=start,
+                hold=reason,
+                reason=f"{why}; opens {local_time(start, contact)}".lstrip("; "),
+            )
         return Verdict(
             start_ts=start,
             end_ts=end,
@@ -77,6 +98,17 @@ class CallingReview:
             timezone=contact.label,
             timezone_source=contact.source,
         )
+
+    def _closed_today(self, contact: ContactZone, now: float) -> tuple[HoldReason, str] | None:
+        """What forbids calling the contact on its own date today (a day of the week, a blackout,
+        a public holiday), if something does: why its window opens later than the hours alone say."""
+        for rules in self.rule_sets:
+            place = rules.for_place(contact.state, contact.country)
+            for zone in contact.zones:
+                closed = place.closed_by(dt.datetime.fromtimestamp(now, tzinfo_of(zone)).date())
+                if closed is not None:
+                    return closed
+        return None
 
     def _fitted_attempts(self, row: Claimed, length: int) -> int | None:
         """``max_attempts`` reduced so that every re-attempt starts inside the window."""
@@ -115,7 +147,10 @@ def then(first: ClaimReview, second: ClaimReview) -> ClaimReview:
             start, end = _later(earlier.start_ts, later.start_ts), _earlier(earlier.end_ts, later.end_ts)
             if start is not None and end is not None and end <= start:
                 verdicts[i] = Verdict(
-                    send=False, hold_until=start, reason="the windows of two send-time rules do not meet"
+                    send=False,
+                    hold_until=start,
+                    hold=HoldReason.RULES_DISAGREE,
+                    reason=f"tried again {dt.datetime.fromtimestamp(start, dt.UTC):%Y-%m-%d %H:%M} UTC",
                 )
                 continue
             verdicts[i] = replace(
@@ -124,6 +159,13 @@ def then(first: ClaimReview, second: ClaimReview) -> ClaimReview:
         return verdicts
 
     return both
+
+
+def local_time(at: float, contact: ContactZone) -> str:
+    """``at`` as the contact's clock shows it: "2026-12-04 08:00 America/Chicago" (the first of
+    several zones; UTC for a country's safe window)."""
+    name = display_zone(contact.label, contact.source)
+    return f"{dt.datetime.fromtimestamp(at, tzinfo_of(name)):%Y-%m-%d %H:%M} {name}"
 
 
 def _later(a: int | None, b: int | None) -> int | None:

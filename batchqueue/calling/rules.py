@@ -26,6 +26,7 @@ from typing import Any
 
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
+from batchqueue.holds import HoldReason
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HOURS = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
@@ -98,10 +99,19 @@ def check_holidays(text: str, where: str = "--holidays") -> str:
 
 @cache
 def _holiday_dates(calendar: str, year: int) -> frozenset[dt.date]:
+    return frozenset(_holidays(calendar, year))
+
+
+@cache
+def _holidays(calendar: str, year: int) -> dict[dt.date, str]:
     import holidays
 
     country, _, subdiv = calendar.partition("-")
-    return frozenset(holidays.country_holidays(country, subdiv=subdiv or None, years=year))
+    return dict(holidays.country_holidays(country, subdiv=subdiv or None, years=year))
+
+
+def _holiday_name(calendar: str, day: dt.date) -> str:
+    return _holidays(calendar, day.year).get(day, "a public holiday")
 
 
 @dataclass(frozen=True)
@@ -115,12 +125,20 @@ class PlaceRules:
 
     def allows_day(self, day: dt.date) -> bool:
         """Whether calls may be made on this local date at all."""
+        return self.closed_by(day) is None
+
+    def closed_by(self, day: dt.date) -> tuple[HoldReason, str] | None:
+        """What forbids calls on this local date (the day of the week, a blackout, a public holiday),
+        with its words; None when calls may be made on it."""
         if day.weekday() not in self.days:
-            return False
+            return HoldReason.CALLING_DAY, f"{day:%A %Y-%m-%d}"
         iso = day.isoformat()
-        if any(first <= iso <= last for first, last in self.blackout):
-            return False
-        return not (self.holidays and day in _holiday_dates(self.holidays, day.year))
+        for first, last in self.blackout:
+            if first <= iso <= last:
+                return HoldReason.BLACKOUT, f"{first}..{last}" if first != last else first
+        if self.holidays and day in _holiday_dates(self.holidays, day.year):
+            return HoldReason.HOLIDAY, f"{_holiday_name(self.holidays, day)} ({self.holidays}), {iso}"
+        return None
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from batchqueue.errors import EnvironmentFailure, InsightError, UsageError
 log = logging.getLogger("batchqueue.run")
 
 if TYPE_CHECKING:
+    from batchqueue.holds import Holds
     from batchqueue.sending.submitter import RunSummary
     from batchqueue.service.sending import Preview, RunStart
 
@@ -105,6 +106,7 @@ def _show_preview(found: Preview, as_json: bool) -> None:
                 ],
                 "suppressed": found.suppressed,
                 "held": found.held,
+                "holds": found.holds.as_json(),
             }
         )
         return
@@ -114,7 +116,7 @@ def _show_preview(found: Preview, as_json: bool) -> None:
     if found.suppressed:
         click.echo(f"{found.suppressed} row(s) on the way are on a do-not-call list and would be suppressed")
     if found.held:
-        click.echo(f"{found.held} row(s) on the way would be held by a send-time rule")
+        click.echo(f"{found.held} row(s) on the way would be held: {found.holds.reasons() or 'by a send-time rule'}")
     if not found.rows:
         click.echo("no row would be sent now")
 
@@ -157,18 +159,13 @@ def _show_run(summary: RunSummary, as_json: bool) -> None:
     click.echo(_describe(summary))
     for conflict in summary.conflicts:
         click.echo(f"conflict: {conflict}", err=True)
-    if summary.held and summary.next_window_at is None:
-        click.echo(
-            f"{summary.held} row(s) have no allowed calling time under these rules (their own end comes first, "
-            "or no time zone is known: import with --default-timezone); they stay pending",
-            err=True,
-        )
+    if summary.held:
+        click.echo(f"{summary.holds.describe()}; they stay pending", err=True)
     if summary.held and summary.next_window_at is not None:
         opens = datetime.fromtimestamp(summary.next_window_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
         left = _duration(summary.next_window_at - datetime.now(UTC).timestamp())
         click.echo(
-            f"{summary.held} row(s) held until their calling window opens (or a state's cap on calls frees); "
-            f"the first opens {opens} (in {left}): "
+            f"the first may be tried {opens} (in {left}): "
             f"run `batchqueue run {summary.job_id} --hold-until-window` again then, or add --wait-for-window",
             err=True,
         )
@@ -214,14 +211,15 @@ class _RunBar:
         self.total = start.pending
         self.task = self.bar.add_task(f"job {start.job.id}", total=start.pending, pace="", eta="?")
 
-    def waiting(self, seconds: float) -> None:
-        """The countdown to the next calling window (on a terminal; logged otherwise)."""
+    def waiting(self, seconds: float, holds: Holds) -> None:
+        """The countdown to the first held row's time, with why rows are held (on a terminal;
+        logged otherwise)."""
         left = _duration(seconds)
         if self.bar is not None:
-            self.bar.update(self.task, description=f"waiting {left} for the next calling window")
+            self.bar.update(self.task, description=f"waiting {left}: {holds.describe()}")
         elif self._logged_wait_at is None or self._logged_wait_at - seconds >= 600 or seconds > self._logged_wait_at:
             self._logged_wait_at = seconds  # a line when a wait starts, then every ten minutes
-            log.info("waiting %s for the next calling window", left)
+            log.info("waiting %s: %s", left, holds.describe())
 
     def update(self, s: RunSummary) -> None:
         if self.bar is None:

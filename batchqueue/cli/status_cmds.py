@@ -40,6 +40,7 @@ def _job_json(s: JobStatus) -> dict[str, object]:
         "rules": s.rules,
         "held": s.held,
         "next_window_at": s.next_window_at,
+        "holds": s.holds.as_json(),
         "waves": [
             {"job_id": w.id, "wave": int(w.options.get("wave", 1)), "rows": sum(c.values()), "counts": c}
             for w, c in s.waves
@@ -74,13 +75,10 @@ def _show_one(s: JobStatus, lease_ttl: float, wide: bool) -> None:
     if s.calling_rules:
         click.echo(f"calling rules: {s.calling_rules}")
     click.echo(textwrap.fill(f"rules: {rules_line(s.rules)}", 80, subsequent_indent="       "))  # 80 columns
-    if s.held and s.next_window_at is None:
-        click.echo(f"held: {s.held:,} pending row(s) with no allowed calling time under the job's rules")
-    if s.held and s.next_window_at is not None:
-        click.echo(
-            f"held: {s.held:,} pending row(s) until their calling window;\n"
-            f"      the first opens {_when(s.next_window_at)} UTC"
-        )
+    if s.held:
+        click.echo(textwrap.fill(s.holds.describe(), 100, subsequent_indent="      "))
+        if s.next_window_at is not None:
+            click.echo(f"      the first may be tried {_when(s.next_window_at)} UTC")
     if s.waves:
         click.echo("waves (recycle):")
         for wave_job, c in s.waves:

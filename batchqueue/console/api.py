@@ -109,6 +109,8 @@ def job(job_id: int) -> Any:
     view = job_page.job_view(ctx.ledger, job_id, ctx.held, problem_filter(), audit_rows=10)
     return _summary(view) | {
         "next_window_at": view.next_window_at,
+        "holds": view.holds.as_json(),
+        "holds_said": view.holds.describe(),
         "calling_rules": view.calling_rules,
         "rules": view.rules,
         "sent_per_minute": [{"minute": m, "sent": n} for m, n in view.per_minute],
@@ -177,6 +179,7 @@ def dry_run(job_id: int) -> Any:
         ],
         "suppressed": found.suppressed,
         "held": found.held,
+        "holds": found.holds.as_json(),
     }
 
 

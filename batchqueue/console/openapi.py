@@ -77,7 +77,8 @@ def document() -> dict[str, Any]:
             },
             "/api/jobs/{job_id}": {
                 "get": _op(
-                    "one job: counts, outcomes, activity, held rows, sent per minute, failure reasons, "
+                    "one job: counts, outcomes, activity, held rows and why they wait (holds: reason, rows, "
+                    "next_at, detail each; holds_said), sent per minute, failure reasons, "
                     "problems (?state=&contains=&page=, page a whole number from 0), audit trail, the console's run",
                     params=[_JOB],
                 )

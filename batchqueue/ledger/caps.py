@@ -34,7 +34,9 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 
-from batchqueue.ledger.batchsql import in_list, placeholder, values_cte
+from batchqueue.holds import HoldReason
+from batchqueue.ledger.batchsql import in_list, placeholder
+from batchqueue.ledger.holding import hold_pending
 from batchqueue.ledger.records import Claimed
 from batchqueue.ledger.suppress import suppress_rows
 from batchqueue.lifecycle import RowState
@@ -222,12 +224,12 @@ def _hold(used_up: list[tuple[Cap, list[_Logged]]], stamp: float) -> tuple[float
         calls = sum(e.calls for e in counted)
         law = f" ({cap.citation})" if cap.citation else ""
         text = (
-            f"state cap: {cap.state} allows {cap.calls} calls in {period_text(cap.seconds)}{law}; "
+            f"{cap.state} allows {cap.calls} calls in {period_text(cap.seconds)}{law}; "
             f"{calls} may fall within {period_text(cap.seconds)} of this one{_latest(counted)}"
         )
         if free_at >= until:
             until, why = free_at, text
-    return until, f"{why}; held until {_when(until)}"
+    return until, f"{why}; frees {_when(until)}"
 
 
 def limit_reason(phone_column: str, counted: Sequence[_Logged], cap: Cap) -> str:
@@ -242,16 +244,8 @@ def limit_reason(phone_column: str, counted: Sequence[_Logged], cap: Cap) -> str
 
 
 def hold_rows(conn: Connection, held: dict[int, tuple[float, str]]) -> None:
-    """Pending rows held until a cap frees, with the reason (released by each run, decided anew)."""
-    if not held:
-        return
-    data = [(row_id, until, why) for row_id, (until, why) in held.items()]
-    cte, params = values_cte(conn, "h", (("rid", "INTEGER"), ("until_at", "FLOAT"), ("why", "TEXT")), data)
-    conn.exec_driver_sql(
-        f"{cte} UPDATE rows SET not_before = h.until_at, hold_reason = h.why FROM h "
-        f"WHERE rows.id = h.rid AND rows.state = '{_PENDING}'",
-        tuple(params),
-    )
+    """Pending rows held until a state's cap frees, with the particulars (released by each run, decided anew)."""
+    hold_pending(conn, [(row_id, until, HoldReason.STATE_CAP, why) for row_id, (until, why) in held.items()])
 
 
 def suppress_over_limit_at_import(conn: Connection, job_id: int, phone_column: str, cap: Cap, now: float) -> int:

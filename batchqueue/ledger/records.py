@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from batchqueue.holds import Holds
 from batchqueue.lifecycle import Conflict, Event
 
 
@@ -188,6 +189,7 @@ class Settled:
     conflicts: list[Conflict] = field(default_factory=list)
     held: int = 0
     suppressed: int = 0  # candidates found on a do-not-call list, suppressed instead of claimed
+    holds: Holds = field(default_factory=Holds)  # the held rows by reason (``preview_claim`` only)
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,8 @@ class ReportRow(NamedTuple):
     sent_end_ts: int | None
     sent_timezone: str | None
     timezone_source: str | None
+    hold_reason: str | None
+    hold_detail: str | None
 
 
 REPORT_COLUMNS: tuple[str, ...] = ReportRow._fields

@@ -87,17 +87,19 @@ rows = Table(
     Column("facts", Text, comment="JSON of what import-time rules derived"),
     Column("not_before", Float, comment="a send-time rule holds it pending until then"),
     Column("hold_reason", Text, comment="why it is held"),
+    Column("hold_detail", Text, comment="this hold's particulars"),
     Column("sent_start_ts", Integer, comment="the start a send-time rule gave it"),
     Column("sent_end_ts", Integer, comment="the end a send-time rule gave it"),
     Column("sent_timezone", Text, comment="the zone(s) its calling window was set in"),
     Column("timezone_source", String(16), comment="column, zip, number, default or region"),
     Column("taken_by_wave", Integer, comment="the wave (job id) recycle took this row into"),
     Index("ix_rows_job_state", "job_id", "state"),
-    # Held rows only (a send-time rule set not_before): counted without reading every pending row.
+    # Held rows only (a send-time rule set not_before): counted by reason without reading every pending row.
     Index(
         "ix_rows_held",
         "job_id",
         "state",
+        "hold_reason",
         "not_before",
         sqlite_where=text("not_before IS NOT NULL"),
         postgresql_where=text("not_before IS NOT NULL"),

@@ -15,12 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, case, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, or_, select, update
 
+from batchqueue.holds import HoldReason, Holds
 from batchqueue.ledger.batchsql import event_guard, in_list, multi_values, placeholder, states_sql, values_cte
 from batchqueue.ledger.contacts import ContactRules, job_contact_rules, mark_contacts
 from batchqueue.ledger.database import write
 from batchqueue.ledger.dnc import suppress_listed
+from batchqueue.ledger.holding import count_holds, hold_pending, release_holds
 from batchqueue.ledger.records import CLAIM_COLUMNS, Claimed, Settled, Settlement, claimed_from
 from batchqueue.ledger.schema import attempts, rows
 from batchqueue.ledger.suppress import phone_column
@@ -37,8 +39,6 @@ SETTLE_EVENTS = (
     Event.NOT_ACCEPTED,
     Event.RELEASED,
 )
-#: ``not_before`` of a row no time can be found for under the rules (it stays pending, with its reason).
-FOREVER = 253402300799.0  # 9999-12-31 23:59:59 UTC
 _SENDING = RowState.SENDING.value
 _PENDING = RowState.PENDING.value
 _ROW_SETTLEMENT = (
@@ -67,7 +67,9 @@ _PROVEN_FROM = states_sql(allowed_from(Event.PROVEN))
 class Verdict:
     """A send-time rule's decision for one candidate row.
 
-    ``send`` False holds the row pending until ``hold_until`` (unix seconds), with ``reason``.
+    ``send`` False holds the row pending until ``hold_until`` (unix seconds), for ``hold`` (a word of
+    :class:`~batchqueue.holds.HoldReason`; a rule that gives none is ``SEND_TIME_RULE``), with this
+    row's particulars in ``reason``.
     A sent row may get a narrower window (``start_ts``/``end_ts``) than it was imported with, fewer
     Insight re-attempts (``max_attempts``), and the zone(s) the window was set in, with their source.
     """
@@ -80,6 +82,7 @@ class Verdict:
     max_attempts: int | None = None
     timezone: str | None = None
     timezone_source: str | None = None
+    hold: HoldReason | None = None
 
 
 @dataclass
@@ -156,8 +159,9 @@ class SendingLedger:
         stamp = time.time()
         done = Settled()
         with write(self.engine, rolled_back=True) as conn:
-            _release_holds(conn, job_id)
+            release_holds(conn, job_id)
             done.claimed, done.held, done.suppressed = self._claim(conn, job_id, limit, stamp, None, stamp, review)
+            done.holds = count_holds(conn, job_id, stamp)  # this claim's own: the earlier ones were released
         return done
 
     def record(self, settlements: Sequence[Settlement]) -> list[Conflict]:
@@ -263,21 +267,13 @@ class SendingLedger:
     def release_holds(self, job_id: int) -> int:
         """Pending rows a send-time rule held: free again, for this run's rules to decide anew."""
         with write(self.engine) as conn:
-            return _release_holds(conn, job_id)
+            return release_holds(conn, job_id)
 
-    def held(self, job_id: int, now: float) -> tuple[int, float | None]:
-        """(pending rows a send-time rule holds past ``now``, the earliest time one is released;
-        None when every held row is held :data:`FOREVER`)."""
-        condition = and_(
-            rows.c.job_id == job_id,
-            rows.c.state == _PENDING,
-            rows.c.not_before.is_not(None),  # lets the database use ix_rows_held
-            rows.c.not_before > now,
-        )
-        waiting = func.min(case((rows.c.not_before < FOREVER, rows.c.not_before)))
+    def holds(self, job_id: int, now: float) -> Holds:
+        """The pending rows held past ``now``, by reason: how many, the earliest moment one may be
+        tried, and that row's particulars. One statement, read from ``ix_rows_held``."""
         with self.engine.connect() as conn:
-            count, first = conn.execute(select(func.count(), waiting).where(condition)).one()
-        return int(count), first
+            return count_holds(conn, job_id, now)
 
     # -- operator actions ----------------------------------------------------------------------
 
@@ -364,25 +360,13 @@ def _apply_verdicts(
     return chosen, holds, narrowed
 
 
-def _release_holds(conn: Connection, job_id: int) -> int:
-    mark = placeholder(conn)
-    return int(
-        conn.exec_driver_sql(
-            f"UPDATE rows SET not_before = NULL, hold_reason = NULL WHERE job_id = {mark} "
-            f"AND state = '{_PENDING}' AND not_before IS NOT NULL",
-            (job_id,),
-        ).rowcount
-        or 0
-    )
-
-
 def _hold(conn: Connection, holds: list[tuple[int, Verdict]], stamp: float) -> None:
-    data = [(row_id, verdict.hold_until or stamp, verdict.reason or "") for row_id, verdict in holds]
-    cte, params = values_cte(conn, "h", (("rid", "INTEGER"), ("until_at", "FLOAT"), ("why", "TEXT")), data)
-    conn.exec_driver_sql(
-        f"{cte} UPDATE rows SET not_before = h.until_at, hold_reason = h.why FROM h "
-        f"WHERE rows.id = h.rid AND rows.state = '{_PENDING}'",
-        tuple(params),
+    hold_pending(
+        conn,
+        [
+            (row_id, verdict.hold_until or stamp, verdict.hold or HoldReason.SEND_TIME_RULE, verdict.reason)
+            for row_id, verdict in holds
+        ],
     )
 
 
@@ -406,7 +390,7 @@ def _mark_sending(
     state = (target(Event.CLAIMED).value, stamp, owner, expires)
     sets = (
         f"state = {mark}, attempts = attempts + 1, updated_at = {mark}, lease_owner = {mark}, "
-        f"lease_expires = {mark}, not_before = NULL, hold_reason = NULL"
+        f"lease_expires = {mark}, not_before = NULL, hold_reason = NULL, hold_detail = NULL"
     )
     if windows:
         data = []

@@ -24,6 +24,7 @@ from typing import IO, Any
 from batchqueue.calling.zones import display_zone
 from batchqueue.cell_safety import safe_row
 from batchqueue.errors import EnvironmentFailure, UsageError
+from batchqueue.holds import hold_text
 from batchqueue.intake.mapping.times import zone as tzinfo_of
 from batchqueue.ledger import Job, Ledger, ReportRow
 from batchqueue.ledger.reports import VisitCells
@@ -58,6 +59,7 @@ BQ_AFTER = [
     "bq_timezone_source",
     "bq_window_start_local",
     "bq_window_end_local",
+    "bq_hold_reason",
 ]
 #: Added to the report of a job that has later waves.
 BQ_WAVES = ["bq_latest_call_outcome", "bq_waves_called"]
@@ -197,12 +199,14 @@ class Report:
             if visit is not None:
                 cells += self._answer_cells(visit, text)
             (number, _, state, reasons, error, duplicate_of, status, attempts, call_id, outcome, o_attempts,
-             last_at, source, learned_at, phone, resolution, w_start, w_end, zone, zone_source) = r  # fmt: skip
+             last_at, source, learned_at, phone, resolution, w_start, w_end, zone, zone_source,
+             hold, hold_detail) = r  # fmt: skip
             window: list[Any] = [
                 zone or "",
                 zone_source or "",
                 _local(w_start, zone, zone_source),
                 _local(w_end, zone, zone_source),
+                hold_text(hold, hold_detail) if hold and state == RowState.PENDING else "",
             ]
             if self.waves is not None:
                 latest, called = self.waves.get(number, (None, 0))

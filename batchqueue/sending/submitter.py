@@ -26,6 +26,7 @@ from typing import Any
 
 from batchqueue.defaults import DEFAULTS
 from batchqueue.exits import ExitReason
+from batchqueue.holds import Holds
 from batchqueue.insight.client import InsightClient
 from batchqueue.insight.form import FormBuilder
 from batchqueue.insight.pacing import Pacer, SharedPace
@@ -83,8 +84,9 @@ class RunSummary:
     pace: float | None = None  # the pacer's rate now (None: no limit), for the progress line
     configured_rate: float | None = None
     slowed_by: str | None = None  # 429, 5xx or retry_after when the pace is down because of it
-    held: int = 0  # pending rows a send-time rule holds (outside their calling window)
+    held: int = 0  # pending rows a claim held (see ``holds`` for why)
     next_window_at: float | None = None  # when the first held row may be sent
+    holds: Holds = field(default_factory=Holds)  # the held rows by reason, after the run
 
     def as_dict(self) -> dict[str, Any]:
         """The ``run --json`` object (its keys are part of the CLI contract)."""
@@ -101,6 +103,7 @@ class RunSummary:
             "suppressed": self.suppressed,
             "held": self.held,
             "next_window_at": self.next_window_at,
+            "holds": self.holds.as_json(),
             "this_run": self.this_run,
             "counts": self.counts,
             "conflicts": self.conflicts,

@@ -17,6 +17,7 @@ from typing import Any
 from batchqueue.calling.registry import rules_json
 from batchqueue.calling.rules import CallingRules
 from batchqueue.defaults import DEFAULTS
+from batchqueue.holds import Holds
 from batchqueue.ledger import Job, Ledger, WorkerInfo
 from batchqueue.ledger.console import AuditEvent, ProblemRow
 from batchqueue.service.status import FORGET_WORKERS_AFTER, process_gone
@@ -116,6 +117,8 @@ class JobView(JobSummary):
     """Everything the job page shows."""
 
     next_window_at: float | None = None
+    #: Why its held rows wait, by reason.
+    holds: Holds = field(default_factory=Holds)
     calling_rules: str = ""
     #: The job's rules by name (:func:`batchqueue.calling.registry.rules_json`).
     rules: dict[str, Any] = field(default_factory=dict)
@@ -140,15 +143,16 @@ class HeldCounts:
     def __init__(self, ttl: float = HELD_TTL) -> None:
         self.ttl = ttl
         self._lock = threading.Lock()
-        self._found: dict[int, tuple[float, tuple[int, float | None]]] = {}
+        self._found: dict[int, tuple[float, Holds]] = {}
 
-    def get(self, ledger: Ledger, job_id: int) -> tuple[int, float | None]:
+    def get(self, ledger: Ledger, job_id: int) -> Holds:
+        """The job's held rows by reason (``Ledger.holds``), as counted at most ``ttl`` seconds ago."""
         now = time.time()
         with self._lock:
             cached = self._found.get(job_id)
             if cached is not None and now - cached[0] < self.ttl:
                 return cached[1]
-            found = ledger.held(job_id, now)
+            found = ledger.holds(job_id, now)
             self._found[job_id] = (now, found)
             return found
 
@@ -221,7 +225,7 @@ def summary(ledger: Ledger, job_id: int, held: HeldCounts | None = None) -> JobS
     """One job's counts and activity: what the job page polls for while it is open."""
     job = ledger.job(job_id)
     counts = ledger.counts(job_id)
-    held_rows = held.get(ledger, job_id)[0] if held is not None and counts.get("pending") else 0
+    held_rows = held.get(ledger, job_id).rows if held is not None and counts.get("pending") else 0
     return JobSummary(job, counts, ledger.outcome_counts(job_id), activity(ledger, job_id), held_rows)
 
 
@@ -235,14 +239,15 @@ def job_view(
     minutes = ledger.sent_per_minute(job_id, now - CHART_MINUTES * 60)
     first = int(now // 60) * 60 - (CHART_MINUTES - 1) * 60
     reasons, capped = ledger.failure_reasons(job_id)
-    held_rows, next_at = held.get(ledger, job_id)
+    holds = held.get(ledger, job_id)
     return JobView(
         job,
         ledger.counts(job_id),
         ledger.outcome_counts(job_id),
         activity(ledger, job_id),
-        held_rows,
-        next_window_at=next_at,
+        holds.rows,
+        next_window_at=holds.next_at,
+        holds=holds,
         calling_rules=CallingRules.from_json(job.options.get("calling")).describe(),
         rules=rules_json(job.options),
         per_minute=[(m, minutes.get(m, 0)) for m in range(first, first + CHART_MINUTES * 60, 60)],

@@ -17,6 +17,7 @@ from batchqueue.calling.state_caps import BUILT_IN
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import ApiUnavailableError, BatchFatalError, EnvironmentFailure, UsageError
 from batchqueue.exits import ExitReason
+from batchqueue.holds import Holds
 from batchqueue.insight.form import FormBuilder
 from batchqueue.insight.retry import RetryPolicy
 from batchqueue.ledger import ClaimReview, Job
@@ -63,12 +64,13 @@ class RunRequest:
     metrics_host: str = DEFAULTS.serve_host
 
 
-def _wait_until(at: float | None, stop: threading.Event | None, on_wait: Callable[[float], None] | None) -> bool:
-    """Sleep until ``at``; False when stopped first."""
+def _wait_until(holds: Holds, stop: threading.Event | None, on_wait: Callable[[float, Holds], None] | None) -> bool:
+    """Sleep until the first held row may be tried; False when stopped first."""
     stop = stop or threading.Event()
+    at = holds.next_at
     while at is not None and (left := at - time.time()) > 0:
         if on_wait is not None:
-            on_wait(left)
+            on_wait(left, holds)
         if stop.wait(min(1.0, left)):
             return False
     return True
@@ -145,6 +147,7 @@ class Preview:
     rows: list[PreviewRow]
     suppressed: int
     held: int
+    holds: Holds = field(default_factory=Holds)
 
 
 def preview(settings: Settings, request: RunRequest, count: int = DRY_RUN_ROWS) -> Preview:
@@ -169,7 +172,7 @@ def preview(settings: Settings, request: RunRequest, count: int = DRY_RUN_ROWS) 
             if contact
             else PreviewRow(row.row_number, fields)
         )
-    return Preview(job.id, rows, found.suppressed, found.held)
+    return Preview(job.id, rows, found.suppressed, found.held, found.holds)
 
 
 @dataclass(frozen=True)
@@ -191,12 +194,13 @@ def run(
     stop: threading.Event | None = None,
     on_start: Callable[[RunStart], None] | None = None,
     on_progress: Callable[[RunSummary], None] | None = None,
-    on_wait: Callable[[float], None] | None = None,
+    on_wait: Callable[[float, Holds], None] | None = None,
 ) -> RunSummary:
     """Send the job's pending rows; resumable, never sends a row twice.
 
     Rows held outside their calling window stay pending; with ``wait_for_window`` the run sleeps
-    until the next window opens (``on_wait`` is told the seconds left, about once a second) and
+    until the next window opens (``on_wait`` is told the seconds left and why rows are held, about
+    once a second) and
     goes on, until no row is pending or it is stopped.
 
     Returns the summary when the run finished or was interrupted; raises :class:`BatchFatalError`
@@ -273,11 +277,12 @@ def run(
         while True:
             current.append(Submitter(ledger, client, job, options, on_progress=on_progress))
             summary = current[-1].run(stop)
-            summary.held, summary.next_window_at = ledger.held(job.id, time.time())
+            summary.holds = ledger.holds(job.id, time.time())
+            summary.held, summary.next_window_at = summary.holds.rows, summary.holds.next_at
             waiting = summary.held and summary.next_window_at is not None
             if not (request.wait_for_window and waiting and summary.exit_reason is ExitReason.DONE):
                 break
-            if request.limit is not None or not _wait_until(summary.next_window_at, stop, on_wait):
+            if request.limit is not None or not _wait_until(summary.holds, stop, on_wait):
                 break
     if summary.exit_reason is ExitReason.FATAL_REPLY:
         raise BatchFatalError(summary.message, status=summary.fatal_status, result=summary)

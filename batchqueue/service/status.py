@@ -10,6 +10,7 @@ from typing import Any
 
 from batchqueue.calling.registry import rules_json
 from batchqueue.calling.rules import CallingRules
+from batchqueue.holds import Holds
 from batchqueue.ledger import Job, Ledger, WorkerInfo
 from batchqueue.service.context import ledger_for
 from batchqueue.settings import Settings
@@ -25,10 +26,12 @@ class JobStatus:
     workers: list[WorkerInfo] = field(default_factory=list)
     suppressed_by: dict[str, int] = field(default_factory=dict)  # reason (dnc:<list>) -> rows
     calling_rules: str = ""  # the job's calling rules, in words
-    held: int = 0  # pending rows held until their calling window opens
+    held: int = 0  # pending rows a claim held (``holds`` says why)
     next_window_at: float | None = None
     #: Its waves (``recycle``), first import first, when it has any: each job with its counts.
     waves: list[tuple[Job, dict[str, int]]] = field(default_factory=list)
+    #: Its held rows by reason (only for one job asked for).
+    holds: Holds = field(default_factory=Holds)
 
     @property
     def answers(self) -> dict[str, Any]:
@@ -99,7 +102,7 @@ def status(settings: Settings, job_id: int | None = None) -> list[JobStatus]:
     with ledger_for(settings) as ledger:
         if job_id is not None:
             job = ledger.job(job_id)
-            held, next_window_at = ledger.held(job_id, time.time())
+            holds = ledger.holds(job_id, time.time())
             return [
                 JobStatus(
                     job,
@@ -108,9 +111,10 @@ def status(settings: Settings, job_id: int | None = None) -> list[JobStatus]:
                     ledger.live_workers(job_id, within=FORGET_WORKERS_AFTER),
                     ledger.suppressed_by(job_id),
                     CallingRules.from_json(job.options.get("calling")).describe(),
-                    held,
-                    next_window_at,
+                    holds.rows,
+                    holds.next_at,
                     _waves(ledger, job),
+                    holds,
                 )
             ]
         jobs = [j for j in ledger.jobs() if j.archived_at is None]  # `status JOB` shows an archived one
