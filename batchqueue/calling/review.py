@@ -1,6 +1,6 @@
 """The calling-window send-time rule: inside each claim, every row gets a compliant window.
 
-For each candidate row: its zones (:mod:`batchqueue.calling.zones`), the next window every rule
+For each candidate row: its zones (:mod:`batchqueue.places.contacts`), the next window every rule
 set allows in all of them, intersected with the row's own start/end (never wider). The row is sent
 with that window as ``start_timestamp``/``end_timestamp``; Insight's own re-attempts
 (``max_attempts`` × ``reattempt_wait``) are reduced to what fits in it. With ``hold_until_window``
@@ -22,10 +22,10 @@ from dataclasses import dataclass, field, replace
 
 from batchqueue.calling.rules import CallingRules
 from batchqueue.calling.windows import WindowFinder
-from batchqueue.calling.zones import ContactZone, ZoneFinder
 from batchqueue.defaults import DEFAULTS
 from batchqueue.ledger.records import Claimed
 from batchqueue.ledger.sending import FOREVER, ClaimContext, ClaimReview, Verdict, narrowed_by
+from batchqueue.places.contacts import ContactZone, ZoneFinder
 
 log = logging.getLogger("batchqueue.calling")
 
@@ -75,7 +75,9 @@ class CallingReview:
             end_ts=end,
             max_attempts=self._fitted_attempts(row, end - max(start, int(now))),
             timezone=contact.label,
-            timezone_source=contact.source,
+            timezone_source=contact.stored_source,
+            states=" ".join(contact.states) or None,
+            places=contact.places_text or None,
         )
 
     def _fitted_attempts(self, row: Claimed, length: int) -> int | None:

@@ -249,6 +249,8 @@ class ReportRow(NamedTuple):
     sent_end_ts: int | None
     sent_timezone: str | None
     timezone_source: str | None
+    sent_states: str | None
+    sent_places: str | None
 
 
 REPORT_COLUMNS: tuple[str, ...] = ReportRow._fields

@@ -8,13 +8,14 @@ the contact's zone then comes from its number.
 Usage::
 
     zip_place("02134-1234")    # ("America/New_York", "MA")
-    area_code_state("617")     # "MA" (an area code that lies in one state)
+
+An area code's states are :mod:`batchqueue.places.area_codes`' (the ZIP data lists the codes of
+each ZIP, but border ZIPs list their neighbours' codes, so it cannot say which state a code serves).
 """
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from functools import cache
 from typing import Any
 from zoneinfo import available_timezones
@@ -45,18 +46,3 @@ def zip_place(raw: str) -> tuple[str | None, str | None] | None:
     if m is None:
         return None
     return _table().get(m.group(1).zfill(5))
-
-
-@cache
-def _area_code_states() -> dict[str, str]:
-    states: dict[str, set[str]] = defaultdict(set)
-    for record in _records():
-        for code in record.get("area_codes") or ():
-            if record.get("state"):
-                states[code].add(record["state"])
-    return {code: next(iter(found)) for code, found in states.items() if len(found) == 1}
-
-
-def area_code_state(area_code: str) -> str | None:
-    """The US state of a NANP area code, when the ZIP data puts all its ZIPs in one state."""
-    return _area_code_states().get(area_code)
