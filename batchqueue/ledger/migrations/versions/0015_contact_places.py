@@ -19,21 +19,18 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("rows", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("sent_states", sa.Text(), nullable=True, comment="every US state its contact may be in")
-        )
-        batch_op.add_column(
-            sa.Column(
-                "sent_places",
-                sa.Text(),
-                nullable=True,
-                comment="each source of its zones and states, and what it named",
-            )
-        )
+    # Plain ADD COLUMN on both backends: a batch rebuild of ``rows`` on SQLite would drop its triggers.
+    op.add_column(
+        "rows", sa.Column("sent_states", sa.Text(), nullable=True, comment="every US state its contact may be in")
+    )
+    op.add_column(
+        "rows",
+        sa.Column(
+            "sent_places", sa.Text(), nullable=True, comment="each source of its zones and states, and what it named"
+        ),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("rows", schema=None) as batch_op:
-        batch_op.drop_column("sent_places")
-        batch_op.drop_column("sent_states")
+    op.drop_column("rows", "sent_places")
+    op.drop_column("rows", "sent_states")
