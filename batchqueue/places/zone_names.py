@@ -104,11 +104,15 @@ def canonical_zone(text: str) -> str:
         return f"UTC{sign}{hours:02d}:{minutes:02d}"
     found = _iana_by_fold().get(value.replace(" ", "_").casefold())
     if found is None:
-        raise ValueError(
-            f"{value!r} is not a time zone batchqueue knows "
-            "(use an IANA name such as America/New_York, an offset such as UTC-05:00, or EST/PST)"
-        )
+        raise ValueError(_unknown(value))
     return found
+
+
+def _unknown(value: str) -> str:
+    return (
+        f"{value!r} is not a time zone batchqueue knows "
+        "(use an IANA name such as America/New_York, an offset such as UTC-05:00, or EST/PST)"
+    )
 
 
 def zone(name: str) -> dt.tzinfo:
@@ -168,6 +172,9 @@ def contact_zones(text: str) -> tuple[str, ...]:
         return (canonical_zone(value),)
     except ValueError:
         words = " ".join(_FILLER.sub(" ", _PARENTHESES.sub(" ", value)).split())
-        if words and words != value and "/" not in value:
-            return contact_zones(words)  # "Central Standard Time" → "Central"
-        raise
+        if not words or words == value or "/" in value:
+            raise
+    try:
+        return contact_zones(words)  # "Central Standard Time" → "Central"
+    except ValueError:
+        raise ValueError(_unknown(value)) from None
