@@ -30,6 +30,15 @@ def _records() -> list[dict[str, Any]]:
     return list(zipcodes.list_all())  # type: ignore[no-untyped-call]
 
 
+#: ZIP codes whose zone the ``zipcodes`` data gives wrong, with the source of the right one.
+CORRECTIONS: dict[str, tuple[str, str]] = {
+    # West Wendover, NV: Mountain time officially since 1999 (the data says America/Los_Angeles).
+    # kids.kiddle.co/West_Wendover,_Nevada (infobox: UTC-7 Mountain, ZIP 89883); lasvegassun.com
+    # 2011-07-02 "Nevada's tiny town in a different time zone"; NANPA's 775: "PT/MT only for W Wendover".
+    "89883": ("America/Denver", "NV"),
+}
+
+
 @cache
 def _table() -> dict[str, tuple[str | None, str | None]]:
     real = available_timezones()
@@ -37,6 +46,7 @@ def _table() -> dict[str, tuple[str | None, str | None]]:
     for record in _records():
         zone = record.get("timezone") or None
         table[record["zip_code"]] = (zone if zone in real else None, record.get("state") or None)
+    table.update(CORRECTIONS)
     return table
 
 
