@@ -216,6 +216,17 @@ def test_a_florida_number_with_a_new_york_zip_is_in_both_states_and_floridas_rul
     verdict = review.verdict(_row(_number("305"), facts), dt.datetime(2027, 1, 15, 15, tzinfo=dt.UTC).timestamp())
     assert verdict.end_ts is not None
     assert dt.datetime.fromtimestamp(verdict.end_ts, ZoneInfo("America/New_York")).strftime("%H:%M") == "20:00"
+    # Both states' rules hold at once: New York's later opening and Florida's earlier closing.
+    both = CallingReview(
+        [CallingRules.parse(overrides={"states": {"FL": {"hours": "08:00-20:00"}, "NY": {"hours": "09:00-21:00"}}})]
+    )
+    verdict = both.verdict(_row(_number("305"), facts), dt.datetime(2027, 1, 15, 12, tzinfo=dt.UTC).timestamp())
+    assert verdict.start_ts is not None and verdict.end_ts is not None
+    window = [
+        dt.datetime.fromtimestamp(t, ZoneInfo("America/New_York")).strftime("%H:%M")
+        for t in (verdict.start_ts, verdict.end_ts)
+    ]
+    assert window == ["09:00", "20:00"]
 
 
 def _truth_zones(code: str, zip_town: Place | None, cell_zone: str | None) -> set[str]:
