@@ -145,8 +145,11 @@ def test_mapping_file_overrides_per_state_and_the_dry_run_shows_local_windows(tm
     miami, boston = (int(r["fields"]["end_timestamp"]) for r in shown)
     assert (_local(miami, "America/New_York"), _local(boston, "America/New_York")) == ("20:00", "21:00")
     assert [r["timezone_source"] for r in shown] == ["number", "number"]
+    assert [r["states"] for r in shown] == [["FL"], ["MA"]]
+    assert [r["places"] for r in shown] == ["number: America/New_York (FL)", "number: America/New_York (MA)"]
     text = run_cli("run", "1", "--dry-run", "--db", db).out
     assert "contact's time zone America/New_York, from the number" in text
+    assert "where it may be: number: America/New_York (FL); states FL" in text
     assert "local)" in text
 
 
