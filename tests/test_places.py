@@ -153,12 +153,17 @@ def test_a_split_zone_area_code_gets_every_clock(code: str) -> None:
 
 @pytest.mark.parametrize(
     ("overlay", "state", "offsets"),
-    [("448", "FL", {"-06:00", "-05:00"}), ("364", "KY", {"-06:00"}), ("930", "IN", {"-06:00", "-05:00"})]
-    + [("458", "OR", {"-08:00", "-07:00"})],
+    [
+        ("448", "FL", {"-06:00", "-05:00"}),
+        ("364", "KY", {"-06:00"}),
+        ("930", "IN", {"-06:00", "-05:00"}),
+        ("458", "OR", {"-08:00", "-07:00"}),
+    ],
 )
 def test_overlays_from_the_brief(overlay: str, state: str, offsets: set[str]) -> None:
     found = ZoneFinder().find(_number(overlay), {})
-    assert found is not None and found.states == (state,)
+    assert found is not None
+    assert found.states == (state,)
     assert offsets <= _standard(found.zones)
 
 
@@ -187,7 +192,8 @@ def _row(e164: str, facts: dict[str, Any]) -> Claimed:
 
 def test_a_212_number_with_a_los_angeles_zip_gets_both_zones_and_their_intersection() -> None:
     la = zip_place("90012")
-    assert la is not None and la[1] == "CA"
+    assert la is not None
+    assert la[1] == "CA"
     facts = {"zip_timezone": la[0], "state": la[1]}
     review = CallingReview([CallingRules.parse()])
     contact = review.contact(_row("+12125550100", facts))
@@ -196,7 +202,8 @@ def test_a_212_number_with_a_los_angeles_zip_gets_both_zones_and_their_intersect
     assert contact.states == ("CA", "NY")
     assert contact.source == "zip+number"
     verdict = review.verdict(_row("+12125550100", facts), dt.datetime(2027, 1, 15, 12, tzinfo=dt.UTC).timestamp())
-    assert verdict.start_ts is not None and verdict.end_ts is not None
+    assert verdict.start_ts is not None
+    assert verdict.end_ts is not None
     opens = dt.datetime.fromtimestamp(verdict.start_ts, ZoneInfo("America/Los_Angeles"))
     closes = dt.datetime.fromtimestamp(verdict.end_ts, ZoneInfo("America/New_York"))
     assert (opens.strftime("%H:%M"), closes.strftime("%H:%M")) == ("08:00", "21:00")  # 11:00-21:00 in New York
@@ -206,13 +213,15 @@ def test_a_212_number_with_a_los_angeles_zip_gets_both_zones_and_their_intersect
 
 def test_a_florida_number_with_a_new_york_zip_is_in_both_states_and_floridas_rule_holds() -> None:
     ny = zip_place("10001")
-    assert ny is not None and ny[1] == "NY"
+    assert ny is not None
+    assert ny[1] == "NY"
     facts = {"zip_timezone": ny[0], "state": ny[1]}
     rules = CallingRules.parse(overrides={"states": {"FL": {"hours": "08:00-20:00"}}})
     review = CallingReview([rules])
     pensacola = PLACES["Pensacola, FL"]
     contact = review.contact(_row(_number(pensacola.area_codes[0]), facts))
-    assert contact is not None and contact.states == ("FL", "NY")
+    assert contact is not None
+    assert contact.states == ("FL", "NY")
     verdict = review.verdict(_row(_number("305"), facts), dt.datetime(2027, 1, 15, 15, tzinfo=dt.UTC).timestamp())
     assert verdict.end_ts is not None
     assert dt.datetime.fromtimestamp(verdict.end_ts, ZoneInfo("America/New_York")).strftime("%H:%M") == "20:00"
@@ -221,7 +230,8 @@ def test_a_florida_number_with_a_new_york_zip_is_in_both_states_and_floridas_rul
         [CallingRules.parse(overrides={"states": {"FL": {"hours": "08:00-20:00"}, "NY": {"hours": "09:00-21:00"}}})]
     )
     verdict = both.verdict(_row(_number("305"), facts), dt.datetime(2027, 1, 15, 12, tzinfo=dt.UTC).timestamp())
-    assert verdict.start_ts is not None and verdict.end_ts is not None
+    assert verdict.start_ts is not None
+    assert verdict.end_ts is not None
     window = [
         dt.datetime.fromtimestamp(t, ZoneInfo("America/New_York")).strftime("%H:%M")
         for t in (verdict.start_ts, verdict.end_ts)
@@ -266,11 +276,13 @@ def test_generated_contacts_are_called_only_between_8_and_21_wherever_they_may_b
         if not verdict.send:
             held += 1
             continue
-        assert verdict.start_ts is not None and verdict.end_ts is not None
+        assert verdict.start_ts is not None
+        assert verdict.end_ts is not None
         for zone in _truth_zones(code, zip_town, cell):
             opens = dt.datetime.fromtimestamp(verdict.start_ts, ZoneInfo(zone))
             closes = dt.datetime.fromtimestamp(verdict.end_ts, ZoneInfo(zone))
             assert opens.time() >= dt.time(8), (code, facts, zone, opens)
-            assert closes.date() == opens.date() and closes.time() <= dt.time(21), (code, facts, zone, closes)
+            assert closes.date() == opens.date(), (code, facts, zone, closes)
+            assert closes.time() <= dt.time(21), (code, facts, zone, closes)
         checked += 1
     assert checked > 2000  # most contacts' zones share some daytime hours

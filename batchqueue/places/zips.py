@@ -35,7 +35,7 @@ CORRECTIONS: dict[str, tuple[str, str]] = {
     # West Wendover, NV: Mountain time officially since 1999 (the data says America/Los_Angeles).
     # kids.kiddle.co/West_Wendover,_Nevada (infobox: UTC-7 Mountain, ZIP 89883); lasvegassun.com
     # 2011-07-02 "Nevada's tiny town in a different time zone"; NANPA's 775: "PT/MT only for W Wendover".
-    "89883": ("America/Denver", "NV"),
+    "89883": ("America/Denver", "NV")
 }
 
 
