@@ -286,3 +286,9 @@ def test_generated_contacts_are_called_only_between_8_and_21_wherever_they_may_b
             assert closes.time() <= dt.time(21), (code, facts, zone, closes)
         checked += 1
     assert checked > 2000  # most contacts' zones share some daytime hours
+
+
+def test_a_huge_garbage_cell_gets_a_short_message() -> None:
+    with pytest.raises(ValueError, match="is not a time zone") as caught:
+        contact_zones("Central" + "x" * 100_000)
+    assert len(str(caught.value)) < 300

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 _OFFSET = re.compile(r"(?:UTC|GMT)?\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?", re.IGNORECASE)
@@ -109,8 +109,9 @@ def canonical_zone(text: str) -> str:
 
 
 def _unknown(value: str) -> str:
+    shown = value if len(value) <= 40 else value[:40] + "…"  # a cell may be long: the message is not
     return (
-        f"{value!r} is not a time zone batchqueue knows "
+        f"{shown!r} is not a time zone batchqueue knows "
         "(use an IANA name such as America/New_York, an offset such as UTC-05:00, or EST/PST)"
     )
 
@@ -159,7 +160,7 @@ _PARENTHESES = re.compile(r"\([^)]*\)")
 _FILLER = re.compile(r"\b(?:standard|daylight|saving|savings|summer|time|zone)\b", re.IGNORECASE)
 
 
-@cache
+@lru_cache(maxsize=4096)  # bounded: every distinct cell of a file may be asked
 def contact_zones(text: str) -> tuple[str, ...]:
     """The zone(s) a contact's own time-zone cell names, read as North American lists write them
     (``CST``, ``Central``, ``Eastern Time``, ``Pacific Time (US & Canada)``, ``EDT``, ``UTC-5``,
