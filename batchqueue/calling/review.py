@@ -43,7 +43,7 @@ class CallingReview:
     _windows: WindowFinder = field(init=False)
 
     def __post_init__(self) -> None:
-        self._zones = ZoneFinder(self.default_zone, need_state=any(r.has_states for r in self.rule_sets))
+        self._zones = ZoneFinder(self.default_zone)
         self._windows = WindowFinder(self.rule_sets)
 
     def contact(self, row: Claimed) -> ContactZone | None:

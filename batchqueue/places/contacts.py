@@ -130,12 +130,6 @@ def _nanp_place(code: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     return (found.zones, found.states) if found is not None else None
 
 
-def number_place(e164: str) -> tuple[tuple[str, ...], str | None]:
-    """(zones from the number's geography, or () when only its country is known; its country)."""
-    zones, _states, country = number_places(e164)
-    return zones, country
-
-
 def number_places(e164: str) -> tuple[tuple[str, ...], tuple[str, ...], str | None]:
     """(zones, US states, country) from the number alone; zones () when only its country is known.
 
@@ -162,25 +156,41 @@ def number_places(e164: str) -> tuple[tuple[str, ...], tuple[str, ...], str | No
 
 
 class ZoneFinder:
-    """Finds each contact's zones and states (see the module docstring). Cheap per row: cached by prefix."""
+    """Finds each contact's zones and states (see the module docstring). Cheap per row: the number's
+    place is cached by prefix, and the contact's by what its sources said."""
 
-    def __init__(self, default_zone: str | None = None, *, need_state: bool = False) -> None:
+    def __init__(self, default_zone: str | None = None) -> None:
         self.default_zone = default_zone
-        self.need_state = need_state  # kept for callers; states are always found (they cost nothing more)
+        self._found: dict[tuple[Any, ...], ContactZone | None] = {}
 
     def find(self, e164: str, facts: dict[str, Any] | None) -> ContactZone | None:
         """Where the contact may be, or None when nothing maps and its country is unknown."""
         facts = facts or {}
         from_number, number_states, number_country = number_places(e164)
         country = facts.get("region") or number_country
-        sources: list[PlaceSource] = []
-        column = facts.get("timezones") or ((facts["timezone"],) if facts.get("timezone") else ())
-        if column:
-            sources.append(PlaceSource("column", tuple(column)))
+        column = tuple(facts.get("timezones") or ((facts["timezone"],) if facts.get("timezone") else ()))
         zip_state = str(facts["state"]).removeprefix("US-") if facts.get("state") else None
-        if facts.get("zip_timezone") or zip_state:
-            zip_zones = (facts["zip_timezone"],) if facts.get("zip_timezone") else ()
-            sources.append(PlaceSource("zip", zip_zones, (zip_state,) if zip_state else ()))
+        key = (from_number, number_states, country, column, facts.get("zip_timezone"), zip_state)
+        if key not in self._found:
+            if len(self._found) > 65536:
+                self._found.clear()
+            self._found[key] = self._place(*key)
+        return self._found[key]
+
+    def _place(
+        self,
+        from_number: tuple[str, ...],
+        number_states: tuple[str, ...],
+        country: str | None,
+        column: tuple[str, ...],
+        zip_zone: str | None,
+        zip_state: str | None,
+    ) -> ContactZone | None:
+        sources: list[PlaceSource] = []
+        if column:
+            sources.append(PlaceSource("column", column))
+        if zip_zone or zip_state:
+            sources.append(PlaceSource("zip", (zip_zone,) if zip_zone else (), (zip_state,) if zip_state else ()))
         if from_number or number_states:
             sources.append(PlaceSource("number", from_number, number_states))
         states = tuple(sorted({s for p in sources for s in p.states}))
