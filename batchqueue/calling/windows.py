@@ -102,8 +102,8 @@ class WindowFinder:
             spans: Intervals | None = None
             for rules in self.rule_sets:
                 # Every state the contact may be in: each state's rules hold, in each of its zones.
-                for state in contact.states or (None,):
-                    place = rules.for_place(state, contact.country)
+                places = dict.fromkeys(rules.for_place(state, contact.country) for state in contact.states or (None,))
+                for place in places:
                     for zone in contact.zones:
                         mine = list(zone_intervals(zone, place, first_day))
                         spans = mine if spans is None else intersect(spans, mine)
