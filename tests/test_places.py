@@ -292,3 +292,38 @@ def test_a_huge_garbage_cell_gets_a_short_message() -> None:
     with pytest.raises(ValueError, match="is not a time zone") as caught:
         contact_zones("Central" + "x" * 100_000)
     assert len(str(caught.value)) < 300
+
+
+def test_a_claim_keeps_each_rows_zones_states_and_sources_on_both_backends(ledger_url: str, tmp_path: Any) -> None:
+    """What the window was set in is kept on the row (migration 0015) and read back by the report."""
+    from batchqueue.intake.importer import import_file
+    from batchqueue.intake.mapping.spec import MappingSpec
+    from batchqueue.ledger import open_ledger
+    from tests.conftest import write_csv
+
+    source = write_csv(
+        tmp_path / "c.csv", [["Phone", "ZIP", "TZ"], ["2125550100", "90012", ""], ["8505550100", "10001", "CST"]]
+    )
+    ledger = open_ledger(ledger_url)
+    try:
+        job = import_file(ledger, source, MappingSpec(), survey_id="1", instance_id="1").job_id
+        assert job is not None
+        claimed = ledger.claim(job, 10, review=CallingReview([CallingRules.parse()]))
+        assert len(claimed) == 2
+        kept = [(r.sent_timezone, r.timezone_source, r.sent_states, r.sent_places) for r in ledger.report_rows(job)]
+    finally:
+        ledger.close()
+    assert kept == [
+        (
+            "America/Los_Angeles & America/New_York",
+            "zip+number",
+            "CA NY",
+            "zip: America/Los_Angeles (CA); number: America/New_York (NY)",
+        ),
+        (
+            "America/Chicago & America/New_York",
+            "several",
+            "FL NY",
+            "column: America/Chicago; zip: America/New_York (NY); number: America/Chicago, America/New_York (FL)",
+        ),
+    ]
