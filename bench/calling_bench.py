@@ -80,9 +80,9 @@ def local(ts: int, zone: str) -> str:
 def windows_table(work: Path) -> None:
     from batchqueue.calling.review import CallingReview
     from batchqueue.calling.rules import CallingRules
-    from batchqueue.calling.zones import display_zone
     from batchqueue.intake.mapping.spec import MappingSpec
     from batchqueue.ledger.records import Claimed
+    from batchqueue.places.contacts import display_zone
     from batchqueue.sandbox import Sandbox
     from batchqueue.service.loading import ImportRequest, import_file
     from batchqueue.service.sending import RunRequest, run

@@ -32,9 +32,11 @@ CONTACTS = [
     ("808-555-0101", "", "", "Pacific/Honolulu", "Pacific/Honolulu", "number"),
     ("709-555-0101", "", "", "America/Halifax", "America/St_Johns", "number"),
     ("800-555-0101", "", "", "Pacific/Honolulu", "America/New_York", "region"),
-    ("617-555-0102", "America/St_Johns", "", "America/St_Johns", "America/St_Johns", "column"),
-    ("617-555-0103", "", "96813", "Pacific/Honolulu", "Pacific/Honolulu", "zip"),
-    ("617-555-0104", "PST", "96813", "America/Los_Angeles", "America/Los_Angeles", "column"),
+    # Every source counts: a Boston number may still be in Boston wherever its cell or ZIP says it is.
+    ("617-555-0102", "America/St_Johns", "", "America/New_York", "America/St_Johns", "column+number"),
+    ("617-555-0103", "", "96813", "Pacific/Honolulu", "America/New_York", "zip+number"),
+    ("617-555-0104", "PST", "96813", "Pacific/Honolulu", "America/New_York", "several"),
+    ("800-555-0105", "CST", "", "America/Chicago", "America/Chicago", "column"),  # a dialer's CST is read
 ]
 
 
@@ -71,19 +73,28 @@ def test_every_call_is_sent_inside_its_contacts_local_hours(
         rows = list(csv.DictReader(f))
     for found, (_, _, _, opens_in, closes_in, source_name) in zip(rows, CONTACTS, strict=True):
         assert found["bq_timezone_source"] == source_name
-        if source_name != "region":
-            assert found["bq_timezone"].split(" & ")[0] == opens_in
+        if source_name == "region":
+            continue
+        zones = found["bq_timezone"].split(" & ")
+        assert {opens_in, closes_in} <= set(zones)
+        for zone in zones:
+            assert zone in found["bq_places"]
+        if len(zones) == 1:
             assert found["bq_window_start_local"][11:16] == "08:00"
-        if opens_in == closes_in:
             assert found["bq_window_end_local"][11:16] == "21:00"
     assert rows[8]["bq_timezone"].startswith("US: all ")
+    assert rows[11]["bq_places"] == (
+        "column: America/Los_Angeles; zip: Pacific/Honolulu (HI); number: America/New_York (MA)"
+    )
+    assert rows[11]["bq_states"] == "HI MA"
 
 
 def test_hold_until_window_keeps_rows_pending_and_says_when(
     tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = tmp_path / "l.db"
-    rows = [["phone", "Time Zone"]] + [[f"617-555-01{n:02d}", "UTC"] for n in range(4)]
+    # Toll-free numbers: the zone cell alone places them.
+    rows = [["phone", "Time Zone"]] + [[f"800-555-01{n:02d}", "UTC"] for n in range(4)]
     source = write_csv(tmp_path / "c.csv", rows)
     # A job allowed any hour, at 40-minute re-attempts; each run narrows it to one hour, two hours ahead.
     assert (
@@ -134,8 +145,11 @@ def test_mapping_file_overrides_per_state_and_the_dry_run_shows_local_windows(tm
     miami, boston = (int(r["fields"]["end_timestamp"]) for r in shown)
     assert (_local(miami, "America/New_York"), _local(boston, "America/New_York")) == ("20:00", "21:00")
     assert [r["timezone_source"] for r in shown] == ["number", "number"]
+    assert [r["states"] for r in shown] == [["FL"], ["MA"]]
+    assert [r["places"] for r in shown] == ["number: America/New_York (FL)", "number: America/New_York (MA)"]
     text = run_cli("run", "1", "--dry-run", "--db", db).out
     assert "contact's time zone America/New_York, from the number" in text
+    assert "where it may be: number: America/New_York (FL); states FL" in text
     assert "local)" in text
 
 

@@ -105,14 +105,17 @@ def test_london_changes_on_its_own_date() -> None:
 
 
 def test_newfoundland_half_hour_offset() -> None:
-    start, end = window(DEFAULT, row("+17095550101", facts={"timezone": "America/St_Johns"}), "2026-12-01 15:00")
+    start, end = window(DEFAULT, row("+18005550101", facts={"timezone": "America/St_Johns"}), "2026-12-01 15:00")
     assert (local(start, "UTC"), local(end, "UTC")) == ("2026-12-01 11:30", "2026-12-02 00:30")
+    # A 709 number may be in Labrador too (Atlantic time): 08:00 there, 21:00 in St. John's.
+    start, end = window(DEFAULT, row("+17095550101", facts={"timezone": "America/St_Johns"}), "2026-12-01 15:00")
+    assert (local(start, "UTC"), local(end, "UTC")) == ("2026-12-01 12:00", "2026-12-02 00:30")
 
 
 def test_an_area_code_spanning_two_zones_gets_the_intersection() -> None:
     # 907: Alaska and the Aleutians (an hour behind); 709: Newfoundland and Labrador (Atlantic).
     alaska = DEFAULT.verdict(row("+19075550101"), utc("2026-12-01 20:00"))
-    assert alaska.timezone == "America/Adak & America/Anchorage"
+    assert {"America/Adak", "America/Anchorage"} <= set((alaska.timezone or "").split(" & "))
     assert (local(alaska.start_ts, "America/Adak"), local(alaska.end_ts, "America/Anchorage")) == (
         "2026-12-01 08:00",
         "2026-12-01 21:00",
@@ -140,13 +143,16 @@ def test_a_non_geographic_number_gets_the_countrys_safe_window() -> None:
     assert (verdict.timezone, verdict.timezone_source) == ("America/Chicago", "default")
 
 
-def test_the_row_column_wins_over_zip_and_zip_over_the_number() -> None:
+def test_every_source_counts_and_the_window_suits_them_all() -> None:
+    # Delhi (column), Honolulu (ZIP) and Boston (area code) share no daytime hour: held, never guessed.
     delhi = row("+16175550101", facts={"timezone": "Asia/Kolkata", "zip_timezone": "Pacific/Honolulu"})
     verdict = DEFAULT.verdict(delhi, utc("2026-12-01 05:00"))
-    assert (verdict.timezone, verdict.timezone_source) == ("Asia/Kolkata", "column")
-    assert local(verdict.start_ts, "Asia/Kolkata") == "2026-12-01 08:00"
+    assert not verdict.send
+    assert "America/New_York & Asia/Kolkata & Pacific/Honolulu" in (verdict.reason or "")
     honolulu = DEFAULT.verdict(row("+16175550101", facts={"zip_timezone": "Pacific/Honolulu"}), utc("2026-12-01 20:00"))
-    assert (honolulu.timezone, honolulu.timezone_source) == ("Pacific/Honolulu", "zip")
+    assert (honolulu.timezone, honolulu.timezone_source) == ("America/New_York & Pacific/Honolulu", "zip+number")
+    assert local(honolulu.start_ts, "Pacific/Honolulu") == "2026-12-01 08:00"
+    assert local(honolulu.end_ts, "America/New_York") == "2026-12-01 21:00"
 
 
 def test_never_wider_than_the_rows_own_start_and_end() -> None:
@@ -187,9 +193,12 @@ def test_per_state_override_replaces_the_hours_there() -> None:
     _, boston_end = window(review, row("+16175550101"), "2026-12-01 15:00")
     assert local(miami_end, "America/New_York") == "2026-12-01 20:00"
     assert local(boston_end, "America/New_York") == "2026-12-01 21:00"
-    # A ZIP's state wins over the area code's: a 305 number living in Boston.
+    # A 305 number with a Boston ZIP may be in either state: Florida's rule still holds (its law presumes a
+    # call to a Florida area code reaches a Floridian), and so would Massachusetts'.
     _, moved_end = window(review, row("+13055550101", facts={"state": "MA"}), "2026-12-01 15:00")
-    assert local(moved_end, "America/New_York") == "2026-12-01 21:00"
+    assert local(moved_end, "America/New_York") == "2026-12-01 20:00"
+    _, boston_in_florida = window(review, row("+16175550101", facts={"state": "FL"}), "2026-12-01 15:00")
+    assert local(boston_in_florida, "America/New_York") == "2026-12-01 20:00"
 
 
 def test_per_country_override() -> None:
@@ -322,7 +331,7 @@ def test_the_window_of_the_contacts_evening_is_found_though_its_utc_date_is_the_
         ("+16175550101", {}, "America/New_York", "number"),  # Boston's area code
         ("+18085550101", {}, "Pacific/Honolulu", "number"),
         ("+442079460000", {}, "Europe/London", "number"),
-        ("+16175550101", {"timezone": "Asia/Kolkata"}, "Asia/Kolkata", "column"),
+        ("+18005550101", {"timezone": "Asia/Kolkata"}, "Asia/Kolkata", "column"),
         ("+18005550101", {"zip_timezone": "America/Denver"}, "America/Denver", "zip"),
     ],
 )

@@ -208,15 +208,25 @@ def test_several_phone_columns_take_the_first_valid_and_foreign_names_are_found(
         assert run_cli("check", named, "--json").json()["mapping"]["phone_column"] == header
 
 
-def test_unknown_country_and_zone_cells_are_row_reasons(tmp_path: Path, run_cli: Run) -> None:
+def test_an_unknown_country_is_a_row_reason_and_an_unread_zone_cell_a_row_warning(tmp_path: Path, run_cli: Run) -> None:
     path = write_csv(
         tmp_path / "c.csv",
-        [["Phone", "Country", "Time Zone"], ["6175550101", "Narnia", "EST"], ["6175550102", "US", "CST"]],
+        [
+            ["Phone", "Country", "Time Zone"],
+            ["6175550101", "Narnia", "EST"],
+            ["6175550102", "US", "CST"],
+            ["6175550103", "US", "Moon time"],
+        ],
     )
     data = run_cli("check", path, "--json").json()
     reasons = {(p["row"], p["column"]): p["reason"] for p in data["problems"]}
     assert "'Narnia' is not a country" in reasons[(2, "Country")]
-    assert "ambiguous" in reasons[(3, "Time Zone")]
-    assert "America/Chicago" in reasons[(3, "Time Zone")]
+    # A dialer's CST is Central US time; a cell nothing can read leaves the row to its ZIP and number.
+    assert data["valid"] == 2
+    warned = {(w["row"], w["column"], w["column_letter"]): w["warning"] for w in data["row_warnings"]}
+    assert list(warned) == [(4, "Time Zone", "C")]
+    assert "'Moon time' is not a time zone" in warned[(4, "Time Zone", "C")]
+    assert "ZIP code and phone number" in warned[(4, "Time Zone", "C")]
+    assert any("1 row(s): time zones not read (column 'Time Zone')" in w for w in data["warnings"])
     off = run_cli("check", path, "--region-column", "none", "--timezone-column", "none", "--json").json()
-    assert off["valid"] == 2
+    assert off["valid"] == 3

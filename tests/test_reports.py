@@ -99,7 +99,7 @@ def test_xlsx_report_is_styled_streamed_and_safe(tmp_path: Path, job: Path, run_
     sheet = book["Report"]
     assert book.sheetnames == ["Report", "Summary"]
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == "A1:AA6"  # 1 + 9 input + 17 bq_ columns, header + 5 rows
+    assert sheet.auto_filter.ref == "A1:AC6"  # 1 + 9 input + 19 bq_ columns, header + 5 rows
     assert sheet["A1"].font.b is True
     assert sheet.column_dimensions["A"].width >= 8
     header = [c.value for c in sheet[1]]
@@ -200,7 +200,7 @@ def test_xlsx_report_names_its_autofilter_for_libreoffice(tmp_path: Path, job: P
     with zipfile.ZipFile(out) as zf:
         workbook = zf.read("xl/workbook.xml").decode()
     assert (
-        '<definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">\'Report\'!$A$1:$AA$6</definedName>'
+        '<definedName name="_xlnm._FilterDatabase" localSheetId="0" hidden="1">\'Report\'!$A$1:$AC$6</definedName>'
         in workbook
     )
 

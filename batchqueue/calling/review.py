@@ -1,6 +1,6 @@
 """The calling-window send-time rule: inside each claim, every row gets a compliant window.
 
-For each candidate row: its zones (:mod:`batchqueue.calling.zones`), the next window every rule
+For each candidate row: its zones (:mod:`batchqueue.places.contacts`), the next window every rule
 set allows in all of them, intersected with the row's own start/end (never wider). The row is sent
 with that window as ``start_timestamp``/``end_timestamp``; Insight's own re-attempts
 (``max_attempts`` × ``reattempt_wait``) are reduced to what fits in it. With ``hold_until_window``
@@ -22,12 +22,12 @@ from dataclasses import dataclass, field, replace
 
 from batchqueue.calling.rules import CallingRules
 from batchqueue.calling.windows import WindowFinder
-from batchqueue.calling.zones import ContactZone, ZoneFinder, display_zone
 from batchqueue.defaults import DEFAULTS
 from batchqueue.holds import FOREVER, HoldReason
-from batchqueue.intake.mapping.times import zone as tzinfo_of
 from batchqueue.ledger.records import Claimed
 from batchqueue.ledger.sending import ClaimContext, ClaimReview, Verdict, narrowed_by
+from batchqueue.places.contacts import ContactZone, ZoneFinder, display_zone
+from batchqueue.places.zone_names import zone as tzinfo_of
 
 log = logging.getLogger("batchqueue.calling")
 
@@ -45,7 +45,7 @@ class CallingReview:
     _windows: WindowFinder = field(init=False)
 
     def __post_init__(self) -> None:
-        self._zones = ZoneFinder(self.default_zone, need_state=any(r.has_states for r in self.rule_sets))
+        self._zones = ZoneFinder(self.default_zone)
         self._windows = WindowFinder(self.rule_sets)
 
     def contact(self, row: Claimed) -> ContactZone | None:
@@ -96,18 +96,21 @@ class CallingReview:
             end_ts=end,
             max_attempts=self._fitted_attempts(row, end - max(start, int(now))),
             timezone=contact.label,
-            timezone_source=contact.source,
+            timezone_source=contact.stored_source,
+            states=" ".join(contact.states) or None,
+            places=contact.places_text or None,
         )
 
     def _closed_today(self, contact: ContactZone, now: float) -> tuple[HoldReason, str] | None:
         """What forbids calling the contact on its own date today (a day of the week, a blackout,
         a public holiday), if something does: why its window opens later than the hours alone say."""
         for rules in self.rule_sets:
-            place = rules.for_place(contact.state, contact.country)
-            for zone in contact.zones:
-                closed = place.closed_by(dt.datetime.fromtimestamp(now, tzinfo_of(zone)).date())
-                if closed is not None:
-                    return closed
+            for state in contact.states or (None,):
+                place = rules.for_place(state, contact.country)
+                for zone in contact.zones:
+                    closed = place.closed_by(dt.datetime.fromtimestamp(now, tzinfo_of(zone)).date())
+                    if closed is not None:
+                        return closed
         return None
 
     def _fitted_attempts(self, row: Claimed, length: int) -> int | None:

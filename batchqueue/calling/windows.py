@@ -20,8 +20,8 @@ import datetime as dt
 from functools import lru_cache
 
 from batchqueue.calling.rules import CallingRules, PlaceRules
-from batchqueue.calling.zones import ContactZone
-from batchqueue.intake.mapping.times import zone as tzinfo_of
+from batchqueue.places.contacts import ContactZone
+from batchqueue.places.zone_names import zone as tzinfo_of
 
 #: Days of allowed intervals computed at once, from the day before the one asked for (long enough
 #: for a blackout of several weeks).
@@ -91,18 +91,22 @@ class WindowFinder:
 
     def __init__(self, rule_sets: list[CallingRules]) -> None:
         self.rule_sets = rule_sets
-        self._cache: dict[tuple[tuple[str, ...], str | None, str | None, dt.date], tuple[list[float], Intervals]] = {}
+        self._cache: dict[
+            tuple[tuple[str, ...], tuple[str, ...], str | None, dt.date], tuple[list[float], Intervals]
+        ] = {}
 
     def _allowed(self, contact: ContactZone, first_day: dt.date) -> tuple[list[float], Intervals]:
-        key = (contact.zones, contact.state, contact.country, first_day)
+        key = (contact.zones, contact.states, contact.country, first_day)
         found = self._cache.get(key)
         if found is None:
             spans: Intervals | None = None
             for rules in self.rule_sets:
-                place = rules.for_place(contact.state, contact.country)
-                for zone in contact.zones:
-                    mine = list(zone_intervals(zone, place, first_day))
-                    spans = mine if spans is None else intersect(spans, mine)
+                # Every state the contact may be in: each state's rules hold, in each of its zones.
+                places = dict.fromkeys(rules.for_place(state, contact.country) for state in contact.states or (None,))
+                for place in places:
+                    for zone in contact.zones:
+                        mine = list(zone_intervals(zone, place, first_day))
+                        spans = mine if spans is None else intersect(spans, mine)
             spans = spans or []
             if len(self._cache) > 65536:
                 self._cache.clear()

@@ -101,6 +101,8 @@ def _show_preview(found: Preview, as_json: bool) -> None:
                         "fields": dict(r.fields),
                         "timezone": r.timezone,
                         "timezone_source": r.timezone_source,
+                        "states": r.states.split(),
+                        "places": r.places,
                     }
                     for r in found.rows
                 ],
@@ -120,13 +122,16 @@ def _show_preview(found: Preview, as_json: bool) -> None:
     if not found.rows:
         click.echo("no row would be sent now")
 
-    from batchqueue.calling.zones import display_zone
-    from batchqueue.intake.mapping.times import zone as tzinfo_of
+    from batchqueue.places.contacts import display_zone
+    from batchqueue.places.zone_names import zone as tzinfo_of
 
     for row in found.rows:
         local = tzinfo_of(display_zone(row.timezone, row.timezone_source)) if row.timezone else None
         zone = f" (contact's time zone {row.timezone}, from the {row.timezone_source})" if row.timezone else ""
         click.echo(f"row {row.row_number}{zone}:")
+        if row.places:
+            states = f"; states {row.states}" if row.states else ""
+            click.echo(f"  where it may be: {printable(row.places)}{states}")
         for name, value in row.fields:
             when = ""
             if name in ("start_timestamp", "end_timestamp") and value.isdigit():

@@ -174,6 +174,8 @@ def dry_run(job_id: int) -> Any:
                 "fields": dict(r.fields),
                 "timezone": r.timezone,
                 "timezone_source": r.timezone_source,
+                "states": r.states.split(),
+                "places": r.places,
             }
             for r in found.rows
         ],

@@ -178,9 +178,10 @@ class RowLoader:
         self._counts: Counter[str] = Counter()
 
     def _row_warning(self, number: int, facts: dict[str, Any]) -> None:
-        if len(self.result.row_warnings) < self.max_problems:
-            column = self.result.mapping.phone_column
-            self.result.row_warnings.append(Problem(number, column, self.letters.get(column), facts["phone_read_as"]))
+        mapping = self.result.mapping
+        for key, column in (("phone_read_as", mapping.phone_column), ("timezone_unread", mapping.timezone_column)):
+            if key in facts and column and len(self.result.row_warnings) < self.max_problems:
+                self.result.row_warnings.append(Problem(number, column, self.letters.get(column), facts[key]))
 
     def _problem(self, number: int, reasons: list[Reason]) -> None:
         for column, why in reasons:
@@ -314,7 +315,7 @@ class RowLoader:
         facts_json = None
         if facts:
             facts_json = encode_json(facts)
-            if "phone_read_as" in facts:
+            if "phone_read_as" in facts or "timezone_unread" in facts:
                 self._row_warning(number, facts)
         if first != number:
             counts[_DUPLICATE] += 1

@@ -253,6 +253,8 @@ class ReportRow(NamedTuple):
     timezone_source: str | None
     hold_reason: str | None
     hold_detail: str | None
+    sent_states: str | None
+    sent_places: str | None
 
 
 REPORT_COLUMNS: tuple[str, ...] = ReportRow._fields

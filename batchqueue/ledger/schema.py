@@ -92,6 +92,8 @@ rows = Table(
     Column("sent_end_ts", Integer, comment="the end a send-time rule gave it"),
     Column("sent_timezone", Text, comment="the zone(s) its calling window was set in"),
     Column("timezone_source", String(16), comment="column, zip, number, default or region"),
+    Column("sent_states", Text, comment="every US state its contact may be in"),
+    Column("sent_places", Text, comment="each source of its zones and states, and what it named"),
     Column("taken_by_wave", Integer, comment="the wave (job id) recycle took this row into"),
     Index("ix_rows_job_state", "job_id", "state"),
     # Held rows only (a send-time rule set not_before): counted by reason without reading every pending row.

@@ -71,7 +71,8 @@ class Verdict:
     :class:`~batchqueue.holds.HoldReason`; a rule that gives none is ``SEND_TIME_RULE``), with this
     row's particulars in ``reason``.
     A sent row may get a narrower window (``start_ts``/``end_ts``) than it was imported with, fewer
-    Insight re-attempts (``max_attempts``), and the zone(s) the window was set in, with their source.
+    Insight re-attempts (``max_attempts``), and the zone(s) the window was set in, with their source,
+    the contact's states and what each source named.
     """
 
     send: bool = True
@@ -83,6 +84,8 @@ class Verdict:
     timezone: str | None = None
     timezone_source: str | None = None
     hold: HoldReason | None = None
+    states: str | None = None  # every US state the contact may be in: "FL NY"
+    places: str | None = None  # each source of its zones and states: "zip: America/New_York (NY); number: …"
 
 
 @dataclass
@@ -371,7 +374,15 @@ def _hold(conn: Connection, holds: list[tuple[int, Verdict]], stamp: float) -> N
 
 
 #: A claimed row's window as a send-time rule set it, written as the row is marked sending.
-_CLAIM = (("rid", "INTEGER"), ("s", "INTEGER"), ("e", "INTEGER"), ("z", "TEXT"), ("zs", "VARCHAR(16)"))
+_CLAIM = (
+    ("rid", "INTEGER"),
+    ("s", "INTEGER"),
+    ("e", "INTEGER"),
+    ("z", "TEXT"),
+    ("zs", "VARCHAR(16)"),
+    ("st", "TEXT"),
+    ("pl", "TEXT"),
+)
 
 
 def _mark_sending(
@@ -397,13 +408,16 @@ def _mark_sending(
         for c in chosen:
             v = windows.get(c.row_id)
             data.append(
-                (c.row_id, c.start_ts, c.end_ts, v.timezone, v.timezone_source) if v else (c.row_id,) + (None,) * 4
+                (c.row_id, c.start_ts, c.end_ts, v.timezone, v.timezone_source, v.states, v.places)
+                if v
+                else (c.row_id,) + (None,) * 6
             )
         cte, params = values_cte(conn, "w", _CLAIM, data)
         moved = len(
             conn.exec_driver_sql(  # RETURNING: sqlite3 gives no rowcount for a statement that starts WITH
                 f"{cte} UPDATE rows SET {sets}, sent_start_ts = w.s, sent_end_ts = w.e, sent_timezone = w.z, "
-                f"timezone_source = w.zs FROM w WHERE rows.id = w.rid AND rows.state = {mark} RETURNING rows.id",
+                f"timezone_source = w.zs, sent_states = w.st, sent_places = w.pl "
+                f"FROM w WHERE rows.id = w.rid AND rows.state = {mark} RETURNING rows.id",
                 (*params, *state, _PENDING),
             ).all()
         )

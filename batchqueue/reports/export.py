@@ -21,15 +21,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
-from batchqueue.calling.zones import display_zone
 from batchqueue.cell_safety import safe_row
 from batchqueue.errors import EnvironmentFailure, UsageError
 from batchqueue.holds import hold_text
-from batchqueue.intake.mapping.times import zone as tzinfo_of
 from batchqueue.ledger import Job, Ledger, ReportRow
 from batchqueue.ledger.reports import VisitCells
 from batchqueue.ledger.waves import family_of
 from batchqueue.lifecycle import RowState
+from batchqueue.places.contacts import display_zone
+from batchqueue.places.zone_names import zone as tzinfo_of
 from batchqueue.reports.fix_file import FIX_COLUMNS, fix_row, format_reasons
 from batchqueue.reports.words import in_words
 from batchqueue.reports.xlsx_writer import XlsxWriter
@@ -57,6 +57,8 @@ BQ_AFTER = [
     "bq_resolution",
     "bq_timezone",
     "bq_timezone_source",
+    "bq_states",
+    "bq_places",
     "bq_window_start_local",
     "bq_window_end_local",
     "bq_hold_reason",
@@ -200,10 +202,12 @@ class Report:
                 cells += self._answer_cells(visit, text)
             (number, _, state, reasons, error, duplicate_of, status, attempts, call_id, outcome, o_attempts,
              last_at, source, learned_at, phone, resolution, w_start, w_end, zone, zone_source,
-             hold, hold_detail) = r  # fmt: skip
+             hold, hold_detail, states, places) = r  # fmt: skip
             window: list[Any] = [
                 zone or "",
                 zone_source or "",
+                states or "",
+                places or "",
                 _local(w_start, zone, zone_source),
                 _local(w_end, zone, zone_source),
                 hold_text(hold, hold_detail) if hold and state == RowState.PENDING else "",

@@ -17,7 +17,7 @@ from itertools import islice
 from pathlib import Path
 from types import TracebackType
 
-from batchqueue.intake.sheets.headers import column_letter
+from batchqueue.column_letters import column_letter
 
 Cell = str | int | float | None
 

@@ -127,14 +127,17 @@ class PreviewRow:
 
     row_number: int
     fields: list[tuple[str, str]]
-    #: The zone(s) its calling window was set in, and which source decided them.
+    #: The zone(s) its calling window was set in, and which source(s) named them.
     timezone: str = ""
     timezone_source: str = ""
+    #: Every US state its contact may be in ("FL NY"), and what each source named.
+    states: str = ""
+    places: str = ""
 
     @property
     def local_zone(self) -> str | None:
         """The one zone its window is shown in (the first of several), None without one."""
-        from batchqueue.calling.zones import display_zone
+        from batchqueue.places.contacts import display_zone
 
         return display_zone(self.timezone, self.timezone_source) if self.timezone else None
 
@@ -168,7 +171,9 @@ def preview(settings: Settings, request: RunRequest, count: int = DRY_RUN_ROWS) 
             fields = [(name, value.replace(row.token, "<token>")) for name, value in fields]
         contact = calling.contact(row)
         rows.append(
-            PreviewRow(row.row_number, fields, contact.label, contact.source)
+            PreviewRow(
+                row.row_number, fields, contact.label, contact.source, " ".join(contact.states), contact.places_text
+            )
             if contact
             else PreviewRow(row.row_number, fields)
         )

@@ -6,14 +6,17 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import phonenumbers
+
 from batchqueue.intake.mapping.dates import DateReader
 from batchqueue.intake.mapping.fields import FieldReader
 from batchqueue.intake.mapping.numbers import NumberReader, Reason, read_cell
 from batchqueue.intake.mapping.phones import Phone, PhoneError, tel_uri
 from batchqueue.intake.mapping.resolve import ResolvedMapping
-from batchqueue.intake.mapping.times import TimeParser, canonical_zone
-from batchqueue.intake.mapping.zips import zip_place
+from batchqueue.intake.mapping.times import TimeParser
 from batchqueue.intake.rules import BoundRule, RowDraft, RowRule
+from batchqueue.places.zips import zip_place
+from batchqueue.places.zone_names import canonical_zone, contact_zones
 
 __all__ = ["Reason", "Request", "RowValidator"]
 
@@ -36,8 +39,10 @@ class RowValidator:
 
     A row may bring its own country (``region_column``) and time zone (``timezone_column``): its
     phone is read in its country and its start/end in its zone, and both are kept on the row
-    (``facts``: ``region``, ``timezone``) for the send-time rules. A US ZIP code (``zip_column``)
-    gives the row's zone and state (``zip_timezone``, ``state``) for its calling window.
+    (``facts``: ``region``, ``timezone``, and ``timezones`` when the cell names several clocks, e.g.
+    ``MST``) for the send-time rules; a zone cell that cannot be read is a row warning
+    (``timezone_unread``), not a reason: the row's ZIP and number still place it. A US ZIP code
+    (``zip_column``) gives the row's zone and state (``zip_timezone``, ``state``) for its calling window.
     """
 
     def __init__(self, mapping: ResolvedMapping, headers: list[str], now: int, rules: Sequence[RowRule] = ()) -> None:
@@ -149,13 +154,20 @@ class RowValidator:
             raw = cells[self._zone_at].strip()
             if raw:
                 try:
-                    own_zone = canonical_zone(raw)
+                    own_zones = self._read_zone(raw, facts.get("region", self.mapping.region))
                 except ValueError as exc:
-                    reasons.append((self.mapping.timezone_column, str(exc)))
+                    # Not a reason to refuse the row: its ZIP and number still say where it may be.
+                    self.warnings[
+                        f"time zones not read (column {self.mapping.timezone_column!r}): the zones come from "
+                        "the ZIP code and the phone number"
+                    ] += 1
+                    facts["timezone_unread"] = f"{exc}; its zones come from its ZIP code and phone number"
                 else:
-                    zone_name = own_zone
+                    zone_name = own_zones[0]
                     times = self._times(zone_name)
                     facts["timezone"] = zone_name
+                    if len(own_zones) > 1:
+                        facts["timezones"] = list(own_zones)
         if self._zip_at is not None and facts.get("region", self.mapping.region) == "US":
             self._zip_facts(cells[self._zip_at].strip(), facts)
         phone: Phone | None = read
@@ -197,6 +209,14 @@ class RowValidator:
         if reasons:
             return None, reasons, None
         return draft.request, reasons, draft.facts or None
+
+    @staticmethod
+    def _read_zone(raw: str, region: str | None) -> tuple[str, ...]:
+        """The zone(s) of a contact's own zone cell: read as North American lists write them
+        (``CST`` is Central US time) for a contact of the plan's countries, strictly otherwise."""
+        if region is None or phonenumbers.country_code_for_region(region) == 1:
+            return contact_zones(raw)
+        return (canonical_zone(raw),)
 
     def _blamed(self, values: dict[str, Any]) -> tuple[list[Reason], list[str]]:
         """What is wrong with a row's request values (each blamed on its column), and the advice."""

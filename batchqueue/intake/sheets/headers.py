@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from batchqueue.column_letters import column_letter
 from batchqueue.errors import HeaderError
 
-
-def column_letter(index: int) -> str:
-    """0 → A, 25 → Z, 26 → AA: how spreadsheet users name a column."""
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
+__all__ = ["clean_headers", "column_letter"]
 
 
 def clean_headers(raw: list[str], path: str) -> list[str]:

@@ -8,13 +8,14 @@ the contact's zone then comes from its number.
 Usage::
 
     zip_place("02134-1234")    # ("America/New_York", "MA")
-    area_code_state("617")     # "MA" (an area code that lies in one state)
+
+An area code's states are :mod:`batchqueue.places.area_codes`' (the ZIP data lists the codes of
+each ZIP, but border ZIPs list their neighbours' codes, so it cannot say which state a code serves).
 """
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from functools import cache
 from typing import Any
 from zoneinfo import available_timezones
@@ -29,6 +30,15 @@ def _records() -> list[dict[str, Any]]:
     return list(zipcodes.list_all())  # type: ignore[no-untyped-call]
 
 
+#: ZIP codes whose zone the ``zipcodes`` data gives wrong, with the source of the right one.
+CORRECTIONS: dict[str, tuple[str, str]] = {
+    # West Wendover, NV: Mountain time officially since 1999 (the data says America/Los_Angeles).
+    # kids.kiddle.co/West_Wendover,_Nevada (infobox: UTC-7 Mountain, ZIP 89883); lasvegassun.com
+    # 2011-07-02 "Nevada's tiny town in a different time zone"; NANPA's 775: "PT/MT only for W Wendover".
+    "89883": ("America/Denver", "NV")
+}
+
+
 @cache
 def _table() -> dict[str, tuple[str | None, str | None]]:
     real = available_timezones()
@@ -36,6 +46,7 @@ def _table() -> dict[str, tuple[str | None, str | None]]:
     for record in _records():
         zone = record.get("timezone") or None
         table[record["zip_code"]] = (zone if zone in real else None, record.get("state") or None)
+    table.update(CORRECTIONS)
     return table
 
 
@@ -45,18 +56,3 @@ def zip_place(raw: str) -> tuple[str | None, str | None] | None:
     if m is None:
         return None
     return _table().get(m.group(1).zfill(5))
-
-
-@cache
-def _area_code_states() -> dict[str, str]:
-    states: dict[str, set[str]] = defaultdict(set)
-    for record in _records():
-        for code in record.get("area_codes") or ():
-            if record.get("state"):
-                states[code].add(record["state"])
-    return {code: next(iter(found)) for code, found in states.items() if len(found) == 1}
-
-
-def area_code_state(area_code: str) -> str | None:
-    """The US state of a NANP area code, when the ZIP data puts all its ZIPs in one state."""
-    return _area_code_states().get(area_code)

@@ -1,0 +1,181 @@
+"""Time zones named as people write them, to the zone batchqueue stores and its ``tzinfo``.
+
+A zone is named as a person writes it in a spreadsheet: an IANA name (``America/New_York``, in any
+letter case), an abbreviation where it means one place (``EST`` → ``America/New_York``), or a fixed
+offset (``UTC+05:30``, ``GMT-3``, ``-05:00``). An abbreviation that means several places (``CST``:
+Central US, China or Cuba; ``IST``: India, Ireland or Israel) is refused with the choices, never
+guessed, where the zone is an option of the whole job. A contact's own zone cell in a North American
+list is read by :func:`contact_zones`, where ``CST`` is Central US time and ``MST`` both Denver's and
+Phoenix's clock (a window must suit either).
+
+Usage::
+
+    canonical_zone("pst")          # "America/Los_Angeles"
+    contact_zones("CST")           # ("America/Chicago",)
+    zone("America/New_York")       # a tzinfo
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import cache, lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+_OFFSET = re.compile(r"(?:UTC|GMT)?\s*([+-])\s*(\d{1,2})(?::?(\d{2}))?", re.IGNORECASE)
+
+#: Abbreviations that name one zone. Written for a contact's local time, so EST means New York's
+#: clock (EDT in summer), not the fixed UTC-5 the tz database calls EST.
+ABBREVIATIONS = {
+    "EST": "America/New_York",
+    "EDT": "America/New_York",
+    "ET": "America/New_York",
+    "EASTERN": "America/New_York",
+    "CENTRAL": "America/Chicago",
+    "CT": "America/Chicago",
+    "PST": "America/Los_Angeles",
+    "PDT": "America/Los_Angeles",
+    "PT": "America/Los_Angeles",
+    "PACIFIC": "America/Los_Angeles",
+    "MDT": "America/Denver",
+    "MOUNTAIN": "America/Denver",
+    "AKST": "America/Anchorage",
+    "AKDT": "America/Anchorage",
+    "ALASKA": "America/Anchorage",
+    "HST": "Pacific/Honolulu",
+    "HAWAII": "Pacific/Honolulu",
+    "NST": "America/St_Johns",
+    "NDT": "America/St_Johns",
+    "AST": "America/Halifax",
+    "ADT": "America/Halifax",
+    "GMT": "UTC",
+    "UTC": "UTC",
+    "Z": "UTC",
+    "WET": "Europe/Lisbon",
+    "WEST": "Europe/Lisbon",
+    "CET": "Europe/Paris",
+    "CEST": "Europe/Paris",
+    "EET": "Europe/Athens",
+    "EEST": "Europe/Athens",
+    "MSK": "Europe/Moscow",
+    "JST": "Asia/Tokyo",
+    "KST": "Asia/Seoul",
+    "HKT": "Asia/Hong_Kong",
+    "SGT": "Asia/Singapore",
+    "AEST": "Australia/Sydney",
+    "AEDT": "Australia/Sydney",
+    "ACST": "Australia/Adelaide",
+    "ACDT": "Australia/Adelaide",
+    "AWST": "Australia/Perth",
+    "NZST": "Pacific/Auckland",
+    "NZDT": "Pacific/Auckland",
+}
+#: Abbreviations that name several places: refused, with the choices.
+AMBIGUOUS = {
+    "CST": "America/Chicago, Asia/Shanghai or America/Havana",
+    "CDT": "America/Chicago or America/Havana",
+    "MST": "America/Denver or America/Phoenix (no daylight saving)",
+    "IST": "Asia/Kolkata, Europe/Dublin or Asia/Jerusalem",
+    "BST": "Europe/London or Asia/Dhaka",
+}
+
+
+@cache
+def _iana_by_fold() -> dict[str, str]:
+    return {name.casefold(): name for name in available_timezones()}
+
+
+@cache
+def canonical_zone(text: str) -> str:
+    """The zone ``text`` names, as batchqueue stores it; ValueError says why it cannot be read."""
+    value = text.strip()
+    if not value:
+        raise ValueError("is empty")
+    upper = value.upper()
+    if upper in ABBREVIATIONS:
+        return ABBREVIATIONS[upper]
+    if upper in AMBIGUOUS:
+        raise ValueError(f"{value!r} is ambiguous ({AMBIGUOUS[upper]}); write the IANA name")
+    offset = _OFFSET.fullmatch(value)
+    if offset is not None:
+        sign, hours, minutes = offset.group(1), int(offset.group(2)), int(offset.group(3) or 0)
+        if hours > 14 or minutes >= 60:
+            raise ValueError(f"{value!r} is not a UTC offset")
+        return f"UTC{sign}{hours:02d}:{minutes:02d}"
+    found = _iana_by_fold().get(value.replace(" ", "_").casefold())
+    if found is None:
+        raise ValueError(_unknown(value))
+    return found
+
+
+def _unknown(value: str) -> str:
+    shown = value if len(value) <= 40 else value[:40] + "…"  # a cell may be long: the message is not
+    return (
+        f"{shown!r} is not a time zone batchqueue knows "
+        "(use an IANA name such as America/New_York, an offset such as UTC-05:00, or EST/PST)"
+    )
+
+
+def zone(name: str) -> dt.tzinfo:
+    """The time zone called ``name`` (see :func:`canonical_zone`), or ValueError."""
+    try:
+        canonical = canonical_zone(name)
+    except ValueError as exc:
+        raise ValueError(f"unknown time zone: {exc}") from None
+    return _tzinfo(canonical)
+
+
+@cache
+def _tzinfo(canonical: str) -> dt.tzinfo:
+    if canonical == "UTC":
+        return dt.UTC
+    if canonical.startswith("UTC") and len(canonical) == 9:
+        sign = -1 if canonical[3] == "-" else 1
+        return dt.timezone(sign * dt.timedelta(hours=int(canonical[4:6]), minutes=int(canonical[7:9])), canonical)
+    try:
+        return ZoneInfo(canonical)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {canonical!r}") from None
+
+
+#: A contact's zone cell in a North American list: what the US abbreviations that
+#: :data:`AMBIGUOUS` refuses job-wide mean there. MST is written for Arizona (no daylight saving) as
+#: often as for Denver, so both clocks count and the window suits either.
+NORTH_AMERICAN = {
+    "CST": ("America/Chicago",),
+    "CDT": ("America/Chicago",),
+    "MST": ("America/Denver", "America/Phoenix"),
+    "MT": ("America/Denver", "America/Phoenix"),
+    "MOUNTAIN": ("America/Denver", "America/Phoenix"),
+    "AKT": ("America/Anchorage",),
+    "HT": ("Pacific/Honolulu",),
+    "HAST": ("Pacific/Honolulu",),
+    "HDT": ("America/Adak",),
+    "HAWAII-ALEUTIAN": ("America/Adak",),
+    "ATLANTIC": ("America/Halifax",),
+    "NEWFOUNDLAND": ("America/St_Johns",),
+    "ARIZONA": ("America/Phoenix",),
+}
+_PARENTHESES = re.compile(r"\([^)]*\)")
+_FILLER = re.compile(r"\b(?:standard|daylight|saving|savings|summer|time|zone)\b", re.IGNORECASE)
+
+
+@lru_cache(maxsize=4096)  # bounded: every distinct cell of a file may be asked
+def contact_zones(text: str) -> tuple[str, ...]:
+    """The zone(s) a contact's own time-zone cell names, read as North American lists write them
+    (``CST``, ``Central``, ``Eastern Time``, ``Pacific Time (US & Canada)``, ``EDT``, ``UTC-5``,
+    ``-05:00``, ``America/Chicago``; an offset is a fixed zone); ValueError says why a cell cannot be read."""
+    value = text.strip()
+    upper = value.upper()
+    if upper in NORTH_AMERICAN:
+        return NORTH_AMERICAN[upper]
+    try:
+        return (canonical_zone(value),)
+    except ValueError:
+        words = " ".join(_FILLER.sub(" ", _PARENTHESES.sub(" ", value)).split())
+        if not words or words == value or "/" in value:
+            raise
+    try:
+        return contact_zones(words)  # "Central Standard Time" → "Central"
+    except ValueError:
+        raise ValueError(_unknown(value)) from None
