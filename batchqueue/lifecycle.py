@@ -133,11 +133,6 @@ TRANSITIONS: Mapping[Event, Transition] = {
 }
 del S
 
-#: States a row is given at import; no event leads into them afterwards except pending.
-INITIAL_STATES = frozenset(
-    {RowState.PENDING, RowState.INVALID, RowState.DUPLICATE, RowState.FILTERED, RowState.SUPPRESSED}
-)
-
 
 def target(event: Event) -> RowState:
     """The state ``event`` moves a row to."""
@@ -153,6 +148,28 @@ def after(event: Event, state: RowState | str) -> RowState | None:
     """The state a row in ``state`` is in after ``event``; None when the table does not allow it."""
     transition = TRANSITIONS[event]
     return transition.to if RowState(state) in transition.froms else None
+
+
+# -- the state sets every other module names instead of listing states ----------------------------
+
+#: The state a valid row is imported in: the one a run claims from.
+IMPORTED = RowState.PENDING
+#: The states an import gives the rows it will never send: unreadable, repeated, left out by ``--where``.
+SET_ASIDE = frozenset({RowState.INVALID, RowState.DUPLICATE, RowState.FILTERED})
+#: States a row is given at import (a listed or recently called number is suppressed in the import's
+#: own transaction); no event leads into them afterwards except pending and suppressed.
+INITIAL_STATES = frozenset({IMPORTED, RowState.SUPPRESSED}) | SET_ASIDE
+#: A run still has work on these rows: to claim, or in flight (the claim's states, before and after).
+OPEN_STATES = allowed_from(Event.CLAIMED) | {target(Event.CLAIMED)}
+#: Done as far as sending goes: every state but the open ones. (A late reply or a callback may still
+#: move such a row to queued; nothing sends it again without an operator.)
+FINAL_STATES = frozenset(RowState) - OPEN_STATES
+#: A request left for these rows: Insight took it, refused it, or may have queued a call.
+SENT_STATES = frozenset(target(e) for e in (Event.ACCEPTED, Event.REFUSED, Event.AMBIGUOUS))
+#: A call may have been placed for these rows: Insight queued it, or may have.
+MAY_HAVE_CALLED = frozenset(target(e) for e in (Event.ACCEPTED, Event.AMBIGUOUS))
+#: Rows an operator should look at: refused by Insight, sent with no certain answer, unreadable.
+PROBLEM_STATES = frozenset({target(Event.REFUSED), target(Event.AMBIGUOUS), RowState.INVALID})
 
 
 @dataclass(frozen=True)
