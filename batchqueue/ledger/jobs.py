@@ -124,7 +124,7 @@ class JobsLedger:
         states: Counter[str] = Counter()
         self._insert_rows(conn, job_id, _counted(runs, states))
         add_tallies(conn, job_id, states)  # the triggers tally every later change, not inserts
-        suppress_imported(conn, job_id, phone_column)
+        suppress_imported(conn, job_id, phone_column, time.time())
         options = json.loads(job_values.get("options") or "{}")
         rules = ContactRules.of(job_id, options).with_relatives(conn, job_id)
         within: Counter[int] = Counter()
