@@ -33,6 +33,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from batchqueue.call_outcome import FINAL, outranks
+
 
 class RowState(StrEnum):
     """Where a row is in its life."""
@@ -170,6 +172,54 @@ SENT_STATES = frozenset(target(e) for e in (Event.ACCEPTED, Event.REFUSED, Event
 MAY_HAVE_CALLED = frozenset(target(e) for e in (Event.ACCEPTED, Event.AMBIGUOUS))
 #: Rows an operator should look at: refused by Insight, sent with no certain answer, unreadable.
 PROBLEM_STATES = frozenset({target(Event.REFUSED), target(Event.AMBIGUOUS), RowState.INVALID})
+
+
+# -- the deciders: what a report about a call means for its row (pure, unit-tested from the table) --
+
+
+def proves_queued(state: RowState | str) -> Event | None:
+    """PROVEN, decided once: Insight reported an outcome for a row's call (a callback, a status), so
+    it queued that call; a row found in a state the table lets PROVEN move is moved to queued.
+    None: the row stays where it is (already queued, or a state no report may move)."""
+    return Event.PROVEN if after(Event.PROVEN, state) is not None else None
+
+
+class CallbackVerdict(StrEnum):
+    """What became of one reported outcome (a callback or a polled status)."""
+
+    RECORDED = "recorded"  # news: the outcome is stored (and the row proven queued if it was elsewhere)
+    PROVEN = "proven"  # not news as an outcome, but it proves the call was queued: the row moves
+    UNCHANGED = "unchanged"  # the same outcome again, or a step backwards, for a row that stays: ignored
+    CONFLICT = "conflict"  # a different final outcome after a final one: the first stands, the later is kept
+    UNKNOWN = "unknown"  # no such row, or the callback's token is not the row's (decided before this)
+
+
+@dataclass(frozen=True)
+class CallbackDecision:
+    """A reported outcome's verdict, and the event it applies to its row (None: the row stays)."""
+
+    verdict: CallbackVerdict
+    event: Event | None = None
+
+    @property
+    def takes(self) -> bool:
+        """Whether the reported outcome replaces the stored one."""
+        return self.verdict is CallbackVerdict.RECORDED
+
+
+def callback_decision(state: RowState | str, status: str | None, new: str) -> CallbackDecision:
+    """What an outcome ``new`` reported for the call of a row in ``state``, whose stored outcome is
+    ``status`` (None: none yet), does: a different final outcome after a final one is a conflict
+    (the first stands); news is recorded (:func:`batchqueue.call_outcome.outranks`); either way the
+    report proves the call was queued (:func:`proves_queued`); anything else is ignored."""
+    if status in FINAL and new in FINAL and new != status:
+        return CallbackDecision(CallbackVerdict.CONFLICT)
+    event = proves_queued(state)
+    if outranks(new, status):
+        return CallbackDecision(CallbackVerdict.RECORDED, event)
+    if event is not None:
+        return CallbackDecision(CallbackVerdict.PROVEN, event)
+    return CallbackDecision(CallbackVerdict.UNCHANGED)
 
 
 @dataclass(frozen=True)
