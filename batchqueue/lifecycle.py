@@ -21,10 +21,17 @@ state is a :class:`Conflict`, logged and reported, never silently skipped. Modul
     failed ──retried──▶ pending;  uncertain ──retried_uncertain | reconciled──▶ pending   (operator only)
     pending ──canceled──▶ canceled
 
+Beside the table: the state sets other modules name instead of listing states (:data:`OPEN_STATES`,
+:data:`FINAL_STATES`, :data:`PROBLEM_STATES`…), and the pure deciders of what a report about a call
+does to its row (:func:`callback_decision`, :func:`proves_queued`). What a *reply* means is
+:func:`batchqueue.sending.reply_events.event_for`'s to say (it reads Insight's reply classes, which
+this module, below the ledger, does not import).
+
 Usage::
 
     lifecycle.after(Event.AMBIGUOUS, RowState.SENDING)   # RowState.UNCERTAIN
     lifecycle.after(Event.CLAIMED, RowState.QUEUED)      # None: not allowed, a conflict
+    callback_decision(RowState.UNCERTAIN, None, "completed")   # recorded, and the row proven queued
 """
 
 from __future__ import annotations
