@@ -28,7 +28,7 @@ from batchqueue.intake.mapping.times import zone as tzinfo_of
 from batchqueue.ledger import Job, Ledger, ReportRow
 from batchqueue.ledger.reports import VisitCells
 from batchqueue.ledger.waves import family_of
-from batchqueue.lifecycle import RowState
+from batchqueue.lifecycle import MAY_HAVE_CALLED, PROBLEM_STATES, RowState
 from batchqueue.reports.fix_file import FIX_COLUMNS, fix_row, format_reasons
 from batchqueue.reports.words import in_words
 from batchqueue.reports.xlsx_writer import XlsxWriter
@@ -336,7 +336,8 @@ def export_job(
         raise UsageError("--delimiter and --encoding apply to CSV exports only")
     job = ledger.job(job_id)
     if as_input and not states and not outcomes:
-        states = {RowState.FAILED.value, RowState.INVALID.value}
+        # the problem rows no call was placed for (failed, invalid): safe to fix and import again
+        states = {s.value for s in PROBLEM_STATES - MAY_HAVE_CALLED}
     report = Report(ledger, job, states=states, outcomes=outcomes, as_input=as_input, technical=fmt == "json")
     pick = _column_picker(report.header, shape.columns)
     filters = "; ".join(f"{k}={','.join(sorted(v))}" for k, v in (("state", states), ("outcome", outcomes)) if v)
