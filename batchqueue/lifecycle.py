@@ -21,10 +21,17 @@ state is a :class:`Conflict`, logged and reported, never silently skipped. Modul
     failed ──retried──▶ pending;  uncertain ──retried_uncertain | reconciled──▶ pending   (operator only)
     pending ──canceled──▶ canceled
 
+Beside the table: the state sets other modules name instead of listing states (:data:`OPEN_STATES`,
+:data:`FINAL_STATES`, :data:`PROBLEM_STATES`…), and the pure deciders of what a report about a call
+does to its row (:func:`callback_decision`, :func:`proves_queued`). What a *reply* means is
+:func:`batchqueue.sending.reply_events.event_for`'s to say (it reads Insight's reply classes, which
+this module, below the ledger, does not import).
+
 Usage::
 
     lifecycle.after(Event.AMBIGUOUS, RowState.SENDING)   # RowState.UNCERTAIN
     lifecycle.after(Event.CLAIMED, RowState.QUEUED)      # None: not allowed, a conflict
+    callback_decision(RowState.UNCERTAIN, None, "completed")   # recorded, and the row proven queued
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+
+from batchqueue.call_outcome import FINAL, outranks
 
 
 class RowState(StrEnum):
@@ -133,11 +142,6 @@ TRANSITIONS: Mapping[Event, Transition] = {
 }
 del S
 
-#: States a row is given at import; no event leads into them afterwards except pending.
-INITIAL_STATES = frozenset(
-    {RowState.PENDING, RowState.INVALID, RowState.DUPLICATE, RowState.FILTERED, RowState.SUPPRESSED}
-)
-
 
 def target(event: Event) -> RowState:
     """The state ``event`` moves a row to."""
@@ -153,6 +157,76 @@ def after(event: Event, state: RowState | str) -> RowState | None:
     """The state a row in ``state`` is in after ``event``; None when the table does not allow it."""
     transition = TRANSITIONS[event]
     return transition.to if RowState(state) in transition.froms else None
+
+
+# -- the state sets every other module names instead of listing states ----------------------------
+
+#: The state a valid row is imported in: the one a run claims from.
+IMPORTED = RowState.PENDING
+#: The states an import gives the rows it will never send: unreadable, repeated, left out by ``--where``.
+SET_ASIDE = frozenset({RowState.INVALID, RowState.DUPLICATE, RowState.FILTERED})
+#: States a row is given at import (a listed or recently called number is suppressed in the import's
+#: own transaction); no event leads into them afterwards except pending and suppressed.
+INITIAL_STATES = frozenset({IMPORTED, RowState.SUPPRESSED}) | SET_ASIDE
+#: A run still has work on these rows: to claim, or in flight (the claim's states, before and after).
+OPEN_STATES = allowed_from(Event.CLAIMED) | {target(Event.CLAIMED)}
+#: Done as far as sending goes: every state but the open ones. (A late reply or a callback may still
+#: move such a row to queued; nothing sends it again without an operator.)
+FINAL_STATES = frozenset(RowState) - OPEN_STATES
+#: A request left for these rows: Insight took it, refused it, or may have queued a call.
+SENT_STATES = frozenset(target(e) for e in (Event.ACCEPTED, Event.REFUSED, Event.AMBIGUOUS))
+#: A call may have been placed for these rows: Insight queued it, or may have.
+MAY_HAVE_CALLED = frozenset(target(e) for e in (Event.ACCEPTED, Event.AMBIGUOUS))
+#: Rows an operator should look at: refused by Insight, sent with no certain answer, unreadable.
+PROBLEM_STATES = frozenset({target(Event.REFUSED), target(Event.AMBIGUOUS), RowState.INVALID})
+
+
+# -- the deciders: what a report about a call means for its row (pure, unit-tested from the table) --
+
+
+def proves_queued(state: RowState | str) -> Event | None:
+    """PROVEN, decided once: Insight reported an outcome for a row's call (a callback, a status), so
+    it queued that call; a row found in a state the table lets PROVEN move is moved to queued.
+    None: the row stays where it is (already queued, or a state no report may move)."""
+    return Event.PROVEN if after(Event.PROVEN, state) is not None else None
+
+
+class CallbackVerdict(StrEnum):
+    """What became of one reported outcome (a callback or a polled status)."""
+
+    RECORDED = "recorded"  # news: the outcome is stored (and the row proven queued if it was elsewhere)
+    PROVEN = "proven"  # not news as an outcome, but it proves the call was queued: the row moves
+    UNCHANGED = "unchanged"  # the same outcome again, or a step backwards, for a row that stays: ignored
+    CONFLICT = "conflict"  # a different final outcome after a final one: the first stands, the later is kept
+    UNKNOWN = "unknown"  # no such row, or the callback's token is not the row's (decided before this)
+
+
+@dataclass(frozen=True)
+class CallbackDecision:
+    """A reported outcome's verdict, and the event it applies to its row (None: the row stays)."""
+
+    verdict: CallbackVerdict
+    event: Event | None = None
+
+    @property
+    def takes(self) -> bool:
+        """Whether the reported outcome replaces the stored one."""
+        return self.verdict is CallbackVerdict.RECORDED
+
+
+def callback_decision(state: RowState | str, status: str | None, new: str) -> CallbackDecision:
+    """What an outcome ``new`` reported for the call of a row in ``state``, whose stored outcome is
+    ``status`` (None: none yet), does: a different final outcome after a final one is a conflict
+    (the first stands); news is recorded (:func:`batchqueue.call_outcome.outranks`); either way the
+    report proves the call was queued (:func:`proves_queued`); anything else is ignored."""
+    if status in FINAL and new in FINAL and new != status:
+        return CallbackDecision(CallbackVerdict.CONFLICT)
+    event = proves_queued(state)
+    if outranks(new, status):
+        return CallbackDecision(CallbackVerdict.RECORDED, event)
+    if event is not None:
+        return CallbackDecision(CallbackVerdict.PROVEN, event)
+    return CallbackDecision(CallbackVerdict.UNCHANGED)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from batchqueue.intake.mapping.where import RowFilter
 from batchqueue.intake.rules import RowRule
 from batchqueue.intake.sheets import SkippedRow, SourceInfo, Table, column_letter, open_table
 from batchqueue.ledger.records import BARE, FULL, PLAIN, RUN_MAX, Overlap, RowRun, mint_tokens
-from batchqueue.lifecycle import RowState
+from batchqueue.lifecycle import IMPORTED, RowState
 
 Progress = Callable[[int, int], None]
 #: Where an import's invalid rows go as they are found (``check --errors-out``).
@@ -38,7 +38,7 @@ _PROGRESS_EVERY = 8192
 _NO_EXTRAS = (None, None, None, None, None)
 # The states a row is imported in, as stored (an enum member's .value costs ~0.3 µs a look-up).
 _PENDING, _INVALID, _DUPLICATE, _FILTERED = (
-    RowState.PENDING.value, RowState.INVALID.value, RowState.DUPLICATE.value, RowState.FILTERED.value,
+    IMPORTED.value, RowState.INVALID.value, RowState.DUPLICATE.value, RowState.FILTERED.value,
 )  # fmt: skip
 encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _quoted = json.encoder.encode_basestring  # C: a str as a JSON string, non-ASCII kept

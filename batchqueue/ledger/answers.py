@@ -27,10 +27,10 @@ from batchqueue.ledger.batchsql import placeholder
 from batchqueue.ledger.database import write
 from batchqueue.ledger.records import Call, Job, KeptVisit, Seen
 from batchqueue.ledger.schema import row_answers, survey_visits
-from batchqueue.lifecycle import RowState
+from batchqueue.lifecycle import MAY_HAVE_CALLED
 
 #: The states of a row whose call may have been placed: a visit may answer it.
-CALLED_STATES = (RowState.QUEUED.value, RowState.UNCERTAIN.value)
+CALLED_STATES = sorted(s.value for s in MAY_HAVE_CALLED)
 #: One number's visits beyond this are not joined (no person answers a survey that often).
 MAX_VISITS_PER_NUMBER = 1_000
 _BATCH = 5_000

@@ -38,7 +38,7 @@ from batchqueue.holds import HoldReason
 from batchqueue.ledger.batchsql import in_list, placeholder
 from batchqueue.ledger.holding import hold_pending
 from batchqueue.ledger.records import Claimed
-from batchqueue.ledger.suppress import suppress_rows
+from batchqueue.ledger.suppress import SUPPRESSIBLE, suppress_rows
 from batchqueue.lifecycle import RowState
 from batchqueue.periods import period_text
 
@@ -254,11 +254,10 @@ def suppress_over_limit_at_import(conn: Connection, job_id: int, phone_column: s
     mark = placeholder(conn)
     found = conn.exec_driver_sql(
         "SELECT rows.id, SUM(l.calls), MAX(l.contacted_at) FROM rows JOIN contact_log l ON l.e164 = rows.e164 "
-        f"WHERE rows.job_id = {mark} AND rows.state = '{_PENDING}' "
+        f"WHERE rows.job_id = {mark} AND rows.state IN {SUPPRESSIBLE} "
         f"AND COALESCE(l.last_call_at, l.contacted_at) >= {mark} "
         f"GROUP BY rows.id HAVING SUM(l.calls) >= {mark}",
         (job_id, now - cap.seconds, cap.calls),
     ).all()
     reasons = [(rid, limit_reason(phone_column, [_Logged(last, last, int(n), 0, None)], cap)) for rid, n, last in found]
-    suppress_rows(conn, reasons, now)
-    return len(found)
+    return suppress_rows(conn, reasons, now)

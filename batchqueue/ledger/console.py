@@ -13,12 +13,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, func, insert, or_, select, update
 
+from batchqueue import lifecycle
 from batchqueue.ledger.database import write
 from batchqueue.ledger.schema import audit_events, console_users, rows
 from batchqueue.lifecycle import RowState
 
 #: The states a row has a problem in: the console's problems table and its failure chart.
-PROBLEM_STATES = (RowState.INVALID.value, RowState.FAILED.value, RowState.UNCERTAIN.value)
+PROBLEM_STATES = tuple(s.value for s in RowState if s in lifecycle.PROBLEM_STATES)
 #: The failure chart reads the errors of at most this many failed rows (the first, in file order).
 FAILURE_SAMPLE = 2_000
 

@@ -44,11 +44,10 @@ from batchqueue.ledger.caps import CapRules, apply_caps, hold_rows, span
 from batchqueue.ledger.records import Claimed
 from batchqueue.ledger.reimports import same_file_jobs
 from batchqueue.ledger.schema import jobs
-from batchqueue.ledger.suppress import suppress_rows
+from batchqueue.ledger.suppress import SUPPRESSIBLE, suppress_rows
 from batchqueue.lifecycle import RowState
 from batchqueue.periods import OFF, period_text
 
-_PENDING = RowState.PENDING.value
 #: The job option that holds the period, in seconds (:data:`OFF`: every re-contact rule is off).
 OPTION = "recontact_after"
 
@@ -120,7 +119,7 @@ def suppress_recontacts_at_import(
     mine = (job_id, *family)
     found = conn.exec_driver_sql(
         f"SELECT rows.id, m.job_id, m.row_number, m.contacted_at FROM rows JOIN contact_marks m ON m.e164 = rows.e164 "
-        f"WHERE rows.job_id = {mark} AND rows.state = '{_PENDING}' AND m.job_id NOT IN {in_list(conn, len(mine))} "
+        f"WHERE rows.job_id = {mark} AND rows.state IN {SUPPRESSIBLE} AND m.job_id NOT IN {in_list(conn, len(mine))} "
         f"AND COALESCE(m.last_call_at, m.contacted_at) >= {mark}",
         (job_id, *mine, now - period),
     ).all()
@@ -137,7 +136,7 @@ def suppress_same_file_at_import(
         return Counter()
     found = conn.exec_driver_sql(
         "SELECT rows.id, l.job_id, l.row_number, l.contacted_at FROM rows JOIN contact_log l ON l.e164 = rows.e164 "
-        f"WHERE rows.job_id = {placeholder(conn)} AND rows.state = '{_PENDING}' "
+        f"WHERE rows.job_id = {placeholder(conn)} AND rows.state IN {SUPPRESSIBLE} "
         f"AND l.job_id IN {in_list(conn, len(relatives))}",
         (job_id, *relatives),
     ).all()

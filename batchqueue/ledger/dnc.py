@@ -31,12 +31,11 @@ from batchqueue.ledger.batchsql import in_list, placeholder
 from batchqueue.ledger.database import write
 from batchqueue.ledger.records import Claimed, Listing
 from batchqueue.ledger.schema import dnc_entries, rows
-from batchqueue.ledger.suppress import suppress_rows
+from batchqueue.ledger.suppress import SUPPRESSIBLE, suppress_rows
 from batchqueue.lifecycle import RowState
 
 _LIST_NAME = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _SUPPRESSED = RowState.SUPPRESSED.value
-_PENDING = RowState.PENDING.value
 #: Numbers per INSERT (or DELETE) batch.
 _BATCH = 20_000
 T = TypeVar("T")
@@ -54,20 +53,18 @@ def _reason_prefix(phone_column: str) -> str:
     return "[[" + json.dumps(phone_column, ensure_ascii=False) + ',"dnc:'
 
 
-def suppress_imported(conn: Connection, job_id: int, phone_column: str) -> int:
+def suppress_imported(conn: Connection, job_id: int, phone_column: str, stamp: float) -> int:
     """Inside an import's transaction: the job's pending rows whose number is listed become
     ``suppressed``; returns how many."""
     if conn.execute(select(dnc_entries.c.id).limit(1)).first() is None:
         return 0  # no list at all: not one lookup per row
-    mark = placeholder(conn)
-    listed = "SELECT MIN(d.list_name) FROM dnc_entries d WHERE d.e164 = rows.e164"
-    moved = conn.exec_driver_sql(
-        f"UPDATE rows SET state = '{_SUPPRESSED}', reasons = CAST({mark} AS TEXT) || ({listed}) || '\"]]' "
-        f"WHERE job_id = {mark} AND state = '{_PENDING}' "
-        "AND e164 IN (SELECT e164 FROM dnc_entries)",
-        (_reason_prefix(phone_column), job_id),
-    ).rowcount
-    return int(moved or 0)
+    found = conn.exec_driver_sql(
+        "SELECT rows.id, MIN(d.list_name) FROM rows JOIN dnc_entries d ON d.e164 = rows.e164 "
+        f"WHERE rows.job_id = {placeholder(conn)} AND rows.state IN {SUPPRESSIBLE} GROUP BY rows.id",
+        (job_id,),
+    ).all()
+    prefix = _reason_prefix(phone_column)
+    return suppress_rows(conn, [(row_id, f'{prefix}{name}"]]') for row_id, name in found], stamp)
 
 
 def suppress_listed(conn: Connection, candidates: list[Claimed], stamp: float, phone_column: str) -> set[int]:

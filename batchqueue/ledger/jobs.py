@@ -25,7 +25,7 @@ from batchqueue.ledger.records import BARE, FULL, IMPORT_COLUMNS, Job, Overlap, 
 from batchqueue.ledger.reimports import same_file_jobs, shared_numbers
 from batchqueue.ledger.schema import jobs
 from batchqueue.ledger.tallies import add_tallies
-from batchqueue.lifecycle import RowState
+from batchqueue.lifecycle import IMPORTED
 
 
 def _job(record: Any) -> Job:
@@ -60,7 +60,7 @@ def _counted(runs: Iterable[RowRun], states: Counter[str]) -> Iterator[RowRun]:
         if run.shape == FULL:
             states.update(row[_STATE_AT] for row in run.rows)
         else:  # bare and plain rows are pending
-            states[RowState.PENDING.value] += len(run.rows[0]) if run.shape == BARE else len(run.rows)
+            states[IMPORTED.value] += len(run.rows[0]) if run.shape == BARE else len(run.rows)
         yield run
 
 
@@ -124,7 +124,7 @@ class JobsLedger:
         states: Counter[str] = Counter()
         self._insert_rows(conn, job_id, _counted(runs, states))
         add_tallies(conn, job_id, states)  # the triggers tally every later change, not inserts
-        suppress_imported(conn, job_id, phone_column)
+        suppress_imported(conn, job_id, phone_column, time.time())
         options = json.loads(job_values.get("options") or "{}")
         rules = ContactRules.of(job_id, options).with_relatives(conn, job_id)
         within: Counter[int] = Counter()

@@ -5,17 +5,27 @@ from __future__ import annotations
 import hmac
 import json
 import time
+from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, update
 
-from batchqueue.call_outcome import FINAL, CallDetails, outranks
-from batchqueue.ledger.batchsql import placeholder, values_cte
+from batchqueue.call_outcome import FINAL, CallDetails
+from batchqueue.ledger.batchsql import in_list, placeholder, states_sql, values_cte
 from batchqueue.ledger.database import write
 from batchqueue.ledger.records import Unproven
 from batchqueue.ledger.schema import outcome_events, rows, spool_positions
-from batchqueue.lifecycle import Event, RowState, after, allowed_from, target
+from batchqueue.lifecycle import (
+    CallbackDecision,
+    CallbackVerdict,
+    Event,
+    RowState,
+    allowed_from,
+    callback_decision,
+    proves_queued,
+    target,
+)
 from batchqueue.untrusted import storable
 
 _OUTCOME = (
@@ -32,6 +42,7 @@ _OUTCOME = (
 )
 #: Outcomes polling stops at: the final ones, and "not_found" (Insight answered 404 for the call id).
 SETTLED = FINAL | {"not_found"}
+_PROVEN_FROM = states_sql(allowed_from(Event.PROVEN))
 
 
 class OutcomesLedger:
@@ -42,14 +53,16 @@ class OutcomesLedger:
     def apply_outcomes(
         self, items: Sequence[tuple[int, str | None, CallDetails]], *, source: str, spool: tuple[str, int] | None = None
     ) -> list[str]:
-        """Record outcomes for (row id, token or None, details); per item a verdict.
+        """Record outcomes for (row id, token or None, details); per item a verdict
+        (:class:`~batchqueue.lifecycle.CallbackVerdict`).
 
-        Verdicts: "unknown" (no such row, or the token does not match: compared in constant time;
-        polls pass None), "recorded", "proven" (not news as an outcome, but a callback for a row
-        that was uncertain, failed, pending or canceled: it proves the call was queued),
-        "unchanged" (the same outcome again, or a step backwards) or "conflict" (a different final
+        "unknown": no such row, or the token does not match (compared in constant time; polls pass
+        None). Otherwise :func:`~batchqueue.lifecycle.callback_decision` decides: "recorded",
+        "proven" (not news as an outcome, but it proves the call was queued for a row that was
+        uncertain, failed, pending or canceled), "unchanged", or "conflict" (a different final
         outcome after a final one: the first stands; the later one is kept in ``outcome_events``
-        and counted on the row).
+        and counted on the row). Several outcomes for one row in one batch are decided in order,
+        each on what the one before left.
 
         ``spool`` (a callback spool's id and the position up to which these items came from it) is
         stored in the same transaction, so a spool is applied exactly once.
@@ -60,80 +73,47 @@ class OutcomesLedger:
         verdicts: list[str] = []
         # One UPDATE row per ledger row: an UPDATE … FROM with two source rows for one target row
         # applies an arbitrary one, so several outcomes for a row in one batch are folded here.
-        updates: dict[int, tuple[Any, ...]] = {}
-        conflicts: dict[int, int] = {}
+        updates: dict[int, _Update] = {}
+        conflicts: Counter[int] = Counter()
         events: list[dict[str, Any]] = []
         with write(self.engine) as conn:
-            ids = sorted({row_id for row_id, _, _ in items})
             # Locked (PostgreSQL) so that no worker settles these rows between this read and the update.
             query = select(rows.c.id, rows.c.job_id, rows.c.token, rows.c.state, rows.c.outcome_status).where(
-                rows.c.id.in_(ids)
+                rows.c.id.in_(sorted({row_id for row_id, _, _ in items}))
             )
             found = {r.id: r for r in conn.execute(query.with_for_update())}
             current = {row_id: (r.state, r.outcome_status) for row_id, r in found.items()}
             for row_id, token, details in items:
                 record = found.get(row_id)
-                if record is None or (
-                    token is not None
-                    and not (record.token and hmac.compare_digest(record.token.encode(), token.encode()))
-                ):
-                    verdicts.append("unknown")
+                if record is None or not _token_matches(record.token, token):
+                    verdicts.append(CallbackVerdict.UNKNOWN.value)
                     continue
                 state, status = current[row_id]
+                decision = callback_decision(state, status, details.status)
+                verdicts.append(decision.verdict.value)
+                if decision.verdict is CallbackVerdict.UNCHANGED:
+                    continue
                 payload = json.dumps(details.raw, ensure_ascii=False, default=str)[:65536]
-                event = {"row_id": row_id, "job_id": record.job_id, "received_at": stamp, "source": source}
-                if status in FINAL and details.status != status and details.status in FINAL:
-                    conflicts[row_id] = conflicts.get(row_id, 0) + 1
-                    events.append({**event, "status": details.status, "verdict": "conflict", "payload": payload})
-                    verdicts.append("conflict")
+                if decision.takes or decision.verdict is CallbackVerdict.CONFLICT:
+                    events.append(
+                        {
+                            "row_id": row_id,
+                            "job_id": record.job_id,
+                            "received_at": stamp,
+                            "source": source,
+                            "status": details.status,
+                            "verdict": decision.verdict.value,
+                            "payload": payload,
+                        }
+                    )
+                if decision.verdict is CallbackVerdict.CONFLICT:
+                    conflicts[row_id] += 1
                     continue
-                take = outranks(details.status, status)
-                # A callback proves the call was queued even when its outcome is not news.
-                proven = after(Event.PROVEN, state) if source == "callback" else None
-                if not take and proven is None:
-                    verdicts.append("unchanged")
-                    continue
-                new_state = proven.value if proven is not None else state
-                resolution = (
-                    f"resolved by callback: Insight reported '{details.status}' for a row that was {state}"
-                    if proven is not None
-                    else None
-                )
-                current[row_id] = (new_state, details.status if take else status)
-                earlier = updates.get(row_id)
-                if resolution is None and earlier is not None:
-                    resolution = earlier[-1]
-                updates[row_id] = (
-                    row_id,
-                    found[row_id].state,
-                    new_state,
-                    1 if take or (earlier is not None and earlier[3]) else 0,
-                    details.status,
-                    details.attempts,
-                    details.last_attempt_at,
-                    source,
-                    payload,
-                    resolution,
-                )
-                if take:
-                    events.append({**event, "status": details.status, "verdict": "recorded", "payload": payload})
-                verdicts.append("recorded" if take else "proven")
+                row = (row_id, record.state, state)
+                updates[row_id] = folded = _folded(updates.get(row_id), row, decision, details, (source, payload))
+                current[row_id] = (folded.state, details.status if decision.takes else status)
             if updates:
-                cte, params = values_cte(conn, "o", _OUTCOME, list(updates.values()))
-                mark = placeholder(conn)
-                conn.exec_driver_sql(
-                    f"{cte} UPDATE rows SET state = o.state, "
-                    "outcome_status = CASE WHEN o.take = 1 THEN o.status ELSE rows.outcome_status END, "
-                    "outcome_attempts = CASE WHEN o.take = 1 THEN o.attempts ELSE rows.outcome_attempts END, "
-                    "outcome_last_attempt_at = CASE WHEN o.take = 1 THEN o.last_at "
-                    "ELSE rows.outcome_last_attempt_at END, "
-                    "outcome_source = CASE WHEN o.take = 1 THEN o.source ELSE rows.outcome_source END, "
-                    "outcome_payload = CASE WHEN o.take = 1 THEN o.payload ELSE rows.outcome_payload END, "
-                    f"outcome_at = CASE WHEN o.take = 1 THEN {mark} ELSE rows.outcome_at END, updated_at = {mark}, "
-                    "resolution = COALESCE(o.resolution, rows.resolution) FROM o WHERE rows.id = o.rid "
-                    "AND rows.state = o.prev",
-                    (*params, stamp, stamp),
-                )
+                _write_outcomes(conn, list(updates.values()), stamp)
             for row_id, n in conflicts.items():
                 conn.execute(
                     update(rows).where(rows.c.id == row_id).values(outcome_conflicts=rows.c.outcome_conflicts + n)
@@ -266,6 +246,98 @@ class OutcomesLedger:
                 )
             )
         return int(result.rowcount or 0)
+
+
+class _Update(NamedTuple):
+    """One row's outcome update (the columns of :data:`_OUTCOME`, in order)."""
+
+    rid: int
+    prev: str  # the state it was read in: the UPDATE applies only if it is still there
+    state: str
+    take: int  # 1: the outcome columns are replaced
+    status: str
+    attempts: int | None
+    last_at: int | None
+    source: str
+    payload: str
+    resolution: str | None
+
+
+def _folded(
+    earlier: _Update | None,
+    row: tuple[int, str, str],
+    decision: CallbackDecision,
+    details: CallDetails,
+    report: tuple[str, str],
+) -> _Update:
+    """A row's update after one more decided outcome (``row``: its id, the state it was read in, the
+    state the outcomes before left it in; ``report``: its source and payload): the latest outcome's
+    values, the outcome columns replaced if any outcome of the batch was taken, and the first
+    resolution that says why it moved."""
+    row_id, read_in, state = row
+    source, payload = report
+    resolution = None
+    new_state = state
+    if decision.event is not None:
+        new_state = target(decision.event).value
+        resolution = f"resolved by callback: Insight reported '{details.status}' for a row that was {state}"
+    elif earlier is not None:
+        resolution = earlier.resolution
+    return _Update(
+        row_id,
+        read_in,
+        new_state,
+        1 if decision.takes or (earlier is not None and earlier.take) else 0,
+        details.status,
+        details.attempts,
+        details.last_attempt_at,
+        source,
+        payload,
+        resolution,
+    )
+
+
+def _token_matches(stored: str | None, given: str | None) -> bool:
+    """Whether a callback's token is the row's (constant time); a poll gives None and needs none."""
+    return given is None or (bool(stored) and hmac.compare_digest(str(stored).encode(), given.encode()))
+
+
+def _write_outcomes(conn: Connection, updates: list[_Update], stamp: float) -> None:
+    """Every row's folded update in one statement, each applied only if its row is still in the
+    state it was read in."""
+    cte, params = values_cte(conn, "o", _OUTCOME, updates)
+    mark = placeholder(conn)
+    conn.exec_driver_sql(
+        f"{cte} UPDATE rows SET state = o.state, "
+        "outcome_status = CASE WHEN o.take = 1 THEN o.status ELSE rows.outcome_status END, "
+        "outcome_attempts = CASE WHEN o.take = 1 THEN o.attempts ELSE rows.outcome_attempts END, "
+        "outcome_last_attempt_at = CASE WHEN o.take = 1 THEN o.last_at "
+        "ELSE rows.outcome_last_attempt_at END, "
+        "outcome_source = CASE WHEN o.take = 1 THEN o.source ELSE rows.outcome_source END, "
+        "outcome_payload = CASE WHEN o.take = 1 THEN o.payload ELSE rows.outcome_payload END, "
+        f"outcome_at = CASE WHEN o.take = 1 THEN {mark} ELSE rows.outcome_at END, updated_at = {mark}, "
+        "resolution = COALESCE(o.resolution, rows.resolution) FROM o WHERE rows.id = o.rid "
+        "AND rows.state = o.prev",
+        (*params, stamp, stamp),
+    )
+
+
+def prove_reported(conn: Connection, ids: Sequence[int], why: str) -> None:
+    """Rows among ``ids`` that Insight already reported an outcome for were queued
+    (:func:`~batchqueue.lifecycle.proves_queued`): applied after a settlement or a recovery that
+    would otherwise leave them elsewhere (a callback can come before the reply it follows)."""
+    if not ids:
+        return
+    reported = conn.exec_driver_sql(
+        f"SELECT id, state FROM rows WHERE id IN {in_list(conn, len(ids))} AND outcome_status IS NOT NULL", tuple(ids)
+    ).all()
+    proven = [row_id for row_id, state in reported if proves_queued(state) is not None]
+    if proven:
+        conn.exec_driver_sql(
+            f"UPDATE rows SET state = '{target(Event.PROVEN).value}', resolution = COALESCE(resolution, "
+            f"{placeholder(conn)}) WHERE id IN {in_list(conn, len(proven))} AND state IN {_PROVEN_FROM}",
+            (f"resolved by callback: {why}", *proven),
+        )
 
 
 def _store_spool_position(conn: Connection, spool_id: str, position: int, stamp: float) -> None:

@@ -10,9 +10,9 @@ from sqlalchemy import ColumnElement, Connection, func, insert
 from batchqueue.ledger.records import BARE, IMPORT_COLUMNS, PLAIN, PLAIN_COLUMNS, SHARED_COLUMNS, RowRun, mint_tokens
 from batchqueue.ledger.schema import rows
 from batchqueue.ledger.store import Ledger
-from batchqueue.lifecycle import RowState
+from batchqueue.lifecycle import IMPORTED
 
-_PENDING = RowState.PENDING.value
+_PENDING = IMPORTED.value
 
 
 class PostgresLedger(Ledger):

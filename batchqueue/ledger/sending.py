@@ -18,11 +18,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 
 from batchqueue.holds import HoldReason, Holds
-from batchqueue.ledger.batchsql import event_guard, in_list, multi_values, placeholder, states_sql, values_cte
+from batchqueue.ledger.batchsql import event_guard, in_list, multi_values, placeholder, values_cte
 from batchqueue.ledger.contacts import ContactRules, job_contact_rules, mark_contacts
 from batchqueue.ledger.database import write
 from batchqueue.ledger.dnc import suppress_listed
 from batchqueue.ledger.holding import count_holds, hold_pending, release_holds
+from batchqueue.ledger.outcomes import prove_reported
 from batchqueue.ledger.records import CLAIM_COLUMNS, Claimed, Settled, Settlement, claimed_from
 from batchqueue.ledger.schema import attempts, rows
 from batchqueue.ledger.suppress import phone_column
@@ -60,7 +61,6 @@ _ATTEMPT = (
 )
 _CLAIM_SELECT = ", ".join(CLAIM_COLUMNS)
 _SETTLE_GUARD = event_guard(SETTLE_EVENTS)
-_PROVEN_FROM = states_sql(allowed_from(Event.PROVEN))
 
 
 @dataclass(frozen=True)
@@ -500,18 +500,6 @@ def _record(conn: Connection, items: Sequence[Settlement], stamp: float) -> list
     prove_reported(conn, [s.row_id for s in items], "an outcome arrived before the reply")
     missed = [s for s in items if s.row_id not in moved]
     return _conflicts(conn, missed, stamp) if missed else []
-
-
-def prove_reported(conn: Connection, ids: Sequence[int], why: str) -> None:
-    """Rows among ``ids`` that Insight already reported an outcome for were queued: the lifecycle's
-    PROVEN, applied after a settlement or a recovery that would otherwise leave them elsewhere."""
-    if ids:
-        conn.exec_driver_sql(
-            f"UPDATE rows SET state = '{target(Event.PROVEN).value}', resolution = COALESCE(resolution, "
-            f"{placeholder(conn)}) WHERE id IN {in_list(conn, len(ids))} "
-            f"AND state IN {_PROVEN_FROM} AND outcome_status IS NOT NULL",
-            (f"resolved by callback: {why}", *ids),
-        )
 
 
 def _conflicts(conn: Connection, missed: list[Settlement], stamp: float) -> list[Conflict]:

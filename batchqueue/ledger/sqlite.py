@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, Connection, func
 
 from batchqueue.ledger.records import BARE, IMPORT_COLUMNS, PLAIN, PLAIN_COLUMNS, SHARED_COLUMNS, RowRun, mint_tokens
 from batchqueue.ledger.store import Ledger
-from batchqueue.lifecycle import RowState
+from batchqueue.lifecycle import IMPORTED
 
 # Only constants, numbers batchqueue made and the integer job id are formatted in; text is bound.
 _INSERT = (
@@ -19,12 +19,12 @@ _INSERT = (
 )
 _INSERT_PLAIN = (
     f"INSERT INTO rows (job_id, state, {', '.join(PLAIN_COLUMNS)}) "
-    f"VALUES ({{job_id}}, '{RowState.PENDING.value}', {', '.join('?' * len(PLAIN_COLUMNS))})"
+    f"VALUES ({{job_id}}, '{IMPORTED.value}', {', '.join('?' * len(PLAIN_COLUMNS))})"
 )
 _INSERT_BARE = (
     f"INSERT INTO rows (job_id, state, row_number, cells, e164, phone_number, token, created_at, "
     f"{', '.join(SHARED_COLUMNS)}) "
-    f"VALUES ({{job_id}}, '{RowState.PENDING.value}', ?1, ?2, ?3, 'tel:' || ?3, ?4, {{shared}})"
+    f"VALUES ({{job_id}}, '{IMPORTED.value}', ?1, ?2, ?3, 'tel:' || ?3, ?4, {{shared}})"
 )
 
 

@@ -35,10 +35,10 @@ from batchqueue.ledger.batchsql import in_list, placeholder
 from batchqueue.ledger.database import write
 from batchqueue.ledger.records import FULL, RUN_MAX, Job, NewRow, RowRun, mint_tokens
 from batchqueue.ledger.schema import jobs, rows
-from batchqueue.lifecycle import RowState
+from batchqueue.lifecycle import IMPORTED, RowState
 
 _QUEUED = RowState.QUEUED.value
-_PENDING = RowState.PENDING.value
+_IMPORTED = IMPORTED.value
 #: The job options a wave adds.
 PARENT, WAVE, FAMILY = "parent_job_id", "wave", "family"
 #: Rows marked taken per statement (bound parameters stay far below every backend's limit).
@@ -147,7 +147,7 @@ class WavesLedger:
                 if end is not None and end <= start:
                     end = None
             row = NewRow(
-                number, cells, phone, e164, start, end, attempts, wait, url, _PENDING, None, None, secret, now, facts
+                number, cells, phone, e164, start, end, attempts, wait, url, _IMPORTED, None, None, secret, now, facts
             )
             new_rows.append(tuple(row))
         wave = int(parent.options.get(WAVE, 1)) + 1

@@ -27,7 +27,7 @@ from batchqueue.holds import hold_text
 from batchqueue.ledger import Job, Ledger, ReportRow
 from batchqueue.ledger.reports import VisitCells
 from batchqueue.ledger.waves import family_of
-from batchqueue.lifecycle import RowState
+from batchqueue.lifecycle import MAY_HAVE_CALLED, PROBLEM_STATES, RowState
 from batchqueue.places.contacts import display_zone
 from batchqueue.places.zone_names import zone as tzinfo_of
 from batchqueue.reports.fix_file import FIX_COLUMNS, fix_row, format_reasons
@@ -344,7 +344,8 @@ def export_job(
         raise UsageError("--delimiter and --encoding apply to CSV exports only")
     job = ledger.job(job_id)
     if as_input and not states and not outcomes:
-        states = {RowState.FAILED.value, RowState.INVALID.value}
+        # the problem rows no call was placed for (failed, invalid): safe to fix and import again
+        states = {s.value for s in PROBLEM_STATES - MAY_HAVE_CALLED}
     report = Report(ledger, job, states=states, outcomes=outcomes, as_input=as_input, technical=fmt == "json")
     pick = _column_picker(report.header, shape.columns)
     filters = "; ".join(f"{k}={','.join(sorted(v))}" for k, v in (("state", states), ("outcome", outcomes)) if v)

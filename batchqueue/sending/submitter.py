@@ -34,6 +34,7 @@ from batchqueue.insight.replies import STATUS_MEANING, Reply, ReplyKind
 from batchqueue.insight.retry import RetryPolicy, send_with_retries
 from batchqueue.ledger import Attempt, Claimed, ClaimReview, Job, Ledger, Settlement
 from batchqueue.lifecycle import Event
+from batchqueue.sending.reply_events import AmbiguousPolicy, event_for
 
 log = logging.getLogger("batchqueue.sending")
 
@@ -144,6 +145,7 @@ class Submitter:
             self.pacer.shared = SharedPace(lambda n: ledger.take_slots(job.id, n, options.rate), options.rate, chunk)
         else:
             self.pacer = Pacer(options.rate)
+        self.ambiguity = AmbiguousPolicy.of(options.on_ambiguous, options.resend_limit)
         self.form = FormBuilder(job.headers, list(job.mapping.get("metadata", [])), options.public_url)
         self.halt = threading.Event()
         self._work: queue.Queue[Claimed | None] = queue.Queue()
@@ -190,26 +192,29 @@ class Submitter:
     # -- coordinator --------------------------------------------------------------------------
 
     def _settlement(self, done: _Done) -> Settlement | None:
-        """What happened to a row that was sent (None: it never was)."""
+        """What happened to a row that was sent (None: it never was): the event is the decider's
+        (:func:`~batchqueue.sending.reply_events.event_for`); what the run does about the reply
+        (its pace, the breaker, stopping) is :meth:`_react`'s."""
         reply, row = done.reply, done.row
         if reply is None:
             return None
-        kind = reply.kind
         self.summary.sent += 1
-        self.summary.this_run[kind.value] += 1
+        self.summary.this_run[reply.kind.value] += 1
+        event = event_for(reply, self.ambiguity, row.attempts)
+        self._react(reply, len(done.tries))
+        call_id = reply.call_id if event is Event.ACCEPTED else None
         attempts = [_attempt(r) for r in done.tries]
+        return Settlement(row.row_id, event, attempts, call_id, reply.error, reply.status)
 
-        def settle(event: Event, call_id: str | None = None) -> Settlement:
-            return Settlement(row.row_id, event, attempts, call_id, reply.error, reply.status)
-
+    def _react(self, reply: Reply, tries: int) -> None:
+        """The run's answer to a reply: its pace, the breaker's count, and stopping when it must."""
+        kind = reply.kind
         if kind is ReplyKind.QUEUED:
             self._ambiguous_run = 0
             self.pacer.recovered()
-            return settle(Event.ACCEPTED, reply.call_id)
-        if kind is ReplyKind.REJECTED:
+        elif kind is ReplyKind.REJECTED:
             self._ambiguous_run = 0
-            return settle(Event.REFUSED)
-        if kind is ReplyKind.AMBIGUOUS:
+        elif kind is ReplyKind.AMBIGUOUS:
             self._ambiguous_run += 1
             if self.pacer.slow_down(0.8, observed=self._observed_rate(), cause="5xx"):
                 log.warning("throttle: ambiguous replies (%s); pace now %s", reply.error, self._pace())
@@ -218,24 +223,23 @@ class Submitter:
                     ExitReason.CIRCUIT_BREAKER,
                     f"{self._ambiguous_run} ambiguous replies in a row (last: {reply.error}); Insight may be failing",
                 )
-            resend = self.options.on_ambiguous == "resend" and row.attempts < self.options.resend_limit
-            return settle(Event.AMBIGUOUS_RESENT if resend else Event.AMBIGUOUS)
-        if kind is ReplyKind.FATAL:
-            if reply.status is None:
-                message = f"the request could not be made: {reply.error}"
-            else:
-                meaning = STATUS_MEANING.get(reply.status, "")
-                message = f"Insight answered HTTP {reply.status}: {reply.error}" + (
-                    f" — {meaning}" if meaning and meaning not in (reply.error or "") else ""
-                )
-                if reply.status in (404, 409):  # a wrong base URL (no /api) looks like a wrong survey
-                    message += f"; the URL was {self.client.queue_url(self.job.survey_id, self.job.instance_id)}"
-            self._stop(ExitReason.FATAL_REPLY, message, status=reply.status)
-            return settle(Event.NOT_ACCEPTED)
-        # NOT_SENT or RATE_LIMITED after every allowed retry: the request was never accepted.
-        what = "cannot reach Insight" if kind is ReplyKind.NOT_SENT else "Insight kept answering 429"
-        self._stop(ExitReason.UNREACHABLE, f"{what} after {len(done.tries)} attempt(s): {reply.error}")
-        return settle(Event.NOT_ACCEPTED)
+        elif kind is ReplyKind.FATAL:
+            self._stop(ExitReason.FATAL_REPLY, self._fatal_message(reply), status=reply.status)
+        else:  # NOT_SENT or RATE_LIMITED after every allowed retry: the request was never accepted.
+            what = "cannot reach Insight" if kind is ReplyKind.NOT_SENT else "Insight kept answering 429"
+            self._stop(ExitReason.UNREACHABLE, f"{what} after {tries} attempt(s): {reply.error}")
+
+    def _fatal_message(self, reply: Reply) -> str:
+        """What a batch-fatal reply means, in words (with the URL when it looks like a wrong one)."""
+        if reply.status is None:
+            return f"the request could not be made: {reply.error}"
+        meaning = STATUS_MEANING.get(reply.status, "")
+        message = f"Insight answered HTTP {reply.status}: {reply.error}" + (
+            f" — {meaning}" if meaning and meaning not in (reply.error or "") else ""
+        )
+        if reply.status in (404, 409):  # a wrong base URL (no /api) looks like a wrong survey
+            message += f"; the URL was {self.client.queue_url(self.job.survey_id, self.job.instance_id)}"
+        return message
 
     def _leases_lost(self) -> bool:
         """Whether this worker went longer than its lease without a heartbeat (many workers only):

@@ -23,6 +23,7 @@ from pathlib import Path
 from batchqueue.call_outcome import FINAL
 from batchqueue.errors import UsageError
 from batchqueue.ledger import Job, Ledger
+from batchqueue.lifecycle import OPEN_STATES
 from batchqueue.service import audit
 from batchqueue.service.context import ledger_for
 from batchqueue.service.job_page import activity
@@ -186,7 +187,7 @@ def prune(settings: Settings, request: PruneRequest, *, user: str) -> PruneResul
             job = ledger.job(job_id)
             if job.created_at > cutoff or last_sent.get(job_id, 0.0) > cutoff:
                 continue
-            left = counts[job_id]["pending"] + counts[job_id]["sending"]
+            left = sum(counts[job_id][state] for state in OPEN_STATES)
             if left:
                 found.kept.append((job_id, f"{left:,} row(s) still to send: delete it with `batchqueue job delete`"))
                 continue

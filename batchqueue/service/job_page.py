@@ -20,6 +20,7 @@ from batchqueue.defaults import DEFAULTS
 from batchqueue.holds import Holds
 from batchqueue.ledger import Job, Ledger, WorkerInfo
 from batchqueue.ledger.console import AuditEvent, ProblemRow
+from batchqueue.lifecycle import FINAL_STATES, OPEN_STATES, SENT_STATES, SET_ASIDE, RowState
 from batchqueue.service.status import FORGET_WORKERS_AFTER, process_gone
 
 #: How long a job's count of held rows is reused (it is the one count that reads rows).
@@ -32,7 +33,7 @@ CHART_MINUTES = 30
 PROBLEMS_PAGE = 50
 
 #: States whose rows are finished as far as sending goes (the progress bar's "done").
-SETTLED = ("queued", "failed", "uncertain", "canceled", "invalid", "duplicate", "filtered", "suppressed")
+SETTLED = tuple(s.value for s in RowState if s in FINAL_STATES)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def progress(counts: dict[str, int], held: int) -> list[Segment]:
     pending = counts.get("pending", 0)
     held = min(held, pending)
     return [
-        Segment("sent", sum(counts.get(s, 0) for s in ("queued", "failed", "uncertain"))),
+        Segment("sent", sum(counts.get(s, 0) for s in SENT_STATES)),
         Segment("sending", counts.get("sending", 0)),
         Segment("held", held),
         Segment("left", pending - held),
@@ -77,7 +78,7 @@ def progress(counts: dict[str, int], held: int) -> list[Segment]:
 
 
 #: The states that were never to be sent, said beside the progress bar.
-NEVER_SENT = ("invalid", "duplicate", "filtered")
+NEVER_SENT = tuple(s.value for s in RowState if s in SET_ASIDE)
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ class JobsPage:
 def _kind(counts: dict[str, int], archived: bool) -> str:
     if archived:
         return "archived"
-    return "active" if counts.get("pending", 0) or counts.get("sending", 0) else "finished"
+    return "active" if any(counts.get(s, 0) for s in OPEN_STATES) else "finished"
 
 
 def jobs_page(

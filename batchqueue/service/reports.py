@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from batchqueue.lifecycle import PROBLEM_STATES
 from batchqueue.reports.export import ExportResult, ExportShape, export_job
 from batchqueue.service.context import ledger_for
 from batchqueue.settings import Settings
 
 #: What ``--errors-only`` selects.
-ERROR_STATES = frozenset({"failed", "invalid", "uncertain"})
+ERROR_STATES = frozenset(s.value for s in PROBLEM_STATES)
 
 
 @dataclass(frozen=True)
