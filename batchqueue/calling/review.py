@@ -27,7 +27,7 @@ from batchqueue.defaults import DEFAULTS
 from batchqueue.ledger.records import Claimed
 from batchqueue.ledger.sending import FOREVER, ClaimContext, ClaimReview, Verdict, narrowed_by
 
-log = logging.getLogger("batchqueue.calling")
+log = logging.getLogger(__name__)
 
 
 @dataclass

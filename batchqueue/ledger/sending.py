@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,7 @@ from batchqueue.ledger.schema import attempts, rows
 from batchqueue.ledger.suppress import phone_column
 from batchqueue.lifecycle import Conflict, Event, RowState, allowed_from, target
 
-log = logging.getLogger("batchqueue.ledger")
+log = logging.getLogger(__name__)
 
 #: The events a settlement may carry.
 SETTLE_EVENTS = (
@@ -194,7 +195,11 @@ class SendingLedger:
                     conn, job_id, claim_limit, stamp, owner, stamp + lease_ttl, review
                 )
         for conflict in done.conflicts:
-            log.warning("a settlement found its row elsewhere: %s", conflict)
+            log.warning(
+                "a settlement found its row elsewhere: %s",
+                conflict,
+                extra={"row": conflict.row_id, "event": "conflict"},
+            )
         return done
 
     def _claim_rules(self, conn: Connection, job_id: int) -> tuple[ContactRules, str]:
@@ -378,6 +383,10 @@ def _release_holds(conn: Connection, job_id: int) -> int:
 
 def _hold(conn: Connection, holds: list[tuple[int, Verdict]], stamp: float) -> None:
     data = [(row_id, verdict.hold_until or stamp, verdict.reason or "") for row_id, verdict in holds]
+    if log.isEnabledFor(logging.DEBUG):
+        by_reason = Counter(why.split(":")[0].split(" (")[0] or "unsaid" for _, _, why in data)  # the kind of reason
+        counted = ", ".join(f"{n} {why}" for why, n in by_reason.most_common())
+        log.debug("this claim held %d row(s): %s", len(data), counted, extra={"event": "hold"})
     cte, params = values_cte(conn, "h", (("rid", "INTEGER"), ("until_at", "FLOAT"), ("why", "TEXT")), data)
     conn.exec_driver_sql(
         f"{cte} UPDATE rows SET not_before = h.until_at, hold_reason = h.why FROM h "

@@ -34,7 +34,7 @@ from batchqueue.insight.retry import RetryPolicy, send_with_retries
 from batchqueue.ledger import Attempt, Claimed, ClaimReview, Job, Ledger, Settlement
 from batchqueue.lifecycle import Event
 
-log = logging.getLogger("batchqueue.sending")
+log = logging.getLogger(__name__)
 
 _RECORD_BATCH = 256
 _RESULT_WAIT = 0.05
@@ -175,7 +175,9 @@ class Submitter:
             except BaseException as exc:
                 reply = Reply(ReplyKind.AMBIGUOUS, error=f"internal error while sending: {type(exc).__name__}: {exc}")
                 tries.append(reply)
-                log.exception("internal error while sending row %d", row.row_id)
+                log.exception(
+                    "internal error while sending row %d", row.row_id, extra={"job": self.job.id, "row": row.row_id}
+                )
                 self._stop(ExitReason.INTERNAL_ERROR, reply.error or "")
             if not tries:  # stopped while waiting for its turn: nothing left for this row
                 self._results.put(_Done(row, None, []))
@@ -271,8 +273,7 @@ class Submitter:
         return done
 
     def _note_conflicts(self, conflicts: list[Any]) -> None:
-        for conflict in conflicts:
-            log.warning("ledger conflict: %s", conflict)
+        for conflict in conflicts:  # the ledger logged each as it found it
             self.summary.conflicts.append(str(conflict))
 
     def run(self, stop: threading.Event | None = None) -> RunSummary:
