@@ -134,6 +134,28 @@ def test_an_import_a_run_and_a_poll_name_their_job_on_their_json_lines(tmp_path:
     assert all(e.get("job") == 1 and e.get("event") == "poll" for e in poll_lines), polled.stderr
 
 
+def test_a_run_whose_rows_are_all_held_says_how_many_and_why(tmp_path: Path) -> None:
+    db = tmp_path / "l.db"
+    cli = [sys.executable, "-m", "batchqueue", "--log-level", "debug", "--log-format", "json"]
+    subprocess.run(
+        [*cli, "import", str(contacts(tmp_path / "c.csv", 3)), "--survey", "4242", "--instance", "1", "--db", str(db)],
+        capture_output=True, text=True, env=dict(os.environ), check=True, timeout=120,
+    )  # fmt: skip
+    with Sandbox(SandboxConfig(key=KEY)) as sb:
+        env = {**os.environ, "BATCHQUEUE_BASE_URL": sb.api_url, "BATCHQUEUE_USER": sb.config.user}
+        env["BATCHQUEUE_API_KEY"] = KEY
+        ran = subprocess.run(
+            [*cli, "run", "1", "--rate", "0", "--blackout", "2000-01-01..2199-12-31", "--db", str(db)],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+        assert sb.app.store.dump() == []  # nobody called on a blacked-out day
+    held = [e for e in _json_lines(ran.stderr) if e.get("event") == "hold"]
+    assert [(e["level"], e["job"], e["message"]) for e in held] == [
+        ("debug", 1, "this claim held 3 row(s): 3 no allowed calling time"),
+        ("info", 1, "3 row(s) held by the calling rules; the first is released never"),
+    ], ran.stderr
+
+
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_a_line_names_the_job_row_and_event_it_is_about(capsys: pytest.CaptureFixture[str], fmt: str) -> None:
     key = _secret()
