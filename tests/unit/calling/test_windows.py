@@ -13,9 +13,9 @@ from batchqueue.calling.rules import CallingRules
 from batchqueue.calling.windows import WindowFinder, intersect
 from batchqueue.calling.zones import ContactZone
 
-NEW_YORK = ContactZone(("America/New_York",), "number", "US", "NY")
+NEW_YORK = ContactZone(("America/New_York",), "number", "US")
 #: An area code that spans two zones: both must allow the call.
-SPLIT = ContactZone(("America/Chicago", "America/New_York"), "number", "US", None)
+SPLIT = ContactZone(("America/Chicago", "America/New_York"), "number", "US")
 
 
 def utc(year: int, month: int, day: int, hour: int, minute: int) -> int:

@@ -1,5 +1,5 @@
-"""Each number's zones, against places checked by hand (tests/truth/geography.py): compared by the
-clock (standard-time UTC offset in January, daylight saving in July), not by the zone's name."""
+"""Each number's zones, against facts checked by hand (tests/truth/geography.py): compared by the
+clock (the standard-time UTC offset in January), not by the zone's name."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from batchqueue.calling.zones import ZoneFinder
-from tests.truth.geography import PLACES, SPLIT_ZONE_AREA_CODES
+from tests.truth.geography import SPLIT_ZONE_AREA_CODES
 
-WINTER, SUMMER = dt.datetime(2026, 1, 15, 12, tzinfo=dt.UTC), dt.datetime(2026, 7, 15, 12, tzinfo=dt.UTC)
+WINTER = dt.datetime(2026, 1, 15, 12, tzinfo=dt.UTC)  # standard time everywhere in the US
 
 
 def _offset(zone: str, when: dt.datetime) -> str:
@@ -25,30 +25,11 @@ def _number(area: str) -> str:
 
 
 def test_an_area_code_that_keeps_two_clocks_everywhere_gives_both() -> None:
-    """907: all of Alaska, Alaska time and (west of 169°30'W, Adak) Hawaii-Aleutian time. (Codes split
-    by exchange, such as 850, are placed per exchange by phonenumbers' data: 850-432 is Pensacola.)"""
+    """907: all of Alaska, Alaska time and (west of 169°30'W, Adak) Hawaii-Aleutian time."""
     found = ZoneFinder().find(_number("907"), {})
     assert found is not None
     assert found.source == "number"
     assert {_offset(zone, WINTER) for zone in found.zones} == SPLIT_ZONE_AREA_CODES["907"]
-
-
-def test_an_exchange_keeps_its_towns_clock() -> None:
-    pensacola = PLACES["Pensacola, FL"]
-    found = ZoneFinder().find("+18504320100", {})  # 850-432: a Pensacola exchange
-    assert found is not None
-    assert {_offset(zone, WINTER) for zone in found.zones} == {pensacola.utc_standard}
-    assert {_offset(zone, SUMMER) != _offset(zone, WINTER) for zone in found.zones} == {pensacola.dst}
-
-
-def test_a_zone_column_or_a_zip_wins_over_the_number() -> None:
-    finder = ZoneFinder()
-    by_column = finder.find(_number("212"), {"timezone": "America/Denver"})
-    by_zip = finder.find(_number("212"), {"zip_timezone": "America/Chicago"})
-    assert by_column is not None
-    assert by_zip is not None
-    assert (by_column.zones, by_column.source) == (("America/Denver",), "column")
-    assert (by_zip.zones, by_zip.source) == (("America/Chicago",), "zip")
 
 
 def test_a_toll_free_number_has_no_place_but_its_country_or_the_default() -> None:
