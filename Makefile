@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 
-.PHONY: test lint types pytest demo console bench mutate clean
+.PHONY: test lint types pytest unit demo console bench mutate clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "batchqueue needs Python 3.11 or newer on PATH" >&2; exit 1; }
@@ -26,6 +26,9 @@ types: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
 
 demo: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash samples/demo.sh

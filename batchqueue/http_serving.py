@@ -37,7 +37,7 @@ from waitress.task import ThreadedTaskDispatcher
 
 from batchqueue.errors import UsageError
 
-log = logging.getLogger("batchqueue.http")
+log = logging.getLogger(__name__)
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 #: The largest body a request may send, given its method, its path (as ``PATH_INFO``) and its

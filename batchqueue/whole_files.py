@@ -28,7 +28,7 @@ from pathlib import Path
 
 from batchqueue.errors import UsageError
 
-log = logging.getLogger("batchqueue")
+log = logging.getLogger(__name__)
 _TOKEN = re.compile(r"[0-9a-f]{8}")
 _SUFFIX = ".partial"
 

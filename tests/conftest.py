@@ -57,7 +57,7 @@ def forgotten_secrets() -> Iterator[None]:
 def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
     """Run ``batchqueue ARGS…`` in-process through the real entry point (exit codes included)."""
 
-    def run(*args: str) -> CliResult:
+    def run(*args: str | Path) -> CliResult:
         capsys.readouterr()
         try:
             main([str(a) for a in args])

@@ -52,7 +52,7 @@ def start_console(
         api_key=Secret(config.key),
     )
     add_user(settings, USER, PASSWORD)
-    given = {"port": 0, "folder": tmp_path / "console", "max_upload": 2 * 1024 * 1024} | request
+    given: dict[str, Any] = {"port": 0, "folder": tmp_path / "console", "max_upload": 2 * 1024 * 1024} | request
     console = serve_console(settings, ConsoleRequest(**given))
     console.ctx.public_url = console.url  # the sandbox posts its callbacks to the console
     console.start()

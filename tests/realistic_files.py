@@ -19,7 +19,10 @@ import openpyxl
 from openpyxl.styles import Alignment, Font
 
 #: The CRM workbook's contacts: (first, last, phone cell, country, zone, call after, notes, account).
-CRM_CONTACTS: list[tuple[str, str, object, str, str, object, str, str]] = [
+#: What a cell of these workbooks holds, as openpyxl writes it.
+CellValue = str | int | float | dt.date | dt.time | None
+
+CRM_CONTACTS: list[tuple[str, str, CellValue, str, str, CellValue, str, str]] = [
     ("Ana", "Lima", 6175550101, "US", "America/New_York", dt.datetime(2026, 12, 16, 17, 0), "prefers evenings", "A-1"),
     ("Raúl", "Ortega", "55 1234 5678", "MX", "America/Mexico_City", "16/12/2026 17:00", "Cliente, VIP", "A-2"),
     ("Priya", "Shah", 919876543210, "India", "Asia/Kolkata", "Dec 4, 2027", "call after 11:00 IST", "A-3"),
@@ -196,12 +199,12 @@ def crm_campaign_workbook(path: Path, now: dt.datetime, *, seed: int = 24) -> li
     low_days = [d for d in days if d.day <= 12 and d.day != d.month]
     high_days = [d for d in days if d.day > 12]
 
-    entries: list[tuple[list[object], CampaignContact | None]] = []
+    entries: list[tuple[list[CellValue], CampaignContact | None]] = []
     for i in range(CAMPAIGN_VALID):
         area, zone_name, spellings = CAMPAIGN_AREAS[i % len(CAMPAIGN_AREAS)]
         exchange, line = 201 + i // 1000, i % 1000 + 1000
         digits = f"{area}{exchange}{line:04d}"
-        phone: object = (
+        phone: CellValue = (
             rng.choice(
                 [f"({area}) {exchange}-{line:04d}", f"{area}.{exchange}.{line:04d}", f"+1 {area} {exchange} {line:04d}"]
             )
@@ -209,13 +212,14 @@ def crm_campaign_workbook(path: Path, now: dt.datetime, *, seed: int = 24) -> li
             else int(digits)
         )
         extension: str | None = None
-        ext_cell: object = None
+        ext_cell: CellValue = None
         if kinds[i] == "ext":
             extension = str(rng.randint(2, 9999))
-            ext_cell = rng.choice([int(extension), f"x{extension}", f"ext. {extension}"])
+            written: list[CellValue] = [int(extension), f"x{extension}", f"ext. {extension}"]
+            ext_cell = rng.choice(written)
         kind = starts[i]
         call_after: int | None = None
-        after_cell: object = None
+        after_cell: CellValue = None
         if kind in ("cell", "ambiguous", "dayfirst"):
             day = rng.choice(low_days if kind == "ambiguous" else high_days if kind == "dayfirst" else days)
             local = dt.datetime(day.year, day.month, day.day, rng.randint(9, 17), rng.choice([0, 15, 30, 45]))

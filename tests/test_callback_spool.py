@@ -450,7 +450,12 @@ def test_the_applied_position_survives_kill_9_at_every_step(tmp_path: Path, stal
         first = start()
         send(first, range(5))
         wait_for(lambda: ledger.applied(ids[:5]))
-        while_locked(lambda: (send(first, range(5, 10)), kill(servers[0])))  # spooled, never applied
+
+        def spool_then_kill() -> None:
+            send(first, range(5, 10))
+            kill(servers[0])
+
+        while_locked(spool_then_kill)  # spooled, never applied
         assert ledger.untouched(ids[5:10])
 
         _stall(db, stalled)

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -26,7 +27,7 @@ def test_a_script_uploads_checks_imports_sends_and_downloads_through_the_api(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     session, token = api_session(running.url)
-    post = {"headers": {"X-CSRFToken": token}, "timeout": 30}
+    post: dict[str, Any] = {"headers": {"X-CSRFToken": token}, "timeout": 30}
     file = contacts(tmp_path / "c.csv", 30)
     with file.open("rb") as f:
         made = session.post(running.url + "/api/uploads", files={"file": ("c.csv", f)}, **post)
@@ -252,7 +253,7 @@ def test_the_console_takes_every_format_the_command_line_reads(
 ) -> None:
     """What `batchqueue check` reads, the console's upload and check read too (xlsb was refused)."""
     session, token = api_session(running.url)
-    post = {"headers": {"X-CSRFToken": token}, "timeout": 30}
+    post: dict[str, Any] = {"headers": {"X-CSRFToken": token}, "timeout": 30}
     for suffix, path in _workbook_of_every_kind(tmp_path).items():
         assert run_cli("check", path).code == 0, suffix
         with path.open("rb") as f:

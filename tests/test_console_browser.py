@@ -151,7 +151,7 @@ def test_upload_change_the_phone_column_import_send_watch_and_download(running: 
     table = [list(r) for r in workbook.worksheets[0].iter_rows(values_only=True)]
     workbook.close()
     header = table[0]
-    states = [r[header.index("bq_state")] for r in table[1:] if r[header.index("bq_state")]]
+    states = [str(r[header.index("bq_state")]) for r in table[1:] if r[header.index("bq_state")]]
     ledger = open_ledger(running.settings.db_url)
     try:
         assert sorted(states) == sorted(r for r, n in ledger.counts(1).items() for _ in range(n))

@@ -309,7 +309,7 @@ def test_a_bad_number_is_a_clear_400_naming_the_parameter(running: Running, tmp_
 
 def test_no_reply_or_error_names_a_path_on_the_server(running: Running, tmp_path: Path) -> None:
     session, token, _ = _prepared(running, tmp_path)
-    post = {"headers": {"X-CSRFToken": token}, "timeout": 30}
+    post: dict[str, Any] = {"headers": {"X-CSRFToken": token}, "timeout": 30}
     folder = running.console.ctx.upload_dir.parent
     server_paths = [str(tmp_path), str(folder), folder.name + "/uploads"]
     shown: list[str] = []
@@ -371,7 +371,7 @@ HOSTILE_NAMES = [
 
 def test_uploads_keep_their_real_names_and_are_stored_under_safe_ones(running: Running, tmp_path: Path) -> None:
     session, token = api_session(running.url)
-    post = {"headers": {"X-CSRFToken": token}, "timeout": 30}
+    post: dict[str, Any] = {"headers": {"X-CSRFToken": token}, "timeout": 30}
     body = b"phone\r\n617-555-0101\r\n"
     folder = running.console.ctx.upload_dir
     for name in UNICODE_NAMES:

@@ -318,5 +318,7 @@ def test_import_never_turns_invalid_duplicate_or_filtered_rows_into_suppressed_o
     assert rows[4][0] == "invalid"
     assert rows[4][1] == [["max_attempts", "max_attempts must be 1-10, got 0"]]
     assert rows[5][0] == "invalid"
-    assert [column for column, _ in rows[5][1]] == ["Country"]  # type: ignore[union-attr]
+    reasons = rows[5][1]
+    assert isinstance(reasons, list)
+    assert [column for column, _ in reasons] == ["Country"]
     assert rows[6] == ("filtered", [["Consent", "filtered out by --where Consent = yes"]])

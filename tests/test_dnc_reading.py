@@ -298,6 +298,7 @@ def _written_forms() -> list[tuple[object, str, str | None]]:
     for region in ("MX", "GB", "DE", "FR", "IN", "AU", "BR", "JP", "ES", "IT", "ZA", "NL", "CA", "US"):
         for kind in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE):
             number = phonenumbers.example_number_for_type(region, kind)
+            assert number is not None, (region, kind)
             e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
             national = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
             forms += [

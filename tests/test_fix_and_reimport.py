@@ -96,7 +96,7 @@ def test_corrected_fix_file_imports_its_values_exactly_and_sends_them(
 
 #: NUL cannot be in a CSV; U+FFFE/U+FFFF are not characters, and an xlsx cannot hold them.
 _UNWRITABLE = "\x00\ufffe\uffff"
-_TEXT = st.characters(blacklist_categories=("Cs",), blacklist_characters=_UNWRITABLE)
+_TEXT = st.characters(blacklist_categories=["Cs"], blacklist_characters=_UNWRITABLE)
 _TRICKY_START = ["=", "+", "-", "@", "\t", "\r", "'", "''", "'=", "'+", "'-", "'@", "'\t", "'\r", "'''"]
 _CELL = st.one_of(
     st.text(_TEXT, max_size=12), st.tuples(st.sampled_from(_TRICKY_START), st.text(_TEXT, max_size=6)).map("".join)

@@ -15,6 +15,7 @@ import sys
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,7 @@ from tests.workbook_makers import (
     CONTACT_ROWS,
     ODS_CONTACT_ROWS,
     XLS_CONTACT_CELLS,
+    Cell,
     biff8_stream,
     cfb_file,
     inline_row,
@@ -122,7 +124,7 @@ def test_a_doctype_that_would_expand_a_reference_is_refused(tmp_path: Path) -> N
 
 @pytest.mark.parametrize(("where", "cell"), [("the first sheet", 0), ("a second sheet (an xls is read whole)", 1)])
 def test_a_far_xls_cell_is_refused_before_loading(tmp_path: Path, where: str, cell: int) -> None:
-    far = [(65535, 255, 1.0)]
+    far: list[Cell] = [(65535, 255, 1.0)]
     if cell == 0:
         path = xls_file(tmp_path / "far.xls", XLS_CONTACT_CELLS + far)
     else:
@@ -214,7 +216,7 @@ def test_an_xlsx_whose_cells_all_use_one_long_shared_string_is_refused(tmp_path:
 
 
 def test_an_xls_whose_cells_all_use_one_long_shared_string_is_refused(tmp_path: Path) -> None:
-    cells = [(r, c, 0) for r in range(2, 4_000) for c in range(8)]
+    cells: list[Cell] = [(r, c, 0) for r in range(2, 4_000) for c in range(8)]
     path = xls_file(tmp_path / "sst.xls", XLS_CONTACT_CELLS + cells, strings=["y" * 32_767])
     refused(path, "same text")
 
@@ -362,7 +364,7 @@ def test_the_console_refuses_hostile_workbooks_and_stays_up(running: Running, tm
     """The console reads every upload through a capped child: a hostile one is refused with a
     message on the check page and in the API, and the console (and its callback receiver) go on."""
     session, token = api_session(running.url)
-    post = {"headers": {"X-CSRFToken": token}, "timeout": 60}
+    post: dict[str, Any] = {"headers": {"X-CSRFToken": token}, "timeout": 60}
     for name, path in _hostile_files(tmp_path).items():
         with path.open("rb") as f:
             made = session.post(running.url + "/api/uploads", files={"file": (name, f)}, **post)

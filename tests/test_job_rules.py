@@ -22,7 +22,7 @@ from tests.sandbox_helpers import contacts, ledger_rows, point_at
 Run = Callable[..., CliResult]
 
 
-def _import(run_cli: Run, path: Path, db: Path, *more: str) -> CliResult:
+def _import(run_cli: Run, path: Path, db: Path, *more: str | Path) -> CliResult:
     return run_cli("import", path, "--survey", "4242", "--instance", "1", "--db", db, *more)
 
 

@@ -17,7 +17,9 @@ from sqlalchemy import text
 
 from batchqueue.errors import LedgerError, SchemaOutdatedError
 from batchqueue.intake.importer import import_file
+from batchqueue.intake.mapping.resolve import ResolvedMapping
 from batchqueue.intake.mapping.spec import MappingSpec
+from batchqueue.intake.rules import BoundRule, RowRule
 from batchqueue.ledger import open_ledger
 from batchqueue.ledger.database import SCHEMA_REVISION, alembic_config, head_revision, open_engine
 from tests.conftest import write_csv
@@ -38,7 +40,9 @@ def test_sqlite_connections_are_durable(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        busy_timeout = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        assert busy_timeout is not None
+        assert busy_timeout >= 5000
 
 
 def test_a_ledger_on_another_schema_is_refused_with_the_upgrade_command(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
@@ -225,9 +229,10 @@ def test_parallel_import_stores_every_cell_of_the_common_rows_as_the_serial_one_
 class _LooksAtEveryRow:
     """A rule that changes nothing but makes the validator take its general path for every row."""
 
-    name, per_row = "looks-at-every-row", True
+    name: str = "looks-at-every-row"
+    per_row: bool = True
 
-    def bind(self, headers: list[str], mapping: object) -> object:
+    def bind(self, headers: list[str], mapping: ResolvedMapping) -> BoundRule:
         return lambda draft: []
 
 
@@ -242,21 +247,14 @@ def test_the_fast_path_writes_exactly_what_the_general_path_does(tmp_path: Path,
         rows.append([phone, f"n{i}"])
     src = write_csv(tmp_path / "c.csv", rows)
     stored = []
-    for label, rules, parallel in (
+    cases: list[tuple[str, tuple[RowRule, ...], bool]] = [
         ("fast", (), False),
         ("general", (_LooksAtEveryRow(),), False),
         ("helper", (), True),
-    ):
+    ]
+    for label, rules, parallel in cases:
         ledger = open_ledger(f"sqlite:///{tmp_path / f'{label}.db'}")
-        result = import_file(
-            ledger,
-            src,
-            MappingSpec(),
-            survey_id="1",
-            instance_id="1",
-            rules=rules,
-            parallel=parallel,  # type: ignore[arg-type]
-        )
+        result = import_file(ledger, src, MappingSpec(), survey_id="1", instance_id="1", rules=rules, parallel=parallel)
         with ledger.engine.connect() as conn:
             records = [dict(r._mapping) for r in conn.execute(text("SELECT * FROM rows ORDER BY id"))]
         for record in records:

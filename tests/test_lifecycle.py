@@ -202,7 +202,9 @@ class LedgerMachine(RuleBasedStateMachine):
     @invariant()
     def the_ledger_agrees_with_the_table(self) -> None:
         with self.ledger.engine.connect() as conn:
-            found = dict(conn.execute(text("SELECT id, state FROM rows WHERE job_id = :j"), {"j": self.job}).all())
+            found: dict[int, str] = dict(
+                conn.execute(text("SELECT id, state FROM rows WHERE job_id = :j"), {"j": self.job}).all()
+            )
         assert {row_id: RowState(state) for row_id, state in found.items()} == self.model
 
 

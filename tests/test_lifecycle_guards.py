@@ -40,7 +40,9 @@ def _settle(event: Event) -> Apply:
 
 def _prove(ledger: Ledger, job: int, before: dict[int, RowState]) -> None:
     with ledger.engine.connect() as conn:
-        tokens = dict(conn.execute(text("SELECT id, token FROM rows WHERE job_id = :j"), {"j": job}).all())
+        tokens: dict[int, str] = dict(
+            conn.execute(text("SELECT id, token FROM rows WHERE job_id = :j"), {"j": job}).all()
+        )
     ledger.apply_outcomes([(i, tokens[i], CallDetails("completed")) for i in before], source="callback")
 
 
@@ -93,7 +95,7 @@ def test_each_event_moves_a_row_from_exactly_the_states_the_table_allows(ledger_
             apply(ledger, done.job_id, before)
             with ledger.engine.connect() as conn:
                 query = text("SELECT id, state FROM rows WHERE job_id = :j")
-                found = dict(conn.execute(query, {"j": done.job_id}).all())
+                found: dict[int, str] = dict(conn.execute(query, {"j": done.job_id}).all())
             for row_id, state in before.items():
                 expected = lifecycle.after(event, state) or state
                 if found[row_id] != expected:

@@ -6,16 +6,18 @@ import base64
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from batchqueue.logs import configure, register_secret, scrub
+from batchqueue.logs import configure, log_context, register_secret, scrub
 from batchqueue.sandbox import Faults, Sandbox, SandboxConfig
 from batchqueue.sandbox.completer import Completion
 from tests.key_trap import KeyTrap
@@ -96,7 +98,115 @@ def test_nothing_logged_anywhere_carries_a_secret(tmp_path: Path) -> None:
     assert any("job 1: sending" in e["message"] and sb.api_url in e["message"] for e in logged)
     served = [json.loads(line) for line in serve_err.splitlines() if line.startswith("{")]
     assert sum("callback for row" in e["message"] for e in served) >= len(tokens) // 2
-    assert any(e["logger"] == "batchqueue.callbacks" and "recorded" in e["message"] for e in served)
+    assert any(e["logger"].startswith("batchqueue.callbacks.") and "recorded" in e["message"] for e in served)
+
+
+def _json_lines(err: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+
+
+def test_an_import_a_run_and_a_poll_name_their_job_on_their_json_lines(tmp_path: Path) -> None:
+    db = tmp_path / "l.db"
+    cli = [sys.executable, "-m", "batchqueue", "--log-format", "json"]
+    imported = subprocess.run(
+        [*cli, "import", str(contacts(tmp_path / "c.csv", 5)), "--survey", "4242", "--instance", "1", "--db", str(db)],
+        capture_output=True, text=True, env=dict(os.environ), check=True, timeout=120,
+    )  # fmt: skip
+    said = [e for e in _json_lines(imported.stderr) if e.get("event") == "import"]
+    assert len(said) == 1, imported.stderr  # one line for the whole file, never one a row
+    assert said[0]["job"] == 1
+    assert "c.csv" in said[0]["message"]
+    assert "5 row(s) read, 5 valid" in said[0]["message"]
+    with Sandbox(SandboxConfig(key=KEY)) as sb:
+        env = {**os.environ, "BATCHQUEUE_BASE_URL": sb.api_url, "BATCHQUEUE_USER": sb.config.user}
+        env["BATCHQUEUE_API_KEY"] = KEY
+        ran = subprocess.run(
+            [*cli, "run", "1", "--rate", "0", "--db", str(db)], capture_output=True, text=True, env=env, timeout=120
+        )
+        polled = subprocess.run(
+            [*cli, "poll", "1", "--rate", "0", "--db", str(db)], capture_output=True, text=True, env=env, timeout=120
+        )
+    run_lines = [e for e in _json_lines(ran.stderr) if e["logger"].startswith("batchqueue.")]
+    assert any("sending 5 pending row(s)" in e["message"] for e in run_lines), ran.stderr
+    assert all(e.get("job") == 1 and e.get("event") == "run" for e in run_lines), ran.stderr
+    poll_lines = [e for e in _json_lines(polled.stderr) if e["logger"].startswith("batchqueue.")]
+    assert any(e["message"].startswith("poll round 1:") for e in poll_lines), polled.stderr
+    assert all(e.get("job") == 1 and e.get("event") == "poll" for e in poll_lines), polled.stderr
+
+
+def test_a_run_whose_rows_are_all_held_says_how_many_and_why(tmp_path: Path) -> None:
+    db = tmp_path / "l.db"
+    cli = [sys.executable, "-m", "batchqueue", "--log-level", "debug", "--log-format", "json"]
+    subprocess.run(
+        [*cli, "import", str(contacts(tmp_path / "c.csv", 3)), "--survey", "4242", "--instance", "1", "--db", str(db)],
+        capture_output=True, text=True, env=dict(os.environ), check=True, timeout=120,
+    )  # fmt: skip
+    with Sandbox(SandboxConfig(key=KEY)) as sb:
+        env = {**os.environ, "BATCHQUEUE_BASE_URL": sb.api_url, "BATCHQUEUE_USER": sb.config.user}
+        env["BATCHQUEUE_API_KEY"] = KEY
+        ran = subprocess.run(
+            [*cli, "run", "1", "--rate", "0", "--blackout", "2000-01-01..2199-12-31", "--db", str(db)],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+        assert sb.app.store.dump() == []  # nobody called on a blacked-out day
+    held = [e for e in _json_lines(ran.stderr) if e.get("event") == "hold"]
+    assert [(e["level"], e["job"]) for e in held] == [("debug", 1), ("info", 1)], ran.stderr
+    assert held[0]["message"].startswith("this claim held 3 row(s): 3 no")  # counted by reason: no calling time
+    assert "calling" in held[0]["message"]
+    assert held[1]["message"] == "3 row(s) held by the calling rules; the first is released never"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_a_line_names_the_job_row_and_event_it_is_about(capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    key = _secret()
+    log = logging.getLogger("batchqueue.test")
+    configure("info", fmt)
+    try:
+        register_secret(key)
+        log.info("outside")
+        with log_context(job=7, event="run"):
+            log.info("in the run")
+            with log_context(row=12):
+                log.warning("about one row")
+            log.info("its own event", extra={"event": "conflict"})
+            log.info("a secret event", extra={"event": f"x{key}"})
+        log.info("after")
+    finally:
+        configure()
+    err = capsys.readouterr().err
+    assert key not in err
+    if fmt == "json":
+        about = {e["message"]: {k: e[k] for k in ("job", "row", "event") if k in e} for e in _json_lines(err)}
+        assert about["outside"] == {}
+        assert about["after"] == {}
+        assert about["in the run"] == {"job": 7, "event": "run"}
+        assert about["about one row"] == {"job": 7, "row": 12, "event": "run"}
+        assert about["its own event"] == {"job": 7, "event": "conflict"}
+        assert about["a secret event"] == {"job": 7, "event": "x********"}
+    else:
+        lines = err.splitlines()
+        assert any(line.endswith("batchqueue.test: outside") for line in lines)
+        assert any(line.endswith("batchqueue.test: in the run [job=7 event=run]") for line in lines)
+        assert any(line.endswith("about one row [job=7 row=12 event=run]") for line in lines)
+        assert any(line.endswith("its own event [job=7 event=conflict]") for line in lines)
+
+
+def test_a_log_context_refuses_a_field_no_line_shows() -> None:
+    with pytest.raises(ValueError, match="jobb"), log_context(jobb=1):
+        pass
+
+
+def test_every_module_logs_under_its_own_name() -> None:
+    """``logging.getLogger(__name__)``: a hand-typed name drifts from the module it names."""
+    package = Path(__file__).resolve().parent.parent / "batchqueue"
+    typed = [
+        f"{path.relative_to(package.parent)}:{n}"
+        for path in sorted(package.rglob("*.py"))
+        if path.name != "logs.py"  # which sets the level of the package's loggers, by the package's name
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"getLogger\(\s*[\"']batchqueue", line)
+    ]
+    assert typed == []
 
 
 def test_the_scrubber_removes_what_it_must() -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -83,7 +83,7 @@ def test_two_extension_columns_are_not_guessed_and_the_warning_names_both() -> N
     )
 
 
-def _csv(tmp_path: Path, header: list[str], rows: list[list[object]]) -> Path:
+def _csv(tmp_path: Path, header: list[str], rows: Sequence[Sequence[object]]) -> Path:
     return write_csv(tmp_path / "contacts.csv", [header, *rows])
 
 

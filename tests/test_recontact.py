@@ -405,7 +405,7 @@ def test_a_number_called_8_days_ago_is_sent_again_6_days_ago_is_not(
 
 def test_the_console_says_an_import_overlaps_a_job_of_the_same_file(running: Running, tmp_path: Path) -> None:
     session, token = api_session(running.url)
-    post = {"headers": {"X-CSRFToken": token}, "timeout": 30}
+    post: dict[str, Any] = {"headers": {"X-CSRFToken": token}, "timeout": 30}
     with contacts(tmp_path / "c.csv", 12).open("rb") as f:
         upload = session.post(running.url + "/api/uploads", files={"file": ("c.csv", f)}, **post).json()["upload_id"]
     first = session.post(f"{running.url}/api/uploads/{upload}/import", json={"survey": "4242", "instance": "1"}, **post)
@@ -496,7 +496,7 @@ def test_a_claim_that_waited_for_a_same_file_claim_does_not_call_its_numbers(led
     engine = create_engine(ledger_url)
     try:
         with engine.connect() as conn:
-            marks = dict(conn.execute(text("SELECT e164, job_id FROM contact_marks")).all())
+            marks: dict[str, int] = dict(conn.execute(text("SELECT e164, job_id FROM contact_marks")).all())
     finally:
         engine.dispose()
     assert {marks[e] for e in by_one} == {one}

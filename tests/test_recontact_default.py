@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -164,7 +165,7 @@ def test_a_wave_made_in_the_service_is_exempt_for_its_own_rows(tmp_path: Path) -
 
 def test_the_console_says_how_many_and_by_which_jobs_and_sets_the_rules(running: Running, tmp_path: Path) -> None:
     session, token = api_session(running.url)
-    post = {"headers": {"X-CSRFToken": token}, "timeout": 30}
+    post: dict[str, Any] = {"headers": {"X-CSRFToken": token}, "timeout": 30}
 
     def upload(path: Path) -> str:
         with path.open("rb") as f:

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -379,7 +380,7 @@ def test_the_api_recycle_with_a_submit_token_is_idempotent(running: Running, tmp
     ).job_id
     _called(running.settings.db_url, 1, 9)
     session, token = api_session(running.url)
-    post = {"headers": {"X-CSRFToken": token}, "timeout": 30}
+    post: dict[str, Any] = {"headers": {"X-CSRFToken": token}, "timeout": 30}
     body = {"outcomes": ["failed"], "submit_token": "script-run-0001-abcdef"}
     first = session.post(f"{running.url}/api/jobs/1/recycle", json=body, **post).json()
     again = session.post(f"{running.url}/api/jobs/1/recycle", json=body, **post).json()

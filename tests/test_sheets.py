@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from tests.conftest import write_csv, write_xlsx
 HEADER = ["name", "phone", "city"]
 
 
-def rows_of(path: Path, **kwargs: str) -> list[tuple[int, list[str], list[str]]]:
+def rows_of(path: Path, **kwargs: Any) -> list[tuple[int, list[str], list[str]]]:
     with open_table(path, **kwargs) as table:
         return list(table.rows())
 

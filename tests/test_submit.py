@@ -409,11 +409,13 @@ def test_a_pacing_failure_is_retried_as_not_sent_and_never_hangs() -> None:
     pacer.shared = SharedPace(broken, 10.0, 1)
     sent: list[str] = []
     tries: list[Reply] = []
+
+    def attempt() -> Reply:
+        sent.append("x")
+        return Reply(ReplyKind.QUEUED, 200, "1")
+
     reply = send_with_retries(
-        lambda: sent.append("x") or Reply(ReplyKind.QUEUED, 200, "1"),
-        RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.02),
-        pacer,
-        on_attempt=tries.append,
+        attempt, RetryPolicy(attempts=3, initial_wait=0.01, max_wait=0.02), pacer, on_attempt=tries.append
     )
     assert reply.kind is ReplyKind.NOT_SENT
     assert sent == []

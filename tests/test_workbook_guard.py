@@ -15,11 +15,11 @@ from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.sheets.detect import open_source
 from batchqueue.intake.sheets.guarded import GuardedSource
 from batchqueue.intake.validator_process import Validation
-from tests.workbook_makers import CONTACT_ROWS, XLS_CONTACT_CELLS, inline_row, xls_file, xlsx_file
+from tests.workbook_makers import CONTACT_ROWS, XLS_CONTACT_CELLS, Cell, inline_row, xls_file, xlsx_file
 
 
 def _numbers_xls(path: Path, rows: int) -> Path:
-    cells = [(r, c, float(r * 10 + c)) for r in range(1, rows) for c in range(8)]
+    cells: list[Cell] = [(r, c, float(r * 10 + c)) for r in range(1, rows) for c in range(8)]
     return xls_file(path, XLS_CONTACT_CELLS + cells)
 
 

@@ -247,9 +247,9 @@ def biff8_stream(
     globals_size = len(bof_globals) + len(codepage) + len(sst) + len(eof)
     globals_size += sum(len(boundsheet(name, 0)) for name, _ in sheets)
     offsets, at = [], globals_size
-    for body in bodies:
+    for made in bodies:
         offsets.append(at)
-        at += len(body)
+        at += len(made)
     boundsheets = b"".join(boundsheet(name, offsets[i]) for i, (name, _) in enumerate(sheets))
     return bof_globals + codepage + boundsheets + sst + eof + b"".join(bodies)
 

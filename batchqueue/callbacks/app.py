@@ -22,7 +22,7 @@ from batchqueue.callbacks.spooler import CallbackSpooler
 from batchqueue.callbacks.tokens import TokenChecker, split_path
 from batchqueue.ledger import Ledger
 
-log = logging.getLogger("batchqueue.callbacks")
+log = logging.getLogger(__name__)
 
 #: The largest callback body taken, in bytes (the README's 64 KiB): one byte more is answered 413.
 MAX_BODY = 64 * 1024

@@ -8,6 +8,7 @@ Usage::
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from batchqueue.insight.replies import Reply, ReplyKind
 from batchqueue.ledger import Job, Ledger
 
 _BATCH = 200
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -133,6 +135,15 @@ class Poller:
             self.round(stop)
             remaining = len(self.ledger.poll_candidates(self.job.id))
             self.summary.remaining = remaining
+            s = self.summary
+            log.info(
+                "poll round %d: %d reply(ies) so far, %d outcome(s) recorded, %d call(s) still without a final one",
+                s.rounds,
+                s.checked,
+                s.recorded,
+                remaining,
+                extra={"job": self.job.id, "event": "poll"},
+            )
             if stop.is_set():
                 if self.summary.exit_reason is ExitReason.DONE:
                     self.summary.exit_reason = ExitReason.INTERRUPTED

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from batchqueue.callbacks.spool import MAX_LINE, Damaged, append_lines
 
-log = logging.getLogger("batchqueue.callbacks")
+log = logging.getLogger(__name__)
 
 QUARANTINE_FILE = "quarantine.jsonl"
 

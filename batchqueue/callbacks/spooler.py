@@ -23,6 +23,7 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from batchqueue.callbacks.spool import Batch, Spooled, SpoolFile, append_lines
 from batchqueue.errors import BatchqueueError
 from batchqueue.ledger import Ledger
 
-log = logging.getLogger("batchqueue.callbacks")
+log = logging.getLogger(__name__)
 
 _GROUP = 512
 #: How long a request waits for the ledger before it is answered "spooled".
@@ -283,8 +284,11 @@ class CallbackSpooler:
                 except (DBAPIError, ValueError, OverflowError) as one:
                     self._set_aside(record, one)
                     verdicts.append("error")
-        for record, verdict in zip(records, verdicts, strict=True):
-            log.info("callback for row %d: %s (%s)", record.row_id, verdict, record.details.get("status"))
+        for record, verdict in zip(records, verdicts, strict=True):  # per row: debug only (a million rows)
+            status = record.details.get("status")
+            log.debug("callback for row %d: %s (%s)", record.row_id, verdict, status, extra={"row": record.row_id})
+        counted = ", ".join(f"{n} {verdict}" for verdict, n in Counter(verdicts).most_common())
+        log.info("applied %d callback(s): %s", len(records), counted, extra={"event": "callback"})
         return verdicts
 
     def _set_aside(self, record: Spooled, error: BaseException) -> None:

@@ -29,7 +29,7 @@ from batchqueue.ledger.sending import ClaimContext, ClaimReview, Verdict, narrow
 from batchqueue.places.contacts import ContactZone, ZoneFinder, display_zone
 from batchqueue.places.zone_names import zone as tzinfo_of
 
-log = logging.getLogger("batchqueue.calling")
+log = logging.getLogger(__name__)
 
 
 @dataclass

@@ -30,7 +30,7 @@ from batchqueue.cli.output import emit_json, stderr_console
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import EnvironmentFailure, InsightError, UsageError
 
-log = logging.getLogger("batchqueue.run")
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from batchqueue.holds import Holds

@@ -33,7 +33,7 @@ from batchqueue.ledger import Ledger
 from batchqueue.service import audit, users
 from batchqueue.untrusted import printable
 
-log = logging.getLogger("batchqueue.console")
+log = logging.getLogger(__name__)
 
 blueprint = Blueprint("auth", __name__)
 

@@ -39,7 +39,7 @@ from batchqueue.service.console_files import FolderCleaner
 from batchqueue.service.supervised import Supervisor
 from batchqueue.settings import Settings
 
-log = logging.getLogger("batchqueue.console")
+log = logging.getLogger(__name__)
 
 CALLBACK_PREFIX = "/cb/"
 #: The private folder made inside ``--folder DIR``.

@@ -47,8 +47,15 @@ class RowRule(Protocol):
     """An import-time rule (see the module docstring). Must be picklable (large imports run it in
     a helper process)."""
 
-    name: str
-    per_row: bool
+    @property
+    def name(self) -> str:
+        """The rule's name, as reasons and facts carry it."""
+        ...
+
+    @property
+    def per_row(self) -> bool:
+        """Whether the rule looks at each row (False: it only sees the file's columns)."""
+        ...
 
     def bind(self, headers: list[str], mapping: ResolvedMapping) -> BoundRule:
         """The rule for one file's columns."""

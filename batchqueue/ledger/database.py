@@ -44,7 +44,7 @@ _WRITE = "batchqueue_write"
 #: SQLite's answers that mean the file itself is damaged, or is not a database.
 _DAMAGED = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
-log = logging.getLogger("batchqueue.ledger")
+log = logging.getLogger(__name__)
 
 
 def migrations_dir() -> Path:

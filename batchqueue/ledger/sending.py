@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,7 @@ from batchqueue.ledger.schema import attempts, rows
 from batchqueue.ledger.suppress import phone_column
 from batchqueue.lifecycle import Conflict, Event, RowState, allowed_from, target
 
-log = logging.getLogger("batchqueue.ledger")
+log = logging.getLogger(__name__)
 
 #: The events a settlement may carry.
 SETTLE_EVENTS = (
@@ -201,7 +202,11 @@ class SendingLedger:
                     conn, job_id, claim_limit, stamp, owner, stamp + lease_ttl, review
                 )
         for conflict in done.conflicts:
-            log.warning("a settlement found its row elsewhere: %s", conflict)
+            log.warning(
+                "a settlement found its row elsewhere: %s",
+                conflict,
+                extra={"row": conflict.row_id, "event": "conflict"},
+            )
         return done
 
     def _claim_rules(self, conn: Connection, job_id: int) -> tuple[ContactRules, str]:
@@ -364,13 +369,15 @@ def _apply_verdicts(
 
 
 def _hold(conn: Connection, holds: list[tuple[int, Verdict]], stamp: float) -> None:
-    hold_pending(
-        conn,
-        [
-            (row_id, verdict.hold_until or stamp, verdict.hold or HoldReason.SEND_TIME_RULE, verdict.reason)
-            for row_id, verdict in holds
-        ],
-    )
+    rows = [
+        (row_id, verdict.hold_until or stamp, verdict.hold or HoldReason.SEND_TIME_RULE, verdict.reason)
+        for row_id, verdict in holds
+    ]
+    if log.isEnabledFor(logging.DEBUG):
+        by_reason = Counter(why.value for _, _, why, _ in rows)
+        counted = ", ".join(f"{n} {why}" for why, n in by_reason.most_common())
+        log.debug("this claim held %d row(s): %s", len(rows), counted, extra={"event": "hold"})
+    hold_pending(conn, rows)
 
 
 #: A claimed row's window as a send-time rule set it, written as the row is marked sending.

@@ -36,7 +36,7 @@ from batchqueue.ledger import Attempt, Claimed, ClaimReview, Job, Ledger, Settle
 from batchqueue.lifecycle import Event
 from batchqueue.sending.reply_events import AmbiguousPolicy, event_for
 
-log = logging.getLogger("batchqueue.sending")
+log = logging.getLogger(__name__)
 
 _RECORD_BATCH = 256
 _RESULT_WAIT = 0.05
@@ -180,7 +180,9 @@ class Submitter:
             except BaseException as exc:
                 reply = Reply(ReplyKind.AMBIGUOUS, error=f"internal error while sending: {type(exc).__name__}: {exc}")
                 tries.append(reply)
-                log.exception("internal error while sending row %d", row.row_id)
+                log.exception(
+                    "internal error while sending row %d", row.row_id, extra={"job": self.job.id, "row": row.row_id}
+                )
                 self._stop(ExitReason.INTERNAL_ERROR, reply.error or "")
             if not tries:  # stopped while waiting for its turn: nothing left for this row
                 self._results.put(_Done(row, None, []))
@@ -278,8 +280,7 @@ class Submitter:
         return done
 
     def _note_conflicts(self, conflicts: list[Any]) -> None:
-        for conflict in conflicts:
-            log.warning("ledger conflict: %s", conflict)
+        for conflict in conflicts:  # the ledger logged each as it found it
             self.summary.conflicts.append(str(conflict))
 
     def run(self, stop: threading.Event | None = None) -> RunSummary:

@@ -41,7 +41,7 @@ from batchqueue.service.context import insight_client, ledger_for, target_of
 from batchqueue.settings import Settings
 from batchqueue.untrusted import printable
 
-log = logging.getLogger("batchqueue.answers")
+log = logging.getLogger(__name__)
 
 #: The job option holding what ``answers`` was last told and found.
 OPTION = "answers"

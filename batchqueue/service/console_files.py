@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-log = logging.getLogger("batchqueue.console")
+log = logging.getLogger(__name__)
 
 
 @dataclass

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from batchqueue.insight.client import InsightClient
     from batchqueue.ledger import Ledger
 
-log = logging.getLogger("batchqueue.service")
+log = logging.getLogger(__name__)
 
 
 @contextmanager

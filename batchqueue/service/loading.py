@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -28,12 +29,15 @@ from batchqueue.intake.mapping.resolve import ResolvedMapping, null_markers
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.rules import RowRule
 from batchqueue.intake.validator_process import Validation, worth_a_helper
+from batchqueue.logs import log_context
 from batchqueue.periods import period_text
 from batchqueue.service.context import ledger_for
 from batchqueue.settings import Settings
 
 if TYPE_CHECKING:
     from batchqueue.ledger import Job, Ledger  # the ledger's SQLAlchemy is imported once a ledger is opened
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -161,10 +165,33 @@ def import_file(settings: Settings, request: ImportRequest, *, progress: Progres
             )
             if result.job_id is not None:
                 _say_rules(ledger, result, ledger.job(result.job_id))
+                _log_import(request.file, result)
             return result
     finally:
         if validation is not None:
             validation.cancel()  # a no-op when the import used it up
+
+
+def _log_import(file: Path, result: LoadResult) -> None:
+    """One line an import: the file, the job and its counts (never a line per row)."""
+    with log_context(job=result.job_id, event="import"):
+        if not result.created:
+            log.info("%s: already imported as job %s (%d row(s)); nothing added", file.name, result.job_id, result.rows)
+            return
+        log.info(
+            "%s: imported as job %s in %.1f s: %d row(s) read, %d valid, %d invalid, %d duplicate, %d filtered, "
+            "%d suppressed, %d blank",
+            file.name,
+            result.job_id,
+            result.seconds,
+            result.rows,
+            result.valid,
+            result.invalid,
+            result.duplicate,
+            result.filtered,
+            result.suppressed,
+            result.blank,
+        )
 
 
 def _say_rules(ledger: Ledger, result: LoadResult, job: Job) -> None:

@@ -16,10 +16,11 @@ from batchqueue.errors import BatchFatalError
 from batchqueue.exits import ExitReason
 from batchqueue.http_serving import HttpServer, Limits
 from batchqueue.ledger import Ledger, Unproven, open_ledger
+from batchqueue.logs import log_context
 from batchqueue.service.context import insight_client, ledger_for, target_of
 from batchqueue.settings import Settings
 
-log = logging.getLogger("batchqueue.callbacks")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class PollRequest:
 
 def poll(settings: Settings, request: PollRequest, *, stop: threading.Event | None = None) -> PollSummary:
     """Poll once (or until every call is final or the deadline passes); BatchFatalError on 401/403."""
-    with ledger_for(settings) as ledger:
+    with ledger_for(settings) as ledger, log_context(job=request.job_id, event="poll"):
         job = ledger.job(request.job_id)
         client = insight_client(settings, pool_size=request.concurrency)
         log.info("polling job %d at %s", job.id, target_of(settings, job))

@@ -10,7 +10,7 @@ from batchqueue.insight.replies import ReplyKind
 from batchqueue.service.context import insight_client, ledger_for, target_of
 from batchqueue.settings import Settings
 
-log = logging.getLogger("batchqueue.service")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

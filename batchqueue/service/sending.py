@@ -21,12 +21,13 @@ from batchqueue.holds import Holds
 from batchqueue.insight.form import FormBuilder
 from batchqueue.insight.retry import RetryPolicy
 from batchqueue.ledger import ClaimReview, Job
+from batchqueue.logs import log_context
 from batchqueue.sending.locks import RunLock
 from batchqueue.sending.submitter import RunOptions, RunSummary, Submitter
 from batchqueue.service.context import insight_client, ledger_for, target_of
 from batchqueue.settings import Settings, base_url
 
-log = logging.getLogger("batchqueue.sending")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,15 @@ class RunStart:
     rules_kept: list[str] = field(default_factory=list)
 
 
+def _log_held(summary: RunSummary) -> None:
+    if not summary.held:
+        return
+    released = summary.next_window_at
+    when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(released)) if released is not None else "never"
+    why = summary.holds.describe()
+    log.info("%s; the first is released %s", why, when, extra={"event": "hold"})
+
+
 def run(
     settings: Settings,
     request: RunRequest,
@@ -215,6 +225,7 @@ def run(
     if request.on_ambiguous not in ("hold", "resend"):
         raise UsageError(f"--on-ambiguous must be hold or resend, got {request.on_ambiguous!r}")
     with ledger_for(settings, writing=True) as ledger, ExitStack() as stack:
+        stack.enter_context(log_context(job=request.job_id, event="run"))
         stored = ledger.job(request.job_id)
         if stored.archived_at is not None:  # refused before this run's rules are kept on it
             raise UsageError(
@@ -284,6 +295,7 @@ def run(
             summary = current[-1].run(stop)
             summary.holds = ledger.holds(job.id, time.time())
             summary.held, summary.next_window_at = summary.holds.rows, summary.holds.next_at
+            _log_held(summary)
             waiting = summary.held and summary.next_window_at is not None
             if not (request.wait_for_window and waiting and summary.exit_reason is ExitReason.DONE):
                 break

@@ -125,57 +125,65 @@ def _fields_dict(table: object, where: str) -> dict[str, str]:
 def load_mapping_file(path: Path) -> MappingSpec:
     """Read a TOML mapping file; every mistake is a UsageError naming the file and the key."""
     named = str(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"mapping file {named}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"mapping file {named}: cannot be read ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"mapping file {named}: not valid TOML ({exc})") from None
+    data = _read_toml(path, named)
     known = {f.name for f in fields(MappingSpec)}
     unknown = sorted(set(data) - known)
     if unknown:
         raise UsageError(f"mapping file {named}: unknown key(s) {', '.join(unknown)}")
     spec: dict[str, Any] = {}
     for key, value in data.items():
-        if key in ("columns", "defaults"):
-            spec[key] = _fields_dict(value, f"mapping file {named}: [{key}]")
-        elif key == "metadata":
-            if value is False:
-                spec["no_metadata"] = True
-            elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-                spec["metadata"] = tuple(value)
-            else:
-                raise UsageError(f"mapping file {named}: metadata must be a list of column names or false")
-        elif key in ("date_formats", "nulls", "where"):
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise UsageError(f"mapping file {named}: {key} must be a list of strings")
-            spec[key] = tuple(value)
-        elif key == "calling":
-            if not isinstance(value, dict):
-                raise UsageError(f"mapping file {named}: [calling] must be a table (see --help of import)")
-            from batchqueue.calling.rules import CallingRules
-
-            try:  # checked here, so that a mistake names the file
-                CallingRules.parse(overrides=value)
-            except UsageError as exc:
-                raise UsageError(f"mapping file {named}: {exc}") from None
-            spec[key] = value
-        elif key == "rules":
-            from batchqueue.calling.registry import rules_table
-
-            spec[key] = rules_table(value, f"mapping file {named}: [rules]")
-        elif key == "header_row":
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise UsageError(f"mapping file {named}: header_row must be a row number (1 or more)")
-            spec[key] = value
-        elif key in ("allow_duplicates", "no_metadata", "dayfirst", "monthfirst"):
-            if not isinstance(value, bool):
-                raise UsageError(f"mapping file {named}: {key} must be true or false")
-            spec[key] = value
-        else:
-            if not isinstance(value, (str, int)):
-                raise UsageError(f"mapping file {named}: {key} must be a string")
-            spec[key] = str(value)
+        name, checked = _checked_entry(key, value, named)
+        spec[name] = checked
     return MappingSpec(**spec)
+
+
+def _read_toml(path: Path, named: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"mapping file {named}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"mapping file {named}: cannot be read ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"mapping file {named}: not valid TOML ({exc})") from None
+
+
+def _checked_entry(key: str, value: Any, named: str) -> tuple[str, Any]:
+    """(the MappingSpec field, its value) for one key of the mapping file ``named``, checked."""
+    if key in ("columns", "defaults"):
+        return key, _fields_dict(value, f"mapping file {named}: [{key}]")
+    if key == "metadata":
+        if value is False:
+            return "no_metadata", True
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return key, tuple(value)
+        raise UsageError(f"mapping file {named}: metadata must be a list of column names or false")
+    if key in ("date_formats", "nulls", "where"):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise UsageError(f"mapping file {named}: {key} must be a list of strings")
+        return key, tuple(value)
+    if key == "calling":
+        if not isinstance(value, dict):
+            raise UsageError(f"mapping file {named}: [calling] must be a table (see --help of import)")
+        from batchqueue.calling.rules import CallingRules
+
+        try:  # checked here, so that a mistake names the file
+            CallingRules.parse(overrides=value)
+        except UsageError as exc:
+            raise UsageError(f"mapping file {named}: {exc}") from None
+        return key, value
+    if key == "rules":
+        from batchqueue.calling.registry import rules_table
+
+        return key, rules_table(value, f"mapping file {named}: [rules]")
+    if key == "header_row":
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise UsageError(f"mapping file {named}: header_row must be a row number (1 or more)")
+        return key, value
+    if key in ("allow_duplicates", "no_metadata", "dayfirst", "monthfirst"):
+        if not isinstance(value, bool):
+            raise UsageError(f"mapping file {named}: {key} must be true or false")
+        return key, value
+    if not isinstance(value, (str, int)):
+        raise UsageError(f"mapping file {named}: {key} must be a string")
+    return key, str(value)

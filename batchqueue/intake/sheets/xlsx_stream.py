@@ -54,6 +54,34 @@ def _column_of(ref: str) -> int:
     return column_number(letters) - 1 if letters.isalpha() and letters.isascii() else -1
 
 
+def _cell_reader(
+    strings: SharedStrings, styles: dict[int, str], date1904: bool, census: Census
+) -> Callable[[str | None, str, int | None], Any]:
+    """The function that turns one cell's type, raw text and style into its value, counting the
+    shared-string text it expands to in ``census``."""
+
+    def _value(kind: str | None, raw: str, style: int | None) -> Any:
+        if kind == "s":
+            shared = strings[int(raw)] if raw.strip().isdigit() and int(raw) < len(strings) else ""
+            census.text += len(shared)
+            return shared
+        if kind in ("inlineStr", "str"):
+            return unescape_xstring(raw)
+        if kind == "b":
+            return raw.strip() in ("1", "true")
+        if kind == "e" or raw == "":
+            return ""
+        if kind == "d":
+            return raw
+        try:
+            number = float(raw)
+        except ValueError:
+            return raw
+        return excel_value(number, styles.get(style) if style is not None else None, date1904)
+
+    return _value
+
+
 def stream_rows(
     zf: zipfile.ZipFile,
     member: str,
@@ -74,6 +102,7 @@ def stream_rows(
     row: list[Any] = []
     text: list[str] = []
     state: dict[str, Any] = {"row": 0, "col": -1, "type": None, "style": None, "capture": False, "phonetic": 0}
+    cell_value = _cell_reader(strings, styles, date1904, census)
 
     def start(name: str, attrs: dict[str, str]) -> None:
         tag = name.rsplit(":", 1)[-1]
@@ -107,7 +136,7 @@ def stream_rows(
             col = state["col"]
             if col >= MAX_COLUMN:
                 raise BeyondTheSheet(f"{beyond(state['row'], col + 1)} (row {state['row']})")
-            value = _value(state["type"], "".join(text), state["style"])
+            value = cell_value(state["type"], "".join(text), state["style"])
             census.cells += 1
             if len(row) < col:
                 census.area += col - len(row)
@@ -123,25 +152,6 @@ def stream_rows(
     def data(chunk: str) -> None:
         if state["capture"]:
             text.append(chunk)
-
-    def _value(kind: str | None, raw: str, style: int | None) -> Any:
-        if kind == "s":
-            shared = strings[int(raw)] if raw.strip().isdigit() and int(raw) < len(strings) else ""
-            census.text += len(shared)
-            return shared
-        if kind in ("inlineStr", "str"):
-            return unescape_xstring(raw)
-        if kind == "b":
-            return raw.strip() in ("1", "true")
-        if kind == "e" or raw == "":
-            return ""
-        if kind == "d":
-            return raw
-        try:
-            number = float(raw)
-        except ValueError:
-            return raw
-        return excel_value(number, styles.get(style) if style is not None else None, date1904)
 
     parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, data
     with zf.open(member) as f:
