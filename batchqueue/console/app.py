@@ -40,7 +40,7 @@ from werkzeug.routing import IntegerConverter, Map
 
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import BatchqueueError, JobNotFoundError
-from batchqueue.exits import exit_code_for
+from batchqueue.exits import http_status_for
 from batchqueue.ledger import Ledger
 from batchqueue.service.checks import BackgroundChecks
 from batchqueue.service.job_page import HeldCounts
@@ -158,13 +158,11 @@ def create_app(ctx: ConsoleContext) -> Flask:
     def _csrf(error: CSRFError) -> Any:
         return _error(400, "The form was out of date or not from this console (CSRF check failed); reload the page.")
 
-    @app.errorhandler(JobNotFoundError)
-    def _no_job(error: JobNotFoundError) -> Any:
-        return _error(404, str(error))
-
     @app.errorhandler(BatchqueueError)
     def _refused(error: BatchqueueError) -> Any:
-        return _error(400 if exit_code_for(error) == 2 else 502, public_message(str(error), ctx.folders()))
+        if isinstance(error, JobNotFoundError):
+            return _error(http_status_for(error), str(error))
+        return _error(http_status_for(error), public_message(str(error), ctx.folders()))
 
     @app.errorhandler(413)
     def _too_big(error: HTTPException) -> Any:
