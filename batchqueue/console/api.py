@@ -15,10 +15,10 @@ from batchqueue.console.forms import rules_from, run_options, save_upload, spec_
 from batchqueue.console.openapi import document
 from batchqueue.console.pages import operator, problem_filter
 from batchqueue.errors import UsageError
-from batchqueue.intake.importer import LoadResult
-from batchqueue.periods import parse_period
 from batchqueue.service import audit, dnc, job_page, loading
+from batchqueue.service.loading import LoadResult
 from batchqueue.service.supervised import SupervisedRun
+from batchqueue.service.values import parse_period
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
@@ -283,4 +283,4 @@ def dnc_lists() -> Any:
             raise UsageError("numbers: a list of phone numbers")
         changed = operator().add_to_dnc(name, [str(n) for n in numbers])
         return {"list": name, "added": changed.added, "already": changed.already}
-    return {"lists": [{"list": n, "numbers": c, "last_added_at": at} for n, c, at in dnc.lists(ctx.settings)]}
+    return {"lists": [{"list": n, "numbers": c, "last_added_at": at} for n, c, at in dnc.lists(ctx.app)]}

@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, render_template, request
 from flask_limiter import Limiter
@@ -41,12 +41,14 @@ from werkzeug.routing import IntegerConverter, Map
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import BatchqueueError, JobNotFoundError
 from batchqueue.exits import http_status_for
-from batchqueue.ledger import Ledger
+from batchqueue.service.app import Batchqueue, Settings
 from batchqueue.service.checks import BackgroundChecks
 from batchqueue.service.job_page import HeldCounts
 from batchqueue.service.supervised import Supervisor
-from batchqueue.settings import Settings
-from batchqueue.untrusted import INT64_MAX
+from batchqueue.service.values import INT64_MAX
+
+if TYPE_CHECKING:
+    from batchqueue.service.app import Ledger
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -58,10 +60,10 @@ DEFAULT_MAX_UPLOAD = DEFAULTS.console_max_upload_mb * 1024 * 1024
 
 @dataclass
 class ConsoleContext:
-    """What every request of the console shares: settings, one open ledger, the runs it supervises."""
+    """What every request of the console shares: one application (its settings and its one ledger),
+    the runs it supervises."""
 
-    settings: Settings
-    ledger: Ledger
+    app: Batchqueue
     supervisor: Supervisor
     upload_dir: Path
     public_url: str | None = None
@@ -73,6 +75,15 @@ class ConsoleContext:
     #: Checks of uploads this large (bytes) or larger run in the background, with their progress shown.
     check_in_background_from: int = DEFAULTS.console_background_check_bytes
     checks: BackgroundChecks = field(default_factory=BackgroundChecks)
+
+    @property
+    def settings(self) -> Settings:
+        return self.app.settings
+
+    @property
+    def ledger(self) -> Ledger:
+        """The application's ledger: every page and every action of the console uses this one."""
+        return self.app.ledger
 
     def folders(self) -> list[str]:
         """The server's folders a message may name (never shown to a browser)."""

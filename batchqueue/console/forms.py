@@ -19,10 +19,9 @@ from werkzeug.datastructures import FileStorage, MultiDict
 
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
-from batchqueue.intake.mapping.spec import FIELDS, MappingSpec, parse_delimiter
-from batchqueue.intake.sheets.detect import EXCEL_SUFFIXES, TEXT_SUFFIXES
+from batchqueue.service.mapping import EXCEL_SUFFIXES, FIELDS, TEXT_SUFFIXES, MappingSpec, parse_delimiter
 from batchqueue.service.supervised import RunOptions
-from batchqueue.untrusted import INT64_MAX, printable
+from batchqueue.service.values import INT64_MAX, printable
 
 _UPLOAD_ID_LENGTH = 22
 #: What an upload may be: exactly what the command line reads.
@@ -174,7 +173,7 @@ RULE_FIELDS = {
 
 def rules_from(form: Mapping[str, Any]) -> dict[str, str]:
     """The named rules an import form (or an API body) gives, checked; a field left empty: the default."""
-    from batchqueue.calling.registry import check_rule
+    from batchqueue.service.rules import check_rule
 
     texts: dict[str, str] = {}
     for key, name in RULE_FIELDS.items():

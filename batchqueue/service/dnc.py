@@ -16,12 +16,13 @@ from typing import IO
 from batchqueue.cell_safety import safe_row
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import PhoneError, UsageError
-from batchqueue.intake.loader import Problem
+from batchqueue.intake.loader import Problem as Problem
 from batchqueue.intake.mapping.numbers import read_as_international, read_cell
 from batchqueue.intake.mapping.phones import PhoneParser
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.opt_outs import EXPORT_HEADER, OptOutFile
 from batchqueue.ledger import Ledger
+from batchqueue.service.app import Face
 from batchqueue.service.context import ledger_for
 from batchqueue.settings import Settings
 from batchqueue.whole_files import atomic_path
@@ -102,12 +103,12 @@ def import_list(settings: Settings, request: DncImportRequest) -> DncChange:
     return done
 
 
-def add(settings: Settings, list_name: str, numbers: Sequence[str], *, region: str = DEFAULTS.region) -> DncChange:
+def add(app: Face, list_name: str, numbers: Sequence[str], *, region: str = DEFAULTS.region) -> DncChange:
     """``numbers`` as people write them (read as ``import`` reads a number in ``region``), put on
     the list; those that are no number are reported, the others added. UsageError when none is one."""
     read, refused = _read_numbers(numbers, region)
     e164s = [e164 for _, e164, _ in read]
-    with ledger_for(settings, create=True) as ledger:
+    with ledger_for(app, create=True) as ledger:
         added = ledger.list_numbers(list_name, e164s, source=BY_HAND)
     new = set(added)
     return DncChange(
@@ -134,9 +135,9 @@ def remove(
     return removed, len(e164s) - removed
 
 
-def lists(settings: Settings) -> list[tuple[str, int, float]]:
+def lists(app: Face) -> list[tuple[str, int, float]]:
     """Every list: (name, numbers on it, when a number was last added)."""
-    with ledger_for(settings) as ledger:
+    with ledger_for(app) as ledger:
         return ledger.dnc_lists()
 
 

@@ -8,14 +8,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from batchqueue.callbacks.app import MAX_BODY_ON_THE_WIRE, CallbackApp
-from batchqueue.callbacks.poller import Poller, PollSummary
-from batchqueue.callbacks.spool import spool_folder_for
+from batchqueue.callbacks.app import MAX_BODY_ON_THE_WIRE as MAX_BODY_ON_THE_WIRE
+from batchqueue.callbacks.app import CallbackApp as CallbackApp
+from batchqueue.callbacks.poller import Poller
+from batchqueue.callbacks.poller import PollSummary as PollSummary
+from batchqueue.callbacks.spool import spool_folder_for as spool_folder_for
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import BatchFatalError
 from batchqueue.exits import ExitReason
-from batchqueue.http_serving import HttpServer, Limits
+from batchqueue.http_serving import BodyLimit as BodyLimit
+from batchqueue.http_serving import HttpServer as HttpServer
+from batchqueue.http_serving import Limits as Limits
 from batchqueue.ledger import Ledger, Unproven, open_ledger
+from batchqueue.service.app import Face
 from batchqueue.service.context import insight_client, ledger_for, target_of
 from batchqueue.settings import Settings
 
@@ -128,9 +133,9 @@ class ReconcileResult:
         }
 
 
-def reconcile(settings: Settings, request: ReconcileRequest) -> ReconcileResult:
+def reconcile(app: Face, request: ReconcileRequest) -> ReconcileResult:
     """Uncertain rows past their calling window without a callback; changed only when asked."""
-    with ledger_for(settings) as ledger:
+    with ledger_for(app) as ledger:
         ledger.job(request.job_id)
         found = ledger.unproven(request.job_id, grace=request.grace)
         changed = ledger.resend_unproven(request.job_id, [u.row_id for u in found]) if request.resend_unproven else 0

@@ -21,7 +21,9 @@ from batchqueue.insight.form import FormBuilder
 from batchqueue.insight.retry import RetryPolicy
 from batchqueue.ledger import ClaimReview, Job
 from batchqueue.sending.locks import RunLock
-from batchqueue.sending.submitter import RunOptions, RunSummary, Submitter
+from batchqueue.sending.submitter import RunOptions, Submitter
+from batchqueue.sending.submitter import RunSummary as RunSummary
+from batchqueue.service.app import Face
 from batchqueue.service.context import insight_client, ledger_for, target_of
 from batchqueue.settings import Settings, base_url
 
@@ -147,11 +149,11 @@ class Preview:
     held: int
 
 
-def preview(settings: Settings, request: RunRequest, count: int = DRY_RUN_ROWS) -> Preview:
+def preview(app: Face, request: RunRequest, count: int = DRY_RUN_ROWS) -> Preview:
     """The exact requests of the next ``count`` rows — do-not-call lists and send-time rules
     applied, as the claim would apply them — from a claim that is rolled back: nothing is sent,
     nothing changes. A row's callback token is shown as ``<token>`` (it is a secret)."""
-    with ledger_for(settings) as ledger:
+    with ledger_for(app) as ledger:
         job, _ = _with_run_rules(ledger.job(request.job_id), request)  # applied, not kept: a dry run changes nothing
         public_url = request.public_url
         public_url = base_url(public_url, where="--public-url") if public_url else job.options.get("public_url")

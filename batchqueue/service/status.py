@@ -10,7 +10,8 @@ from typing import Any
 
 from batchqueue.calling.registry import rules_json
 from batchqueue.calling.rules import CallingRules
-from batchqueue.ledger import Job, Ledger, WorkerInfo
+from batchqueue.ledger import Job, Ledger
+from batchqueue.ledger import WorkerInfo as WorkerInfo
 from batchqueue.service.context import ledger_for
 from batchqueue.settings import Settings
 
