@@ -14,8 +14,7 @@ from batchqueue.cli.output import emit_json
 from batchqueue.exits import EXIT_FINISHED_WITH_PROBLEMS
 
 if TYPE_CHECKING:
-    from batchqueue.intake.loader import Problem
-    from batchqueue.service.dnc import DncChange
+    from batchqueue.service.dnc import DncChange, Problem
 
 _list_option = click.option(
     "--list", "list_name", default="default", show_default=True, help="The list's name (letters, digits, - _ .)."

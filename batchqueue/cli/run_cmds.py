@@ -33,8 +33,7 @@ from batchqueue.errors import EnvironmentFailure, InsightError, UsageError
 log = logging.getLogger("batchqueue.run")
 
 if TYPE_CHECKING:
-    from batchqueue.sending.submitter import RunSummary
-    from batchqueue.service.sending import Preview, RunStart
+    from batchqueue.service.sending import Preview, RunStart, RunSummary
 
 
 @contextmanager
@@ -108,7 +107,7 @@ def _show_preview(found: Preview, as_json: bool) -> None:
             }
         )
         return
-    from batchqueue.untrusted import printable
+    from batchqueue.service.values import printable
 
     click.echo(f"dry run of job {found.job_id}: nothing is sent, nothing changes in the ledger")
     if found.suppressed:
@@ -118,8 +117,8 @@ def _show_preview(found: Preview, as_json: bool) -> None:
     if not found.rows:
         click.echo("no row would be sent now")
 
-    from batchqueue.calling.zones import display_zone
-    from batchqueue.intake.mapping.times import zone as tzinfo_of
+    from batchqueue.service.zones import display_zone
+    from batchqueue.service.zones import zone as tzinfo_of
 
     for row in found.rows:
         local = tzinfo_of(display_zone(row.timezone, row.timezone_source)) if row.timezone else None
@@ -369,8 +368,8 @@ def run(
     Rules given to a run (--calling-hours…, --rule NAME=VALUE) narrow the job's and are kept on it
     for its next runs; a rule that would widen them is refused unless --widen-rules is given.
     """
-    from batchqueue.calling.registry import parse_rule_args
     from batchqueue.exits import EXIT_CODES, EXIT_FINISHED_WITH_PROBLEMS, ExitReason, exit_code_for
+    from batchqueue.service.rules import parse_rule_args
     from batchqueue.service.sending import DRY_RUN_ROWS, RunRequest, preview
     from batchqueue.service.sending import run as send
 
