@@ -24,7 +24,6 @@ from batchqueue.intake.opt_outs import EXPORT_HEADER, OptOutFile
 from batchqueue.ledger import Ledger
 from batchqueue.service.app import Face
 from batchqueue.service.context import ledger_for
-from batchqueue.settings import Settings
 from batchqueue.whole_files import atomic_path
 
 DEFAULT_LIST = "default"
@@ -85,7 +84,7 @@ class DncChange:
         return not (self.unreadable or self.not_added)
 
 
-def import_list(settings: Settings, request: DncImportRequest) -> DncChange:
+def import_list(app: Face, request: DncImportRequest) -> DncChange:
     """Every number of the file put on its list (one transaction); what could not be read is
     counted and the first ones located (row, column, reason)."""
     with OptOutFile.open(
@@ -96,7 +95,7 @@ def import_list(settings: Settings, request: DncImportRequest) -> DncChange:
         done.read = FileReading(
             list(mapping.phone_columns), mapping.region, mapping.region_column, table.info.sheet, table.header_row
         )
-        with ledger_for(settings, create=True) as ledger:
+        with ledger_for(app, create=True) as ledger:
             done.added, done.already = ledger.add_to_dnc(optouts.listings(), source=optouts.name)
         done.unreadable, done.blank = optouts.unreadable, optouts.blank
         done.problems, done.row_warnings, done.warnings = optouts.problems, optouts.row_warnings, optouts.warnings
@@ -122,15 +121,13 @@ def add(app: Face, list_name: str, numbers: Sequence[str], *, region: str = DEFA
     )
 
 
-def remove(
-    settings: Settings, list_name: str, numbers: Sequence[str], *, region: str = DEFAULTS.region
-) -> tuple[int, int]:
+def remove(app: Face, list_name: str, numbers: Sequence[str], *, region: str = DEFAULTS.region) -> tuple[int, int]:
     """``numbers`` taken off the list; returns (how many were on it, how many were not)."""
     read, refused = _read_numbers(numbers, region)
     if refused:  # taking numbers off a list lets them be called: nothing is taken off on a typo
         raise UsageError("not a phone number (nothing removed): " + described(refused))
     e164s = sorted({e164 for _, e164, _ in read})  # "617-555-0100" and "+16175550100" are one number
-    with ledger_for(settings) as ledger:
+    with ledger_for(app) as ledger:
         removed = ledger.remove_from_dnc(list_name, e164s)
     return removed, len(e164s) - removed
 
@@ -141,12 +138,12 @@ def lists(app: Face) -> list[tuple[str, int, float]]:
         return ledger.dnc_lists()
 
 
-def export(settings: Settings, path: Path, names: Sequence[str] = (), *, stdout: IO[str] | None = None) -> int:
+def export(app: Face, path: Path, names: Sequence[str] = (), *, stdout: IO[str] | None = None) -> int:
     """The lists ``names`` (all when empty) as CSV (``phone,list,added_at,source``); ``dnc import``
     reads it back as it was. To ``path``: written whole or not at all, cells formula-safe (a
     spreadsheet opens it); to ``stdout`` (a pipe, a program): plain values, ``+`` and all.
     Returns the numbers written."""
-    with ledger_for(settings) as ledger:
+    with ledger_for(app) as ledger:
         if stdout is not None:
             return _write_lists(ledger, names, stdout, formula_safe=False)
         with atomic_path(path) as partial, partial.open("w", newline="", encoding="utf-8") as out:

@@ -27,7 +27,6 @@ from batchqueue.service import audit
 from batchqueue.service.app import Face
 from batchqueue.service.context import ledger_for
 from batchqueue.service.job_page import activity
-from batchqueue.settings import Settings
 
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -174,12 +173,12 @@ class PruneResult:
     dry_run: bool = False
 
 
-def prune(settings: Settings, request: PruneRequest, *, user: str) -> PruneResult:
+def prune(app: Face, request: PruneRequest, *, user: str) -> PruneResult:
     """Jobs imported more than ``older_than`` ago that sent nothing within it either, deleted; a job
     with rows still to send (pending, sending) or being sent is kept, with why."""
     cutoff = time.time() - request.older_than
     found = PruneResult(dry_run=request.dry_run)
-    with ledger_for(settings) as ledger:
+    with ledger_for(app) as ledger:
         listed = [job_id for job_id, _ in ledger.job_list()][::-1]
         last_sent = ledger.last_request_at(listed)
         counts = ledger.all_counts(listed)
@@ -195,7 +194,7 @@ def prune(settings: Settings, request: PruneRequest, *, user: str) -> PruneResul
                 found.deleted.append(Deleted(job_id, job.source_name, sum(counts[job_id].values()), 0))
                 continue
             try:
-                done = delete_job(settings, DeleteRequest(job_id, confirmed=True), user=user)
+                done = delete_job(app, DeleteRequest(job_id, confirmed=True), user=user)
             except UsageError as exc:
                 found.kept.append((job_id, str(exc)))
                 continue

@@ -20,9 +20,8 @@ from batchqueue.http_serving import BodyLimit as BodyLimit
 from batchqueue.http_serving import HttpServer as HttpServer
 from batchqueue.http_serving import Limits as Limits
 from batchqueue.ledger import Ledger, Unproven, open_ledger
-from batchqueue.service.app import Face
+from batchqueue.service.app import Face, settings_of
 from batchqueue.service.context import insight_client, ledger_for, target_of
-from batchqueue.settings import Settings
 
 log = logging.getLogger("batchqueue.callbacks")
 
@@ -53,9 +52,9 @@ class Serving:
         self.ledger.close()
 
 
-def serve(settings: Settings, request: ServeRequest) -> Serving:
+def serve(app: Face, request: ServeRequest) -> Serving:
     """Bind the callback receiver (the address is checked before anything else is created)."""
-    ledger = open_ledger(settings.db_url, create=False)
+    ledger = open_ledger(settings_of(app).db_url, create=False)
     try:
         apps: list[CallbackApp] = []
         server = HttpServer(
@@ -90,12 +89,12 @@ class PollRequest:
     rate: float = DEFAULTS.poll_rate
 
 
-def poll(settings: Settings, request: PollRequest, *, stop: threading.Event | None = None) -> PollSummary:
+def poll(app: Face, request: PollRequest, *, stop: threading.Event | None = None) -> PollSummary:
     """Poll once (or until every call is final or the deadline passes); BatchFatalError on 401/403."""
-    with ledger_for(settings) as ledger:
+    with ledger_for(app) as ledger:
         job = ledger.job(request.job_id)
-        client = insight_client(settings, pool_size=request.concurrency)
-        log.info("polling job %d at %s", job.id, target_of(settings, job))
+        client = insight_client(app, pool_size=request.concurrency)
+        log.info("polling job %d at %s", job.id, target_of(app, job))
         try:
             summary = Poller(ledger, client, job, concurrency=request.concurrency, rate=request.rate).run(
                 until_final=request.until_final, interval=request.interval, deadline=request.deadline, stop=stop

@@ -9,7 +9,6 @@ from batchqueue.errors import ApiUnavailableError, BatchFatalError, UsageError
 from batchqueue.insight.replies import ReplyKind
 from batchqueue.service.app import Face
 from batchqueue.service.context import insight_client, ledger_for, target_of
-from batchqueue.settings import Settings
 
 log = logging.getLogger("batchqueue.service")
 
@@ -85,13 +84,13 @@ def cancel_question(app: Face, job_id: int) -> str:
     return f"Cancel the {pending:,} pending row(s) of job {job_id}? They will not be sent (`uncancel` puts them back)."
 
 
-def remote_cancel_warning(settings: Settings, job_id: int) -> str:
+def remote_cancel_warning(app: Face, job_id: int) -> str:
     """What the front end must have the user confirm before a remote cancel."""
-    with ledger_for(settings) as ledger:
+    with ledger_for(app) as ledger:
         job = ledger.job(job_id)
     return (
         f"Insight cancels ALL pending calls of survey {job.survey_id} instance {job.instance_id} "
-        f"({target_of(settings, job)}), including calls queued by other jobs or tools. Continue?"
+        f"({target_of(app, job)}), including calls queued by other jobs or tools. Continue?"
     )
 
 

@@ -25,7 +25,7 @@ from batchqueue.sending.submitter import RunOptions, Submitter
 from batchqueue.sending.submitter import RunSummary as RunSummary
 from batchqueue.service.app import Face
 from batchqueue.service.context import insight_client, ledger_for, target_of
-from batchqueue.settings import Settings, base_url
+from batchqueue.settings import base_url
 
 log = logging.getLogger("batchqueue.sending")
 
@@ -187,7 +187,7 @@ class RunStart:
 
 
 def run(
-    settings: Settings,
+    app: Face,
     request: RunRequest,
     *,
     stop: threading.Event | None = None,
@@ -207,7 +207,7 @@ def run(
     """
     if request.on_ambiguous not in ("hold", "resend"):
         raise UsageError(f"--on-ambiguous must be hold or resend, got {request.on_ambiguous!r}")
-    with ledger_for(settings, writing=True) as ledger, ExitStack() as stack:
+    with ledger_for(app, writing=True) as ledger, ExitStack() as stack:
         stored = ledger.job(request.job_id)
         if stored.archived_at is not None:  # refused before this run's rules are kept on it
             raise UsageError(
@@ -228,7 +228,7 @@ def run(
         if ledger.path:
             stack.enter_context(RunLock(Path(ledger.path), job.id))
         client = insight_client(
-            settings,
+            app,
             pool_size=request.concurrency,
             connect_timeout=request.connect_timeout,
             read_timeout=request.read_timeout,
@@ -247,7 +247,7 @@ def run(
             review=_with_own(_calling(job, request), request),
             limit=request.limit,
         )
-        target = target_of(settings, job)
+        target = target_of(app, job)
         pending = ledger.counts(job.id)["pending"]
         log.info(
             "job %d: sending %d pending row(s) to %s, at %s",
