@@ -368,7 +368,7 @@ def run(
     Rules given to a run (--calling-hours…, --rule NAME=VALUE) narrow the job's and are kept on it
     for its next runs; a rule that would widen them is refused unless --widen-rules is given.
     """
-    from batchqueue.exits import EXIT_CODES, EXIT_FINISHED_WITH_PROBLEMS, ExitReason, exit_code_for
+    from batchqueue.exits import exit_code_for
     from batchqueue.service.rules import parse_rule_args
     from batchqueue.service.sending import DRY_RUN_ROWS, RunRequest, preview
     from batchqueue.service.sending import run as send
@@ -418,9 +418,7 @@ def run(
             _show_run(stopped.result, as_json)  # type: ignore[arg-type]
             return exit_code_for(stopped)
     _show_run(summary, as_json)
-    if summary.exit_reason is not ExitReason.DONE:
-        return EXIT_CODES[summary.exit_reason]
-    return EXIT_FINISHED_WITH_PROBLEMS if summary.counts.get("failed", 0) or summary.counts.get("uncertain", 0) else 0
+    return summary.exit_code
 
 
 @click.command()

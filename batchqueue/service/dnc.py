@@ -16,6 +16,7 @@ from typing import IO
 from batchqueue.cell_safety import safe_row
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import PhoneError, UsageError
+from batchqueue.exits import EXIT_FINISHED_WITH_PROBLEMS, EXIT_OK
 from batchqueue.intake.loader import Problem as Problem
 from batchqueue.intake.mapping.numbers import read_as_international, read_cell
 from batchqueue.intake.mapping.phones import PhoneParser
@@ -82,6 +83,11 @@ class DncChange:
     def complete(self) -> bool:
         """Whether every number given was read (and so is on the list now)."""
         return not (self.unreadable or self.not_added)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every number given is on the list now, else 1 (the others were added all the same)."""
+        return EXIT_OK if self.complete else EXIT_FINISHED_WITH_PROBLEMS
 
 
 def import_list(app: Face, request: DncImportRequest) -> DncChange:
