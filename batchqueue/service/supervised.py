@@ -22,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
@@ -35,7 +36,11 @@ from batchqueue.exits import (
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
 )
+from batchqueue.service.run_line import arguments
 from batchqueue.settings import ENV_CA_BUNDLE, ENV_DB, ENV_PROFILE, Settings
+
+if TYPE_CHECKING:
+    from batchqueue.service.sending import RunRequest
 
 #: What each exit code of ``batchqueue run`` means, as the console says it.
 EXIT_MESSAGES = {
@@ -61,17 +66,22 @@ class RunOptions:
     #: A test send: at most this many rows (``run --limit``).
     limit: int | None = None
 
+    def request(self, job_id: int) -> RunRequest:
+        """The run's request: these options, the others ``batchqueue run``'s defaults."""
+        from batchqueue.service.sending import RunRequest
+
+        return RunRequest(
+            job_id,
+            concurrency=self.concurrency,
+            rate=DEFAULTS.rate if self.rate is None else self.rate,
+            hold_until_window=self.hold_until_window,
+            public_url=self.public_url,
+            limit=self.limit,
+        )
+
     def arguments(self) -> list[str]:
-        args = ["--concurrency", str(self.concurrency)]
-        if self.limit is not None:
-            args += ["--limit", str(self.limit)]
-        if self.rate is not None:
-            args += ["--rate", f"{self.rate:g}"]
-        if self.hold_until_window:
-            args.append("--hold-until-window")
-        if self.public_url:
-            args += ["--public-url", self.public_url]
-        return args
+        """The options of ``batchqueue run`` (derived from its request: :mod:`batchqueue.service.run_line`)."""
+        return arguments(self.request(0))
 
 
 @dataclass
