@@ -19,8 +19,9 @@ from werkzeug.datastructures import FileStorage, MultiDict
 
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
-from batchqueue.service.mapping import EXCEL_SUFFIXES, FIELDS, TEXT_SUFFIXES, MappingSpec, parse_delimiter
+from batchqueue.service.mapping import FIELDS, MappingSpec, parse_delimiter
 from batchqueue.service.supervised import RunOptions
+from batchqueue.service.uploads import EXCEL_SUFFIXES, TEXT_SUFFIXES
 from batchqueue.service.values import INT64_MAX, printable
 
 _UPLOAD_ID_LENGTH = 22
