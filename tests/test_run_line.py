@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from batchqueue.cli.run_cmds import run
+from batchqueue.console.forms import run_options
 from batchqueue.service.rules import parse_rule_args
 from batchqueue.service.run_line import NOT_OPTIONS, arguments, flag_of
 from batchqueue.service.sending import RunRequest
-from batchqueue.service.supervised import RunOptions
 
 #: A value other than the default for every field of the request that is an option of ``run``.
 EVERY_OPTION = RunRequest(
@@ -74,16 +74,15 @@ def test_defaults_are_left_off_the_line() -> None:
 
 
 @pytest.mark.parametrize(
-    ("options", "expected"),
+    ("form", "expected"),
     [
-        (RunOptions(concurrency=3), {"concurrency": 3}),
-        (RunOptions(concurrency=1, rate=0.5, limit=4), {"concurrency": 1, "rate": 0.5, "limit": 4}),
-        (
-            RunOptions(hold_until_window=True, public_url="https://cb.example.org"),
-            {"hold_until_window": True, "public_url": "https://cb.example.org"},
-        ),
+        ({"concurrency": "3"}, {"concurrency": 3}),
+        ({"concurrency": "1", "rate": "0.5", "limit": "4"}, {"concurrency": 1, "rate": 0.5, "limit": 4}),
+        ({"hold_until_window": "on"}, {"hold_until_window": True, "public_url": "https://cb.example.org"}),
     ],
 )
-def test_a_console_run_starts_with_the_options_its_form_gave(options: RunOptions, expected: dict[str, Any]) -> None:
-    params = _parsed(options.arguments())
+def test_a_console_run_starts_with_the_options_its_form_gave(form: dict[str, str], expected: dict[str, Any]) -> None:
+    request = run_options(form, 7, "https://cb.example.org")
+    assert request.job_id == 7
+    params = _parsed(arguments(request))
     assert {name: params[name] for name in expected} == expected

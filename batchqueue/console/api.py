@@ -157,7 +157,7 @@ def import_upload(upload_id: str) -> Any:
 
 @blueprint.route("/jobs/<int:job_id>/start", methods=["POST"])
 def start(job_id: int) -> Any:
-    return _run(operator().start(job_id, run_options(_body(), context().public_url))), 202
+    return _run(operator().start(job_id, run_options(_body(), job_id, context().public_url))), 202
 
 
 @blueprint.route("/jobs/<int:job_id>/dry-run")

@@ -215,7 +215,7 @@ def _back(job_id: int) -> Any:
 
 @blueprint.route("/jobs/<int:job_id>/start", methods=["POST"])
 def start(job_id: int) -> Any:
-    options = run_options(request.form, context().public_url)
+    options = run_options(request.form, job_id, context().public_url)
     operator().start(job_id, options)
     if options.limit:
         flash(

@@ -17,7 +17,7 @@ from batchqueue.ledger import Ledger
 from batchqueue.reports.export import ExportResult
 from batchqueue.service import answers, audit, dnc, job_admin, loading, outcomes, reports, rows, sending, waves
 from batchqueue.service.app import Batchqueue
-from batchqueue.service.supervised import RunOptions, SupervisedRun, Supervisor
+from batchqueue.service.supervised import SupervisedRun, Supervisor
 from batchqueue.settings import Settings, check_target
 
 
@@ -62,7 +62,7 @@ class Operator:
             )
         return result
 
-    def start(self, job_id: int, options: RunOptions) -> SupervisedRun:
+    def start(self, job_id: int, options: sending.RunRequest) -> SupervisedRun:
         job = self.ledger.job(job_id)
         check_target(self.settings)
         if job.archived_at is not None:

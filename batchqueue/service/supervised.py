@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
 from batchqueue.exits import (
     EXIT_ENVIRONMENT,
@@ -53,35 +52,6 @@ EXIT_MESSAGES = {
     EXIT_INTERNAL: "stopped by an internal error (a bug in batchqueue)",
     EXIT_INTERRUPTED: "paused: resume to send the rest",
 }
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """The options of a run started from the console (a subset of ``batchqueue run``'s)."""
-
-    concurrency: int = DEFAULTS.console_concurrency
-    rate: float | None = None
-    hold_until_window: bool = False
-    public_url: str | None = None
-    #: A test send: at most this many rows (``run --limit``).
-    limit: int | None = None
-
-    def request(self, job_id: int) -> RunRequest:
-        """The run's request: these options, the others ``batchqueue run``'s defaults."""
-        from batchqueue.service.sending import RunRequest
-
-        return RunRequest(
-            job_id,
-            concurrency=self.concurrency,
-            rate=DEFAULTS.rate if self.rate is None else self.rate,
-            hold_until_window=self.hold_until_window,
-            public_url=self.public_url,
-            limit=self.limit,
-        )
-
-    def arguments(self) -> list[str]:
-        """The options of ``batchqueue run`` (derived from its request: :mod:`batchqueue.service.run_line`)."""
-        return arguments(self.request(0))
 
 
 @dataclass
@@ -140,7 +110,7 @@ class Supervisor:
         self._lock = threading.Lock()
         self._runs: dict[int, SupervisedRun] = {}
 
-    def start(self, job_id: int, user: str, options: RunOptions) -> SupervisedRun:
+    def start(self, job_id: int, user: str, request: RunRequest) -> SupervisedRun:
         with self._lock:
             current = self._runs.get(job_id)
             if current is not None and current.running:
@@ -151,7 +121,7 @@ class Supervisor:
             environ[ENV_DB] = _absolute(self.settings.db_url)  # the child works in another folder
             if self.settings.ca_bundle:
                 environ[ENV_CA_BUNDLE] = os.path.abspath(self.settings.ca_bundle)
-            command = [sys.executable, "-I", "-m", "batchqueue", "run", str(job_id), "--quiet", *options.arguments()]
+            command = [sys.executable, "-I", "-m", "batchqueue", "run", str(job_id), "--quiet", *arguments(request)]
             with open(log_path, "ab") as log:
                 process = subprocess.Popen(
                     command,
