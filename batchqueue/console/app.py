@@ -80,6 +80,10 @@ class ConsoleContext:
     def settings(self) -> Settings:
         return self.app.settings
 
+    @settings.setter
+    def settings(self, settings: Settings) -> None:
+        self.app.settings = settings
+
     @property
     def ledger(self) -> Ledger:
         """The application's ledger: every page and every action of the console uses this one."""
