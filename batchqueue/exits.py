@@ -4,6 +4,7 @@ Usage::
 
     code = EXIT_CODES[ExitReason.FATAL_REPLY]          # 3
     code = exit_code_for(error)                         # for an exception
+    status = http_status_for(error)                     # the console's reply to the same exception
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ import sqlite3
 import sys
 from enum import StrEnum
 
-from batchqueue.errors import ApiUnavailableError, BatchFatalError, BatchqueueError, EnvironmentFailure
+from batchqueue.errors import (
+    ApiUnavailableError,
+    BatchFatalError,
+    BatchqueueError,
+    EnvironmentFailure,
+    JobNotFoundError,
+)
 
 
 class ExitReason(StrEnum):
@@ -81,3 +88,17 @@ def exit_code_for(error: BaseException) -> int:
     if isinstance(error, BatchqueueError):
         return EXIT_USAGE
     return EXIT_INTERNAL
+
+
+#: The console's HTTP status for each exit code of a refused action (RFC 9110): the user's own
+#: mistake is a 400; Insight, the disk or the database failing behind the console is a 502.
+HTTP_STATUS_NOT_FOUND, HTTP_STATUS_BAD_REQUEST, HTTP_STATUS_BAD_GATEWAY = 404, 400, 502
+
+
+def http_status_for(error: BaseException) -> int:
+    """The HTTP status the console answers an exception with, beside :func:`exit_code_for`."""
+    if isinstance(error, JobNotFoundError):
+        return HTTP_STATUS_NOT_FOUND
+    if exit_code_for(error) == EXIT_USAGE:
+        return HTTP_STATUS_BAD_REQUEST
+    return HTTP_STATUS_BAD_GATEWAY

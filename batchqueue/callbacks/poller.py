@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchqueue.callbacks.call_details import BadPayload, CallDetails, details_from
-from batchqueue.exits import ExitReason
+from batchqueue.exits import EXIT_CODES, EXIT_FINISHED_WITH_PROBLEMS, EXIT_OK, ExitReason
 from batchqueue.insight.client import InsightClient
 from batchqueue.insight.pacing import Pacer
 from batchqueue.insight.replies import Reply, ReplyKind
@@ -47,6 +47,12 @@ class PollSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.__dict__, "exit_reason": self.exit_reason.value}
+
+    @property
+    def exit_code(self) -> int:
+        """The poll's exit code: its stop reason's, else 1 when some status replies told nothing."""
+        code = EXIT_CODES[self.exit_reason]
+        return EXIT_FINISHED_WITH_PROBLEMS if code == EXIT_OK and self.errors else code
 
 
 def _snippet(body: Any) -> str:

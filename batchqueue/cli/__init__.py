@@ -13,6 +13,7 @@ import sys
 import click
 
 from batchqueue import __version__
+from batchqueue.cli.options import config_options
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import BatchqueueError, EnvironmentFailure
 from batchqueue.exits import EXIT_ENVIRONMENT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, exit_code_for
@@ -35,10 +36,13 @@ from batchqueue.logs import FORMATS, LEVELS, configure, scrub
     show_default=True,
     help="Log lines as text or JSON.",
 )
+@config_options
 def cli(log_level: str, log_format: str) -> None:
     """Contact spreadsheets to Insight outbound survey calls, through a durable ledger.
 
     Typical use: check a file, import it as a job, run the job, then see its status.
+
+    --db, --profile and --ca-bundle may be given here, before the command, or after it.
     """
     configure(log_level, log_format)
 
@@ -83,7 +87,7 @@ _register()
 
 def _environment_message(error: BaseException) -> str:
     from batchqueue.exits import is_database_error
-    from batchqueue.untrusted import printable
+    from batchqueue.service.values import printable
 
     if is_database_error(error):
         return f"the ledger's database failed: {printable(str(getattr(error, 'orig', error)), 300)}"
@@ -127,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
             click.echo(f"error: {failure}", err=True)
             code = EXIT_ENVIRONMENT
         else:  # a bug: one line for the user, the traceback only when asked for
-            from batchqueue.untrusted import printable
+            from batchqueue.service.values import printable
 
             failure = scrub(
                 f"internal error ({type(exc).__name__}: {printable(str(exc), 300)}); this is a bug in batchqueue "

@@ -80,9 +80,9 @@ def console(
     from dataclasses import replace
 
     from batchqueue.console.server import ConsoleRequest, serve_console
+    from batchqueue.service.app import Secret, base_url
     from batchqueue.service.context import target_of
     from batchqueue.service.users import add_user
-    from batchqueue.settings import Secret, base_url
 
     if port_file is not None:
         check_writable(port_file, "--port-file")

@@ -11,11 +11,9 @@ import click
 
 from batchqueue.cli.options import build_spec, db_option, json_option, number_options, settings
 from batchqueue.cli.output import emit_json
-from batchqueue.exits import EXIT_FINISHED_WITH_PROBLEMS
 
 if TYPE_CHECKING:
-    from batchqueue.intake.loader import Problem
-    from batchqueue.service.dnc import DncChange
+    from batchqueue.service.dnc import DncChange, Problem
 
 _list_option = click.option(
     "--list", "list_name", default="default", show_default=True, help="The list's name (letters, digits, - _ .)."
@@ -54,7 +52,7 @@ def _show_import(change: DncChange, as_json: bool) -> int:
                 "read": asdict(change.read) if change.read else None,
             }
         )
-        return 0 if change.complete else EXIT_FINISHED_WITH_PROBLEMS
+        return change.exit_code
     if change.read is not None:
         read = change.read
         how = f"phone column {' and '.join(map(repr, read.phone_columns))} (region {read.region}"
@@ -73,7 +71,7 @@ def _show_import(change: DncChange, as_json: bool) -> int:
         click.echo(f"warning: {warning}", err=True)
     for note in change.row_warnings:
         click.echo(f"warning: {note}", err=True)
-    return 0 if change.complete else EXIT_FINISHED_WITH_PROBLEMS
+    return change.exit_code
 
 
 def _show_add(change: DncChange, as_json: bool) -> int:
@@ -89,7 +87,7 @@ def _show_add(change: DncChange, as_json: bool) -> int:
                 "read_as_international": [{"number": text, "read_as": how} for text, how in change.read_as],
             }
         )
-        return 0 if change.complete else EXIT_FINISHED_WITH_PROBLEMS
+        return change.exit_code
     line = f"list {change.list_name!r}: {change.added} added"
     if change.added_numbers:
         line += f" ({', '.join(change.added_numbers)})"
@@ -101,7 +99,7 @@ def _show_add(change: DncChange, as_json: bool) -> int:
         click.echo(f"  {text!r} is {how}")
     for text, why in change.not_added:
         click.echo(f"  not added: {text!r} {why}")
-    return 0 if change.complete else EXIT_FINISHED_WITH_PROBLEMS
+    return change.exit_code
 
 
 @click.group()

@@ -9,7 +9,7 @@ import click
 from batchqueue.cli.options import comma_set, db_option, job_argument, json_option, settings
 from batchqueue.cli.output import emit_json
 from batchqueue.errors import UsageError
-from batchqueue.intake.mapping.spec import parse_delimiter
+from batchqueue.service.mapping import parse_delimiter
 
 
 @click.command()
@@ -58,8 +58,7 @@ def export(
     as_json: bool,
 ) -> int:
     """Write JOB's report: every input row in input order with its state, error and outcome."""
-    from batchqueue.reports.export import STDOUT, ExportShape
-    from batchqueue.service.reports import ExportRequest
+    from batchqueue.service.reports import STDOUT, ExportRequest, ExportShape
     from batchqueue.service.reports import export as write_report
 
     shape = ExportShape(

@@ -147,8 +147,8 @@ def jobs() -> None:
 @json_option
 def prune_jobs(older_than: str, dry_run: bool, yes: bool, db: str | None, as_json: bool) -> int:
     """Delete old jobs (kept: jobs with rows still to send, and every number's contact history)."""
-    from batchqueue.periods import parse_period
     from batchqueue.service.job_admin import PruneRequest, prune
+    from batchqueue.service.values import parse_period
 
     period = parse_period(older_than, "--older-than")
     current = settings(db)

@@ -14,11 +14,10 @@ from batchqueue.cli.calling_options import calling_options, rule_option
 from batchqueue.cli.options import build_spec, db_option, json_option, mapping_options, quiet_option, settings
 from batchqueue.cli.output import emit_json, progress_bar
 from batchqueue.defaults import DEFAULTS
-from batchqueue.periods import OFF as RECONTACT_OFF
+from batchqueue.service.values import RECONTACT_OFF
 
 if TYPE_CHECKING:
-    from batchqueue.intake.importer import LoadResult
-    from batchqueue.ledger import Overlap
+    from batchqueue.service.loading import LoadResult, Overlap
 
 _file_arg = click.argument("file", type=click.Path(path_type=Path))
 _max_problems = click.option(
@@ -197,9 +196,8 @@ def import_(
     told otherwise); per-state or per-country hours go in the mapping file's [calling] table. The
     job keeps its rules: the same file imported with other rules is another job.
     """
-    from batchqueue.calling.registry import given_rules
-    from batchqueue.calling.rules import CallingRules
     from batchqueue.service.loading import ImportRequest, import_file, import_notes, job_attempts
+    from batchqueue.service.rules import CallingRules, given_rules
 
     spec = build_spec(opts)
     given = {
@@ -257,7 +255,7 @@ def _overlap_note(job_id: int | None, overlap: Overlap, *, protected: bool) -> s
 def rules() -> int:
     """The named rules a job keeps (import's --rule NAME=VALUE, the mapping file's [rules], the
     console's import form; run's --rule for those that run in the claim)."""
-    from batchqueue.calling.registry import RULES
+    from batchqueue.service.rules import RULES
 
     for r in RULES.values():
         default = f"; default {r.default}" if r.default else ""

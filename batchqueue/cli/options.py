@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,8 +16,8 @@ import click
 
 from batchqueue.cli.output import remember_json
 from batchqueue.errors import UsageError
-from batchqueue.intake.mapping.spec import FIELDS, MappingSpec, load_mapping_file, parse_delimiter
-from batchqueue.settings import Settings
+from batchqueue.service.app import Settings
+from batchqueue.service.mapping import FIELDS, MappingSpec, load_mapping_file, parse_delimiter
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -189,12 +190,64 @@ def build_spec(opts: dict[str, Any]) -> MappingSpec:
     )
 
 
-db_option = click.option(
-    "--db",
-    "db",
-    metavar="PATH|URL",
-    help="Ledger: a file path or SQLAlchemy URL (env BATCHQUEUE_DB; default batchqueue.db).",
-)
+#: The options that say which ledger and which Insight account: declared once, here. The command group
+#: takes them (``batchqueue --db x.db run 7``), and so do the commands that use them, after their name
+#: (``batchqueue run 7 --db x.db``, as before); a value given after the command wins.
+_CONFIG_OPTIONS: dict[str, dict[str, Any]] = {
+    "db": {
+        "flag": "--db",
+        "metavar": "PATH|URL",
+        "help": "Ledger: a file path or SQLAlchemy URL (env BATCHQUEUE_DB; default batchqueue.db).",
+    },
+    "ca_bundle": {
+        "flag": "--ca-bundle",
+        "metavar": "PEM",
+        "help": "Trust the CA certificates in this PEM file for Insight's TLS (a private CA, corporate TLS "
+        "inspection; env BATCHQUEUE_CA_BUNDLE).",
+    },
+    "profile": {
+        "flag": "--profile",
+        "metavar": "NAME",
+        "help": "Connect as the named profile of ~/.config/batchqueue/config.toml or ./batchqueue.toml "
+        "(base URL, user, where the key is; env BATCHQUEUE_PROFILE, for the first file only).",
+    },
+}
+
+
+def _config_option(name: str, **extra: Any) -> Callable[[F], F]:
+    spec = dict(_CONFIG_OPTIONS[name])
+    return click.option(spec.pop("flag"), name, **spec, **extra)
+
+
+@dataclass
+class CliConfig:
+    """The group's ``--db``, ``--profile`` and ``--ca-bundle`` (rq's ``pass_cli_config``), kept on the
+    root context for every command's :func:`settings`."""
+
+    db: str | None = None
+    ca_bundle: str | None = None
+    profile: str | None = None
+
+
+def _remember_config(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None and param.name:
+        setattr(ctx.ensure_object(CliConfig), param.name, value)
+
+
+def config_options(func: F) -> F:
+    """Decorate the command group with ``--db``, ``--profile`` and ``--ca-bundle``."""
+    for name in reversed(_CONFIG_OPTIONS):
+        func = _config_option(name, expose_value=False, callback=_remember_config)(func)
+    return func
+
+
+def _group_config() -> CliConfig:
+    ctx = click.get_current_context(silent=True)
+    found = ctx.find_root().obj if ctx is not None else None
+    return found if isinstance(found, CliConfig) else CliConfig()
+
+
+db_option = _config_option("db")
 json_option = click.option(
     "--json",
     "as_json",
@@ -204,18 +257,8 @@ json_option = click.option(
     help='Print one JSON object on stdout (on failure, {"error": …}).',
 )
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-_ca_bundle = click.option(
-    "--ca-bundle",
-    metavar="PEM",
-    help="Trust the CA certificates in this PEM file for Insight's TLS (a private CA, corporate TLS "
-    "inspection; env BATCHQUEUE_CA_BUNDLE).",
-)
-_profile = click.option(
-    "--profile",
-    metavar="NAME",
-    help="Connect as the named profile of ~/.config/batchqueue/config.toml or ./batchqueue.toml "
-    "(base URL, user, where the key is; env BATCHQUEUE_PROFILE, for the first file only).",
-)
+_ca_bundle = _config_option("ca_bundle")
+_profile = _config_option("profile")
 
 
 def listen_options(default_port: int) -> Callable[[F], F]:
@@ -244,8 +287,14 @@ def ca_bundle_option(func: F) -> F:
 
 
 def settings(db: str | None = None, ca_bundle: str | None = None, profile: str | None = None) -> Settings:
-    """The settings of this command: its options over the environment."""
-    return Settings.from_env(db=db, ca_bundle=ca_bundle, profile=profile)
+    """The settings of this command: its options (given after its name, else before it, to the
+    group) over the environment."""
+    group = _group_config()
+    return Settings.from_env(
+        db=db if db is not None else group.db,
+        ca_bundle=ca_bundle if ca_bundle is not None else group.ca_bundle,
+        profile=profile if profile is not None else group.profile,
+    )
 
 
 def comma_set(value: str | None) -> frozenset[str] | None:

@@ -85,9 +85,8 @@ def poll(
     as_json: bool,
 ) -> int:
     """Ask Insight for the status of JOB's queued calls that have no final outcome yet."""
-    from batchqueue.callbacks.poller import PollSummary
-    from batchqueue.exits import EXIT_CODES, EXIT_FINISHED_WITH_PROBLEMS, EXIT_OK, ExitReason, exit_code_for
-    from batchqueue.service.outcomes import PollRequest
+    from batchqueue.exits import EXIT_FINISHED_WITH_PROBLEMS, EXIT_OK, ExitReason, exit_code_for
+    from batchqueue.service.outcomes import PollRequest, PollSummary
     from batchqueue.service.outcomes import poll as ask
 
     request = PollRequest(job_id, until_final, interval, deadline, concurrency, rate)
@@ -112,7 +111,7 @@ def poll(
         elif summary.message:
             click.echo(f"stopped ({summary.exit_reason.value}): {summary.message}", err=True)
     if code is None:
-        code = EXIT_CODES[summary.exit_reason]
+        return summary.exit_code
     return EXIT_FINISHED_WITH_PROBLEMS if code == EXIT_OK and summary.errors else code
 
 

@@ -33,9 +33,7 @@ from batchqueue.errors import EnvironmentFailure, InsightError, UsageError
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from batchqueue.holds import Holds
-    from batchqueue.sending.submitter import RunSummary
-    from batchqueue.service.sending import Preview, RunStart
+    from batchqueue.service.sending import Holds, Preview, RunStart, RunSummary
 
 
 @contextmanager
@@ -112,7 +110,7 @@ def _show_preview(found: Preview, as_json: bool) -> None:
             }
         )
         return
-    from batchqueue.untrusted import printable
+    from batchqueue.service.values import printable
 
     click.echo(f"dry run of job {found.job_id}: nothing is sent, nothing changes in the ledger")
     if found.suppressed:
@@ -122,8 +120,8 @@ def _show_preview(found: Preview, as_json: bool) -> None:
     if not found.rows:
         click.echo("no row would be sent now")
 
-    from batchqueue.places.contacts import display_zone
-    from batchqueue.places.zone_names import zone as tzinfo_of
+    from batchqueue.service.zones import display_zone
+    from batchqueue.service.zones import zone as tzinfo_of
 
     for row in found.rows:
         local = tzinfo_of(display_zone(row.timezone, row.timezone_source)) if row.timezone else None
@@ -372,8 +370,8 @@ def run(
     Rules given to a run (--calling-hours…, --rule NAME=VALUE) narrow the job's and are kept on it
     for its next runs; a rule that would widen them is refused unless --widen-rules is given.
     """
-    from batchqueue.calling.registry import parse_rule_args
-    from batchqueue.exits import EXIT_CODES, EXIT_FINISHED_WITH_PROBLEMS, ExitReason, exit_code_for
+    from batchqueue.exits import exit_code_for
+    from batchqueue.service.rules import parse_rule_args
     from batchqueue.service.sending import DRY_RUN_ROWS, RunRequest, preview
     from batchqueue.service.sending import run as send
 
@@ -422,9 +420,7 @@ def run(
             _show_run(stopped.result, as_json)  # type: ignore[arg-type]
             return exit_code_for(stopped)
     _show_run(summary, as_json)
-    if summary.exit_reason is not ExitReason.DONE:
-        return EXIT_CODES[summary.exit_reason]
-    return EXIT_FINISHED_WITH_PROBLEMS if summary.counts.get("failed", 0) or summary.counts.get("uncertain", 0) else 0
+    return summary.exit_code
 
 
 @click.command()

@@ -125,7 +125,7 @@ def sandbox(
 
 
 def _zone(name: str) -> str:
-    from batchqueue.intake.mapping.times import canonical_zone
+    from batchqueue.service.zones import canonical_zone
 
     try:
         zone = canonical_zone(name)

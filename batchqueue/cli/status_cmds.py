@@ -14,8 +14,7 @@ from batchqueue.cli.output import emit_json, stdout_console
 from batchqueue.defaults import DEFAULTS
 
 if TYPE_CHECKING:
-    from batchqueue.ledger import WorkerInfo
-    from batchqueue.service.status import JobStatus
+    from batchqueue.service.status import JobStatus, WorkerInfo
 
 
 def _when(ts: float) -> str:
@@ -58,7 +57,7 @@ def _stale(worker: WorkerInfo, lease_ttl: float) -> bool:
 def _show_one(s: JobStatus, lease_ttl: float, wide: bool) -> None:
     from rich.table import Table
 
-    from batchqueue.calling.registry import rules_line
+    from batchqueue.service.rules import rules_line
 
     job = s.job
     click.echo(f"job {job.id}: {job.source_name}")

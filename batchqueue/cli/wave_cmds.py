@@ -37,7 +37,7 @@ def recycle(job_id: int, outcomes: str, after: str | None, db: str | None, as_js
     made (nothing left that ended that way). `status` shows the waves and JOB's report each
     contact's latest outcome.
     """
-    from batchqueue.periods import parse_period
+    from batchqueue.service.values import parse_period
     from batchqueue.service.waves import RecycleRequest
     from batchqueue.service.waves import recycle as make_wave
 

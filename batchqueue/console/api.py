@@ -15,10 +15,10 @@ from batchqueue.console.forms import rules_from, run_options, save_upload, spec_
 from batchqueue.console.openapi import document
 from batchqueue.console.pages import operator, problem_filter
 from batchqueue.errors import UsageError
-from batchqueue.intake.importer import LoadResult
-from batchqueue.periods import parse_period
 from batchqueue.service import audit, dnc, job_page, loading
+from batchqueue.service.loading import LoadResult
 from batchqueue.service.supervised import SupervisedRun
+from batchqueue.service.values import parse_period
 
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
@@ -159,7 +159,7 @@ def import_upload(upload_id: str) -> Any:
 
 @blueprint.route("/jobs/<int:job_id>/start", methods=["POST"])
 def start(job_id: int) -> Any:
-    return _run(operator().start(job_id, run_options(_body(), context().public_url))), 202
+    return _run(operator().start(job_id, run_options(_body(), job_id, context().public_url))), 202
 
 
 @blueprint.route("/jobs/<int:job_id>/dry-run")
@@ -288,4 +288,4 @@ def dnc_lists() -> Any:
             raise UsageError("numbers: a list of phone numbers")
         changed = operator().add_to_dnc(name, [str(n) for n in numbers])
         return {"list": name, "added": changed.added, "already": changed.already}
-    return {"lists": [{"list": n, "numbers": c, "last_added_at": at} for n, c, at in dnc.lists(ctx.settings)]}
+    return {"lists": [{"list": n, "numbers": c, "last_added_at": at} for n, c, at in dnc.lists(ctx.app)]}

@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, g, render_template, request
 from flask_limiter import Limiter
@@ -40,13 +40,15 @@ from werkzeug.routing import IntegerConverter, Map
 
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import BatchqueueError, JobNotFoundError
-from batchqueue.exits import exit_code_for
-from batchqueue.ledger import Ledger
+from batchqueue.exits import http_status_for
+from batchqueue.service.app import Batchqueue, Settings
 from batchqueue.service.checks import BackgroundChecks
 from batchqueue.service.job_page import HeldCounts
 from batchqueue.service.supervised import Supervisor
-from batchqueue.settings import Settings
-from batchqueue.untrusted import INT64_MAX
+from batchqueue.service.values import INT64_MAX
+
+if TYPE_CHECKING:
+    from batchqueue.service.app import Ledger
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -58,10 +60,10 @@ DEFAULT_MAX_UPLOAD = DEFAULTS.console_max_upload_mb * 1024 * 1024
 
 @dataclass
 class ConsoleContext:
-    """What every request of the console shares: settings, one open ledger, the runs it supervises."""
+    """What every request of the console shares: one application (its settings and its one ledger),
+    the runs it supervises."""
 
-    settings: Settings
-    ledger: Ledger
+    app: Batchqueue
     supervisor: Supervisor
     upload_dir: Path
     public_url: str | None = None
@@ -73,6 +75,19 @@ class ConsoleContext:
     #: Checks of uploads this large (bytes) or larger run in the background, with their progress shown.
     check_in_background_from: int = DEFAULTS.console_background_check_bytes
     checks: BackgroundChecks = field(default_factory=BackgroundChecks)
+
+    @property
+    def settings(self) -> Settings:
+        return self.app.settings
+
+    @settings.setter
+    def settings(self, settings: Settings) -> None:
+        self.app.settings = settings
+
+    @property
+    def ledger(self) -> Ledger:
+        """The application's ledger: every page and every action of the console uses this one."""
+        return self.app.ledger
 
     def folders(self) -> list[str]:
         """The server's folders a message may name (never shown to a browser)."""
@@ -158,13 +173,11 @@ def create_app(ctx: ConsoleContext) -> Flask:
     def _csrf(error: CSRFError) -> Any:
         return _error(400, "The form was out of date or not from this console (CSRF check failed); reload the page.")
 
-    @app.errorhandler(JobNotFoundError)
-    def _no_job(error: JobNotFoundError) -> Any:
-        return _error(404, str(error))
-
     @app.errorhandler(BatchqueueError)
     def _refused(error: BatchqueueError) -> Any:
-        return _error(400 if exit_code_for(error) == 2 else 502, public_message(str(error), ctx.folders()))
+        if isinstance(error, JobNotFoundError):
+            return _error(http_status_for(error), str(error))
+        return _error(http_status_for(error), public_message(str(error), ctx.folders()))
 
     @app.errorhandler(413)
     def _too_big(error: HTTPException) -> Any:

@@ -18,7 +18,7 @@ import ipaddress
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, g, redirect, render_template, request, session, url_for
@@ -29,9 +29,11 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_cookie
 
 from batchqueue.console.app import context
-from batchqueue.ledger import Ledger
 from batchqueue.service import audit, users
-from batchqueue.untrusted import printable
+from batchqueue.service.values import printable
+
+if TYPE_CHECKING:
+    from batchqueue.service.app import Ledger
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,10 @@ from werkzeug.datastructures import FileStorage, MultiDict
 
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
-from batchqueue.intake.mapping.spec import FIELDS, MappingSpec, parse_delimiter
-from batchqueue.intake.sheets.detect import EXCEL_SUFFIXES, TEXT_SUFFIXES
-from batchqueue.service.supervised import RunOptions
-from batchqueue.untrusted import INT64_MAX, printable
+from batchqueue.service.mapping import FIELDS, MappingSpec, parse_delimiter
+from batchqueue.service.sending import RunRequest
+from batchqueue.service.uploads import EXCEL_SUFFIXES, TEXT_SUFFIXES
+from batchqueue.service.values import INT64_MAX, printable
 
 _UPLOAD_ID_LENGTH = 22
 #: What an upload may be: exactly what the command line reads.
@@ -174,7 +174,7 @@ RULE_FIELDS = {
 
 def rules_from(form: Mapping[str, Any]) -> dict[str, str]:
     """The named rules an import form (or an API body) gives, checked; a field left empty: the default."""
-    from batchqueue.calling.registry import check_rule
+    from batchqueue.service.rules import check_rule
 
     texts: dict[str, str] = {}
     for key, name in RULE_FIELDS.items():
@@ -184,16 +184,18 @@ def rules_from(form: Mapping[str, Any]) -> dict[str, str]:
     return texts
 
 
-def run_options(form: Mapping[str, Any], public_url: str | None) -> RunOptions:
+def run_options(form: Mapping[str, Any], job_id: int, public_url: str | None) -> RunRequest:
+    """The run a start form (or an API body) asks for: its fields, the others ``batchqueue run``'s defaults."""
     concurrency = _text(form, "concurrency")
     rate = _text(form, "rate")
     limit = _text(form, "limit")
-    return RunOptions(
+    return RunRequest(
+        job_id,
         limit=whole_number(limit, "rows of a test send", low=1, high=MAX_TEST_SEND) if limit is not None else None,
         concurrency=whole_number(concurrency, "concurrency", low=1, high=MAX_CONCURRENCY)
         if concurrency is not None
         else DEFAULTS.console_concurrency,
-        rate=positive_number(rate, "rate") if rate is not None else None,
+        rate=positive_number(rate, "rate") if rate is not None else DEFAULTS.rate,
         hold_until_window=_text(form, "hold_until_window") is not None,
         public_url=public_url,
     )

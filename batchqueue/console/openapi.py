@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from batchqueue import __version__
-from batchqueue.untrusted import INT64_MAX
+from batchqueue.service.values import INT64_MAX
 
 _JOB = {
     "name": "job_id",

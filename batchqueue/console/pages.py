@@ -14,20 +14,19 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
 
-from batchqueue.call_outcome import FINAL
 from batchqueue.console import charts
 from batchqueue.console.app import context, public_message
 from batchqueue.console.forms import rules_from, run_options, save_upload, spec_from, uploaded, whole_number
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import BatchqueueError
-from batchqueue.intake.mapping.resolve import Guess
-from batchqueue.intake.mapping.spec import FIELD_WORDS, FIELDS, NO_COLUMN
-from batchqueue.ledger.console import FAILURE_SAMPLE, PROBLEM_STATES
-from batchqueue.periods import parse_period
 from batchqueue.service import audit, checks, dnc, job_admin, job_page, loading, rows
+from batchqueue.service.app import no_target_message
 from batchqueue.service.context import target_of
+from batchqueue.service.job_page import FAILURE_SAMPLE, FINAL, PROBLEM_STATES
+from batchqueue.service.loading import Guess
+from batchqueue.service.mapping import FIELD_WORDS, FIELDS, NO_COLUMN
 from batchqueue.service.operations import Operator
-from batchqueue.settings import no_target_message
+from batchqueue.service.values import parse_period
 
 blueprint = Blueprint("pages", __name__)
 
@@ -51,7 +50,7 @@ def _local(stamp: float | None, zone_name: str | None) -> str:
         return ""
     if not zone_name:
         return _when(stamp)
-    from batchqueue.intake.mapping.times import zone
+    from batchqueue.service.zones import zone
 
     try:
         return dt.datetime.fromtimestamp(stamp, zone(zone_name)).strftime("%Y-%m-%d %H:%M %Z")
@@ -64,7 +63,7 @@ FILTERS = {"when": _when, "num": _num, "local": _local}
 
 def operator() -> Operator:
     ctx = context()
-    return Operator(ctx.settings, ctx.ledger, ctx.supervisor, g.user)
+    return Operator(ctx.app, ctx.supervisor, g.user)
 
 
 @blueprint.route("/")
@@ -216,7 +215,7 @@ def _back(job_id: int) -> Any:
 
 @blueprint.route("/jobs/<int:job_id>/start", methods=["POST"])
 def start(job_id: int) -> Any:
-    options = run_options(request.form, context().public_url)
+    options = run_options(request.form, job_id, context().public_url)
     operator().start(job_id, options)
     if options.limit:
         flash(
@@ -271,7 +270,7 @@ def archive(job_id: int) -> Any:
 def delete(job_id: int) -> Any:
     ctx = context()
     if request.method == "GET":
-        question = job_admin.delete_question(ctx.settings, job_id)
+        question = job_admin.delete_question(ctx.app, job_id)
         return render_template(
             "delete.html", user=g.user, job=ctx.ledger.job(job_id), question=question, formats=list(REPORT_FORMATS)
         )
@@ -290,7 +289,7 @@ def pause(job_id: int) -> Any:
 @blueprint.route("/jobs/<int:job_id>/cancel", methods=["GET", "POST"])
 def cancel(job_id: int) -> Any:
     if request.method == "GET":
-        question = rows.cancel_question(context().settings, job_id)
+        question = rows.cancel_question(context().app, job_id)
         return render_template("confirm.html", user=g.user, job_id=job_id, question=question)
     result = operator().cancel(job_id)
     flash(f"Canceled {result.canceled:,} pending row(s); they will not be sent (Uncancel puts them back).", "ok")
@@ -392,4 +391,4 @@ def dnc_lists() -> Any:
         changed = operator().add_to_dnc(name, numbers)
         flash(f"{changed.added:,} number(s) added to {name} ({changed.already:,} were on it already).", "ok")
         return redirect(url_for("pages.dnc_lists"))
-    return render_template("dnc.html", user=g.user, lists=dnc.lists(ctx.settings))
+    return render_template("dnc.html", user=g.user, lists=dnc.lists(ctx.app))

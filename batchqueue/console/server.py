@@ -24,20 +24,16 @@ from typing import Any
 from flask import Flask
 from werkzeug.exceptions import HTTPException
 
-from batchqueue.callbacks.app import MAX_BODY_ON_THE_WIRE as CALLBACK_MAX_BODY_ON_THE_WIRE
-from batchqueue.callbacks.app import CallbackApp
-from batchqueue.callbacks.spool import spool_folder_for
 from batchqueue.console.app import DEFAULT_MAX_UPLOAD, ConsoleContext, create_app
 from batchqueue.console.auth import SessionCookies, session_is_live
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
-from batchqueue.http_serving import BodyLimit, HttpServer, Limits
-from batchqueue.ledger import open_ledger
 from batchqueue.logs import register_secret
-from batchqueue.private_files import private_folder, secret_key
-from batchqueue.service.console_files import FolderCleaner
+from batchqueue.service.app import Batchqueue, Settings
+from batchqueue.service.console_files import FolderCleaner, private_folder, secret_key
+from batchqueue.service.outcomes import MAX_BODY_ON_THE_WIRE as CALLBACK_MAX_BODY_ON_THE_WIRE
+from batchqueue.service.outcomes import BodyLimit, CallbackApp, HttpServer, Limits, spool_folder_for
 from batchqueue.service.supervised import Supervisor
-from batchqueue.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +91,7 @@ class Console:
         self.cleaner.stop()
         self.server.stop()
         self.callbacks.close()
-        self.ctx.ledger.close()
+        self.ctx.app.close()
 
 
 def _folder_for(settings: Settings, given: Path | None) -> Path:
@@ -145,14 +141,14 @@ def serve_console(settings: Settings, request: ConsoleRequest) -> Console:
     key = secret_key(folder / SESSION_KEY)
     register_secret(key.hex())  # never in a log line, whatever logs it
     (folder / "uploads").mkdir(exist_ok=True)
-    ledger = open_ledger(settings.db_url, create=True)
+    app = Batchqueue(settings, create=True)
+    ledger = app.ledger  # opened now: a ledger that cannot be used stops the console before it listens
     callbacks: CallbackApp | None = None
     try:
         callbacks = CallbackApp(ledger, spool_folder_for(ledger.path))
         public_url = request.public_url.rstrip("/") if request.public_url else None
         ctx = ConsoleContext(
-            settings,
-            ledger,
+            app,
             Supervisor(settings, folder / "runs"),
             folder / "uploads",
             public_url=public_url,
@@ -186,7 +182,7 @@ def serve_console(settings: Settings, request: ConsoleRequest) -> Console:
     except BaseException:
         if callbacks is not None:
             callbacks.close()
-        ledger.close()
+        app.close()
         raise
     supervisor = ctx.supervisor
     cleaner = FolderCleaner(

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchqueue.defaults import DEFAULTS
-from batchqueue.exits import ExitReason
+from batchqueue.exits import EXIT_CODES, EXIT_FINISHED_WITH_PROBLEMS, EXIT_OK, ExitReason
 from batchqueue.holds import Holds
 from batchqueue.insight.client import InsightClient
 from batchqueue.insight.form import FormBuilder
@@ -111,6 +111,14 @@ class RunSummary:
             "seconds": round(self.seconds, 3),
             "rate": round(self.sent / self.seconds, 1) if self.seconds else 0.0,
         }
+
+    @property
+    def exit_code(self) -> int:
+        """The run's exit code: its stop reason's, else 1 when rows of the job failed or are uncertain."""
+        if self.exit_reason is not ExitReason.DONE:
+            return EXIT_CODES[self.exit_reason]
+        problems = self.counts.get("failed", 0) or self.counts.get("uncertain", 0)
+        return EXIT_FINISHED_WITH_PROBLEMS if problems else EXIT_OK
 
 
 @dataclass

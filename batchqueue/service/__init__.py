@@ -1,8 +1,11 @@
 """The service layer: one typed function per user action, shared by every front end.
 
 The command line (and the web console) only parse, call one of these, and show the result; no
-application logic lives in a front end. Each function takes the settings and a typed request,
-returns a typed result, and raises the error tree of :mod:`batchqueue.errors`.
+application logic lives in a front end. Each function takes a :data:`batchqueue.service.app.Face`
+(the application object :class:`batchqueue.service.app.Batchqueue`, whose one ledger it then uses, or
+settings alone) and a typed request, returns a typed result, and raises the error tree of
+:mod:`batchqueue.errors`. The front ends import nothing from below this layer
+(``tests/test_import_boundary.py``): what they need is re-exported here.
 
 | action    | function                                  | result                  |
 | --------- | ----------------------------------------- | ----------------------- |

@@ -37,8 +37,8 @@ from batchqueue.insight.pacing import Pacer
 from batchqueue.intake.mapping.times import canonical_zone
 from batchqueue.ledger import Job, Ledger
 from batchqueue.ledger.dnc import list_name
+from batchqueue.service.app import Face
 from batchqueue.service.context import insight_client, ledger_for, target_of
-from batchqueue.settings import Settings
 from batchqueue.untrusted import printable
 
 log = logging.getLogger(__name__)
@@ -156,14 +156,14 @@ def stored(job: Job) -> dict[str, Any]:
 
 
 def fetch_answers(
-    settings: Settings,
+    app: Face,
     request: AnswersRequest,
     *,
     stop: threading.Event | None = None,
     on_page: Callable[[AnswersResult, int | None], None] | None = None,
 ) -> AnswersResult:
     """Read the report and join it to the job (see the module docstring)."""
-    with ledger_for(settings) as ledger:
+    with ledger_for(app) as ledger:
         job = ledger.job(request.job_id)
         before = stored(job)
         given_report = request.report_id or before.get("report_id")
@@ -193,7 +193,7 @@ def fetch_answers(
             raise UsageError("--until is before --since")
         result = AnswersResult(job.id, report_id, zone_name, since, until)
         started = time.monotonic()
-        rules = _fetch(settings, ledger, job, reader, request, result, rules_text, stop, on_page)
+        rules = _fetch(app, ledger, job, reader, request, result, rules_text, stop, on_page)
         read = time.monotonic()
         _join(ledger, job, result)
         log.info(
@@ -242,7 +242,7 @@ def _moment(reader: VisitReader, text: str | None, option: str, default: int) ->
 
 
 def _fetch(
-    settings: Settings,
+    app: Face,
     ledger: Ledger,
     job: Job,
     reader: VisitReader,
@@ -254,8 +254,8 @@ def _fetch(
 ) -> list[OptOutRule]:
     """Every page read and its visits kept; the opt-out rules checked against the first page's
     questions (before anything is kept)."""
-    client = insight_client(settings)
-    log.info("reading report %s for job %d from %s", result.report_id, job.id, target_of(settings))
+    client = insight_client(app)
+    log.info("reading report %s for job %d from %s", result.report_id, job.id, target_of(app))
     rules: list[OptOutRule] = []
     other_types: Counter[str] = Counter()
     surveys: set[str] = set()

@@ -19,6 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from batchqueue.private_files import private_folder as private_folder
+from batchqueue.private_files import secret_key as secret_key
+
 log = logging.getLogger(__name__)
 
 

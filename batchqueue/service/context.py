@@ -10,30 +10,41 @@ from typing import TYPE_CHECKING
 from batchqueue.defaults import DEFAULTS
 from batchqueue.ledger import Job, open_ledger
 from batchqueue.logs import register_secret
-from batchqueue.settings import Settings, check_credentials, check_target, redact_url
+from batchqueue.settings import check_credentials, check_target, redact_url
 
 if TYPE_CHECKING:
     from batchqueue.insight.client import InsightClient
     from batchqueue.ledger import Ledger
+    from batchqueue.service.app import Face
 
 log = logging.getLogger(__name__)
 
 
 @contextmanager
-def ledger_for(settings: Settings, *, create: bool = False, writing: bool = False) -> Iterator[Ledger]:
-    """The ledger of ``settings``; closed (its connections released) when the block ends.
+def ledger_for(face: Face, *, create: bool = False, writing: bool = False) -> Iterator[Ledger]:
+    """The ledger of ``face``: an application's own (left open: the application closes it), or one
+    opened for ``settings`` and closed (its connections released) when the block ends.
 
-    ``create`` or ``writing`` (an action that writes rows): a damaged SQLite ledger is refused first.
+    ``create`` or ``writing`` (an action that writes rows): a damaged SQLite ledger is refused first
+    (an application checks its ledger when it opens it).
     """
-    ledger = open_ledger(settings.db_url, create=create, check=create or writing)
+    from batchqueue.service.app import Batchqueue
+
+    if isinstance(face, Batchqueue):
+        yield face.ledger
+        return
+    ledger = open_ledger(face.db_url, create=create, check=create or writing)
     try:
         yield ledger
     finally:
         ledger.close()
 
 
-def target_of(settings: Settings, job: Job | None = None) -> str:
+def target_of(face: Face, job: Job | None = None) -> str:
     """Where requests go, in words: base URL, survey/instance, user (never the key)."""
+    from batchqueue.service.app import settings_of
+
+    settings = settings_of(face)
     if not settings.base_url:
         return "nowhere: no Insight address chosen (BATCHQUEUE_BASE_URL or a profile)"
     where = redact_url(settings.base_url)
@@ -47,7 +58,7 @@ def target_of(settings: Settings, job: Job | None = None) -> str:
 
 
 def insight_client(
-    settings: Settings,
+    face: Face,
     *,
     pool_size: int = 1,
     connect_timeout: float = DEFAULTS.connect_timeout,
@@ -55,7 +66,9 @@ def insight_client(
 ) -> InsightClient:
     """A client for Insight, after checking the credentials can be sent at all (a UsageError if not)."""
     from batchqueue.insight.client import InsightClient  # requests: only for commands that call Insight
+    from batchqueue.service.app import settings_of
 
+    settings = settings_of(face)
     target = check_target(settings)
     check_credentials(settings)
     register_secret(settings.api_key.reveal())

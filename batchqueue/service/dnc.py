@@ -16,14 +16,15 @@ from typing import IO
 from batchqueue.cell_safety import safe_row
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import PhoneError, UsageError
-from batchqueue.intake.loader import Problem
+from batchqueue.exits import EXIT_FINISHED_WITH_PROBLEMS, EXIT_OK
+from batchqueue.intake.loader import Problem as Problem
 from batchqueue.intake.mapping.numbers import read_as_international, read_cell
 from batchqueue.intake.mapping.phones import PhoneParser
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.opt_outs import EXPORT_HEADER, OptOutFile
 from batchqueue.ledger import Ledger
+from batchqueue.service.app import Face
 from batchqueue.service.context import ledger_for
-from batchqueue.settings import Settings
 from batchqueue.whole_files import atomic_path
 
 DEFAULT_LIST = "default"
@@ -83,8 +84,13 @@ class DncChange:
         """Whether every number given was read (and so is on the list now)."""
         return not (self.unreadable or self.not_added)
 
+    @property
+    def exit_code(self) -> int:
+        """0 when every number given is on the list now, else 1 (the others were added all the same)."""
+        return EXIT_OK if self.complete else EXIT_FINISHED_WITH_PROBLEMS
 
-def import_list(settings: Settings, request: DncImportRequest) -> DncChange:
+
+def import_list(app: Face, request: DncImportRequest) -> DncChange:
     """Every number of the file put on its list (one transaction); what could not be read is
     counted and the first ones located (row, column, reason)."""
     with OptOutFile.open(
@@ -95,19 +101,19 @@ def import_list(settings: Settings, request: DncImportRequest) -> DncChange:
         done.read = FileReading(
             list(mapping.phone_columns), mapping.region, mapping.region_column, table.info.sheet, table.header_row
         )
-        with ledger_for(settings, create=True) as ledger:
+        with ledger_for(app, create=True) as ledger:
             done.added, done.already = ledger.add_to_dnc(optouts.listings(), source=optouts.name)
         done.unreadable, done.blank = optouts.unreadable, optouts.blank
         done.problems, done.row_warnings, done.warnings = optouts.problems, optouts.row_warnings, optouts.warnings
     return done
 
 
-def add(settings: Settings, list_name: str, numbers: Sequence[str], *, region: str = DEFAULTS.region) -> DncChange:
+def add(app: Face, list_name: str, numbers: Sequence[str], *, region: str = DEFAULTS.region) -> DncChange:
     """``numbers`` as people write them (read as ``import`` reads a number in ``region``), put on
     the list; those that are no number are reported, the others added. UsageError when none is one."""
     read, refused = _read_numbers(numbers, region)
     e164s = [e164 for _, e164, _ in read]
-    with ledger_for(settings, create=True) as ledger:
+    with ledger_for(app, create=True) as ledger:
         added = ledger.list_numbers(list_name, e164s, source=BY_HAND)
     new = set(added)
     return DncChange(
@@ -121,31 +127,29 @@ def add(settings: Settings, list_name: str, numbers: Sequence[str], *, region: s
     )
 
 
-def remove(
-    settings: Settings, list_name: str, numbers: Sequence[str], *, region: str = DEFAULTS.region
-) -> tuple[int, int]:
+def remove(app: Face, list_name: str, numbers: Sequence[str], *, region: str = DEFAULTS.region) -> tuple[int, int]:
     """``numbers`` taken off the list; returns (how many were on it, how many were not)."""
     read, refused = _read_numbers(numbers, region)
     if refused:  # taking numbers off a list lets them be called: nothing is taken off on a typo
         raise UsageError("not a phone number (nothing removed): " + described(refused))
     e164s = sorted({e164 for _, e164, _ in read})  # "617-555-0100" and "+16175550100" are one number
-    with ledger_for(settings) as ledger:
+    with ledger_for(app) as ledger:
         removed = ledger.remove_from_dnc(list_name, e164s)
     return removed, len(e164s) - removed
 
 
-def lists(settings: Settings) -> list[tuple[str, int, float]]:
+def lists(app: Face) -> list[tuple[str, int, float]]:
     """Every list: (name, numbers on it, when a number was last added)."""
-    with ledger_for(settings) as ledger:
+    with ledger_for(app) as ledger:
         return ledger.dnc_lists()
 
 
-def export(settings: Settings, path: Path, names: Sequence[str] = (), *, stdout: IO[str] | None = None) -> int:
+def export(app: Face, path: Path, names: Sequence[str] = (), *, stdout: IO[str] | None = None) -> int:
     """The lists ``names`` (all when empty) as CSV (``phone,list,added_at,source``); ``dnc import``
     reads it back as it was. To ``path``: written whole or not at all, cells formula-safe (a
     spreadsheet opens it); to ``stdout`` (a pipe, a program): plain values, ``+`` and all.
     Returns the numbers written."""
-    with ledger_for(settings) as ledger:
+    with ledger_for(app) as ledger:
         if stdout is not None:
             return _write_lists(ledger, names, stdout, formula_safe=False)
         with atomic_path(path) as partial, partial.open("w", newline="", encoding="utf-8") as out:

@@ -25,9 +25,9 @@ from batchqueue.errors import UsageError
 from batchqueue.ledger import Job, Ledger
 from batchqueue.lifecycle import OPEN_STATES
 from batchqueue.service import audit
+from batchqueue.service.app import Face
 from batchqueue.service.context import ledger_for
 from batchqueue.service.job_page import activity
-from batchqueue.settings import Settings
 
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
@@ -86,14 +86,14 @@ def sent_warning(job: Job) -> str:
     )
 
 
-def edit_target(settings: Settings, request: EditRequest, *, user: str) -> EditResult:
+def edit_target(app: Face, request: EditRequest, *, user: str) -> EditResult:
     """The job's survey/instance changed (refused once anything was sent, unless ``force``)."""
     for name, value in (("--survey", request.survey_id), ("--instance", request.instance_id)):
         if value is not None and not _ID.fullmatch(value):
             raise UsageError(f"{name} {value!r}: expected the id shown in Insight (letters, digits, - _ .)")
     if request.survey_id is None and request.instance_id is None:
         raise UsageError("say what to change: --survey ID and/or --instance ID")
-    with ledger_for(settings) as ledger, quiet_job(ledger, request.job_id, "edit it") as job:
+    with ledger_for(app) as ledger, quiet_job(ledger, request.job_id, "edit it") as job:
         sent = ledger.anything_sent(job.id)
         if sent and not request.force:
             raise UsageError(f"{sent_warning(job)}. Add --force to change it anyway")
@@ -104,9 +104,9 @@ def edit_target(settings: Settings, request: EditRequest, *, user: str) -> EditR
         return EditResult(job.id, (job.survey_id, job.instance_id), after, sent)
 
 
-def archive(settings: Settings, job_id: int, *, user: str, undo: bool = False) -> Job:
+def archive(app: Face, job_id: int, *, user: str, undo: bool = False) -> Job:
     """Archive the job (kept whole, out of the lists, not sent until unarchived), or bring it back."""
-    with ledger_for(settings) as ledger, quiet_job(ledger, job_id, "archive it") as job:
+    with ledger_for(app) as ledger, quiet_job(ledger, job_id, "archive it") as job:
         ledger.set_archived(job_id, None if undo else time.time())
         audit.record(ledger, user, "unarchive" if undo else "archive", job_id, job.source_name)
         return ledger.job(job_id)
@@ -127,9 +127,9 @@ class Deleted:
     open_calls: int
 
 
-def delete_question(settings: Settings, job_id: int) -> str | None:
+def delete_question(app: Face, job_id: int) -> str | None:
     """What deleting the job would lose that a person should be asked about (None: nothing)."""
-    with ledger_for(settings) as ledger:
+    with ledger_for(app) as ledger:
         return _delete_question(ledger, ledger.job(job_id))
 
 
@@ -144,10 +144,10 @@ def _delete_question(ledger: Ledger, job: Job) -> str | None:
     )
 
 
-def delete_job(settings: Settings, request: DeleteRequest, *, user: str) -> Deleted:
+def delete_job(app: Face, request: DeleteRequest, *, user: str) -> Deleted:
     """The job and its rows deleted (the numbers' contact history, do-not-call lists and the audit
     trail are kept); a job with calls that may still ring only when ``confirmed``."""
-    with ledger_for(settings) as ledger, quiet_job(ledger, request.job_id, "delete it") as job:
+    with ledger_for(app) as ledger, quiet_job(ledger, request.job_id, "delete it") as job:
         question = _delete_question(ledger, job)
         if question and not request.confirmed:
             raise UsageError(f"{question}; then confirm (--yes)")
@@ -174,12 +174,12 @@ class PruneResult:
     dry_run: bool = False
 
 
-def prune(settings: Settings, request: PruneRequest, *, user: str) -> PruneResult:
+def prune(app: Face, request: PruneRequest, *, user: str) -> PruneResult:
     """Jobs imported more than ``older_than`` ago that sent nothing within it either, deleted; a job
     with rows still to send (pending, sending) or being sent is kept, with why."""
     cutoff = time.time() - request.older_than
     found = PruneResult(dry_run=request.dry_run)
-    with ledger_for(settings) as ledger:
+    with ledger_for(app) as ledger:
         listed = [job_id for job_id, _ in ledger.job_list()][::-1]
         last_sent = ledger.last_request_at(listed)
         counts = ledger.all_counts(listed)
@@ -195,7 +195,7 @@ def prune(settings: Settings, request: PruneRequest, *, user: str) -> PruneResul
                 found.deleted.append(Deleted(job_id, job.source_name, sum(counts[job_id].values()), 0))
                 continue
             try:
-                done = delete_job(settings, DeleteRequest(job_id, confirmed=True), user=user)
+                done = delete_job(app, DeleteRequest(job_id, confirmed=True), user=user)
             except UsageError as exc:
                 found.kept.append((job_id, str(exc)))
                 continue

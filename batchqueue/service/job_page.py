@@ -14,11 +14,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from batchqueue.call_outcome import FINAL as FINAL
 from batchqueue.calling.registry import rules_json
 from batchqueue.calling.rules import CallingRules
 from batchqueue.defaults import DEFAULTS
 from batchqueue.holds import Holds
 from batchqueue.ledger import Job, Ledger, WorkerInfo
+from batchqueue.ledger.console import FAILURE_SAMPLE as FAILURE_SAMPLE
+from batchqueue.ledger.console import PROBLEM_STATES as PROBLEM_STATES
 from batchqueue.ledger.console import AuditEvent, ProblemRow
 from batchqueue.lifecycle import FINAL_STATES, OPEN_STATES, SENT_STATES, SET_ASIDE, RowState
 from batchqueue.service.status import FORGET_WORKERS_AFTER, process_gone

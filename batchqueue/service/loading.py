@@ -22,20 +22,23 @@ from batchqueue.calling.rules import CallingRules
 from batchqueue.calling.state_caps import BUILT_IN
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
-from batchqueue.intake.importer import LoadResult, check_file
+from batchqueue.intake.importer import LoadResult as LoadResult
+from batchqueue.intake.importer import check_file
 from batchqueue.intake.importer import import_file as _import_file
 from batchqueue.intake.loader import Progress
+from batchqueue.intake.mapping.resolve import Guess as Guess
 from batchqueue.intake.mapping.resolve import ResolvedMapping, null_markers
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.rules import RowRule
 from batchqueue.intake.validator_process import Validation, worth_a_helper
 from batchqueue.logs import log_context
 from batchqueue.periods import period_text
+from batchqueue.service.app import Face
 from batchqueue.service.context import ledger_for
-from batchqueue.settings import Settings
 
 if TYPE_CHECKING:
     from batchqueue.ledger import Job, Ledger  # the ledger's SQLAlchemy is imported once a ledger is opened
+    from batchqueue.ledger import Overlap as Overlap
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +139,7 @@ def check(request: CheckRequest, *, progress: Progress | None = None) -> LoadRes
     )
 
 
-def import_file(settings: Settings, request: ImportRequest, *, progress: Progress | None = None) -> LoadResult:
+def import_file(app: Face, request: ImportRequest, *, progress: Progress | None = None) -> LoadResult:
     """The file imported as a job in one transaction (``created`` False when it already was one).
 
     A large file's validating helper is started first, so that its start-up overlaps this
@@ -149,7 +152,7 @@ def import_file(settings: Settings, request: ImportRequest, *, progress: Progres
             request.file, request.spec, now=int(time.time()), max_problems=request.max_problems, rules=request.rules
         )
     try:
-        with ledger_for(settings, create=True) as ledger:
+        with ledger_for(app, create=True) as ledger:
             result = _import_file(
                 ledger,
                 request.file,

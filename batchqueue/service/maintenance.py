@@ -8,7 +8,7 @@ from pathlib import Path
 from batchqueue.errors import LedgerError
 from batchqueue.ledger.database import SCHEMA_REVISION, create_ledger_engine, current_revision
 from batchqueue.ledger.database import upgrade as _upgrade
-from batchqueue.settings import Settings
+from batchqueue.service.app import Face, settings_of
 
 
 @dataclass(frozen=True)
@@ -20,9 +20,9 @@ class UpgradeResult:
     backup: Path | None
 
 
-def upgrade(settings: Settings) -> UpgradeResult:
+def upgrade(app: Face) -> UpgradeResult:
     """Migrate the ledger to the current schema; an SQLite ledger is backed up first."""
-    engine = create_ledger_engine(settings.db_url)
+    engine = create_ledger_engine(settings_of(app).db_url)
     try:
         database = engine.url.database
         if engine.url.get_backend_name() == "sqlite" and database and not Path(database).is_file():

@@ -8,17 +8,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from batchqueue.callbacks.app import MAX_BODY_ON_THE_WIRE, CallbackApp
-from batchqueue.callbacks.poller import Poller, PollSummary
-from batchqueue.callbacks.spool import spool_folder_for
+from batchqueue.callbacks.app import MAX_BODY_ON_THE_WIRE as MAX_BODY_ON_THE_WIRE
+from batchqueue.callbacks.app import CallbackApp as CallbackApp
+from batchqueue.callbacks.poller import Poller
+from batchqueue.callbacks.poller import PollSummary as PollSummary
+from batchqueue.callbacks.spool import spool_folder_for as spool_folder_for
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import BatchFatalError
 from batchqueue.exits import ExitReason
-from batchqueue.http_serving import HttpServer, Limits
+from batchqueue.http_serving import BodyLimit as BodyLimit
+from batchqueue.http_serving import HttpServer as HttpServer
+from batchqueue.http_serving import Limits as Limits
 from batchqueue.ledger import Ledger, Unproven, open_ledger
 from batchqueue.logs import log_context
+from batchqueue.service.app import Face, settings_of
 from batchqueue.service.context import insight_client, ledger_for, target_of
-from batchqueue.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +53,9 @@ class Serving:
         self.ledger.close()
 
 
-def serve(settings: Settings, request: ServeRequest) -> Serving:
+def serve(app: Face, request: ServeRequest) -> Serving:
     """Bind the callback receiver (the address is checked before anything else is created)."""
-    ledger = open_ledger(settings.db_url, create=False)
+    ledger = open_ledger(settings_of(app).db_url, create=False)
     try:
         apps: list[CallbackApp] = []
         server = HttpServer(
@@ -86,12 +90,12 @@ class PollRequest:
     rate: float = DEFAULTS.poll_rate
 
 
-def poll(settings: Settings, request: PollRequest, *, stop: threading.Event | None = None) -> PollSummary:
+def poll(app: Face, request: PollRequest, *, stop: threading.Event | None = None) -> PollSummary:
     """Poll once (or until every call is final or the deadline passes); BatchFatalError on 401/403."""
-    with ledger_for(settings) as ledger, log_context(job=request.job_id, event="poll"):
+    with ledger_for(app) as ledger, log_context(job=request.job_id, event="poll"):
         job = ledger.job(request.job_id)
-        client = insight_client(settings, pool_size=request.concurrency)
-        log.info("polling job %d at %s", job.id, target_of(settings, job))
+        client = insight_client(app, pool_size=request.concurrency)
+        log.info("polling job %d at %s", job.id, target_of(app, job))
         try:
             summary = Poller(ledger, client, job, concurrency=request.concurrency, rate=request.rate).run(
                 until_final=request.until_final, interval=request.interval, deadline=request.deadline, stop=stop
@@ -129,9 +133,9 @@ class ReconcileResult:
         }
 
 
-def reconcile(settings: Settings, request: ReconcileRequest) -> ReconcileResult:
+def reconcile(app: Face, request: ReconcileRequest) -> ReconcileResult:
     """Uncertain rows past their calling window without a callback; changed only when asked."""
-    with ledger_for(settings) as ledger:
+    with ledger_for(app) as ledger:
         ledger.job(request.job_id)
         found = ledger.unproven(request.job_id, grace=request.grace)
         changed = ledger.resend_unproven(request.job_id, [u.row_id for u in found]) if request.resend_unproven else 0

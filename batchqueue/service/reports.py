@@ -6,9 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from batchqueue.lifecycle import PROBLEM_STATES
-from batchqueue.reports.export import ExportResult, ExportShape, export_job
+from batchqueue.reports.export import STDOUT as STDOUT
+from batchqueue.reports.export import ExportResult, export_job
+from batchqueue.reports.export import ExportShape as ExportShape
+from batchqueue.service.app import Face
 from batchqueue.service.context import ledger_for
-from batchqueue.settings import Settings
 
 #: What ``--errors-only`` selects.
 ERROR_STATES = frozenset(s.value for s in PROBLEM_STATES)
@@ -28,12 +30,12 @@ class ExportRequest:
     shape: ExportShape = field(default_factory=ExportShape)
 
 
-def export(settings: Settings, request: ExportRequest) -> ExportResult:
+def export(app: Face, request: ExportRequest) -> ExportResult:
     """Write the report; the file appears whole or not at all (``-o -``: on standard output)."""
     states = set(request.states) if request.states else None
     if request.errors_only:
         states = (states or set()) | ERROR_STATES
-    with ledger_for(settings) as ledger:
+    with ledger_for(app) as ledger:
         return export_job(
             ledger,
             request.job_id,

@@ -17,15 +17,17 @@ from batchqueue.calling.state_caps import BUILT_IN
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import ApiUnavailableError, BatchFatalError, EnvironmentFailure, UsageError
 from batchqueue.exits import ExitReason
-from batchqueue.holds import Holds
+from batchqueue.holds import Holds as Holds
 from batchqueue.insight.form import FormBuilder
 from batchqueue.insight.retry import RetryPolicy
 from batchqueue.ledger import ClaimReview, Job
 from batchqueue.logs import log_context
 from batchqueue.sending.locks import RunLock
-from batchqueue.sending.submitter import RunOptions, RunSummary, Submitter
+from batchqueue.sending.submitter import RunOptions, Submitter
+from batchqueue.sending.submitter import RunSummary as RunSummary
+from batchqueue.service.app import Face
 from batchqueue.service.context import insight_client, ledger_for, target_of
-from batchqueue.settings import Settings, base_url
+from batchqueue.settings import base_url
 
 log = logging.getLogger(__name__)
 
@@ -154,11 +156,11 @@ class Preview:
     holds: Holds = field(default_factory=Holds)
 
 
-def preview(settings: Settings, request: RunRequest, count: int = DRY_RUN_ROWS) -> Preview:
+def preview(app: Face, request: RunRequest, count: int = DRY_RUN_ROWS) -> Preview:
     """The exact requests of the next ``count`` rows — do-not-call lists and send-time rules
     applied, as the claim would apply them — from a claim that is rolled back: nothing is sent,
     nothing changes. A row's callback token is shown as ``<token>`` (it is a secret)."""
-    with ledger_for(settings) as ledger:
+    with ledger_for(app) as ledger:
         job, _ = _with_run_rules(ledger.job(request.job_id), request)  # applied, not kept: a dry run changes nothing
         public_url = request.public_url
         public_url = base_url(public_url, where="--public-url") if public_url else job.options.get("public_url")
@@ -203,7 +205,7 @@ def _log_held(summary: RunSummary) -> None:
 
 
 def run(
-    settings: Settings,
+    app: Face,
     request: RunRequest,
     *,
     stop: threading.Event | None = None,
@@ -224,7 +226,7 @@ def run(
     """
     if request.on_ambiguous not in ("hold", "resend"):
         raise UsageError(f"--on-ambiguous must be hold or resend, got {request.on_ambiguous!r}")
-    with ledger_for(settings, writing=True) as ledger, ExitStack() as stack:
+    with ledger_for(app, writing=True) as ledger, ExitStack() as stack:
         stack.enter_context(log_context(job=request.job_id, event="run"))
         stored = ledger.job(request.job_id)
         if stored.archived_at is not None:  # refused before this run's rules are kept on it
@@ -246,7 +248,7 @@ def run(
         if ledger.path:
             stack.enter_context(RunLock(Path(ledger.path), job.id))
         client = insight_client(
-            settings,
+            app,
             pool_size=request.concurrency,
             connect_timeout=request.connect_timeout,
             read_timeout=request.read_timeout,
@@ -265,7 +267,7 @@ def run(
             review=_with_own(_calling(job, request), request),
             limit=request.limit,
         )
-        target = target_of(settings, job)
+        target = target_of(app, job)
         pending = ledger.counts(job.id)["pending"]
         log.info(
             "job %d: sending %d pending row(s) to %s, at %s",

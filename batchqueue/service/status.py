@@ -11,9 +11,10 @@ from typing import Any
 from batchqueue.calling.registry import rules_json
 from batchqueue.calling.rules import CallingRules
 from batchqueue.holds import Holds
-from batchqueue.ledger import Job, Ledger, WorkerInfo
+from batchqueue.ledger import Job, Ledger
+from batchqueue.ledger import WorkerInfo as WorkerInfo
+from batchqueue.service.app import Face
 from batchqueue.service.context import ledger_for
-from batchqueue.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,10 @@ def _boot_time() -> float:
     return 0.0
 
 
-def status(settings: Settings, job_id: int | None = None) -> list[JobStatus]:
+def status(app: Face, job_id: int | None = None) -> list[JobStatus]:
     """The job asked for (with its workers that have not signed off: a front end marks those whose
     heartbeat is older than the lease as stale), or every job, oldest first."""
-    with ledger_for(settings) as ledger:
+    with ledger_for(app) as ledger:
         if job_id is not None:
             job = ledger.job(job_id)
             holds = ledger.holds(job_id, time.time())

@@ -22,8 +22,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
 from batchqueue.exits import (
     EXIT_ENVIRONMENT,
@@ -35,7 +35,11 @@ from batchqueue.exits import (
     EXIT_UNAVAILABLE,
     EXIT_USAGE,
 )
+from batchqueue.service.run_line import arguments
 from batchqueue.settings import ENV_CA_BUNDLE, ENV_DB, ENV_PROFILE, Settings
+
+if TYPE_CHECKING:
+    from batchqueue.service.sending import RunRequest
 
 #: What each exit code of ``batchqueue run`` means, as the console says it.
 EXIT_MESSAGES = {
@@ -48,30 +52,6 @@ EXIT_MESSAGES = {
     EXIT_INTERNAL: "stopped by an internal error (a bug in batchqueue)",
     EXIT_INTERRUPTED: "paused: resume to send the rest",
 }
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """The options of a run started from the console (a subset of ``batchqueue run``'s)."""
-
-    concurrency: int = DEFAULTS.console_concurrency
-    rate: float | None = None
-    hold_until_window: bool = False
-    public_url: str | None = None
-    #: A test send: at most this many rows (``run --limit``).
-    limit: int | None = None
-
-    def arguments(self) -> list[str]:
-        args = ["--concurrency", str(self.concurrency)]
-        if self.limit is not None:
-            args += ["--limit", str(self.limit)]
-        if self.rate is not None:
-            args += ["--rate", f"{self.rate:g}"]
-        if self.hold_until_window:
-            args.append("--hold-until-window")
-        if self.public_url:
-            args += ["--public-url", self.public_url]
-        return args
 
 
 @dataclass
@@ -130,7 +110,7 @@ class Supervisor:
         self._lock = threading.Lock()
         self._runs: dict[int, SupervisedRun] = {}
 
-    def start(self, job_id: int, user: str, options: RunOptions) -> SupervisedRun:
+    def start(self, job_id: int, user: str, request: RunRequest) -> SupervisedRun:
         with self._lock:
             current = self._runs.get(job_id)
             if current is not None and current.running:
@@ -141,7 +121,7 @@ class Supervisor:
             environ[ENV_DB] = _absolute(self.settings.db_url)  # the child works in another folder
             if self.settings.ca_bundle:
                 environ[ENV_CA_BUNDLE] = os.path.abspath(self.settings.ca_bundle)
-            command = [sys.executable, "-I", "-m", "batchqueue", "run", str(job_id), "--quiet", *options.arguments()]
+            command = [sys.executable, "-I", "-m", "batchqueue", "run", str(job_id), "--quiet", *arguments(request)]
             with open(log_path, "ab") as log:
                 process = subprocess.Popen(
                     command,

@@ -20,8 +20,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from batchqueue.errors import UsageError
 from batchqueue.ledger import Ledger
 from batchqueue.ledger.console import ConsoleUser
+from batchqueue.service.app import Face
 from batchqueue.service.context import ledger_for
-from batchqueue.settings import Settings
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
@@ -48,24 +48,24 @@ def check_name(name: str) -> str:
     return name
 
 
-def add_user(settings: Settings, name: str, password: str) -> bool:
+def add_user(app: Face, name: str, password: str) -> bool:
     """Create the user (or set a new password, which ends every session of the user); True when it is new."""
     check_name(name)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UsageError(f"the password is too short: at least {MIN_PASSWORD_LENGTH} characters")
-    with ledger_for(settings, create=True) as ledger:
+    with ledger_for(app, create=True) as ledger:
         return ledger.put_user(name, _HASHER.hash(password))
 
 
-def remove_user(settings: Settings, name: str) -> None:
+def remove_user(app: Face, name: str) -> None:
     """The user can no longer log in, and every session of it has ended (a UsageError for no such user)."""
-    with ledger_for(settings) as ledger:
+    with ledger_for(app) as ledger:
         if not ledger.remove_user(name):
             raise UsageError(f"there is no console user named {name!r} (batchqueue user list shows them)")
 
 
-def list_users(settings: Settings) -> list[ConsoleUser]:
-    with ledger_for(settings, create=True) as ledger:
+def list_users(app: Face) -> list[ConsoleUser]:
+    with ledger_for(app, create=True) as ledger:
         return ledger.users()
 
 

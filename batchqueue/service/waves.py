@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from batchqueue.call_outcome import FINAL
 from batchqueue.errors import UsageError
 from batchqueue.ledger.waves import WAVE
+from batchqueue.service.app import Face
 from batchqueue.service.context import ledger_for
-from batchqueue.settings import Settings
 
 #: A submit token as the console's form makes it (``secrets.token_urlsafe``).
 _SUBMIT_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,64}")
@@ -48,7 +48,7 @@ class RecycleResult:
         return self.job_id is not None and not self.replayed
 
 
-def recycle(settings: Settings, request: RecycleRequest) -> RecycleResult:
+def recycle(app: Face, request: RecycleRequest) -> RecycleResult:
     """The rows of the job whose call ended with those outcomes, and that no earlier wave took, as a
     new job (its next wave), with the job's rules, do-not-call lists and re-contact limits applied again."""
     unknown = sorted(request.outcomes - FINAL)
@@ -59,7 +59,7 @@ def recycle(settings: Settings, request: RecycleRequest) -> RecycleResult:
     token = request.submit_token
     if token is not None and not _SUBMIT_TOKEN.fullmatch(token):
         raise UsageError("submit_token: 16 to 64 letters, digits, - or _ (reload the page for a new form)")
-    with ledger_for(settings) as ledger:
+    with ledger_for(app) as ledger:
         parent = ledger.job(request.job_id)
         wave = int(parent.options.get(WAVE, 1)) + 1
         made = ledger.recycle(parent, set(request.outcomes), after=request.after, now=time.time(), submit_token=token)
