@@ -46,6 +46,12 @@ class ContactZone:
     source: str  # column, zip, number, default, region
     country: str | None = None
     state: str | None = None
+    #: Every US state any source names (the strictest rule of all of them applies).
+    states: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.states and self.state:
+            object.__setattr__(self, "states", (self.state,))
 
     @property
     def label(self) -> str:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from batchqueue.cli.calling_options import calling_options, rule_option
+from batchqueue.cli.calling_options import calling_options, rule_option, state_rule_texts
 from batchqueue.cli.options import build_spec, db_option, json_option, mapping_options, quiet_option, settings
 from batchqueue.cli.output import emit_json, progress_bar
 from batchqueue.defaults import DEFAULTS
@@ -183,6 +183,8 @@ def import_(
     calling_days: str | None,
     holidays: str | None,
     blackout: tuple[str, ...],
+    state_rules: str | None,
+    outside_federal_hours: bool,
     rule_args: tuple[str, ...],
     default_timezone: str | None,
     max_problems: int,
@@ -209,6 +211,7 @@ def import_(
         "blackout": ",".join(blackout),
         "recontact-after": recontact_after,
         "max-contacts": max_contacts,
+        **state_rule_texts(state_rules, outside_federal_hours),
     }
     request = ImportRequest.with_rules(
         file,

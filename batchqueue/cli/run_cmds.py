@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from batchqueue.cli.calling_options import calling_options, rule_option
+from batchqueue.cli.calling_options import calling_options, rule_option, state_rule_texts
 from batchqueue.cli.options import (
     FiniteFloat,
     ca_bundle_option,
@@ -351,6 +351,8 @@ def run(
     calling_days: str | None,
     holidays: str | None,
     blackout: tuple[str, ...],
+    state_rules: str | None,
+    outside_federal_hours: bool,
     rule_args: tuple[str, ...],
     widen_calling_rules: bool,
     hold_until_window: bool,
@@ -369,7 +371,7 @@ def run(
     Rules given to a run (--calling-hours…, --rule NAME=VALUE) narrow the job's and are kept on it
     for its next runs; a rule that would widen them is refused unless --widen-rules is given.
     """
-    from batchqueue.calling.registry import parse_rule_args
+    from batchqueue.calling.registry import given_rules
     from batchqueue.exits import EXIT_CODES, EXIT_FINISHED_WITH_PROBLEMS, ExitReason, exit_code_for
     from batchqueue.service.sending import DRY_RUN_ROWS, RunRequest, preview
     from batchqueue.service.sending import run as send
@@ -392,7 +394,7 @@ def run(
         holidays=holidays,
         blackout=blackout,
         widen_calling=widen_calling_rules,
-        rules=parse_rule_args(rule_args),
+        rules=given_rules(state_rule_texts(state_rules, outside_federal_hours), rule_args),
         hold_until_window=hold_until_window or wait_for_window,
         wait_for_window=wait_for_window,
         metrics_port=metrics_port,

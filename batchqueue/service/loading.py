@@ -74,6 +74,10 @@ class ImportRequest:
     default_timezone: str | None = None
     #: Each state's own cap on calls to a number (``us``: the built-in state rules'), or ``none``.
     state_caps: str = BUILT_IN
+    #: Each state's own calling hours, Sunday and holiday bans (``us``: the built-in), or ``none``.
+    state_rules: str = BUILT_IN
+    #: Calling hours wider than the federal 08:00-21:00 were given knowingly.
+    outside_federal_hours: bool = False
 
     @classmethod
     def with_rules(
@@ -91,6 +95,8 @@ class ImportRequest:
             max_contacts=rules.max_contacts[0] if rules.max_contacts else None,
             calling=rules.calling,
             state_caps=rules.state_caps,
+            state_rules=rules.state_rules,
+            outside_federal_hours=rules.outside_federal_hours,
             **more,
         )
 
@@ -101,8 +107,12 @@ class ImportRequest:
             self.recontact_after,
             (self.max_contacts,) if self.max_contacts else (),
             self.state_caps,
+            self.state_rules,
+            self.outside_federal_hours,
         )
         check_attempts(job_attempts(self.spec), rules.max_contacts)
+        if not self.outside_federal_hours:
+            rules.calling.check_federal()
         options = rules.options()
         if self.default_timezone:
             from batchqueue.intake.mapping.times import canonical_zone
