@@ -1,0 +1,219 @@
+"""The built-in US state rules, on by default: every window a contact gets lies inside what each
+state's law allows (truth from ``tests/truth/statutes.py``, written from the statutes, never from the
+package's ``us_state_rules.toml``), for every state a contact may be in; ``--state-rules none`` lifts
+them; hours wider than the federal 08:00-21:00 are refused unless ``--outside-federal-hours`` says
+so knowingly; ``--holidays US`` means each contact's own state's holidays.
+
+The send-time rule is the real one (``CallingReview`` over the rules a job stores), at fixed moments.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from batchqueue.calling.registry import JobRules, job_calling_rules
+from batchqueue.calling.review import CallingReview
+from batchqueue.calling.windows import WindowFinder
+from batchqueue.calling.zones import ContactZone
+from batchqueue.errors import UsageError
+from batchqueue.ledger.records import Claimed
+from tests.conftest import CliResult, write_csv
+from tests.truth.statutes import FEDERAL, STATUTES, STATUTES_BY_STATE, strictest_window
+
+Run = Callable[..., CliResult]
+
+#: A zone each state (or part of it) keeps its clocks in (geography: the state's own time law).
+STATE_ZONE = {
+    "AL": "America/Chicago", "CA": "America/Los_Angeles", "CT": "America/New_York", "FL": "America/New_York",
+    "KY": "America/New_York", "LA": "America/Chicago", "MA": "America/New_York", "MD": "America/New_York",
+    "ME": "America/New_York", "MS": "America/Chicago", "NE": "America/Chicago", "NM": "America/Denver",
+    "NY": "America/New_York", "OK": "America/Chicago", "OR": "America/Los_Angeles", "PA": "America/New_York",
+    "RI": "America/New_York", "SD": "America/Chicago", "TX": "America/Chicago", "UT": "America/Denver",
+    "WA": "America/Los_Angeles",
+}  # fmt: skip
+#: A week of no federal holiday (Monday 14 to Sunday 20 September 2026) and one in summer time.
+WEEK = [dt.date(2026, 9, 14) + dt.timedelta(days=n) for n in range(7)]
+
+
+def _review(texts: dict[str, str] | None = None, overrides: dict[str, Any] | None = None) -> CallingReview:
+    """The send-time rule of a job imported with ``texts`` (the defaults otherwise)."""
+    options = JobRules.from_texts(texts or {}, overrides=overrides).options()
+    return CallingReview(job_calling_rules(options))
+
+
+def _row(state: str, zone: str | None = None) -> Claimed:
+    facts = {"timezone": zone or STATE_ZONE[state], "state": state}
+    return Claimed(1, 2, "tel:+15555550100", "+15555550100", None, None, None, None, None, None, [], 1, facts)
+
+
+def _local(ts: int | None, zone: str) -> dt.datetime:
+    assert ts is not None
+    return dt.datetime.fromtimestamp(ts, ZoneInfo(zone))
+
+
+def _minutes(moment: dt.datetime) -> int:
+    return moment.hour * 60 + moment.minute
+
+
+def _window_at(review: CallingReview, claimed: Claimed, zone: str, local: dt.datetime) -> tuple[dt.datetime, ...]:
+    verdict = review.verdict(claimed, local.replace(tzinfo=ZoneInfo(zone)).timestamp())
+    assert verdict.send, verdict.reason
+    return _local(verdict.start_ts, zone), _local(verdict.end_ts, zone)
+
+
+@pytest.mark.parametrize("state", sorted(STATUTES_BY_STATE))
+def test_every_window_is_inside_the_states_law_on_each_day(state: str) -> None:
+    """Asked at every hour of a week, each window lies inside the intersection of every law of the
+    state on that local day, and no window opens on a day the law forbids (Alabama's Sunday…)."""
+    review, zone = _review(), STATE_ZONE[state]
+    for day in WEEK:
+        for hour in range(24):
+            start, end = _window_at(review, _row(state), zone, dt.datetime(day.year, day.month, day.day, hour))
+            allowed = strictest_window(state, start.weekday())
+            assert allowed is not None, f"{state}: a window opens on {start:%A} {start}, a day its law forbids"
+            assert start.date() == end.date() or _minutes(end) == 0
+            assert allowed[0] <= _minutes(start), f"{state}: opens {start:%a %H:%M}, the law allows {allowed}"
+            assert _minutes(end) <= allowed[1], f"{state}: closes {end:%a %H:%M}, the law allows {allowed}"
+
+
+def test_a_florida_contact_gets_floridas_statutory_hours() -> None:
+    florida = STATUTES["FL"]
+    start, end = _window_at(_review(), _row("FL"), "America/New_York", dt.datetime(2026, 9, 15, 7))
+    assert (_minutes(start), _minutes(end)) == florida.window(start.weekday())  # 08:00-20:00, 501.616(6)(a)
+
+
+def test_alabamas_sunday_ban_holds() -> None:
+    """Asked on a Sunday morning, an Alabama contact's window is Monday's."""
+    sunday = dt.datetime(2026, 9, 20, 9)
+    assert STATUTES["AL"].sunday is None
+    start, _end = _window_at(_review(), _row("AL"), "America/Chicago", sunday)
+    assert start.date() == dt.date(2026, 9, 21)
+    assert (_minutes(start), _minutes(_end)) == STATUTES["AL"].window(0)
+
+
+def test_rhode_islands_saturday_hours() -> None:
+    rhode_island = STATUTES["RI"]
+    start, end = _window_at(_review(), _row("RI"), "America/New_York", dt.datetime(2026, 9, 19, 7))
+    assert start.date() == dt.date(2026, 9, 19)
+    assert (_minutes(start), _minutes(end)) == rhode_island.saturday  # 10:00-17:00, R.I. Gen. Laws 5-61-2
+    weekday_start, weekday_end = _window_at(_review(), _row("RI"), "America/New_York", dt.datetime(2026, 9, 18, 7))
+    assert (_minutes(weekday_start), _minutes(weekday_end)) == rhode_island.weekday
+
+
+def test_a_contact_who_may_be_in_florida_or_new_york_gets_floridas_rule() -> None:
+    """A New York ZIP on a Florida number: Florida presumes the call reaches a resident, so its rule holds."""
+    rules = job_calling_rules(JobRules.from_texts({}).options())
+    contact = ContactZone(("America/New_York",), "zip", "US", "NY", states=("NY", "FL"))
+    at = dt.datetime(2026, 9, 15, 7, tzinfo=ZoneInfo("America/New_York")).timestamp()
+    window = WindowFinder(rules).next_window(contact, now=at, own_start=None, own_end=None)
+    assert window is not None
+    start, end = (_local(t, "America/New_York") for t in window)
+    assert (_minutes(start), _minutes(end)) == STATUTES["FL"].weekday
+    # Alabama and Florida: Florida's hours and Alabama's Sunday ban, both.
+    both = ContactZone(("America/Chicago",), "zip", "US", "AL", states=("AL", "FL"))
+    sunday = dt.datetime(2026, 9, 20, 9, tzinfo=ZoneInfo("America/Chicago")).timestamp()
+    found = WindowFinder(rules).next_window(both, now=sunday, own_start=None, own_end=None)
+    assert found is not None
+    assert _local(found[0], "America/Chicago").date() == dt.date(2026, 9, 21)
+
+
+def test_state_rules_none_lifts_them_to_the_federal_window() -> None:
+    start, end = _window_at(
+        _review({"state-rules": "none"}), _row("FL"), "America/New_York", dt.datetime(2026, 9, 15, 7)
+    )
+    assert (_minutes(start), _minutes(end)) == FEDERAL.weekday
+    sunday = _window_at(_review({"state-rules": "none"}), _row("AL"), "America/Chicago", dt.datetime(2026, 9, 20, 9))
+    assert sunday[0].date() == dt.date(2026, 9, 20)
+
+
+def test_the_mapping_files_state_table_replaces_a_states_rule() -> None:
+    overrides = {"states": {"FL": {"hours": "10:00-19:00"}}}
+    start, end = _window_at(
+        _review(overrides=overrides), _row("FL"), "America/New_York", dt.datetime(2026, 9, 15, 7)
+    )
+    assert (_minutes(start), _minutes(end)) == (10 * 60, 19 * 60)
+
+
+@pytest.mark.parametrize("hours", ["07:00-22:00", "00:00-24:00", "07:59-21:00", "08:00-21:01"])
+def test_hours_wider_than_the_federal_window_are_refused_unless_told(hours: str) -> None:
+    with pytest.raises(UsageError, match="--outside-federal-hours"):
+        JobRules.from_texts({"calling-hours": hours})
+    with pytest.raises(UsageError, match=r"\[calling.states.FL\] hours"):
+        JobRules.from_texts({}, overrides={"states": {"FL": {"hours": hours}}})
+    assert JobRules.from_texts({"calling-hours": hours, "outside-federal-hours": "yes"}).outside_federal_hours
+
+
+def test_per_contact_holidays_a_texas_holiday_does_not_stop_a_california_contact() -> None:
+    """San Jacinto Day, 21 April, is a Texas state holiday (Tex. Gov't Code 662.003(b)(4)), not
+    California's: with ``--holidays US`` a Texas contact waits for the next day, a Californian does not."""
+    review = _review({"holidays": "US"})
+    morning = dt.datetime(2026, 4, 21, 7)
+    texan, _ = _window_at(review, _row("TX"), "America/Chicago", morning)
+    californian, _ = _window_at(review, _row("CA"), "America/Los_Angeles", morning)
+    assert texan.date() == dt.date(2026, 4, 22)
+    assert californian.date() == dt.date(2026, 4, 21)
+    # --holidays US-CA means California's calendar for everyone, as written.
+    only_california = _review({"holidays": "US-CA"})
+    assert _window_at(only_california, _row("TX"), "America/Chicago", morning)[0].date() == dt.date(2026, 4, 21)
+    # Cesar Chavez Day, 31 March (Cal. Gov't Code 6700(a)(9)): California's, for every contact of that job.
+    chavez = dt.datetime(2026, 3, 31, 7)
+    assert _window_at(only_california, _row("TX"), "America/Chicago", chavez)[0].date() == dt.date(2026, 4, 1)
+
+
+def _import(run_cli: Run, tmp_path: Path, *more: object) -> CliResult:
+    source = write_csv(tmp_path / "c.csv", [["phone", "ZIP"], ["305-555-0101", "33101"], ["205-555-0101", "35203"]])
+    return run_cli("import", source, "--survey", "1", "--instance", "1", "--db", tmp_path / "l.db", *more)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--calling-hours", "07:00-22:00"],
+        ["--calling-hours", "00:00-24:00"],
+        ["--rule", "calling-hours=07:00-22:00"],
+        ["--mapping", "{mapping}"],
+    ],
+    ids=["option", "whole-day", "rule", "mapping-file"],
+)
+def test_the_cli_refuses_hours_outside_the_federal_window_unless_told(
+    tmp_path: Path, run_cli: Run, args: list[str]
+) -> None:
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[calling.states.FL]\nhours = "07:00-20:00"\n', encoding="utf-8")
+    given = [a.format(mapping=mapping) for a in args]
+    refused = _import(run_cli, tmp_path, *given)
+    assert refused.code == 2
+    assert "wider than the federal 08:00-21:00" in refused.err and "--outside-federal-hours" in refused.err
+    assert not (tmp_path / "l.db").exists() or "job 1" not in run_cli("jobs", "--db", tmp_path / "l.db").out
+    knowingly = _import(run_cli, tmp_path, *given, "--outside-federal-hours")
+    assert knowingly.code == 0, knowingly.err
+    assert "job 1 created" in knowingly.out
+
+
+def test_a_run_may_not_widen_past_the_federal_window_either(tmp_path: Path, run_cli: Run) -> None:
+    assert _import(run_cli, tmp_path).code == 0
+    wide = run_cli("run", "1", "--dry-run", "--calling-hours", "07:00-22:00", "--db", tmp_path / "l.db")
+    assert wide.code == 2 and "--outside-federal-hours" in wide.err
+    narrow = run_cli("run", "1", "--dry-run", "--calling-hours", "09:00-20:00", "--db", tmp_path / "l.db")
+    assert narrow.code == 0, narrow.err
+
+
+def test_the_job_keeps_its_state_rules_and_their_version_and_status_says_so(tmp_path: Path, run_cli: Run) -> None:
+    done = _import(run_cli, tmp_path, "--json").json()
+    status = run_cli("status", "1", "--db", tmp_path / "l.db", "--json").json()
+    named = {r["name"]: r["value"] for r in status["rules"]["named"]}
+    assert named["state-rules"].startswith("us (") and status["rules"]["state_rules_version"]
+    assert done["job_id"] == 1
+    # Another import of the same file without them is another job, and says which rule differs.
+    other = _import(run_cli, tmp_path, "--state-rules", "none")
+    assert other.code == 0, other.err
+    assert "job 2 created" in other.out and "state-rules" in other.out
+    # A run may not lift them without --widen-rules.
+    lifted = run_cli("run", "1", "--dry-run", "--rule", "state-rules=none", "--db", tmp_path / "l.db")
+    assert lifted.code == 2 and "state-rules none" in lifted.err
