@@ -92,6 +92,9 @@ def _print_result(result: LoadResult, given: Path) -> None:
     if result.suppressed:
         counts += f"  suppressed {result.suppressed} (on a do-not-call list; `batchqueue dnc list`)"
     click.echo(counts)
+    if result.preview is not None:
+        for line in result.preview.lines():
+            click.echo(line)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     for note in result.row_warnings:
@@ -111,11 +114,26 @@ def _print_result(result: LoadResult, given: Path) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write every invalid row, with its reasons, to this CSV.",
 )
+@click.option(
+    "--state-rules",
+    type=click.Choice(["us", "none"], case_sensitive=False),
+    help="The state rules the preview shows (default us, as an import would get).",
+)
 @_max_problems
 @json_option
 @quiet_option
-def check(file: Path, errors_out: Path | None, max_problems: int, as_json: bool, quiet: bool, **opts: Any) -> int:
-    """Validate FILE without writing to the ledger; exit 1 if some rows are invalid."""
+def check(
+    file: Path,
+    errors_out: Path | None,
+    state_rules: str | None,
+    max_problems: int,
+    as_json: bool,
+    quiet: bool,
+    **opts: Any,
+) -> int:
+    """Validate FILE without writing to the ledger; exit 1 if some rows are invalid. It previews where
+    the valid contacts are: by zone, by source, with several zones or none (held), and by US state
+    with the state rule that applies."""
     from batchqueue.service.loading import CheckRequest
     from batchqueue.service.loading import check as check_rows
 
@@ -125,7 +143,14 @@ def check(file: Path, errors_out: Path | None, max_problems: int, as_json: bool,
         progress_bar(f"checking {file.name or STDIN_NAME}", quiet=quiet or as_json) as progress,
     ):
         result = check_rows(
-            CheckRequest(path, spec, max_problems=max_problems, errors_out=errors_out), progress=progress
+            CheckRequest(
+                path,
+                spec,
+                max_problems=max_problems,
+                errors_out=errors_out,
+                rule_texts={"state-rules": state_rules.lower()} if state_rules else {},
+            ),
+            progress=progress,
         )
     if as_json:
         emit_json(result.as_dict() | ({"file": "-"} if str(file) == "-" else {}))

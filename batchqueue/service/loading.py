@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +14,7 @@ from batchqueue.calling.registry import (
     check_attempts,
     describe_state_caps,
     differences,
+    job_calling_rules,
     rules_json,
     rules_line,
 )
@@ -45,6 +46,10 @@ class CheckRequest:
     max_problems: int = DEFAULTS.max_problems
     errors_out: Path | None = None
     rules: Sequence[RowRule] = ()
+    #: Named rules given besides the mapping file's (``--state-rules``…), for the preview.
+    rule_texts: Mapping[str, str] = field(default_factory=dict)
+    #: A contact's zone when neither its row, its ZIP nor its number says (for the preview).
+    default_timezone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,15 +136,24 @@ def job_attempts(spec: MappingSpec) -> int | None:
 
 
 def check(request: CheckRequest, *, progress: Progress | None = None) -> LoadResult:
-    """Every row of the file validated; see :class:`LoadResult` for what was found."""
-    return check_file(
+    """Every row of the file validated; see :class:`LoadResult` for what was found. Its ``preview``
+    says where the valid contacts are and which state rules hold for them (under the mapping file's
+    rules and the defaults: what an import of the file would get)."""
+    from batchqueue.calling.preview import ContactPreview
+
+    rules = JobRules.from_texts({**request.spec.rules, **request.rule_texts}, overrides=request.spec.calling)
+    preview = ContactPreview(job_calling_rules(rules.options())[0], request.default_timezone)
+    result = check_file(
         request.file,
         request.spec,
         max_problems=request.max_problems,
         errors_out=request.errors_out,
         progress=progress,
         rules=request.rules,
+        on_rows=preview.add_run,
     )
+    result.preview = preview
+    return result
 
 
 def import_file(settings: Settings, request: ImportRequest, *, progress: Progress | None = None) -> LoadResult:

@@ -1,0 +1,121 @@
+"""A list-level preview of where a file's contacts are and which rules will hold for them, before
+anything is sent (``check``, the console's check page): contacts by zone, by the source that named
+it, those with several zones (their window is the intersection), those with none (held until a
+default zone is given), and by US state with the rule that applies there (the built-in state rule
+with its statute, the mapping file's override, or the job's hours alone).
+
+The zones and states are found exactly as the claim finds them (:class:`ZoneFinder`), from the rows
+a check validated (:class:`~batchqueue.ledger.records.RowRun`).
+
+Usage::
+
+    preview = ContactPreview(JobRules.from_texts(spec.rules, overrides=spec.calling).options())
+    check_file(path, spec, on_rows=preview.add_run)
+    preview.as_dict()["by_zone"]        # {"America/New_York": 1200, ...}
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from batchqueue.calling.rules import CallingRules, clock
+from batchqueue.calling.zones import ZoneFinder
+from batchqueue.ledger.records import BARE, FULL, PLAIN, RowRun
+from batchqueue.lifecycle import RowState
+
+#: The ledger state of a valid row in a ``full`` run (its other rows are invalid, duplicate, filtered).
+_PENDING_STATE = RowState.PENDING.value
+#: The fields of a ``full`` run's tuples this reads (see ``RowLoader``).
+_FULL_E164, _FULL_STATE, _FULL_FACTS = 3, 9, 14
+
+
+class ContactPreview:
+    """Tallies contacts by zone, source, several zones, no zone and state (see the module docstring)."""
+
+    def __init__(self, rules: CallingRules, default_zone: str | None = None) -> None:
+        self.rules = rules
+        self._finder = ZoneFinder(default_zone, need_state=True)
+        self.by_zone: Counter[str] = Counter()
+        self.by_source: Counter[str] = Counter()
+        self.by_state: Counter[str] = Counter()
+        self.several_zones = 0
+        self.several_states = 0
+        self.no_zone = 0
+        self.no_state = 0
+        self.contacts = 0
+
+    def add(self, e164: str, facts: Mapping[str, Any]) -> None:
+        """One valid row."""
+        self.contacts += 1
+        contact = self._finder.find(e164, dict(facts))
+        if contact is None:
+            self.no_zone += 1
+            return
+        self.by_zone[contact.label] += 1
+        self.by_source[contact.source] += 1
+        self.several_zones += len(contact.zones) > 1
+        self.several_states += len(contact.states) > 1
+        if not contact.states:
+            self.no_state += 1
+        for state in contact.states:
+            self.by_state[state] += 1
+
+    def add_run(self, run: RowRun) -> None:
+        """The valid rows of one run a check read."""
+        if run.shape == BARE:
+            for e164 in run.rows[2]:
+                self.add(e164, {})
+        elif run.shape == PLAIN:
+            for row in run.rows:
+                self.add(row[3], {})
+        elif run.shape == FULL:
+            for row in run.rows:
+                if row[_FULL_STATE] == _PENDING_STATE and row[_FULL_E164]:
+                    self.add(row[_FULL_E164], json.loads(row[_FULL_FACTS]) if row[_FULL_FACTS] else {})
+
+    def state_rule(self, state: str) -> str:
+        """The rule that holds for a contact in ``state`` (besides the job's hours and days)."""
+        if state in self.rules.states:
+            hours, days = self.rules.states[state]
+            said = [f"{clock(hours[0])}-{clock(hours[1])}" if hours else "", "some days" if days is not None else ""]
+            return "the mapping file's [calling.states." + state + "]: " + ", ".join(s for s in said if s)
+        law = self.rules.state_laws.get(state)
+        if law is None:
+            return "no state rule: the job's hours"
+        return f"{law.describe()} ({law.citation})"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The preview as ``check --json`` and the console show it."""
+        return {
+            "contacts": self.contacts,
+            "by_zone": dict(self.by_zone.most_common()),
+            "by_source": dict(self.by_source.most_common()),
+            "several_zones": self.several_zones,
+            "no_zone_held": self.no_zone,
+            "several_states": self.several_states,
+            "no_state": self.no_state,
+            "state_rules_version": self.rules.state_laws_version,
+            "by_state": [
+                {"state": state, "contacts": n, "rule": self.state_rule(state)}
+                for state, n in sorted(self.by_state.items(), key=lambda kv: (-kv[1], kv[0]))
+            ],
+        }
+
+    def lines(self, most: int = 12) -> list[str]:
+        """The preview in words, for ``check``'s text output."""
+        out = [f"where the {self.contacts} valid contacts are (the claim finds them the same way):"]
+        zones = self.by_zone.most_common()
+        shown = ", ".join(f"{zone} {n}" for zone, n in zones[:most])
+        more = f", and {len(zones) - most} more zones" if len(zones) > most else ""
+        out.append(f"  by zone: {shown or 'none'}{more}")
+        out.append("  by source: " + (", ".join(f"{s} {n}" for s, n in self.by_source.most_common()) or "none"))
+        out.append(f"  several zones (the window is their intersection): {self.several_zones}")
+        out.append(f"  no zone (held until a --default-timezone is given): {self.no_zone}")
+        version = f" ({self.rules.state_laws_version})" if self.rules.state_laws_version else " (none)"
+        out.append(f"  by state, with the rule that applies (state rules{version}; no state known: {self.no_state}):")
+        for state, n in sorted(self.by_state.items(), key=lambda kv: (-kv[1], kv[0]))[: most * 2]:
+            out.append(f"    {state} {n}: {self.state_rule(state)}")
+        return out
