@@ -220,3 +220,72 @@ def test_the_job_keeps_its_state_rules_and_their_version_and_status_says_so(tmp_
     lifted = run_cli("run", "1", "--dry-run", "--rule", "state-rules=none", "--db", tmp_path / "l.db")
     assert lifted.code == 2
     assert "state-rules none" in lifted.err
+
+
+def _file(tmp_path: Path) -> Path:
+    """Contacts whose ZIP names their state (USPS: 33101 Miami FL, 35203 Birmingham AL, 02903
+    Providence RI) and one toll-free number that names no place."""
+    rows = [["phone", "ZIP"], ["305-555-0101", "33101"], ["205-555-0101", "35203"], ["401-555-0101", "02903"],
+            ["305-555-0102", "33101"], ["800-555-0101", ""]]  # fmt: skip
+    return write_csv(tmp_path / "where.csv", rows)
+
+
+def test_check_previews_contacts_by_zone_source_and_state_with_the_rule_that_applies(
+    tmp_path: Path, run_cli: Run
+) -> None:
+    shown = run_cli("check", _file(tmp_path), "--json")
+    assert shown.code == 0, shown.err
+    preview = shown.json()["preview"]
+    assert preview["contacts"] == 5
+    assert preview["by_zone"]["America/New_York"] == 3  # Miami twice, Providence
+    assert preview["by_zone"]["America/Chicago"] == 1  # Birmingham
+    assert preview["by_source"]["zip"] == 4
+    assert preview["several_zones"] == 1  # the toll-free number: every US zone
+    by_state = {s["state"]: s for s in preview["by_state"]}
+    assert by_state["FL"]["contacts"] == 2
+    assert "501.616" in by_state["FL"]["rule"]  # Florida's statute named beside its hours
+    assert "08:00-20:00" in by_state["FL"]["rule"]
+    assert "sun none" in by_state["AL"]["rule"]
+    assert "sat 10:00-17:00" in by_state["RI"]["rule"]
+    assert preview["state_rules_version"]
+    text = run_cli("check", _file(tmp_path)).out
+    assert "by state, with the rule that applies" in text
+    assert "FL 2: 08:00-20:00" in text
+    lifted = run_cli("check", _file(tmp_path), "--json", "--state-rules", "none").json()["preview"]
+    assert {s["state"]: s["rule"] for s in lifted["by_state"]}["FL"] == "no state rule: the job's hours"
+
+
+def test_the_console_check_page_shows_where_contacts_are_and_the_form_refuses_wide_hours(
+    running: Any, tmp_path: Path
+) -> None:
+    from tests.console_helpers import api_session
+
+    session, token = api_session(running.url)
+    post = {"headers": {"X-CSRFToken": token}, "timeout": 30}
+    with _file(tmp_path).open("rb") as f:
+        upload = session.post(running.url + "/api/uploads", files={"file": ("where.csv", f)}, **post).json()
+    checked = session.post(f"{running.url}/api/uploads/{upload['upload_id']}/check", json={}, **post).json()
+    assert {s["state"] for s in checked["preview"]["by_state"]} >= {"FL", "AL", "RI"}
+    page = session.get(f"{running.url}/uploads/{upload['upload_id']}/check", timeout=30).text
+    assert 'id="by-state"' in page
+    assert 'data-state="FL"' in page
+    assert 'name="state_rules"' in page
+    wide = {"survey": "1", "instance": "1", "calling_hours": "07:00-22:00"}
+    refused = session.post(f"{running.url}/api/uploads/{upload['upload_id']}/import", json=wide, **post)
+    assert refused.status_code == 400
+    assert "--outside-federal-hours" in refused.text or "federal 08:00-21:00" in refused.text
+    knowingly = wide | {"outside_federal_hours": "yes"}
+    made = session.post(f"{running.url}/api/uploads/{upload['upload_id']}/import", json=knowingly, **post)
+    assert made.status_code == 201, made.text
+
+
+def test_the_reports_summary_states_the_rules_in_force(tmp_path: Path, run_cli: Run) -> None:
+    from openpyxl import load_workbook
+
+    assert _import(run_cli, tmp_path).code == 0
+    out = tmp_path / "r.xlsx"
+    assert run_cli("export", "1", "--output", out, "--db", tmp_path / "l.db").code == 0
+    summary = {r[0].value: r[1].value for r in load_workbook(out)["Summary"].iter_rows(min_row=2)}
+    assert str(summary["rule: state-rules"]).startswith("us (")
+    assert summary["rule: calling-hours"] == "08:00-21:00"
+    assert "US state rules" in summary["calling rules"]
