@@ -289,3 +289,18 @@ def test_the_reports_summary_states_the_rules_in_force(tmp_path: Path, run_cli: 
     assert str(summary["rule: state-rules"]).startswith("us (")
     assert summary["rule: calling-hours"] == "08:00-21:00"
     assert "US state rules" in summary["calling rules"]
+
+
+@pytest.mark.parametrize(
+    ("holiday", "day"), [("Good Friday", dt.date(2026, 4, 3)), ("Election Day", dt.date(2026, 11, 3))]
+)
+def test_pennsylvanias_legal_holidays_the_package_lacks_are_kept(holiday: str, day: dt.date) -> None:
+    """Pennsylvania bans telephone solicitation on its legal holidays (73 P.S. 2245(a)(10)); its list
+    names Good Friday and Election Day, which fall on 3 April and 3 November in 2026."""
+    assert any(holiday in law.extra_holidays for law in STATUTES_BY_STATE["PA"])
+    start, _end = _window_at(_review(), _row("PA"), "America/New_York", dt.datetime(day.year, day.month, day.day, 7))
+    assert start.date() == day + dt.timedelta(days=1)
+    lifted, _ = _window_at(
+        _review({"state-rules": "none"}), _row("PA"), "America/New_York", dt.datetime(day.year, day.month, day.day, 7)
+    )
+    assert lifted.date() == day

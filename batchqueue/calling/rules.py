@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any, Protocol, TypeVar
+
+from dateutil.easter import easter
 
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
@@ -134,8 +136,23 @@ def meet(a: Window | None, b: Window | None) -> Window | None:
     return (start, end) if start < end else None
 
 
+#: Holidays a state's law names that the ``holidays`` package's calendar of the state lacks, by name
+#: (lower case), as the day of a year. A calendar written ``named:good friday`` is one of them.
+NAMED_HOLIDAYS: dict[str, Callable[[int], dt.date]] = {
+    "good friday": lambda year: easter(year) - dt.timedelta(days=2),
+    "mardi gras": lambda year: easter(year) - dt.timedelta(days=47),
+    "flag day": lambda year: dt.date(year, 6, 14),
+    # The Tuesday after the first Monday of November.
+    "election day": lambda year: dt.date(year, 11, 2) + dt.timedelta(days=(1 - dt.date(year, 11, 2).weekday()) % 7),
+}
+NAMED = "named:"
+
+
 def is_holiday(calendar: str, day: dt.date) -> bool:
-    """Whether ``day`` is a public holiday of ``calendar`` (``US``, ``US-TX``: the holidays package)."""
+    """Whether ``day`` is a public holiday of ``calendar`` (``US``, ``US-TX``: the holidays package;
+    ``named:good friday``: one of :data:`NAMED_HOLIDAYS`)."""
+    if calendar.startswith(NAMED):
+        return NAMED_HOLIDAYS[calendar.removeprefix(NAMED)](day.year) == day
     return day in _holiday_dates(calendar, day.year)
 
 
@@ -201,7 +218,9 @@ class PlaceRules:
         return replace(
             self,
             day_hours=hours,
-            calendars=_union(self.calendars, (rule.holidays,) if rule.holidays else ()),
+            calendars=_union(
+                self.calendars, (rule.holidays,) if rule.holidays else (), tuple(NAMED + n for n in rule.extra_holidays)
+            ),
             holiday_hours=_union(self.holiday_hours, (rule.holiday_hours,) if rule.holiday_hours else ()),
             fixed_zones=_union(self.fixed_zones, (rule.fixed_zone,) if rule.fixed_zone else ()),
         )
@@ -219,6 +238,8 @@ class StateLaw(Protocol):
     @property
     def fixed_zone(self) -> str | None: ...
     @property
+    def extra_holidays(self) -> tuple[str, ...]: ...
+    @property
     def citation(self) -> str: ...
     def describe(self) -> str: ...
 
@@ -226,8 +247,8 @@ class StateLaw(Protocol):
 _T = TypeVar("_T")
 
 
-def _union(a: tuple[_T, ...], b: tuple[_T, ...]) -> tuple[_T, ...]:
-    return tuple(dict.fromkeys((*a, *b)))
+def _union(*parts: tuple[_T, ...]) -> tuple[_T, ...]:
+    return tuple(dict.fromkeys(x for part in parts for x in part))
 
 
 @dataclass(frozen=True)

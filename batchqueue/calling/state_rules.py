@@ -22,7 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from batchqueue.calling.rules import parse_hours
+from batchqueue.calling.rules import NAMED_HOLIDAYS, parse_hours
 from batchqueue.errors import UsageError
 
 _DATA = Path(__file__).resolve().parent.parent / "places" / "data"
@@ -48,6 +48,8 @@ class StateRule:
     #: A zone the law states its hours in, whatever the contact's (Mississippi: Central Standard Time).
     fixed_zone: str | None = None
     citation: str = ""
+    #: Holidays the law names that the calendar lacks (keys of ``NAMED_HOLIDAYS``: "good friday").
+    extra_holidays: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         """As the job stores it."""
@@ -57,6 +59,7 @@ class StateRule:
             "holiday_hours": [self.holiday_hours[0], list(self.holiday_hours[1])] if self.holiday_hours else None,
             "fixed_zone": self.fixed_zone,
             "citation": self.citation,
+            "extra_holidays": list(self.extra_holidays),
         }
 
     @classmethod
@@ -65,7 +68,15 @@ class StateRule:
         hours = tuple((int(h[0]), int(h[1])) if h else None for h in data["hours"])
         given = data.get("holiday_hours")
         holiday_hours = (str(given[0]), (int(given[1][0]), int(given[1][1]))) if given else None
-        return cls(state, hours, data.get("holidays"), holiday_hours, data.get("fixed_zone"), data.get("citation", ""))
+        return cls(
+            state,
+            hours,
+            data.get("holidays"),
+            holiday_hours,
+            data.get("fixed_zone"),
+            data.get("citation", ""),
+            tuple(data.get("extra_holidays") or ()),
+        )
 
     def describe(self) -> str:
         """The rule in a few words: ``mon-fri 09:00-18:00, sat 10:00-17:00, sun none; no holidays (US-RI)``."""
@@ -81,6 +92,8 @@ class StateRule:
             said = ", ".join(f"{name} {t}" for name, t in groups)
         if self.holidays:
             said += f"; not on {self.holidays} holidays"
+        if self.extra_holidays:
+            said += f" nor {', '.join(self.extra_holidays)}"
         if self.holiday_hours:
             said += f"; {text(self.holiday_hours[1])} on {self.holiday_hours[0]} holidays"
         if self.fixed_zone:
@@ -143,6 +156,12 @@ def _rule(state: str, table: dict[str, Any]) -> StateRule:
     holiday_hours = None
     if table.get("holiday_hours") and not table.get("holidays"):
         holiday_hours = (calendar, parse_hours(str(table["holiday_hours"]), f"{where} holiday_hours"))
+    extra: list[str] = []
+    for named in table.get("holidays_extra", ()) if table.get("holidays") else ():
+        key = next((k for k in NAMED_HOLIDAYS if str(named).lower().startswith(k)), None)
+        if key is None:
+            raise ValueError(f"{where} holidays_extra: {named!r} is not a holiday batchqueue can date")
+        extra.append(key)
     return StateRule(
         state,
         tuple(days),
@@ -150,4 +169,5 @@ def _rule(state: str, table: dict[str, Any]) -> StateRule:
         holiday_hours,
         table.get("fixed_zone"),
         "; ".join(str(c) for c in table.get("citation", ())),
+        tuple(extra),
     )
