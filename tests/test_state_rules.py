@@ -304,3 +304,23 @@ def test_pennsylvanias_legal_holidays_the_package_lacks_are_kept(holiday: str, d
         _review({"state-rules": "none"}), _row("PA"), "America/New_York", dt.datetime(day.year, day.month, day.day, 7)
     )
     assert lifted.date() == day
+
+
+@pytest.mark.parametrize(
+    "state", sorted(s for s, laws in STATUTES_BY_STATE.items() if any(x.no_holidays for x in laws))
+)
+def test_a_state_that_bans_holiday_calls_gets_none_on_thanksgiving(state: str) -> None:
+    """Thanksgiving (26 November 2026) is a legal holiday in every state (5 U.S.C. 6103 and each state's list)."""
+    start, _end = _window_at(_review(), _row(state), STATE_ZONE[state], dt.datetime(2026, 11, 26, 7))
+    assert start.date() > dt.date(2026, 11, 26)
+
+
+def test_mississippis_hours_are_kept_in_central_standard_time_in_summer() -> None:
+    """Miss. Code 77-3-723: 8:00 a.m. to 8:00 p.m. Central Standard Time (UTC-6 all year), so in July
+    a call may not start before 14:00 UTC nor run past 02:00 UTC, whatever the clocks say."""
+    july = dt.datetime(2026, 7, 14, 6)
+    start, end = _window_at(_review(), _row("MS"), "America/Chicago", july)
+    cst = dt.timezone(dt.timedelta(hours=-6))
+    assert start.astimezone(cst).hour >= 8
+    assert (end.astimezone(cst).hour, end.astimezone(cst).minute) <= (20, 0)
+    assert start.astimezone(cst).date() == end.astimezone(cst).date()
