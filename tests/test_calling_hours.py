@@ -213,7 +213,8 @@ def test_windows_on_daylight_saving_days_in_the_sandboxs_record(
     whole_days = write_csv(tmp_path / "d.csv", [["phone", "start"], ["212-555-0101", at(spring, "06:00")],
                                                ["212-555-0102", at(autumn, "06:00")]])  # fmt: skip
     assert run_cli("import", whole_days, "--survey", "4242", "--instance", "1", "--calling-hours", "00:00-24:00",
-                   "--outside-federal-hours", "--state-rules", "none", "--days", "sun", "--db", db).code == 0  # fmt: skip
+                   "--outside-federal-hours", "--state-rules", "none", "--days", "sun",
+                   "--db", db).code == 0  # fmt: skip
     with Sandbox() as sb:
         point_at(monkeypatch, sb)
         assert run_cli("run", "1", "--rate", "0", "--db", db).code == 0
