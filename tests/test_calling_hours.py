@@ -90,7 +90,8 @@ def test_hold_until_window_keeps_rows_pending_and_says_when(
     assert (
         run_cli(
             "import", source, "--survey", "4242", "--instance", "1", "--calling-hours", "00:00-24:00",
-            "--outside-federal-hours", "--max-attempts", "3", "--reattempt-wait", "2400", "--db", db,
+            "--outside-federal-hours", "--state-rules", "none", "--max-attempts", "3",
+            "--reattempt-wait", "2400", "--db", db,
         ).code
         == 0
     )  # fmt: skip

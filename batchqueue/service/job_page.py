@@ -14,8 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchqueue.calling.registry import rules_json
-from batchqueue.calling.rules import CallingRules
+from batchqueue.calling.registry import job_calling_rules, rules_json
 from batchqueue.defaults import DEFAULTS
 from batchqueue.ledger import Job, Ledger, WorkerInfo
 from batchqueue.ledger.console import AuditEvent, ProblemRow
@@ -243,7 +242,7 @@ def job_view(
         activity(ledger, job_id),
         held_rows,
         next_window_at=next_at,
-        calling_rules=CallingRules.from_json(job.options.get("calling")).describe(),
+        calling_rules=job_calling_rules(job.options)[0].describe(),
         rules=rules_json(job.options),
         per_minute=[(m, minutes.get(m, 0)) for m in range(first, first + CHART_MINUTES * 60, 60)],
         failure_reasons=reasons,
