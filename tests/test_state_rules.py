@@ -324,3 +324,85 @@ def test_mississippis_hours_are_kept_in_central_standard_time_in_summer() -> Non
     assert start.astimezone(cst).hour >= 8
     assert (end.astimezone(cst).hour, end.astimezone(cst).minute) <= (20, 0)
     assert start.astimezone(cst).date() == end.astimezone(cst).date()
+
+
+#: The 50 states and the District of Columbia (USPS codes).
+US_STATES = [
+    "AL",
+    "AK",
+    "AZ",
+    "AR",
+    "CA",
+    "CO",
+    "CT",
+    "DE",
+    "DC",
+    "FL",
+    "GA",
+    "HI",
+    "ID",
+    "IL",
+    "IN",
+    "IA",
+    "KS",
+    "KY",
+    "LA",
+    "ME",
+    "MD",
+    "MA",
+    "MI",
+    "MN",
+    "MS",
+    "MO",
+    "MT",
+    "NE",
+    "NV",
+    "NH",
+    "NJ",
+    "NM",
+    "NY",
+    "NC",
+    "ND",
+    "OH",
+    "OK",
+    "OR",
+    "PA",
+    "RI",
+    "SC",
+    "SD",
+    "TN",
+    "TX",
+    "UT",
+    "VT",
+    "VA",
+    "WA",
+    "WV",
+    "WI",
+    "WY",
+]
+
+
+@pytest.mark.parametrize("state", US_STATES)
+def test_no_state_rule_ever_opens_wider_than_the_federal_window(state: str) -> None:
+    """47 CFR 64.1200(c)(1): 08:00-21:00 at the called party's location, whatever the state's own rule."""
+    review, zone = _review(), "America/New_York"
+    for day in WEEK:
+        for hour in (0, 7, 12, 20, 23):
+            start, end = _window_at(review, _row(state, zone), zone, dt.datetime(day.year, day.month, day.day, hour))
+            window = FEDERAL.window(start.weekday())
+            assert window is not None
+            assert window[0] <= _minutes(start)
+            assert _minutes(end) <= window[1]
+            assert start.date() == end.date()
+
+
+def test_a_run_may_turn_the_state_rules_on_for_a_job_without_them(tmp_path: Path, run_cli: Run) -> None:
+    assert _import(run_cli, tmp_path, "--state-rules", "none").code == 0
+    db = tmp_path / "l.db"
+    before = run_cli("run", "1", "--dry-run", "--db", db, "--json").json()["rows"]
+    turned = run_cli("run", "1", "--dry-run", "--state-rules", "us", "--db", db, "--json")
+    assert turned.code == 0, turned.err
+    after = {r["row"]: r for r in turned.json()["rows"]}
+    miami = next(r for r in before if r["fields"]["phone_number"].endswith("3055550101"))
+    ends = [int(x["fields"]["end_timestamp"]) for x in (miami, after[miami["row"]])]
+    assert [_local(t, "America/New_York").hour for t in ends] == [21, 20]  # federal, then Florida's 501.616(6)(a)
