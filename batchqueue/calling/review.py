@@ -24,6 +24,7 @@ from batchqueue.calling.rules import CallingRules
 from batchqueue.calling.windows import WindowFinder
 from batchqueue.calling.zones import ContactZone, ZoneFinder
 from batchqueue.defaults import DEFAULTS
+from batchqueue.intake.mapping.zips import area_code_state
 from batchqueue.ledger.records import Claimed
 from batchqueue.ledger.sending import FOREVER, ClaimContext, ClaimReview, Verdict, narrowed_by
 
@@ -43,8 +44,14 @@ class CallingReview:
     _windows: WindowFinder = field(init=False)
 
     def __post_init__(self) -> None:
-        self._zones = ZoneFinder(self.default_zone, need_state=any(r.has_states for r in self.rule_sets))
+        need_state = any(r.has_states for r in self.rule_sets)
+        self._zones = ZoneFinder(self.default_zone, need_state=need_state)
         self._windows = WindowFinder(self.rule_sets)
+        if need_state:
+            # The area-code → state table is built from the zipcodes data once per process (about
+            # 2 s holding the GIL): built here, as the run starts, not inside its first claim, where
+            # it would hold the claim's transaction and a second Ctrl-C's handler waiting.
+            area_code_state("201")
 
     def contact(self, row: Claimed) -> ContactZone | None:
         """Where the row's contact is (its zones, the source, its country and state)."""
