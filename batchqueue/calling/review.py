@@ -24,7 +24,6 @@ from batchqueue.calling.rules import CallingRules
 from batchqueue.calling.windows import WindowFinder
 from batchqueue.calling.zones import ContactZone, ZoneFinder
 from batchqueue.defaults import DEFAULTS
-from batchqueue.intake.mapping.zips import area_code_state
 from batchqueue.ledger.records import Claimed
 from batchqueue.ledger.sending import FOREVER, ClaimContext, ClaimReview, Verdict, narrowed_by
 
@@ -51,7 +50,7 @@ class CallingReview:
             # The area-code → state table is built from the zipcodes data once per process (about
             # 2 s holding the GIL): built here, as the run starts, not inside its first claim, where
             # it would hold the claim's transaction and a second Ctrl-C's handler waiting.
-            area_code_state("201")
+            self._zones.find("+12015550100", {})
 
     def contact(self, row: Claimed) -> ContactZone | None:
         """Where the row's contact is (its zones, the source, its country and state)."""
