@@ -406,3 +406,21 @@ def test_a_run_may_turn_the_state_rules_on_for_a_job_without_them(tmp_path: Path
     miami = next(r for r in before if r["fields"]["phone_number"].endswith("3055550101"))
     ends = [int(x["fields"]["end_timestamp"]) for x in (miami, after[miami["row"]])]
     assert [_local(t, "America/New_York").hour for t in ends] == [21, 20]  # federal, then Florida's 501.616(6)(a)
+
+
+def test_the_state_rules_file_cites_a_source_for_every_rule_and_has_a_version() -> None:
+    """Every state's entry names its law and the page it was read at, each law its own; the file is versioned."""
+    import tomllib
+
+    from batchqueue.calling import state_rules as module
+
+    data = tomllib.loads((module._DATA / "us_state_rules.toml").read_text(encoding="utf-8"))
+    assert data["version"]
+    for state, table in data["states"].items():
+        assert state in US_STATES or state in ("PR", "GU", "VI", "AS", "MP"), state
+        assert table["citation"], state
+        assert len(table["source"]) == len(table["citation"]), state
+        assert all(str(url).startswith("http") for url in table["source"]), state
+        for law in table.get("law", ()):
+            assert law["citation"], state
+            assert str(law["source"]).startswith("http"), state
