@@ -22,12 +22,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from batchqueue.calling.rules import CallingRules, clock
-from batchqueue.calling.zones import ZoneFinder
+from batchqueue.calling.zones import _LONGEST, ZoneFinder
 from batchqueue.ledger.records import BARE, FULL, PLAIN, RowRun
 from batchqueue.lifecycle import RowState
 
 #: The ledger state of a valid row in a ``full`` run (its other rows are invalid, duplicate, filtered).
 _PENDING_STATE = RowState.PENDING.value
+#: What of a number decides its place: "+" and as many digits as phonenumbers' zone data reads (for
+#: the North American plan "1" + area code + exchange; up to 9 digits elsewhere); the facts the
+#: zone finder reads.
+_NANP_PREFIX = len("+1NPANXX")
+_PREFIX = 1 + _LONGEST
+_FACTS = ("timezone", "zip_timezone", "state", "region")
 #: The fields of a ``full`` run's tuples this reads (see ``RowLoader``).
 _FULL_E164, _FULL_STATE, _FULL_FACTS = 3, 9, 14
 
@@ -46,22 +52,38 @@ class ContactPreview:
         self.no_zone = 0
         self.no_state = 0
         self.contacts = 0
+        #: Rows not yet looked up: (number prefix, facts…) → [a number, its facts, rows].
+        self._groups: dict[tuple[Any, ...], list[Any]] = {}
 
     def add(self, e164: str, facts: Mapping[str, Any]) -> None:
-        """One valid row."""
+        """One valid row. Rows are grouped by what decides their place (the number's first digits,
+        as far as phonenumbers' zone data reaches, and the facts the zone finder reads): a list of
+        a million rows is looked up once per group."""
         self.contacts += 1
-        contact = self._finder.find(e164, dict(facts))
-        if contact is None:
-            self.no_zone += 1
-            return
-        self.by_zone[contact.label] += 1
-        self.by_source[contact.source] += 1
-        self.several_zones += len(contact.zones) > 1
-        self.several_states += len(contact.states) > 1
-        if not contact.states:
-            self.no_state += 1
-        for state in contact.states:
-            self.by_state[state] += 1
+        prefix = e164[:_NANP_PREFIX] if e164.startswith("+1") else e164[:_PREFIX]
+        key = (prefix, *(facts.get(k) for k in _FACTS)) if facts else (prefix,)
+        found = self._groups.get(key)
+        if found is None:
+            self._groups[key] = [e164, dict(facts), 1]
+        else:
+            found[2] += 1
+
+    def _settle(self) -> None:
+        """The groups counted so far, looked up and tallied."""
+        for e164, facts, n in self._groups.values():
+            contact = self._finder.find(e164, facts)
+            if contact is None:
+                self.no_zone += n
+                continue
+            self.by_zone[contact.label] += n
+            self.by_source[contact.source] += n
+            self.several_zones += n if len(contact.zones) > 1 else 0
+            self.several_states += n if len(contact.states) > 1 else 0
+            if not contact.states:
+                self.no_state += n
+            for state in contact.states:
+                self.by_state[state] += n
+        self._groups.clear()
 
     def add_run(self, run: RowRun) -> None:
         """The valid rows of one run a check read."""
@@ -89,6 +111,7 @@ class ContactPreview:
 
     def as_dict(self) -> dict[str, Any]:
         """The preview as ``check --json`` and the console show it."""
+        self._settle()
         return {
             "contacts": self.contacts,
             "by_zone": dict(self.by_zone.most_common()),
@@ -106,6 +129,7 @@ class ContactPreview:
 
     def lines(self, most: int = 12) -> list[str]:
         """The preview in words, for ``check``'s text output."""
+        self._settle()
         out = [f"where the {self.contacts} valid contacts are (the claim finds them the same way):"]
         zones = self.by_zone.most_common()
         shown = ", ".join(f"{zone} {n}" for zone, n in zones[:most])

@@ -11,8 +11,8 @@ In this order (the first that maps wins):
 5. ``region``: without a default, every zone of the number's country (``tzdata``'s ``zone.tab``),
    whose intersection is the country's safe window (for the US about 13:00-21:00 Eastern).
 
-A contact's US state (for per-state overrides) comes from its ZIP, else from its area code
-(the ``zipcodes`` data lists the area codes of every ZIP; an area code of one state names it).
+A contact's US state (for per-state rules) comes from its ZIP, else from its area code (an area
+code of one state in ``places/data/nanp_area_codes.csv`` names it).
 
 Usage::
 
@@ -31,7 +31,7 @@ import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 from phonenumbers.tzdata import TIMEZONE_DATA
 
-from batchqueue.intake.mapping.zips import area_code_state
+from batchqueue.calling.state_caps import area_code_state
 
 _UNKNOWN = "Etc/Unknown"
 _LONGEST = max(len(k) for k in TIMEZONE_DATA)
