@@ -46,11 +46,6 @@ class CallingReview:
         need_state = any(r.has_states for r in self.rule_sets)
         self._zones = ZoneFinder(self.default_zone, need_state=need_state)
         self._windows = WindowFinder(self.rule_sets)
-        if need_state:
-            # The area-code → state table is built from the zipcodes data once per process (about
-            # 2 s holding the GIL): built here, as the run starts, not inside its first claim, where
-            # it would hold the claim's transaction and a second Ctrl-C's handler waiting.
-            self._zones.find("+12015550100", {})
 
     def contact(self, row: Claimed) -> ContactZone | None:
         """Where the row's contact is (its zones, the source, its country and state)."""
