@@ -424,3 +424,21 @@ def test_the_state_rules_file_cites_a_source_for_every_rule_and_has_a_version() 
         for law in table.get("law", ()):
             assert law["citation"], state
             assert str(law["source"]).startswith("http"), state
+
+
+@pytest.mark.parametrize(("number", "state"), [("+18505550101", "FL"), ("+12055550101", "AL")])
+def test_a_number_with_only_its_area_code_gets_its_states_rule(number: str, state: str) -> None:
+    """850 (Pensacola, Tallahassee) is a Florida area code and 205 (Birmingham) an Alabama one
+    (NANPA's assignments): with no ZIP, the state's own hours still hold, and Alabama's Sunday ban."""
+    claimed = Claimed(1, 2, "tel:" + number, number, None, None, None, None, None, None, [], 1, {})
+    review = _review()
+    for day in WEEK:
+        at = dt.datetime(day.year, day.month, day.day, 12, tzinfo=ZoneInfo("America/Chicago")).timestamp()
+        verdict = review.verdict(claimed, at)
+        assert verdict.send, verdict.reason
+        for zone in str(verdict.timezone).split(" & "):
+            start, end = _local(verdict.start_ts, zone), _local(verdict.end_ts, zone)
+            allowed = strictest_window(state, start.weekday())
+            assert allowed is not None, f"{number}: a window on {start:%A}"
+            assert allowed[0] <= _minutes(start)
+            assert _minutes(end) <= allowed[1]
