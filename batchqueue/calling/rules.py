@@ -344,7 +344,7 @@ class CallingRules:
                 parts = [f"{clock(hours[0])}-{clock(hours[1])}" if hours else "", _days_text(days) if days else ""]
                 text += f"; {kind} {place}: " + ", ".join(p for p in parts if p)
         if self.state_laws:
-            text += f"; the US state rules ({self.state_laws_version}) of {len(self.state_laws)} states"
+            text += f"; US state rules {self.state_laws_version}"
         return text
 
     def as_json(self) -> dict[str, Any]:
