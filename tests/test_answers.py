@@ -28,7 +28,13 @@ from tests.sandbox_helpers import contacts, ledger_rows_url, point_at
 
 Run = Callable[..., CliResult]
 STOP = QUESTIONS[3]
-ALL_DAY = ("--calling-hours", "00:00-24:00")  # windows that do not depend on the hour the tests run at
+ALL_DAY = (
+    "--calling-hours",
+    "00:00-24:00",
+    "--outside-federal-hours",
+    "--state-rules",
+    "none",
+)  # windows that do not depend on the hour the tests run at
 
 
 @pytest.fixture

@@ -279,7 +279,8 @@ def test_5xx_and_429_are_asked_again_and_every_page_is_read(
     with Sandbox(SandboxConfig(faults=faults)) as sb:
         point_at(monkeypatch, sb)
         assert run_cli("import", contacts(tmp_path / "c.csv", 20), "--survey", "4242", "--instance", "1",
-                       "--calling-hours", "00:00-24:00", "--db", db, "-q").code == 0  # fmt: skip
+                       "--calling-hours", "00:00-24:00", "--outside-federal-hours", "--state-rules", "none",
+                       "--db", db, "-q").code == 0  # fmt: skip
         assert run_cli("run", "1", "--db", db, "-q", "--rate", "0").code == 0
         for i in range(20):
             sb.app.store.visits.add(

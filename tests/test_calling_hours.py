@@ -49,7 +49,8 @@ def test_every_call_is_sent_inside_its_contacts_local_hours(
 ) -> None:
     db = tmp_path / "l.db"
     source = write_csv(tmp_path / "c.csv", [["Phone", "Time Zone", "ZIP"], *[c[:3] for c in CONTACTS]])
-    imported = run_cli("import", source, "--survey", "4242", "--instance", "1", "--db", db)
+    # The zones' own hours, state rules off (tests/test_state_rules.py checks those).
+    imported = run_cli("import", source, "--survey", "4242", "--instance", "1", "--db", db, "--state-rules", "none")
     assert imported.code == 0, imported.err
     assert "calling rules: 08:00-21:00 local, every day" in imported.out
     assert "each row's ZIP code from 'ZIP'" in imported.out
@@ -100,7 +101,8 @@ def test_hold_until_window_keeps_rows_pending_and_says_when(
     assert (
         run_cli(
             "import", source, "--survey", "4242", "--instance", "1", "--calling-hours", "00:00-24:00",
-            "--max-attempts", "3", "--reattempt-wait", "2400", "--db", db,
+            "--outside-federal-hours", "--state-rules", "none", "--max-attempts", "3",
+            "--reattempt-wait", "2400", "--db", db,
         ).code
         == 0
     )  # fmt: skip
@@ -138,7 +140,9 @@ def test_mapping_file_overrides_per_state_and_the_dry_run_shows_local_windows(tm
     mapping = tmp_path / "m.toml"
     mapping.write_text('[calling.states.FL]\nhours = "08:00-20:00"\n', encoding="utf-8")
     source = write_csv(tmp_path / "c.csv", [["phone"], ["305-555-0101"], ["617-555-0101"]])
-    done = run_cli("import", source, "--survey", "1", "--instance", "1", "--mapping", mapping, "--db", db)
+    done = run_cli(
+        "import", source, "--survey", "1", "--instance", "1", "--mapping", mapping, "--db", db, "--state-rules", "none"
+    )
     assert done.code == 0, done.err
     assert "state FL: 08:00-20:00" in done.out
     shown = run_cli("run", "1", "--dry-run", "--db", db, "--json").json()["rows"]
@@ -217,11 +221,15 @@ def test_windows_on_daylight_saving_days_in_the_sandboxs_record(
         ["617-555-0104", at(eve, "00:00")],
     ]
     source = write_csv(tmp_path / "c.csv", rows)
-    assert run_cli("import", source, "--survey", "4242", "--instance", "1", "--db", db).code == 0
+    # The zones' own hours, state rules off (Massachusetts' 20:00 is tests/test_state_rules.py's).
+    assert (
+        run_cli("import", source, "--survey", "4242", "--instance", "1", "--db", db, "--state-rules", "none").code == 0
+    )
     whole_days = write_csv(tmp_path / "d.csv", [["phone", "start"], ["212-555-0101", at(spring, "06:00")],
                                                ["212-555-0102", at(autumn, "06:00")]])  # fmt: skip
     assert run_cli("import", whole_days, "--survey", "4242", "--instance", "1", "--calling-hours", "00:00-24:00",
-                   "--days", "sun", "--db", db).code == 0  # fmt: skip
+                   "--outside-federal-hours", "--state-rules", "none", "--days", "sun",
+                   "--db", db).code == 0  # fmt: skip
     with Sandbox() as sb:
         point_at(monkeypatch, sb)
         assert run_cli("run", "1", "--rate", "0", "--db", db).code == 0

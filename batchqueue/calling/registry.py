@@ -30,6 +30,7 @@ from typing import Any
 from batchqueue.calling.rules import (
     DAY_NAMES,
     CallingRules,
+    check_federal,
     check_holidays,
     clock,
     parse_blackout,
@@ -38,6 +39,8 @@ from batchqueue.calling.rules import (
     run_rules,
 )
 from batchqueue.calling.state_caps import BUILT_IN, OFF, state_caps
+from batchqueue.calling.state_rules import BUILT_IN as STATE_RULES_ON
+from batchqueue.calling.state_rules import state_rules_option, stored_state_rules
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
 from batchqueue.periods import OFF as PERIOD_OFF
@@ -100,6 +103,25 @@ RULES: dict[str, NamedRule] = {
             BUILT_IN,
         ),
         NamedRule(
+            "state-rules",
+            1,
+            (CLAIM,),
+            "us or none",
+            "each state's own calling hours, Sunday and holiday bans (Florida 08:00-20:00, Alabama no Sunday, Rhode "
+            "Island Saturday 10:00-17:00…; batchqueue/places/data/us_state_rules.toml, each with its statute) for "
+            "every state a contact may be in, the strictest winning; the mapping file's [calling.states.XX] "
+            "replaces a state's",
+            STATE_RULES_ON,
+        ),
+        NamedRule(
+            "outside-federal-hours",
+            1,
+            (CLAIM,),
+            "yes or no",
+            "yes: calling hours wider than the federal 08:00-21:00 local are accepted (refused otherwise); only if "
+            "you know the law allows your calls outside it",
+        ),
+        NamedRule(
             "dnc",
             1,
             (IMPORT, CLAIM),
@@ -135,9 +157,26 @@ def check_rule(name: str, value: str, said: str) -> str:
         parse_period_or_off(text, said)
     elif name == "max-contacts":
         parse_count_per_period(text, said)
-    elif name == "state-caps" and text.lower() not in (BUILT_IN, OFF):
+    elif name in ("state-caps", "state-rules") and text.lower() not in (BUILT_IN, OFF):
         raise UsageError(f"{said} {value!r}: expected {BUILT_IN} or {OFF}")
+    elif name == "outside-federal-hours":
+        return "yes" if _yes(text, said) else "no"
     return text
+
+
+def _yes(text: str, said: str) -> bool:
+    value = text.strip().lower()
+    if value in ("yes", "true", "1", "on"):
+        return True
+    if value in ("no", "false", "0", "off"):
+        return False
+    raise UsageError(f"{said} {text!r}: expected yes or no")
+
+
+def outside_federal(texts: Mapping[str, str]) -> bool:
+    """Whether the rules given say ``outside-federal-hours`` (hours wider than 08:00-21:00 accepted)."""
+    value = texts.get("outside-federal-hours")
+    return value is not None and _yes(value, "outside-federal-hours")
 
 
 def _blackout(value: str) -> tuple[str, ...]:
@@ -206,6 +245,9 @@ class JobRules:
     recontact_after: int | None = DEFAULTS.recontact_after
     max_contacts: tuple[tuple[int, int], ...] = ()
     state_caps: str = BUILT_IN
+    state_rules: str = STATE_RULES_ON
+    #: Hours wider than the federal 08:00-21:00 were given knowingly (``--outside-federal-hours``).
+    outside_federal_hours: bool = False
 
     @classmethod
     def from_texts(cls, texts: Mapping[str, str], *, overrides: dict[str, Any] | None = None) -> JobRules:
@@ -225,20 +267,47 @@ class JobRules:
         )
         cap = texts.get("max-contacts")
         caps = (parse_count_per_period(cap, "--max-contacts"),) if cap else ()
-        return cls(calling, recontact, caps, texts.get("state-caps", BUILT_IN).strip().lower())
+        knowingly = outside_federal(texts)
+        if not knowingly:
+            calling.check_federal()
+        return cls(
+            calling,
+            recontact,
+            caps,
+            texts.get("state-caps", BUILT_IN).strip().lower(),
+            texts.get("state-rules", STATE_RULES_ON).strip().lower(),
+            knowingly,
+        )
 
     def options(self) -> dict[str, Any]:
         """As stored on the job (the fingerprint's part of the rules)."""
         options: dict[str, Any] = {
             "calling": self.calling.as_json(),
             "state_caps": state_caps_option(self.state_caps),
+            STATE_RULES: state_rules_option(self.state_rules),
             "dnc": "all",
         }
+        if self.outside_federal_hours:
+            options[OUTSIDE_FEDERAL] = True
         if self.recontact_after is not None:
             options["recontact_after"] = self.recontact_after
         if self.max_contacts:
             options["max_contacts"] = [list(c) for c in self.max_contacts]
         return options
+
+
+#: The job options holding the state rules (:func:`state_rules_option`) and the federal-window flag.
+STATE_RULES = "state_rules"
+OUTSIDE_FEDERAL = "outside_federal_hours"
+
+
+def job_calling_rules(options: Mapping[str, Any]) -> list[CallingRules]:
+    """The calling rule sets a job's runs apply: its own with its state rules, and those runs kept on it."""
+    stored = options.get(STATE_RULES) or {}
+    job = CallingRules.from_json(options.get("calling")).with_state_laws(
+        stored_state_rules(stored), stored.get("version")
+    )
+    return [job, *(CallingRules.from_json(narrowed) for narrowed in options.get(RUN_CALLING) or ())]
 
 
 def state_caps_option(which: str) -> dict[str, Any]:
@@ -310,6 +379,12 @@ def rules_in_force(options: Mapping[str, Any]) -> list[RuleInForce]:
     if stored:
         value = stored.get("rules", OFF) + (f" ({stored['version']})" if stored.get("version") else "")
         found.append(RuleInForce("state-caps", RULES["state-caps"].version, value, (CLAIM,)))
+    laws = options.get(STATE_RULES)
+    if laws:
+        value = laws.get("rules", OFF) + (f" ({laws['version']})" if laws.get("version") else "")
+        found.append(RuleInForce("state-rules", RULES["state-rules"].version, value, (CLAIM,)))
+    if options.get(OUTSIDE_FEDERAL):
+        found.append(RuleInForce("outside-federal-hours", RULES["outside-federal-hours"].version, "yes", (CLAIM,)))
     if options.get("dnc"):
         found.append(RuleInForce("dnc", RULES["dnc"].version, str(options["dnc"]), (IMPORT, CLAIM)))
     return found
@@ -326,6 +401,8 @@ def rules_json(options: Mapping[str, Any]) -> dict[str, Any]:
             {k: cap[k] for k in ("state", "calls", "seconds", "citation")} for cap in stored.get("caps") or ()
         ],
         "state_caps_version": stored.get("version"),
+        "state_rules": (options.get(STATE_RULES) or {}).get("rules"),
+        "state_rules_version": (options.get(STATE_RULES) or {}).get("version"),
         "named": [r.as_json() for r in rules_in_force(options)],
     }
 
@@ -387,6 +464,8 @@ def apply_run_rules(job_id: int, options: Mapping[str, Any], texts: Mapping[str,
         if name not in RUN_RULES:
             raise UsageError(f"--rule {name}: decided at import only; a run may give {', '.join(RUN_RULES)}")
     calling = {k: texts[k] for k in ("calling-hours", "days", "holidays", "blackout") if k in texts}
+    if "calling-hours" in calling and not outside_federal(texts):
+        check_federal(parse_hours(calling["calling-hours"]), "--calling-hours")
     if calling:
         sets = run_rules(
             CallingRules.from_json(out.get("calling")),
@@ -426,6 +505,17 @@ def apply_run_rules(job_id: int, options: Mapping[str, Any], texts: Mapping[str,
         elif which != now_caps:
             out["state_caps"] = state_caps_option(which)
             changes.append(f"state-caps {which}")
+    if "state-rules" in texts:
+        which = texts["state-rules"].strip().lower()
+        now_laws = (out.get(STATE_RULES) or {}).get("rules", OFF)
+        if which == OFF and now_laws != OFF and not widen:
+            refused.append("state-rules none (the job's: us)")
+        elif which != now_laws:
+            out[STATE_RULES] = state_rules_option(which)
+            changes.append(f"state-rules {which}")
+    if texts.get("outside-federal-hours") and outside_federal(texts) != bool(out.get(OUTSIDE_FEDERAL)):
+        out[OUTSIDE_FEDERAL] = outside_federal(texts)
+        changes.append(f"outside-federal-hours {texts['outside-federal-hours']}")
     if refused:
         raise UsageError(
             f"{'; '.join(refused)} would widen job {job_id}'s rules: a run may only narrow them "

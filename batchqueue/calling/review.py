@@ -105,12 +105,11 @@ class CallingReview:
         """What forbids calling the contact on its own date today (a day of the week, a blackout,
         a public holiday), if something does: why its window opens later than the hours alone say."""
         for rules in self.rule_sets:
-            for state in contact.states or (None,):
-                place = rules.for_place(state, contact.country)
-                for zone in contact.zones:
-                    closed = place.closed_by(dt.datetime.fromtimestamp(now, tzinfo_of(zone)).date())
-                    if closed is not None:
-                        return closed
+            place = rules.for_place(contact.states, contact.country)
+            for zone in (*contact.zones, *place.fixed_zones):
+                closed = place.closed_by(dt.datetime.fromtimestamp(now, tzinfo_of(zone)).date())
+                if closed is not None:
+                    return closed
         return None
 
     def _fitted_attempts(self, row: Claimed, length: int) -> int | None:

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
-from typing import Any
+from typing import Any, Protocol, TypeVar
+
+from dateutil.easter import easter
 
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
@@ -45,6 +48,22 @@ def parse_hours(text: str, where: str = "--calling-hours") -> tuple[int, int]:
     if m0 > 59 or m1 > 59 or start >= 24 * 60 or end > 24 * 60 or end <= start:
         raise UsageError(f"{where} {text!r}: the start must come before the end, both within 00:00-24:00")
     return start, end
+
+
+#: The federal window (47 CFR 64.1200(c)(1)): no call before 08:00 or after 21:00, local time at
+#: the called party's location.
+FEDERAL_HOURS = (8 * 60, 21 * 60)
+FEDERAL_FLAG = "--outside-federal-hours"
+
+
+def check_federal(hours: tuple[int, int], where: str) -> None:
+    """Hours wider than the federal 08:00-21:00 are refused (:class:`UsageError`)."""
+    if hours[0] < FEDERAL_HOURS[0] or hours[1] > FEDERAL_HOURS[1]:
+        raise UsageError(
+            f"{where} {clock(hours[0])}-{clock(hours[1])} is wider than the federal 08:00-21:00 in the contact's "
+            f"local time (47 CFR 64.1200(c)(1)): calls outside it may cost you per call; give {FEDERAL_FLAG} "
+            "only if you know the law allows your calls outside it"
+        )
 
 
 def parse_days(text: str, where: str = "--days") -> frozenset[int]:
@@ -111,17 +130,74 @@ def _holidays(calendar: str, year: int) -> dict[dt.date, str]:
 
 
 def _holiday_name(calendar: str, day: dt.date) -> str:
+    if calendar.startswith(NAMED):
+        return calendar.removeprefix(NAMED).title()
     return _holidays(calendar, day.year).get(day, "a public holiday")
+
+
+Window = tuple[int, int]
+#: Local hours per weekday (Monday first, 7 entries); None: no calls that day.
+DayHours = tuple[Window | None, ...]
+
+
+def meet(a: Window | None, b: Window | None) -> Window | None:
+    """The intersection of two windows of a day (None: none)."""
+    if a is None or b is None:
+        return None
+    start, end = max(a[0], b[0]), min(a[1], b[1])
+    return (start, end) if start < end else None
+
+
+#: Holidays a state's law names that the ``holidays`` package's calendar of the state lacks, by name
+#: (lower case), as the day of a year. A calendar written ``named:good friday`` is one of them.
+NAMED_HOLIDAYS: dict[str, Callable[[int], dt.date]] = {
+    "good friday": lambda year: easter(year) - dt.timedelta(days=2),
+    "mardi gras": lambda year: easter(year) - dt.timedelta(days=47),
+    "flag day": lambda year: dt.date(year, 6, 14),
+    # The Tuesday after the first Monday of November.
+    "election day": lambda year: dt.date(year, 11, 2) + dt.timedelta(days=(1 - dt.date(year, 11, 2).weekday()) % 7),
+}
+NAMED = "named:"
+
+
+def is_holiday(calendar: str, day: dt.date) -> bool:
+    """Whether ``day`` is a public holiday of ``calendar`` (``US``, ``US-TX``: the holidays package;
+    ``named:good friday``: one of :data:`NAMED_HOLIDAYS`)."""
+    if calendar.startswith(NAMED):
+        return NAMED_HOLIDAYS[calendar.removeprefix(NAMED)](day.year) == day
+    return day in _holiday_dates(calendar, day.year)
 
 
 @dataclass(frozen=True)
 class PlaceRules:
-    """The rules that hold for contacts in one place (the job's, or a state's or country's override)."""
+    """The rules that hold for contacts in one place (the job's, or with a state's or country's rules).
 
-    hours: tuple[int, int]
+    ``hours`` hold every allowed day unless ``day_hours`` gives each weekday its own (a state's
+    law: Rhode Island's Saturday); no call on a holiday of ``holidays`` (or, when given, of each of
+    ``calendars``: each state a contact may be in); on a holiday of a ``holiday_hours`` calendar only
+    within its window; and the hours hold in each ``fixed_zones`` too (a law stated in one zone).
+    """
+
+    hours: Window
     days: frozenset[int]
     holidays: str | None
     blackout: tuple[tuple[str, str], ...]
+    day_hours: DayHours = ()
+    calendars: tuple[str, ...] = ()
+    holiday_hours: tuple[tuple[str, Window], ...] = ()
+    fixed_zones: tuple[str, ...] = ()
+
+    def weekday_hours(self, weekday: int) -> Window | None:
+        """The hours of a weekday (0: Monday), holidays aside."""
+        return self.day_hours[weekday] if self.day_hours else self.hours
+
+    def hours_on(self, day: dt.date) -> Window | None:
+        """The local hours calls may be made on ``day`` (None: none that day)."""
+        hours = self.weekday_hours(day.weekday())
+        for calendar, window in self.holiday_hours:
+            if hours is not None and is_holiday(calendar, day):
+                hours = meet(hours, window)
+        return hours
 
     def allows_day(self, day: dt.date) -> bool:
         """Whether calls may be made on this local date at all."""
@@ -136,9 +212,64 @@ class PlaceRules:
         for first, last in self.blackout:
             if first <= iso <= last:
                 return HoldReason.BLACKOUT, f"{first}..{last}" if first != last else first
-        if self.holidays and day in _holiday_dates(self.holidays, day.year):
-            return HoldReason.HOLIDAY, f"{_holiday_name(self.holidays, day)} ({self.holidays}), {iso}"
+        calendars = self.calendars or ((self.holidays,) if self.holidays else ())
+        for calendar in calendars:
+            if is_holiday(calendar, day):
+                return HoldReason.HOLIDAY, f"{_holiday_name(calendar, day)} ({calendar}), {iso}"
+        if self.hours_on(day) is None:  # a law that allows no calls on this weekday (a state's Sunday)
+            return HoldReason.CALLING_DAY, f"{day:%A %Y-%m-%d}"
         return None
+
+    def meet(self, other: PlaceRules) -> PlaceRules:
+        """The strictest of two places' rules: a moment must be allowed by both."""
+        return PlaceRules(
+            meet(self.hours, other.hours) or (self.hours[0], self.hours[0]),
+            self.days & other.days,
+            self.holidays,
+            _union(self.blackout, other.blackout),
+            tuple(meet(self.weekday_hours(d), other.weekday_hours(d)) for d in range(7)),
+            _union(self.calendars, other.calendars),
+            _union(self.holiday_hours, other.holiday_hours),
+            _union(self.fixed_zones, other.fixed_zones),
+        )
+
+    def with_state_rule(self, rule: StateLaw) -> PlaceRules:
+        """These rules and a state's law together: the strictest of both."""
+        hours = tuple(meet(self.weekday_hours(d), rule.hours[d]) for d in range(7))
+        return replace(
+            self,
+            day_hours=hours,
+            calendars=_union(
+                self.calendars, (rule.holidays,) if rule.holidays else (), tuple(NAMED + n for n in rule.extra_holidays)
+            ),
+            holiday_hours=_union(self.holiday_hours, (rule.holiday_hours,) if rule.holiday_hours else ()),
+            fixed_zones=_union(self.fixed_zones, (rule.fixed_zone,) if rule.fixed_zone else ()),
+        )
+
+
+class StateLaw(Protocol):
+    """What a state's law sets (:class:`batchqueue.calling.state_rules.StateRule`)."""
+
+    @property
+    def hours(self) -> DayHours: ...
+    @property
+    def holidays(self) -> str | None: ...
+    @property
+    def holiday_hours(self) -> tuple[str, Window] | None: ...
+    @property
+    def fixed_zone(self) -> str | None: ...
+    @property
+    def extra_holidays(self) -> tuple[str, ...]: ...
+    @property
+    def citation(self) -> str: ...
+    def describe(self) -> str: ...
+
+
+_T = TypeVar("_T")
+
+
+def _union(*parts: tuple[_T, ...]) -> tuple[_T, ...]:
+    return tuple(dict.fromkeys(x for part in parts for x in part))
 
 
 @dataclass(frozen=True)
@@ -148,6 +279,9 @@ class CallingRules:
     base: PlaceRules
     states: dict[str, tuple[tuple[int, int] | None, frozenset[int] | None]] = field(default_factory=dict)
     countries: dict[str, tuple[tuple[int, int] | None, frozenset[int] | None]] = field(default_factory=dict)
+    #: Each state's own law (``--state-rules us``; not part of :meth:`as_json`: the job stores them apart).
+    state_laws: dict[str, StateLaw] = field(default_factory=dict)
+    state_laws_version: str | None = None
 
     @classmethod
     def parse(
@@ -169,18 +303,54 @@ class CallingRules:
         states, countries = _overrides(overrides or {})
         return cls(base, states, countries)
 
-    def for_place(self, state: str | None, country: str | None) -> PlaceRules:
-        """The rules for a contact in ``state`` (US) / ``country``: a state's override first."""
-        found = (self.states.get(state) if state else None) or (self.countries.get(country) if country else None)
-        if found is None:
-            return self.base
-        hours, days = found
-        return replace(self.base, hours=hours or self.base.hours, days=days if days is not None else self.base.days)
+    def for_place(self, states: tuple[str, ...], country: str | None) -> PlaceRules:
+        """The rules for a contact who may be in each of ``states`` (US) and is in ``country``: for each
+        state its override (the mapping file's), else the job's rules with its law; the strictest of
+        all (a state's override replaces its law and the job's hours and days there)."""
+        own = self.countries.get(country) if country else None
+        base = self.base
+        if own is not None and not any(s in self.states for s in states):
+            base = _overridden(self.base, own)
+        found: PlaceRules | None = None
+        for state in states:
+            if state in self.states:
+                mine = _overridden(self.base, self.states[state])
+            elif state in self.state_laws:
+                mine = base.with_state_rule(self.state_laws[state])
+            else:
+                mine = base
+            found = mine if found is None else found.meet(mine)
+        found = found or base
+        return replace(found, calendars=_union(self._calendars(states), found.calendars))
+
+    def _calendars(self, states: tuple[str, ...]) -> tuple[str, ...]:
+        """The holiday calendars of the job's ``--holidays``: ``US`` means each contact's own
+        states' (none known: the federal ones); ``US-CA`` means exactly California's."""
+        given = self.base.holidays
+        if not given:
+            return ()
+        if given != "US" or not states:
+            return (given,)
+        known = _us_subdivisions()
+        return tuple(f"US-{s}" if s in known else "US" for s in states)
 
     @property
     def has_states(self) -> bool:
         """Whether some rule depends on a contact's US state (then the state is looked up)."""
-        return bool(self.states)
+        return bool(self.states or self.state_laws or self.base.holidays == "US")
+
+    def with_state_laws(self, laws: Mapping[str, StateLaw], version: str | None) -> CallingRules:
+        """These rules with each state's own law (the built-in state rules a job stored)."""
+        return replace(self, state_laws=dict(laws), state_laws_version=version)
+
+    def check_federal(self) -> None:
+        """Every hours these rules give (the job's, each state's and country's override) within the
+        federal 08:00-21:00, or :class:`UsageError` naming the one that is not."""
+        check_federal(self.base.hours, "--calling-hours")
+        for kind, table in (("states", self.states), ("countries", self.countries)):
+            for place, (hours, _days) in sorted(table.items()):
+                if hours:
+                    check_federal(hours, f"[calling.{kind}.{place}] hours")
 
     def describe(self) -> str:
         """One line, as a person would read it."""
@@ -194,6 +364,8 @@ class CallingRules:
             for place, (hours, days) in sorted(table.items()):
                 parts = [f"{clock(hours[0])}-{clock(hours[1])}" if hours else "", _days_text(days) if days else ""]
                 text += f"; {kind} {place}: " + ", ".join(p for p in parts if p)
+        if self.state_laws:
+            text += f"; US state rules {self.state_laws_version}"
         return text
 
     def as_json(self) -> dict[str, Any]:
@@ -234,6 +406,18 @@ class CallingRules:
             {k: place(v) for k, v in data.get("states", {}).items()},
             {k: place(v) for k, v in data.get("countries", {}).items()},
         )
+
+
+def _overridden(base: PlaceRules, found: tuple[tuple[int, int] | None, frozenset[int] | None]) -> PlaceRules:
+    hours, days = found
+    return replace(base, hours=hours or base.hours, days=days if days is not None else base.days)
+
+
+@cache
+def _us_subdivisions() -> frozenset[str]:
+    import holidays
+
+    return frozenset(holidays.list_supported_countries()["US"])
 
 
 def _overrides(

@@ -36,12 +36,13 @@ def zone_intervals(
 ) -> tuple[tuple[float, float], ...]:
     """The allowed intervals (unix seconds) of local dates ``first_day`` … + ``days`` in ``zone``."""
     tz = tzinfo_of(zone)
-    opens, closes = rules.hours
     found: Intervals = []
     for n in range(days):
         day = first_day + dt.timedelta(days=n)
-        if not rules.allows_day(day):
+        hours = rules.hours_on(day)
+        if hours is None or not rules.allows_day(day):
             continue
+        opens, closes = hours
         midnight = dt.datetime(day.year, day.month, day.day, tzinfo=tz)
         start = (midnight + dt.timedelta(minutes=opens)).timestamp()
         end_local = midnight + dt.timedelta(minutes=closes)
@@ -86,14 +87,16 @@ def intersect(a: Intervals, b: Intervals) -> Intervals:
     return out
 
 
+#: A contact's zones, states and country, and the first day: what its allowed intervals depend on.
+_Key = tuple[tuple[str, ...], tuple[str, ...], str | None, dt.date]
+
+
 class WindowFinder:
     """The next allowed window of each contact under one or more rule sets (all must allow it)."""
 
     def __init__(self, rule_sets: list[CallingRules]) -> None:
         self.rule_sets = rule_sets
-        self._cache: dict[
-            tuple[tuple[str, ...], tuple[str, ...], str | None, dt.date], tuple[list[float], Intervals]
-        ] = {}
+        self._cache: dict[_Key, tuple[list[float], Intervals]] = {}
 
     def _allowed(self, contact: ContactZone, first_day: dt.date) -> tuple[list[float], Intervals]:
         key = (contact.zones, contact.states, contact.country, first_day)
@@ -101,12 +104,11 @@ class WindowFinder:
         if found is None:
             spans: Intervals | None = None
             for rules in self.rule_sets:
-                # Every state the contact may be in: each state's rules hold, in each of its zones.
-                places = dict.fromkeys(rules.for_place(state, contact.country) for state in contact.states or (None,))
-                for place in places:
-                    for zone in contact.zones:
-                        mine = list(zone_intervals(zone, place, first_day))
-                        spans = mine if spans is None else intersect(spans, mine)
+                place = rules.for_place(contact.states, contact.country)
+                # A law stated in one zone (Mississippi's Central Standard Time) holds there too.
+                for zone in (*contact.zones, *place.fixed_zones):
+                    mine = list(zone_intervals(zone, place, first_day))
+                    spans = mine if spans is None else intersect(spans, mine)
             spans = spans or []
             if len(self._cache) > 65536:
                 self._cache.clear()

@@ -27,7 +27,28 @@ _CALLING_OPTIONS = [
         metavar="DATE[..DATE]",
         help="No calls on these local dates (2026-12-24..2026-12-26; repeatable).",
     ),
+    click.option(
+        "--state-rules",
+        type=click.Choice(["us", "none"], case_sensitive=False),
+        help="us (the default): each state's own calling hours, Sunday and holiday bans for every state a "
+        "contact may be in, the strictest winning (batchqueue/places/data/us_state_rules.toml, each with its "
+        "statute); none: off. The mapping file's [calling.states.XX] replaces a state's.",
+    ),
+    click.option(
+        "--outside-federal-hours",
+        is_flag=True,
+        help="Accept calling hours wider than the federal 08:00-21:00 local (47 CFR 64.1200(c)(1)); refused "
+        "otherwise. Only if you know the law allows your calls outside it.",
+    ),
 ]
+
+
+def state_rule_texts(state_rules: str | None, outside_federal_hours: bool) -> dict[str, str | None]:
+    """``--state-rules`` and ``--outside-federal-hours`` as named rules (None: not given)."""
+    return {
+        "state-rules": state_rules.lower() if state_rules else None,
+        "outside-federal-hours": "yes" if outside_federal_hours else None,
+    }
 
 
 def calling_options(func: F) -> F:
@@ -44,5 +65,6 @@ rule_option = click.option(
     multiple=True,
     metavar="NAME=VALUE",
     help="A named rule (repeatable): calling-hours, days, holidays, blackout, recontact-after, max-contacts, "
-    "state-caps (us or none); the same as its own option.",
+    "state-caps (us or none), state-rules (us or none), outside-federal-hours (yes or no); the same as its own "
+    "option.",
 )

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from batchqueue.cli.calling_options import calling_options, rule_option
+from batchqueue.cli.calling_options import calling_options, rule_option, state_rule_texts
 from batchqueue.cli.options import build_spec, db_option, json_option, mapping_options, quiet_option, settings
 from batchqueue.cli.output import emit_json, progress_bar
 from batchqueue.defaults import DEFAULTS
@@ -91,6 +91,9 @@ def _print_result(result: LoadResult, given: Path) -> None:
     if result.suppressed:
         counts += f"  suppressed {result.suppressed} (on a do-not-call list; `batchqueue dnc list`)"
     click.echo(counts)
+    if result.preview is not None:
+        for line in result.preview.lines():
+            click.echo(line)
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     for note in result.row_warnings:
@@ -110,11 +113,26 @@ def _print_result(result: LoadResult, given: Path) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write every invalid row, with its reasons, to this CSV.",
 )
+@click.option(
+    "--state-rules",
+    type=click.Choice(["us", "none"], case_sensitive=False),
+    help="The state rules the preview shows (default us, as an import would get).",
+)
 @_max_problems
 @json_option
 @quiet_option
-def check(file: Path, errors_out: Path | None, max_problems: int, as_json: bool, quiet: bool, **opts: Any) -> int:
-    """Validate FILE without writing to the ledger; exit 1 if some rows are invalid."""
+def check(
+    file: Path,
+    errors_out: Path | None,
+    state_rules: str | None,
+    max_problems: int,
+    as_json: bool,
+    quiet: bool,
+    **opts: Any,
+) -> int:
+    """Validate FILE without writing to the ledger; exit 1 if some rows are invalid. It previews where
+    the valid contacts are: by zone, by source, with several zones or none (held), and by US state
+    with the state rule that applies."""
     from batchqueue.service.loading import CheckRequest
     from batchqueue.service.loading import check as check_rows
 
@@ -124,7 +142,14 @@ def check(file: Path, errors_out: Path | None, max_problems: int, as_json: bool,
         progress_bar(f"checking {file.name or STDIN_NAME}", quiet=quiet or as_json) as progress,
     ):
         result = check_rows(
-            CheckRequest(path, spec, max_problems=max_problems, errors_out=errors_out), progress=progress
+            CheckRequest(
+                path,
+                spec,
+                max_problems=max_problems,
+                errors_out=errors_out,
+                rule_texts={"state-rules": state_rules.lower()} if state_rules else {},
+            ),
+            progress=progress,
         )
     if as_json:
         emit_json(result.as_dict() | ({"file": "-"} if str(file) == "-" else {}))
@@ -182,6 +207,8 @@ def import_(
     calling_days: str | None,
     holidays: str | None,
     blackout: tuple[str, ...],
+    state_rules: str | None,
+    outside_federal_hours: bool,
     rule_args: tuple[str, ...],
     default_timezone: str | None,
     max_problems: int,
@@ -207,6 +234,7 @@ def import_(
         "blackout": ",".join(blackout),
         "recontact-after": recontact_after,
         "max-contacts": max_contacts,
+        **state_rule_texts(state_rules, outside_federal_hours),
     }
     request = ImportRequest.with_rules(
         file,

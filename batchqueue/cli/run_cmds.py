@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from batchqueue.cli.calling_options import calling_options, rule_option
+from batchqueue.cli.calling_options import calling_options, rule_option, state_rule_texts
 from batchqueue.cli.options import (
     FiniteFloat,
     ca_bundle_option,
@@ -352,6 +352,8 @@ def run(
     calling_days: str | None,
     holidays: str | None,
     blackout: tuple[str, ...],
+    state_rules: str | None,
+    outside_federal_hours: bool,
     rule_args: tuple[str, ...],
     widen_calling_rules: bool,
     hold_until_window: bool,
@@ -371,7 +373,7 @@ def run(
     for its next runs; a rule that would widen them is refused unless --widen-rules is given.
     """
     from batchqueue.exits import exit_code_for
-    from batchqueue.service.rules import parse_rule_args
+    from batchqueue.service.rules import given_rules
     from batchqueue.service.sending import DRY_RUN_ROWS, RunRequest, preview
     from batchqueue.service.sending import run as send
 
@@ -393,7 +395,7 @@ def run(
         holidays=holidays,
         blackout=blackout,
         widen_calling=widen_calling_rules,
-        rules=parse_rule_args(rule_args),
+        rules=given_rules(state_rule_texts(state_rules, outside_federal_hours), rule_args),
         hold_until_window=hold_until_window or wait_for_window,
         wait_for_window=wait_for_window,
         metrics_port=metrics_port,

@@ -169,6 +169,8 @@ RULE_FIELDS = {
     "recontact_after": "recontact-after",
     "max_contacts": "max-contacts",
     "state_caps": "state-caps",
+    "state_rules": "state-rules",
+    "outside_federal_hours": "outside-federal-hours",
 }
 
 

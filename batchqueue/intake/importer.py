@@ -13,7 +13,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,8 +58,10 @@ def check_file(
     errors_out: Path | None = None,
     progress: Progress | None = None,
     rules: Sequence[RowRule] = (),
+    on_rows: Callable[[RowRun], None] | None = None,
 ) -> LoadResult:
-    """Validate every row of ``path``; nothing is written except the optional ``errors_out`` CSV."""
+    """Validate every row of ``path``; nothing is written except the optional ``errors_out`` CSV.
+    ``on_rows`` sees the rows as they would be imported (the check's preview of where contacts are)."""
     started = time.perf_counter()
     now = int(time.time())
     table, result = open_and_fit(path, spec, now, progress=first_half(progress))
@@ -68,11 +70,13 @@ def check_file(
     with table:
         if errors_out is not None:
             with InvalidRowsWriter(errors_out, table.headers) as sink:
-                for _ in RowLoader(table, result, now, max_problems, sink.write, progress, rules):
-                    pass
+                for run in RowLoader(table, result, now, max_problems, sink.write, progress, rules):
+                    if on_rows is not None:
+                        on_rows(run)
         else:
-            for _ in RowLoader(table, result, now, max_problems, None, progress, rules):
-                pass
+            for run in RowLoader(table, result, now, max_problems, None, progress, rules):
+                if on_rows is not None:
+                    on_rows(run)
     result.seconds = time.perf_counter() - started
     return result
 

@@ -102,6 +102,8 @@ class LoadResult:
     #: Rows the re-contact rules suppressed at import: ``{"period", "rows", "jobs": [{"job_id", "rows"}]}``.
     recontacted: dict[str, Any] | None = None
     seconds: float = 0.0
+    #: A check's preview of where the valid contacts are (``batchqueue.calling.preview.ContactPreview``).
+    preview: Any = None
     #: Whether the file was read once before its rows (a date or guessed column): a progress bar's first half.
     surveyed: bool = field(default=False, repr=False)
 
@@ -148,6 +150,8 @@ class LoadResult:
             ],
             "warnings": self.warnings,
         }
+        if self.preview is not None:
+            out["preview"] = self.preview.as_dict()
         return out
 
 

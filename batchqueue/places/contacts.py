@@ -38,7 +38,8 @@ from phonenumbers.tzdata import TIMEZONE_DATA
 from batchqueue.places.area_codes import area_code
 
 _UNKNOWN = "Etc/Unknown"
-_LONGEST = max(len(k) for k in TIMEZONE_DATA)
+#: The longest number prefix phonenumbers' zone data reads (digits after the "+").
+LONGEST_PREFIX = _LONGEST = max(len(k) for k in TIMEZONE_DATA)
 _CODES = frozenset(COUNTRY_CODE_TO_REGION_CODE)
 #: The order sources are shown in.
 SOURCES = ("column", "zip", "number", "default", "region")

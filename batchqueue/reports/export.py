@@ -301,7 +301,19 @@ class Report:
         out += [[f"state: {state}", n] for state, n in counts.items()]
         out += [[f"call outcome: {status}", n] for status, n in sorted(self.ledger.outcome_counts(job.id).items())]
         out += [[f"mapping: {key}", _said(value)] for key, value in job.mapping.items()]
+        out += _rules_summary(job)
         return out + _answers_summary(job)
+
+
+def _rules_summary(job: Job) -> list[list[Any]]:
+    """The rules in force on the job, by name (the state rules with their version), and its calling rules."""
+    from batchqueue.calling.registry import job_calling_rules, rules_in_force
+
+    found: dict[str, list[str]] = {}
+    for rule in rules_in_force(job.options):
+        found.setdefault(rule.name, []).append(rule.value + (" (a run's)" if rule.given_by == "run" else ""))
+    rows: list[list[Any]] = [[f"rule: {name}", ", ".join(values)] for name, values in found.items()]
+    return [*rows, ["calling rules", job_calling_rules(job.options)[0].describe()]]
 
 
 def _said(value: Any) -> str:

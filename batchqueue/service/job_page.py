@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchqueue.call_outcome import FINAL as FINAL
-from batchqueue.calling.registry import rules_json
-from batchqueue.calling.rules import CallingRules
+from batchqueue.calling.registry import job_calling_rules, rules_json
 from batchqueue.defaults import DEFAULTS
 from batchqueue.holds import Holds
 from batchqueue.ledger import Job, Ledger, WorkerInfo
@@ -252,7 +251,7 @@ def job_view(
         holds.rows,
         next_window_at=holds.next_at,
         holds=holds,
-        calling_rules=CallingRules.from_json(job.options.get("calling")).describe(),
+        calling_rules=job_calling_rules(job.options)[0].describe(),
         rules=rules_json(job.options),
         per_minute=[(m, minutes.get(m, 0)) for m in range(first, first + CHART_MINUTES * 60, 60)],
         failure_reasons=reasons,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +15,7 @@ from batchqueue.calling.registry import (
     check_attempts,
     describe_state_caps,
     differences,
+    job_calling_rules,
     rules_json,
     rules_line,
 )
@@ -52,6 +53,10 @@ class CheckRequest:
     max_problems: int = DEFAULTS.max_problems
     errors_out: Path | None = None
     rules: Sequence[RowRule] = ()
+    #: Named rules given besides the mapping file's (``--state-rules``…), for the preview.
+    rule_texts: Mapping[str, str] = field(default_factory=dict)
+    #: A contact's zone when neither its row, its ZIP nor its number says (for the preview).
+    default_timezone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,10 @@ class ImportRequest:
     default_timezone: str | None = None
     #: Each state's own cap on calls to a number (``us``: the built-in state rules'), or ``none``.
     state_caps: str = BUILT_IN
+    #: Each state's own calling hours, Sunday and holiday bans (``us``: the built-in), or ``none``.
+    state_rules: str = BUILT_IN
+    #: Calling hours wider than the federal 08:00-21:00 were given knowingly.
+    outside_federal_hours: bool = False
 
     @classmethod
     def with_rules(
@@ -98,6 +107,8 @@ class ImportRequest:
             max_contacts=rules.max_contacts[0] if rules.max_contacts else None,
             calling=rules.calling,
             state_caps=rules.state_caps,
+            state_rules=rules.state_rules,
+            outside_federal_hours=rules.outside_federal_hours,
             **more,
         )
 
@@ -108,8 +119,12 @@ class ImportRequest:
             self.recontact_after,
             (self.max_contacts,) if self.max_contacts else (),
             self.state_caps,
+            self.state_rules,
+            self.outside_federal_hours,
         )
         check_attempts(job_attempts(self.spec), rules.max_contacts)
+        if not self.outside_federal_hours:
+            rules.calling.check_federal()
         options = rules.options()
         if self.default_timezone:
             from batchqueue.intake.mapping.times import canonical_zone
@@ -128,15 +143,24 @@ def job_attempts(spec: MappingSpec) -> int | None:
 
 
 def check(request: CheckRequest, *, progress: Progress | None = None) -> LoadResult:
-    """Every row of the file validated; see :class:`LoadResult` for what was found."""
-    return check_file(
+    """Every row of the file validated; see :class:`LoadResult` for what was found. Its ``preview``
+    says where the valid contacts are and which state rules hold for them (under the mapping file's
+    rules and the defaults: what an import of the file would get)."""
+    from batchqueue.calling.preview import ContactPreview
+
+    rules = JobRules.from_texts({**request.spec.rules, **request.rule_texts}, overrides=request.spec.calling)
+    preview = ContactPreview(job_calling_rules(rules.options())[0], request.default_timezone)
+    result = check_file(
         request.file,
         request.spec,
         max_problems=request.max_problems,
         errors_out=request.errors_out,
         progress=progress,
         rules=request.rules,
+        on_rows=preview.add_run,
     )
+    result.preview = preview
+    return result
 
 
 def import_file(app: Face, request: ImportRequest, *, progress: Progress | None = None) -> LoadResult:

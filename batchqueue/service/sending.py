@@ -10,9 +10,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from batchqueue.calling.registry import RUN_CALLING, apply_run_rules
+from batchqueue.calling.registry import STATE_RULES, apply_run_rules, job_calling_rules
 from batchqueue.calling.review import CallingReview, then
-from batchqueue.calling.rules import CallingRules
 from batchqueue.calling.state_caps import BUILT_IN
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import ApiUnavailableError, BatchFatalError, EnvironmentFailure, UsageError
@@ -86,8 +85,7 @@ def _with_own(calling: CallingReview, request: RunRequest) -> ClaimReview:
 
 def _calling(job: Job, request: RunRequest) -> CallingReview:
     """The calling windows of a run: the job's rules, and those runs kept on it (this one's included)."""
-    rule_sets = [CallingRules.from_json(job.options.get("calling"))]
-    rule_sets += [CallingRules.from_json(narrowed) for narrowed in job.options.get(RUN_CALLING) or ()]
+    rule_sets = job_calling_rules(job.options)
     return CallingReview(rule_sets, job.options.get("default_timezone"), request.hold_until_window)
 
 
@@ -110,6 +108,8 @@ def _with_run_rules(job: Job, request: RunRequest) -> tuple[Job, list[str]]:
     texts |= dict(request.rules)
     if "state_caps" not in job.options and "state-caps" not in texts:
         texts["state-caps"] = BUILT_IN  # imported before state caps: every run applies them now
+    if STATE_RULES not in job.options and "state-rules" not in texts:
+        texts["state-rules"] = BUILT_IN  # imported before the state rules: every run applies them now
     if not texts:
         if request.widen_calling:
             raise UsageError(

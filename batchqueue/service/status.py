@@ -8,8 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchqueue.calling.registry import rules_json
-from batchqueue.calling.rules import CallingRules
+from batchqueue.calling.registry import job_calling_rules, rules_json
 from batchqueue.holds import Holds
 from batchqueue.ledger import Job, Ledger
 from batchqueue.ledger import WorkerInfo as WorkerInfo
@@ -111,7 +110,7 @@ def status(app: Face, job_id: int | None = None) -> list[JobStatus]:
                     ledger.outcome_counts(job_id),
                     ledger.live_workers(job_id, within=FORGET_WORKERS_AFTER),
                     ledger.suppressed_by(job_id),
-                    CallingRules.from_json(job.options.get("calling")).describe(),
+                    job_calling_rules(job.options)[0].describe(),
                     holds.rows,
                     holds.next_at,
                     _waves(ledger, job),
