@@ -34,6 +34,11 @@ OKLAHOMA_NUMBER = "(405) 201-0007"
 ICELAND = "+354 511 01{:02d}"
 
 
+#: This test's hours are its own, whatever the time of day it runs: outside the federal 08:00-21:00
+#: knowingly, and without the states' own hours (Oklahoma's cap is a state cap, not a state rule).
+ANY_HOUR = ("--outside-federal-hours", "--state-rules", "none")
+
+
 def _by_phone(records: list[dict[str, str]]) -> dict[str, str]:
     # The CSV report quotes a cell that begins with "+" (formula safety): the number is the same.
     return {r["phone"].removeprefix("'"): r["bq_hold_reason"] for r in records}
@@ -59,7 +64,8 @@ def test_a_job_held_for_different_reasons_says_why_each_row_waits(
         # Job 1 calls the Oklahoma number as many times as Oklahoma allows in its period.
         first = write_csv(tmp_path / "a.csv", [["phone"], [OKLAHOMA_NUMBER]])
         assert run_cli("import", first, "--survey", "4242", "--instance", "1", "--calling-hours", "00:00-24:00",
-                       "--max-attempts", str(OK_CALLS), "--reattempt-wait", "600", "--db", db).code == 0  # fmt: skip
+                       *ANY_HOUR, "--max-attempts", str(OK_CALLS), "--reattempt-wait", "600",
+                       "--db", db).code == 0  # fmt: skip
         assert run_cli("run", "1", "--rate", "0", "--db", db).code == 0
         # Job 2: three contacts outside the hour, one whose own start is a day later, and the same
         # Oklahoma number (re-contact protection off: only the state's cap stands in the way).
@@ -67,10 +73,11 @@ def test_a_job_held_for_different_reasons_says_why_each_row_waits(
         rows += [[ICELAND.format(n), "UTC", ""] for n in range(3)]
         rows += [[ICELAND.format(99), "UTC", f"{own_start:%Y-%m-%d %H:%M}"], [OKLAHOMA_NUMBER, "", ""]]
         assert run_cli("import", write_csv(tmp_path / "b.csv", rows), "--survey", "4242", "--instance", "1",
-                       "--recontact-after", "0", "--db", db).code == 0  # fmt: skip
+                       "--recontact-after", "0", *ANY_HOUR, "--db", db).code == 0  # fmt: skip
 
+        run_hours = ("--calling-hours", hours, "--outside-federal-hours", "--hold-until-window")
         # A dry run finds the same holds, and changes nothing.
-        dry = run_cli("run", "2", "--dry-run", "--calling-hours", hours, "--hold-until-window", "--db", db, "--json")
+        dry = run_cli("run", "2", "--dry-run", *run_hours, "--db", db, "--json")
         assert dry.code == 0, dry.err
         assert {g["reason"]: g["rows"] for g in dry.json()["holds"]} == {
             "calling_window": 3,
@@ -78,7 +85,7 @@ def test_a_job_held_for_different_reasons_says_why_each_row_waits(
             "state_cap": 1,
         }
         assert run_cli("status", "2", "--db", db, "--json").json()["holds"] == []
-        sent = run_cli("run", "2", "--rate", "0", "--calling-hours", hours, "--hold-until-window", "--db", db)
+        sent = run_cli("run", "2", "--rate", "0", *run_hours, "--db", db)
         assert sent.code == 0, sent.err
         window = f"opens {opens:%Y-%m-%d %H:%M} UTC"
         starts = f"starts {own_start:%Y-%m-%d %H:%M} UTC"

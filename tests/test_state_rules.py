@@ -239,7 +239,9 @@ def test_check_previews_contacts_by_zone_source_and_state_with_the_rule_that_app
     assert preview["contacts"] == 5
     assert preview["by_zone"]["America/New_York"] == 3  # Miami twice, Providence
     assert preview["by_zone"]["America/Chicago"] == 1  # Birmingham
-    assert preview["by_source"]["zip"] == 4
+    assert preview["by_source"]["zip"] == 4  # each source that named a zone counts
+    assert preview["by_source"]["number"] == 4  # the toll-free number names no place
+    assert preview["by_source"]["region"] == 1  # so every US zone counts for it
     assert preview["several_zones"] == 1  # the toll-free number: every US zone
     by_state = {s["state"]: s for s in preview["by_state"]}
     assert by_state["FL"]["contacts"] == 2

@@ -81,7 +81,8 @@ class ContactPreview:
                 self.no_zone += n
                 continue
             self.by_zone[contact.label] += n
-            self.by_source[contact.source] += n
+            for source in contact.source.split("+"):  # every source that named a zone counts
+                self.by_source[source] += n
             self.several_zones += n if len(contact.zones) > 1 else 0
             self.several_states += n if len(contact.states) > 1 else 0
             if not contact.states:
