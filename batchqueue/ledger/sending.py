@@ -108,10 +108,19 @@ class SendingLedger:
 
     # -- recovery ------------------------------------------------------------------------------
 
-    def recover_sending(self, job_id: int, *, event: Event = Event.FOUND_SENDING, expired_only: bool = False) -> int:
+    def recover_sending(
+        self,
+        job_id: int,
+        *,
+        event: Event = Event.FOUND_SENDING,
+        expired_only: bool = False,
+        resend_limit: int | None = None,
+    ) -> int:
         """Rows left ``sending`` by a dead process become ``uncertain`` (never resent without an operator),
         or ``pending`` for FOUND_SENDING_RESENT. ``expired_only`` (many workers): only rows whose
-        lease has run out; the others belong to live workers."""
+        lease has run out; the others belong to live workers. With FOUND_SENDING_RESENT and a
+        ``resend_limit``, a row that has already had that many attempts is not resent: it becomes
+        ``uncertain`` like an ambiguous reply at the cap (the cap counts every attempt, crashes too)."""
         if event not in (Event.FOUND_SENDING, Event.FOUND_SENDING_RESENT):
             raise ValueError(f"{event} is not a recovery event")
         stamp = time.time()
@@ -119,21 +128,34 @@ class SendingLedger:
         if expired_only:
             condition = and_(condition, or_(rows.c.lease_expires.is_(None), rows.c.lease_expires < stamp))
         with write(self.engine) as conn:
-            found = conn.execute(select(rows.c.id).where(condition).with_for_update(skip_locked=True))
-            ids = [r[0] for r in found]
-            if not ids:
+            found = conn.execute(
+                select(rows.c.id, rows.c.attempts).where(condition).with_for_update(skip_locked=True)
+            ).all()
+            if not found:
                 return 0
-            moved = conn.execute(
-                update(rows)
-                .where(rows.c.id.in_(ids), condition)
-                .values(
-                    state=target(event).value,
-                    updated_at=stamp,
-                    lease_owner=None,
-                    error="found 'sending' with no live sender: the process sending it died, "
-                    "so Insight may or may not have queued it",
+            ids = [r[0] for r in found]
+            capped = event is Event.FOUND_SENDING_RESENT and resend_limit is not None
+            by_event: dict[Event, list[int]] = {}
+            for row_id, count in found:
+                chosen = Event.FOUND_SENDING if capped and count >= (resend_limit or 0) else event
+                by_event.setdefault(chosen, []).append(row_id)
+            moved = 0
+            for chosen, chosen_ids in by_event.items():
+                moved += int(
+                    conn.execute(
+                        update(rows)
+                        .where(rows.c.id.in_(chosen_ids), condition)
+                        .values(
+                            state=target(chosen).value,
+                            updated_at=stamp,
+                            # lease_owner is kept: the worker that lost the row may still report,
+                            # once it reaches the ledger again, that its request never left.
+                            error="found 'sending' with no live sender: the process sending it died, "
+                            "so Insight may or may not have queued it",
+                        )
+                    ).rowcount
+                    or 0
                 )
-            ).rowcount
             conn.execute(
                 update(attempts)
                 .where(attempts.c.row_id.in_(ids), attempts.c.outcome.is_(None))
@@ -141,7 +163,7 @@ class SendingLedger:
             )
             # A callback that came while it was sending proved it queued: not uncertain, not resent.
             prove_reported(conn, ids, "an outcome arrived while it was being sent")
-        return int(moved or 0)
+        return moved
 
     # -- the send loop -------------------------------------------------------------------------
 

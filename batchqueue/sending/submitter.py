@@ -284,6 +284,7 @@ class Submitter:
             self.job.id,
             event=Event.FOUND_SENDING_RESENT if resend else Event.FOUND_SENDING,
             expired_only=self.options.shared,
+            resend_limit=self.options.resend_limit,
         )
         self.ledger.register_worker(self.worker_id, self.job.id, socket.gethostname(), os.getpid())
         beating = threading.Event()
