@@ -56,9 +56,9 @@ def test_a_queued_row_is_never_sent_again() -> None:
         assert lifecycle.after(event, S.QUEUED) is None
 
 
-def test_uncertain_rows_go_back_to_pending_only_by_an_operator() -> None:
+def test_uncertain_rows_go_back_to_pending_only_by_an_operator_or_the_worker_that_never_sent_them() -> None:
     back = {e for e, t in TRANSITIONS.items() if S.UNCERTAIN in t.froms and t.to is S.PENDING}
-    assert back == {Event.RETRIED_UNCERTAIN, Event.RECONCILED}
+    assert back == {Event.RETRIED_UNCERTAIN, Event.RECONCILED, Event.NEVER_SENT}
 
 
 @pytest.mark.parametrize(
@@ -73,6 +73,9 @@ def test_uncertain_rows_go_back_to_pending_only_by_an_operator() -> None:
         (Event.NOT_ACCEPTED, S.SENDING, S.PENDING),
         (Event.RELEASED, S.SENDING, S.PENDING),
         (Event.FOUND_SENDING, S.SENDING, S.UNCERTAIN),
+        (Event.NEVER_SENT, S.UNCERTAIN, S.PENDING),  # its worker, back on the ledger: it never left
+        (Event.NEVER_SENT, S.SENDING, None),
+        (Event.NEVER_SENT, S.QUEUED, None),
         (Event.PROVEN, S.UNCERTAIN, S.QUEUED),
         (Event.PROVEN, S.FAILED, S.QUEUED),
         (Event.RETRIED, S.FAILED, S.PENDING),

@@ -294,6 +294,14 @@ class _RunBar:
     help="Seconds a worker's claim on a row lasts without a heartbeat (PostgreSQL, many workers).",
 )
 @click.option(
+    "--ledger-wait",
+    type=FiniteFloat(0),
+    default=DEFAULTS.ledger_wait,
+    show_default=True,
+    help="Seconds a worker that lost its ledger keeps trying (with backoff) to write what became of the "
+    "rows it claimed, before it exits.",
+)
+@click.option(
     "--limit",
     type=click.IntRange(1),
     help="A test send: send at most N rows, then stop (with --dry-run: how many rows to show, default 10).",
@@ -345,6 +353,7 @@ def run(
     read_timeout: float,
     retries: int,
     lease_ttl: float,
+    ledger_wait: float,
     limit: int | None,
     dry_run: bool,
     calling_hours: str | None,
@@ -385,6 +394,7 @@ def run(
         read_timeout=read_timeout,
         retries=retries,
         lease_ttl=lease_ttl,
+        ledger_wait=ledger_wait,
         limit=limit,
         unsafe_resend_sending=unsafe_resend_sending,
         calling_hours=calling_hours,

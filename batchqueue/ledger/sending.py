@@ -24,7 +24,7 @@ from batchqueue.ledger.dnc import suppress_listed
 from batchqueue.ledger.records import CLAIM_COLUMNS, Claimed, Settled, Settlement, claimed_from
 from batchqueue.ledger.schema import attempts, rows
 from batchqueue.ledger.suppress import phone_column
-from batchqueue.lifecycle import Conflict, Event, RowState, allowed_from, target
+from batchqueue.lifecycle import TRANSITIONS, Conflict, Event, RowState, allowed_from, target
 
 log = logging.getLogger("batchqueue.ledger")
 
@@ -59,6 +59,10 @@ _ATTEMPT = (
     ("error", "TEXT"),
 )
 _CLAIM_SELECT = ", ".join(CLAIM_COLUMNS)
+#: The error a recovery gives a row it finds ``sending``: also how NEVER_SENT knows nothing happened since.
+FOUND_SENDING_ERROR = (
+    "found 'sending' with no live sender: the process sending it died, so Insight may or may not have queued it"
+)
 _SETTLE_GUARD = event_guard(SETTLE_EVENTS)
 _PROVEN_FROM = states_sql(allowed_from(Event.PROVEN))
 
@@ -137,7 +141,7 @@ class SendingLedger:
             capped = event is Event.FOUND_SENDING_RESENT and resend_limit is not None
             by_event: dict[Event, list[int]] = {}
             for row_id, count in found:
-                chosen = Event.FOUND_SENDING if capped and count >= (resend_limit or 0) else event
+                chosen: Event = Event.FOUND_SENDING if capped and count >= (resend_limit or 0) else event
                 by_event.setdefault(chosen, []).append(row_id)
             moved = 0
             for chosen, chosen_ids in by_event.items():
@@ -150,8 +154,7 @@ class SendingLedger:
                             updated_at=stamp,
                             # lease_owner is kept: the worker that lost the row may still report,
                             # once it reaches the ledger again, that its request never left.
-                            error="found 'sending' with no live sender: the process sending it died, "
-                            "so Insight may or may not have queued it",
+                            error=FOUND_SENDING_ERROR,
                         )
                     ).rowcount
                     or 0
@@ -163,6 +166,45 @@ class SendingLedger:
             )
             # A callback that came while it was sending proved it queued: not uncertain, not resent.
             prove_reported(conn, ids, "an outcome arrived while it was being sent")
+        return moved
+
+    def release_unsent(self, job_id: int, owner: str, sent: set[int]) -> int:
+        """Rows this worker (``owner``) claimed and never sent, back to ``pending``: those still
+        ``sending`` (lifecycle: RELEASED) and those another worker found ``sending`` while this one
+        was cut off from the ledger (``uncertain``, lifecycle: NEVER_SENT). ``sent`` holds every row
+        whose request may have left this worker; they are never touched. NEVER_SENT's guard: the row
+        is still this owner's claim, uncertain by that recovery, and nothing has happened to it since
+        (no call id, no callback, no operator). Returns how many rows went back."""
+        stamp = time.time()
+        uncertain, sending = RowState.UNCERTAIN.value, RowState.SENDING.value
+        with write(self.engine) as conn:
+            mark = placeholder(conn)
+            found = conn.exec_driver_sql(
+                f"SELECT id, state FROM rows WHERE job_id = {mark} AND lease_owner = {mark} AND ("
+                f"state = {mark} OR (state = {mark} AND error = {mark} AND call_id IS NULL "
+                f"AND outcome_status IS NULL)){self._lock(skip_locked=False)}",
+                (job_id, owner, sending, uncertain, FOUND_SENDING_ERROR),
+            ).all()
+            moved = 0
+            for row_id, state in found:
+                if row_id in sent:
+                    continue
+                event = Event.RELEASED if state == sending else Event.NEVER_SENT
+                done = conn.exec_driver_sql(
+                    f"UPDATE rows SET state = {mark}, attempts = attempts - 1, error = NULL, updated_at = {mark} "
+                    f"WHERE id = {mark} AND state = {mark} AND lease_owner = {mark}",
+                    (target(event).value, stamp, row_id, state, owner),
+                ).rowcount
+                if not done:
+                    continue
+                moved += 1
+                # The attempt the claim opened never happened: the open one, or the one recovery closed as lost.
+                conn.exec_driver_sql(
+                    f"DELETE FROM attempts WHERE id = (SELECT MAX(id) FROM attempts WHERE row_id = {mark} "
+                    f"AND (outcome IS NULL OR outcome = 'lost'))",
+                    (row_id,),
+                )
+                log.info("row %d: %s (%s)", row_id, event.value, TRANSITIONS[event].meaning)
         return moved
 
     # -- the send loop -------------------------------------------------------------------------
@@ -182,15 +224,16 @@ class SendingLedger:
             done.claimed, done.held, done.suppressed = self._claim(conn, job_id, limit, stamp, None, stamp, review)
         return done
 
-    def record(self, settlements: Sequence[Settlement]) -> list[Conflict]:
+    def record(self, settlements: Sequence[Settlement], *, owner: str | None = None) -> list[Conflict]:
         """Commit the settlements of several rows in one transaction (one fsync for the batch)."""
-        return self.settle(0, settlements, [], 0).conflicts if settlements else []
+        return self.settle(0, settlements, [], 0, owner=owner).conflicts if settlements else []
 
-    def release(self, row_ids: Sequence[int]) -> list[Conflict]:
-        """Claimed rows whose request never left: back to ``pending`` (only safe when that is certain)."""
+    def release(self, row_ids: Sequence[int], *, owner: str | None = None) -> list[Conflict]:
+        """Claimed rows whose request never left: back to ``pending`` (only safe when that is certain;
+        with ``owner``, only while the row is still that worker's claim)."""
         if not row_ids:
             return []
-        return self.record([Settlement(row_id, Event.RELEASED) for row_id in row_ids])
+        return self.record([Settlement(row_id, Event.RELEASED) for row_id in row_ids], owner=owner)
 
     def settle(
         self,
@@ -210,7 +253,7 @@ class SendingLedger:
         items = list(settlements) + [Settlement(row_id, Event.RELEASED) for row_id in release_ids]
         with write(self.engine) as conn:
             if items:
-                done.conflicts = _record(conn, items, stamp)
+                done.conflicts = _record(conn, items, stamp, owner)
             if claim_limit > 0:
                 done.claimed, done.held, done.suppressed = self._claim(
                     conn, job_id, claim_limit, stamp, owner, stamp + lease_ttl, review
@@ -460,7 +503,7 @@ def _mark_sending(
     )
 
 
-def _record(conn: Connection, items: Sequence[Settlement], stamp: float) -> list[Conflict]:
+def _record(conn: Connection, items: Sequence[Settlement], stamp: float, owner: str | None = None) -> list[Conflict]:
     """Apply the settlements (guarded by the lifecycle table) and log their attempts; returns conflicts."""
     mark = placeholder(conn)
     row_data: list[tuple[Any, ...]] = []
@@ -487,13 +530,16 @@ def _record(conn: Connection, items: Sequence[Settlement], stamp: float) -> list
                     attempt.error,
                 )
     with_rows, params = values_cte(conn, "v", _ROW_SETTLEMENT, row_data)
+    # A release by a worker moves only its own claim: a row another worker claimed since (after a
+    # recovery and a retry) is that worker's to settle, and would be sent twice if put back.
+    own = "" if owner is None else f" AND (v.event <> '{Event.RELEASED.value}' OR rows.lease_owner = {mark})"
     moved = {
         r[0]
         for r in conn.exec_driver_sql(
             f"{with_rows} UPDATE rows SET state = v.state, call_id = v.call_id, error = v.error, "
             f"http_status = v.http_status, updated_at = {mark}, attempts = rows.attempts + v.extra "
-            f"FROM v WHERE rows.id = v.rid AND {_SETTLE_GUARD} RETURNING rows.id",
-            (*params, stamp),
+            f"FROM v WHERE rows.id = v.rid AND {_SETTLE_GUARD}{own} RETURNING rows.id",
+            (*params, stamp, *(() if owner is None else (owner,))),
         )
     }
     released = [s.row_id for s in items if s.event is Event.RELEASED and s.row_id in moved]

@@ -33,6 +33,7 @@ from batchqueue.insight.replies import STATUS_MEANING, Reply, ReplyKind
 from batchqueue.insight.retry import RetryPolicy, send_with_retries
 from batchqueue.ledger import Attempt, Claimed, ClaimReview, Job, Ledger, Settlement
 from batchqueue.lifecycle import Event
+from batchqueue.sending.fates import LEDGER_ERRORS, Fates
 
 log = logging.getLogger("batchqueue.sending")
 
@@ -57,6 +58,8 @@ class RunOptions:
     #: Many workers on one job (PostgreSQL): recover only expired leases, and pace job-wide.
     shared: bool = False
     lease_ttl: float = DEFAULTS.lease_ttl
+    #: Seconds to keep retrying, with backoff, to write the rows' fates once the ledger is lost.
+    ledger_wait: float = DEFAULTS.ledger_wait
     #: A send-time rule, run inside each claim transaction (it may hold rows or narrow windows).
     review: ClaimReview | None = None
     #: At most this many rows claimed (so sent) by this run: a test send (None: every pending row).
@@ -148,6 +151,8 @@ class Submitter:
         self.summary = RunSummary(job.id, this_run={k.value: 0 for k in ReplyKind})
         self._ambiguous_run = 0
         self._last_beat = time.monotonic()
+        #: What became of each row this run claimed, until the ledger has it (see sending/fates).
+        self.fates = Fates(ledger, job.id, self.worker_id, options.ledger_wait)
 
     # -- workers ------------------------------------------------------------------------------
 
@@ -197,6 +202,8 @@ class Submitter:
         attempts = [_attempt(r) for r in done.tries]
 
         def settle(event: Event, call_id: str | None = None) -> Settlement:
+            if event is not Event.NOT_ACCEPTED:
+                self.fates.may_have_left(row.row_id)
             return Settlement(row.row_id, event, attempts, call_id, reply.error, reply.status)
 
         if kind is ReplyKind.QUEUED:
@@ -319,18 +326,25 @@ class Submitter:
                 want = 0 if self.halt.is_set() or exhausted else target - in_flight
                 if self.options.limit is not None:
                     want = min(want, self.options.limit - claimed_so_far)
-                if settlements or unsent or want > 0:
+                if self.fates.lost:  # the ledger is gone: keep what became of them, claim nothing
+                    self.fates.keep(settlements, unsent)
+                elif settlements or unsent or want > 0:
                     # One commit: outcomes become durable before they are reported, and the next
                     # rows become 'sending' before any worker can send them.
-                    settled = self.ledger.settle(
-                        self.job.id,
-                        settlements,
-                        unsent,
-                        want,
-                        owner=self.worker_id,
-                        lease_ttl=self.options.lease_ttl,
-                        review=self.options.review,
-                    )
+                    try:
+                        settled = self.ledger.settle(
+                            self.job.id,
+                            settlements,
+                            unsent,
+                            want,
+                            owner=self.worker_id,
+                            lease_ttl=self.options.lease_ttl,
+                            review=self.options.review,
+                        )
+                    except LEDGER_ERRORS as exc:
+                        self.fates.keep(settlements, unsent)
+                        self._lose_ledger(exc)
+                        continue
                     self._note_conflicts(settled.conflicts)
                     self.summary.suppressed += settled.suppressed
                     if want > 0 and len(settled.claimed) < want:
@@ -355,8 +369,21 @@ class Submitter:
             if not abandoned:
                 self._wind_down(workers, beating, heart)
         self.summary.seconds = time.monotonic() - self._started
-        self.summary.counts = self.ledger.counts(self.job.id)
+        try:
+            self.summary.counts = self.ledger.counts(self.job.id)
+        except LEDGER_ERRORS as exc:
+            log.error("could not read the job's counts from the ledger: %s", type(exc).__name__)
         return self.summary
+
+    def _lose_ledger(self, exc: BaseException) -> None:
+        """The ledger did not take a write: stop claiming, keep every row's fate, write it later."""
+        self.fates.lost = True
+        self._stop(
+            ExitReason.LEDGER_LOST,
+            f"the ledger stopped answering ({type(exc).__name__}); this worker stopped claiming and keeps "
+            f"what became of each row it claimed (sent with its reply, or never sent) until the ledger "
+            f"takes it (for up to {self.options.ledger_wait:g}s, --ledger-wait)",
+        )
 
     def _wind_down(self, workers: list[threading.Thread], beating: threading.Event, heart: threading.Thread) -> None:
         """Let the workers finish what is in flight, record it, and sign off."""
@@ -369,11 +396,16 @@ class Submitter:
         leftover = self._drain(block=False)
         while leftover:
             settlements = [s for s in map(self._settlement, leftover) if s is not None]
-            self._note_conflicts(self.ledger.record(settlements))
-            self._note_conflicts(self.ledger.release([d.row.row_id for d in leftover if d.reply is None]))
+            self.fates.keep(settlements, [d.row.row_id for d in leftover if d.reply is None])
             leftover = self._drain(block=False)
         beating.set()
         heart.join()
+        # Every fate into the ledger (retried with backoff if it is lost, up to --ledger-wait), and
+        # every row this worker claimed but never sent back to pending, even one found sending meanwhile.
+        written = self.fates.write()
+        self._note_conflicts(written.conflicts)
+        if written.given_up:
+            self._stop(ExitReason.LEDGER_LOST, written.given_up)
         try:
             self.ledger.stop_worker(self.worker_id, sent=self.summary.sent)
         except Exception as exc:  # signing off is a courtesy: what was sent is already recorded

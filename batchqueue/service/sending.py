@@ -42,6 +42,7 @@ class RunRequest:
     read_timeout: float = DEFAULTS.read_timeout
     retries: int = DEFAULTS.retries
     lease_ttl: float = DEFAULTS.lease_ttl
+    ledger_wait: float = DEFAULTS.ledger_wait
     review: ClaimReview | None = None
     limit: int | None = None  # a test send: at most this many rows
     unsafe_resend_sending: bool = False
@@ -242,6 +243,7 @@ def run(
             unsafe_resend_sending=request.unsafe_resend_sending,
             shared=shared,
             lease_ttl=request.lease_ttl,
+            ledger_wait=request.ledger_wait,
             review=_with_own(_calling(job, request), request),
             limit=request.limit,
         )
@@ -273,6 +275,8 @@ def run(
         while True:
             current.append(Submitter(ledger, client, job, options, on_progress=on_progress))
             summary = current[-1].run(stop)
+            if summary.exit_reason is ExitReason.LEDGER_LOST:
+                break  # the ledger may still be unreachable: nothing more to ask it
             summary.held, summary.next_window_at = ledger.held(job.id, time.time())
             waiting = summary.held and summary.next_window_at is not None
             if not (request.wait_for_window and waiting and summary.exit_reason is ExitReason.DONE):
