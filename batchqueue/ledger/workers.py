@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import ColumnElement, Engine, insert, select, update
+from sqlalchemy import ColumnElement, Engine, insert, or_, select, update
 
 from batchqueue.ledger.batchsql import placeholder
 from batchqueue.ledger.database import write
@@ -56,6 +56,16 @@ class WorkersLedger:
                 .values(heartbeat_at=stamp, sent=sent, rate=rate, slowed_by=slowed_by)
             )
         return int(renewed or 0)
+
+    def others_sending(self, job_id: int, worker_id: str) -> dict[int, float | None]:
+        """Rows of ``job_id`` another worker holds ``sending``: row id → when its lease expires."""
+        query = select(rows.c.id, rows.c.lease_expires).where(
+            rows.c.job_id == job_id,
+            rows.c.state == RowState.SENDING.value,
+            or_(rows.c.lease_owner.is_(None), rows.c.lease_owner != worker_id),
+        )
+        with self.engine.connect() as conn:
+            return {r[0]: r[1] for r in conn.execute(query)}
 
     def stop_worker(self, worker_id: str, *, sent: int) -> None:
         stamp = time.time()

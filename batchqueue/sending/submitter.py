@@ -358,7 +358,15 @@ class Submitter:
                         self.summary.slowed_by = self.pacer.slowed_by()
                         self.on_progress(self.summary)
                 if in_flight == 0 and (exhausted or self.halt.is_set()):
-                    break
+                    if self.halt.is_set() or not self.options.shared:
+                        break
+                    try:
+                        if not self._dead_workers_rows(stop):
+                            break
+                    except LEDGER_ERRORS as exc:
+                        self._lose_ledger(exc)
+                        break
+                    exhausted = False  # a dead worker's rows were taken over: resent ones are pending again
         except KeyboardInterrupt:
             # A second Ctrl-C: quit at once. Rows in flight stay 'sending' and become uncertain at
             # the next start; nothing is waited for.
@@ -374,6 +382,46 @@ class Submitter:
         except LEDGER_ERRORS as exc:
             log.error("could not read the job's counts from the ledger: %s", type(exc).__name__)
         return self.summary
+
+    def _dead_workers_rows(self, stop: threading.Event) -> bool:
+        """Many workers: before this one exits, wait for the rows other workers hold ``sending`` whose
+        leases are not being renewed (their worker died or froze) and take them over as they expire
+        (found_sending, as at a start), so a job is never left with rows ``sending`` and no live
+        worker. A row whose lease is renewed meanwhile belongs to a live worker, which does the same
+        before it exits. Returns True when rows were taken over (False: none to wait for)."""
+        first_seen: dict[int, float | None] = {}
+        took = 0
+        resend = self.options.on_ambiguous == "resend" or self.options.unsafe_resend_sending
+        while not stop.is_set():
+            others = self.ledger.others_sending(self.job.id, self.worker_id)
+            for row_id, expires in others.items():
+                first_seen.setdefault(row_id, expires)
+            dead = {
+                row_id: expires
+                for row_id, expires in others.items()
+                if expires is None or first_seen[row_id] is None or expires <= (first_seen[row_id] or 0)
+            }
+            if not dead:
+                break
+            soonest = min((e for e in dead.values() if e is not None), default=time.time())
+            log.info(
+                "%d row(s) of a worker that stopped renewing its leases are still sending; waiting %.0fs "
+                "for the first lease to run out, to take them over",
+                len(dead),
+                max(0.0, soonest - time.time()),
+            )
+            stop.wait(min(max(0.2, soonest - time.time() + 0.2), self.options.lease_ttl / 3))
+            moved = self.ledger.recover_sending(
+                self.job.id,
+                event=Event.FOUND_SENDING_RESENT if resend else Event.FOUND_SENDING,
+                expired_only=True,
+                resend_limit=self.options.resend_limit,
+            )
+            if moved:
+                log.warning("%d row(s) of a dead worker found sending: taken over", moved)
+                self.summary.recovered_uncertain += moved
+                took += moved
+        return took > 0
 
     def _lose_ledger(self, exc: BaseException) -> None:
         """The ledger did not take a write: stop claiming, keep every row's fate, write it later."""
