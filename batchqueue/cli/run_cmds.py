@@ -85,8 +85,16 @@ def _describe(summary: RunSummary) -> str:
         f"job {summary.job_id}: sent {summary.sent} in {summary.seconds:.1f}s ({rate:.1f}/s) — "
         f"queued {c.get('queued', 0)}, failed {c.get('failed', 0)}, uncertain {c.get('uncertain', 0)}, "
         f"pending {c.get('pending', 0)}"
-        + (f"; {summary.suppressed} found on a do-not-call list and suppressed" if summary.suppressed else "")
+        + "".join(f"; {_SUPPRESSED[reason].format(n=n)}" for reason, n in sorted(summary.suppressed_by.items()) if n)
     )
+
+
+#: The run summary's words for rows suppressed as they were claimed, by reason.
+_SUPPRESSED = {
+    "dnc": "{n} found on a do-not-call list and suppressed",
+    "recontact": "{n} suppressed by re-contact protection (another job called the number within its limit)",
+    "max-contacts": "{n} suppressed by the job's contact cap (max-contacts)",
+}
 
 
 def _show_preview(found: Preview, as_json: bool) -> None:
@@ -112,7 +120,10 @@ def _show_preview(found: Preview, as_json: bool) -> None:
 
     click.echo(f"dry run of job {found.job_id}: nothing is sent, nothing changes in the ledger")
     if found.suppressed:
-        click.echo(f"{found.suppressed} row(s) on the way are on a do-not-call list and would be suppressed")
+        click.echo(
+            f"{found.suppressed} row(s) on the way would be suppressed (a do-not-call list, re-contact "
+            "protection or the job's contact cap)"
+        )
     if found.held:
         click.echo(f"{found.held} row(s) on the way would be held by a send-time rule")
     if not found.rows:

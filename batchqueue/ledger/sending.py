@@ -221,7 +221,8 @@ class SendingLedger:
         done = Settled()
         with write(self.engine, rolled_back=True) as conn:
             _release_holds(conn, job_id)
-            done.claimed, done.held, done.suppressed = self._claim(conn, job_id, limit, stamp, None, stamp, review)
+            done.claimed, done.held, done.suppressed_by = self._claim(conn, job_id, limit, stamp, None, stamp, review)
+        done.suppressed = sum(done.suppressed_by.values())
         return done
 
     def record(self, settlements: Sequence[Settlement], *, owner: str | None = None) -> list[Conflict]:
@@ -255,9 +256,10 @@ class SendingLedger:
             if items:
                 done.conflicts = _record(conn, items, stamp, owner)
             if claim_limit > 0:
-                done.claimed, done.held, done.suppressed = self._claim(
+                done.claimed, done.held, done.suppressed_by = self._claim(
                     conn, job_id, claim_limit, stamp, owner, stamp + lease_ttl, review
                 )
+                done.suppressed = sum(done.suppressed_by.values())
         for conflict in done.conflicts:
             log.warning("a settlement found its row elsewhere: %s", conflict)
         return done
@@ -278,13 +280,14 @@ class SendingLedger:
         owner: str | None,
         expires: float,
         review: ClaimReview | None,
-    ) -> tuple[list[Claimed], int, int]:
-        """(claimed rows, rows held by ``review`` or a state's cap, rows suppressed: a do-not-call list, a
-        re-contact limit, the job's cap)."""
+    ) -> tuple[list[Claimed], int, dict[str, int]]:
+        """(claimed rows, rows held by ``review`` or a state's cap, rows suppressed by reason: "dnc"
+        (a do-not-call list), "recontact" (a re-contact limit), "max-contacts" (the job's cap))."""
         mark = placeholder(conn)
         lock = self._lock(skip_locked=True)
         claimed: list[Claimed] = []
-        held = suppressed = 0
+        held = 0
+        suppressed: dict[str, int] = {}
         after = 0
         contact_rules, column = self._claim_rules(conn, job_id)
         contact_rules = contact_rules.with_relatives(conn, job_id)  # a re-import may have come since
@@ -302,7 +305,7 @@ class SendingLedger:
             barred = suppress_listed(conn, candidates, stamp, column)  # the lists, checked as late as this
             if barred:
                 candidates = [c for c in candidates if c.row_id not in barred]
-                suppressed += len(barred)
+                suppressed["dnc"] = suppressed.get("dnc", 0) + len(barred)
             windows: dict[int, Verdict] = {}
             if review is None:
                 chosen = candidates
@@ -316,7 +319,13 @@ class SendingLedger:
             if chosen:  # re-contact rules and caps: some rows suppressed or held, some with fewer attempts
                 contacted = mark_contacts(conn, job_id, chosen, stamp, contact_rules, column)
                 chosen = contacted.sent
-                suppressed, held = suppressed + len(contacted.suppressed), held + len(contacted.held)
+                held += len(contacted.held)
+                for reason, count in (
+                    ("recontact", len(contacted.suppressed - contacted.capped)),
+                    ("max-contacts", len(contacted.capped)),
+                ):
+                    if count:
+                        suppressed[reason] = suppressed.get(reason, 0) + count
                 barred = barred | contacted.suppressed | contacted.held
             if chosen:
                 _mark_sending(conn, job_id, chosen, windows, stamp, owner, expires)

@@ -77,7 +77,9 @@ class RunSummary:
     message: str = ""
     sent: int = 0
     recovered_uncertain: int = 0
-    suppressed: int = 0  # rows found on a do-not-call list as they were claimed, this run
+    suppressed: int = 0  # rows a rule suppressed as they were claimed, this run (all reasons)
+    #: The same by reason: "dnc", "recontact", "max-contacts" (see Settled.suppressed_by).
+    suppressed_by: dict[str, int] = field(default_factory=dict)
     this_run: dict[str, int] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -102,6 +104,7 @@ class RunSummary:
             "sent": self.sent,
             "recovered_uncertain": self.recovered_uncertain,
             "suppressed": self.suppressed,
+            "suppressed_by": self.suppressed_by,
             "held": self.held,
             "next_window_at": self.next_window_at,
             "this_run": self.this_run,
@@ -197,7 +200,8 @@ class Submitter:
         if reply is None:
             return None
         kind = reply.kind
-        self.summary.sent += 1
+        if kind is not ReplyKind.NOT_SENT and not (kind is ReplyKind.FATAL and reply.status is None):
+            self.summary.sent += 1  # it left: Insight answered, or may have got it
         self.summary.this_run[kind.value] += 1
         attempts = [_attempt(r) for r in done.tries]
 
@@ -347,6 +351,8 @@ class Submitter:
                         continue
                     self._note_conflicts(settled.conflicts)
                     self.summary.suppressed += settled.suppressed
+                    for reason, count in settled.suppressed_by.items():
+                        self.summary.suppressed_by[reason] = self.summary.suppressed_by.get(reason, 0) + count
                     if want > 0 and len(settled.claimed) < want:
                         exhausted = True
                     for row in settled.claimed:
