@@ -246,20 +246,37 @@ class SendingLedger:
         owner: str | None = None,
         lease_ttl: float = 60.0,
         review: ClaimReview | None = None,
+        budget: bool = False,
     ) -> Settled:
         """Record ``settlements``, release never-sent rows, and claim up to ``claim_limit`` more of
-        ``job_id``, all in ONE transaction, so a busy run pays one commit per round."""
+        ``job_id``, all in ONE transaction, so a busy run pays one commit per round. ``budget``: claim
+        no more than the job's shared test-send budget has left (see ``join_budget``)."""
         stamp = time.time()
         done = Settled()
         items = list(settlements) + [Settlement(row_id, Event.RELEASED) for row_id in release_ids]
         with write(self.engine) as conn:
             if items:
                 done.conflicts = _record(conn, items, stamp, owner)
+            if claim_limit > 0 and budget:
+                # A test send shared by many workers: the job's budget, locked until this commits.
+                mark = placeholder(conn)
+                left = conn.exec_driver_sql(
+                    f"SELECT limit_rows - claimed FROM claim_budgets WHERE job_id = {mark}"
+                    f"{self._lock(skip_locked=False)}",
+                    (job_id,),
+                ).scalar()
+                claim_limit = min(claim_limit, max(0, int(left or 0)))
             if claim_limit > 0:
                 done.claimed, done.held, done.suppressed_by = self._claim(
                     conn, job_id, claim_limit, stamp, owner, stamp + lease_ttl, review
                 )
                 done.suppressed = sum(done.suppressed_by.values())
+                if budget and done.claimed:
+                    conn.exec_driver_sql(
+                        f"UPDATE claim_budgets SET claimed = claimed + {placeholder(conn)} "
+                        f"WHERE job_id = {placeholder(conn)}",
+                        (len(done.claimed), job_id),
+                    )
         for conflict in done.conflicts:
             log.warning("a settlement found its row elsewhere: %s", conflict)
         return done

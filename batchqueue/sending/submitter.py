@@ -298,6 +298,9 @@ class Submitter:
             resend_limit=self.options.resend_limit,
         )
         self.ledger.register_worker(self.worker_id, self.job.id, socket.gethostname(), os.getpid())
+        budget = self.options.shared and self.options.limit is not None
+        if budget and self.options.limit is not None:  # a test send: N rows for the job, not per worker
+            self.ledger.join_budget(self.job.id, self.worker_id, self.options.limit, live_within=self.options.lease_ttl)
         beating = threading.Event()
         heart = threading.Thread(target=self._heartbeat, args=(beating,), name="batchqueue-heartbeat", daemon=True)
         heart.start()
@@ -344,6 +347,7 @@ class Submitter:
                             owner=self.worker_id,
                             lease_ttl=self.options.lease_ttl,
                             review=self.options.review,
+                            budget=budget,
                         )
                     except LEDGER_ERRORS as exc:
                         self.fates.keep(settlements, unsent)
