@@ -81,3 +81,40 @@ def test_a_worker_cut_off_from_postgresql_leaves_no_never_sent_row_uncertain(pos
     by_phone = {r["phone_number"]: r for r in rows}
     for phone, _ in reached.items():
         assert by_phone[phone]["state"] == "queued"
+
+
+def test_a_worker_whose_ledger_never_comes_back_waits_ledger_wait_then_logs_each_unwritten_outcome(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    ledger = open_ledger(postgres_url)
+    import_file(ledger, contacts(tmp_path / "c.csv", 100), MappingSpec(), survey_id="4242", instance_id="1")
+    ledger.close()
+    url = make_url(postgres_url)
+    proxy = CuttableProxy(url.host or "127.0.0.1", url.port or 5432).start()
+    through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    sb = Sandbox(SandboxConfig(faults=Faults(latency_after=0.3))).start()
+    cmd = [sys.executable, "-m", "batchqueue", "run", "1", "--db", through_proxy, "--rate", "0", "--concurrency", "4"]
+    try:
+        worker = subprocess.Popen(
+            [*cmd, "--ledger-wait", "4"], env=sandbox_env(sb), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 60
+        while len(sb.app.store.dump()) < 8:
+            assert time.monotonic() < deadline, "the worker did not start sending"
+            time.sleep(0.02)
+        proxy.cut()  # for good, while requests are in flight
+        cut_at = time.monotonic()
+        _, err = worker.communicate(timeout=120)
+        waited = time.monotonic() - cut_at
+        calls = sb.app.store.dump()
+    finally:
+        sb.stop()
+        proxy.stop()
+    assert worker.returncode == 5, err
+    assert waited >= 4  # it rode the outage out as long as it was told, and only then exited
+    assert "--ledger-wait" in err
+    # Each outcome the ledger never got is in the log (its call id with it), for an operator.
+    in_flight = {str(c["call_id"]) for c in calls}
+    logged = [line for line in err.splitlines() if "not written to the ledger" in line]
+    assert logged
+    assert all(line.split("(call id ")[1].split(")")[0] in in_flight for line in logged if "accepted" in line)
