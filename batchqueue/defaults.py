@@ -37,6 +37,9 @@ class Defaults:
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     lease_ttl: float = 60.0
+    #: Seconds a worker that lost its ledger keeps trying to write what became of its rows
+    #: (sent with this reply / never sent) before it gives up and exits (``run --ledger-wait``).
+    ledger_wait: float = 300.0
     # Outcomes
     poll_interval: float = 60.0
     poll_deadline: float = 3600.0

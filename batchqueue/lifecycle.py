@@ -15,6 +15,9 @@ state is a :class:`Conflict`, logged and reported, never silently skipped. Modul
                          sending ──released──▶ pending          (it never left: the run was stopping)
                          sending ──not_accepted──▶ pending      (not sent, rate-limited, a batch-fatal reply)
                          sending ──found_sending──▶ uncertain   (its process died or its lease expired)
+    uncertain ──never_sent──▶ pending   (the worker that claimed it was cut off from the ledger while its
+                                         lease ran out, and reports once the ledger is back that its request
+                                         never left; only while the row is still that claim, nothing since)
     uncertain, pending, failed, canceled ──accepted──▶ queued   (a definitive reply that came late:
                                                                  after its lease expired, say)
     uncertain, failed, pending, canceled ──proven──▶ queued     (a callback proves Insight queued the call)
@@ -70,6 +73,7 @@ class Event(StrEnum):
     AMBIGUOUS_RESENT = "ambiguous_resent"
     FOUND_SENDING = "found_sending"
     FOUND_SENDING_RESENT = "found_sending_resent"
+    NEVER_SENT = "never_sent"
     PROVEN = "proven"
     RETRIED = "retried"
     RETRIED_UNCERTAIN = "retried_uncertain"
@@ -116,6 +120,12 @@ TRANSITIONS: Mapping[Event, Transition] = {
     ),
     Event.FOUND_SENDING_RESENT: Transition(
         frozenset({S.SENDING}), S.PENDING, "found sending, and the run opted in to resend"
+    ),
+    Event.NEVER_SENT: Transition(
+        frozenset({S.UNCERTAIN}),
+        S.PENDING,
+        "found sending while its worker was cut off from the ledger; that worker reports its request never "
+        "left (guard: still its claim — the same lease owner — and nothing happened to the row since)",
     ),
     Event.PROVEN: Transition(
         frozenset({S.UNCERTAIN, S.FAILED, S.PENDING, S.CANCELED}),

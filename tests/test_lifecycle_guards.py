@@ -19,7 +19,7 @@ from batchqueue.call_outcome import CallDetails
 from batchqueue.intake.importer import import_file
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.ledger import Attempt, Ledger, Settlement, open_ledger
-from batchqueue.ledger.sending import SETTLE_EVENTS
+from batchqueue.ledger.sending import FOUND_SENDING_ERROR, SETTLE_EVENTS
 from batchqueue.lifecycle import Event, RowState
 
 #: Applies one event, through the ledger method that applies it, to every row of a job (given as
@@ -53,6 +53,17 @@ def _suppress(ledger: Ledger, job: int, before: dict[int, RowState]) -> None:
     ledger.claim(job, len(before))
 
 
+def _never_sent(ledger: Ledger, job: int, before: dict[int, RowState]) -> None:
+    # Every row claimed by worker "w" and found sending by a recovery while "w" was cut off; "w"
+    # reports every row it did not send (its sending row may have left: it is among those sent).
+    with ledger.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE rows SET lease_owner = 'w', error = :e WHERE job_id = :j"),
+            {"e": FOUND_SENDING_ERROR, "j": job},
+        )
+    ledger.release_unsent(job, "w", {i for i, state in before.items() if state is RowState.SENDING})
+
+
 APPLY: dict[Event, Apply] = {
     **{event: _settle(event) for event in SETTLE_EVENTS},
     Event.CLAIMED: lambda ledger, job, before: ledger.claim(job, len(before)),
@@ -60,6 +71,7 @@ APPLY: dict[Event, Apply] = {
     Event.FOUND_SENDING: lambda ledger, job, _: ledger.recover_sending(job, event=Event.FOUND_SENDING),
     Event.FOUND_SENDING_RESENT: lambda ledger, job, _: ledger.recover_sending(job, event=Event.FOUND_SENDING_RESENT),
     Event.PROVEN: _prove,
+    Event.NEVER_SENT: _never_sent,
     Event.RETRIED: lambda ledger, job, _: ledger.retry_rows(job),
     Event.RETRIED_UNCERTAIN: lambda ledger, job, _: ledger.retry_rows(job, failed=False, uncertain=True),
     Event.RECONCILED: lambda ledger, job, before: ledger.resend_unproven(job, list(before)),
@@ -103,3 +115,38 @@ def test_each_event_moves_a_row_from_exactly_the_states_the_table_allows(ledger_
     finally:
         ledger.close()
     assert wrong == []
+
+
+def test_never_sent_moves_only_the_workers_own_claim_that_nothing_happened_to(ledger_url: str, tmp_path: Path) -> None:
+    """NEVER_SENT's guard: the same lease owner, uncertain by a recovery, no call id, no callback;
+    and never a row whose request may have left the worker."""
+    ledger = open_ledger(ledger_url)
+    try:
+        done = import_file(ledger, _contacts(tmp_path / "c.csv", 6), MappingSpec(), survey_id="1", instance_id="1")
+        job = done.job_id
+        assert job is not None
+        claimed = [c.row_id for c in ledger.settle(job, [], [], 6, owner="w").claimed]
+        assert ledger.recover_sending(job) == 6  # found sending while "w" was cut off
+        mine, other_owner, has_call_id, has_outcome, ambiguous_reply, it_left = claimed
+        with ledger.engine.begin() as conn:
+            for sql, row_id in (
+                ("lease_owner = 'x'", other_owner),  # another worker's claim since
+                ("call_id = 'c9'", has_call_id),  # a late reply gave it a call id
+                ("outcome_status = 'completed'", has_outcome),  # a callback reported on it
+                ("error = 'read timeout'", ambiguous_reply),  # uncertain by a reply, not by a recovery
+            ):
+                conn.execute(text(f"UPDATE rows SET {sql} WHERE id = :i"), {"i": row_id})  # noqa: S608 (fixed SQL)
+        assert ledger.release_unsent(job, "w", {it_left}) == 1
+        with ledger.engine.connect() as conn:
+            found: dict[int, str] = dict(
+                conn.execute(text("SELECT id, state FROM rows WHERE job_id = :j"), {"j": job}).all()
+            )
+            attempts: dict[int, int] = dict(
+                conn.execute(text("SELECT id, attempts FROM rows WHERE job_id = :j"), {"j": job}).all()
+            )
+    finally:
+        ledger.close()
+    assert found[mine] == "pending"
+    assert attempts[mine] == 0  # the attempt that never happened is not counted
+    for row_id in (other_owner, has_call_id, has_outcome, ambiguous_reply, it_left):
+        assert found[row_id] == "uncertain", row_id

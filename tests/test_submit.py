@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -315,13 +316,16 @@ def test_cancel_marks_pending_rows_and_remote_needs_confirmation(
     assert run_cli("run", "1", *FAST).json()["sent"] == 0
 
 
-@pytest.mark.parametrize("reached_by", ["the same path", "a symlink"])
+@pytest.mark.parametrize("reached_by", ["the same path", "a symlink", "a hard link"])
 def test_a_second_run_on_the_same_ledger_is_refused(job: Path, reached_by: str) -> None:
     other_name = job
-    if reached_by == "a symlink":
+    if reached_by != "the same path":
         (job.parent / "elsewhere").mkdir()
         other_name = job.parent / "elsewhere" / "alias.db"
-        other_name.symlink_to(job)
+        if reached_by == "a symlink":
+            other_name.symlink_to(job)
+        else:
+            os.link(job, other_name)  # another name of the very same file, in another folder
     sb = _sandbox(latency=0.05)
     try:
         first = run_process(job, sandbox_env(sb), "--rate", "5")
@@ -371,6 +375,28 @@ def test_two_jobs_of_one_ledger_are_sent_at_the_same_time(job: Path, run_cli: Ru
     assert len({c["phone_number"] for c in calls}) == 60
     for job_id in (1, 2):
         assert {r["state"] for r in ledger_rows(job, job_id)} == {"queued"}
+
+
+def test_two_different_ledgers_are_sent_side_by_side(job: Path) -> None:
+    """The run lock is on the file itself: a copy is another ledger (another inode) and is not locked out."""
+    copy = job.parent / "copy" / job.name
+    copy.parent.mkdir()
+    shutil.copy(job, copy)
+    first_sb, second_sb = _sandbox(latency=0.05), _sandbox(latency=0.05)
+    try:
+        first = run_process(job, sandbox_env(first_sb), "--rate", "8", "--concurrency", "2")  # about 4 s
+        wait_until(lambda: len(first_sb.app.store.dump()) >= 1, first)
+        second = run_process(copy, sandbox_env(second_sb), "--rate", "0", "--concurrency", "2")
+        _, err = second.communicate(timeout=60)
+        assert second.returncode == 0, err
+        assert first.poll() is None  # the original was still being sent while the copy ran to its end
+        first.communicate(timeout=60)
+        assert first.returncode == 0
+    finally:
+        first_sb.stop()
+        second_sb.stop()
+    assert {r["state"] for r in ledger_rows(copy)} == {"queued"}
+    assert {r["state"] for r in ledger_rows(job)} == {"queued"}
 
 
 def test_ctrl_c_finishes_in_flight_rows_and_resumes_cleanly(job: Path) -> None:

@@ -84,8 +84,16 @@ def _describe(summary: RunSummary) -> str:
         f"job {summary.job_id}: sent {summary.sent} in {summary.seconds:.1f}s ({rate:.1f}/s) — "
         f"queued {c.get('queued', 0)}, failed {c.get('failed', 0)}, uncertain {c.get('uncertain', 0)}, "
         f"pending {c.get('pending', 0)}"
-        + (f"; {summary.suppressed} found on a do-not-call list and suppressed" if summary.suppressed else "")
+        + "".join(f"; {_SUPPRESSED[reason].format(n=n)}" for reason, n in sorted(summary.suppressed_by.items()) if n)
     )
+
+
+#: The run summary's words for rows suppressed as they were claimed, by reason.
+_SUPPRESSED = {
+    "dnc": "{n} found on a do-not-call list and suppressed",
+    "recontact": "{n} suppressed by re-contact protection (another job called the number within its limit)",
+    "max-contacts": "{n} suppressed by the job's contact cap (max-contacts)",
+}
 
 
 def _show_preview(found: Preview, as_json: bool) -> None:
@@ -114,7 +122,10 @@ def _show_preview(found: Preview, as_json: bool) -> None:
 
     click.echo(f"dry run of job {found.job_id}: nothing is sent, nothing changes in the ledger")
     if found.suppressed:
-        click.echo(f"{found.suppressed} row(s) on the way are on a do-not-call list and would be suppressed")
+        click.echo(
+            f"{found.suppressed} row(s) on the way would be suppressed (a do-not-call list, re-contact "
+            "protection or the job's contact cap)"
+        )
     if found.held:
         click.echo(f"{found.held} row(s) on the way would be held: {found.holds.reasons() or 'by a send-time rule'}")
     if not found.rows:
@@ -295,6 +306,14 @@ class _RunBar:
     help="Seconds a worker's claim on a row lasts without a heartbeat (PostgreSQL, many workers).",
 )
 @click.option(
+    "--ledger-wait",
+    type=FiniteFloat(0),
+    default=DEFAULTS.ledger_wait,
+    show_default=True,
+    help="Seconds a worker that lost its ledger keeps trying (with backoff) to write what became of the "
+    "rows it claimed, before it exits.",
+)
+@click.option(
     "--limit",
     type=click.IntRange(1),
     help="A test send: send at most N rows, then stop (with --dry-run: how many rows to show, default 10).",
@@ -346,6 +365,7 @@ def run(
     read_timeout: float,
     retries: int,
     lease_ttl: float,
+    ledger_wait: float,
     limit: int | None,
     dry_run: bool,
     calling_hours: str | None,
@@ -388,6 +408,7 @@ def run(
         read_timeout=read_timeout,
         retries=retries,
         lease_ttl=lease_ttl,
+        ledger_wait=ledger_wait,
         limit=limit,
         unsafe_resend_sending=unsafe_resend_sending,
         calling_hours=calling_hours,

@@ -182,6 +182,8 @@ class Contacted:
     #: Rows suppressed (a re-contact rule, the job's own cap), and rows held until a state's cap frees.
     suppressed: set[int]
     held: set[int]
+    #: Those of ``suppressed`` the job's own cap (max-contacts) refused; the rest, re-contact protection.
+    capped: set[int] = field(default_factory=set)
 
 
 def mark_contacts(
@@ -230,9 +232,11 @@ def mark_contacts(
     bar(_claimed_by(conn, taken, relatives, phone_column))
     held: dict[int, tuple[float, str]] = {}
     cut: dict[int, int] = {}
+    capped: set[int] = set()
     if rules.caps:
         allowed = {e: [c for c in rows_of[e] if c.row_id not in barred] for e in numbers if e in taken}
         decided = apply_caps(conn, {e: rows for e, rows in allowed.items() if rows}, stamp, rules.caps, phone_column)
+        capped = set(decided.suppressed) - set(barred)
         barred |= decided.suppressed
         held, cut = decided.held, decided.attempts
     sent = [
@@ -243,7 +247,7 @@ def mark_contacts(
     _log(conn, job_id, [c for c in sent if c.e164], stamp)
     suppress_rows(conn, list(barred.items()), stamp)
     hold_rows(conn, held)
-    return Contacted(sent, set(barred), set(held))
+    return Contacted(sent, set(barred), set(held), capped)
 
 
 def _log(conn: Connection, job_id: int, sent: list[Claimed], stamp: float) -> None:

@@ -188,8 +188,11 @@ class Settled:
     claimed: list[Claimed] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
     held: int = 0
-    suppressed: int = 0  # candidates found on a do-not-call list, suppressed instead of claimed
     holds: Holds = field(default_factory=Holds)  # the held rows by reason (``preview_claim`` only)
+    suppressed: int = 0  # candidates a rule suppressed instead of claimed (all reasons)
+    #: The same by reason: "dnc" (a do-not-call list), "recontact" (re-contact protection),
+    #: "max-contacts" (the job's own cap).
+    suppressed_by: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,15 @@ pacing = Table(
     Column("next_at", Float, nullable=False, comment="unix seconds of the job's next free request slot"),
 )
 
+claim_budgets = Table(
+    "claim_budgets",
+    metadata,
+    Column("job_id", Integer, ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("limit_rows", Integer, nullable=False, comment="rows the workers of this test send may claim"),
+    Column("claimed", Integer, nullable=False, server_default="0", comment="rows they claimed so far"),
+    Column("members", Text, nullable=False, comment="the ids of the workers sharing it, one a line"),
+)
+
 attempts = Table(
     "attempts",
     metadata,

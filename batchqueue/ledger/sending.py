@@ -28,7 +28,7 @@ from batchqueue.ledger.outcomes import prove_reported
 from batchqueue.ledger.records import CLAIM_COLUMNS, Claimed, Settled, Settlement, claimed_from
 from batchqueue.ledger.schema import attempts, rows
 from batchqueue.ledger.suppress import phone_column
-from batchqueue.lifecycle import Conflict, Event, RowState, allowed_from, target
+from batchqueue.lifecycle import TRANSITIONS, Conflict, Event, RowState, allowed_from, target
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,10 @@ _ATTEMPT = (
     ("error", "TEXT"),
 )
 _CLAIM_SELECT = ", ".join(CLAIM_COLUMNS)
+#: The error a recovery gives a row it finds ``sending``: also how NEVER_SENT knows nothing happened since.
+FOUND_SENDING_ERROR = (
+    "found 'sending' with no live sender: the process sending it died, so Insight may or may not have queued it"
+)
 _SETTLE_GUARD = event_guard(SETTLE_EVENTS)
 
 
@@ -115,10 +119,19 @@ class SendingLedger:
 
     # -- recovery ------------------------------------------------------------------------------
 
-    def recover_sending(self, job_id: int, *, event: Event = Event.FOUND_SENDING, expired_only: bool = False) -> int:
+    def recover_sending(
+        self,
+        job_id: int,
+        *,
+        event: Event = Event.FOUND_SENDING,
+        expired_only: bool = False,
+        resend_limit: int | None = None,
+    ) -> int:
         """Rows left ``sending`` by a dead process become ``uncertain`` (never resent without an operator),
         or ``pending`` for FOUND_SENDING_RESENT. ``expired_only`` (many workers): only rows whose
-        lease has run out; the others belong to live workers."""
+        lease has run out; the others belong to live workers. With FOUND_SENDING_RESENT and a
+        ``resend_limit``, a row that has already had that many attempts is not resent: it becomes
+        ``uncertain`` like an ambiguous reply at the cap (the cap counts every attempt, crashes too)."""
         if event not in (Event.FOUND_SENDING, Event.FOUND_SENDING_RESENT):
             raise ValueError(f"{event} is not a recovery event")
         stamp = time.time()
@@ -126,21 +139,33 @@ class SendingLedger:
         if expired_only:
             condition = and_(condition, or_(rows.c.lease_expires.is_(None), rows.c.lease_expires < stamp))
         with write(self.engine) as conn:
-            found = conn.execute(select(rows.c.id).where(condition).with_for_update(skip_locked=True))
-            ids = [r[0] for r in found]
-            if not ids:
+            found = conn.execute(
+                select(rows.c.id, rows.c.attempts).where(condition).with_for_update(skip_locked=True)
+            ).all()
+            if not found:
                 return 0
-            moved = conn.execute(
-                update(rows)
-                .where(rows.c.id.in_(ids), condition)
-                .values(
-                    state=target(event).value,
-                    updated_at=stamp,
-                    lease_owner=None,
-                    error="found 'sending' with no live sender: the process sending it died, "
-                    "so Insight may or may not have queued it",
+            ids = [r[0] for r in found]
+            capped = event is Event.FOUND_SENDING_RESENT and resend_limit is not None
+            by_event: dict[Event, list[int]] = {}
+            for row_id, count in found:
+                chosen: Event = Event.FOUND_SENDING if capped and count >= (resend_limit or 0) else event
+                by_event.setdefault(chosen, []).append(row_id)
+            moved = 0
+            for chosen, chosen_ids in by_event.items():
+                moved += int(
+                    conn.execute(
+                        update(rows)
+                        .where(rows.c.id.in_(chosen_ids), condition)
+                        .values(
+                            state=target(chosen).value,
+                            updated_at=stamp,
+                            # lease_owner is kept: the worker that lost the row may still report,
+                            # once it reaches the ledger again, that its request never left.
+                            error=FOUND_SENDING_ERROR,
+                        )
+                    ).rowcount
+                    or 0
                 )
-            ).rowcount
             conn.execute(
                 update(attempts)
                 .where(attempts.c.row_id.in_(ids), attempts.c.outcome.is_(None))
@@ -148,7 +173,46 @@ class SendingLedger:
             )
             # A callback that came while it was sending proved it queued: not uncertain, not resent.
             prove_reported(conn, ids, "an outcome arrived while it was being sent")
-        return int(moved or 0)
+        return moved
+
+    def release_unsent(self, job_id: int, owner: str, sent: set[int]) -> int:
+        """Rows this worker (``owner``) claimed and never sent, back to ``pending``: those still
+        ``sending`` (lifecycle: RELEASED) and those another worker found ``sending`` while this one
+        was cut off from the ledger (``uncertain``, lifecycle: NEVER_SENT). ``sent`` holds every row
+        whose request may have left this worker; they are never touched. NEVER_SENT's guard: the row
+        is still this owner's claim, uncertain by that recovery, and nothing has happened to it since
+        (no call id, no callback, no operator). Returns how many rows went back."""
+        stamp = time.time()
+        uncertain, sending = RowState.UNCERTAIN.value, RowState.SENDING.value
+        with write(self.engine) as conn:
+            mark = placeholder(conn)
+            found = conn.exec_driver_sql(
+                f"SELECT id, state FROM rows WHERE job_id = {mark} AND lease_owner = {mark} AND ("
+                f"state = {mark} OR (state = {mark} AND error = {mark} AND call_id IS NULL "
+                f"AND outcome_status IS NULL)){self._lock(skip_locked=False)}",
+                (job_id, owner, sending, uncertain, FOUND_SENDING_ERROR),
+            ).all()
+            moved = 0
+            for row_id, state in found:
+                if row_id in sent:
+                    continue
+                event = Event.RELEASED if state == sending else Event.NEVER_SENT
+                done = conn.exec_driver_sql(
+                    f"UPDATE rows SET state = {mark}, attempts = attempts - 1, error = NULL, updated_at = {mark} "
+                    f"WHERE id = {mark} AND state = {mark} AND lease_owner = {mark}",
+                    (target(event).value, stamp, row_id, state, owner),
+                ).rowcount
+                if not done:
+                    continue
+                moved += 1
+                # The attempt the claim opened never happened: the open one, or the one recovery closed as lost.
+                conn.exec_driver_sql(
+                    f"DELETE FROM attempts WHERE id = (SELECT MAX(id) FROM attempts WHERE row_id = {mark} "
+                    f"AND (outcome IS NULL OR outcome = 'lost'))",
+                    (row_id,),
+                )
+                log.info("row %d: %s (%s)", row_id, event.value, TRANSITIONS[event].meaning)
+        return moved
 
     # -- the send loop -------------------------------------------------------------------------
 
@@ -164,19 +228,21 @@ class SendingLedger:
         done = Settled()
         with write(self.engine, rolled_back=True) as conn:
             release_holds(conn, job_id)
-            done.claimed, done.held, done.suppressed = self._claim(conn, job_id, limit, stamp, None, stamp, review)
+            done.claimed, done.held, done.suppressed_by = self._claim(conn, job_id, limit, stamp, None, stamp, review)
             done.holds = count_holds(conn, job_id, stamp)  # this claim's own: the earlier ones were released
+        done.suppressed = sum(done.suppressed_by.values())
         return done
 
-    def record(self, settlements: Sequence[Settlement]) -> list[Conflict]:
+    def record(self, settlements: Sequence[Settlement], *, owner: str | None = None) -> list[Conflict]:
         """Commit the settlements of several rows in one transaction (one fsync for the batch)."""
-        return self.settle(0, settlements, [], 0).conflicts if settlements else []
+        return self.settle(0, settlements, [], 0, owner=owner).conflicts if settlements else []
 
-    def release(self, row_ids: Sequence[int]) -> list[Conflict]:
-        """Claimed rows whose request never left: back to ``pending`` (only safe when that is certain)."""
+    def release(self, row_ids: Sequence[int], *, owner: str | None = None) -> list[Conflict]:
+        """Claimed rows whose request never left: back to ``pending`` (only safe when that is certain;
+        with ``owner``, only while the row is still that worker's claim)."""
         if not row_ids:
             return []
-        return self.record([Settlement(row_id, Event.RELEASED) for row_id in row_ids])
+        return self.record([Settlement(row_id, Event.RELEASED) for row_id in row_ids], owner=owner)
 
     def settle(
         self,
@@ -188,19 +254,37 @@ class SendingLedger:
         owner: str | None = None,
         lease_ttl: float = 60.0,
         review: ClaimReview | None = None,
+        budget: bool = False,
     ) -> Settled:
         """Record ``settlements``, release never-sent rows, and claim up to ``claim_limit`` more of
-        ``job_id``, all in ONE transaction, so a busy run pays one commit per round."""
+        ``job_id``, all in ONE transaction, so a busy run pays one commit per round. ``budget``: claim
+        no more than the job's shared test-send budget has left (see ``join_budget``)."""
         stamp = time.time()
         done = Settled()
         items = list(settlements) + [Settlement(row_id, Event.RELEASED) for row_id in release_ids]
         with write(self.engine) as conn:
             if items:
-                done.conflicts = _record(conn, items, stamp)
+                done.conflicts = _record(conn, items, stamp, owner)
+            if claim_limit > 0 and budget:
+                # A test send shared by many workers: the job's budget, locked until this commits.
+                mark = placeholder(conn)
+                left = conn.exec_driver_sql(
+                    f"SELECT limit_rows - claimed FROM claim_budgets WHERE job_id = {mark}"
+                    f"{self._lock(skip_locked=False)}",
+                    (job_id,),
+                ).scalar()
+                claim_limit = min(claim_limit, max(0, int(left or 0)))
             if claim_limit > 0:
-                done.claimed, done.held, done.suppressed = self._claim(
+                done.claimed, done.held, done.suppressed_by = self._claim(
                     conn, job_id, claim_limit, stamp, owner, stamp + lease_ttl, review
                 )
+                done.suppressed = sum(done.suppressed_by.values())
+                if budget and done.claimed:
+                    conn.exec_driver_sql(
+                        f"UPDATE claim_budgets SET claimed = claimed + {placeholder(conn)} "
+                        f"WHERE job_id = {placeholder(conn)}",
+                        (len(done.claimed), job_id),
+                    )
         for conflict in done.conflicts:
             log.warning(
                 "a settlement found its row elsewhere: %s",
@@ -225,13 +309,14 @@ class SendingLedger:
         owner: str | None,
         expires: float,
         review: ClaimReview | None,
-    ) -> tuple[list[Claimed], int, int]:
-        """(claimed rows, rows held by ``review`` or a state's cap, rows suppressed: a do-not-call list, a
-        re-contact limit, the job's cap)."""
+    ) -> tuple[list[Claimed], int, dict[str, int]]:
+        """(claimed rows, rows held by ``review`` or a state's cap, rows suppressed by reason: "dnc"
+        (a do-not-call list), "recontact" (a re-contact limit), "max-contacts" (the job's cap))."""
         mark = placeholder(conn)
         lock = self._lock(skip_locked=True)
         claimed: list[Claimed] = []
-        held = suppressed = 0
+        held = 0
+        suppressed: dict[str, int] = {}
         after = 0
         contact_rules, column = self._claim_rules(conn, job_id)
         contact_rules = contact_rules.with_relatives(conn, job_id)  # a re-import may have come since
@@ -249,7 +334,7 @@ class SendingLedger:
             barred = suppress_listed(conn, candidates, stamp, column)  # the lists, checked as late as this
             if barred:
                 candidates = [c for c in candidates if c.row_id not in barred]
-                suppressed += len(barred)
+                suppressed["dnc"] = suppressed.get("dnc", 0) + len(barred)
             windows: dict[int, Verdict] = {}
             if review is None:
                 chosen = candidates
@@ -263,7 +348,13 @@ class SendingLedger:
             if chosen:  # re-contact rules and caps: some rows suppressed or held, some with fewer attempts
                 contacted = mark_contacts(conn, job_id, chosen, stamp, contact_rules, column)
                 chosen = contacted.sent
-                suppressed, held = suppressed + len(contacted.suppressed), held + len(contacted.held)
+                held += len(contacted.held)
+                for reason, count in (
+                    ("recontact", len(contacted.suppressed - contacted.capped)),
+                    ("max-contacts", len(contacted.capped)),
+                ):
+                    if count:
+                        suppressed[reason] = suppressed.get(reason, 0) + count
                 barred = barred | contacted.suppressed | contacted.held
             if chosen:
                 _mark_sending(conn, job_id, chosen, windows, stamp, owner, expires)
@@ -443,7 +534,7 @@ def _mark_sending(
     )
 
 
-def _record(conn: Connection, items: Sequence[Settlement], stamp: float) -> list[Conflict]:
+def _record(conn: Connection, items: Sequence[Settlement], stamp: float, owner: str | None = None) -> list[Conflict]:
     """Apply the settlements (guarded by the lifecycle table) and log their attempts; returns conflicts."""
     mark = placeholder(conn)
     row_data: list[tuple[Any, ...]] = []
@@ -470,13 +561,16 @@ def _record(conn: Connection, items: Sequence[Settlement], stamp: float) -> list
                     attempt.error,
                 )
     with_rows, params = values_cte(conn, "v", _ROW_SETTLEMENT, row_data)
+    # A release by a worker moves only its own claim: a row another worker claimed since (after a
+    # recovery and a retry) is that worker's to settle, and would be sent twice if put back.
+    own = "" if owner is None else f" AND (v.event <> '{Event.RELEASED.value}' OR rows.lease_owner = {mark})"
     moved = {
         r[0]
         for r in conn.exec_driver_sql(
             f"{with_rows} UPDATE rows SET state = v.state, call_id = v.call_id, error = v.error, "
             f"http_status = v.http_status, updated_at = {mark}, attempts = rows.attempts + v.extra "
-            f"FROM v WHERE rows.id = v.rid AND {_SETTLE_GUARD} RETURNING rows.id",
-            (*params, stamp),
+            f"FROM v WHERE rows.id = v.rid AND {_SETTLE_GUARD}{own} RETURNING rows.id",
+            (*params, stamp, *(() if owner is None else (owner,))),
         )
     }
     released = [s.row_id for s in items if s.event is Event.RELEASED and s.row_id in moved]

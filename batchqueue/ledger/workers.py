@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import ColumnElement, Engine, insert, select, update
+from sqlalchemy import ColumnElement, Engine, insert, or_, select, update
 
 from batchqueue.ledger.batchsql import placeholder
 from batchqueue.ledger.database import write
 from batchqueue.ledger.records import WorkerInfo
-from batchqueue.ledger.schema import pacing, rows, workers
+from batchqueue.ledger.schema import claim_budgets, pacing, rows, workers
 from batchqueue.lifecycle import RowState
 
 
@@ -25,6 +25,10 @@ class WorkersLedger:
     """The multi-worker side of the ledger (see :class:`batchqueue.ledger.Ledger`)."""
 
     engine: Engine
+
+    def _lock(self, *, skip_locked: bool) -> str:
+        """The row-locking suffix of a SELECT in a write transaction (see SendingLedger._lock)."""
+        return ""
 
     def _greatest(self, column: ColumnElement[float], value: float) -> ColumnElement[float]:
         """The larger of a column and a value, in this backend's SQL."""
@@ -56,6 +60,56 @@ class WorkersLedger:
                 .values(heartbeat_at=stamp, sent=sent, rate=rate, slowed_by=slowed_by)
             )
         return int(renewed or 0)
+
+    def join_budget(self, job_id: int, worker_id: str, limit: int, *, live_within: float) -> None:
+        """A test send on many workers (``run --limit N``): join the job's row budget if a live worker
+        shares one of the same N, else start a new one of N rows for this worker and those that join it."""
+        stamp = time.time()
+        with write(self.engine) as conn:
+            mark = placeholder(conn)
+            conn.exec_driver_sql(
+                f"INSERT INTO claim_budgets (job_id, limit_rows, claimed, members) VALUES ({mark}, {mark}, 0, '') "
+                "ON CONFLICT (job_id) DO NOTHING",
+                (job_id, limit),
+            )
+            found = conn.exec_driver_sql(
+                f"SELECT limit_rows, members FROM claim_budgets WHERE job_id = {mark}{self._lock(skip_locked=False)}",
+                (job_id,),
+            ).one()
+            members = [m for m in str(found[1]).splitlines() if m and m != worker_id]
+            live = (
+                conn.execute(
+                    select(workers.c.id).where(
+                        workers.c.id.in_(members),
+                        workers.c.stopped_at.is_(None),
+                        workers.c.heartbeat_at >= stamp - live_within,
+                    )
+                ).all()
+                if members
+                else []
+            )
+            if live and int(found[0]) == limit:
+                conn.execute(
+                    update(claim_budgets)
+                    .where(claim_budgets.c.job_id == job_id)
+                    .values(members="\n".join([*members, worker_id]))
+                )
+            else:  # no live worker shares it: a new test send
+                conn.execute(
+                    update(claim_budgets)
+                    .where(claim_budgets.c.job_id == job_id)
+                    .values(limit_rows=limit, claimed=0, members=worker_id)
+                )
+
+    def others_sending(self, job_id: int, worker_id: str) -> dict[int, float | None]:
+        """Rows of ``job_id`` another worker holds ``sending``: row id → when its lease expires."""
+        query = select(rows.c.id, rows.c.lease_expires).where(
+            rows.c.job_id == job_id,
+            rows.c.state == RowState.SENDING.value,
+            or_(rows.c.lease_owner.is_(None), rows.c.lease_owner != worker_id),
+        )
+        with self.engine.connect() as conn:
+            return {r[0]: r[1] for r in conn.execute(query)}
 
     def stop_worker(self, worker_id: str, *, sent: int) -> None:
         stamp = time.time()

@@ -34,6 +34,7 @@ from batchqueue.insight.replies import STATUS_MEANING, Reply, ReplyKind
 from batchqueue.insight.retry import RetryPolicy, send_with_retries
 from batchqueue.ledger import Attempt, Claimed, ClaimReview, Job, Ledger, Settlement
 from batchqueue.lifecycle import Event
+from batchqueue.sending.fates import LEDGER_ERRORS, Fates
 from batchqueue.sending.reply_events import AmbiguousPolicy, event_for
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,8 @@ class RunOptions:
     #: Many workers on one job (PostgreSQL): recover only expired leases, and pace job-wide.
     shared: bool = False
     lease_ttl: float = DEFAULTS.lease_ttl
+    #: Seconds to keep retrying, with backoff, to write the rows' fates once the ledger is lost.
+    ledger_wait: float = DEFAULTS.ledger_wait
     #: A send-time rule, run inside each claim transaction (it may hold rows or narrow windows).
     review: ClaimReview | None = None
     #: At most this many rows claimed (so sent) by this run: a test send (None: every pending row).
@@ -76,7 +79,9 @@ class RunSummary:
     message: str = ""
     sent: int = 0
     recovered_uncertain: int = 0
-    suppressed: int = 0  # rows found on a do-not-call list as they were claimed, this run
+    suppressed: int = 0  # rows a rule suppressed as they were claimed, this run (all reasons)
+    #: The same by reason: "dnc", "recontact", "max-contacts" (see Settled.suppressed_by).
+    suppressed_by: dict[str, int] = field(default_factory=dict)
     this_run: dict[str, int] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
@@ -102,6 +107,7 @@ class RunSummary:
             "sent": self.sent,
             "recovered_uncertain": self.recovered_uncertain,
             "suppressed": self.suppressed,
+            "suppressed_by": self.suppressed_by,
             "held": self.held,
             "next_window_at": self.next_window_at,
             "holds": self.holds.as_json(),
@@ -161,6 +167,8 @@ class Submitter:
         self.summary = RunSummary(job.id, this_run={k.value: 0 for k in ReplyKind})
         self._ambiguous_run = 0
         self._last_beat = time.monotonic()
+        #: What became of each row this run claimed, until the ledger has it (see sending/fates).
+        self.fates = Fates(ledger, job.id, self.worker_id, options.ledger_wait)
 
     # -- workers ------------------------------------------------------------------------------
 
@@ -204,14 +212,19 @@ class Submitter:
     def _settlement(self, done: _Done) -> Settlement | None:
         """What happened to a row that was sent (None: it never was): the event is the decider's
         (:func:`~batchqueue.sending.reply_events.event_for`); what the run does about the reply
-        (its pace, the breaker, stopping) is :meth:`_react`'s."""
+        (its pace, the breaker, stopping) is :meth:`_react`'s; whether the request may have left is
+        kept in :attr:`fates` until the ledger has it."""
         reply, row = done.reply, done.row
         if reply is None:
             return None
-        self.summary.sent += 1
-        self.summary.this_run[reply.kind.value] += 1
+        kind = reply.kind
+        if kind is not ReplyKind.NOT_SENT and not (kind is ReplyKind.FATAL and reply.status is None):
+            self.summary.sent += 1  # it left: Insight answered, or may have got it
+        self.summary.this_run[kind.value] += 1
         event = event_for(reply, self.ambiguity, row.attempts)
         self._react(reply, len(done.tries))
+        if event is not Event.NOT_ACCEPTED:
+            self.fates.may_have_left(row.row_id)
         call_id = reply.call_id if event is Event.ACCEPTED else None
         attempts = [_attempt(r) for r in done.tries]
         return Settlement(row.row_id, event, attempts, call_id, reply.error, reply.status)
@@ -300,8 +313,12 @@ class Submitter:
             self.job.id,
             event=Event.FOUND_SENDING_RESENT if resend else Event.FOUND_SENDING,
             expired_only=self.options.shared,
+            resend_limit=self.options.resend_limit,
         )
         self.ledger.register_worker(self.worker_id, self.job.id, socket.gethostname(), os.getpid())
+        budget = self.options.shared and self.options.limit is not None
+        if budget and self.options.limit is not None:  # a test send: N rows for the job, not per worker
+            self.ledger.join_budget(self.job.id, self.worker_id, self.options.limit, live_within=self.options.lease_ttl)
         beating = threading.Event()
         heart = threading.Thread(target=self._heartbeat, args=(beating,), name="batchqueue-heartbeat", daemon=True)
         heart.start()
@@ -334,32 +351,26 @@ class Submitter:
                 want = 0 if self.halt.is_set() or exhausted else target - in_flight
                 if self.options.limit is not None:
                     want = min(want, self.options.limit - claimed_so_far)
-                if settlements or unsent or want > 0:
-                    # One commit: outcomes become durable before they are reported, and the next
-                    # rows become 'sending' before any worker can send them.
-                    settled = self.ledger.settle(
-                        self.job.id,
-                        settlements,
-                        unsent,
-                        want,
-                        owner=self.worker_id,
-                        lease_ttl=self.options.lease_ttl,
-                        review=self.options.review,
-                    )
-                    self._note_conflicts(settled.conflicts)
-                    self.summary.suppressed += settled.suppressed
-                    if want > 0 and len(settled.claimed) < want:
+                if self.fates.lost:  # the ledger is gone: keep what became of them, claim nothing
+                    self.fates.keep(settlements, unsent)
+                elif settlements or unsent or want > 0:
+                    claimed = self._commit(settlements, unsent, want, budget=budget)
+                    if claimed is None:
+                        continue  # the ledger was lost: what became of the rows is kept in fates
+                    if want > 0 and claimed < want:
                         exhausted = True
-                    for row in settled.claimed:
-                        self._work.put(row)
-                    in_flight += len(settled.claimed)
-                    claimed_so_far += len(settled.claimed)
-                    if settlements and self.on_progress is not None:
-                        self.summary.pace, self.summary.configured_rate = self.pacer.rate, self.pacer.limit
-                        self.summary.slowed_by = self.pacer.slowed_by()
-                        self.on_progress(self.summary)
+                    in_flight += claimed
+                    claimed_so_far += claimed
                 if in_flight == 0 and (exhausted or self.halt.is_set()):
-                    break
+                    if self.halt.is_set() or not self.options.shared:
+                        break
+                    try:
+                        if not self._dead_workers_rows(stop):
+                            break
+                    except LEDGER_ERRORS as exc:
+                        self._lose_ledger(exc)
+                        break
+                    exhausted = False  # a dead worker's rows were taken over: resent ones are pending again
         except KeyboardInterrupt:
             # A second Ctrl-C: quit at once. Rows in flight stay 'sending' and become uncertain at
             # the next start; nothing is waited for.
@@ -370,8 +381,92 @@ class Submitter:
             if not abandoned:
                 self._wind_down(workers, beating, heart)
         self.summary.seconds = time.monotonic() - self._started
-        self.summary.counts = self.ledger.counts(self.job.id)
+        try:
+            self.summary.counts = self.ledger.counts(self.job.id)
+        except LEDGER_ERRORS as exc:
+            log.error("could not read the job's counts from the ledger: %s", type(exc).__name__)
         return self.summary
+
+    def _commit(self, settlements: list[Settlement], unsent: list[int], want: int, *, budget: bool) -> int | None:
+        """One commit: outcomes become durable before they are reported, and the next ``want`` rows
+        become 'sending' before any worker can send them (queued for the workers). Returns how many
+        rows were claimed; None when the ledger could not be written (its fates are kept)."""
+        try:
+            settled = self.ledger.settle(
+                self.job.id,
+                settlements,
+                unsent,
+                want,
+                owner=self.worker_id,
+                lease_ttl=self.options.lease_ttl,
+                review=self.options.review,
+                budget=budget,
+            )
+        except LEDGER_ERRORS as exc:
+            self.fates.keep(settlements, unsent)
+            self._lose_ledger(exc)
+            return None
+        self._note_conflicts(settled.conflicts)
+        self.summary.suppressed += settled.suppressed
+        for reason, count in settled.suppressed_by.items():
+            self.summary.suppressed_by[reason] = self.summary.suppressed_by.get(reason, 0) + count
+        for row in settled.claimed:
+            self._work.put(row)
+        if settlements and self.on_progress is not None:
+            self.summary.pace, self.summary.configured_rate = self.pacer.rate, self.pacer.limit
+            self.summary.slowed_by = self.pacer.slowed_by()
+            self.on_progress(self.summary)
+        return len(settled.claimed)
+
+    def _dead_workers_rows(self, stop: threading.Event) -> bool:
+        """Many workers: before this one exits, wait for the rows other workers hold ``sending`` whose
+        leases are not being renewed (their worker died or froze) and take them over as they expire
+        (found_sending, as at a start), so a job is never left with rows ``sending`` and no live
+        worker. A row whose lease is renewed meanwhile belongs to a live worker, which does the same
+        before it exits. Returns True when rows were taken over (False: none to wait for)."""
+        first_seen: dict[int, float | None] = {}
+        took = 0
+        resend = self.options.on_ambiguous == "resend" or self.options.unsafe_resend_sending
+        while not stop.is_set():
+            others = self.ledger.others_sending(self.job.id, self.worker_id)
+            for row_id, expires in others.items():
+                first_seen.setdefault(row_id, expires)
+            dead = {
+                row_id: expires
+                for row_id, expires in others.items()
+                if expires is None or first_seen[row_id] is None or expires <= (first_seen[row_id] or 0)
+            }
+            if not dead:
+                break
+            soonest = min((e for e in dead.values() if e is not None), default=time.time())
+            log.info(
+                "%d row(s) of a worker that stopped renewing its leases are still sending; waiting %.0fs "
+                "for the first lease to run out, to take them over",
+                len(dead),
+                max(0.0, soonest - time.time()),
+            )
+            stop.wait(min(max(0.2, soonest - time.time() + 0.2), self.options.lease_ttl / 3))
+            moved = self.ledger.recover_sending(
+                self.job.id,
+                event=Event.FOUND_SENDING_RESENT if resend else Event.FOUND_SENDING,
+                expired_only=True,
+                resend_limit=self.options.resend_limit,
+            )
+            if moved:
+                log.warning("%d row(s) of a dead worker found sending: taken over", moved)
+                self.summary.recovered_uncertain += moved
+                took += moved
+        return took > 0
+
+    def _lose_ledger(self, exc: BaseException) -> None:
+        """The ledger did not take a write: stop claiming, keep every row's fate, write it later."""
+        self.fates.lost = True
+        self._stop(
+            ExitReason.LEDGER_LOST,
+            f"the ledger stopped answering ({type(exc).__name__}); this worker stopped claiming and keeps "
+            f"what became of each row it claimed (sent with its reply, or never sent) until the ledger "
+            f"takes it (for up to {self.options.ledger_wait:g}s, --ledger-wait)",
+        )
 
     def _wind_down(self, workers: list[threading.Thread], beating: threading.Event, heart: threading.Thread) -> None:
         """Let the workers finish what is in flight, record it, and sign off."""
@@ -384,11 +479,16 @@ class Submitter:
         leftover = self._drain(block=False)
         while leftover:
             settlements = [s for s in map(self._settlement, leftover) if s is not None]
-            self._note_conflicts(self.ledger.record(settlements))
-            self._note_conflicts(self.ledger.release([d.row.row_id for d in leftover if d.reply is None]))
+            self.fates.keep(settlements, [d.row.row_id for d in leftover if d.reply is None])
             leftover = self._drain(block=False)
         beating.set()
         heart.join()
+        # Every fate into the ledger (retried with backoff if it is lost, up to --ledger-wait), and
+        # every row this worker claimed but never sent back to pending, even one found sending meanwhile.
+        written = self.fates.write()
+        self._note_conflicts(written.conflicts)
+        if written.given_up:
+            self._stop(ExitReason.LEDGER_LOST, written.given_up)
         try:
             self.ledger.stop_worker(self.worker_id, sent=self.summary.sent)
         except Exception as exc:  # signing off is a courtesy: what was sent is already recorded

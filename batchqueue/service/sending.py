@@ -45,6 +45,7 @@ class RunRequest:
     read_timeout: float = DEFAULTS.read_timeout
     retries: int = DEFAULTS.retries
     lease_ttl: float = DEFAULTS.lease_ttl
+    ledger_wait: float = DEFAULTS.ledger_wait
     review: ClaimReview | None = None
     limit: int | None = None  # a test send: at most this many rows
     unsafe_resend_sending: bool = False
@@ -264,6 +265,7 @@ def run(
             unsafe_resend_sending=request.unsafe_resend_sending,
             shared=shared,
             lease_ttl=request.lease_ttl,
+            ledger_wait=request.ledger_wait,
             review=_with_own(_calling(job, request), request),
             limit=request.limit,
         )
@@ -295,6 +297,8 @@ def run(
         while True:
             current.append(Submitter(ledger, client, job, options, on_progress=on_progress))
             summary = current[-1].run(stop)
+            if summary.exit_reason is ExitReason.LEDGER_LOST:
+                break  # the ledger may still be unreachable: nothing more to ask it
             summary.holds = ledger.holds(job.id, time.time())
             summary.held, summary.next_window_at = summary.holds.rows, summary.holds.next_at
             _log_held(summary)
