@@ -28,6 +28,7 @@ EVERY_OPTION = RunRequest(
     read_timeout=12.0,
     retries=4,
     lease_ttl=45.0,
+    ledger_wait=120.0,
     limit=3,
     unsafe_resend_sending=True,
     calling_hours="09:00-17:00",
