@@ -199,7 +199,7 @@ def test_a_log_context_refuses_a_field_no_line_shows() -> None:
 
 def test_every_module_logs_under_its_own_name() -> None:
     """``logging.getLogger(__name__)``: a hand-typed name drifts from the module it names."""
-    package = Path(__file__).resolve().parent.parent / "batchqueue"
+    package = Path(__file__).resolve().parents[2] / "batchqueue"
     typed = [
         f"{path.relative_to(package.parent)}:{n}"
         for path in sorted(package.rglob("*.py"))

@@ -1,7 +1,7 @@
 """Calling windows at fixed moments: each zone's local hours, days that cross a daylight-saving
 change, area codes spanning two zones, non-geographic numbers, days, holidays, blackouts and
 per-state overrides. The send-time rule is the real one (``CallingReview``), given a fixed ``now``;
-``tests/test_calling_hours.py`` checks the same windows end to end against the sandbox's record."""
+``tests/e2e/test_calling_hours.py`` checks the same windows end to end against the sandbox's record."""
 
 from __future__ import annotations
 

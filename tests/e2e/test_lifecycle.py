@@ -266,7 +266,7 @@ def test_a_real_ledger_follows_the_table_through_random_events(ledger_url: str) 
         run_state_machine_as_test(
             LedgerMachine,
             # Derandomized (a fixed sequence of examples, no replay database) and many examples: a
-            # wrong guard must fail this test on every run, not 3 runs in 8 (tests/test_lifecycle.py
+            # wrong guard must fail this test on every run, not 3 runs in 8 (tests/e2e/test_lifecycle.py
             # was checked by planting one forbidden transition and running it 8 times: 8 failures).
             settings=settings(
                 max_examples=EXAMPLES,

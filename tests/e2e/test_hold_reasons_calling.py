@@ -96,4 +96,4 @@ def test_two_rules_whose_windows_do_not_meet_say_so() -> None:
 
 
 def test_a_rule_that_gives_no_reason_is_the_runs_own() -> None:
-    assert Verdict(send=False).hold is None  # the ledger writes it as SEND_TIME_RULE (tests/test_holds_contract.py)
+    assert Verdict(send=False).hold is None  # the ledger writes SEND_TIME_RULE (contract tests)

@@ -17,7 +17,7 @@ from batchqueue.cli import cli
 from tests.conftest import CliResult, write_csv, write_xlsx
 
 Run = Callable[..., CliResult]
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 def _file(tmp_path: Path) -> Path:

@@ -28,7 +28,7 @@ from tests.conftest import write_csv
 from tests.console_helpers import PASSWORD, SCREENSHOTS, USER, Running, chromium_or_skip, start_console, stop_console
 from tests.sandbox_helpers import contacts
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from batchqueue.intake.sheets.cells import _float_text, float_text
 from batchqueue.intake.sheets.excel import _xlsx_rows
 from batchqueue.intake.sheets.headers import column_letter
 from batchqueue.untrusted import INT64_MAX
-from tests.test_hostile_files import raw_xlsx
+from tests.e2e.test_hostile_files import raw_xlsx
 from tests.workbook_makers import (
     CONTACT_ROWS,
     ODS_CONTACT_ROWS,

@@ -49,7 +49,7 @@ def test_every_call_is_sent_inside_its_contacts_local_hours(
 ) -> None:
     db = tmp_path / "l.db"
     source = write_csv(tmp_path / "c.csv", [["Phone", "Time Zone", "ZIP"], *[c[:3] for c in CONTACTS]])
-    # The zones' own hours, state rules off (tests/test_state_rules.py checks those).
+    # The zones' own hours, state rules off (tests/e2e/test_state_rules.py checks those).
     imported = run_cli("import", source, "--survey", "4242", "--instance", "1", "--db", db, "--state-rules", "none")
     assert imported.code == 0, imported.err
     assert "calling rules: 08:00-21:00 local, every day" in imported.out
@@ -221,7 +221,7 @@ def test_windows_on_daylight_saving_days_in_the_sandboxs_record(
         ["617-555-0104", at(eve, "00:00")],
     ]
     source = write_csv(tmp_path / "c.csv", rows)
-    # The zones' own hours, state rules off (Massachusetts' 20:00 is tests/test_state_rules.py's).
+    # The zones' own hours, state rules off (Massachusetts' 20:00 is tests/e2e/test_state_rules.py's).
     assert (
         run_cli("import", source, "--survey", "4242", "--instance", "1", "--db", db, "--state-rules", "none").code == 0
     )

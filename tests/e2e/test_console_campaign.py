@@ -20,11 +20,11 @@ from selenium.webdriver.support.ui import Select
 
 from batchqueue.ledger import open_ledger
 from tests import realistic_files as files
-from tests import test_console_browser as ui
 from tests.conftest import write_csv
 from tests.console_helpers import Running, api_session, start_console, stop_console
+from tests.e2e import test_console_browser as ui
+from tests.e2e.test_console_browser import count, log_in, shot, upload, wait
 from tests.sandbox_helpers import contacts
-from tests.test_console_browser import count, log_in, shot, upload, wait
 
 browser = ui.browser  # the fixture: headless Chromium, downloads into the test's folder
 

@@ -1,5 +1,5 @@
 """Held rows counted by reason, on SQLite and PostgreSQL (the contract fixture pattern of
-tests/test_ledger_contract.py): real ledgers migrated by Alembic, real claims."""
+tests/contract/test_ledger_contract.py): real ledgers migrated by Alembic, real claims."""
 
 from __future__ import annotations
 

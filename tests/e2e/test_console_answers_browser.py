@@ -14,8 +14,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from batchqueue.sandbox.reports import QUESTIONS
 from tests.console_helpers import Running
+from tests.e2e.test_console_browser import _import, browser, count, log_in, shot, wait
 from tests.sandbox_helpers import contacts
-from tests.test_console_browser import _import, browser, count, log_in, shot, wait
 
 __all__ = ["browser"]  # the fixture, used by name
 
