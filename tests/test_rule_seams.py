@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from batchqueue.calling import send_rules
 from batchqueue.calling.rules import CallingRules
 from batchqueue.intake import row_rules
 from batchqueue.intake.importer import check_file, import_file
@@ -20,7 +21,7 @@ from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.mapping.validate import Reason, RowValidator
 from batchqueue.intake.rules import BoundRule, RowDraft
 from batchqueue.ledger import ClaimContext, Claimed, Verdict, open_ledger
-from batchqueue.sandbox import Sandbox
+from batchqueue.sandbox import Sandbox, SandboxConfig
 from batchqueue.service.sending import RunRequest, run
 from batchqueue.settings import Settings
 from tests.conftest import CliResult, write_csv
@@ -168,3 +169,37 @@ def test_a_send_rule_holds_rows_and_narrows_windows_inside_the_claim(tmp_path: P
     assert all(r["not_before"] >= started + HOLD_FOR - 5 for r in held)
     sent = [r for r in rows if r["state"] == "queued"]
     assert all(r["sent_end_ts"] - r["sent_start_ts"] == 600 for r in sent)
+
+
+def test_every_run_applies_the_registered_send_rules_that_apply_to_its_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A maker in ``calling/send_rules.SEND_RULES`` gives the rule of a job, or None: job 1 (survey
+    4242) is held by it, job 2 (survey 4243) is not; no run is given a ``review``."""
+    monkeypatch.setattr(
+        send_rules, "SEND_RULES", (lambda job: hold_even_narrow_odd if job.survey_id == "4242" else None,)
+    )
+    db = tmp_path / "l.db"
+    ledger = open_ledger(f"sqlite:///{db}")
+    anytime = {"calling": CallingRules.parse(hours="00:00-24:00").as_json()}
+    for survey, first in (("4242", 0), ("4243", 100)):
+        import_file(
+            ledger,
+            contacts(tmp_path / f"{survey}.csv", 20, first=first),
+            MappingSpec(),
+            survey_id=survey,
+            instance_id="1",
+            options=anytime,
+        )
+    ledger.close()
+    with Sandbox(SandboxConfig(surveys={"4242": "1", "4243": "1"})) as sb:
+        settings = Settings.from_env(
+            {"BATCHQUEUE_BASE_URL": sb.api_url, "BATCHQUEUE_USER": sb.config.user, "BATCHQUEUE_API_KEY": sb.config.key},
+            db=str(db),
+        )
+        ruled = run(settings, RunRequest(1, rate=0, concurrency=4))
+        free = run(settings, RunRequest(2, rate=0, concurrency=4))
+    assert (ruled.counts["queued"], ruled.counts["pending"]) == (10, 10)
+    assert (free.counts["queued"], free.counts["pending"]) == (20, 0)
+    held = [r for r in ledger_rows(db, 1) if r["state"] == "pending"]
+    assert {(r["hold_reason"], r["hold_detail"]) for r in held} == {("send_time_rule", "even numbers wait")}
