@@ -48,38 +48,16 @@ def cli(log_level: str, log_format: str) -> None:
 
 
 def _register() -> None:
-    from batchqueue.cli import (
-        answers_cmd,
-        console_cmds,
-        db_cmds,
-        dnc_cmds,
-        export_cmd,
-        job_cmds,
-        load_cmds,
-        outcome_cmds,
-        run_cmds,
-        sandbox_cmd,
-        status_cmds,
-        wave_cmds,
-    )
+    """Every command of every command module (``cli/*_cmd.py``, ``cli/*_cmds.py``: its ``COMMANDS``):
+    a new module is found, not listed (``--help`` lists commands by name)."""
+    import importlib
+    import pkgutil
 
-    modules = (
-        load_cmds,
-        run_cmds,
-        status_cmds,
-        outcome_cmds,
-        answers_cmd,
-        wave_cmds,
-        export_cmd,
-        job_cmds,
-        dnc_cmds,
-        sandbox_cmd,
-        console_cmds,
-        db_cmds,
-    )
-    for module in modules:
-        for command in module.COMMANDS:
-            cli.add_command(command)
+    for found in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if found.name.endswith(("_cmd", "_cmds")):
+            module = importlib.import_module(f"{__name__}.{found.name}")
+            for command in module.COMMANDS:
+                cli.add_command(command)
 
 
 _register()
