@@ -51,13 +51,12 @@ def _register() -> None:
     """Every command of every command module (``cli/*_cmd.py``, ``cli/*_cmds.py``: its ``COMMANDS``):
     a new module is found, not listed (``--help`` lists commands by name)."""
     import importlib
-    import pkgutil
 
-    for found in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if found.name.endswith(("_cmd", "_cmds")):
-            module = importlib.import_module(f"{__name__}.{found.name}")
-            for command in module.COMMANDS:
-                cli.add_command(command)
+    files = {entry.name for folder in __path__ for entry in os.scandir(folder)}
+    for name in sorted(file.removesuffix(".py") for file in files if file.endswith(("_cmd.py", "_cmds.py"))):
+        module = importlib.import_module(f"{__name__}.{name}")
+        for command in module.COMMANDS:
+            cli.add_command(command)
 
 
 _register()
