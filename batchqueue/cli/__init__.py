@@ -48,36 +48,13 @@ def cli(log_level: str, log_format: str) -> None:
 
 
 def _register() -> None:
-    from batchqueue.cli import (
-        answers_cmd,
-        console_cmds,
-        db_cmds,
-        dnc_cmds,
-        export_cmd,
-        job_cmds,
-        load_cmds,
-        outcome_cmds,
-        run_cmds,
-        sandbox_cmd,
-        status_cmds,
-        wave_cmds,
-    )
+    """Every command of every command module (``cli/*_cmd.py``, ``cli/*_cmds.py``: its ``COMMANDS``):
+    a new module is found, not listed (``--help`` lists commands by name)."""
+    import importlib
 
-    modules = (
-        load_cmds,
-        run_cmds,
-        status_cmds,
-        outcome_cmds,
-        answers_cmd,
-        wave_cmds,
-        export_cmd,
-        job_cmds,
-        dnc_cmds,
-        sandbox_cmd,
-        console_cmds,
-        db_cmds,
-    )
-    for module in modules:
+    files = {entry.name for folder in __path__ for entry in os.scandir(folder)}
+    for name in sorted(file.removesuffix(".py") for file in files if file.endswith(("_cmd.py", "_cmds.py"))):
+        module = importlib.import_module(f"{__name__}.{name}")
         for command in module.COMMANDS:
             cli.add_command(command)
 

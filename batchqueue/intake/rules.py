@@ -1,20 +1,34 @@
 """The import-time row rule seam: per-row validation and derivation, beyond the mapping itself.
 
-A rule is bound once per file (it looks up its columns by name), then called for every row that
-the mapping found valid. It may refuse the row (reasons, with the column to blame), narrow its
-request (``draft.request = draft.request._replace(...)``) or derive facts kept with the row
-(``draft.facts["timezone"] = ...``), which send-time rules read back.
+A rule is bound once per file (it looks up its columns by name in ``headers``, the header row's
+texts in column order), then called for every row that the mapping found valid. It may refuse the
+row (reasons: ``(column header or None, words)``, e.g. ``("Do Not Call", "is marked do-not-call")``,
+shown as ``row N, column C: words``), narrow its request
+(``draft.request = draft.request._replace(...)``; the fields of
+:class:`~batchqueue.intake.mapping.validate.Request`: ``phone_number`` (the ``tel:`` URI), ``e164``,
+``dedupe_key``, ``start``, ``end``, ``max_attempts``, ``reattempt_wait``, ``result_url``) or derive
+facts kept with the row (``draft.facts["timezone"] = ...``; ``rows.facts``), which send-time rules
+read back (``Claimed.facts``). ``draft.cells`` are the row's cells as text, in ``headers`` order.
 
-Adding a rule touches one new module and the list the importer is given; the importer, the
-validator and the ledger do not change. A rule that needs per-row work turns the validator's
-fast path for plain phone numbers off by itself (``per_row = True``).
+``bind`` returns None when the file has nothing for the rule (its column is absent): the rule then
+costs nothing, and the validator's fast path for plain phone numbers stays on. A rule that does
+look at each row (``per_row = True``) turns that fast path off for its file only.
+
+Every ``check`` and ``import`` (command line, console, service) applies the rules of
+:data:`batchqueue.intake.row_rules.IMPORT_RULES`; adding a rule there touches one new module under
+``intake/row_rules/``, that list, and its test; the importer, the validator and the ledger do not
+change. Rules must be picklable (large imports run them in a helper process): a frozen dataclass is.
 
 Usage::
 
+    @dataclass(frozen=True)
     class NoTollFree:
-        name, per_row = "no-toll-free", True
-        def bind(self, headers, mapping):
-            return lambda draft: [(mapping.phone_column, "is toll-free")] if draft.request.e164[2:5] in ("800",) else []
+        name: str = "no-toll-free"
+        per_row: bool = True
+
+        def bind(self, headers: list[str], mapping: ResolvedMapping) -> BoundRule | None:
+            column = mapping.phone_column
+            return lambda draft: [(column, "is toll-free")] if draft.request.e164[2:5] == "800" else []
 
     import_file(ledger, path, spec, survey_id="1", instance_id="1", rules=[NoTollFree()])
 """
@@ -57,6 +71,6 @@ class RowRule(Protocol):
         """Whether the rule looks at each row (False: it only sees the file's columns)."""
         ...
 
-    def bind(self, headers: list[str], mapping: ResolvedMapping) -> BoundRule:
-        """The rule for one file's columns."""
+    def bind(self, headers: list[str], mapping: ResolvedMapping) -> BoundRule | None:
+        """The rule for one file's columns (None: nothing to do for this file)."""
         ...

@@ -23,6 +23,7 @@ from batchqueue.calling.rules import CallingRules
 from batchqueue.calling.state_caps import BUILT_IN
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import UsageError
+from batchqueue.intake import row_rules
 from batchqueue.intake.importer import LoadResult as LoadResult
 from batchqueue.intake.importer import check_file
 from batchqueue.intake.importer import import_file as _import_file
@@ -52,6 +53,7 @@ class CheckRequest:
     spec: MappingSpec
     max_problems: int = DEFAULTS.max_problems
     errors_out: Path | None = None
+    #: Row rules besides the ones every import applies (``intake/row_rules.IMPORT_RULES``).
     rules: Sequence[RowRule] = ()
     #: Named rules given besides the mapping file's (``--state-rules``…), for the preview.
     rule_texts: Mapping[str, str] = field(default_factory=dict)
@@ -73,6 +75,7 @@ class ImportRequest:
     instance_id: str
     new_job: bool = False
     max_problems: int = DEFAULTS.max_problems
+    #: Row rules besides the ones every import applies (``intake/row_rules.IMPORT_RULES``).
     rules: Sequence[RowRule] = ()
     #: Refuse (suppress) a number another job of the ledger contacted within this many seconds
     #: (0, ``off``: not even one a job of the same file claimed; None: no such rule stored).
@@ -142,6 +145,11 @@ def job_attempts(spec: MappingSpec) -> int | None:
     return int(given) if given.isascii() and given.isdigit() else None
 
 
+def _row_rules(request: CheckRequest | ImportRequest) -> tuple[RowRule, ...]:
+    """The row rules of ``request``: every import's (``intake/row_rules``), then its own."""
+    return (*row_rules.IMPORT_RULES, *request.rules)
+
+
 def check(request: CheckRequest, *, progress: Progress | None = None) -> LoadResult:
     """Every row of the file validated; see :class:`LoadResult` for what was found. Its ``preview``
     says where the valid contacts are and which state rules hold for them (under the mapping file's
@@ -156,7 +164,7 @@ def check(request: CheckRequest, *, progress: Progress | None = None) -> LoadRes
         max_problems=request.max_problems,
         errors_out=request.errors_out,
         progress=progress,
-        rules=request.rules,
+        rules=_row_rules(request),
         on_rows=preview.add_run,
     )
     result.preview = preview
@@ -173,7 +181,11 @@ def import_file(app: Face, request: ImportRequest, *, progress: Progress | None 
     validation = None
     if worth_a_helper(request.file):
         validation = Validation.start(
-            request.file, request.spec, now=int(time.time()), max_problems=request.max_problems, rules=request.rules
+            request.file,
+            request.spec,
+            now=int(time.time()),
+            max_problems=request.max_problems,
+            rules=_row_rules(request),
         )
     try:
         with ledger_for(app, create=True) as ledger:
@@ -186,7 +198,7 @@ def import_file(app: Face, request: ImportRequest, *, progress: Progress | None 
                 new_job=request.new_job,
                 max_problems=request.max_problems,
                 progress=progress,
-                rules=request.rules,
+                rules=_row_rules(request),
                 validation=validation,
                 options=options,
             )

@@ -10,6 +10,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from batchqueue.calling import send_rules
 from batchqueue.calling.registry import STATE_RULES, apply_run_rules, job_calling_rules
 from batchqueue.calling.review import CallingReview, then
 from batchqueue.calling.state_caps import BUILT_IN
@@ -79,9 +80,13 @@ def _wait_until(holds: Holds, stop: threading.Event | None, on_wait: Callable[[f
     return True
 
 
-def _with_own(calling: CallingReview, request: RunRequest) -> ClaimReview:
-    """The calling windows, then the request's own send-time rule if it has one."""
-    return calling if request.review is None else then(calling, request.review)
+def _with_own(calling: CallingReview, job: Job, request: RunRequest) -> ClaimReview:
+    """The calling windows, then every run's send-time rules (``calling/send_rules``) that apply to
+    the job, then the request's own send-time rule if it has one."""
+    review: ClaimReview = calling
+    for rule in [*send_rules.for_job(job), *([request.review] if request.review else [])]:
+        review = then(review, rule)
+    return review
 
 
 def _calling(job: Job, request: RunRequest) -> CallingReview:
@@ -166,7 +171,7 @@ def preview(app: Face, request: RunRequest, count: int = DRY_RUN_ROWS) -> Previe
         public_url = request.public_url
         public_url = base_url(public_url, where="--public-url") if public_url else job.options.get("public_url")
         calling = _calling(job, request)
-        found = ledger.preview_claim(job.id, count, review=_with_own(calling, request))
+        found = ledger.preview_claim(job.id, count, review=_with_own(calling, job, request))
     form = FormBuilder(job.headers, list(job.mapping.get("metadata", [])), public_url)
     rows = []
     for row in found.claimed:
@@ -266,7 +271,7 @@ def run(
             shared=shared,
             lease_ttl=request.lease_ttl,
             ledger_wait=request.ledger_wait,
-            review=_with_own(_calling(job, request), request),
+            review=_with_own(_calling(job, request), job, request),
             limit=request.limit,
         )
         target = target_of(app, job)

@@ -148,6 +148,30 @@ def test_every_command_has_help_and_is_in_the_readme(run_cli: Run) -> None:
         assert command.help, name
         assert f"batchqueue {name}" in readme, f"README does not document `batchqueue {name}`"
         assert run_cli(name, "--help").code == 0
+        for sub, subcommand in getattr(command, "commands", {}).items():
+            assert subcommand.help, f"{name} {sub}"
+            # in the commands table: `batchqueue job archive JOB` / `job unarchive JOB`
+            documented = f"`batchqueue {name} {sub}" in readme or f"`{name} {sub}" in readme
+            assert documented, f"README does not document `batchqueue {name} {sub}`"
+
+
+def test_a_new_command_module_is_found_without_being_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Run
+) -> None:
+    import batchqueue.cli as package
+
+    (tmp_path / "probe_cmds.py").write_text(
+        "import click\n\n\n@click.command('probe')\ndef probe() -> None:\n"
+        '    """Say hello."""\n    click.echo("hello")\n\n\nCOMMANDS = [probe]\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setattr(package, "__path__", [*package.__path__, str(tmp_path)])
+    monkeypatch.setattr(cli, "commands", dict(cli.commands))
+    monkeypatch.delitem(sys.modules, "batchqueue.cli.probe_cmds", raising=False)
+    package._register()
+    said = run_cli("probe")
+    assert (said.code, said.out) == (0, "hello\n")
+    sys.modules.pop("batchqueue.cli.probe_cmds", None)
 
 
 def test_samples_check_as_documented(run_cli: Run) -> None:

@@ -5,22 +5,26 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
+from batchqueue.calling import send_rules
 from batchqueue.calling.rules import CallingRules
+from batchqueue.intake import row_rules
 from batchqueue.intake.importer import check_file, import_file
-from batchqueue.intake.mapping.resolve import ResolvedMapping
+from batchqueue.intake.mapping.resolve import ResolvedMapping, resolve
 from batchqueue.intake.mapping.spec import MappingSpec
-from batchqueue.intake.mapping.validate import Reason
+from batchqueue.intake.mapping.validate import Reason, RowValidator
 from batchqueue.intake.rules import BoundRule, RowDraft
 from batchqueue.ledger import ClaimContext, Claimed, Verdict, open_ledger
-from batchqueue.sandbox import Sandbox
+from batchqueue.sandbox import Sandbox, SandboxConfig
 from batchqueue.service.sending import RunRequest, run
 from batchqueue.settings import Settings
+from tests.conftest import CliResult, write_csv
 from tests.sandbox_helpers import contacts, ledger_rows
 
 
@@ -68,6 +72,50 @@ def test_an_import_rule_refuses_rows_and_keeps_facts(tmp_path: Path, parallel: b
 def test_without_rules_plain_numbers_take_the_fast_path_and_no_facts_are_stored(tmp_path: Path) -> None:
     result = check_file(contacts(tmp_path / "c.csv", 20), MappingSpec())
     assert result.valid == 20
+
+
+@dataclass(frozen=True)
+class FlaggedDoNotCall:
+    """Refuses rows whose "Do Not Call" column says yes; nothing to do for a file without one."""
+
+    name: str = "do-not-call-column"
+    per_row: bool = True
+
+    def bind(self, headers: list[str], mapping: ResolvedMapping) -> BoundRule | None:
+        if "Do Not Call" not in headers:
+            return None
+        at = headers.index("Do Not Call")
+        return lambda draft: [("Do Not Call", "is marked do-not-call")] if draft.cells[at].lower() == "yes" else []
+
+
+def test_a_rule_with_nothing_to_do_for_a_file_keeps_the_fast_path(tmp_path: Path) -> None:
+    plain = ["phone", "name"]
+    flagged = ["phone", "Do Not Call"]
+    spec, now = MappingSpec(), int(time.time())
+    without = RowValidator(resolve(spec, plain, now=now), plain, now, [FlaggedDoNotCall()])
+    assert without.plain_digits is not None
+    assert without.rules == []
+    with_column = RowValidator(resolve(spec, flagged, now=now), flagged, now, [FlaggedDoNotCall()])
+    assert with_column.plain_digits is None
+    assert len(with_column.rules) == 1
+    assert check_file(contacts(tmp_path / "c.csv", 20), spec, rules=[FlaggedDoNotCall()]).valid == 20
+
+
+def test_every_import_applies_the_registered_row_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: Callable[..., CliResult]
+) -> None:
+    monkeypatch.setattr(row_rules, "IMPORT_RULES", (FlaggedDoNotCall(),))
+    path = write_csv(
+        tmp_path / "c.csv",
+        [["phone", "Do Not Call"], ["(617) 200-0001", "Yes"], ["(617) 200-0002", ""], ["(617) 200-0003", "no"]],
+    )
+    checked = run_cli("check", path, "--json")
+    assert checked.code == 1, checked.err  # a row is invalid
+    imported = run_cli("import", path, "--survey", "1", "--instance", "1", "--json")
+    assert imported.code == 0, imported.err  # a job of the valid rows, the others set aside
+    for result in (checked.json(), imported.json()):
+        assert (result["valid"], result["invalid"]) == (2, 1)
+    assert [r["state"] for r in ledger_rows(tmp_path / "batchqueue.db")] == ["invalid", "pending", "pending"]
 
 
 HOLD_FOR = 3600
@@ -121,3 +169,37 @@ def test_a_send_rule_holds_rows_and_narrows_windows_inside_the_claim(tmp_path: P
     assert all(r["not_before"] >= started + HOLD_FOR - 5 for r in held)
     sent = [r for r in rows if r["state"] == "queued"]
     assert all(r["sent_end_ts"] - r["sent_start_ts"] == 600 for r in sent)
+
+
+def test_every_run_applies_the_registered_send_rules_that_apply_to_its_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A maker in ``calling/send_rules.SEND_RULES`` gives the rule of a job, or None: job 1 (survey
+    4242) is held by it, job 2 (survey 4243) is not; no run is given a ``review``."""
+    monkeypatch.setattr(
+        send_rules, "SEND_RULES", (lambda job: hold_even_narrow_odd if job.survey_id == "4242" else None,)
+    )
+    db = tmp_path / "l.db"
+    ledger = open_ledger(f"sqlite:///{db}")
+    anytime = {"calling": CallingRules.parse(hours="00:00-24:00").as_json()}
+    for survey, first in (("4242", 0), ("4243", 100)):
+        import_file(
+            ledger,
+            contacts(tmp_path / f"{survey}.csv", 20, first=first),
+            MappingSpec(),
+            survey_id=survey,
+            instance_id="1",
+            options=anytime,
+        )
+    ledger.close()
+    with Sandbox(SandboxConfig(surveys={"4242": "1", "4243": "1"})) as sb:
+        settings = Settings.from_env(
+            {"BATCHQUEUE_BASE_URL": sb.api_url, "BATCHQUEUE_USER": sb.config.user, "BATCHQUEUE_API_KEY": sb.config.key},
+            db=str(db),
+        )
+        ruled = run(settings, RunRequest(1, rate=0, concurrency=4))
+        free = run(settings, RunRequest(2, rate=0, concurrency=4))
+    assert (ruled.counts["queued"], ruled.counts["pending"]) == (10, 10)
+    assert (free.counts["queued"], free.counts["pending"]) == (20, 0)
+    held = [r for r in ledger_rows(db, 1) if r["state"] == "pending"]
+    assert {(r["hold_reason"], r["hold_detail"]) for r in held} == {("send_time_rule", "even numbers wait")}

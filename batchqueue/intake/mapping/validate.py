@@ -64,7 +64,9 @@ class RowValidator:
         self._orders = {key: order for key, order in mapping.date_orders.items() if key in mapping.columns}
         self._fields = [(key, col, index[col]) for key, col in mapping.columns.items()]
         self._defaults = mapping.defaults
-        self.rules: list[BoundRule] = [rule.bind(headers, mapping) for rule in rules]
+        # A rule whose bind gives None has nothing to do with this file (its column is absent).
+        bound = [(rule, rule.bind(headers, mapping)) for rule in rules]
+        self.rules: list[BoundRule] = [check for _, check in bound if check is not None]
         # The common case takes a fast path: one phone column read in the job's region, every other
         # field job-wide, and no rule that looks at each row, so only the phone varies.
         self._simple = (
@@ -73,7 +75,7 @@ class RowValidator:
             and mapping.region_column is None
             and self._zone_at is None
             and self._zip_at is None
-            and not any(rule.per_row for rule in rules)
+            and not any(rule.per_row for rule, check in bound if check is not None)
         )
         d = mapping.defaults
         self._job_ani, self._job_postd = d.get("ani"), d.get("postd")
