@@ -30,7 +30,7 @@ from batchqueue.errors import EnvironmentFailure
 from batchqueue.ledger import Ledger, Settlement
 from batchqueue.lifecycle import Conflict
 
-log = logging.getLogger("batchqueue.sending")
+log = logging.getLogger(__name__)
 
 #: What a ledger that cannot be reached, or is locked, raises.
 LEDGER_ERRORS: tuple[type[BaseException], ...] = (DBAPIError, PoolTimeout, EnvironmentFailure)

@@ -44,12 +44,13 @@ def held(rules: CallingRules, now: str, claimed: Claimed | None = None) -> Verdi
     [
         # 06:00 in Chicago: before the day's hours.
         (CallingRules.parse(), "2026-12-01 12:00", HoldReason.CALLING_WINDOW, "opens 2026-12-01 08:00 America/Chicago"),
-        # 09:00 on Christmas Day in Chicago: inside the hours, on a federal holiday.
+        # 09:00 on Christmas Day in Chicago: inside the hours, on a federal holiday (--holidays US is
+        # each contact's own state's calendar: this Chicago contact's is Illinois's).
         (
             CallingRules.parse(holidays="US"),
             "2026-12-25 15:00",
             HoldReason.HOLIDAY,
-            "Christmas Day (US), 2026-12-25; opens 2026-12-26 08:00 America/Chicago",
+            "Christmas Day (US-IL), 2026-12-25; opens 2026-12-26 08:00 America/Chicago",
         ),
         # 09:00 on a Saturday, weekdays only: Monday.
         (
