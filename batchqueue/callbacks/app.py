@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from batchqueue.callback_urls import split_path
 from batchqueue.callbacks.call_details import BadPayload, parse_callback
 from batchqueue.callbacks.spooler import CallbackSpooler
-from batchqueue.callbacks.tokens import TokenChecker, split_path
+from batchqueue.callbacks.tokens import TokenChecker
 from batchqueue.ledger import Ledger
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,11 @@ def _reply(start_response: Callable[..., Any], status: str, body: dict[str, Any]
 class CallbackApp:
     """WSGI app for result_url callbacks. Usage: ``HttpServer(CallbackApp(ledger, folder), port=8080)``."""
 
-    def __init__(self, ledger: Ledger, spool_folder: Path) -> None:
+    def __init__(self, ledger: Ledger, spool_folder: Path, *, answer_within: float | None = None) -> None:
+        """``answer_within``: how long a request waits for the ledger to apply it before it is
+        answered "spooled" (the spooler's default when None)."""
         self.ledger = ledger
+        self._answer_within = answer_within
         self.spooler = CallbackSpooler(ledger, spool_folder)
         self._tokens = TokenChecker(ledger)
         #: Callbacks by verdict (recorded, spooled, refused, unavailable: 503), for ``/metrics``.
@@ -103,7 +107,11 @@ class CallbackApp:
             self.verdicts["refused"] += 1
             return _reply(start_response, "400 Bad Request", {"error": str(exc)})
         try:
-            verdict = self.spooler.submit(row_id, token, details)
+            verdict = (
+                self.spooler.submit(row_id, token, details)
+                if self._answer_within is None
+                else self.spooler.submit(row_id, token, details, timeout=self._answer_within)
+            )
         except (OSError, ValueError):
             self.verdicts["unavailable"] += 1
             return _reply(start_response, "503 Service Unavailable", {"error": "cannot spool the callback; retry"})

@@ -18,25 +18,10 @@ from collections import OrderedDict
 
 from sqlalchemy.exc import DBAPIError
 
+from batchqueue.callback_urls import MAX_TOKEN as MAX_TOKEN
+from batchqueue.callback_urls import MIN_TOKEN as MIN_TOKEN
+from batchqueue.callback_urls import split_path as split_path
 from batchqueue.ledger import Ledger
-
-CALLBACK_PREFIX = "/cb/"
-MIN_TOKEN, MAX_TOKEN = 16, 128
-
-
-def split_path(path: str) -> tuple[int, str] | None:
-    """``/cb/<row id>/<token>`` → (row id, token), or None for any other path."""
-    if not path.startswith(CALLBACK_PREFIX):
-        return None
-    parts = path[len(CALLBACK_PREFIX) :].rstrip("/").split("/")
-    if len(parts) != 2 or not parts[0].isdigit() or len(parts[0]) > 18:
-        return None
-    token = parts[1]
-    if not MIN_TOKEN <= len(token) <= MAX_TOKEN or not token.isascii():
-        return None
-    if not all(c.isalnum() or c in "-_" for c in token):
-        return None
-    return int(parts[0]), token
 
 
 class TokenChecker:

@@ -34,7 +34,7 @@ from batchqueue.errors import InsightError
 @db_option
 def serve(host: str, port: int, port_file: Path | None, threads: int, spool_dir: Path | None, db: str | None) -> int:
     """Receive Insight's result_url callbacks and record each call's outcome in the ledger."""
-    from batchqueue.service.outcomes import ServeRequest
+    from batchqueue.service.outcomes import CALLBACK_SHOWN, ServeRequest
     from batchqueue.service.outcomes import serve as bind
 
     if port_file is not None:
@@ -42,7 +42,7 @@ def serve(host: str, port: int, port_file: Path | None, threads: int, spool_dir:
     serving = bind(settings(db), ServeRequest(host, port, threads, spool_dir))
     try:
         click.echo(
-            f"receiving callbacks on {serving.url}/cb/<row>/<token> (spool: {serving.spool}); give Insight a "
+            f"receiving callbacks on {serving.url}{CALLBACK_SHOWN} (spool: {serving.spool}); give Insight a "
             f"public address that reaches it with `batchqueue run JOB --public-url https://…`"
         )
         write_port_file(port_file, serving.port)

@@ -31,13 +31,20 @@ from batchqueue.errors import UsageError
 from batchqueue.logs import register_secret
 from batchqueue.service.app import Batchqueue, Settings
 from batchqueue.service.console_files import FolderCleaner, private_folder, secret_key
+from batchqueue.service.outcomes import (
+    CALLBACK_PREFIX,
+    CALLBACK_SHOWN,
+    BodyLimit,
+    CallbackApp,
+    HttpServer,
+    Limits,
+    spool_folder_for,
+)
 from batchqueue.service.outcomes import MAX_BODY_ON_THE_WIRE as CALLBACK_MAX_BODY_ON_THE_WIRE
-from batchqueue.service.outcomes import BodyLimit, CallbackApp, HttpServer, Limits, spool_folder_for
 from batchqueue.service.supervised import Supervisor
 
 log = logging.getLogger(__name__)
 
-CALLBACK_PREFIX = "/cb/"
 #: The private folder made inside ``--folder DIR``.
 PRIVATE_FOLDER = "batchqueue-console"
 #: The session key's file, in the private folder.
@@ -191,5 +198,5 @@ def serve_console(settings: Settings, request: ConsoleRequest) -> Console:
         keep_seconds=request.keep_files_days * 86400.0,
         in_use=lambda: supervisor.running_logs() | ctx.checks.running_files(),
     )
-    log.info("console on %s (callbacks on %s/cb/<row>/<token>), files in %s", server.url, server.url, folder)
+    log.info("console on %s (callbacks on %s%s), files in %s", server.url, server.url, CALLBACK_SHOWN, folder)
     return Console(server, ctx, callbacks, console, cleaner)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from batchqueue.callback_urls import callback_url
 from batchqueue.ledger import Claimed
 
 
@@ -18,7 +19,7 @@ class FormBuilder:
         if row.result_url:
             return row.result_url
         if self._public_url and row.token:
-            return f"{self._public_url}/cb/{row.row_id}/{row.token}"
+            return callback_url(self._public_url, row.row_id, row.token)
         return None
 
     def form(self, row: Claimed) -> list[tuple[str, str]]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from batchqueue import callback_urls
 from batchqueue.callbacks.app import MAX_BODY_ON_THE_WIRE as MAX_BODY_ON_THE_WIRE
 from batchqueue.callbacks.app import CallbackApp as CallbackApp
 from batchqueue.callbacks.poller import Poller
@@ -25,6 +26,9 @@ from batchqueue.service.app import Face, settings_of
 from batchqueue.service.context import insight_client, ledger_for, target_of
 
 log = logging.getLogger(__name__)
+
+#: Where callbacks arrive, for the front ends (the console's /cb/ route; what serve prints).
+CALLBACK_PREFIX, CALLBACK_SHOWN = callback_urls.PREFIX, callback_urls.SHOWN
 
 
 @dataclass(frozen=True)
@@ -74,7 +78,7 @@ def serve(app: Face, request: ServeRequest) -> Serving:
     except BaseException:
         ledger.close()
         raise
-    log.info("receiving callbacks on %s/cb/<row>/<token>, spooling them in %s", server.url, folder)
+    log.info("receiving callbacks on %s%s, spooling them in %s", server.url, CALLBACK_SHOWN, folder)
     return Serving(ledger, server, apps[0], folder)
 
 
