@@ -49,11 +49,20 @@ TIMEZONE_HEADERS = frozenset(
         "fusohorario", "fuseauhoraire", "zeitzone", "fusoorario", "tijdzone", "strefaczasowa",
     }
 )  # fmt: skip
-#: A column named like one of these holds each row's US ZIP code (its time zone and state).
+#: A column named like one of these holds each row's US ZIP code (its time zone and state): the
+#: plain names, and the names CRM exports give an address's ZIP (Salesforce "Mailing Zip/Postal
+#: Code", "Billing Zip/Postal Code"; HubSpot "Postal Code"; "Zip+4", "Home ZIP").
 ZIP_HEADERS = frozenset(
     {
-        "zip", "zipcode", "zip5", "postalcode", "postcode", "postal", "codigopostal", "codepostal",
-        "plz", "postleitzahl",
+        "zip", "zipcode", "zip5", "zip4", "zipplus4", "zipcodeplus4", "zipcode4", "postalcode", "postcode",
+        "postal", "zippostalcode", "postalzipcode", "zippostal", "codigopostal", "codepostal", "plz",
+        "postleitzahl",
+        *(
+            prefix + name
+            for prefix in ("mailing", "billing", "shipping", "home", "residential", "physical", "primary",
+                           "contact", "street", "address", "mailingaddress", "homeaddress")
+            for name in ("zip", "zipcode", "zip4", "postalcode", "zippostalcode", "postcode")
+        ),
     }
 )  # fmt: skip
 #: A column whose normalized name is one of these feeds that request field without being asked (a
@@ -240,14 +249,24 @@ def phone_columns(given: str | None, headers: list[str]) -> tuple[str, ...]:
 
 
 def _optional_column(
-    given: str | None, names: frozenset[str], headers: list[str], used: set[str], what: str, guesses: list[Guess]
+    given: str | None,
+    names: frozenset[str],
+    headers: list[str],
+    used: set[str],
+    what: str,
+    guesses: list[Guess],
+    warnings: list[str] | None = None,
 ) -> str | None:
-    """A column named by an option, else the one header named like ``names`` (a guess); ``none`` opts out."""
+    """A column named by an option, else the one header named like ``names`` (a guess); ``none`` opts out.
+    Several such headers: none is taken, and ``warnings`` says so."""
     if given is not None:
         if given.strip().casefold() == NO_COLUMN:
             return None
         return find_column(given, headers, what)
     found = [h for h in headers if h not in used and header_key(h) in names]
+    if len(found) > 1 and warnings is not None:
+        listed = ", ".join(repr(h) for h in found)
+        warnings.append(f"columns {listed} could each be the {what} column; none was taken: choose one with {what}")
     if len(found) != 1:
         return None
     guesses.append(Guess(what.removeprefix("--").removesuffix("-column"), found[0]))
@@ -320,7 +339,7 @@ def resolve(spec: MappingSpec, headers: list[str], *, now: int) -> ResolvedMappi
     timezone_column = _optional_column(
         spec.timezone_column, TIMEZONE_HEADERS, headers, used, "--timezone-column", guesses
     )
-    zip_column = _optional_column(spec.zip_column, ZIP_HEADERS, headers, used, "--zip-column", guesses)
+    zip_column = _optional_column(spec.zip_column, ZIP_HEADERS, headers, used, "--zip-column", guesses, column_warnings)
     clash = used & {region_column, timezone_column, zip_column}
     if clash:
         raise UsageError(f"column {clash.pop()!r} cannot be both a request field and a country, time zone or ZIP")
