@@ -65,6 +65,20 @@ ZIP_HEADERS = frozenset(
         ),
     }
 )  # fmt: skip
+#: A column named like one of these holds each row's US state (USPS code or name): another source of
+#: the states a contact may be in (Salesforce "Mailing State/Province", Dynamics "State/Province").
+STATE_HEADERS = frozenset(
+    {
+        "state", "st", "statecode", "stateprovince", "provincestate", "stateorprovince", "stateprovincecode",
+        "usstate", "stateregion",
+        *(
+            prefix + name
+            for prefix in ("mailing", "billing", "shipping", "home", "residential", "physical", "primary",
+                           "contact", "address", "mailingaddress", "homeaddress")
+            for name in ("state", "st", "statecode", "stateprovince", "provincestate", "stateorprovince")
+        ),
+    }
+)  # fmt: skip
 #: A column whose normalized name is one of these feeds that request field without being asked (a
 #: *guess*, shown with its header and undone by ``--column FIELD=none``). The names are the ones CRM
 #: and dialer exports give those columns: a phone's extension in a column of its own (Salesforce and
@@ -108,7 +122,7 @@ def header_key(name: str) -> str:
 class Guess:
     """A column taken for a field because of its name (not because the user named it)."""
 
-    field: str  # a request field, or "region", "timezone", "zip"
+    field: str  # a request field, or "region", "timezone", "zip", "state"
     column: str
 
     @property
@@ -123,9 +137,12 @@ class Guess:
         """The field, in words: ``postd (the extension dialled after the call connects)``."""
         if self.field in FIELD_WORDS:
             return f"{self.field} ({FIELD_WORDS[self.field]})"
-        return {"region": "each row's country", "timezone": "each row's time zone", "zip": "each row's ZIP code"}[
-            self.field
-        ]
+        return {
+            "region": "each row's country",
+            "timezone": "each row's time zone",
+            "zip": "each row's ZIP code",
+            "state": "each row's US state",
+        }[self.field]
 
     def __str__(self) -> str:
         return f"guessed from its name: column {self.column!r} → {self.what}; undo: {self.undo}"
@@ -147,6 +164,7 @@ class ResolvedMapping:
     region_column: str | None = None
     timezone_column: str | None = None
     zip_column: str | None = None
+    state_column: str | None = None
     date_formats: tuple[str, ...] = ()
     dayfirst: bool = False
     monthfirst: bool = False
@@ -185,6 +203,7 @@ class ResolvedMapping:
             "region_column": self.region_column,
             "timezone_column": self.timezone_column,
             "zip_column": self.zip_column,
+            "state_column": self.state_column,
             "date_formats": list(self.date_formats) or None,
             "dayfirst": self.dayfirst or None,
             "monthfirst": self.monthfirst or None,
@@ -340,9 +359,14 @@ def resolve(spec: MappingSpec, headers: list[str], *, now: int) -> ResolvedMappi
         spec.timezone_column, TIMEZONE_HEADERS, headers, used, "--timezone-column", guesses
     )
     zip_column = _optional_column(spec.zip_column, ZIP_HEADERS, headers, used, "--zip-column", guesses, column_warnings)
-    clash = used & {region_column, timezone_column, zip_column}
+    state_column = _optional_column(
+        spec.state_column, STATE_HEADERS, headers, used, "--state-column", guesses, column_warnings
+    )
+    clash = used & {region_column, timezone_column, zip_column, state_column}
     if clash:
-        raise UsageError(f"column {clash.pop()!r} cannot be both a request field and a country, time zone or ZIP")
+        raise UsageError(
+            f"column {clash.pop()!r} cannot be both a request field and a country, time zone, ZIP or state"
+        )
     if spec.no_metadata:
         metadata: tuple[str, ...] = ()
     elif spec.metadata is not None:
@@ -377,6 +401,7 @@ def resolve(spec: MappingSpec, headers: list[str], *, now: int) -> ResolvedMappi
         region_column=region_column,
         timezone_column=timezone_column,
         zip_column=zip_column,
+        state_column=state_column,
         date_formats=spec.date_formats,
         dayfirst=spec.dayfirst,
         monthfirst=spec.monthfirst,
