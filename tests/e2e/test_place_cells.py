@@ -222,3 +222,55 @@ def test_a_rows_own_start_is_read_in_the_zone_its_cell_names(cell: str, named: s
     assert not validator.warnings
     assert "timezone_unread" not in facts
     assert request.start == int(dt.datetime(2027, 1, 15, 9, tzinfo=ZoneInfo(named)).timestamp())
+
+
+# --- a state column -------------------------------------------------------------------------------
+
+
+def test_a_state_column_adds_its_state_and_floridas_hours_hold() -> None:
+    """README ("Caps count calls"): a state column counts. A 212 number listed in Florida is in both
+    states, and Florida's law ends its calls at 8 p.m. (Fla. Stat. 501.616(6)(a))."""
+    _, facts, _ = _facts(["Name", "Phone", "State"], ["x", "2125550707", "FL"])
+    contact = _review().contact(
+        Claimed(1, 2, "tel:+12125550707", "+12125550707", None, None, None, None, None, None, [], 1, facts)
+    )
+    assert contact is not None
+    assert contact.states == ("FL", "NY")
+    assert "state: FL" in contact.places_text
+    assert _window_eastern("+12125550707", facts)[1] == "20:00"
+
+
+@pytest.mark.parametrize(
+    ("cell", "usps"),  # USPS Publication 28, appendix B: state and territory abbreviations
+    [("FL", "FL"), ("fl", "FL"), ("Florida", "FL"), ("FLORIDA", "FL"), (" florida ", "FL"), ("New York", "NY"),
+     ("Puerto Rico", "PR"), ("Guam", "GU"), ("District of Columbia", "DC"), ("D.C.", "DC"), ("Ok", "OK")],
+)  # fmt: skip
+def test_a_state_cell_is_read_as_a_code_or_a_name(cell: str, usps: str) -> None:
+    _, facts, _ = _facts(["Phone", "State"], ["2125550707", cell])
+    assert facts["states"] == [usps]
+
+
+@pytest.mark.parametrize("header", ["State", "ST", "Province/State", "Mailing State/Province", "State/Province"])
+def test_a_state_column_is_found_by_its_name_and_check_says_so(header: str, tmp_path: Any, run_cli: Any) -> None:
+    path = write_csv(tmp_path / "crm.csv", [["Name", "Phone", header], ["x", "2125550707", "Florida"]])
+    result = run_cli("check", path)
+    assert result.code == 0
+    assert f"each row's US state from {header!r}" in result.out
+    assert f"column {header!r} → each row's US state; undo: --state-column none" in result.out
+    data = run_cli("check", path, "--json").json()
+    assert data["mapping"]["state_column"] == header
+    assert sorted(s["state"] for s in data["preview"]["by_state"]) == ["FL", "NY"]
+    off = run_cli("check", path, "--state-column", "none", "--json").json()
+    assert [s["state"] for s in off["preview"]["by_state"]] == ["NY"]
+
+
+@pytest.mark.parametrize("cell", ["Ontario", "XX", "Active", "a" * 10_000])
+def test_a_state_cell_that_is_no_us_state_is_a_row_warning_and_ignored(cell: str, tmp_path: Any, run_cli: Any) -> None:
+    path = write_csv(tmp_path / "crm.csv", [["Phone", "State"], ["2125550707", cell]])
+    data = run_cli("check", path, "--json").json()
+    assert (data["valid"], data["invalid"]) == (1, 0)
+    (warned,) = data["row_warnings"]
+    assert (warned["row"], warned["column"], warned["column_letter"]) == (2, "State", "B")
+    assert "is not a US state or territory" in warned["warning"]
+    assert len(warned["warning"]) < 300
+    assert [s["state"] for s in data["preview"]["by_state"]] == ["NY"]
