@@ -169,6 +169,8 @@ NORTH_AMERICAN = {
     "SST": ("Pacific/Pago_Pago",),
     "SAMOA": ("Pacific/Pago_Pago",),
 }
+#: The longest cell read as a zone (Windows' longest names are about 40 characters).
+_LONGEST_CELL = 80
 _PARENTHESES = re.compile(r"\([^)]*\)")
 _FILLER = re.compile(r"\b(?:standard|daylight|saving|savings|summer|time|zone|us)\b", re.IGNORECASE)
 
@@ -206,6 +208,8 @@ def contact_zones(text: str) -> tuple[str, ...]:
     Standard Time``, a zone's city such as ``Los Angeles``; an offset is a fixed zone); ValueError
     says why a cell cannot be read."""
     value = " ".join(text.translate(_DASHES).split())
+    if len(value) > _LONGEST_CELL:
+        raise ValueError(_unknown(value))  # no zone's name is that long; a hostile cell is not looked up
     upper = value.upper()
     if upper in NORTH_AMERICAN:
         return NORTH_AMERICAN[upper]
@@ -232,7 +236,7 @@ def _read_words(value: str) -> tuple[str, ...]:
     (without its filler words) or a zone's city (``los angeles``)."""
     if "/" in value:
         parts = [p for p in value.split("/") if p.strip()]
-        if len(parts) < 2:
+        if not 2 <= len(parts) <= 3:
             raise ValueError(_unknown(value))
         return tuple(sorted({z for part in parts for z in contact_zones(part)}))
     words = " ".join(_FILLER.sub(" ", _PARENTHESES.sub(" ", value)).split())
