@@ -24,8 +24,11 @@ from batchqueue.intake.mapping.validate import RowValidator
 from batchqueue.ledger.records import Claimed
 from batchqueue.places.zips import zip_place
 from batchqueue.places.zone_names import contact_zones, zone
+from batchqueue.sandbox import Sandbox
 from tests.conftest import write_csv
+from tests.sandbox_helpers import point_at
 from tests.truth.geography import PLACES
+from tests.truth.statutes import CAP_BY_STATE
 
 PENSACOLA = PLACES["Pensacola, FL"]  # ZIP 32501, Central time, Florida
 #: A winter instant, and the day's noon UTC from which windows are read.
@@ -274,3 +277,33 @@ def test_a_state_cell_that_is_no_us_state_is_a_row_warning_and_ignored(cell: str
     assert "is not a US state or territory" in warned["warning"]
     assert len(warned["warning"]) < 300
     assert [s["state"] for s in data["preview"]["by_state"]] == ["NY"]
+
+
+def test_a_state_columns_state_caps_the_contacts_attempts(
+    tmp_path: Any, run_cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README ("Caps count calls"): each state's cap holds for every contact who may be in it, its
+    state column included (Florida: 3 calls a day, Fla. Stat. 501.616(6)(b); Maine: 1 in 8 hours)."""
+    day = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=2)  # any day ahead: 16:00 UTC is 08:00-12:00 US
+    start = dt.datetime(day.year, day.month, day.day, 16, tzinfo=dt.UTC).isoformat()
+    rows = [
+        ["Phone", "State", "who"],
+        ["(212) 201-0001", "Florida", "a New York number listed in Florida"],
+        ["(212) 201-0002", "me", "a New York number listed in Maine"],
+        ["(212) 201-0003", "NY", "New York: no state cap"],
+    ]
+    path = write_csv(tmp_path / "c.csv", rows)
+    db = tmp_path / "l.db"
+    imported = run_cli("import", path, "--survey", "4242", "--instance", "1", "--db", db, "--max-attempts", "5",
+                       "--reattempt-wait", "600", "--start", start, "--metadata", "who")  # fmt: skip
+    assert imported.code == 0, imported.err
+    with Sandbox() as sb:
+        point_at(monkeypatch, sb)
+        sent = run_cli("run", "1", "--rate", "0", "--db", db)
+        assert sent.code == 0, sent.err
+        attempts = {c["metadata"]["who"]: int(c["fields"]["max_attempts"]) for c in sb.app.store.dump()}
+    assert attempts == {
+        "a New York number listed in Florida": CAP_BY_STATE["FL"][0],
+        "a New York number listed in Maine": CAP_BY_STATE["ME"][0],
+        "New York: no state cap": 5,
+    }
