@@ -140,6 +140,28 @@ def test_two_columns_that_could_be_the_zip_are_warned_about(tmp_path: Any, run_c
     assert "'Billing Zip', 'Shipping Zip' could each be the --zip-column column" in result.err
 
 
+@pytest.mark.parametrize(
+    ("headers", "taken"),
+    [
+        (["Phone", "ZIP", "ZIP4"], "ZIP"),
+        (["Phone", "Mailing Zip", "Zip"], "Zip"),
+        (["Phone", "Zip+4", "Postal Code"], "Postal Code"),
+    ],
+)
+def test_a_plain_zip_column_is_taken_before_a_crm_named_one(
+    headers: list[str], taken: str, tmp_path: Any, run_cli: Any
+) -> None:
+    """USPS lists often split the ZIP and its +4 add-on (``ZIP``, ``ZIP4``): the ZIP is the ZIP."""
+    cells = {"Phone": "2125550707", taken: PENSACOLA.zip_code}
+    path = write_csv(tmp_path / "list.csv", [headers, [cells.get(h, "1234") for h in headers]])
+    result = run_cli("check", path, "--json")
+    assert result.code == 0
+    data = result.json()
+    assert data["mapping"]["zip_column"] == taken
+    assert not [w for w in data["warnings"] if "could each be" in w]
+    assert sorted(s["state"] for s in data["preview"]["by_state"]) == ["FL", "NY"]
+
+
 @pytest.mark.parametrize("cell", [f"{PENSACOLA.zip_code}1234", f"{PENSACOLA.zip_code} 1234", f"{PENSACOLA.zip_code}.0"])
 def test_a_212_number_with_a_pensacola_zip_keeps_floridas_hours_and_pensacolas_clock(cell: str) -> None:
     """The red-team case: only New York's zone and state were kept, and the window opened at 08:00

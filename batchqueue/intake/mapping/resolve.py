@@ -49,14 +49,18 @@ TIMEZONE_HEADERS = frozenset(
         "fusohorario", "fuseauhoraire", "zeitzone", "fusoorario", "tijdzone", "strefaczasowa",
     }
 )  # fmt: skip
-#: A column named like one of these holds each row's US ZIP code (its time zone and state): the
-#: plain names, and the names CRM exports give an address's ZIP (Salesforce "Mailing Zip/Postal
-#: Code", "Billing Zip/Postal Code"; HubSpot "Postal Code"; "Zip+4", "Home ZIP").
-ZIP_HEADERS = frozenset(
+#: A column named like one of these holds each row's US ZIP code (its time zone and state).
+ZIP_PLAIN_HEADERS = frozenset(
     {
-        "zip", "zipcode", "zip5", "zip4", "zipplus4", "zipcodeplus4", "zipcode4", "postalcode", "postcode",
-        "postal", "zippostalcode", "postalzipcode", "zippostal", "codigopostal", "codepostal", "plz",
-        "postleitzahl",
+        "zip", "zipcode", "zip5", "postalcode", "postcode", "postal", "zippostalcode", "postalzipcode",
+        "zippostal", "codigopostal", "codepostal", "plz", "postleitzahl",
+    }
+)  # fmt: skip
+#: ... and the names CRM exports give an address's ZIP (Salesforce "Mailing Zip/Postal Code",
+#: "Billing Zip/Postal Code"; "Home ZIP", "Zip+4"), taken when no column has a plain name.
+ZIP_HEADERS = ZIP_PLAIN_HEADERS | frozenset(
+    {
+        "zip4", "zipplus4", "zipcodeplus4", "zipcode4",
         *(
             prefix + name
             for prefix in ("mailing", "billing", "shipping", "home", "residential", "physical", "primary",
@@ -66,17 +70,18 @@ ZIP_HEADERS = frozenset(
     }
 )  # fmt: skip
 #: A column named like one of these holds each row's US state (USPS code or name): another source of
-#: the states a contact may be in (Salesforce "Mailing State/Province", Dynamics "State/Province").
-STATE_HEADERS = frozenset(
+#: the states a contact may be in (Dynamics "State/Province").
+STATE_PLAIN_HEADERS = frozenset(
+    {"state", "st", "statecode", "stateprovince", "provincestate", "stateorprovince", "stateprovincecode", "usstate"}
+)
+#: ... and an address's state as CRM exports name it (Salesforce "Mailing State/Province"), taken
+#: when no column has a plain name.
+STATE_HEADERS = STATE_PLAIN_HEADERS | frozenset(
     {
-        "state", "st", "statecode", "stateprovince", "provincestate", "stateorprovince", "stateprovincecode",
-        "usstate", "stateregion",
-        *(
-            prefix + name
-            for prefix in ("mailing", "billing", "shipping", "home", "residential", "physical", "primary",
-                           "contact", "address", "mailingaddress", "homeaddress")
-            for name in ("state", "st", "statecode", "stateprovince", "provincestate", "stateorprovince")
-        ),
+        prefix + name
+        for prefix in ("mailing", "billing", "shipping", "home", "residential", "physical", "primary", "contact",
+                       "address", "mailingaddress", "homeaddress")
+        for name in ("state", "st", "statecode", "stateprovince", "provincestate", "stateorprovince")
     }
 )  # fmt: skip
 #: A column whose normalized name is one of these feeds that request field without being asked (a
@@ -275,14 +280,18 @@ def _optional_column(
     what: str,
     guesses: list[Guess],
     warnings: list[str] | None = None,
+    plain: frozenset[str] = frozenset(),
 ) -> str | None:
     """A column named by an option, else the one header named like ``names`` (a guess); ``none`` opts out.
-    Several such headers: none is taken, and ``warnings`` says so."""
+    Of several, the one with a ``plain`` name (``ZIP`` rather than ``Zip+4``); else none is taken, and
+    ``warnings`` says so."""
     if given is not None:
         if given.strip().casefold() == NO_COLUMN:
             return None
         return find_column(given, headers, what)
     found = [h for h in headers if h not in used and header_key(h) in names]
+    if len(found) > 1 and len(first := [h for h in found if header_key(h) in plain]) == 1:
+        found = first
     if len(found) > 1 and warnings is not None:
         listed = ", ".join(repr(h) for h in found)
         warnings.append(f"columns {listed} could each be the {what} column; none was taken: choose one with {what}")
@@ -358,9 +367,11 @@ def resolve(spec: MappingSpec, headers: list[str], *, now: int) -> ResolvedMappi
     timezone_column = _optional_column(
         spec.timezone_column, TIMEZONE_HEADERS, headers, used, "--timezone-column", guesses
     )
-    zip_column = _optional_column(spec.zip_column, ZIP_HEADERS, headers, used, "--zip-column", guesses, column_warnings)
+    zip_column = _optional_column(
+        spec.zip_column, ZIP_HEADERS, headers, used, "--zip-column", guesses, column_warnings, ZIP_PLAIN_HEADERS
+    )
     state_column = _optional_column(
-        spec.state_column, STATE_HEADERS, headers, used, "--state-column", guesses, column_warnings
+        spec.state_column, STATE_HEADERS, headers, used, "--state-column", guesses, column_warnings, STATE_PLAIN_HEADERS
     )
     clash = used & {region_column, timezone_column, zip_column, state_column}
     if clash:
