@@ -75,6 +75,8 @@ def _print_result(result: LoadResult, given: Path) -> None:
         where.append(f"each row's time zone from {m.timezone_column!r}")
     if m.zip_column:
         where.append(f"each row's ZIP code from {m.zip_column!r}")
+    if m.state_column:
+        where.append(f"each row's US state from {m.state_column!r}")
     fields = "".join(f"; {key} from {col!r}" for key, col in m.columns.items())
     meta = ", ".join(repr(c) for c in m.metadata) or "none"
     click.echo(f"phone column {phones} ({', '.join(where)}){fields}; metadata: {meta}")

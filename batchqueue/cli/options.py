@@ -87,6 +87,12 @@ _MAPPING_OPTIONS = [
         help="Each row's US ZIP code, for its time zone and state (default: a column named like ZIP; none: off).",
     ),
     click.option(
+        "--state-column",
+        metavar="COL",
+        help="Each row's US state (FL or Florida), one more of its states (default: a column named like State; "
+        "none: off).",
+    ),
+    click.option(
         "--date-format",
         "date_formats",
         multiple=True,
@@ -174,6 +180,7 @@ def build_spec(opts: dict[str, Any]) -> MappingSpec:
         timezone=opts.pop("timezone", None),
         timezone_column=opts.pop("timezone_column", None),
         zip_column=opts.pop("zip_column", None),
+        state_column=opts.pop("state_column", None),
         date_formats=tuple(opts.pop("date_formats", ()) or ()) or None,
         dayfirst=opts.pop("dayfirst", None),
         monthfirst=opts.pop("monthfirst", None),

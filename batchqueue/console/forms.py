@@ -112,7 +112,7 @@ DATE_ORDERS = ("dayfirst", "monthfirst")
 def spec_from(form: MultiDict[str, Any] | Mapping[str, Any]) -> MappingSpec:
     """The mapping a check page's fields (or an API body) chose, with the command line's names
     (``phone_column``, ``region``, ``region_column``, ``timezone``, ``timezone_column``,
-    ``zip_column``, ``date_formats``, ``dayfirst``/``monthfirst`` (or ``date_order``), ``nulls``,
+    ``zip_column``, ``state_column``, ``date_formats``, ``dayfirst``/``monthfirst`` (or ``date_order``), ``nulls``,
     ``where``, ``header_row``, ``sheet``, ``delimiter``, ``metadata``, ``allow_duplicates``, each
     field's column as ``columns`` or ``column_FIELD``, each job-wide value as ``defaults`` or by the
     field's name); unset fields are detected."""
@@ -143,6 +143,7 @@ def spec_from(form: MultiDict[str, Any] | Mapping[str, Any]) -> MappingSpec:
         timezone=_text(form, "timezone"),
         timezone_column=_text(form, "timezone_column"),
         zip_column=_text(form, "zip_column"),
+        state_column=_text(form, "state_column"),
         date_formats=_lines(form, "date_formats"),
         dayfirst=True if order == "dayfirst" else _flag(form, "dayfirst"),
         monthfirst=True if order == "monthfirst" else _flag(form, "monthfirst"),

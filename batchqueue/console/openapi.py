@@ -25,6 +25,7 @@ _MAPPING = {
     "header_row": {"type": "integer", "minimum": 1},
     "timezone": {"type": "string", "description": "the zone of dates without one (default UTC)"},
     "zip_column": {"type": "string"},
+    "state_column": {"type": "string", "description": "each row's US state (USPS code or name)"},
     "columns": {
         "type": "object",
         "description": "request fields (ani, postd, start, end, max_attempts, reattempt_wait, result_url) read "

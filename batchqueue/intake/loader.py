@@ -183,7 +183,11 @@ class RowLoader:
 
     def _row_warning(self, number: int, facts: dict[str, Any]) -> None:
         mapping = self.result.mapping
-        for key, column in (("phone_read_as", mapping.phone_column), ("timezone_unread", mapping.timezone_column)):
+        for key, column in (
+            ("phone_read_as", mapping.phone_column),
+            ("timezone_unread", mapping.timezone_column),
+            ("state_unread", mapping.state_column),
+        ):
             if key in facts and column and len(self.result.row_warnings) < self.max_problems:
                 self.result.row_warnings.append(Problem(number, column, self.letters.get(column), facts[key]))
 
@@ -319,7 +323,7 @@ class RowLoader:
         facts_json = None
         if facts:
             facts_json = encode_json(facts)
-            if "phone_read_as" in facts or "timezone_unread" in facts:
+            if "phone_read_as" in facts or "timezone_unread" in facts or "state_unread" in facts:
                 self._row_warning(number, facts)
         if first != number:
             counts[_DUPLICATE] += 1

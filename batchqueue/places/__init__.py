@@ -7,5 +7,6 @@ it. Nothing is loaded at import time; each table is read (and cached) on first u
   to the zone batchqueue stores, and its ``tzinfo``;
 - :mod:`batchqueue.places.area_codes`: a NANP area code to its states and zones (``data/nanp_area_codes.csv``);
 - :mod:`batchqueue.places.zips`: a US ZIP code to its zone and state (the ``zipcodes`` package's data);
+- :mod:`batchqueue.places.states`: a state column's cell (``FL``, ``Florida``) to a USPS state code;
 - :mod:`batchqueue.places.contacts`: every zone and state a contact may be in, and which source named each.
 """

@@ -5,6 +5,7 @@ Every source counts (none wins over another): a contact may be wherever any of t
 - ``column``: the row's own time-zone cell (``facts["timezone"]``, or ``facts["timezones"]`` when
   the cell names several clocks, e.g. ``MST``: Denver and Phoenix), read at import;
 - ``zip``: its US ZIP code (``facts["zip_timezone"]`` and ``facts["state"]``, read at import);
+- ``state``: its state column (``facts["states"]``, read at import): states only, no zone;
 - ``number``: its area code (:mod:`batchqueue.places.area_codes`: every zone and state of the
   code's territory, overlays included); outside the US and Canada, phonenumbers' zones for the
   number's longest known prefix;
@@ -14,7 +15,7 @@ Every source counts (none wins over another): a contact may be wherever any of t
   Eastern).
 
 The zones are the union of every source's; the calling window is their intersection. The states are
-the union of the ZIP's state and the area code's states (Florida and Oklahoma presume that a call
+the union of the ZIP's state, the state column's and the area code's states (Florida and Oklahoma presume that a call
 to an in-state area code reaches a resident, so a Florida number with a New York ZIP is in both).
 
 Usage::
@@ -42,14 +43,14 @@ _UNKNOWN = "Etc/Unknown"
 LONGEST_PREFIX = _LONGEST = max(len(k) for k in TIMEZONE_DATA)
 _CODES = frozenset(COUNTRY_CODE_TO_REGION_CODE)
 #: The order sources are shown in.
-SOURCES = ("column", "zip", "number", "default", "region")
+SOURCES = ("column", "zip", "state", "number", "default", "region")
 
 
 @dataclass(frozen=True)
 class PlaceSource:
     """What one source says of where a contact is."""
 
-    name: str  # column, zip, number, default, region
+    name: str  # column, zip, state, number, default, region
     zones: tuple[str, ...]
     states: tuple[str, ...] = ()
 
@@ -57,6 +58,8 @@ class PlaceSource:
     def text(self) -> str:
         """``number: America/Chicago, America/New_York (FL)``."""
         where = ", ".join(self.zones) if self.name != "region" else f"all {len(self.zones)} zones"
+        if not where:  # a state column names no zone: "state: FL"
+            return f"{self.name}: {', '.join(self.states)}"
         return f"{self.name}: {where}" + (f" ({', '.join(self.states)})" if self.states else "")
 
 
@@ -171,7 +174,8 @@ class ZoneFinder:
         country = facts.get("region") or number_country
         column = tuple(facts.get("timezones") or ((facts["timezone"],) if facts.get("timezone") else ()))
         zip_state = str(facts["state"]).removeprefix("US-") if facts.get("state") else None
-        key = (from_number, number_states, country, column, facts.get("zip_timezone"), zip_state)
+        listed = tuple(sorted(str(s).removeprefix("US-") for s in facts.get("states") or ()))
+        key = (from_number, number_states, country, column, facts.get("zip_timezone"), zip_state, listed)
         if key not in self._found:
             if len(self._found) > 65536:
                 self._found.clear()
@@ -186,12 +190,15 @@ class ZoneFinder:
         column: tuple[str, ...],
         zip_zone: str | None,
         zip_state: str | None,
+        listed_states: tuple[str, ...] = (),
     ) -> ContactZone | None:
         sources: list[PlaceSource] = []
         if column:
             sources.append(PlaceSource("column", column))
         if zip_zone or zip_state:
             sources.append(PlaceSource("zip", (zip_zone,) if zip_zone else (), (zip_state,) if zip_state else ()))
+        if listed_states:
+            sources.append(PlaceSource("state", (), listed_states))
         if from_number or number_states:
             sources.append(PlaceSource("number", from_number, number_states))
         states = tuple(sorted({s for p in sources for s in p.states}))

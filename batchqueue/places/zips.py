@@ -1,7 +1,9 @@
 """US ZIP codes to their time zone and state, from the ``zipcodes`` package's embedded data.
 
 The data ships inside the package (no download at run time). A ZIP is read as people and
-spreadsheets write it: ``02134``, ``02134-1234``, or ``2134`` (Excel dropped the leading zero).
+spreadsheets write it (USPS Publication 28: five digits, ZIP+4 adds a hyphen and four more):
+``02134``, ``02134-1234``, ``02134 1234``, ``021341234`` (ZIP+4 without its hyphen), ``2134`` or
+``21341234`` (a numeric column dropped the leading zero), ``2134.0`` (a column saved as numbers).
 A ZIP the data does not know, or whose zone is missing or not a real IANA name, gives nothing, and
 the contact's zone then comes from its number.
 
@@ -20,7 +22,11 @@ from functools import cache
 from typing import Any
 from zoneinfo import available_timezones
 
-_ZIP = re.compile(r"\s*(\d{3,5})(?:\s*-\s*\d{4})?\s*")
+#: Five digits (fewer when a numeric column dropped leading zeros), then a ZIP+4's four digits after
+#: a hyphen, a space or nothing; or a number a spreadsheet stored as ``32501.0``.
+_ZIP = re.compile(r"\s*(\d{3,5})(?:\s*[-\u2010-\u2015\s]\s*\d{4})?\s*")
+_ZIP9 = re.compile(r"\s*(\d{7,9})\s*")
+_NUMBER = re.compile(r"\s*(\d{3,9})\.0*\s*")
 
 
 @cache
@@ -52,7 +58,13 @@ def _table() -> dict[str, tuple[str | None, str | None]]:
 
 def zip_place(raw: str) -> tuple[str | None, str | None] | None:
     """(time zone or None, state or None) of a US ZIP code, or None when it is not one the data knows."""
+    number = _NUMBER.fullmatch(raw)
+    if number is not None:
+        raw = number.group(1)
     m = _ZIP.fullmatch(raw)
-    if m is None:
-        return None
-    return _table().get(m.group(1).zfill(5))
+    if m is not None:
+        return _table().get(m.group(1).zfill(5))
+    nine = _ZIP9.fullmatch(raw)
+    if nine is not None:  # ZIP+4 as one number; 7 or 8 digits: its leading zeros dropped
+        return _table().get(nine.group(1).zfill(9)[:5])
+    return None

@@ -80,6 +80,12 @@ AMBIGUOUS = {
 }
 
 
+#: Dashes a spreadsheet or a word processor writes for a minus sign (U+2212 MINUS SIGN, hyphens, en dash).
+_DASHES = str.maketrans(dict.fromkeys("\u2010\u2011\u2012\u2013\u2212\ufe63\uff0d", "-"))
+#: The tz database's areas whose zones are named for a place (not ``Etc/``, nor ``US/``-style links).
+_AREAS = frozenset({"Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific"})
+
+
 @cache
 def _iana_by_fold() -> dict[str, str]:
     return {name.casefold(): name for name in available_timezones()}
@@ -88,7 +94,7 @@ def _iana_by_fold() -> dict[str, str]:
 @cache
 def canonical_zone(text: str) -> str:
     """The zone ``text`` names, as batchqueue stores it; ValueError says why it cannot be read."""
-    value = text.strip()
+    value = text.strip().translate(_DASHES)
     if not value:
         raise ValueError("is empty")
     upper = value.upper()
@@ -155,27 +161,88 @@ NORTH_AMERICAN = {
     "ATLANTIC": ("America/Halifax",),
     "NEWFOUNDLAND": ("America/St_Johns",),
     "ARIZONA": ("America/Phoenix",),
+    "ALASKAN": ("America/Anchorage",),
+    "HAWAIIAN": ("Pacific/Honolulu",),
+    # The US territories' own zones (tz database: Pacific/Guam "ChST", Pacific/Pago_Pago "SST").
+    "CHST": ("Pacific/Guam",),
+    "CHAMORRO": ("Pacific/Guam",),
+    "SST": ("Pacific/Pago_Pago",),
+    "SAMOA": ("Pacific/Pago_Pago",),
 }
+#: The longest cell read as a zone (Windows' longest names are about 40 characters).
+_LONGEST_CELL = 80
 _PARENTHESES = re.compile(r"\([^)]*\)")
-_FILLER = re.compile(r"\b(?:standard|daylight|saving|savings|summer|time|zone)\b", re.IGNORECASE)
+_FILLER = re.compile(r"\b(?:standard|daylight|saving|savings|summer|time|zone|us)\b", re.IGNORECASE)
+
+
+@cache
+def _windows_zones() -> dict[str, str]:
+    """Windows' zone names (as Dynamics and Outlook export them) to IANA, from CLDR's windowsZones
+    mapping as babel ships it: ``Central Standard Time (Mexico)`` is Mexico City, not US Central."""
+    from babel.core import get_global
+
+    return {str(name).casefold(): str(iana) for name, iana in get_global("windows_zone_mapping").items()}
+
+
+@cache
+def _cities() -> dict[str, str]:
+    """A zone's place name as a person writes it (``los angeles``) to the zone, where it names one."""
+    found: dict[str, set[str]] = {}
+    for name in available_timezones():
+        parts = name.split("/")
+        if len(parts) > 1 and parts[0] in _AREAS:
+            found.setdefault(parts[-1].replace("_", " ").casefold(), set()).add(name)
+    # America/Indianapolis and America/Indiana/Indianapolis are one place (a link): the canonical one.
+    return {
+        city: min(zones, key=lambda z: (-z.count("/"), z))
+        for city, zones in found.items()
+        if len({z.split("/")[0] for z in zones}) == 1
+    }
 
 
 @lru_cache(maxsize=4096)  # bounded: every distinct cell of a file may be asked
 def contact_zones(text: str) -> tuple[str, ...]:
     """The zone(s) a contact's own time-zone cell names, read as North American lists write them
-    (``CST``, ``Central``, ``Eastern Time``, ``Pacific Time (US & Canada)``, ``EDT``, ``UTC-5``,
-    ``-05:00``, ``America/Chicago``; an offset is a fixed zone); ValueError says why a cell cannot be read."""
-    value = text.strip()
+    (``CST``, ``CST/CDT``, ``Central``, ``Eastern Time``, ``Pacific Time (US & Canada)``, ``EDT``,
+    ``UTC-5``, ``-05:00``, ``America/Chicago``, ``US Central``, a Windows name such as ``Alaskan
+    Standard Time``, a zone's city such as ``Los Angeles``; an offset is a fixed zone); ValueError
+    says why a cell cannot be read."""
+    value = " ".join(text.translate(_DASHES).split())
+    if len(value) > _LONGEST_CELL:
+        raise ValueError(_unknown(value))  # no zone's name is that long; a hostile cell is not looked up
     upper = value.upper()
     if upper in NORTH_AMERICAN:
         return NORTH_AMERICAN[upper]
     try:
         return (canonical_zone(value),)
     except ValueError:
-        words = " ".join(_FILLER.sub(" ", _PARENTHESES.sub(" ", value)).split())
-        if not words or words == value or "/" in value:
+        if not value:
             raise
+    windows = _windows_zones().get(value.casefold())
+    if windows is not None and "(" in value:
+        return (windows,)  # "Central Standard Time (Mexico)": the parentheses name the place
     try:
-        return contact_zones(words)  # "Central Standard Time" → "Central"
+        read = _read_words(value)
     except ValueError:
-        raise ValueError(_unknown(value)) from None
+        if windows is None:
+            raise ValueError(_unknown(value)) from None
+        return (windows,)
+    # "Mountain Standard Time": Windows means Denver, a person may mean Phoenix too; both count.
+    return tuple(sorted({*read, windows})) if windows else read
+
+
+def _read_words(value: str) -> tuple[str, ...]:
+    """A cell that is not one zone's name: ``CST/CDT`` (each part), ``Central Standard Time``
+    (without its filler words) or a zone's city (``los angeles``)."""
+    if "/" in value:
+        parts = [p for p in value.split("/") if p.strip()]
+        if not 2 <= len(parts) <= 3:
+            raise ValueError(_unknown(value))
+        return tuple(sorted({z for part in parts for z in contact_zones(part)}))
+    words = " ".join(_FILLER.sub(" ", _PARENTHESES.sub(" ", value)).split())
+    if words and words != value:
+        return contact_zones(words)  # "Central Standard Time" → "Central"
+    city = _cities().get(value.replace("_", " ").casefold())
+    if city is None:
+        raise ValueError(_unknown(value))
+    return (city,)

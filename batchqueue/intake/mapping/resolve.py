@@ -50,10 +50,38 @@ TIMEZONE_HEADERS = frozenset(
     }
 )  # fmt: skip
 #: A column named like one of these holds each row's US ZIP code (its time zone and state).
-ZIP_HEADERS = frozenset(
+ZIP_PLAIN_HEADERS = frozenset(
     {
-        "zip", "zipcode", "zip5", "postalcode", "postcode", "postal", "codigopostal", "codepostal",
-        "plz", "postleitzahl",
+        "zip", "zipcode", "zip5", "postalcode", "postcode", "postal", "zippostalcode", "postalzipcode",
+        "zippostal", "codigopostal", "codepostal", "plz", "postleitzahl",
+    }
+)  # fmt: skip
+#: ... and the names CRM exports give an address's ZIP (Salesforce "Mailing Zip/Postal Code",
+#: "Billing Zip/Postal Code"; "Home ZIP", "Zip+4"), taken when no column has a plain name.
+ZIP_HEADERS = ZIP_PLAIN_HEADERS | frozenset(
+    {
+        "zip4", "zipplus4", "zipcodeplus4", "zipcode4",
+        *(
+            prefix + name
+            for prefix in ("mailing", "billing", "shipping", "home", "residential", "physical", "primary",
+                           "contact", "street", "address", "mailingaddress", "homeaddress")
+            for name in ("zip", "zipcode", "zip4", "postalcode", "zippostalcode", "postcode")
+        ),
+    }
+)  # fmt: skip
+#: A column named like one of these holds each row's US state (USPS code or name): another source of
+#: the states a contact may be in (Dynamics "State/Province").
+STATE_PLAIN_HEADERS = frozenset(
+    {"state", "st", "statecode", "stateprovince", "provincestate", "stateorprovince", "stateprovincecode", "usstate"}
+)
+#: ... and an address's state as CRM exports name it (Salesforce "Mailing State/Province"), taken
+#: when no column has a plain name.
+STATE_HEADERS = STATE_PLAIN_HEADERS | frozenset(
+    {
+        prefix + name
+        for prefix in ("mailing", "billing", "shipping", "home", "residential", "physical", "primary", "contact",
+                       "address", "mailingaddress", "homeaddress")
+        for name in ("state", "st", "statecode", "stateprovince", "provincestate", "stateorprovince")
     }
 )  # fmt: skip
 #: A column whose normalized name is one of these feeds that request field without being asked (a
@@ -99,7 +127,7 @@ def header_key(name: str) -> str:
 class Guess:
     """A column taken for a field because of its name (not because the user named it)."""
 
-    field: str  # a request field, or "region", "timezone", "zip"
+    field: str  # a request field, or "region", "timezone", "zip", "state"
     column: str
 
     @property
@@ -114,9 +142,12 @@ class Guess:
         """The field, in words: ``postd (the extension dialled after the call connects)``."""
         if self.field in FIELD_WORDS:
             return f"{self.field} ({FIELD_WORDS[self.field]})"
-        return {"region": "each row's country", "timezone": "each row's time zone", "zip": "each row's ZIP code"}[
-            self.field
-        ]
+        return {
+            "region": "each row's country",
+            "timezone": "each row's time zone",
+            "zip": "each row's ZIP code",
+            "state": "each row's US state",
+        }[self.field]
 
     def __str__(self) -> str:
         return f"guessed from its name: column {self.column!r} → {self.what}; undo: {self.undo}"
@@ -138,6 +169,7 @@ class ResolvedMapping:
     region_column: str | None = None
     timezone_column: str | None = None
     zip_column: str | None = None
+    state_column: str | None = None
     date_formats: tuple[str, ...] = ()
     dayfirst: bool = False
     monthfirst: bool = False
@@ -176,6 +208,7 @@ class ResolvedMapping:
             "region_column": self.region_column,
             "timezone_column": self.timezone_column,
             "zip_column": self.zip_column,
+            "state_column": self.state_column,
             "date_formats": list(self.date_formats) or None,
             "dayfirst": self.dayfirst or None,
             "monthfirst": self.monthfirst or None,
@@ -240,14 +273,28 @@ def phone_columns(given: str | None, headers: list[str]) -> tuple[str, ...]:
 
 
 def _optional_column(
-    given: str | None, names: frozenset[str], headers: list[str], used: set[str], what: str, guesses: list[Guess]
+    given: str | None,
+    names: frozenset[str],
+    headers: list[str],
+    used: set[str],
+    what: str,
+    guesses: list[Guess],
+    warnings: list[str] | None = None,
+    plain: frozenset[str] = frozenset(),
 ) -> str | None:
-    """A column named by an option, else the one header named like ``names`` (a guess); ``none`` opts out."""
+    """A column named by an option, else the one header named like ``names`` (a guess); ``none`` opts out.
+    Of several, the one with a ``plain`` name (``ZIP`` rather than ``Zip+4``); else none is taken, and
+    ``warnings`` says so."""
     if given is not None:
         if given.strip().casefold() == NO_COLUMN:
             return None
         return find_column(given, headers, what)
     found = [h for h in headers if h not in used and header_key(h) in names]
+    if len(found) > 1 and len(first := [h for h in found if header_key(h) in plain]) == 1:
+        found = first
+    if len(found) > 1 and warnings is not None:
+        listed = ", ".join(repr(h) for h in found)
+        warnings.append(f"columns {listed} could each be the {what} column; none was taken: choose one with {what}")
     if len(found) != 1:
         return None
     guesses.append(Guess(what.removeprefix("--").removesuffix("-column"), found[0]))
@@ -320,10 +367,17 @@ def resolve(spec: MappingSpec, headers: list[str], *, now: int) -> ResolvedMappi
     timezone_column = _optional_column(
         spec.timezone_column, TIMEZONE_HEADERS, headers, used, "--timezone-column", guesses
     )
-    zip_column = _optional_column(spec.zip_column, ZIP_HEADERS, headers, used, "--zip-column", guesses)
-    clash = used & {region_column, timezone_column, zip_column}
+    zip_column = _optional_column(
+        spec.zip_column, ZIP_HEADERS, headers, used, "--zip-column", guesses, column_warnings, ZIP_PLAIN_HEADERS
+    )
+    state_column = _optional_column(
+        spec.state_column, STATE_HEADERS, headers, used, "--state-column", guesses, column_warnings, STATE_PLAIN_HEADERS
+    )
+    clash = used & {region_column, timezone_column, zip_column, state_column}
     if clash:
-        raise UsageError(f"column {clash.pop()!r} cannot be both a request field and a country, time zone or ZIP")
+        raise UsageError(
+            f"column {clash.pop()!r} cannot be both a request field and a country, time zone, ZIP or state"
+        )
     if spec.no_metadata:
         metadata: tuple[str, ...] = ()
     elif spec.metadata is not None:
@@ -358,6 +412,7 @@ def resolve(spec: MappingSpec, headers: list[str], *, now: int) -> ResolvedMappi
         region_column=region_column,
         timezone_column=timezone_column,
         zip_column=zip_column,
+        state_column=state_column,
         date_formats=spec.date_formats,
         dayfirst=spec.dayfirst,
         monthfirst=spec.monthfirst,

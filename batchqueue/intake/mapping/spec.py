@@ -8,6 +8,7 @@ A mapping file lets a team reuse one mapping; options given on the command line 
     timezone = "America/New_York"
     timezone_column = "Time Zone"         # each row's own zone (found by name if not given)
     zip_column = "ZIP"                    # each row's US ZIP code: its zone and state (found by name)
+    state_column = "State"                # each row's US state: another of its states (found by name)
     date_formats = ["%d.%m.%Y %H:%M"]     # tried before the built-in forms
     dayfirst = true                       # 12/03/2026 is 12 March (monthfirst = true: 3 December)
     nulls = ["n/a"]                       # read as empty, besides \\N and NULL
@@ -76,6 +77,7 @@ class MappingSpec:
     region_column: str | None = None
     timezone_column: str | None = None
     zip_column: str | None = None
+    state_column: str | None = None
     date_formats: tuple[str, ...] = ()
     dayfirst: bool = False
     monthfirst: bool = False

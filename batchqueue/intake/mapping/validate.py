@@ -15,6 +15,7 @@ from batchqueue.intake.mapping.phones import Phone, PhoneError, tel_uri
 from batchqueue.intake.mapping.resolve import ResolvedMapping
 from batchqueue.intake.mapping.times import TimeParser
 from batchqueue.intake.rules import BoundRule, RowDraft, RowRule
+from batchqueue.places.states import state_code
 from batchqueue.places.zips import zip_place
 from batchqueue.places.zone_names import canonical_zone, contact_zones
 
@@ -42,7 +43,9 @@ class RowValidator:
     (``facts``: ``region``, ``timezone``, and ``timezones`` when the cell names several clocks, e.g.
     ``MST``) for the send-time rules; a zone cell that cannot be read is a row warning
     (``timezone_unread``), not a reason: the row's ZIP and number still place it. A US ZIP code
-    (``zip_column``) gives the row's zone and state (``zip_timezone``, ``state``) for its calling window.
+    (``zip_column``) gives the row's zone and state (``zip_timezone``, ``state``) for its calling window;
+    a state column (``state_column``) another state it may be in (``states``); a state cell that is
+    not a US state or territory is a row warning (``state_unread``).
     """
 
     def __init__(self, mapping: ResolvedMapping, headers: list[str], now: int, rules: Sequence[RowRule] = ()) -> None:
@@ -59,6 +62,7 @@ class RowValidator:
         self._phone_at = index[mapping.phone_column]
         self._zone_at = index[mapping.timezone_column] if mapping.timezone_column else None
         self._zip_at = index[mapping.zip_column] if mapping.zip_column else None
+        self._state_at = index[mapping.state_column] if mapping.state_column else None
         self._zones: dict[tuple[str, str | None], TimeParser] = {(mapping.timezone, None): self.times}
         #: The day/month order of each date column, when the column's values decided it.
         self._orders = {key: order for key, order in mapping.date_orders.items() if key in mapping.columns}
@@ -75,6 +79,7 @@ class RowValidator:
             and mapping.region_column is None
             and self._zone_at is None
             and self._zip_at is None
+            and self._state_at is None
             and not any(rule.per_row for rule, check in bound if check is not None)
         )
         d = mapping.defaults
@@ -172,6 +177,8 @@ class RowValidator:
                         facts["timezones"] = list(own_zones)
         if self._zip_at is not None and facts.get("region", self.mapping.region) == "US":
             self._zip_facts(cells[self._zip_at].strip(), facts)
+        if self._state_at is not None and facts.get("region", self.mapping.region) == "US":
+            self._state_facts(cells[self._state_at].strip(), facts)
         phone: Phone | None = read
         if phone is None:
             phone, phone_reasons = self.numbers.first(cells, parser, own_region, facts)
@@ -242,6 +249,24 @@ class RowValidator:
             facts["zip_timezone"] = zone_name
         if state:
             facts["state"] = state
+
+    def _state_facts(self, raw: str, facts: dict[str, Any]) -> None:
+        """The US state the row's state cell names, kept as one more of its states."""
+        if not raw:
+            return
+        code = state_code(raw)
+        if code is None:
+            self.warnings[
+                f"states not read (column {self.mapping.state_column!r}): the states come from the ZIP code "
+                "and the phone number"
+            ] += 1
+            shown = raw if len(raw) <= 40 else raw[:40] + "…"
+            facts["state_unread"] = (
+                f"{shown!r} is not a US state or territory (a USPS code such as FL, or a name such as Florida); "
+                "its states come from its ZIP code and phone number"
+            )
+            return
+        facts["states"] = [code]
 
     def _request(
         self, e164: str, own_postd: str | None, ani: str | None, postd: str | None, values: dict[str, Any]

@@ -1,0 +1,331 @@
+"""Where a contact may be, read from cells as real exports write them: ZIP+4 in every spelling, ZIPs
+a numeric column changed, CRM names of the ZIP column, zone cells (Windows names, cities, ``CST/CDT``)
+and a state column. Each was silently ignored once (red-team pass), and the row's window was wrong.
+
+Truth from outside the code: USPS Publication 28 (ZIP = 5 digits, ZIP+4 = 5-4), the towns of
+``tests/truth/geography.py``, CLDR's ``windowsZones.xml`` (Microsoft's zone names), the tz database's
+zone names and abbreviations (``ChST`` Guam, ``SST`` American Samoa), USPS state codes.
+Windows are computed at fixed instants, never at the wall clock's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from batchqueue.calling.registry import JobRules, job_calling_rules
+from batchqueue.calling.review import CallingReview
+from batchqueue.intake.mapping.resolve import resolve
+from batchqueue.intake.mapping.spec import MappingSpec
+from batchqueue.intake.mapping.validate import RowValidator
+from batchqueue.ledger.records import Claimed
+from batchqueue.places.zips import zip_place
+from batchqueue.places.zone_names import contact_zones, zone
+from batchqueue.sandbox import Sandbox
+from tests.conftest import write_csv
+from tests.sandbox_helpers import point_at
+from tests.truth.geography import PLACES
+from tests.truth.statutes import CAP_BY_STATE
+
+PENSACOLA = PLACES["Pensacola, FL"]  # ZIP 32501, Central time, Florida
+#: A winter instant, and the day's noon UTC from which windows are read.
+WINTER = dt.datetime(2027, 1, 15, 12, tzinfo=dt.UTC)
+NOW = int(dt.datetime(2027, 1, 1, tzinfo=dt.UTC).timestamp())
+EASTERN = ZoneInfo("America/New_York")
+
+
+def _clocks(zones: tuple[str, ...] | set[str]) -> set[tuple[dt.timedelta | None, ...]]:
+    """Each zone as its (winter, summer) UTC offsets: the same clock under two names is one."""
+    instants = (WINTER, dt.datetime(2027, 7, 15, 12, tzinfo=dt.UTC))
+    return {tuple(at.astimezone(zone(z)).utcoffset() for at in instants) for z in zones}
+
+
+def _facts(headers: list[str], cells: list[str], **spec: Any) -> tuple[Any, dict[str, Any], RowValidator]:
+    """The request and facts of one row of a file with ``headers``, mapped as ``check`` maps it."""
+    mapping = resolve(MappingSpec(**spec), headers, now=NOW)
+    validator = RowValidator(mapping, headers, NOW)
+    request, reasons, facts = validator.check(cells, [], 2)
+    assert reasons == []
+    return request, facts or {}, validator
+
+
+def _review() -> CallingReview:
+    return CallingReview(job_calling_rules(JobRules.from_texts({}).options()))
+
+
+def _window_eastern(e164: str, facts: dict[str, Any]) -> tuple[str, str]:
+    """The row's calling window on Friday 15 January 2027 under a job's default rules (state laws
+    included), in New York's clock."""
+    review = _review()
+    row = Claimed(1, 2, "tel:" + e164, e164, None, None, None, None, None, None, [], 1, facts)
+    verdict = review.verdict(row, WINTER.timestamp())
+    assert verdict.start_ts is not None
+    assert verdict.end_ts is not None
+    return tuple(dt.datetime.fromtimestamp(t, EASTERN).strftime("%H:%M") for t in (verdict.start_ts, verdict.end_ts))  # type: ignore[return-value]
+
+
+# --- ZIP cells ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        PENSACOLA.zip_code,
+        f"{PENSACOLA.zip_code}-1234",  # ZIP+4 as USPS writes it
+        f"{PENSACOLA.zip_code}1234",  # ZIP+4 without its hyphen
+        f"{PENSACOLA.zip_code} 1234",  # ... with a space
+        f"{PENSACOLA.zip_code}.0",  # a ZIP column saved as numbers
+        f" {PENSACOLA.zip_code}1234.0 ",
+    ],
+)
+def test_a_zip_cell_as_exports_write_it_places_the_contact(cell: str) -> None:
+    place = zip_place(cell)
+    assert place is not None
+    assert _clocks((place[0],) if place[0] else ()) == _clocks({PENSACOLA.zone})
+    assert place[1] == PENSACOLA.state.removeprefix("US-")
+
+
+@pytest.mark.parametrize("cell", ["2903", "2903.0", "29031234", "02903-1234"])
+def test_a_zip_that_lost_its_leading_zero_is_read_as_the_zip_it_was(cell: str) -> None:
+    """02903 is downtown Providence, Rhode Island (USPS): Eastern time. A numeric column writes 2903."""
+    assert zip_place(cell) == ("America/New_York", "RI")
+
+
+@pytest.mark.parametrize("cell", ["325011", "3250", "32501-12", "325011234567", "32501.5", "x32501"])
+def test_what_is_not_a_zip_is_not_read_as_one(cell: str) -> None:
+    place = zip_place(cell)
+    assert place is None or place[1] != "FL"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Mailing Zip/Postal Code",  # Salesforce contact export
+        "Billing Zip/Postal Code",  # Salesforce account export
+        "Mailing Zip",
+        "Billing Zip",
+        "ZIP/Postal Code",
+        "Home ZIP",
+        "Mailing Postal Code",
+        "Zip+4",
+        "ZIP4",
+        "Postal Code",
+    ],
+)
+def test_a_zip_column_named_as_crms_name_it_is_found_and_check_says_so(
+    header: str, tmp_path: Any, run_cli: Any
+) -> None:
+    path = write_csv(
+        tmp_path / "crm.csv", [["Name", "Phone", header], ["x", "2125550707", f"{PENSACOLA.zip_code}1234"]]
+    )
+    result = run_cli("check", path)
+    assert result.code == 0
+    assert f"each row's ZIP code from {header!r}" in result.out
+    data = run_cli("check", path, "--json").json()
+    assert data["mapping"]["zip_column"] == header
+    assert {"field": "zip", "column": header, "undo": "--zip-column none"} in data["guesses"]
+    assert sorted(s["state"] for s in data["preview"]["by_state"]) == ["FL", "NY"]
+
+
+def test_two_columns_that_could_be_the_zip_are_warned_about(tmp_path: Any, run_cli: Any) -> None:
+    path = write_csv(
+        tmp_path / "crm.csv",
+        [["Phone", "Billing Zip", "Shipping Zip"], ["2125550707", PENSACOLA.zip_code, PENSACOLA.zip_code]],
+    )
+    result = run_cli("check", path)
+    assert result.code == 0
+    assert "'Billing Zip', 'Shipping Zip' could each be the --zip-column column" in result.err
+
+
+@pytest.mark.parametrize(
+    ("headers", "taken"),
+    [
+        (["Phone", "ZIP", "ZIP4"], "ZIP"),
+        (["Phone", "Mailing Zip", "Zip"], "Zip"),
+        (["Phone", "Zip+4", "Postal Code"], "Postal Code"),
+    ],
+)
+def test_a_plain_zip_column_is_taken_before_a_crm_named_one(
+    headers: list[str], taken: str, tmp_path: Any, run_cli: Any
+) -> None:
+    """USPS lists often split the ZIP and its +4 add-on (``ZIP``, ``ZIP4``): the ZIP is the ZIP."""
+    cells = {"Phone": "2125550707", taken: PENSACOLA.zip_code}
+    path = write_csv(tmp_path / "list.csv", [headers, [cells.get(h, "1234") for h in headers]])
+    result = run_cli("check", path, "--json")
+    assert result.code == 0
+    data = result.json()
+    assert data["mapping"]["zip_column"] == taken
+    assert not [w for w in data["warnings"] if "could each be" in w]
+    assert sorted(s["state"] for s in data["preview"]["by_state"]) == ["FL", "NY"]
+
+
+@pytest.mark.parametrize("cell", [f"{PENSACOLA.zip_code}1234", f"{PENSACOLA.zip_code} 1234", f"{PENSACOLA.zip_code}.0"])
+def test_a_212_number_with_a_pensacola_zip_keeps_floridas_hours_and_pensacolas_clock(cell: str) -> None:
+    """The red-team case: only New York's zone and state were kept, and the window opened at 08:00
+    Eastern (07:00 in Pensacola) and closed at 21:00 (Florida's law: 20:00)."""
+    _, facts, _ = _facts(["Name", "Phone", "Mailing Zip/Postal Code"], ["x", "2125550707", cell])
+    contact = _review().contact(
+        Claimed(1, 2, "tel:+12125550707", "+12125550707", None, None, None, None, None, None, [], 1, facts)
+    )
+    assert contact is not None
+    assert _clocks(contact.zones) == _clocks({"America/Chicago", "America/New_York"})
+    assert contact.states == ("FL", "NY")
+    # 08:00 in Pensacola is 09:00 Eastern; Florida's law ends calls at 8 p.m. (Fla. Stat. 501.616(6)(a)).
+    assert _window_eastern("+12125550707", facts) == ("09:00", "20:00")
+
+
+# --- zone cells -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "clock_of"),
+    [
+        ("CST/CDT", "America/Chicago"),
+        ("EST/EDT", "America/New_York"),
+        ("PST / PDT", "America/Los_Angeles"),
+        # CLDR windowsZones.xml, territory 001 (what Dynamics and Outlook export):
+        ("Alaskan Standard Time", "America/Anchorage"),
+        ("Hawaiian Standard Time", "Pacific/Honolulu"),
+        ("Central Standard Time (Mexico)", "America/Mexico_City"),
+        ("Pacific Standard Time (Mexico)", "America/Tijuana"),
+        ("US Eastern Standard Time", "America/Indiana/Indianapolis"),
+        ("Aleutian Standard Time", "America/Adak"),
+        ("Hawaiian", "Pacific/Honolulu"),
+        ("US Central", "America/Chicago"),
+        ("US/Central", "America/Chicago"),
+        ("us/pacific", "America/Los_Angeles"),
+        ("UTC\u221206:00", "Etc/GMT+6"),  # U+2212 MINUS SIGN; the tz database's Etc/GMT+6 is UTC-6
+        ("\u221205:00", "Etc/GMT+5"),
+        # The tz database names a zone for its city:
+        ("Chicago", "America/Chicago"),
+        ("chicago", "America/Chicago"),
+        ("Los Angeles", "America/Los_Angeles"),
+        ("LOS ANGELES", "America/Los_Angeles"),
+        ("los_angeles", "America/Los_Angeles"),
+        ("Phoenix", "America/Phoenix"),
+        ("Honolulu", "Pacific/Honolulu"),
+        # The tz database's abbreviations for the US territories: Guam's Chamorro time, American Samoa's.
+        ("ChST", "Pacific/Guam"),
+        ("SST", "Pacific/Pago_Pago"),
+    ],
+)
+def test_a_zone_cell_as_exports_write_it_names_its_clock(cell: str, clock_of: str) -> None:
+    assert _clocks(contact_zones(cell)) == _clocks({clock_of})
+
+
+def test_mexicos_central_time_is_not_us_central() -> None:
+    """Mexico abolished daylight saving in 2022; Chicago keeps it: in July they are an hour apart."""
+    assert _clocks(contact_zones("Central Standard Time (Mexico)")) != _clocks({"America/Chicago"})
+
+
+def test_windows_mountain_time_still_suits_arizona() -> None:
+    """``Mountain Standard Time`` is Denver in Windows' table, but a person may mean Phoenix: both count."""
+    assert _clocks(contact_zones("Mountain Standard Time")) == _clocks({"America/Denver", "America/Phoenix"})
+
+
+@pytest.mark.parametrize("cell", ["CST/Moon", "/", "Springfield", "US", "Standard Time (Mexico)", "a" * 5000 + "/b"])
+def test_what_is_not_a_zone_is_still_refused(cell: str) -> None:
+    with pytest.raises(ValueError, match="is not a time zone"):
+        contact_zones(cell)
+
+
+@pytest.mark.parametrize(
+    ("cell", "named"),
+    [
+        ("Alaskan Standard Time", "America/Anchorage"),
+        ("CST/CDT", "America/Chicago"),
+        ("Los Angeles", "America/Los_Angeles"),
+    ],
+)
+def test_a_rows_own_start_is_read_in_the_zone_its_cell_names(cell: str, named: str) -> None:
+    request, facts, validator = _facts(
+        ["Phone", "Time Zone", "Start"], ["2125550707", cell, "2027-01-15 09:00"], timezone="UTC"
+    )
+    assert not validator.warnings
+    assert "timezone_unread" not in facts
+    assert request.start == int(dt.datetime(2027, 1, 15, 9, tzinfo=ZoneInfo(named)).timestamp())
+
+
+# --- a state column -------------------------------------------------------------------------------
+
+
+def test_a_state_column_adds_its_state_and_floridas_hours_hold() -> None:
+    """README ("Caps count calls"): a state column counts. A 212 number listed in Florida is in both
+    states, and Florida's law ends its calls at 8 p.m. (Fla. Stat. 501.616(6)(a))."""
+    _, facts, _ = _facts(["Name", "Phone", "State"], ["x", "2125550707", "FL"])
+    contact = _review().contact(
+        Claimed(1, 2, "tel:+12125550707", "+12125550707", None, None, None, None, None, None, [], 1, facts)
+    )
+    assert contact is not None
+    assert contact.states == ("FL", "NY")
+    assert "state: FL" in contact.places_text
+    assert _window_eastern("+12125550707", facts)[1] == "20:00"
+
+
+@pytest.mark.parametrize(
+    ("cell", "usps"),  # USPS Publication 28, appendix B: state and territory abbreviations
+    [("FL", "FL"), ("fl", "FL"), ("Florida", "FL"), ("FLORIDA", "FL"), (" florida ", "FL"), ("New York", "NY"),
+     ("Puerto Rico", "PR"), ("Guam", "GU"), ("District of Columbia", "DC"), ("D.C.", "DC"), ("Ok", "OK")],
+)  # fmt: skip
+def test_a_state_cell_is_read_as_a_code_or_a_name(cell: str, usps: str) -> None:
+    _, facts, _ = _facts(["Phone", "State"], ["2125550707", cell])
+    assert facts["states"] == [usps]
+
+
+@pytest.mark.parametrize("header", ["State", "ST", "Province/State", "Mailing State/Province", "State/Province"])
+def test_a_state_column_is_found_by_its_name_and_check_says_so(header: str, tmp_path: Any, run_cli: Any) -> None:
+    path = write_csv(tmp_path / "crm.csv", [["Name", "Phone", header], ["x", "2125550707", "Florida"]])
+    result = run_cli("check", path)
+    assert result.code == 0
+    assert f"each row's US state from {header!r}" in result.out
+    assert f"column {header!r} → each row's US state; undo: --state-column none" in result.out
+    data = run_cli("check", path, "--json").json()
+    assert data["mapping"]["state_column"] == header
+    assert sorted(s["state"] for s in data["preview"]["by_state"]) == ["FL", "NY"]
+    off = run_cli("check", path, "--state-column", "none", "--json").json()
+    assert [s["state"] for s in off["preview"]["by_state"]] == ["NY"]
+
+
+@pytest.mark.parametrize("cell", ["Ontario", "XX", "Active", "a" * 10_000])
+def test_a_state_cell_that_is_no_us_state_is_a_row_warning_and_ignored(cell: str, tmp_path: Any, run_cli: Any) -> None:
+    path = write_csv(tmp_path / "crm.csv", [["Phone", "State"], ["2125550707", cell]])
+    data = run_cli("check", path, "--json").json()
+    assert (data["valid"], data["invalid"]) == (1, 0)
+    (warned,) = data["row_warnings"]
+    assert (warned["row"], warned["column"], warned["column_letter"]) == (2, "State", "B")
+    assert "is not a US state or territory" in warned["warning"]
+    assert len(warned["warning"]) < 300
+    assert [s["state"] for s in data["preview"]["by_state"]] == ["NY"]
+
+
+def test_a_state_columns_state_caps_the_contacts_attempts(
+    tmp_path: Any, run_cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README ("Caps count calls"): each state's cap holds for every contact who may be in it, its
+    state column included (Florida: 3 calls a day, Fla. Stat. 501.616(6)(b); Maine: 1 in 8 hours)."""
+    day = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=2)  # any day ahead: 16:00 UTC is 08:00-12:00 US
+    start = dt.datetime(day.year, day.month, day.day, 16, tzinfo=dt.UTC).isoformat()
+    rows = [
+        ["Phone", "State", "who"],
+        ["(212) 201-0001", "Florida", "a New York number listed in Florida"],
+        ["(212) 201-0002", "me", "a New York number listed in Maine"],
+        ["(212) 201-0003", "NY", "New York: no state cap"],
+    ]
+    path = write_csv(tmp_path / "c.csv", rows)
+    db = tmp_path / "l.db"
+    imported = run_cli("import", path, "--survey", "4242", "--instance", "1", "--db", db, "--max-attempts", "5",
+                       "--reattempt-wait", "600", "--start", start, "--metadata", "who")  # fmt: skip
+    assert imported.code == 0, imported.err
+    with Sandbox() as sb:
+        point_at(monkeypatch, sb)
+        sent = run_cli("run", "1", "--rate", "0", "--db", db)
+        assert sent.code == 0, sent.err
+        attempts = {c["metadata"]["who"]: int(c["fields"]["max_attempts"]) for c in sb.app.store.dump()}
+    assert attempts == {
+        "a New York number listed in Florida": CAP_BY_STATE["FL"][0],
+        "a New York number listed in Maine": CAP_BY_STATE["ME"][0],
+        "New York: no state cap": 5,
+    }
