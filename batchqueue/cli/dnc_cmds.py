@@ -118,14 +118,18 @@ def import_cmd(file: Path, list_name: str | None, db: str | None, as_json: bool,
 
     Numbers are read exactly as `import` reads them, with the same options: each row's country
     (a column named like Country, or --region-column), --region for the others, the header row,
-    sheet, NULL markers and delimiter. With several phone columns (--phone-column A,B), every
-    one's number is put on the list, not only the first. A number that cannot be read is
+    sheet, NULL markers and delimiter; FILE - reads standard input (`dnc export -o - | dnc import -`).
+    With several phone columns (--phone-column A,B), every one's number is put on the list, not
+    only the first. A number that cannot be read is
     reported with its row, column and why, and not added (exit 1).
     """
+    from batchqueue.cli.load_cmds import readable
     from batchqueue.service.dnc import DncImportRequest, import_list
 
-    request = DncImportRequest(file, build_spec(opts), list_name)
-    return _show_import(import_list(settings(db), request), as_json)
+    spec = build_spec(opts)
+    with readable(file) as path:
+        change = import_list(settings(db), DncImportRequest(path, spec, list_name))
+    return _show_import(change, as_json)
 
 
 @dnc.command("add")

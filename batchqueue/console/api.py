@@ -11,7 +11,19 @@ from flask import Blueprint, g, request
 
 from batchqueue.console import pages
 from batchqueue.console.app import context, public_message
-from batchqueue.console.forms import rules_from, run_options, save_upload, spec_from, uploaded, whole_number
+from batchqueue.console.forms import (
+    RULE_FIELDS,
+    RULES_KEY,
+    RUN_KEYS,
+    SPEC_KEYS,
+    check_keys,
+    rules_from,
+    run_options,
+    save_upload,
+    spec_from,
+    uploaded,
+    whole_number,
+)
 from batchqueue.console.openapi import document
 from batchqueue.console.pages import operator, problem_filter
 from batchqueue.errors import UsageError
@@ -23,13 +35,21 @@ from batchqueue.service.values import parse_period
 blueprint = Blueprint("api", __name__, url_prefix="/api")
 
 
-def _body() -> dict[str, Any]:
+#: The keys an import's body may hold: the survey, the mapping, the rules (by field, or as ``rules``).
+IMPORT_KEYS = frozenset({"survey", "instance", *SPEC_KEYS, *RULE_FIELDS, RULES_KEY})
+
+
+def _body(*known: str | frozenset[str]) -> dict[str, Any]:
+    """The request's JSON object; a key none of ``known`` names is refused (a 400 naming it), never
+    silently ignored: a misspelt rule would otherwise import, or run, with the defaults."""
     body = request.get_json(silent=True)
     if body is None and request.content_length:
         raise UsageError("send a JSON object (Content-Type: application/json)")
     if body is not None and not isinstance(body, dict):
         raise UsageError("send a JSON object")
-    return body or {}
+    body = body or {}
+    check_keys(body, {key for given in known for key in ([given] if isinstance(given, str) else given)})
+    return body
 
 
 def _activity(activity: job_page.Activity) -> dict[str, Any]:
@@ -135,7 +155,7 @@ def upload() -> Any:
 @blueprint.route("/uploads/<upload_id>/check", methods=["POST"])
 def check(upload_id: str) -> Any:
     path = uploaded(context().upload_dir, upload_id)
-    result = loading.check(loading.CheckRequest(path, spec_from(_body()), max_problems=50))
+    result = loading.check(loading.CheckRequest(path, spec_from(_body(SPEC_KEYS)), max_problems=50))
     return _shown(result, path)
 
 
@@ -149,7 +169,7 @@ def check_progress(check_id: str) -> Any:
 @blueprint.route("/uploads/<upload_id>/import", methods=["POST"])
 def import_upload(upload_id: str) -> Any:
     path = uploaded(context().upload_dir, upload_id)
-    body = _body()
+    body = _body(IMPORT_KEYS)
     survey, instance = str(body.get("survey", "")).strip(), str(body.get("instance", "")).strip()
     if not survey or not instance:
         raise UsageError("give survey and instance (the survey's Outbound API Values)")
@@ -159,7 +179,7 @@ def import_upload(upload_id: str) -> Any:
 
 @blueprint.route("/jobs/<int:job_id>/start", methods=["POST"])
 def start(job_id: int) -> Any:
-    return _run(operator().start(job_id, run_options(_body(), job_id, context().public_url))), 202
+    return _run(operator().start(job_id, run_options(_body(RUN_KEYS), job_id, context().public_url))), 202
 
 
 @blueprint.route("/jobs/<int:job_id>/dry-run")
@@ -187,7 +207,7 @@ def dry_run(job_id: int) -> Any:
 
 @blueprint.route("/jobs/<int:job_id>/edit", methods=["POST"])
 def edit(job_id: int) -> Any:
-    body = _body()
+    body = _body("survey", "instance", "force")
     done = operator().edit(
         job_id, str(body.get("survey") or ""), str(body.get("instance") or ""), force=body.get("force") is True
     )
@@ -196,25 +216,26 @@ def edit(job_id: int) -> Any:
 
 @blueprint.route("/jobs/<int:job_id>/archive", methods=["POST"])
 def archive(job_id: int) -> Any:
-    undo = _body().get("undo") is True
+    undo = _body("undo").get("undo") is True
     operator().archive(job_id, undo=undo)
     return {"job_id": job_id, "archived": not undo}
 
 
 @blueprint.route("/jobs/<int:job_id>/delete", methods=["POST"])
 def delete(job_id: int) -> Any:
-    done = operator().delete(job_id, confirmed=_body().get("confirm") is True)
+    done = operator().delete(job_id, confirmed=_body("confirm").get("confirm") is True)
     return {"job_id": job_id, "deleted_rows": done.rows, "open_calls": done.open_calls}
 
 
 @blueprint.route("/jobs/<int:job_id>/pause", methods=["POST"])
 def pause(job_id: int) -> Any:
+    _body()
     return _run(operator().pause(job_id)), 202
 
 
 @blueprint.route("/jobs/<int:job_id>/cancel", methods=["POST"])
 def cancel(job_id: int) -> Any:
-    if _body().get("confirm") is not True:
+    if _body("confirm").get("confirm") is not True:
         raise UsageError('canceling stops every pending row of the job: send {"confirm": true} to do it')
     result = operator().cancel(job_id)
     return {"job_id": job_id, "canceled": result.canceled, "counts": result.counts}
@@ -222,18 +243,21 @@ def cancel(job_id: int) -> Any:
 
 @blueprint.route("/jobs/<int:job_id>/uncancel", methods=["POST"])
 def uncancel(job_id: int) -> Any:
+    _body()
     result = operator().uncancel(job_id)
     return {"job_id": job_id, "changed": result.changed, "counts": result.counts}
 
 
 @blueprint.route("/jobs/<int:job_id>/retry", methods=["POST"])
 def retry(job_id: int) -> Any:
+    _body()
     result = operator().retry(job_id)
     return {"job_id": job_id, "changed": result.changed, "counts": result.counts}
 
 
 @blueprint.route("/jobs/<int:job_id>/reconcile", methods=["POST"])
 def reconcile(job_id: int) -> Any:
+    _body()
     result = operator().reconcile(job_id)
     return {
         "job_id": job_id,
@@ -244,7 +268,7 @@ def reconcile(job_id: int) -> Any:
 
 @blueprint.route("/jobs/<int:job_id>/recycle", methods=["POST"])
 def recycle(job_id: int) -> Any:
-    body = _body()
+    body = _body("outcomes", "after", "submit_token")
     outcomes = body.get("outcomes") or []
     if not isinstance(outcomes, list):
         raise UsageError('outcomes: a list, such as ["failed", "rejected"]')
@@ -269,7 +293,7 @@ def recycle(job_id: int) -> Any:
 
 @blueprint.route("/jobs/<int:job_id>/answers", methods=["POST"])
 def fetch_answers(job_id: int) -> Any:
-    report = _body().get("report")
+    report = _body("report").get("report")
     return operator().fetch_answers(job_id, str(report) if report not in (None, "") else None).as_dict()
 
 
@@ -282,7 +306,7 @@ blueprint.add_url_rule("/jobs/<int:job_id>/fix.csv", "fix_file", pages.fix_file)
 def dnc_lists() -> Any:
     ctx = context()
     if request.method == "POST":
-        body = _body()
+        body = _body("list", "numbers")
         name, numbers = str(body.get("list") or "default"), body.get("numbers") or []
         if not isinstance(numbers, list):
             raise UsageError("numbers: a list of phone numbers")

@@ -108,6 +108,47 @@ def _lines(form: MultiDict[str, Any] | Mapping[str, Any], key: str) -> tuple[str
 #: The date order select: the options' names.
 DATE_ORDERS = ("dayfirst", "monthfirst")
 
+#: The keys :func:`spec_from` reads from an API body (each field's column and job-wide value too).
+SPEC_KEYS = frozenset(
+    {
+        "phone_column",
+        "region",
+        "region_column",
+        "timezone",
+        "timezone_column",
+        "zip_column",
+        "date_formats",
+        "date_order",
+        "dayfirst",
+        "monthfirst",
+        "nulls",
+        "where",
+        "header_row",
+        "sheet",
+        "delimiter",
+        "metadata",
+        "metadata_chosen",
+        "allow_duplicates",
+        "columns",
+        "defaults",
+        *FIELDS,
+        *(f"column_{name}" for name in FIELDS),
+    }
+)
+#: The most unknown keys a refusal names.
+_NAMED_UNKNOWN = 10
+
+
+def check_keys(body: Mapping[str, Any], known: frozenset[str] | set[str]) -> None:
+    """A UsageError naming the keys of an API body that nothing reads (none is silently ignored)."""
+    unknown = sorted(printable(str(key), 40) for key in body if key not in known)
+    if not unknown:
+        return
+    more = f" (and {len(unknown) - _NAMED_UNKNOWN} more)" if len(unknown) > _NAMED_UNKNOWN else ""
+    named = ", ".join(repr(key) for key in unknown[:_NAMED_UNKNOWN]) + more
+    accepted = f"; known: {', '.join(sorted(known))}" if known else "; this call takes no body"
+    raise UsageError(f"unknown key(s) {named}{accepted}")
+
 
 def spec_from(form: MultiDict[str, Any] | Mapping[str, Any]) -> MappingSpec:
     """The mapping a check page's fields (or an API body) chose, with the command line's names
@@ -175,16 +216,44 @@ RULE_FIELDS = {
 }
 
 
+#: An API body's mapping of named rules (``{"rules": {"calling-hours": "09:00-20:00"}}``).
+RULES_KEY = "rules"
+#: The longest value of a rule in ``rules`` (longer is refused, not read).
+_MAX_RULE_TEXT = 1000
+
+
 def rules_from(form: Mapping[str, Any]) -> dict[str, str]:
-    """The named rules an import form (or an API body) gives, checked; a field left empty: the default."""
-    from batchqueue.service.rules import check_rule
+    """The named rules an import form (or an API body) gives, checked; a field left empty: the
+    default. An API body may also give ``rules``, a mapping of the registry's rules by name (as
+    ``--rule NAME=VALUE`` and a mapping file's ``[rules]`` give them), checked the same way; a rule
+    given both ways is refused."""
+    from batchqueue.service.rules import check_rule, rules_table
 
     texts: dict[str, str] = {}
     for key, name in RULE_FIELDS.items():
         value = _text(form, key)
         if value is not None:
             texts[name] = check_rule(name, printable(value, 64), name)
-    return texts
+    given = None if isinstance(form, MultiDict) else form.get(RULES_KEY)
+    if given is None:
+        return texts
+    if isinstance(given, Mapping):
+        given = {printable(str(name), 40): _rule_text(value) for name, value in given.items()}
+    table = rules_table(given, RULES_KEY)
+    twice = sorted(set(texts) & set(table))
+    if twice:
+        raise UsageError(f"{', '.join(twice)} given twice (as a field and in {RULES_KEY})")
+    return texts | table
+
+
+def _rule_text(value: object) -> str:
+    """A rule's value in a JSON body as the mapping file's would read (a list: its items, by commas)."""
+    text = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
+    return printable(text, _MAX_RULE_TEXT)
+
+
+#: The keys :func:`run_options` reads from an API body.
+RUN_KEYS = frozenset({"concurrency", "rate", "limit", "hold_until_window"})
 
 
 def run_options(form: Mapping[str, Any], job_id: int, public_url: str | None) -> RunRequest:

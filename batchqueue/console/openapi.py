@@ -63,7 +63,8 @@ def document() -> dict[str, Any]:
             "title": "batchqueue console API",
             "version": __version__,
             "description": "Log in with POST /api/login; send the returned csrf_token as the X-CSRFToken header "
-            "of every POST, with the session cookie. Rows are never sent twice: the API runs the "
+            "of every POST, with the session cookie. A body's key that the call does not read is refused (400 naming "
+            "it), never ignored. Rows are never sent twice: the API runs the "
             "same service functions as the command line.",
         },
         "paths": {
@@ -114,6 +115,16 @@ def document() -> dict[str, Any]:
                         "survey": {"type": "string"},
                         "instance": {"type": "string"},
                         "calling_hours": {"type": "string", "description": "HH:MM-HH:MM (08:00-21:00)"},
+                        "recontact_after": {"type": "string", "description": "PERIOD (7d) or 0"},
+                        "max_contacts": {"type": "string", "description": "N/PERIOD (3/7d)"},
+                        "state_caps": {"type": "string", "enum": ["us", "none"]},
+                        "state_rules": {"type": "string", "enum": ["us", "none"]},
+                        "outside_federal_hours": {"type": "string", "description": "yes or no"},
+                        "rules": {
+                            "type": "object",
+                            "description": "named rules, as import --rule NAME=VALUE "
+                            '({"calling-hours": "09:00-20:00", "days": "mon-fri"}); checked the same way',
+                        },
                     },
                 )
             },

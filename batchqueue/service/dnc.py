@@ -20,6 +20,7 @@ from batchqueue.exits import EXIT_FINISHED_WITH_PROBLEMS, EXIT_OK
 from batchqueue.intake.loader import Problem as Problem
 from batchqueue.intake.mapping.numbers import read_as_international, read_cell
 from batchqueue.intake.mapping.phones import PhoneParser
+from batchqueue.intake.mapping.regions import region_named
 from batchqueue.intake.mapping.spec import MappingSpec
 from batchqueue.intake.opt_outs import EXPORT_HEADER, OptOutFile
 from batchqueue.ledger import Ledger
@@ -172,7 +173,7 @@ def _read_numbers(numbers: Sequence[str], region: str) -> tuple[list[tuple[str, 
     """((text, E.164, how it was read when as an international number, else ""), …) and ((text, why
     it is no number), …); UsageError when no number at all is given or readable."""
     try:
-        parser = PhoneParser(region)
+        parser = PhoneParser(region_named(region))
     except ValueError as exc:
         raise UsageError(f"--region: {exc}") from None
     read: list[tuple[str, str, str]] = []

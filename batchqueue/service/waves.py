@@ -34,7 +34,8 @@ class RecycleResult:
 
     parent_id: int
     job_id: int | None
-    wave: int
+    #: The wave's number as the ledger holds it, read back once it was committed (None: no wave).
+    wave: int | None
     rows: int
     counts: dict[str, int]
     #: Rows with those outcomes that earlier waves had taken already: wave job id → rows.
@@ -61,10 +62,11 @@ def recycle(app: Face, request: RecycleRequest) -> RecycleResult:
         raise UsageError("submit_token: 16 to 64 letters, digits, - or _ (reload the page for a new form)")
     with ledger_for(app) as ledger:
         parent = ledger.job(request.job_id)
-        wave = int(parent.options.get(WAVE, 1)) + 1
         made = ledger.recycle(parent, set(request.outcomes), after=request.after, now=time.time(), submit_token=token)
         if made.job_id is None:
-            return RecycleResult(parent.id, None, wave, 0, {}, made.taken)
+            return RecycleResult(parent.id, None, None, 0, {}, made.taken)
+        # The number the made job holds, committed (never one worked out here beside the ledger's).
+        wave = int(ledger.job(made.job_id).options[WAVE])
         return RecycleResult(
             parent.id, made.job_id, wave, made.rows, ledger.counts(made.job_id), made.taken, made.replayed
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -179,6 +181,24 @@ def test_dnc_export_to_standard_output(tmp_path: Path, run_cli: Run) -> None:
     assert shown.out.splitlines()[1].startswith("+16175550100,default,")  # plain, for a program
     assert "1 numbers written to standard output" in shown.err
     assert not (tmp_path / "-").exists()
+
+
+def test_dnc_export_piped_into_dnc_import_from_standard_input(tmp_path: Path) -> None:
+    """`dnc export -o - | dnc import -` copies the lists into another ledger, as `import -` reads
+    standard input; real processes joined by a real pipe."""
+    first, second = tmp_path / "first.db", tmp_path / "second.db"
+    cli = [sys.executable, "-m", "batchqueue"]
+    assert subprocess.run([*cli, "dnc", "add", "617-555-0100", "--list", "a", "--db", first]).returncode == 0
+    assert subprocess.run([*cli, "dnc", "add", "+44 20 7946 0958", "--list", "b", "--db", first]).returncode == 0
+    exported = subprocess.run([*cli, "dnc", "export", "-o", "-", "--db", first], capture_output=True, check=True)
+    imported = subprocess.run(
+        [*cli, "dnc", "import", "-", "--db", second, "--json"], input=exported.stdout, capture_output=True, cwd=tmp_path
+    )
+    assert imported.returncode == 0, imported.stderr.decode()
+    assert json.loads(imported.stdout)["added"] == 2
+    listed = subprocess.run([*cli, "dnc", "export", "-o", "-", "--db", second], capture_output=True, check=True)
+    entries = sorted(tuple(row[:2]) for row in csv.reader(listed.stdout.decode().splitlines()[1:]))
+    assert entries == [("+16175550100", "a"), ("+442079460958", "b")]
 
 
 def _reasons(url: str, job_id: int) -> dict[int, tuple[str, object]]:

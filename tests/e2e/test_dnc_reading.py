@@ -261,14 +261,27 @@ def test_dnc_import_json_reports_numbers_read_as_international(tmp_path: Path, r
     assert "read as the international number +442079460958" in json.dumps(done.json()["row_warnings"])
 
 
-@pytest.mark.parametrize("bad_region", ["XX", "Mexico"])
+@pytest.mark.parametrize("bad_region", ["XX", "Narnia"])
 def test_an_unknown_region_is_a_usage_error(tmp_path: Path, run_cli: Run, bad_region: str) -> None:
     optouts = write_csv(tmp_path / "optouts.csv", [["phone"], ["55 1234 5678"]])
     for command in (("dnc", "import", optouts), ("dnc", "add", "55 1234 5678")):
         done = run_cli(*command, "--region", bad_region, "--db", tmp_path / "l.db")
         assert done.code == 2
-        assert f"unknown region {bad_region.upper()!r}" in done.err
+        assert f"unknown region {bad_region!r}" in done.err
         assert "Traceback" not in done.err
+
+
+@pytest.mark.parametrize("region", ["MX", "mx", "MEX", "Mexico", "México", "+52"])
+def test_region_is_spelled_as_a_country_column_may_spell_it(tmp_path: Path, run_cli: Run, region: str) -> None:
+    """Mexico City's 55 1234 5678 is +52 55 1234 5678 (Mexico's numbering plan) whichever way the
+    country is written; a country column takes the same spellings."""
+    db = tmp_path / "l.db"
+    assert run_cli("dnc", "add", "55 1234 5678", "--region", region, "--list", "by-hand", "--db", db).code == 0
+    optouts = write_csv(tmp_path / "optouts.csv", [["phone"], ["55 1234 5679"]])
+    assert run_cli("dnc", "import", optouts, "--region", region, "--list", "file", "--db", db).code == 0
+    by_column = write_csv(tmp_path / "by-column.csv", [["phone", "Country"], ["55 1234 5670", region]])
+    assert run_cli("dnc", "import", by_column, "--list", "column", "--db", db).code == 0
+    assert listed(db) == {("by-hand", "+525512345678"), ("file", "+525512345679"), ("column", "+525512345670")}
 
 
 def test_the_console_adds_the_good_numbers_and_names_the_bad_ones(running: Running) -> None:

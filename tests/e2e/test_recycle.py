@@ -287,6 +287,49 @@ def test_recycles_at_the_same_moment_make_one_wave_per_row(ledger_url: str, tmp_
     assert _numbers(ledger_url, waves[0]) == unreached
 
 
+def _stored_waves(url: str) -> dict[int, int]:
+    """Each job's wave number as the ledger holds it (its options), read with SQL."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(text("SELECT id, options FROM jobs ORDER BY id"))
+            return {int(i): int(json.loads(o or "{}").get("wave", 1)) for i, o in found}
+    finally:
+        engine.dispose()
+
+
+def test_racing_recycles_report_the_wave_each_job_holds(ledger_url: str, tmp_path: Path) -> None:
+    """Recycles of one job at the same moment, as separate processes: each reports the wave number
+    its job holds in the ledger, and one that made no job reports no wave (JSON null), not the
+    number a wave would have had."""
+    settings = Settings(db_url=ledger_url)
+    assert import_file(settings, ImportRequest(contacts(tmp_path / "c.csv", 30), MappingSpec(), "4242", "1")).job_id
+    _called(ledger_url, 1, 30)
+    command = [sys.executable, "-m", "batchqueue", "recycle", "1", "--db", ledger_url, "--json", "--outcome"]
+    asked = ["failed", "rejected", "failed", "rejected"]
+    procs = [subprocess.Popen([*command, outcome], stdout=subprocess.PIPE, text=True) for outcome in asked]
+    replies = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=120)
+        assert proc.returncode in (0, 1), out
+        replies.append(json.loads(out))
+    made = [r for r in replies if r["created"]]
+    assert sorted(r["job_id"] for r in made) == [2, 3]
+    stored = _stored_waves(ledger_url)
+    assert {r["job_id"]: r["wave"] for r in made} == {2: stored[2], 3: stored[3]}
+    assert [r["wave"] for r in replies if not r["created"]] == [None, None]
+    # And `status` lists the same numbers.
+    shown = subprocess.run(
+        [sys.executable, "-m", "batchqueue", "status", "1", "--db", ledger_url, "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert {w["job_id"]: w["wave"] for w in json.loads(shown.stdout)["waves"]} == stored
+
+
 def test_waves_made_before_the_upgrade_keep_their_rows(ledger_url: str, tmp_path: Path) -> None:
     from alembic import command
 

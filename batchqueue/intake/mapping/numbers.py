@@ -24,15 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchqueue.intake.mapping.phones import Phone, PhoneError, PhoneParser
-from batchqueue.intake.mapping.regions import region_of
+from batchqueue.intake.mapping.regions import UNKNOWN_COUNTRY, region_of
 from batchqueue.intake.mapping.resolve import ResolvedMapping
 
 #: (column name or None for the whole row, what is wrong)
 Reason = tuple[str | None, str]
-UNKNOWN_COUNTRY = (
-    "is not a country batchqueue knows (use a two-letter code such as MX, a name such as Mexico, "
-    "or a dialing code such as +52)"
-)
 
 
 def read_as_international(region: str, e164: str) -> str:

@@ -5,10 +5,13 @@ Names come from the CLDR data babel ships (the English name and the country's na
 European languages), ISO codes from pycountry, dialing codes from phonenumbers; nothing is
 downloaded. Unknown text is None (the caller says which row and column).
 
+The same spellings are taken for a whole file or list (``--region Mexico``): :func:`region_named`.
+
 Usage::
 
     region_of("United Kingdom")   # "GB"
     region_of("+44")              # "GB"
+    region_named("Mexico")        # "MX"; ValueError for what no country column would take
 """
 
 from __future__ import annotations
@@ -40,6 +43,11 @@ _ALIASES = {
     "northkorea": "KP",
     "holland": "NL",
 }
+#: Said of a country that is none; after the text given.
+UNKNOWN_COUNTRY = (
+    "is not a country batchqueue knows (use a two-letter code such as MX, a name such as Mexico, "
+    "or a dialing code such as +52)"
+)
 _DIALING = re.compile(r"\+?\s*(\d{1,3})")
 
 
@@ -85,3 +93,12 @@ def region_of(value: str) -> str | None:
         region = phonenumbers.region_code_for_country_code(int(dialing.group(1)))
         return region if region not in ("ZZ", "001") else None
     return _names().get(_key(text)) or _names().get(text.casefold())
+
+
+def region_named(value: str) -> str:
+    """The region ``value`` names (``--region``, a mapping file's ``region``), spelled as a country
+    column may spell it; ValueError saying why when it names none."""
+    region = region_of(value)
+    if region is None:
+        raise ValueError(f"unknown region {value.strip()!r}: it {UNKNOWN_COUNTRY}")
+    return region

@@ -10,13 +10,14 @@ import hashlib
 import json
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from batchqueue.errors import UsageError
 from batchqueue.intake.mapping.dates import DateReader, check_pattern
 from batchqueue.intake.mapping.fields import FieldReader
 from batchqueue.intake.mapping.phones import PhoneError, PhoneParser
+from batchqueue.intake.mapping.regions import region_named
 from batchqueue.intake.mapping.spec import FIELD_WORDS, FIELDS, NO_COLUMN, MappingSpec
 from batchqueue.intake.mapping.times import TimeParser, canonical_zone, zone
 from batchqueue.intake.mapping.where import Condition, parse_condition
@@ -360,6 +361,10 @@ def _normalize_defaults(spec: MappingSpec, now: int, columns: dict[str, str]) ->
 
 def resolve(spec: MappingSpec, headers: list[str], *, now: int) -> ResolvedMapping:
     """The effective mapping of ``spec`` over ``headers``; UsageError for any mismatch."""
+    try:  # spelled as a country column may spell it: MX, MEX, Mexico, México, +52
+        spec = replace(spec, region=region_named(spec.region))
+    except ValueError as exc:
+        raise UsageError(f"--region: {exc}") from None
     phones = phone_columns(spec.phone_column, headers)
     columns, guesses, column_warnings = _field_columns(spec, headers, phones)
     used = {*phones, *columns.values()}
