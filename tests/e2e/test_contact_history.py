@@ -158,3 +158,25 @@ def test_a_refused_request_counts_no_call_toward_the_caps(tmp_path: Path, run_cl
     # Insight queued no call the first time: the job's cap (2 a day) and Florida's leave both attempts.
     assert {r["state"] for r in ledger_rows(db)} == {"queued"}
     assert sorted(int(c["fields"]["max_attempts"]) for c in calls) == [2] * 4
+
+
+def test_a_state_cap_hold_names_the_claim_made_last(ledger_url: str, tmp_path: Path) -> None:
+    settings = Settings.from_env({}, db=ledger_url)
+    number = f"({FLORIDA.area_codes[0]}) 201-0009"
+    # Job 1 (row 3) asks for 2 calls, ten hours apart; job 2 (row 2), made later, for one call now.
+    # Florida's cap is then used up, and the last claim is job 2's, though job 1's calls run later.
+    first = write_csv(tmp_path / "a.csv", [["phone"], ["(617) 201-0001"], [number]])
+    second = write_csv(tmp_path / "b.csv", [["phone"], [number]])
+    third = write_csv(tmp_path / "c.csv", [["phone"], [number]])
+    spec = MappingSpec(defaults={"max_attempts": "2", "reattempt_wait": str(10 * 3600)})
+    jobs = [import_file(settings, ImportRequest(first, spec, "4242", "1", new_job=True, recontact_after=0)).job_id]
+    jobs += [_import(settings, f, attempts=1, recontact_after=0) for f in (second, third)]
+    ledger = open_ledger(ledger_url)
+    try:
+        assert len(ledger.settle(jobs[0], [], [], 10).claimed) == 2
+        assert [c.max_attempts for c in ledger.settle(jobs[1], [], [], 10).claimed] == [FL_CALLS - 2]
+        assert ledger.settle(jobs[2], [], [], 10).held == 1
+    finally:
+        ledger.close()
+    detail = ledger_rows_url(ledger_url, jobs[2])[0]["hold_detail"]
+    assert f"the last by job {jobs[1]} (row 2)" in detail, detail
