@@ -42,9 +42,9 @@ def _settings(url: str, sandbox: Sandbox) -> Settings:
     return Settings.from_env(env, db=url)
 
 
-def _import(settings: Settings, path: Path, *, attempts: int, instance: str = "1", **given: object) -> int:
-    spec = MappingSpec(defaults={"max_attempts": str(attempts), "reattempt_wait": "600"})
-    request = ImportRequest(path, spec, "4242", instance, new_job=True, **given)  # type: ignore[arg-type]
+def _import(settings: Settings, path: Path, *, attempts: int, wait: int = 600, **given: object) -> int:
+    spec = MappingSpec(defaults={"max_attempts": str(attempts), "reattempt_wait": str(wait)})
+    request = ImportRequest(path, spec, "4242", "1", new_job=True, **given)  # type: ignore[arg-type]
     result = import_file(settings, request)
     assert result.job_id is not None
     return result.job_id
@@ -168,8 +168,7 @@ def test_a_state_cap_hold_names_the_claim_made_last(ledger_url: str, tmp_path: P
     first = write_csv(tmp_path / "a.csv", [["phone"], ["(617) 201-0001"], [number]])
     second = write_csv(tmp_path / "b.csv", [["phone"], [number]])
     third = write_csv(tmp_path / "c.csv", [["phone"], [number]])
-    spec = MappingSpec(defaults={"max_attempts": "2", "reattempt_wait": str(10 * 3600)})
-    jobs = [import_file(settings, ImportRequest(first, spec, "4242", "1", new_job=True, recontact_after=0)).job_id]
+    jobs = [_import(settings, first, attempts=2, wait=10 * 3600, recontact_after=0)]
     jobs += [_import(settings, f, attempts=1, recontact_after=0) for f in (second, third)]
     ledger = open_ledger(ledger_url)
     try:
@@ -180,3 +179,23 @@ def test_a_state_cap_hold_names_the_claim_made_last(ledger_url: str, tmp_path: P
         ledger.close()
     detail = ledger_rows_url(ledger_url, jobs[2])[0]["hold_detail"]
     assert f"the last by job {jobs[1]} (row 2)" in detail, detail
+
+
+def test_the_import_says_why_its_rows_were_suppressed(
+    tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "s.db"
+    numbers = ["(617) 201-0001", "(617) 201-0002", "(617) 201-0003"]
+    path = write_csv(tmp_path / "list.csv", [["phone"], *[[n] for n in numbers]])
+    assert run_cli("import", path, "--survey", "4242", "--instance", "1", "--db", db).code == 0
+    with Sandbox() as sb:
+        point_at(monkeypatch, sb)
+        assert run_cli("run", "1", "--rate", "0", "--db", db).code == 0
+    assert run_cli("dnc", "add", "(617) 201-0009", "--db", db).code == 0
+    again = write_csv(tmp_path / "again.csv", [["phone"], *[[n] for n in numbers], ["(617) 201-0009"]])
+    shown = run_cli("import", again, "--survey", "4242", "--instance", "1", "--db", db)
+    assert shown.code == 0, shown.err
+    assert "suppressed 4 (1 on a do-not-call list, `batchqueue dnc list`; 3 by re-contact protection: " in shown.out
+    assert "called by job 1 (3)" in shown.out
+    said = run_cli("import", again, "--survey", "4242", "--instance", "1", "--db", db, "--new-job", "--json").json()
+    assert said["suppressed_by"] == {"dnc": 1, "recontact": 3}
