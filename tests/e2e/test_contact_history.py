@@ -127,6 +127,7 @@ def test_a_run_stopped_by_a_fatal_reply_leaves_no_calls_behind(
         assert stopped.code != 0
         assert sb.app.store.dump() == []
         assert {r["state"] for r in ledger_rows(db)} == {"pending"}
+        assert _contacts(db) == (0, 0)  # no call was placed: nothing logged, no number marked
         edited = run_cli("job", "edit", "1", "--survey", "4242", "--instance", "1", "--force", "--yes", "--db", db)
         assert edited.code == 0, edited.err
         sent = run_cli("run", "1", "--rate", "0", "--db", db)
@@ -158,6 +159,41 @@ def test_a_refused_request_counts_no_call_toward_the_caps(tmp_path: Path, run_cl
     # Insight queued no call the first time: the job's cap (2 a day) and Florida's leave both attempts.
     assert {r["state"] for r in ledger_rows(db)} == {"queued"}
     assert sorted(int(c["fields"]["max_attempts"]) for c in calls) == [2] * 4
+
+
+def _contacts(db: Path) -> tuple[int, int]:
+    """(entries in the contact log, numbers marked) of an SQLite ledger."""
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        logged = conn.execute("SELECT COUNT(*) FROM contact_log").fetchone()[0]
+        marked = conn.execute("SELECT COUNT(*) FROM contact_marks").fetchone()[0]
+    return int(logged), int(marked)
+
+
+def test_a_released_claim_gives_the_number_back_its_earlier_mark(ledger_url: str, tmp_path: Path) -> None:
+    from batchqueue.ledger.records import Settlement
+    from batchqueue.lifecycle import Event
+
+    settings = Settings.from_env({}, db=ledger_url)
+    number = "(617) 201-0004"
+    files = [write_csv(tmp_path / f"{n}.csv", [["phone"], [number]]) for n in "abc"]
+    called = _import(settings, files[0], attempts=1)
+    ledger = open_ledger(ledger_url)
+    try:
+        (sent,) = ledger.settle(called, [], [], 10).claimed
+        assert ledger.record([Settlement(sent.row_id, Event.ACCEPTED, call_id="c-1")]) == []
+        # Job 2 (re-contact protection off) claims the number, then its request never leaves.
+        unsent_job = _import(settings, files[1], attempts=1, recontact_after=0)
+        (unsent,) = ledger.settle(unsent_job, [], [], 10).claimed
+        assert ledger.release([unsent.row_id]) == []
+    finally:
+        ledger.close()
+    # The number's mark is job 1's again: a third job (protection on) is suppressed because of job 1.
+    third = import_file(settings, ImportRequest(files[2], MappingSpec(), "4242", "1", new_job=True))
+    assert third.suppressed == 1
+    assert third.recontacted is not None
+    assert third.recontacted["jobs"] == [{"job_id": called, "rows": 1}]
 
 
 def test_a_state_cap_hold_names_the_claim_made_last(ledger_url: str, tmp_path: Path) -> None:
