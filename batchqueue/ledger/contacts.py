@@ -19,7 +19,11 @@ The mark is an upsert whose update is conditional, so two claims of the same num
 two PostgreSQL workers at the same moment — are serialised on that number's row: the second sees
 the first's mark and suppresses its row (the log is read again once the mark is held, for the
 claims of jobs of the same file). A number is marked when it is claimed (about to be sent), so a
-row that then fails still counts as contacted: the rule errs on the side of not calling.
+row whose request may have left (queued, uncertain) counts as contacted: the rule errs on the side
+of not calling. A claim that placed no call — its request never left (released, not accepted, never
+sent) or Insight refused it — gives its log entry and its mark back when it is settled
+(:func:`release_contacts`), so it counts toward no cap and bars no other job. Rows sent before the
+log existed are logged and marked by migration 0018.
 
 Usage::
 
