@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,8 @@ from batchqueue.service.loading import ImportRequest, import_file
 from batchqueue.service.sending import RunRequest, run
 from batchqueue.settings import Settings
 from tests.conftest import CliResult, write_csv
-from tests.sandbox_helpers import ledger_rows, ledger_rows_url, point_at
+from tests.console_helpers import Running, api_session
+from tests.sandbox_helpers import contacts, ledger_rows, ledger_rows_url, point_at
 from tests.truth.geography import PLACES
 from tests.truth.statutes import CAP_BY_STATE
 
@@ -235,3 +237,22 @@ def test_the_import_says_why_its_rows_were_suppressed(
     assert "called by job 1 (3)" in shown.out
     said = run_cli("import", again, "--survey", "4242", "--instance", "1", "--db", db, "--new-job", "--json").json()
     assert said["suppressed_by"] == {"dnc": 1, "recontact": 3}
+
+
+def test_the_console_says_why_imported_rows_were_suppressed(running: Running, tmp_path: Path) -> None:
+    session, token = api_session(running.url)
+    post: dict[str, Any] = {"headers": {"X-CSRFToken": token}, "timeout": 30}
+    ledger = open_ledger(running.settings.db_url)
+    try:
+        ledger.add_to_dnc([("optouts", "+16172000003")], source="test")
+    finally:
+        ledger.close()
+    with contacts(tmp_path / "c.csv", 6).open("rb") as f:
+        upload = session.post(running.url + "/api/uploads", files={"file": ("c.csv", f)}, **post).json()["upload_id"]
+    page = session.post(
+        f"{running.url}/uploads/{upload}/import",
+        data={"csrf_token": token, "survey": "4242", "instance": "1"},
+        timeout=30,
+    )
+    assert page.status_code == 200
+    assert "Suppressed 1 (1 on a do-not-call list" in page.text
