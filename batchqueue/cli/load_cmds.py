@@ -53,6 +53,8 @@ def readable(file: Path) -> Iterator[Path]:
 
 
 def _print_result(result: LoadResult, given: Path) -> None:
+    from batchqueue.service.loading import suppressed_text
+
     src = result.source
     described = [src.kind.upper()]
     if src.sheet:
@@ -91,7 +93,7 @@ def _print_result(result: LoadResult, given: Path) -> None:
     if m.where:
         counts += f"  filtered {result.filtered} (--where {' and '.join(c.text for c in m.where)})"
     if result.suppressed:
-        counts += f"  suppressed {result.suppressed} (on a do-not-call list; `batchqueue dnc list`)"
+        counts += f"  {suppressed_text(result)}"
     click.echo(counts)
     if result.preview is not None:
         for line in result.preview.lines():

@@ -154,6 +154,9 @@ def import_upload(upload_id: str) -> Any:
         flash(f"Imported {result.rows:,} rows as job {result.job_id}: {result.valid:,} ready to send.", "ok")
     else:
         flash(f"Job {result.job_id} already holds this file with this mapping and rules; nothing was imported.", "ok")
+    if result.suppressed:
+        said = loading.suppressed_text(result)
+        flash(said[0].upper() + said[1:] + ".", "warn")
     for note in loading.import_notes(result, loading.job_attempts(spec)):
         flash(note[0].upper() + note[1:], "warn" if "suppressed" in note or "other rules" in note else "ok")
     for o in result.overlaps:

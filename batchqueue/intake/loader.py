@@ -82,7 +82,9 @@ class LoadResult:
     invalid: int = 0
     duplicate: int = 0
     filtered: int = 0
-    suppressed: int = 0  # on a do-not-call list (known once the rows are in the ledger)
+    suppressed: int = 0  # a do-not-call list, re-contact protection, the job's cap (known once the rows are in)
+    #: The same by reason: "dnc", "recontact", "max-contacts" (as ``run``'s summary says them).
+    suppressed_by: dict[str, int] = field(default_factory=dict)
     blank: int = 0
     header_row: int = 1
     skipped_rows: list[SkippedRow] = field(default_factory=list)
@@ -137,6 +139,7 @@ class LoadResult:
             "duplicate": self.duplicate,
             "filtered": self.filtered,
             "suppressed": self.suppressed,
+            "suppressed_by": self.suppressed_by,
             "blank": self.blank,
             "mapping": self.mapping.as_dict(),
             "guesses": [{"field": g.field, "column": g.column, "undo": g.undo} for g in self.mapping.guesses],

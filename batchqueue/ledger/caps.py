@@ -200,13 +200,15 @@ def _when(at: float) -> str:
 
 
 def _latest(counted: Iterable[_Logged]) -> str:
-    """The latest counted claim, as a reason names it."""
-    last = max(counted, key=lambda e: e.last, default=None)
+    """The latest counted claim (the one made last, not the one whose calls may run latest: a long
+    window of an earlier claim is not its job's last call), as a reason names it."""
+    last = max(counted, key=lambda e: (e.first, e.last), default=None)
     if last is None:
         return ""
+    row = last.row_number if last.row_number is not None else "?"
     if last.job_id == 0:
-        return ", the last by this claim"
-    return f", the last by job {last.job_id} (row {last.row_number if last.row_number is not None else '?'})"
+        return f", the last by this claim (row {row})"
+    return f", the last by job {last.job_id} (row {row})"
 
 
 def _hold(used_up: list[tuple[Cap, list[_Logged]]], stamp: float) -> tuple[float, str]:

@@ -19,7 +19,11 @@ The mark is an upsert whose update is conditional, so two claims of the same num
 two PostgreSQL workers at the same moment — are serialised on that number's row: the second sees
 the first's mark and suppresses its row (the log is read again once the mark is held, for the
 claims of jobs of the same file). A number is marked when it is claimed (about to be sent), so a
-row that then fails still counts as contacted: the rule errs on the side of not calling.
+row whose request may have left (queued, uncertain) counts as contacted: the rule errs on the side
+of not calling. A claim that placed no call — its request never left (released, not accepted, never
+sent) or Insight refused it — gives its log entry and its mark back when it is settled
+(:func:`release_contacts`), so it counts toward no cap and bars no other job. Rows sent before the
+log existed are logged and marked by migration 0018.
 
 Usage::
 
@@ -302,3 +306,46 @@ def _mark(
         tuple(values + params),
     ).all()
     return {e164 for (e164,) in taken}
+
+
+def release_contacts(conn: Connection, row_ids: Iterable[int]) -> int:
+    """Inside a settlement's transaction: rows whose claim placed no call — its request never left
+    (released, not accepted, never sent) or Insight refused it (no call queued) — give back what that
+    claim wrote: its log entry (the row's latest: a row is claimed once at a time, so its latest entry
+    is this claim's), so that no cap counts its calls, and its number's mark when this claim wrote it
+    (the mark goes back to the number's latest remaining logged claim, or goes). Returns the entries
+    removed."""
+    ids = sorted(set(row_ids))
+    if not ids:
+        return 0
+    mark = placeholder(conn)
+    removed = 0
+    for start in range(0, len(ids), 500):
+        batch = ids[start : start + 500]
+        claims = conn.exec_driver_sql(
+            "SELECT l.id, l.e164, l.job_id, l.contacted_at FROM rows r JOIN contact_log l ON l.id = ("
+            "SELECT MAX(x.id) FROM contact_log x WHERE x.e164 = r.e164 AND x.job_id = r.job_id "
+            f"AND x.row_number = r.row_number) WHERE r.id IN {in_list(conn, len(batch))} AND r.e164 IS NOT NULL",
+            tuple(batch),
+        ).all()
+        if not claims:
+            continue
+        conn.exec_driver_sql(
+            f"DELETE FROM contact_log WHERE id IN {in_list(conn, len(claims))}", tuple(c[0] for c in claims)
+        )
+        removed += len(claims)
+        for e164 in sorted({c[1] for c in claims}):  # one order: two settlements never deadlock
+            written = {(job, at) for _, number, job, at in claims if number == e164}
+            current = conn.exec_driver_sql(
+                f"SELECT job_id, contacted_at FROM contact_marks WHERE e164 = {mark}", (e164,)
+            ).first()
+            if current is None or (current[0], current[1]) not in written:
+                continue  # another claim marked it since (or a cap's refusal kept an earlier mark): it stands
+            conn.exec_driver_sql(f"DELETE FROM contact_marks WHERE e164 = {mark}", (e164,))
+            conn.exec_driver_sql(
+                "INSERT INTO contact_marks (e164, job_id, row_number, contacted_at, last_call_at) "
+                "SELECT e164, job_id, COALESCE(row_number, 0), contacted_at, last_call_at FROM contact_log "
+                f"WHERE e164 = {mark} ORDER BY contacted_at DESC, id DESC LIMIT 1",
+                (e164,),
+            )
+    return removed

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, and_, or_, select, update
 
 from batchqueue.holds import HoldReason, Holds
 from batchqueue.ledger.batchsql import event_guard, in_list, multi_values, placeholder, values_cte
-from batchqueue.ledger.contacts import ContactRules, job_contact_rules, mark_contacts
+from batchqueue.ledger.contacts import ContactRules, job_contact_rules, mark_contacts, release_contacts
 from batchqueue.ledger.database import write
 from batchqueue.ledger.dnc import suppress_listed
 from batchqueue.ledger.holding import count_holds, hold_pending, release_holds
@@ -41,6 +41,9 @@ SETTLE_EVENTS = (
     Event.NOT_ACCEPTED,
     Event.RELEASED,
 )
+#: Settlements of a claim that placed no call: its request never left, or Insight refused it (no call
+#: queued). The claim's calls are taken back from the contact log (:func:`release_contacts`).
+NO_CALL_EVENTS = frozenset({Event.RELEASED, Event.NOT_ACCEPTED, Event.REFUSED})
 _SENDING = RowState.SENDING.value
 _PENDING = RowState.PENDING.value
 _ROW_SETTLEMENT = (
@@ -211,6 +214,7 @@ class SendingLedger:
                     f"AND (outcome IS NULL OR outcome = 'lost'))",
                     (row_id,),
                 )
+                release_contacts(conn, [row_id])  # its request never left: no call to count
                 log.info("row %d: %s (%s)", row_id, event.value, TRANSITIONS[event].meaning)
         return moved
 
@@ -599,8 +603,25 @@ def _record(conn: Connection, items: Sequence[Settlement], stamp: float, owner: 
     # A callback that arrived before the reply already proved the call was queued: whatever the
     # reply said, such a row is queued (lifecycle: PROVEN).
     prove_reported(conn, [s.row_id for s in items], "an outcome arrived before the reply")
+    _release_uncalled(conn, [s.row_id for s in items if s.event in NO_CALL_EVENTS and s.row_id in moved])
     missed = [s for s in items if s.row_id not in moved]
     return _conflicts(conn, missed, stamp) if missed else []
+
+
+def _release_uncalled(conn: Connection, row_ids: list[int]) -> None:
+    """Rows whose claim placed no call, and that are still where that left them (a callback that
+    proved one queued leaves it counted): their claims' calls and marks given back."""
+    if not row_ids:
+        return
+    no_call = sorted({target(e).value for e in NO_CALL_EVENTS})
+    still = [
+        r[0]
+        for r in conn.exec_driver_sql(
+            f"SELECT id FROM rows WHERE id IN {in_list(conn, len(row_ids))} AND state IN {in_list(conn, len(no_call))}",
+            (*row_ids, *no_call),
+        )
+    ]
+    release_contacts(conn, still)
 
 
 def _conflicts(conn: Connection, missed: list[Settlement], stamp: float) -> list[Conflict]:

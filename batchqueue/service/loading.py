@@ -244,6 +244,8 @@ def _say_rules(ledger: Ledger, result: LoadResult, job: Job) -> None:
         for other in ledger.jobs_of_file(sha256=job.source_sha256, survey_id=job.survey_id, instance_id=job.instance_id)
         if other.id != job.id and other.mapping == job.mapping and other.fingerprint != job.fingerprint
     ]
+    if result.suppressed:
+        result.suppressed_by = suppression_kinds(ledger.suppressed_by(job.id))
     said = job.options.get(RECONTACTED) or {}
     found = {
         kind: sorted((int(j), int(n)) for j, n in (said.get(kind) or {}).items()) for kind in ("within", "same_file")
@@ -256,6 +258,40 @@ def _say_rules(ledger: Ledger, result: LoadResult, job: Job) -> None:
             "jobs": [{"job_id": j, "rows": n} for j, n in found["within"]],
             "same_file": [{"job_id": j, "rows": n} for j, n in found["same_file"]],
         }
+
+
+#: The kind of a suppressed row's reason, by how the reason starts (``dnc:<list>``, ``recontact: …``,
+#: ``max-contacts: …``).
+_KINDS = (("dnc:", "dnc"), ("recontact:", "recontact"), ("max-contacts:", "max-contacts"))
+
+
+def suppression_kinds(by_reason: dict[str, int]) -> dict[str, int]:
+    """A job's suppressed rows by reason (:meth:`Ledger.suppressed_by`), counted by kind: "dnc",
+    "recontact", "max-contacts" ("other" for a reason of none of them)."""
+    kinds: dict[str, int] = {}
+    for why, count in by_reason.items():
+        kind = next((k for prefix, k in _KINDS if why.startswith(prefix)), "other")
+        kinds[kind] = kinds.get(kind, 0) + count
+    return kinds
+
+
+def suppressed_text(result: LoadResult) -> str:
+    """The import summary's words for its suppressed rows, by reason, naming the jobs whose calls
+    suppressed them: ``suppressed 35 (35 by re-contact protection: job 1 called them)``."""
+    if not result.suppressed:
+        return ""
+    said = result.recontacted or {}
+    callers = [f"job {j['job_id']} ({j['rows']})" for j in said.get("jobs") or []]
+    callers += [f"job {j['job_id']} of the same file ({j['rows']})" for j in said.get("same_file") or []]
+    words = {
+        "dnc": "{n} on a do-not-call list, `batchqueue dnc list`",
+        "recontact": "{n} by re-contact protection"
+        + (f": called by {', '.join(callers)}" if callers else ": another job called the number"),
+        "max-contacts": "{n} by the job's contact cap (max-contacts)",
+        "other": "{n} for another reason",
+    }
+    parts = [words[kind].format(n=n) for kind, n in sorted(result.suppressed_by.items()) if n]
+    return f"suppressed {result.suppressed}" + (f" ({'; '.join(parts)})" if parts else "")
 
 
 def import_notes(result: LoadResult, attempts: int | None) -> list[str]:

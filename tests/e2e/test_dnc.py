@@ -104,7 +104,8 @@ def test_an_opt_outs_sheet_of_the_workbook_suppresses_rows_at_import(tmp_path: P
     suppressed = {r["row_number"]: json.loads(r["reasons"]) for r in rows if r["state"] == "suppressed"}
     assert suppressed == {5: [["Phone", "dnc:default"]], 9: [["Phone", "dnc:default"]]}
     shown = run_cli("import", book, "--sheet", "Contacts", "--survey", "1", "--instance", "1", "--db", db, "--new-job")
-    assert "suppressed 2 (on a do-not-call list" in shown.out
+    assert "suppressed 2 (2 on a do-not-call list" in shown.out
+    assert shown.out.count("re-contact") == 0
     assert run_cli("status", "2", "--db", db, "--json").json()["suppressed_by"] == {"dnc:default": 2}
     assert "suppressed: dnc:default 2" in run_cli("status", "2", "--db", db).out
 
