@@ -77,24 +77,6 @@ def state_caps() -> StateCaps:
     return StateCaps(str(rules["version"]), caps)
 
 
-def area_code_state(area_code: str) -> str | None:
-    """The US state of a NANP area code that lies in one state (overlays included), from the sourced
-    ``nanp_area_codes.csv``: 850 → FL, 617 → MA; None for a code of several states or none.
-
-    Read from a 437-line file: the run that needs each contact's state (the state rules) no longer
-    loads the zipcodes data's 42,000 records (150 MB) for it."""
-    return _single_state_codes().get(area_code)
-
-
-@cache
-def _single_state_codes() -> dict[str, str]:
-    found: dict[str, set[str]] = {}
-    for state, codes in _area_codes().items():
-        for code in codes:
-            found.setdefault(code, set()).add(state)
-    return {code: next(iter(states)) for code, states in found.items() if len(states) == 1}
-
-
 @cache
 def _area_codes() -> dict[str, set[str]]:
     """Each US state → the area codes that serve some of it (overlays included, as the file lists them)."""

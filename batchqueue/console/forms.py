@@ -117,6 +117,7 @@ SPEC_KEYS = frozenset(
         "timezone",
         "timezone_column",
         "zip_column",
+        "state_column",
         "date_formats",
         "date_order",
         "dayfirst",

@@ -349,3 +349,51 @@ def release_contacts(conn: Connection, row_ids: Iterable[int]) -> int:
                 (e164,),
             )
     return removed
+
+
+def relog_contacts(conn: Connection, row_ids: Iterable[int], stamp: float) -> int:
+    """Inside the transaction that makes rows ``queued`` (a reply accepted, a callback proving the
+    call): a row whose claim's history was given back (:func:`release_contacts`: its request looked
+    refused or never sent) gets it again, so a call that did happen still counts for re-contact
+    protection and every cap. Rows that kept their entry are left as they are. Returns entries added."""
+    ids = sorted(set(row_ids))
+    if not ids:
+        return 0
+    mark = placeholder(conn)
+    added = 0
+    for start in range(0, len(ids), 500):
+        batch = ids[start : start + 500]
+        chosen = (
+            f"FROM rows r WHERE r.id IN {in_list(conn, len(batch))} AND r.e164 IS NOT NULL AND NOT EXISTS ("
+            "SELECT 1 FROM contact_log x WHERE x.e164 = r.e164 AND x.job_id = r.job_id "
+            "AND x.row_number = r.row_number)"
+        )
+        missing = conn.exec_driver_sql(
+            f"SELECT r.e164, r.job_id, r.row_number, COALESCE(r.max_attempts, 1), r.sent_end_ts {chosen}", tuple(batch)
+        ).all()
+        if not missing:
+            continue
+        conn.exec_driver_sql(
+            "INSERT INTO contact_log (e164, job_id, contacted_at, row_number, calls) VALUES "
+            + ", ".join([f"({mark}, {mark}, {mark}, {mark}, {mark})"] * len(missing)),
+            tuple(v for e164, job, number, calls, _ in missing for v in (e164, job, stamp, number, calls)),
+        )
+        added += len(missing)
+        for e164, job, number, _, end in sorted(missing):  # one order: two transactions never deadlock
+            last = float(end) if end is not None else stamp
+            current = conn.exec_driver_sql(
+                f"SELECT contacted_at FROM contact_marks WHERE e164 = {mark}", (e164,)
+            ).first()
+            if current is None:
+                conn.exec_driver_sql(
+                    "INSERT INTO contact_marks (e164, job_id, row_number, contacted_at, last_call_at) "
+                    f"VALUES ({mark}, {mark}, {mark}, {mark}, {mark})",
+                    (e164, job, number, stamp, last),
+                )
+            elif float(current[0]) <= stamp:
+                conn.exec_driver_sql(
+                    f"UPDATE contact_marks SET job_id = {mark}, row_number = {mark}, contacted_at = {mark}, "
+                    f"last_call_at = {mark} WHERE e164 = {mark}",
+                    (job, number, stamp, last, e164),
+                )
+    return added

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, up
 
 from batchqueue.call_outcome import FINAL, CallDetails
 from batchqueue.ledger.batchsql import in_list, placeholder, states_sql, values_cte
+from batchqueue.ledger.contacts import relog_contacts
 from batchqueue.ledger.database import write
 from batchqueue.ledger.records import Unproven
 from batchqueue.ledger.schema import outcome_events, rows, spool_positions
@@ -114,6 +115,10 @@ class OutcomesLedger:
                 current[row_id] = (folded.state, details.status if decision.takes else status)
             if updates:
                 _write_outcomes(conn, list(updates.values()), stamp)
+                # A call proven queued (a callback or a status reply) counts for re-contact
+                # protection and the caps, even where its claim's history was given back.
+                queued = RowState.QUEUED.value
+                relog_contacts(conn, [u.rid for u in updates.values() if u.state == queued and u.prev != queued], stamp)
             for row_id, n in conflicts.items():
                 conn.execute(
                     update(rows).where(rows.c.id == row_id).values(outcome_conflicts=rows.c.outcome_conflicts + n)
@@ -338,6 +343,7 @@ def prove_reported(conn: Connection, ids: Sequence[int], why: str) -> None:
             f"{placeholder(conn)}) WHERE id IN {in_list(conn, len(proven))} AND state IN {_PROVEN_FROM}",
             (f"resolved by callback: {why}", *proven),
         )
+        relog_contacts(conn, proven, time.time())  # a proven call counts, even after its claim looked refused
 
 
 def _store_spool_position(conn: Connection, spool_id: str, position: int, stamp: float) -> None:

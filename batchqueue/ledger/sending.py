@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, and_, or_, select, update
 
 from batchqueue.holds import HoldReason, Holds
 from batchqueue.ledger.batchsql import event_guard, in_list, multi_values, placeholder, values_cte
-from batchqueue.ledger.contacts import ContactRules, job_contact_rules, mark_contacts, release_contacts
+from batchqueue.ledger.contacts import ContactRules, job_contact_rules, mark_contacts, release_contacts, relog_contacts
 from batchqueue.ledger.database import write
 from batchqueue.ledger.dnc import suppress_listed
 from batchqueue.ledger.holding import count_holds, hold_pending, release_holds
@@ -604,6 +604,9 @@ def _record(conn: Connection, items: Sequence[Settlement], stamp: float, owner: 
     # reply said, such a row is queued (lifecycle: PROVEN).
     prove_reported(conn, [s.row_id for s in items], "an outcome arrived before the reply")
     _release_uncalled(conn, [s.row_id for s in items if s.event in NO_CALL_EVENTS and s.row_id in moved])
+    # A late acceptance of a row whose claim's history was given back (its request had looked
+    # refused or unsent): the call counts again.
+    relog_contacts(conn, [s.row_id for s in items if s.event is Event.ACCEPTED and s.row_id in moved], stamp)
     missed = [s for s in items if s.row_id not in moved]
     return _conflicts(conn, missed, stamp) if missed else []
 

@@ -14,6 +14,7 @@ import time
 
 from sqlalchemy import ColumnElement, Engine, insert, or_, select, update
 
+from batchqueue.errors import UsageError
 from batchqueue.ledger.batchsql import placeholder
 from batchqueue.ledger.database import write
 from batchqueue.ledger.records import WorkerInfo
@@ -88,7 +89,13 @@ class WorkersLedger:
                 if members
                 else []
             )
-            if live and int(found[0]) == limit:
+            if live and int(found[0]) != limit:
+                # Resetting the budget under live workers would let the test send go past either limit.
+                raise UsageError(
+                    f"--limit {limit}: {len(live)} live worker(s) of job {job_id} share a test send of "
+                    f"--limit {int(found[0])}; give the same limit, or wait for them to finish"
+                )
+            if live:
                 conn.execute(
                     update(claim_budgets)
                     .where(claim_budgets.c.job_id == job_id)

@@ -315,10 +315,10 @@ class Submitter:
             expired_only=self.options.shared,
             resend_limit=self.options.resend_limit,
         )
-        self.ledger.register_worker(self.worker_id, self.job.id, socket.gethostname(), os.getpid())
         budget = self.options.shared and self.options.limit is not None
         if budget and self.options.limit is not None:  # a test send: N rows for the job, not per worker
             self.ledger.join_budget(self.job.id, self.worker_id, self.options.limit, live_within=self.options.lease_ttl)
+        self.ledger.register_worker(self.worker_id, self.job.id, socket.gethostname(), os.getpid())
         beating = threading.Event()
         heart = threading.Thread(target=self._heartbeat, args=(beating,), name="batchqueue-heartbeat", daemon=True)
         heart.start()

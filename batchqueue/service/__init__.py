@@ -5,7 +5,7 @@ application logic lives in a front end. Each function takes a :data:`batchqueue.
 (the application object :class:`batchqueue.service.app.Batchqueue`, whose one ledger it then uses, or
 settings alone) and a typed request, returns a typed result, and raises the error tree of
 :mod:`batchqueue.errors`. The front ends import nothing from below this layer
-(``tests/test_import_boundary.py``): what they need is re-exported here.
+(``tests/e2e/test_import_boundary.py``): what they need is re-exported here.
 
 | action    | function                                  | result                  |
 | --------- | ----------------------------------------- | ----------------------- |

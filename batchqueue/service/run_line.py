@@ -3,7 +3,7 @@
 The console starts its runs as ``batchqueue run JOB …`` processes (:mod:`batchqueue.service.supervised`);
 their arguments are not listed by hand but derived here from :class:`batchqueue.service.sending.RunRequest`,
 field by field: a field's flag is its name in kebab case (``--hold-until-window``) unless
-:data:`FLAGS` says otherwise. ``tests/test_run_line.py`` parses the derived line with ``run``'s own
+:data:`FLAGS` says otherwise. ``tests/e2e/test_run_line.py`` parses the derived line with ``run``'s own
 options, so a field of the request without an option of ``run`` (or an option renamed) is a failure.
 
 Usage::

@@ -13,7 +13,8 @@ from pathlib import Path
 from batchqueue.calling import send_rules
 from batchqueue.calling.registry import STATE_RULES, apply_run_rules, job_calling_rules
 from batchqueue.calling.review import CallingReview, then
-from batchqueue.calling.state_caps import BUILT_IN
+from batchqueue.calling.state_caps import BUILT_IN as STATE_CAPS_ON
+from batchqueue.calling.state_rules import BUILT_IN as STATE_RULES_ON
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import ApiUnavailableError, BatchFatalError, EnvironmentFailure, UsageError
 from batchqueue.exits import ExitReason
@@ -113,9 +114,9 @@ def _with_run_rules(job: Job, request: RunRequest) -> tuple[Job, list[str]]:
         raise UsageError(f"{both[0]} is given twice (--{both[0]} and --rule {both[0]}=…)")
     texts |= dict(request.rules)
     if "state_caps" not in job.options and "state-caps" not in texts:
-        texts["state-caps"] = BUILT_IN  # imported before state caps: every run applies them now
+        texts["state-caps"] = STATE_CAPS_ON  # imported before state caps: every run applies them now
     if STATE_RULES not in job.options and "state-rules" not in texts:
-        texts["state-rules"] = BUILT_IN  # imported before the state rules: every run applies them now
+        texts["state-rules"] = STATE_RULES_ON  # imported before the state rules: every run applies them now
     if not texts:
         if request.widen_calling:
             raise UsageError(

@@ -256,3 +256,30 @@ def test_the_console_says_why_imported_rows_were_suppressed(running: Running, tm
     )
     assert page.status_code == 200
     assert "Suppressed 1 (1 on a do-not-call list" in page.text
+
+
+def test_a_call_proven_after_its_request_looked_refused_counts_again(ledger_url: str, tmp_path: Path) -> None:
+    """Insight refused the request (its history given back), then a report proved the call was
+    queued after all: the call counts again, so a later job does not call the number inside the
+    protection period."""
+    from batchqueue.callbacks.call_details import CallDetails
+    from batchqueue.ledger.records import Settlement
+    from batchqueue.lifecycle import Event
+
+    settings = Settings.from_env({}, db=ledger_url)
+    number = "(617) 201-0006"
+    files = [write_csv(tmp_path / f"{n}.csv", [["phone"], [number]]) for n in "ab"]
+    called = _import(settings, files[0], attempts=1)
+    ledger = open_ledger(ledger_url)
+    try:
+        (sent,) = ledger.settle(called, [], [], 10).claimed
+        assert ledger.record([Settlement(sent.row_id, Event.REFUSED, error="HTTP 400")]) == []
+        report = (sent.row_id, sent.token, CallDetails("completed"))
+        assert ledger.apply_outcomes([report], source="callback") == ["recorded"]
+        assert ledger.counts(called)["queued"] == 1  # the report proved the call (lifecycle: failed -> queued)
+    finally:
+        ledger.close()
+    second = import_file(settings, ImportRequest(files[1], MappingSpec(), "4242", "1", new_job=True))
+    assert second.suppressed == 1
+    assert second.recontacted is not None
+    assert second.recontacted["jobs"] == [{"job_id": called, "rows": 1}]

@@ -74,7 +74,6 @@ def test_a_worker_cut_off_from_postgresql_leaves_no_never_sent_row_uncertain(pos
     never_reached_but_uncertain = [
         r["row_number"] for r in rows if r["state"] == "uncertain" and r["phone_number"] not in reached
     ]
-    print(f"rows uncertain though they never reached Insight: {len(never_reached_but_uncertain)}")
     assert never_reached_but_uncertain == [], (other_err, last_err)
     states = Counter(r["state"] for r in rows)
     assert states["queued"] == ROWS, (states, last_out)  # Insight took every request, and the ledger says so
