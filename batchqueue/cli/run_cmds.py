@@ -98,25 +98,7 @@ _SUPPRESSED = {
 
 def _show_preview(found: Preview, as_json: bool) -> None:
     if as_json:
-        emit_json(
-            {
-                "job_id": found.job_id,
-                "rows": [
-                    {
-                        "row": r.row_number,
-                        "fields": dict(r.fields),
-                        "timezone": r.timezone,
-                        "timezone_source": r.timezone_source,
-                        "states": r.states.split(),
-                        "places": r.places,
-                    }
-                    for r in found.rows
-                ],
-                "suppressed": found.suppressed,
-                "held": found.held,
-                "holds": found.holds.as_json(),
-            }
-        )
+        emit_json(found.as_json())
         return
     from batchqueue.service.values import printable
 

@@ -186,23 +186,7 @@ def start(job_id: int) -> Any:
 def dry_run(job_id: int) -> Any:
     rows = whole_number(request.args.get("rows") or "10", "rows", low=1, high=100)
     found = operator().dry_run(job_id, rows, context().public_url)
-    return {
-        "job_id": found.job_id,
-        "rows": [
-            {
-                "row": r.row_number,
-                "fields": dict(r.fields),
-                "timezone": r.timezone,
-                "timezone_source": r.timezone_source,
-                "states": r.states.split(),
-                "places": r.places,
-            }
-            for r in found.rows
-        ],
-        "suppressed": found.suppressed,
-        "held": found.held,
-        "holds": found.holds.as_json(),
-    }
+    return found.as_json()
 
 
 @blueprint.route("/jobs/<int:job_id>/edit", methods=["POST"])

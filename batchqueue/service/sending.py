@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from batchqueue.calling import send_rules
 from batchqueue.calling.registry import STATE_RULES, apply_run_rules, job_calling_rules
@@ -161,6 +162,26 @@ class Preview:
     suppressed: int
     held: int
     holds: Holds = field(default_factory=Holds)
+
+    def as_json(self) -> dict[str, Any]:
+        """The dry run as ``run --dry-run --json`` and the console's API give it."""
+        return {
+            "job_id": self.job_id,
+            "rows": [
+                {
+                    "row": r.row_number,
+                    "fields": dict(r.fields),
+                    "timezone": r.timezone,
+                    "timezone_source": r.timezone_source,
+                    "states": r.states.split(),
+                    "places": r.places,
+                }
+                for r in self.rows
+            ],
+            "suppressed": self.suppressed,
+            "held": self.held,
+            "holds": self.holds.as_json(),
+        }
 
 
 def preview(app: Face, request: RunRequest, count: int = DRY_RUN_ROWS) -> Preview:
