@@ -158,11 +158,19 @@ class Supervisor:
             return self._runs.get(job_id)
 
     def wait(self, job_id: int, timeout: float) -> int | None:
-        """The run's exit code once it has ended (None if it is still running after ``timeout``)."""
+        """The run's exit code once it has ended (None if it has not ended within ``timeout``).
+
+        A run not started yet is waited for too: the request that starts it (a click in a browser)
+        may still be on its way when this is called.
+        """
+        deadline = time.monotonic() + timeout
         run = self.run_of(job_id)
+        while run is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+            run = self.run_of(job_id)
         if run is None:
             return None
         try:
-            return run.process.wait(timeout)
+            return run.process.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             return None
