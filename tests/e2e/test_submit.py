@@ -328,7 +328,8 @@ def test_a_second_run_on_the_same_ledger_is_refused(job: Path, reached_by: str) 
             os.link(job, other_name)  # another name of the very same file, in another folder
     sb = _sandbox(latency=0.05)
     try:
-        first = run_process(job, sandbox_env(sb), "--rate", "5")
+        # about 15 s: still sending while the second starts, on a loaded machine too
+        first = run_process(job, sandbox_env(sb), "--rate", "2")
         wait_until(lambda: len(sb.app.store.dump()) >= 1, first)
         second = run_process(other_name, sandbox_env(sb), "--rate", "5")
         _, err = second.communicate(timeout=30)
@@ -354,7 +355,8 @@ def test_two_jobs_of_one_ledger_are_sent_at_the_same_time(job: Path, run_cli: Ru
     sb = _sandbox(latency=0.05)
     try:
         env = sandbox_env(sb)
-        first = run_process(job, env, "--rate", "8", "--concurrency", "2")  # about 4 s
+        # about 15 s: long enough for job 2 to run from start to end meanwhile, on a loaded machine too
+        first = run_process(job, env, "--rate", "2", "--concurrency", "2")
         wait_until(lambda: len(sb.app.store.dump()) >= 1, first)
         second = subprocess.Popen(
             [sys.executable, "-m", "batchqueue", "run", "2", "--db", str(job), "--rate", "0", "--concurrency", "2"],
@@ -384,7 +386,8 @@ def test_two_different_ledgers_are_sent_side_by_side(job: Path) -> None:
     shutil.copy(job, copy)
     first_sb, second_sb = _sandbox(latency=0.05), _sandbox(latency=0.05)
     try:
-        first = run_process(job, sandbox_env(first_sb), "--rate", "8", "--concurrency", "2")  # about 4 s
+        # about 15 s: long enough for the copy to run from start to end meanwhile, on a loaded machine too
+        first = run_process(job, sandbox_env(first_sb), "--rate", "2", "--concurrency", "2")
         wait_until(lambda: len(first_sb.app.store.dump()) >= 1, first)
         second = run_process(copy, sandbox_env(second_sb), "--rate", "0", "--concurrency", "2")
         _, err = second.communicate(timeout=60)
