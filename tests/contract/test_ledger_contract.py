@@ -207,3 +207,25 @@ def test_a_long_call_id_is_kept_whole(ledger: Ledger) -> None:
     ledger.record([Settlement(row.row_id, Event.ACCEPTED, [Attempt("queued", 200, call_id)], call_id)])
     stored = next(r for r in _rows(ledger) if r["id"] == row.row_id)
     assert (stored["state"], stored["call_id"]) == ("queued", call_id)
+
+
+def test_a_shared_test_send_keeps_one_limit_while_its_workers_live(ledger: Ledger) -> None:
+    """``run --limit N`` on many workers: N rows for the job. A worker that joins with another N is
+    refused while one sharing the budget is live (resetting it would let the send pass either limit);
+    once they are gone, a new test send starts afresh."""
+    from batchqueue.errors import UsageError
+
+    for worker in ("a", "b", "c"):
+        ledger.register_worker(worker, 1, "host", 1)
+    ledger.join_budget(1, "a", 5, live_within=60)
+    assert len(ledger.settle(1, [], [], 3, owner="a", budget=True).claimed) == 3
+    with pytest.raises(UsageError, match=r"--limit 7: 1 live worker\(s\) of job 1 share a test send of --limit 5"):
+        ledger.join_budget(1, "b", 7, live_within=60)
+    ledger.join_budget(1, "b", 5, live_within=60)  # the same limit: joins, and finds 2 rows left
+    assert len(ledger.settle(1, [], [], 10, owner="b", budget=True).claimed) == 2
+    assert ledger.settle(1, [], [], 10, owner="a", budget=True).claimed == []
+    ledger.stop_worker("a", sent=3)
+    ledger.stop_worker("b", sent=2)
+    ledger.join_budget(1, "c", 7, live_within=60)  # nobody shares it now: a new test send of 7
+    assert len(ledger.settle(1, [], [], 10, owner="c", budget=True).claimed) == 7
+    assert ledger.counts(1)["sending"] == 12
