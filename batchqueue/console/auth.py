@@ -29,6 +29,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_cookie
 
 from batchqueue.console.app import context
+from batchqueue.console.forms import check_keys
 from batchqueue.service import audit, users
 from batchqueue.service.values import printable
 
@@ -203,6 +204,7 @@ def api_session() -> Any:
 @blueprint.route("/api/login", methods=["POST"])
 def api_login() -> Any:
     body = _json_object()
+    check_keys(body, {"user", "password"})  # a misspelt key is named, not taken for an empty password
     if not _log_in(str(body.get("user", "")), str(body.get("password", ""))):
         return {"error": "wrong user name or password"}, 401
     return {"user": session["user"], "csrf_token": generate_csrf()}

@@ -103,3 +103,23 @@ def test_every_json_route_refuses_a_key_it_does_not_read(running: Running, tmp_p
     assert seen["archived_at"] is None
     assert seen["counts"].get("canceled", 0) == 0
     assert session.get(running.url + "/api/dnc", timeout=10).json()["lists"] == []
+
+
+def test_the_login_names_an_unknown_key_instead_of_reading_an_empty_password(running: Running) -> None:
+    from tests.console_helpers import PASSWORD, USER, client_session
+
+    session = client_session(None)
+    token = session.get(running.url + "/api/session", timeout=10).json()["csrf_token"]
+    misspelt = session.post(
+        running.url + "/api/login", json={"user": USER, "pasword": PASSWORD}, headers={"X-CSRFToken": token}, timeout=10
+    )
+    assert misspelt.status_code == 400
+    assert "unknown key(s) 'pasword'; known: password, user" in misspelt.json()["error"]
+    assert PASSWORD not in misspelt.text  # a key is named, never its value
+    right = session.post(
+        running.url + "/api/login",
+        json={"user": USER, "password": PASSWORD},
+        headers={"X-CSRFToken": token},
+        timeout=10,
+    )
+    assert right.status_code == 200
