@@ -162,7 +162,9 @@ def test_a_burst_of_concurrent_callbacks_is_all_recorded(tmp_path: Path) -> None
     for _ in range(3):
         claimed = ledger.claim(1, 200)
         ledger.record([Settlement(c.row_id, Event.ACCEPTED, [Attempt("queued", 200, "1")], "1") for c in claimed])
-    app = CallbackApp(ledger, tmp_path / "spool")
+    # Each request waits for its callback to be applied (a loaded machine may take over the default
+    # half second, leaving it spooled for the next start, which this test does not make).
+    app = CallbackApp(ledger, tmp_path / "spool", answer_within=30.0)
     server = HttpServer(app, port=0, threads=16).start()
     urls = [f"{server.url}/cb/{r['id']}/{r['token']}" for r in ledger_rows(db)]
     local = threading.local()
