@@ -18,6 +18,9 @@ state is a :class:`Conflict`, logged and reported, never silently skipped. Modul
     uncertain ──never_sent──▶ pending   (the worker that claimed it was cut off from the ledger while its
                                          lease ran out, and reports once the ledger is back that its request
                                          never left; only while the row is still that claim, nothing since)
+    uncertain ──refused──▶ failed; uncertain ──not_accepted──▶ pending   (the same worker, back on the
+                                         ledger, reports Insight's definitive reply that queued no call;
+                                         the same guard: its own claim, nothing since)
     uncertain, pending, failed, canceled ──accepted──▶ queued   (a definitive reply that came late:
                                                                  after its lease expired, say)
     uncertain, failed, pending, canceled ──proven──▶ queued     (a callback proves Insight queued the call)
@@ -85,11 +88,17 @@ class Event(StrEnum):
 
 @dataclass(frozen=True)
 class Transition:
-    """The states an event may move a row from, the state it moves it to, and why."""
+    """The states an event may move a row from, the state it moves it to, and why.
+
+    ``own_claim_froms``: states it may move a row from only when the worker that claimed the row
+    reports the event, while the row is still that claim, made ``uncertain`` by a recovery (its lease
+    ran out while the worker was cut off from the ledger) and untouched since: the same lease owner,
+    the recovery's error, no call id, no callback (written as SQL in ``ledger/sending``)."""
 
     froms: frozenset[RowState]
     to: RowState
     meaning: str
+    own_claim_froms: frozenset[RowState] = frozenset()
 
 
 S = RowState
@@ -103,14 +112,22 @@ TRANSITIONS: Mapping[Event, Transition] = {
     Event.NOT_ACCEPTED: Transition(
         frozenset({S.SENDING}),
         S.PENDING,
-        "Insight did not take it: never reached, rate-limited to the end, or a batch-fatal reply",
+        "Insight did not take it: never reached, rate-limited to the end, or a batch-fatal reply; also from "
+        "uncertain, reported by the worker whose claim a recovery made uncertain (its own claim, nothing since)",
+        own_claim_froms=frozenset({S.UNCERTAIN}),
     ),
     Event.ACCEPTED: Transition(
         frozenset({S.SENDING, S.UNCERTAIN, S.PENDING, S.FAILED, S.CANCELED}),
         S.QUEUED,
         "Insight answered with a call_id: queued, whatever became of the row while the answer was on its way",
     ),
-    Event.REFUSED: Transition(frozenset({S.SENDING}), S.FAILED, "Insight refused the request (400, or success=false)"),
+    Event.REFUSED: Transition(
+        frozenset({S.SENDING}),
+        S.FAILED,
+        "Insight refused the request (400, or success=false); also from uncertain, reported by the worker whose "
+        "claim a recovery made uncertain while it was cut off from the ledger (its own claim, nothing since)",
+        own_claim_froms=frozenset({S.UNCERTAIN}),
+    ),
     Event.AMBIGUOUS: Transition(frozenset({S.SENDING}), S.UNCERTAIN, "the request may or may not have queued a call"),
     Event.AMBIGUOUS_RESENT: Transition(
         frozenset({S.SENDING}), S.PENDING, "ambiguous, and the run opted in to resend (at least once)"
@@ -163,10 +180,13 @@ def allowed_from(event: Event) -> frozenset[RowState]:
     return TRANSITIONS[event].froms
 
 
-def after(event: Event, state: RowState | str) -> RowState | None:
-    """The state a row in ``state`` is in after ``event``; None when the table does not allow it."""
+def after(event: Event, state: RowState | str, *, own_claim: bool = False) -> RowState | None:
+    """The state a row in ``state`` is in after ``event``; None when the table does not allow it.
+    ``own_claim``: the event is reported by the worker whose claim the row still is, untouched
+    since a recovery (see :class:`Transition`)."""
     transition = TRANSITIONS[event]
-    return transition.to if RowState(state) in transition.froms else None
+    froms = transition.froms | transition.own_claim_froms if own_claim else transition.froms
+    return transition.to if RowState(state) in froms else None
 
 
 # -- the state sets every other module names instead of listing states ----------------------------

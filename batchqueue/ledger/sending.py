@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 
 from batchqueue.holds import HoldReason, Holds
-from batchqueue.ledger.batchsql import event_guard, in_list, multi_values, placeholder, values_cte
+from batchqueue.ledger.batchsql import event_guard, in_list, multi_values, placeholder, states_sql, values_cte
 from batchqueue.ledger.contacts import ContactRules, job_contact_rules, mark_contacts, release_contacts, relog_contacts
 from batchqueue.ledger.database import write
 from batchqueue.ledger.dnc import suppress_listed
@@ -69,6 +69,9 @@ FOUND_SENDING_ERROR = (
     "found 'sending' with no live sender: the process sending it died, so Insight may or may not have queued it"
 )
 _SETTLE_GUARD = event_guard(SETTLE_EVENTS)
+#: Settlement events the worker that claimed a row may still apply after a recovery made it
+#: uncertain (lifecycle: ``own_claim_froms``), and the states they may then move it from.
+_OWN_CLAIM_FROMS = {e: TRANSITIONS[e].own_claim_froms for e in SETTLE_EVENTS if TRANSITIONS[e].own_claim_froms}
 
 
 @dataclass(frozen=True)
@@ -568,15 +571,31 @@ def _record(conn: Connection, items: Sequence[Settlement], stamp: float, owner: 
     # A release by a worker moves only its own claim: a row another worker claimed since (after a
     # recovery and a retry) is that worker's to settle, and would be sent twice if put back.
     own = "" if owner is None else f" AND (v.event <> '{Event.RELEASED.value}' OR rows.lease_owner = {mark})"
+    # The worker that claimed a row, reporting a definitive reply that queued no call for a row a
+    # recovery made uncertain while it was cut off: its own claim, nothing since (lifecycle).
+    own_claim = "" if owner is None or not _OWN_CLAIM_FROMS else " OR (" + _own_claim_guard(mark) + ")"
     moved = {
         r[0]
         for r in conn.exec_driver_sql(
             f"{with_rows} UPDATE rows SET state = v.state, call_id = v.call_id, error = v.error, "
             f"http_status = v.http_status, updated_at = {mark}, attempts = rows.attempts + v.extra "
-            f"FROM v WHERE rows.id = v.rid AND {_SETTLE_GUARD}{own} RETURNING rows.id",
-            (*params, stamp, *(() if owner is None else (owner,))),
+            f"FROM v WHERE rows.id = v.rid AND (({_SETTLE_GUARD}{own}){own_claim}) RETURNING rows.id",
+            (
+                *params,
+                stamp,
+                *(() if owner is None else (owner,)),
+                *(() if not own_claim else (owner, FOUND_SENDING_ERROR)),
+            ),
         )
     }
+    reclaimed = [s.row_id for s in items if s.event in _OWN_CLAIM_FROMS and s.row_id in moved]
+    if reclaimed:
+        # Such a row's attempt was closed as lost by the recovery: the reply is its outcome after all.
+        conn.exec_driver_sql(
+            "UPDATE attempts SET outcome = NULL WHERE outcome = 'lost' AND id IN (SELECT MAX(id) FROM attempts "
+            f"WHERE row_id IN {in_list(conn, len(reclaimed))} GROUP BY row_id)",
+            tuple(reclaimed),
+        )
     released = [s.row_id for s in items if s.event is Event.RELEASED and s.row_id in moved]
     if released:
         ids = in_list(conn, len(released))
@@ -609,6 +628,19 @@ def _record(conn: Connection, items: Sequence[Settlement], stamp: float, owner: 
     relog_contacts(conn, [s.row_id for s in items if s.event is Event.ACCEPTED and s.row_id in moved], stamp)
     missed = [s for s in items if s.row_id not in moved]
     return _conflicts(conn, missed, stamp) if missed else []
+
+
+def _own_claim_guard(mark: str) -> str:
+    """SQL true when a settlement may move a row from an ``own_claim_froms`` state: its event allows
+    it, and the row is still the reporting worker's claim, uncertain by a recovery, nothing since."""
+    cases = " OR ".join(
+        f"(v.event = '{event.value}' AND rows.state IN {states_sql([s.value for s in froms])})"
+        for event, froms in _OWN_CLAIM_FROMS.items()
+    )
+    return (
+        f"({cases}) AND rows.lease_owner = {mark} AND rows.error = {mark} "
+        "AND rows.call_id IS NULL AND rows.outcome_status IS NULL"
+    )
 
 
 def _release_uncalled(conn: Connection, row_ids: list[int]) -> None:

@@ -92,6 +92,23 @@ def test_the_design_table(event: Event, state: RowState, becomes: RowState | Non
     assert lifecycle.after(event, state) == becomes
 
 
+@pytest.mark.parametrize(
+    ("event", "state", "becomes"),
+    [
+        (Event.REFUSED, S.UNCERTAIN, S.FAILED),  # Insight said no: no call, whatever the recovery thought
+        (Event.NOT_ACCEPTED, S.UNCERTAIN, S.PENDING),  # never taken: it may be sent again
+        (Event.AMBIGUOUS, S.UNCERTAIN, None),  # still unknown: nothing to settle
+        (Event.RELEASED, S.UNCERTAIN, None),  # never_sent's own event does that
+        (Event.REFUSED, S.QUEUED, None),
+        (Event.REFUSED, S.PENDING, None),
+    ],
+)
+def test_the_claiming_workers_own_definitive_reply(event: Event, state: RowState, becomes: RowState | None) -> None:
+    """Reported by the worker whose claim a recovery made uncertain while it was cut off from the
+    ledger (nothing since): a reply that proves no call was queued settles the row."""
+    assert lifecycle.after(event, state, own_claim=True) == becomes
+
+
 ROWS = 8
 
 

@@ -152,3 +152,59 @@ def test_never_sent_moves_only_the_workers_own_claim_that_nothing_happened_to(le
     assert attempts[mine] == 0  # the attempt that never happened is not counted
     for row_id in (other_owner, has_call_id, has_outcome, ambiguous_reply, it_left):
         assert found[row_id] == "uncertain", row_id
+
+
+def test_a_definitive_reply_from_the_claiming_worker_settles_a_row_a_recovery_made_uncertain(
+    ledger_url: str, tmp_path: Path
+) -> None:
+    """``uncertain`` means only "we cannot know whether the request left". A worker cut off from the
+    ledger while its lease ran out, reporting once it is back that Insight refused a request (400) or
+    did not take it (a batch-fatal reply): the row is failed, or pending, not uncertain. The guard is
+    NEVER_SENT's: its own claim, uncertain by that recovery, no call id, no callback; any other
+    uncertain row keeps its state and the report is a conflict."""
+    ledger = open_ledger(ledger_url)
+    try:
+        done = import_file(ledger, _contacts(tmp_path / "c.csv", 6), MappingSpec(), survey_id="1", instance_id="1")
+        job = done.job_id
+        assert job is not None
+        claimed = [c.row_id for c in ledger.settle(job, [], [], 6, owner="w").claimed]
+        assert ledger.recover_sending(job) == 6  # found sending while "w" was cut off
+        refused, not_taken, other_owner, has_call_id, has_outcome, ambiguous_reply = claimed
+        with ledger.engine.begin() as conn:
+            for sql, row_id in (
+                ("lease_owner = 'x'", other_owner),
+                ("call_id = 'c9'", has_call_id),
+                ("outcome_status = 'completed'", has_outcome),
+                ("error = 'read timeout'", ambiguous_reply),
+            ):
+                conn.execute(text(f"UPDATE rows SET {sql} WHERE id = :i"), {"i": row_id})  # noqa: S608 (fixed SQL)
+        bad_request = Attempt("refused", 400, None, "400: phone_number is not valid")
+        conflicts = ledger.record(
+            [Settlement(refused, Event.REFUSED, [bad_request], None, "400: phone_number is not valid", 400)]
+            + [Settlement(not_taken, Event.NOT_ACCEPTED, [Attempt("fatal", 401)], None, "401", 401)]
+            + [
+                Settlement(i, Event.REFUSED, [bad_request], None, "400", 400)
+                for i in (other_owner, has_call_id, has_outcome, ambiguous_reply)
+            ],
+            owner="w",
+        )
+        elsewhere = ledger.record([Settlement(refused, Event.REFUSED, [bad_request], None, "400", 400)], owner="x")
+        with ledger.engine.connect() as conn:
+            found: dict[int, tuple[str, int | None]] = {
+                r[0]: (r[1], r[2])
+                for r in conn.execute(text("SELECT id, state, http_status FROM rows WHERE job_id = :j"), {"j": job})
+            }
+            last_attempt = conn.execute(
+                text("SELECT outcome, http_status FROM attempts WHERE row_id = :i ORDER BY id DESC LIMIT 1"),
+                {"i": refused},
+            ).one()
+    finally:
+        ledger.close()
+    assert found[refused] == ("failed", 400)
+    assert tuple(last_attempt) == ("refused", 400)  # the attempt the recovery called lost has its reply
+    assert found[not_taken][0] == "pending"
+    for row_id in (other_owner, has_call_id, ambiguous_reply):
+        assert found[row_id][0] == "uncertain", row_id
+    assert found[has_outcome][0] == "queued"  # a callback proved it queued, whatever a reply said
+    assert sorted(c.row_id for c in conflicts) == sorted([other_owner, has_call_id, has_outcome, ambiguous_reply])
+    assert [c.row_id for c in elsewhere] == [refused]  # failed now: nothing moves it again
