@@ -19,14 +19,15 @@ import shutil
 import sqlite3
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random
 
 from batchqueue.defaults import DEFAULTS
 from batchqueue.errors import LedgerDamagedError, LedgerError, SchemaOutdatedError, UsageError
@@ -45,6 +46,8 @@ _WRITE = "batchqueue_write"
 _DAMAGED = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def migrations_dir() -> Path:
@@ -110,6 +113,30 @@ def _postgres_durable(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("SET synchronous_commit TO on")
     cursor.close()
     dbapi_connection.commit()
+
+
+#: SQLSTATEs of a transaction PostgreSQL aborted to break a deadlock, or a serialization conflict:
+#: nothing of it was kept, and it may simply be run again.
+_RUN_AGAIN_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+def aborted_for_a_conflict(exc: BaseException) -> bool:
+    """True when ``exc`` is PostgreSQL's rollback of a whole transaction to break a deadlock (or a
+    serialization conflict) between writers: the transaction may be run again as it was."""
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in _RUN_AGAIN_SQLSTATES
+
+
+def again_after_a_conflict(method: Callable[P, R]) -> Callable[P, R]:
+    """Runs ``method`` (one whole write transaction, with no effect outside it until it commits) up
+    to 4 times while PostgreSQL aborts it for a deadlock with another writer (two workers settling
+    rows of one number crosswise, say), after a short random pause."""
+    return retry(
+        retry=retry_if_exception(aborted_for_a_conflict),
+        stop=stop_after_attempt(4),
+        wait=wait_random(0.01, 0.2),
+        before_sleep=lambda state: log.info("a deadlock with another writer aborted a write; running it again"),
+        reraise=True,
+    )(method)
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, and_, or_, select, update
 from batchqueue.holds import HoldReason, Holds
 from batchqueue.ledger.batchsql import event_guard, in_list, multi_values, placeholder, states_sql, values_cte
 from batchqueue.ledger.contacts import ContactRules, job_contact_rules, mark_contacts, release_contacts, relog_contacts
-from batchqueue.ledger.database import write
+from batchqueue.ledger.database import again_after_a_conflict, write
 from batchqueue.ledger.dnc import suppress_listed
 from batchqueue.ledger.holding import count_holds, hold_pending, release_holds
 from batchqueue.ledger.outcomes import prove_reported
@@ -251,6 +251,7 @@ class SendingLedger:
             return []
         return self.record([Settlement(row_id, Event.RELEASED) for row_id in row_ids], owner=owner)
 
+    @again_after_a_conflict
     def settle(
         self,
         job_id: int,
