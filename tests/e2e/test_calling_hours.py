@@ -94,10 +94,15 @@ def test_hold_until_window_keeps_rows_pending_and_says_when(
     tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = tmp_path / "l.db"
-    # Toll-free numbers: the zone cell alone places them.
-    rows = [["phone", "Time Zone"]] + [[f"800-555-01{n:02d}", "UTC"] for n in range(4)]
+    # A job allowed any hour, at 40-minute re-attempts; each run narrows it to one hour, two hours
+    # ahead. Toll-free numbers: the zone cell alone places them, in a zone where that hour is noon
+    # (inside the federal 08:00-21:00 whenever the test runs).
+    now = dt.datetime.now(dt.UTC)
+    opens = (now + dt.timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+    zone = f"UTC{12 - opens.hour:+03d}:00"
+    hours = "12:00-13:00"
+    rows = [["phone", "Time Zone"]] + [[f"800-555-01{n:02d}", zone] for n in range(4)]
     source = write_csv(tmp_path / "c.csv", rows)
-    # A job allowed any hour, at 40-minute re-attempts; each run narrows it to one hour, two hours ahead.
     assert (
         run_cli(
             "import", source, "--survey", "4242", "--instance", "1", "--calling-hours", "00:00-24:00",
@@ -106,9 +111,6 @@ def test_hold_until_window_keeps_rows_pending_and_says_when(
         ).code
         == 0
     )  # fmt: skip
-    now = dt.datetime.now(dt.UTC)
-    opens = (now + dt.timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
-    hours = f"{opens.hour:02d}:00-{opens.hour + 1:02d}:00"
     with Sandbox() as sb:
         point_at(monkeypatch, sb)
         held = run_cli("run", "1", "--calling-hours", hours, "--hold-until-window", "--db", db, "--json")
@@ -117,8 +119,9 @@ def test_hold_until_window_keeps_rows_pending_and_says_when(
         assert held.json()["next_window_at"] == opens.timestamp()
         assert sb.app.store.dump() == []
         told = run_cli("run", "1", "--calling-hours", hours, "--hold-until-window", "--db", db)
-        assert f"4 held: 4 outside their calling window (next: opens {opens:%Y-%m-%d %H:%M} UTC)" in told.err
-        assert opens.strftime("%Y-%m-%d %H:%M UTC") in told.err
+        local = opens.astimezone(dt.timezone(dt.timedelta(hours=12 - opens.hour)))
+        assert f"4 held: 4 outside their calling window (next: opens {local:%Y-%m-%d} 12:00 {zone})" in told.err
+        assert f"the first is released {opens:%Y-%m-%dT%H:%M:%SZ}" in told.err
         assert all(r["not_before"] == opens.timestamp() for r in ledger_rows(db))
         status = run_cli("status", "1", "--db", db, "--json").json()
         assert (status["held"], status["next_window_at"]) == (4, opens.timestamp())
@@ -260,15 +263,15 @@ def test_a_row_whose_own_window_is_all_night_is_never_sent_and_the_run_says_so(
     tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = tmp_path / "l.db"
-    # 0102 is in a zone where it is about noon now, whenever the test runs (inside 08:00-21:00 by
-    # hours either way); 0101's own window, 03:00-05:00 in New York a week from now, is inside no
-    # calling hours.
+    # 0102 is toll-free (its zone cell alone places it) in a zone where it is about noon now,
+    # whenever the test runs (inside 08:00-21:00 by hours either way); 0101's own window, 03:00-05:00
+    # in New York a week from now, is inside no calling hours.
     noon_offset = 12 - dt.datetime.now(dt.UTC).hour
     night = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=7)
     rows = [
         ["phone", "start", "end", "Time Zone"],
         ["617-555-0101", f"{night:%Y-%m-%d} 03:00", f"{night:%Y-%m-%d} 05:00", "America/New_York"],
-        ["617-555-0102", "", "", f"UTC{noon_offset:+03d}:00"],
+        ["800-555-0102", "", "", f"UTC{noon_offset:+03d}:00"],
     ]
     assert run_cli("import", write_csv(tmp_path / "c.csv", rows), "--survey", "4242", "--instance", "1",
                    "--db", db).code == 0  # fmt: skip
@@ -279,7 +282,7 @@ def test_a_row_whose_own_window_is_all_night_is_never_sent_and_the_run_says_so(
         calls = sb.app.store.dump()
     assert done.code == 0, done.err
     assert (done.json()["sent"], done.json()["held"], done.json()["next_window_at"]) == (1, 1, None)
-    assert [c["phone_number"] for c in calls] == ["tel:+16175550102"]
+    assert [c["phone_number"] for c in calls] == ["tel:+18005550102"]
     held = ledger_rows(db)[0]
     assert held["state"] == "pending"
     assert held["hold_reason"] == "no_calling_time"
