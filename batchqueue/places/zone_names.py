@@ -218,6 +218,12 @@ def contact_zones(text: str) -> tuple[str, ...]:
     except ValueError:
         if not value:
             raise
+    dotted = upper.replace(".", "").replace(" ", "")
+    if dotted != upper and dotted.isalpha() and (dotted in NORTH_AMERICAN or dotted in ABBREVIATIONS):
+        return contact_zones(dotted)  # "E.S.T.", "C. S. T."
+    named = _named_in_parentheses(value)
+    if named:  # "(GMT-07:00) Mountain Standard Time (America/Phoenix)": the zone's own name says which
+        return named
     windows = _windows_zones().get(value.casefold())
     if windows is not None and "(" in value:
         return (windows,)  # "Central Standard Time (Mexico)": the parentheses name the place
@@ -229,6 +235,20 @@ def contact_zones(text: str) -> tuple[str, ...]:
         return (windows,)
     # "Mountain Standard Time": Windows means Denver, a person may mean Phoenix too; both count.
     return tuple(sorted({*read, windows})) if windows else read
+
+
+def _named_in_parentheses(value: str) -> tuple[str, ...]:
+    """The tz database names a cell gives in parentheses, as Salesforce's zone labels write them
+    (``(GMT-05:00) Eastern Standard Time (America/New_York)``); () when none."""
+    found: set[str] = set()
+    for inner in _PARENTHESES.findall(value):
+        name = inner[1:-1].strip()
+        if "/" in name:
+            try:
+                found.add(canonical_zone(name))
+            except ValueError:
+                continue
+    return tuple(sorted(found))
 
 
 def _read_words(value: str) -> tuple[str, ...]:

@@ -329,3 +329,75 @@ def test_a_state_columns_state_caps_the_contacts_attempts(
         "a New York number listed in Maine": CAP_BY_STATE["ME"][0],
         "New York: no state cap": 5,
     }
+
+
+# --- red team, issue 21 class: cells as style manuals and CRMs write them ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "usps"),
+    # U.S. Government Publishing Office Style Manual ("Fla.", "Okla.", "Calif.", "N. Dak.", "W. Va.",
+    # "Oreg."), the AP Stylebook ("Ore.", "Kan."), ISO 3166-2 ("US-FL") and a country after the state.
+    [("Fla.", "FL"), ("Fla", "FL"), ("FLA", "FL"), ("Okla.", "OK"), ("OKLA", "OK"), ("Calif.", "CA"),
+     ("N. Dak.", "ND"), ("W. Va.", "WV"), ("Oreg.", "OR"), ("Ore.", "OR"), ("Kan.", "KS"), ("Tenn.", "TN"),
+     ("Md.", "MD"), ("Penna.", "PA"), ("US-FL", "FL"), ("us-ok", "OK"), ("Florida, USA", "FL"),
+     ("FL, U.S.", "FL"), ("Oklahoma United States", "OK")],
+)  # fmt: skip
+def test_a_state_cell_abbreviated_as_style_manuals_write_it_is_read(cell: str, usps: str) -> None:
+    _, facts, validator = _facts(["Phone", "State"], ["2125550707", cell])
+    assert facts["states"] == [usps]
+    assert not validator.warnings
+
+
+@pytest.mark.parametrize("cell", ["Indus", "US", "USA", "US-", "Ontario, Canada", "Status"])
+def test_words_that_only_contain_a_state_or_a_country_are_still_no_state(cell: str) -> None:
+    _, facts, _ = _facts(["Phone", "State"], ["2125550707", cell])
+    assert "states" not in facts
+
+
+@pytest.mark.parametrize("cell", ["Fla.", "Okla.", "US-FL", "Florida, USA"])
+def test_a_new_york_number_listed_as_fla_or_okla_keeps_that_states_evening_limit(cell: str) -> None:
+    """The red-team case: ``Fla.`` was a row warning and ignored, so a 212 number of a contact
+    listed in Florida was called until 21:00. Florida (Fla. Stat. 501.616(6)(a)) and Oklahoma
+    (15 O.S. 775C.4) allow calls from 8 a.m. until 8 p.m. only (Oklahoma's 755.1 may start later)."""
+    _, facts, _ = _facts(["Name", "Phone", "State"], ["x", "2125550707", cell])
+    opens, closes = _window_eastern("+12125550707", facts)
+    assert opens >= "08:00"
+    assert closes == "20:00"
+
+
+@pytest.mark.parametrize(
+    ("cell", "clock_of"),
+    [
+        # Salesforce's time-zone picklist labels: "(GMT-06:00) Central Standard Time (America/Chicago)".
+        ("(GMT-06:00) Central Standard Time (America/Chicago)", "America/Chicago"),
+        ("(GMT-05:00) Eastern Standard Time (America/New_York)", "America/New_York"),
+        ("(GMT-08:00) Pacific Standard Time (America/Los_Angeles)", "America/Los_Angeles"),
+        ("(GMT-10:00) Hawaii-Aleutian Standard Time (Pacific/Honolulu)", "Pacific/Honolulu"),
+        # Abbreviations written with dots.
+        ("E.S.T.", "America/New_York"),
+        ("c.s.t.", "America/Chicago"),
+        ("P. S. T.", "America/Los_Angeles"),
+    ],
+)
+def test_a_zone_cell_labelled_as_salesforce_or_dotted_names_its_clock(cell: str, clock_of: str) -> None:
+    assert _clocks(contact_zones(cell)) == _clocks({clock_of})
+
+
+@pytest.mark.parametrize("cell", ["(Moon/Base)", "Springfield (Ohio)", "(GMT-06:00)"])
+def test_parentheses_without_a_zone_name_are_still_refused(cell: str) -> None:
+    with pytest.raises(ValueError, match="is not a time zone"):
+        contact_zones(cell)
+
+
+def test_a_chicago_number_labelled_eastern_by_salesforce_closes_at_21_eastern() -> None:
+    """The red-team case: the label was a row warning and ignored, so a 312 (Chicago) number of a
+    contact whose zone is Eastern was called until 21:00 Chicago time, 22:00 in New York."""
+    label = "(GMT-05:00) Eastern Standard Time (America/New_York)"
+    _, facts, validator = _facts(["Phone", "Time Zone"], ["3125550707", label])
+    assert not validator.warnings
+    # 08:00 in Chicago is 09:00 Eastern (Illinois' own law may start later); 21:00 Eastern is the
+    # federal end (47 CFR 64.1200(c)(1)).
+    opens, closes = _window_eastern("+13125550707", facts)
+    assert opens >= "09:00"
+    assert closes == "21:00"
