@@ -205,7 +205,8 @@ def contact_zones(text: str) -> tuple[str, ...]:
     """The zone(s) a contact's own time-zone cell names, read as North American lists write them
     (``CST``, ``CST/CDT``, ``Central``, ``Eastern Time``, ``Pacific Time (US & Canada)``, ``EDT``,
     ``UTC-5``, ``-05:00``, ``America/Chicago``, ``US Central``, a Windows name such as ``Alaskan
-    Standard Time``, a zone's city such as ``Los Angeles``; an offset is a fixed zone); ValueError
+    Standard Time``, a zone's city such as ``Los Angeles``; an offset is a fixed zone, first, then each North
+    American daylight-saving zone whose winter or summer clock it is); ValueError
     says why a cell cannot be read."""
     value = " ".join(text.translate(_DASHES).split())
     if len(value) > _LONGEST_CELL:
@@ -214,10 +215,12 @@ def contact_zones(text: str) -> tuple[str, ...]:
     if upper in NORTH_AMERICAN:
         return NORTH_AMERICAN[upper]
     try:
-        return (canonical_zone(value),)
+        one = canonical_zone(value)
     except ValueError:
         if not value:
             raise
+    else:
+        return (one, *_daylight_clocks_at(one))
     dotted = upper.replace(".", "").replace(" ", "")
     if dotted != upper and dotted.isalpha() and (dotted in NORTH_AMERICAN or dotted in ABBREVIATIONS):
         return contact_zones(dotted)  # "E.S.T.", "C. S. T."
@@ -235,6 +238,34 @@ def contact_zones(text: str) -> tuple[str, ...]:
         return (windows,)
     # "Mountain Standard Time": Windows means Denver, a person may mean Phoenix too; both count.
     return tuple(sorted({*read, windows})) if windows else read
+
+
+#: The North American zones that keep daylight saving time: an offset a contact's cell gives may be
+#: one of their clocks in winter or in summer.
+_DAYLIGHT_SAVING = (
+    "America/St_Johns", "America/Halifax", "America/New_York", "America/Chicago", "America/Denver",
+    "America/Los_Angeles", "America/Anchorage", "America/Adak",
+)  # fmt: skip
+_FIXED = re.compile(r"UTC[+-]\d\d:\d\d")
+
+
+@cache
+def _daylight_clocks_at(name: str) -> tuple[str, ...]:
+    """The daylight-saving zones of North America whose standard or daylight offset is the fixed
+    offset ``name`` (``UTC-06:00``: Chicago in winter, Denver in summer), sorted; () for another name.
+
+    A contact's ``UTC-6`` is written as often for Central time all year (its standard offset) as for
+    the clock of the day the list was made, so each such zone counts as well: the window suits all."""
+    if not _FIXED.fullmatch(name):
+        return ()
+    offset = _tzinfo(name).utcoffset(None)
+    found = []
+    for candidate in _DAYLIGHT_SAVING:
+        tz = _tzinfo(candidate)
+        days = (dt.datetime(2026, 1, 15, 12, tzinfo=tz), dt.datetime(2026, 7, 15, 12, tzinfo=tz))
+        if any(day.utcoffset() == offset for day in days):
+            found.append(candidate)
+    return tuple(sorted(found))
 
 
 def _named_in_parentheses(value: str) -> tuple[str, ...]:

@@ -197,8 +197,6 @@ def test_a_212_number_with_a_pensacola_zip_keeps_floridas_hours_and_pensacolas_c
         ("US Central", "America/Chicago"),
         ("US/Central", "America/Chicago"),
         ("us/pacific", "America/Los_Angeles"),
-        ("UTC\u221206:00", "Etc/GMT+6"),  # U+2212 MINUS SIGN; the tz database's Etc/GMT+6 is UTC-6
-        ("\u221205:00", "Etc/GMT+5"),
         # The tz database names a zone for its city:
         ("Chicago", "America/Chicago"),
         ("chicago", "America/Chicago"),
@@ -401,3 +399,45 @@ def test_a_chicago_number_labelled_eastern_by_salesforce_closes_at_21_eastern() 
     opens, closes = _window_eastern("+13125550707", facts)
     assert opens >= "09:00"
     assert closes == "21:00"
+
+
+@pytest.mark.parametrize(("cell", "fixed"), [("UTC\u221206:00", "Etc/GMT+6"), ("\u221205:00", "Etc/GMT+5")])
+def test_an_offset_written_with_a_minus_sign_is_read(cell: str, fixed: str) -> None:
+    """U+2212 MINUS SIGN; the tz database's Etc/GMT+6 is UTC-6. The fixed clock comes first."""
+    assert _clocks(contact_zones(cell)[:1]) == _clocks({fixed})
+
+
+@pytest.mark.parametrize(
+    ("cell", "clocks"),
+    # UTC-6 is Central Standard Time (Chicago in winter) and Mountain Daylight Time (Denver in
+    # summer); UTC-5 is Eastern Standard and Central Daylight; UTC-8 Pacific Standard and Alaska
+    # Daylight (NIST, "Time zones of the United States"; 15 U.S.C. 261).
+    [
+        ("UTC-6", {"Etc/GMT+6", "America/Chicago", "America/Denver"}),
+        ("GMT-05:00", {"Etc/GMT+5", "America/New_York", "America/Chicago"}),
+        ("UTC-8", {"Etc/GMT+8", "America/Los_Angeles", "America/Anchorage"}),
+        ("UTC+05:30", {"Asia/Kolkata"}),  # no North American clock
+    ],
+)
+def test_an_offset_cell_counts_every_north_american_clock_it_may_mean(cell: str, clocks: set[str]) -> None:
+    assert _clocks(contact_zones(cell)) == _clocks(clocks)
+
+
+SUMMER = dt.datetime(2027, 7, 15, 12, tzinfo=dt.UTC)
+
+
+def test_a_san_francisco_number_listed_utc_minus_6_is_not_called_after_21_central_in_summer() -> None:
+    """The red-team case: ``UTC-6`` was a fixed clock only, so in July a 415 number listed UTC-6
+    (Central time, written by its standard offset) was called until 21:00 UTC-6: 22:00 in Chicago."""
+    _, facts, _ = _facts(["Phone", "Time Zone"], ["4155550707", "UTC-6"])
+    review = _review()
+    row = Claimed(1, 2, "tel:+14155550707", "+14155550707", None, None, None, None, None, None, [], 1, facts)
+    verdict = review.verdict(row, SUMMER.timestamp())
+    assert verdict.start_ts is not None
+    assert verdict.end_ts is not None
+    for where in ("America/Chicago", "America/Denver", "America/Los_Angeles"):
+        opens = dt.datetime.fromtimestamp(verdict.start_ts, ZoneInfo(where))
+        closes = dt.datetime.fromtimestamp(verdict.end_ts, ZoneInfo(where))
+        assert opens.strftime("%H:%M") >= "08:00", where
+        assert closes.strftime("%H:%M") <= "21:00", where
+        assert opens.date() == closes.date(), where
