@@ -158,7 +158,10 @@ NORTH_AMERICAN = {
     "HAST": ("Pacific/Honolulu",),
     "HDT": ("America/Adak",),
     "HAWAII-ALEUTIAN": ("America/Adak",),
-    "ATLANTIC": ("America/Halifax",),
+    # Atlantic Standard Time is Puerto Rico's and the Virgin Islands' clock all year (tz database:
+    # America/Puerto_Rico "AST", no daylight saving) as well as the Maritimes' in winter.
+    "AST": ("America/Halifax", "America/Puerto_Rico"),
+    "ATLANTIC": ("America/Halifax", "America/Puerto_Rico"),
     "NEWFOUNDLAND": ("America/St_Johns",),
     "ARIZONA": ("America/Phoenix",),
     "ALASKAN": ("America/Anchorage",),
@@ -224,7 +227,7 @@ def contact_zones(text: str) -> tuple[str, ...]:
     dotted = upper.replace(".", "").replace(" ", "")
     if dotted != upper and dotted.isalpha() and (dotted in NORTH_AMERICAN or dotted in ABBREVIATIONS):
         return contact_zones(dotted)  # "E.S.T.", "C. S. T."
-    named = _named_in_parentheses(value)
+    named = _named_in_words(value)
     if named:  # "(GMT-07:00) Mountain Standard Time (America/Phoenix)": the zone's own name says which
         return named
     windows = _windows_zones().get(value.casefold())
@@ -268,17 +271,20 @@ def _daylight_clocks_at(name: str) -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
-def _named_in_parentheses(value: str) -> tuple[str, ...]:
-    """The tz database names a cell gives in parentheses, as Salesforce's zone labels write them
-    (``(GMT-05:00) Eastern Standard Time (America/New_York)``); () when none."""
+#: A tz database name inside other words: ``Area/Place`` or ``Area/Region/Place``.
+_TZ_NAME = re.compile(r"[A-Za-z]+(?:/[A-Za-z0-9_+-]+){1,2}")
+
+
+def _named_in_words(value: str) -> tuple[str, ...]:
+    """The tz database names a cell gives among other words, as Salesforce's zone labels
+    (``(GMT-05:00) Eastern Standard Time (America/New_York)``) and other exports
+    (``America/Chicago (CST)``) write them; () when none."""
     found: set[str] = set()
-    for inner in _PARENTHESES.findall(value):
-        name = inner[1:-1].strip()
-        if "/" in name:
-            try:
-                found.add(canonical_zone(name))
-            except ValueError:
-                continue
+    for name in _TZ_NAME.findall(value):
+        try:
+            found.add(canonical_zone(name))
+        except ValueError:
+            continue
     return tuple(sorted(found))
 
 

@@ -441,3 +441,31 @@ def test_a_san_francisco_number_listed_utc_minus_6_is_not_called_after_21_centra
         assert opens.strftime("%H:%M") >= "08:00", where
         assert closes.strftime("%H:%M") <= "21:00", where
         assert opens.date() == closes.date(), where
+
+
+@pytest.mark.parametrize("cell", ["AST", "Atlantic", "Atlantic Standard Time", "AST (Puerto Rico)"])
+def test_atlantic_standard_time_is_puerto_ricos_clock_too(cell: str) -> None:
+    """Puerto Rico and the US Virgin Islands keep Atlantic Standard Time all year (UTC-4, no daylight
+    saving: 15 U.S.C. 263 places them in the Atlantic zone); Halifax keeps AST in winter only."""
+    assert _clocks(contact_zones(cell)) == _clocks({"America/Puerto_Rico", "America/Halifax"})
+
+
+def test_a_toll_free_number_listed_ast_is_not_called_before_8_in_san_juan_in_summer() -> None:
+    """The red-team case: ``AST`` was Halifax's clock only, so in July an 800 number listed AST was
+    called from 08:00 Halifax daylight time: 07:00 in San Juan."""
+    _, facts, _ = _facts(["Phone", "Time Zone"], ["8005550707", "AST"])
+    row = Claimed(1, 2, "tel:+18005550707", "+18005550707", None, None, None, None, None, None, [], 1, facts)
+    verdict = _review().verdict(row, SUMMER.timestamp())
+    assert verdict.start_ts is not None
+    assert verdict.end_ts is not None
+    san_juan = ZoneInfo("America/Puerto_Rico")
+    assert dt.datetime.fromtimestamp(verdict.start_ts, san_juan).strftime("%H:%M") >= "08:00"
+    assert dt.datetime.fromtimestamp(verdict.end_ts, san_juan).strftime("%H:%M") <= "21:00"
+
+
+@pytest.mark.parametrize(
+    ("cell", "clock_of"),
+    [("America/Chicago (CST)", "America/Chicago"), ("Central Time - America/Chicago", "America/Chicago")],
+)
+def test_a_zone_name_among_other_words_is_read(cell: str, clock_of: str) -> None:
+    assert _clocks(contact_zones(cell)) == _clocks({clock_of})
