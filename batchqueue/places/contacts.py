@@ -4,7 +4,8 @@ Every source counts (none wins over another): a contact may be wherever any of t
 
 - ``column``: the row's own time-zone cell (``facts["timezone"]``, or ``facts["timezones"]`` when
   the cell names several clocks, e.g. ``MST``: Denver and Phoenix), read at import;
-- ``zip``: its US ZIP code (``facts["zip_timezone"]`` and ``facts["state"]``, read at import);
+- ``zip``: its US ZIP code (``facts["zip_timezone"]`` and ``facts["state"]``, read at import; a
+  ZIP's first three digits may name several: ``facts["zip_timezones"]``, ``facts["zip_states"]``);
 - ``state``: its state column (``facts["states"]``, read at import): states only, no zone;
 - ``number``: its area code (:mod:`batchqueue.places.area_codes`: every zone and state of the
   code's territory, overlays included); outside the US and Canada, phonenumbers' zones for the
@@ -173,9 +174,13 @@ class ZoneFinder:
         from_number, number_states, number_country = number_places(e164)
         country = facts.get("region") or number_country
         column = tuple(facts.get("timezones") or ((facts["timezone"],) if facts.get("timezone") else ()))
-        zip_state = str(facts["state"]).removeprefix("US-") if facts.get("state") else None
+        zip_zones = tuple(facts.get("zip_timezones") or ((facts["zip_timezone"],) if facts.get("zip_timezone") else ()))
+        zip_states = tuple(
+            str(s).removeprefix("US-")
+            for s in facts.get("zip_states") or ((facts["state"],) if facts.get("state") else ())
+        )
         listed = tuple(sorted(str(s).removeprefix("US-") for s in facts.get("states") or ()))
-        key = (from_number, number_states, country, column, facts.get("zip_timezone"), zip_state, listed)
+        key = (from_number, number_states, country, column, zip_zones, zip_states, listed)
         if key not in self._found:
             if len(self._found) > 65536:
                 self._found.clear()
@@ -188,15 +193,15 @@ class ZoneFinder:
         number_states: tuple[str, ...],
         country: str | None,
         column: tuple[str, ...],
-        zip_zone: str | None,
-        zip_state: str | None,
+        zip_zones: tuple[str, ...],
+        zip_states: tuple[str, ...],
         listed_states: tuple[str, ...] = (),
     ) -> ContactZone | None:
         sources: list[PlaceSource] = []
         if column:
             sources.append(PlaceSource("column", column))
-        if zip_zone or zip_state:
-            sources.append(PlaceSource("zip", (zip_zone,) if zip_zone else (), (zip_state,) if zip_state else ()))
+        if zip_zones or zip_states:
+            sources.append(PlaceSource("zip", zip_zones, zip_states))
         if listed_states:
             sources.append(PlaceSource("state", (), listed_states))
         if from_number or number_states:

@@ -469,3 +469,30 @@ def test_a_toll_free_number_listed_ast_is_not_called_before_8_in_san_juan_in_sum
 )
 def test_a_zone_name_among_other_words_is_read(cell: str, clock_of: str) -> None:
     assert _clocks(contact_zones(cell)) == _clocks({clock_of})
+
+
+# --- a ZIP's first three digits -------------------------------------------------------------------
+
+
+def test_a_jacksonville_number_with_pensacolas_zip_prefix_keeps_central_time() -> None:
+    """The red-team case: ``325`` (the first three digits of every Pensacola ZIP, USPS's sectional
+    center prefix) was a ZIP the data did not know, so a 904 (Jacksonville, Eastern) number of a
+    contact in Pensacola (Central) was called from 08:00 Eastern: 07:00 in Pensacola."""
+    assert PENSACOLA.zip_code.startswith("325")
+    _, facts, _ = _facts(["Phone", "ZIP"], ["9045550707", "325"])
+    opens, closes = _window_eastern("+19045550707", facts)
+    assert opens >= "09:00"  # 08:00 Central
+    assert closes == "20:00"  # Florida's 8 p.m. (Fla. Stat. 501.616(6)(a))
+
+
+@pytest.mark.parametrize("cell", ["601", "601.0"])
+def test_three_digits_that_may_be_a_prefix_or_a_zip_without_its_zeros_count_as_both(cell: str) -> None:
+    """601 is the prefix of ZIPs in Chicago's northern suburbs (60101 Addison, Illinois: Central) and
+    00601 (Adjuntas, Puerto Rico: Atlantic, no daylight saving) as a numeric column writes it."""
+    _, facts, _ = _facts(["Phone", "ZIP"], ["2125550707", cell])
+    contact = _review().contact(
+        Claimed(1, 2, "tel:+12125550707", "+12125550707", None, None, None, None, None, None, [], 1, facts)
+    )
+    assert contact is not None
+    assert _clocks(contact.zones) == _clocks({"America/Chicago", "America/Puerto_Rico", "America/New_York"})
+    assert contact.states == ("IL", "NY", "PR")
