@@ -6,7 +6,9 @@ Every source counts (none wins over another): a contact may be wherever any of t
   the cell names several clocks, e.g. ``MST``: Denver and Phoenix), read at import;
 - ``zip``: its US ZIP code (``facts["zip_timezone"]`` and ``facts["state"]``, read at import; a
   ZIP's first three digits may name several: ``facts["zip_timezones"]``, ``facts["zip_states"]``);
-- ``state``: its state column (``facts["states"]``, read at import): states only, no zone;
+- ``state``: its state column (``facts["states"]``, read at import): the state, and every zone any
+  area code of the state keeps (:func:`state_zones`: a contact listed in Florida may be in Pensacola
+  or Miami, one listed in California is on Pacific time whatever its number's area code);
 - ``number``: its area code (:mod:`batchqueue.places.area_codes`: every zone and state of the
   code's territory, overlays included); outside the US and Canada, phonenumbers' zones for the
   number's longest known prefix;
@@ -37,7 +39,7 @@ import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 from phonenumbers.tzdata import TIMEZONE_DATA
 
-from batchqueue.places.area_codes import area_code
+from batchqueue.places.area_codes import all_area_codes, area_code
 
 _UNKNOWN = "Etc/Unknown"
 #: The longest number prefix phonenumbers' zone data reads (digits after the "+").
@@ -59,8 +61,8 @@ class PlaceSource:
     def text(self) -> str:
         """``number: America/Chicago, America/New_York (FL)``."""
         where = ", ".join(self.zones) if self.name != "region" else f"all {len(self.zones)} zones"
-        if not where:  # a state column names no zone: "state: FL"
-            return f"{self.name}: {', '.join(self.states)}"
+        if self.name == "state" or not where:  # what the column said first: "state: FL (America/Chicago, …)"
+            return f"{self.name}: {', '.join(self.states)}" + (f" ({where})" if where else "")
         return f"{self.name}: {where}" + (f" ({', '.join(self.states)})" if self.states else "")
 
 
@@ -127,6 +129,13 @@ def _country_of(prefix: str, e164: str) -> str | None:
             _COUNTRIES.clear()
         _COUNTRIES[prefix] = None if country in (None, "ZZ", "001") else country
     return _COUNTRIES[prefix]
+
+
+@cache
+def state_zones(state: str) -> tuple[str, ...]:
+    """Every zone any area code of a US state or territory (USPS code) keeps, sorted: where a
+    contact its state column places there may be (``FL``: Central and Eastern)."""
+    return tuple(sorted({z for code in all_area_codes() if state in code.states for z in code.zones}))
 
 
 @cache
@@ -203,7 +212,8 @@ class ZoneFinder:
         if zip_zones or zip_states:
             sources.append(PlaceSource("zip", zip_zones, zip_states))
         if listed_states:
-            sources.append(PlaceSource("state", (), listed_states))
+            zones_of_states = tuple(sorted({z for state in listed_states for z in state_zones(state)}))
+            sources.append(PlaceSource("state", zones_of_states, listed_states))
         if from_number or number_states:
             sources.append(PlaceSource("number", from_number, number_states))
         states = tuple(sorted({s for p in sources for s in p.states}))

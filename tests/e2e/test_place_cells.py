@@ -478,7 +478,7 @@ def test_a_jacksonville_number_with_pensacolas_zip_prefix_keeps_central_time() -
     """The red-team case: ``325`` (the first three digits of every Pensacola ZIP, USPS's sectional
     center prefix) was a ZIP the data did not know, so a 904 (Jacksonville, Eastern) number of a
     contact in Pensacola (Central) was called from 08:00 Eastern: 07:00 in Pensacola."""
-    assert PENSACOLA.zip_code.startswith("325")
+    assert (PENSACOLA.zip_code or "").startswith("325")
     _, facts, _ = _facts(["Phone", "ZIP"], ["9045550707", "325"])
     opens, closes = _window_eastern("+19045550707", facts)
     assert opens >= "09:00"  # 08:00 Central
@@ -496,3 +496,26 @@ def test_three_digits_that_may_be_a_prefix_or_a_zip_without_its_zeros_count_as_b
     assert contact is not None
     assert _clocks(contact.zones) == _clocks({"America/Chicago", "America/Puerto_Rico", "America/New_York"})
     assert contact.states == ("IL", "NY", "PR")
+
+
+# --- a state column's zones -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "opens_eastern", "closes_eastern"),
+    # 15 January 2027 (winter). California keeps Pacific time (UTC-8): 08:00 there is 11:00 Eastern.
+    # Hawaii keeps UTC-10 all year: 08:00 there is 13:00 Eastern, and 21:00 Eastern is 16:00 there.
+    # Florida west of the Apalachicola River keeps Central time: 08:00 in Pensacola is 09:00 Eastern,
+    # and Florida's law ends calls at 8 p.m. (Fla. Stat. 501.616(6)(a)).
+    [("CA", "11:00", "21:00"), ("Hawaii", "13:00", "21:00"), ("Florida", "09:00", "20:00")],
+)
+def test_a_new_york_number_listed_in_another_state_is_called_in_that_states_hours_too(
+    cell: str, opens_eastern: str, closes_eastern: str
+) -> None:
+    """The red-team case: a state column named a state but no zone, so a 212 number of a contact
+    listed in California was called from 08:00 Eastern: 05:00 in California (47 CFR 64.1200(c)(1):
+    8 a.m. to 9 p.m. at the called party's location)."""
+    _, facts, _ = _facts(["Phone", "State"], ["2125550707", cell])
+    opens, closes = _window_eastern("+12125550707", facts)
+    assert opens >= opens_eastern
+    assert closes <= closes_eastern
