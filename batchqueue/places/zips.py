@@ -14,6 +14,7 @@ Usage::
 
     zip_place("02134-1234")    # ("America/New_York", "MA")
     zip_places("601")          # (("America/Puerto_Rico", "PR"), ("America/Chicago", "IL"))
+    zip_places("36867")        # Phenix City: (("America/Chicago", "AL"), ("America/New_York", "AL"))
 
 An area code's states are :mod:`batchqueue.places.area_codes`' (the ZIP data lists the codes of
 each ZIP, but border ZIPs list their neighbours' codes, so it cannot say which state a code serves).
@@ -45,7 +46,25 @@ CORRECTIONS: dict[str, tuple[str, str]] = {
     # West Wendover, NV: Mountain time officially since 1999 (the data says America/Los_Angeles).
     # kids.kiddle.co/West_Wendover,_Nevada (infobox: UTC-7 Mountain, ZIP 89883); lasvegassun.com
     # 2011-07-02 "Nevada's tiny town in a different time zone"; NANPA's 775: "PT/MT only for W Wendover".
-    "89883": ("America/Denver", "NV")
+    "89883": ("America/Denver", "NV"),
+    # Tuba City, AZ: in the Navajo Nation, which keeps daylight saving time (Mountain Daylight Time in
+    # summer), unlike the rest of Arizona (the data says America/Phoenix; its neighbours Kaibeto 86053,
+    # Tonalea 86044 and Cameron 86020 are America/Denver). Tuba City's infobox: UTC-7 (MST), summer
+    # UTC-6 (MDT); navajo-nsn.gov: the Navajo Nation observes daylight saving time.
+    "86045": ("America/Denver", "AZ"),
+}
+#: ZIP codes of towns that keep another zone's clock than their official one: both count. Phenix City,
+#: Smiths Station, Valley and Lanett, Alabama (officially Central) keep Eastern time with Columbus and
+#: West Point, Georgia (AP / Columbus Ledger-Enquirer in legacy.decaturdaily.com 2006-08-13 "zones";
+#: the Huntsville Times Q&A on msgo.com; ``data/SOURCES.md``: AP-EAST-ALABAMA).
+OBSERVED: dict[str, tuple[str, str]] = {
+    "36867": ("America/New_York", "AL"),  # Phenix City
+    "36868": ("America/New_York", "AL"),  # Phenix City
+    "36869": ("America/New_York", "AL"),  # Phenix City
+    "36870": ("America/New_York", "AL"),  # Phenix City (Lee County)
+    "36877": ("America/New_York", "AL"),  # Smiths Station
+    "36854": ("America/New_York", "AL"),  # Valley
+    "36863": ("America/New_York", "AL"),  # Lanett
 }
 
 
@@ -80,8 +99,11 @@ def zip_places(raw: str) -> tuple[tuple[str | None, str | None], ...]:
     when the data knows none."""
     three = _ZIP3.fullmatch(raw)
     if three is None:
-        place = zip_place(raw)
-        return (place,) if place is not None else ()
+        code = _zip5(raw)
+        place = _table().get(code) if code else None
+        if place is None:
+            return ()
+        return (place, OBSERVED[code]) if code in OBSERVED else (place,)
     prefix = three.group(1)
     found = [p for p in (_table().get(prefix.zfill(5)),) if p is not None]
     found += [p for p in _by_prefix().get(prefix, ()) if p not in found]
@@ -90,13 +112,19 @@ def zip_places(raw: str) -> tuple[tuple[str | None, str | None], ...]:
 
 def zip_place(raw: str) -> tuple[str | None, str | None] | None:
     """(time zone or None, state or None) of a US ZIP code, or None when it is not one the data knows."""
+    code = _zip5(raw)
+    return _table().get(code) if code else None
+
+
+def _zip5(raw: str) -> str | None:
+    """The five-digit ZIP a cell writes (see the module docstring), or None."""
     number = _NUMBER.fullmatch(raw)
     if number is not None:
         raw = number.group(1)
     m = _ZIP.fullmatch(raw)
     if m is not None:
-        return _table().get(m.group(1).zfill(5))
+        return m.group(1).zfill(5)
     nine = _ZIP9.fullmatch(raw)
     if nine is not None:  # ZIP+4 as one number; 7 or 8 digits: its leading zeros dropped
-        return _table().get(nine.group(1).zfill(9)[:5])
+        return nine.group(1).zfill(9)[:5]
     return None

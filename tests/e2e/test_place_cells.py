@@ -519,3 +519,38 @@ def test_a_new_york_number_listed_in_another_state_is_called_in_that_states_hour
     opens, closes = _window_eastern("+12125550707", facts)
     assert opens >= opens_eastern
     assert closes <= closes_eastern
+
+
+# --- ZIPs of towns that keep another clock ----------------------------------------------------------
+
+PHENIX_CITY = PLACES["Phenix City, AL"]
+
+
+def test_a_birmingham_number_with_a_phenix_city_zip_keeps_the_towns_eastern_clock() -> None:
+    """The red-team case: Phenix City's ZIP (36867, USPS) gave Central time only, so a 205
+    (Birmingham, Central) number of a contact there was called until 21:00 Central: 22:00 by the
+    town's own Eastern clock (see tests/truth/geography.py)."""
+    assert PHENIX_CITY.observed_zone == "America/New_York"
+    _, facts, _ = _facts(["Phone", "ZIP"], ["2055550707", "36867"])
+    contact = _review().contact(
+        Claimed(1, 2, "tel:+12055550707", "+12055550707", None, None, None, None, None, None, [], 1, facts)
+    )
+    assert contact is not None
+    assert _clocks(contact.zones) == _clocks({PHENIX_CITY.zone, PHENIX_CITY.observed_zone})
+    opens, closes = _window_eastern("+12055550707", facts)
+    assert opens >= "09:00"  # 08:00 Central, the official clock
+    assert closes <= "21:00"  # the town's Eastern clock
+
+
+def test_a_phoenix_number_with_tuba_citys_zip_keeps_navajo_daylight_time() -> None:
+    """Tuba City, Arizona (ZIP 86045) is in the Navajo Nation, which keeps daylight saving time: UTC-6
+    (MDT) in summer, while Phoenix stays UTC-7 (Tuba City's infobox; navajo-nsn.gov). The data gave
+    it Phoenix's clock, so a 602 number of a contact there was called until 22:00 by its clock in July."""
+    _, facts, _ = _facts(["Phone", "ZIP"], ["6025550707", "86045"])
+    row = Claimed(1, 2, "tel:+16025550707", "+16025550707", None, None, None, None, None, None, [], 1, facts)
+    verdict = _review().verdict(row, SUMMER.timestamp())
+    assert verdict.start_ts is not None
+    assert verdict.end_ts is not None
+    tuba_city = dt.timezone(dt.timedelta(hours=-6))  # its July clock
+    assert dt.datetime.fromtimestamp(verdict.end_ts, tuba_city).strftime("%H:%M") <= "21:00"
+    assert dt.datetime.fromtimestamp(verdict.start_ts, tuba_city).strftime("%H:%M") >= "08:00"
