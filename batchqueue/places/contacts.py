@@ -218,14 +218,21 @@ class ZoneFinder:
             sources.append(PlaceSource("number", from_number, number_states))
         states = tuple(sorted({s for p in sources for s in p.states}))
         named = [p for p in sources if p.zones]
-        if named:
+        if any(p.name != "state" for p in named):
             zones = tuple(sorted({z for p in named for z in p.zones}))
             return ContactZone(zones, "+".join(p.name for p in named), country, states, tuple(sources))
+        # A state column alone does not replace the default or the country's zones: it counts beside them
+        # (an 800 number listed in California still gets the country's safe window).
+        listed = {z for p in named for z in p.zones}
         if self.default_zone:
             fallback = PlaceSource("default", (self.default_zone,))
-            return ContactZone(fallback.zones, "default", country, states, (*sources, fallback))
-        zones = country_zones(country) if country else ()
-        if not zones:
-            return None
-        region = PlaceSource("region", zones)
-        return ContactZone(zones, "region", country, states, (*sources, region))
+            zones = tuple(sorted({*fallback.zones, *listed}))
+            return ContactZone(zones, "state+default" if listed else "default", country, states, (*sources, fallback))
+        found = country_zones(country) if country else ()
+        if not found:
+            return ContactZone(tuple(sorted(listed)), "state", country, states, tuple(sources)) if listed else None
+        region = PlaceSource("region", found)
+        zones = tuple(sorted({*found, *listed}))
+        return ContactZone(
+            zones, "region" if listed <= set(found) else "state+region", country, states, (*sources, region)
+        )

@@ -554,3 +554,14 @@ def test_a_phoenix_number_with_tuba_citys_zip_keeps_navajo_daylight_time() -> No
     tuba_city = dt.timezone(dt.timedelta(hours=-6))  # its July clock
     assert dt.datetime.fromtimestamp(verdict.end_ts, tuba_city).strftime("%H:%M") <= "21:00"
     assert dt.datetime.fromtimestamp(verdict.start_ts, tuba_city).strftime("%H:%M") >= "08:00"
+
+
+def test_a_toll_free_number_listed_in_a_state_still_gets_the_countrys_safe_window() -> None:
+    """An 800 number says nothing of where its contact is, and a state column is not a zone cell: the
+    window stays the one every US zone allows (08:00 in Honolulu is 13:00 Eastern in winter; 21:00
+    Eastern ends it), never California's alone (08:00-21:00 Pacific would reach midnight Eastern).
+    California's own law (Pub. Util. Code 2872(c): 9 a.m.) may open it later."""
+    _, facts, _ = _facts(["Phone", "State"], ["8005550707", "CA"])
+    opens, closes = _window_eastern("+18005550707", facts)
+    assert opens >= "13:00"
+    assert closes == "21:00"
