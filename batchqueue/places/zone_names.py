@@ -172,6 +172,10 @@ NORTH_AMERICAN = {
     "SST": ("Pacific/Pago_Pago",),
     "SAMOA": ("Pacific/Pago_Pago",),
 }
+#: An offset in hours as dialers write it (VICIdial's ``gmt_offset_now``: ``-5.00``, ``-3.50``, ``5.75``).
+_DECIMAL_OFFSET = re.compile(r"(?:UTC|GMT)?\s*([+-])\s*(\d{1,2})\.(\d{1,2})", re.IGNORECASE)
+#: Its fraction to minutes: a decimal fraction of an hour, or minutes written after a dot (``5.30``).
+_DECIMAL_MINUTES = {"0": 0, "00": 0, "5": 30, "50": 30, "30": 30, "75": 45, "45": 45}
 #: The longest cell read as a zone (Windows' longest names are about 40 characters).
 _LONGEST_CELL = 80
 _PARENTHESES = re.compile(r"\([^)]*\)")
@@ -217,6 +221,9 @@ def contact_zones(text: str) -> tuple[str, ...]:
     upper = value.upper()
     if upper in NORTH_AMERICAN:
         return NORTH_AMERICAN[upper]
+    decimal = _DECIMAL_OFFSET.fullmatch(value)
+    if decimal is not None and decimal.group(3) in _DECIMAL_MINUTES:  # "-5.00", "-3.50": a dialer's GMT offset
+        value = f"UTC{decimal.group(1)}{int(decimal.group(2)):02d}:{_DECIMAL_MINUTES[decimal.group(3)]:02d}"
     try:
         one = canonical_zone(value)
     except ValueError:

@@ -565,3 +565,41 @@ def test_a_toll_free_number_listed_in_a_state_still_gets_the_countrys_safe_windo
     opens, closes = _window_eastern("+18005550707", facts)
     assert opens >= "13:00"
     assert closes == "21:00"
+
+
+# --- a zone column named as CRMs and dialers name it ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header",
+    # Salesforce's field API name, CRM report labels, VICIdial's lead field and dialer list columns.
+    ["TimeZoneSidKey", "Contact Time Zone", "Customer Timezone", "Time Zone (IANA)", "gmt_offset_now", "UTC Offset"],
+)
+def test_a_zone_column_named_as_crms_and_dialers_name_it_is_found(header: str, tmp_path: Any, run_cli: Any) -> None:
+    """The red-team case: such a column was metadata, so a 212 number listed Central was called until
+    21:00 Eastern only by chance and from 08:00 Eastern: 07:00 in Chicago."""
+    path = write_csv(tmp_path / "crm.csv", [["Phone", header], ["2125550707", "-6.00" if "ffset" in header else "CST"]])
+    data = run_cli("check", path, "--json").json()
+    assert data["mapping"]["timezone_column"] == header
+    assert f"column {header!r} → each row's time zone; undo: --timezone-column none" in run_cli("check", path).out
+
+
+def test_two_columns_that_could_be_the_zone_are_warned_about(tmp_path: Any, run_cli: Any) -> None:
+    path = write_csv(
+        tmp_path / "crm.csv", [["Phone", "Contact Time Zone", "Lead Time Zone"], ["2125550707", "CST", "CST"]]
+    )
+    data = run_cli("check", path, "--json").json()
+    assert data["mapping"].get("timezone_column") is None
+    assert any("could each be the --timezone-column column" in w for w in data["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("cell", "offset"),
+    # VICIdial writes a lead's GMT offset in decimal hours: -5.00 (Eastern Standard), -3.50 (Newfoundland).
+    [("-5.00", "-05:00"), ("-6.00", "-06:00"), ("-3.50", "-03:30"), ("GMT-5.00", "-05:00")],
+)
+def test_an_offset_in_decimal_hours_is_read(cell: str, offset: str) -> None:
+    sign = -1 if offset[0] == "-" else 1
+    hours, minutes = int(offset[1:3]), int(offset[4:6])
+    fixed = dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
+    assert zone(contact_zones(cell)[0]).utcoffset(WINTER) == fixed.utcoffset(WINTER)
