@@ -113,6 +113,8 @@ def test_what_is_not_a_zip_is_not_read_as_one(cell: str) -> None:
         "Zip+4",
         "ZIP4",
         "Postal Code",
+        "Postal/Zip",
+        "Zip/Postcode",
     ],
 )
 def test_a_zip_column_named_as_crms_name_it_is_found_and_check_says_so(
@@ -273,7 +275,11 @@ def test_a_state_cell_is_read_as_a_code_or_a_name(cell: str, usps: str) -> None:
     assert facts["states"] == [usps]
 
 
-@pytest.mark.parametrize("header", ["State", "ST", "Province/State", "Mailing State/Province", "State/Province"])
+@pytest.mark.parametrize(
+    "header",
+    # HubSpot's contact property "State/Region"; "State Abbreviation" as list vendors label it.
+    ["State", "ST", "Province/State", "Mailing State/Province", "State/Province", "State/Region", "State Abbreviation"],
+)
 def test_a_state_column_is_found_by_its_name_and_check_says_so(header: str, tmp_path: Any, run_cli: Any) -> None:
     path = write_csv(tmp_path / "crm.csv", [["Name", "Phone", header], ["x", "2125550707", "Florida"]])
     result = run_cli("check", path)

@@ -69,7 +69,7 @@ TIMEZONE_HEADERS = TIMEZONE_PLAIN_HEADERS | frozenset(
 ZIP_PLAIN_HEADERS = frozenset(
     {
         "zip", "zipcode", "zip5", "postalcode", "postcode", "postal", "zippostalcode", "postalzipcode",
-        "zippostal", "codigopostal", "codepostal", "plz", "postleitzahl",
+        "zippostal", "postalzip", "zippostcode", "postcodezip", "codigopostal", "codepostal", "plz", "postleitzahl",
     }
 )  # fmt: skip
 #: ... and the names CRM exports give an address's ZIP (Salesforce "Mailing Zip/Postal Code",
@@ -88,8 +88,9 @@ ZIP_HEADERS = ZIP_PLAIN_HEADERS | frozenset(
 #: A column named like one of these holds each row's US state (USPS code or name): another source of
 #: the states a contact may be in (Dynamics "State/Province").
 STATE_PLAIN_HEADERS = frozenset(
-    {"state", "st", "statecode", "stateprovince", "provincestate", "stateorprovince", "stateprovincecode", "usstate"}
-)
+    {"state", "st", "statecode", "stateprovince", "provincestate", "stateorprovince", "stateprovincecode", "usstate",
+     "stateregion", "stateus", "stateabbreviation", "stateabbr"}
+)  # fmt: skip
 #: ... and an address's state as CRM exports name it (Salesforce "Mailing State/Province"), taken
 #: when no column has a plain name.
 STATE_HEADERS = STATE_PLAIN_HEADERS | frozenset(
