@@ -95,14 +95,17 @@ def _by_prefix() -> dict[str, tuple[tuple[str | None, str | None], ...]]:
 
 def zip_places(raw: str) -> tuple[tuple[str | None, str | None], ...]:
     """Every (time zone or None, state or None) a ZIP cell may mean: its ZIP's (:func:`zip_place`),
-    or for three digits both the ZIP that lost two leading zeros and every ZIP of that prefix; ()
-    when the data knows none."""
+    and a second clock its town keeps (:data:`OBSERVED`); for a ZIP the data lacks, every place of
+    the ZIPs sharing its first three digits; for three digits both the ZIP that lost two leading zeros
+    and every ZIP of that prefix; () when the data knows none."""
     three = _ZIP3.fullmatch(raw)
     if three is None:
         code = _zip5(raw)
-        place = _table().get(code) if code else None
-        if place is None:
+        if code is None:
             return ()
+        place = _table().get(code)
+        if place is None:  # a ZIP the data lacks (a new one, a PO box's): every place of its prefix
+            return _by_prefix().get(code[:3], ())
         return (place, OBSERVED[code]) if code in OBSERVED else (place,)
     prefix = three.group(1)
     found = [p for p in (_table().get(prefix.zfill(5)),) if p is not None]

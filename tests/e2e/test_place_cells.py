@@ -609,3 +609,14 @@ def test_an_offset_in_decimal_hours_is_read(cell: str, offset: str) -> None:
     hours, minutes = int(offset[1:3]), int(offset[4:6])
     fixed = dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
     assert zone(contact_zones(cell)[0]).utcoffset(WINTER) == fixed.utcoffset(WINTER)
+
+
+def test_a_zip_the_data_lacks_counts_every_place_of_its_prefix() -> None:
+    """USPS sorts by a ZIP's first three digits (its sectional center): every 325xx ZIP is Pensacola's
+    (Florida, Central time). A ZIP the data lacks (32599) was ignored, so a 904 (Jacksonville,
+    Eastern) number of a contact there was called from 07:00 Central."""
+    assert zip_place("32599") is None  # not in the data: the case this is about
+    _, facts, _ = _facts(["Phone", "ZIP"], ["9045550707", "32599"])
+    opens, closes = _window_eastern("+19045550707", facts)
+    assert opens >= "09:00"  # 08:00 Central
+    assert closes == "20:00"  # Florida's 8 p.m. (Fla. Stat. 501.616(6)(a))
