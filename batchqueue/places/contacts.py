@@ -8,7 +8,9 @@ Every source counts (none wins over another): a contact may be wherever any of t
   ZIP's first three digits may name several: ``facts["zip_timezones"]``, ``facts["zip_states"]``);
 - ``state``: its state column (``facts["states"]``, read at import): the state, and every zone any
   area code of the state keeps (:func:`state_zones`: a contact listed in Florida may be in Pensacola
-  or Miami, one listed in California is on Pacific time whatever its number's area code);
+  or Miami, one listed in California is on Pacific time whatever its number's area code), unless
+  its ZIP is in that state (the ZIP says where in it); alone, beside the default or the country's
+  zones, never instead of them;
 - ``number``: its area code (:mod:`batchqueue.places.area_codes`: every zone and state of the
   code's territory, overlays included); outside the US and Canada, phonenumbers' zones for the
   number's longest known prefix;
@@ -212,7 +214,10 @@ class ZoneFinder:
         if zip_zones or zip_states:
             sources.append(PlaceSource("zip", zip_zones, zip_states))
         if listed_states:
-            zones_of_states = tuple(sorted({z for state in listed_states for z in state_zones(state)}))
+            # A ZIP in the listed state says where in it the contact is: its zone, not all the state's.
+            zones_of_states = tuple(
+                sorted({z for state in listed_states if state not in zip_states for z in state_zones(state)})
+            )
             sources.append(PlaceSource("state", zones_of_states, listed_states))
         if from_number or number_states:
             sources.append(PlaceSource("number", from_number, number_states))

@@ -620,3 +620,10 @@ def test_a_zip_the_data_lacks_counts_every_place_of_its_prefix() -> None:
     opens, closes = _window_eastern("+19045550707", facts)
     assert opens >= "09:00"  # 08:00 Central
     assert closes == "20:00"  # Florida's 8 p.m. (Fla. Stat. 501.616(6)(a))
+
+
+def test_a_zip_in_the_listed_state_says_where_in_it_the_contact_is() -> None:
+    """Miami (ZIP 33101) keeps Eastern time; a contact listed in Florida with a Miami ZIP is not
+    also in Pensacola: the window opens at 08:00 Eastern and ends at Florida's 8 p.m."""
+    _, facts, _ = _facts(["Phone", "ZIP", "State"], ["3055550707", "33101", "FL"])
+    assert _window_eastern("+13055550707", facts) == ("08:00", "20:00")
