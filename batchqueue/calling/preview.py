@@ -33,7 +33,7 @@ _PENDING_STATE = RowState.PENDING.value
 #: zone finder reads.
 _NANP_PREFIX = len("+1NPANXX")
 _PREFIX = 1 + LONGEST_PREFIX
-_FACTS = ("timezone", "timezones", "zip_timezone", "state", "states", "region")
+_FACTS = ("timezone", "timezones", "zip_timezone", "zip_timezones", "state", "zip_states", "states", "region")
 #: The fields of a ``full`` run's tuples this reads (see ``RowLoader``).
 _FULL_E164, _FULL_STATE, _FULL_FACTS = 3, 9, 14
 

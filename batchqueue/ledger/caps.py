@@ -113,6 +113,7 @@ class CapRules:
             found.update(str(s).removeprefix("US-") for s in facts.get("states") or ())
             if facts.get("state"):
                 found.add(str(facts["state"]).removeprefix("US-"))
+            found.update(str(s).removeprefix("US-") for s in facts.get("zip_states") or ())
         return found
 
 

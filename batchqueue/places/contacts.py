@@ -4,8 +4,13 @@ Every source counts (none wins over another): a contact may be wherever any of t
 
 - ``column``: the row's own time-zone cell (``facts["timezone"]``, or ``facts["timezones"]`` when
   the cell names several clocks, e.g. ``MST``: Denver and Phoenix), read at import;
-- ``zip``: its US ZIP code (``facts["zip_timezone"]`` and ``facts["state"]``, read at import);
-- ``state``: its state column (``facts["states"]``, read at import): states only, no zone;
+- ``zip``: its US ZIP code (``facts["zip_timezone"]`` and ``facts["state"]``, read at import; a
+  ZIP's first three digits may name several: ``facts["zip_timezones"]``, ``facts["zip_states"]``);
+- ``state``: its state column (``facts["states"]``, read at import): the state, and every zone any
+  area code of the state keeps (:func:`state_zones`: a contact listed in Florida may be in Pensacola
+  or Miami, one listed in California is on Pacific time whatever its number's area code), unless
+  its ZIP is in that state (the ZIP says where in it); alone, beside the default or the country's
+  zones, never instead of them;
 - ``number``: its area code (:mod:`batchqueue.places.area_codes`: every zone and state of the
   code's territory, overlays included); outside the US and Canada, phonenumbers' zones for the
   number's longest known prefix;
@@ -36,7 +41,7 @@ import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 from phonenumbers.tzdata import TIMEZONE_DATA
 
-from batchqueue.places.area_codes import area_code
+from batchqueue.places.area_codes import all_area_codes, area_code
 
 _UNKNOWN = "Etc/Unknown"
 #: The longest number prefix phonenumbers' zone data reads (digits after the "+").
@@ -58,8 +63,8 @@ class PlaceSource:
     def text(self) -> str:
         """``number: America/Chicago, America/New_York (FL)``."""
         where = ", ".join(self.zones) if self.name != "region" else f"all {len(self.zones)} zones"
-        if not where:  # a state column names no zone: "state: FL"
-            return f"{self.name}: {', '.join(self.states)}"
+        if self.name == "state" or not where:  # what the column said first: "state: FL (America/Chicago, …)"
+            return f"{self.name}: {', '.join(self.states)}" + (f" ({where})" if where else "")
         return f"{self.name}: {where}" + (f" ({', '.join(self.states)})" if self.states else "")
 
 
@@ -129,6 +134,13 @@ def _country_of(prefix: str, e164: str) -> str | None:
 
 
 @cache
+def state_zones(state: str) -> tuple[str, ...]:
+    """Every zone any area code of a US state or territory (USPS code) keeps, sorted: where a
+    contact its state column places there may be (``FL``: Central and Eastern)."""
+    return tuple(sorted({z for code in all_area_codes() if state in code.states for z in code.zones}))
+
+
+@cache
 def _nanp_place(code: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     found = area_code(code)
     return (found.zones, found.states) if found is not None else None
@@ -173,9 +185,13 @@ class ZoneFinder:
         from_number, number_states, number_country = number_places(e164)
         country = facts.get("region") or number_country
         column = tuple(facts.get("timezones") or ((facts["timezone"],) if facts.get("timezone") else ()))
-        zip_state = str(facts["state"]).removeprefix("US-") if facts.get("state") else None
+        zip_zones = tuple(facts.get("zip_timezones") or ((facts["zip_timezone"],) if facts.get("zip_timezone") else ()))
+        zip_states = tuple(
+            str(s).removeprefix("US-")
+            for s in facts.get("zip_states") or ((facts["state"],) if facts.get("state") else ())
+        )
         listed = tuple(sorted(str(s).removeprefix("US-") for s in facts.get("states") or ()))
-        key = (from_number, number_states, country, column, facts.get("zip_timezone"), zip_state, listed)
+        key = (from_number, number_states, country, column, zip_zones, zip_states, listed)
         if key not in self._found:
             if len(self._found) > 65536:
                 self._found.clear()
@@ -188,29 +204,40 @@ class ZoneFinder:
         number_states: tuple[str, ...],
         country: str | None,
         column: tuple[str, ...],
-        zip_zone: str | None,
-        zip_state: str | None,
+        zip_zones: tuple[str, ...],
+        zip_states: tuple[str, ...],
         listed_states: tuple[str, ...] = (),
     ) -> ContactZone | None:
         sources: list[PlaceSource] = []
         if column:
             sources.append(PlaceSource("column", column))
-        if zip_zone or zip_state:
-            sources.append(PlaceSource("zip", (zip_zone,) if zip_zone else (), (zip_state,) if zip_state else ()))
+        if zip_zones or zip_states:
+            sources.append(PlaceSource("zip", zip_zones, zip_states))
         if listed_states:
-            sources.append(PlaceSource("state", (), listed_states))
+            # A ZIP in the listed state says where in it the contact is: its zone, not all the state's.
+            zones_of_states = tuple(
+                sorted({z for state in listed_states if state not in zip_states for z in state_zones(state)})
+            )
+            sources.append(PlaceSource("state", zones_of_states, listed_states))
         if from_number or number_states:
             sources.append(PlaceSource("number", from_number, number_states))
         states = tuple(sorted({s for p in sources for s in p.states}))
         named = [p for p in sources if p.zones]
-        if named:
+        if any(p.name != "state" for p in named):
             zones = tuple(sorted({z for p in named for z in p.zones}))
             return ContactZone(zones, "+".join(p.name for p in named), country, states, tuple(sources))
+        # A state column alone does not replace the default or the country's zones: it counts beside them
+        # (an 800 number listed in California still gets the country's safe window).
+        listed = {z for p in named for z in p.zones}
         if self.default_zone:
             fallback = PlaceSource("default", (self.default_zone,))
-            return ContactZone(fallback.zones, "default", country, states, (*sources, fallback))
-        zones = country_zones(country) if country else ()
-        if not zones:
-            return None
-        region = PlaceSource("region", zones)
-        return ContactZone(zones, "region", country, states, (*sources, region))
+            zones = tuple(sorted({*fallback.zones, *listed}))
+            return ContactZone(zones, "state+default" if listed else "default", country, states, (*sources, fallback))
+        found = country_zones(country) if country else ()
+        if not found:
+            return ContactZone(tuple(sorted(listed)), "state", country, states, tuple(sources)) if listed else None
+        region = PlaceSource("region", found)
+        zones = tuple(sorted({*found, *listed}))
+        return ContactZone(
+            zones, "region" if listed <= set(found) else "state+region", country, states, (*sources, region)
+        )

@@ -158,7 +158,10 @@ NORTH_AMERICAN = {
     "HAST": ("Pacific/Honolulu",),
     "HDT": ("America/Adak",),
     "HAWAII-ALEUTIAN": ("America/Adak",),
-    "ATLANTIC": ("America/Halifax",),
+    # Atlantic Standard Time is Puerto Rico's and the Virgin Islands' clock all year (tz database:
+    # America/Puerto_Rico "AST", no daylight saving) as well as the Maritimes' in winter.
+    "AST": ("America/Halifax", "America/Puerto_Rico"),
+    "ATLANTIC": ("America/Halifax", "America/Puerto_Rico"),
     "NEWFOUNDLAND": ("America/St_Johns",),
     "ARIZONA": ("America/Phoenix",),
     "ALASKAN": ("America/Anchorage",),
@@ -169,6 +172,10 @@ NORTH_AMERICAN = {
     "SST": ("Pacific/Pago_Pago",),
     "SAMOA": ("Pacific/Pago_Pago",),
 }
+#: An offset in hours as dialers write it (VICIdial's ``gmt_offset_now``: ``-5.00``, ``-3.50``, ``5.75``).
+_DECIMAL_OFFSET = re.compile(r"(?:UTC|GMT)?\s*([+-])\s*(\d{1,2})\.(\d{1,2})", re.IGNORECASE)
+#: Its fraction to minutes: a decimal fraction of an hour, or minutes written after a dot (``5.30``).
+_DECIMAL_MINUTES = {"0": 0, "00": 0, "5": 30, "50": 30, "30": 30, "75": 45, "45": 45}
 #: The longest cell read as a zone (Windows' longest names are about 40 characters).
 _LONGEST_CELL = 80
 _PARENTHESES = re.compile(r"\([^)]*\)")
@@ -205,7 +212,8 @@ def contact_zones(text: str) -> tuple[str, ...]:
     """The zone(s) a contact's own time-zone cell names, read as North American lists write them
     (``CST``, ``CST/CDT``, ``Central``, ``Eastern Time``, ``Pacific Time (US & Canada)``, ``EDT``,
     ``UTC-5``, ``-05:00``, ``America/Chicago``, ``US Central``, a Windows name such as ``Alaskan
-    Standard Time``, a zone's city such as ``Los Angeles``; an offset is a fixed zone); ValueError
+    Standard Time``, a zone's city such as ``Los Angeles``; an offset is a fixed zone, first, then each North
+    American daylight-saving zone whose winter or summer clock it is); ValueError
     says why a cell cannot be read."""
     value = " ".join(text.translate(_DASHES).split())
     if len(value) > _LONGEST_CELL:
@@ -213,11 +221,22 @@ def contact_zones(text: str) -> tuple[str, ...]:
     upper = value.upper()
     if upper in NORTH_AMERICAN:
         return NORTH_AMERICAN[upper]
+    decimal = _DECIMAL_OFFSET.fullmatch(value)
+    if decimal is not None and decimal.group(3) in _DECIMAL_MINUTES:  # "-5.00", "-3.50": a dialer's GMT offset
+        value = f"UTC{decimal.group(1)}{int(decimal.group(2)):02d}:{_DECIMAL_MINUTES[decimal.group(3)]:02d}"
     try:
-        return (canonical_zone(value),)
+        one = canonical_zone(value)
     except ValueError:
         if not value:
             raise
+    else:
+        return (one, *_daylight_clocks_at(one))
+    dotted = upper.replace(".", "").replace(" ", "")
+    if dotted != upper and dotted.isalpha() and (dotted in NORTH_AMERICAN or dotted in ABBREVIATIONS):
+        return contact_zones(dotted)  # "E.S.T.", "C. S. T."
+    named = _named_in_words(value)
+    if named:  # "(GMT-07:00) Mountain Standard Time (America/Phoenix)": the zone's own name says which
+        return named
     windows = _windows_zones().get(value.casefold())
     if windows is not None and "(" in value:
         return (windows,)  # "Central Standard Time (Mexico)": the parentheses name the place
@@ -229,6 +248,51 @@ def contact_zones(text: str) -> tuple[str, ...]:
         return (windows,)
     # "Mountain Standard Time": Windows means Denver, a person may mean Phoenix too; both count.
     return tuple(sorted({*read, windows})) if windows else read
+
+
+#: The North American zones that keep daylight saving time: an offset a contact's cell gives may be
+#: one of their clocks in winter or in summer.
+_DAYLIGHT_SAVING = (
+    "America/St_Johns", "America/Halifax", "America/New_York", "America/Chicago", "America/Denver",
+    "America/Los_Angeles", "America/Anchorage", "America/Adak",
+)  # fmt: skip
+_FIXED = re.compile(r"UTC[+-]\d\d:\d\d")
+
+
+@cache
+def _daylight_clocks_at(name: str) -> tuple[str, ...]:
+    """The daylight-saving zones of North America whose standard or daylight offset is the fixed
+    offset ``name`` (``UTC-06:00``: Chicago in winter, Denver in summer), sorted; () for another name.
+
+    A contact's ``UTC-6`` is written as often for Central time all year (its standard offset) as for
+    the clock of the day the list was made, so each such zone counts as well: the window suits all."""
+    if not _FIXED.fullmatch(name):
+        return ()
+    offset = _tzinfo(name).utcoffset(None)
+    found = []
+    for candidate in _DAYLIGHT_SAVING:
+        tz = _tzinfo(candidate)
+        days = (dt.datetime(2026, 1, 15, 12, tzinfo=tz), dt.datetime(2026, 7, 15, 12, tzinfo=tz))
+        if any(day.utcoffset() == offset for day in days):
+            found.append(candidate)
+    return tuple(sorted(found))
+
+
+#: A tz database name inside other words: ``Area/Place`` or ``Area/Region/Place``.
+_TZ_NAME = re.compile(r"[A-Za-z]+(?:/[A-Za-z0-9_+-]+){1,2}")
+
+
+def _named_in_words(value: str) -> tuple[str, ...]:
+    """The tz database names a cell gives among other words, as Salesforce's zone labels
+    (``(GMT-05:00) Eastern Standard Time (America/New_York)``) and other exports
+    (``America/Chicago (CST)``) write them; () when none."""
+    found: set[str] = set()
+    for name in _TZ_NAME.findall(value):
+        try:
+            found.add(canonical_zone(name))
+        except ValueError:
+            continue
+    return tuple(sorted(found))
 
 
 def _read_words(value: str) -> tuple[str, ...]:

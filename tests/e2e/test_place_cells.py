@@ -113,6 +113,8 @@ def test_what_is_not_a_zip_is_not_read_as_one(cell: str) -> None:
         "Zip+4",
         "ZIP4",
         "Postal Code",
+        "Postal/Zip",
+        "Zip/Postcode",
     ],
 )
 def test_a_zip_column_named_as_crms_name_it_is_found_and_check_says_so(
@@ -197,8 +199,6 @@ def test_a_212_number_with_a_pensacola_zip_keeps_floridas_hours_and_pensacolas_c
         ("US Central", "America/Chicago"),
         ("US/Central", "America/Chicago"),
         ("us/pacific", "America/Los_Angeles"),
-        ("UTC\u221206:00", "Etc/GMT+6"),  # U+2212 MINUS SIGN; the tz database's Etc/GMT+6 is UTC-6
-        ("\u221205:00", "Etc/GMT+5"),
         # The tz database names a zone for its city:
         ("Chicago", "America/Chicago"),
         ("chicago", "America/Chicago"),
@@ -275,7 +275,11 @@ def test_a_state_cell_is_read_as_a_code_or_a_name(cell: str, usps: str) -> None:
     assert facts["states"] == [usps]
 
 
-@pytest.mark.parametrize("header", ["State", "ST", "Province/State", "Mailing State/Province", "State/Province"])
+@pytest.mark.parametrize(
+    "header",
+    # HubSpot's contact property "State/Region"; "State Abbreviation" as list vendors label it.
+    ["State", "ST", "Province/State", "Mailing State/Province", "State/Province", "State/Region", "State Abbreviation"],
+)
 def test_a_state_column_is_found_by_its_name_and_check_says_so(header: str, tmp_path: Any, run_cli: Any) -> None:
     path = write_csv(tmp_path / "crm.csv", [["Name", "Phone", header], ["x", "2125550707", "Florida"]])
     result = run_cli("check", path)
@@ -329,3 +333,297 @@ def test_a_state_columns_state_caps_the_contacts_attempts(
         "a New York number listed in Maine": CAP_BY_STATE["ME"][0],
         "New York: no state cap": 5,
     }
+
+
+# --- red team, issue 21 class: cells as style manuals and CRMs write them ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "usps"),
+    # U.S. Government Publishing Office Style Manual ("Fla.", "Okla.", "Calif.", "N. Dak.", "W. Va.",
+    # "Oreg."), the AP Stylebook ("Ore.", "Kan."), ISO 3166-2 ("US-FL") and a country after the state.
+    [("Fla.", "FL"), ("Fla", "FL"), ("FLA", "FL"), ("Okla.", "OK"), ("OKLA", "OK"), ("Calif.", "CA"),
+     ("N. Dak.", "ND"), ("W. Va.", "WV"), ("Oreg.", "OR"), ("Ore.", "OR"), ("Kan.", "KS"), ("Tenn.", "TN"),
+     ("Md.", "MD"), ("Penna.", "PA"), ("US-FL", "FL"), ("us-ok", "OK"), ("Florida, USA", "FL"),
+     ("FL, U.S.", "FL"), ("Oklahoma United States", "OK")],
+)  # fmt: skip
+def test_a_state_cell_abbreviated_as_style_manuals_write_it_is_read(cell: str, usps: str) -> None:
+    _, facts, validator = _facts(["Phone", "State"], ["2125550707", cell])
+    assert facts["states"] == [usps]
+    assert not validator.warnings
+
+
+@pytest.mark.parametrize("cell", ["Indus", "US", "USA", "US-", "Ontario, Canada", "Status"])
+def test_words_that_only_contain_a_state_or_a_country_are_still_no_state(cell: str) -> None:
+    _, facts, _ = _facts(["Phone", "State"], ["2125550707", cell])
+    assert "states" not in facts
+
+
+@pytest.mark.parametrize("cell", ["Fla.", "Okla.", "US-FL", "Florida, USA"])
+def test_a_new_york_number_listed_as_fla_or_okla_keeps_that_states_evening_limit(cell: str) -> None:
+    """The red-team case: ``Fla.`` was a row warning and ignored, so a 212 number of a contact
+    listed in Florida was called until 21:00. Florida (Fla. Stat. 501.616(6)(a)) and Oklahoma
+    (15 O.S. 775C.4) allow calls from 8 a.m. until 8 p.m. only (Oklahoma's 755.1 may start later)."""
+    _, facts, _ = _facts(["Name", "Phone", "State"], ["x", "2125550707", cell])
+    opens, closes = _window_eastern("+12125550707", facts)
+    assert opens >= "08:00"
+    assert closes == "20:00"
+
+
+@pytest.mark.parametrize(
+    ("cell", "clock_of"),
+    [
+        # Salesforce's time-zone picklist labels: "(GMT-06:00) Central Standard Time (America/Chicago)".
+        ("(GMT-06:00) Central Standard Time (America/Chicago)", "America/Chicago"),
+        ("(GMT-05:00) Eastern Standard Time (America/New_York)", "America/New_York"),
+        ("(GMT-08:00) Pacific Standard Time (America/Los_Angeles)", "America/Los_Angeles"),
+        ("(GMT-10:00) Hawaii-Aleutian Standard Time (Pacific/Honolulu)", "Pacific/Honolulu"),
+        # Abbreviations written with dots.
+        ("E.S.T.", "America/New_York"),
+        ("c.s.t.", "America/Chicago"),
+        ("P. S. T.", "America/Los_Angeles"),
+    ],
+)
+def test_a_zone_cell_labelled_as_salesforce_or_dotted_names_its_clock(cell: str, clock_of: str) -> None:
+    assert _clocks(contact_zones(cell)) == _clocks({clock_of})
+
+
+@pytest.mark.parametrize("cell", ["(Moon/Base)", "Springfield (Ohio)", "(GMT-06:00)"])
+def test_parentheses_without_a_zone_name_are_still_refused(cell: str) -> None:
+    with pytest.raises(ValueError, match="is not a time zone"):
+        contact_zones(cell)
+
+
+def test_a_chicago_number_labelled_eastern_by_salesforce_closes_at_21_eastern() -> None:
+    """The red-team case: the label was a row warning and ignored, so a 312 (Chicago) number of a
+    contact whose zone is Eastern was called until 21:00 Chicago time, 22:00 in New York."""
+    label = "(GMT-05:00) Eastern Standard Time (America/New_York)"
+    _, facts, validator = _facts(["Phone", "Time Zone"], ["3125550707", label])
+    assert not validator.warnings
+    # 08:00 in Chicago is 09:00 Eastern (Illinois' own law may start later); 21:00 Eastern is the
+    # federal end (47 CFR 64.1200(c)(1)).
+    opens, closes = _window_eastern("+13125550707", facts)
+    assert opens >= "09:00"
+    assert closes == "21:00"
+
+
+@pytest.mark.parametrize(("cell", "fixed"), [("UTC\u221206:00", "Etc/GMT+6"), ("\u221205:00", "Etc/GMT+5")])
+def test_an_offset_written_with_a_minus_sign_is_read(cell: str, fixed: str) -> None:
+    """U+2212 MINUS SIGN; the tz database's Etc/GMT+6 is UTC-6. The fixed clock comes first."""
+    assert _clocks(contact_zones(cell)[:1]) == _clocks({fixed})
+
+
+@pytest.mark.parametrize(
+    ("cell", "clocks"),
+    # UTC-6 is Central Standard Time (Chicago in winter) and Mountain Daylight Time (Denver in
+    # summer); UTC-5 is Eastern Standard and Central Daylight; UTC-8 Pacific Standard and Alaska
+    # Daylight (NIST, "Time zones of the United States"; 15 U.S.C. 261).
+    [
+        ("UTC-6", {"Etc/GMT+6", "America/Chicago", "America/Denver"}),
+        ("GMT-05:00", {"Etc/GMT+5", "America/New_York", "America/Chicago"}),
+        ("UTC-8", {"Etc/GMT+8", "America/Los_Angeles", "America/Anchorage"}),
+        ("UTC+05:30", {"Asia/Kolkata"}),  # no North American clock
+    ],
+)
+def test_an_offset_cell_counts_every_north_american_clock_it_may_mean(cell: str, clocks: set[str]) -> None:
+    assert _clocks(contact_zones(cell)) == _clocks(clocks)
+
+
+SUMMER = dt.datetime(2027, 7, 15, 12, tzinfo=dt.UTC)
+
+
+def test_a_san_francisco_number_listed_utc_minus_6_is_not_called_after_21_central_in_summer() -> None:
+    """The red-team case: ``UTC-6`` was a fixed clock only, so in July a 415 number listed UTC-6
+    (Central time, written by its standard offset) was called until 21:00 UTC-6: 22:00 in Chicago."""
+    _, facts, _ = _facts(["Phone", "Time Zone"], ["4155550707", "UTC-6"])
+    review = _review()
+    row = Claimed(1, 2, "tel:+14155550707", "+14155550707", None, None, None, None, None, None, [], 1, facts)
+    verdict = review.verdict(row, SUMMER.timestamp())
+    assert verdict.start_ts is not None
+    assert verdict.end_ts is not None
+    for where in ("America/Chicago", "America/Denver", "America/Los_Angeles"):
+        opens = dt.datetime.fromtimestamp(verdict.start_ts, ZoneInfo(where))
+        closes = dt.datetime.fromtimestamp(verdict.end_ts, ZoneInfo(where))
+        assert opens.strftime("%H:%M") >= "08:00", where
+        assert closes.strftime("%H:%M") <= "21:00", where
+        assert opens.date() == closes.date(), where
+
+
+@pytest.mark.parametrize("cell", ["AST", "Atlantic", "Atlantic Standard Time", "AST (Puerto Rico)"])
+def test_atlantic_standard_time_is_puerto_ricos_clock_too(cell: str) -> None:
+    """Puerto Rico and the US Virgin Islands keep Atlantic Standard Time all year (UTC-4, no daylight
+    saving: 15 U.S.C. 263 places them in the Atlantic zone); Halifax keeps AST in winter only."""
+    assert _clocks(contact_zones(cell)) == _clocks({"America/Puerto_Rico", "America/Halifax"})
+
+
+def test_a_toll_free_number_listed_ast_is_not_called_before_8_in_san_juan_in_summer() -> None:
+    """The red-team case: ``AST`` was Halifax's clock only, so in July an 800 number listed AST was
+    called from 08:00 Halifax daylight time: 07:00 in San Juan."""
+    _, facts, _ = _facts(["Phone", "Time Zone"], ["8005550707", "AST"])
+    row = Claimed(1, 2, "tel:+18005550707", "+18005550707", None, None, None, None, None, None, [], 1, facts)
+    verdict = _review().verdict(row, SUMMER.timestamp())
+    assert verdict.start_ts is not None
+    assert verdict.end_ts is not None
+    san_juan = ZoneInfo("America/Puerto_Rico")
+    assert dt.datetime.fromtimestamp(verdict.start_ts, san_juan).strftime("%H:%M") >= "08:00"
+    assert dt.datetime.fromtimestamp(verdict.end_ts, san_juan).strftime("%H:%M") <= "21:00"
+
+
+@pytest.mark.parametrize(
+    ("cell", "clock_of"),
+    [("America/Chicago (CST)", "America/Chicago"), ("Central Time - America/Chicago", "America/Chicago")],
+)
+def test_a_zone_name_among_other_words_is_read(cell: str, clock_of: str) -> None:
+    assert _clocks(contact_zones(cell)) == _clocks({clock_of})
+
+
+# --- a ZIP's first three digits -------------------------------------------------------------------
+
+
+def test_a_jacksonville_number_with_pensacolas_zip_prefix_keeps_central_time() -> None:
+    """The red-team case: ``325`` (the first three digits of every Pensacola ZIP, USPS's sectional
+    center prefix) was a ZIP the data did not know, so a 904 (Jacksonville, Eastern) number of a
+    contact in Pensacola (Central) was called from 08:00 Eastern: 07:00 in Pensacola."""
+    assert (PENSACOLA.zip_code or "").startswith("325")
+    _, facts, _ = _facts(["Phone", "ZIP"], ["9045550707", "325"])
+    opens, closes = _window_eastern("+19045550707", facts)
+    assert opens >= "09:00"  # 08:00 Central
+    assert closes == "20:00"  # Florida's 8 p.m. (Fla. Stat. 501.616(6)(a))
+
+
+@pytest.mark.parametrize("cell", ["601", "601.0"])
+def test_three_digits_that_may_be_a_prefix_or_a_zip_without_its_zeros_count_as_both(cell: str) -> None:
+    """601 is the prefix of ZIPs in Chicago's northern suburbs (60101 Addison, Illinois: Central) and
+    00601 (Adjuntas, Puerto Rico: Atlantic, no daylight saving) as a numeric column writes it."""
+    _, facts, _ = _facts(["Phone", "ZIP"], ["2125550707", cell])
+    contact = _review().contact(
+        Claimed(1, 2, "tel:+12125550707", "+12125550707", None, None, None, None, None, None, [], 1, facts)
+    )
+    assert contact is not None
+    assert _clocks(contact.zones) == _clocks({"America/Chicago", "America/Puerto_Rico", "America/New_York"})
+    assert contact.states == ("IL", "NY", "PR")
+
+
+# --- a state column's zones -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cell", "opens_eastern", "closes_eastern"),
+    # 15 January 2027 (winter). California keeps Pacific time (UTC-8): 08:00 there is 11:00 Eastern.
+    # Hawaii keeps UTC-10 all year: 08:00 there is 13:00 Eastern, and 21:00 Eastern is 16:00 there.
+    # Florida west of the Apalachicola River keeps Central time: 08:00 in Pensacola is 09:00 Eastern,
+    # and Florida's law ends calls at 8 p.m. (Fla. Stat. 501.616(6)(a)).
+    [("CA", "11:00", "21:00"), ("Hawaii", "13:00", "21:00"), ("Florida", "09:00", "20:00")],
+)
+def test_a_new_york_number_listed_in_another_state_is_called_in_that_states_hours_too(
+    cell: str, opens_eastern: str, closes_eastern: str
+) -> None:
+    """The red-team case: a state column named a state but no zone, so a 212 number of a contact
+    listed in California was called from 08:00 Eastern: 05:00 in California (47 CFR 64.1200(c)(1):
+    8 a.m. to 9 p.m. at the called party's location)."""
+    _, facts, _ = _facts(["Phone", "State"], ["2125550707", cell])
+    opens, closes = _window_eastern("+12125550707", facts)
+    assert opens >= opens_eastern
+    assert closes <= closes_eastern
+
+
+# --- ZIPs of towns that keep another clock ----------------------------------------------------------
+
+PHENIX_CITY = PLACES["Phenix City, AL"]
+
+
+def test_a_birmingham_number_with_a_phenix_city_zip_keeps_the_towns_eastern_clock() -> None:
+    """The red-team case: Phenix City's ZIP (36867, USPS) gave Central time only, so a 205
+    (Birmingham, Central) number of a contact there was called until 21:00 Central: 22:00 by the
+    town's own Eastern clock (see tests/truth/geography.py)."""
+    assert PHENIX_CITY.observed_zone == "America/New_York"
+    _, facts, _ = _facts(["Phone", "ZIP"], ["2055550707", "36867"])
+    contact = _review().contact(
+        Claimed(1, 2, "tel:+12055550707", "+12055550707", None, None, None, None, None, None, [], 1, facts)
+    )
+    assert contact is not None
+    assert _clocks(contact.zones) == _clocks({PHENIX_CITY.zone, PHENIX_CITY.observed_zone})
+    opens, closes = _window_eastern("+12055550707", facts)
+    assert opens >= "09:00"  # 08:00 Central, the official clock
+    assert closes <= "21:00"  # the town's Eastern clock
+
+
+def test_a_phoenix_number_with_tuba_citys_zip_keeps_navajo_daylight_time() -> None:
+    """Tuba City, Arizona (ZIP 86045) is in the Navajo Nation, which keeps daylight saving time: UTC-6
+    (MDT) in summer, while Phoenix stays UTC-7 (Tuba City's infobox; navajo-nsn.gov). The data gave
+    it Phoenix's clock, so a 602 number of a contact there was called until 22:00 by its clock in July."""
+    _, facts, _ = _facts(["Phone", "ZIP"], ["6025550707", "86045"])
+    row = Claimed(1, 2, "tel:+16025550707", "+16025550707", None, None, None, None, None, None, [], 1, facts)
+    verdict = _review().verdict(row, SUMMER.timestamp())
+    assert verdict.start_ts is not None
+    assert verdict.end_ts is not None
+    tuba_city = dt.timezone(dt.timedelta(hours=-6))  # its July clock
+    assert dt.datetime.fromtimestamp(verdict.end_ts, tuba_city).strftime("%H:%M") <= "21:00"
+    assert dt.datetime.fromtimestamp(verdict.start_ts, tuba_city).strftime("%H:%M") >= "08:00"
+
+
+def test_a_toll_free_number_listed_in_a_state_still_gets_the_countrys_safe_window() -> None:
+    """An 800 number says nothing of where its contact is, and a state column is not a zone cell: the
+    window stays the one every US zone allows (08:00 in Honolulu is 13:00 Eastern in winter; 21:00
+    Eastern ends it), never California's alone (08:00-21:00 Pacific would reach midnight Eastern).
+    California's own law (Pub. Util. Code 2872(c): 9 a.m.) may open it later."""
+    _, facts, _ = _facts(["Phone", "State"], ["8005550707", "CA"])
+    opens, closes = _window_eastern("+18005550707", facts)
+    assert opens >= "13:00"
+    assert closes == "21:00"
+
+
+# --- a zone column named as CRMs and dialers name it ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "header",
+    # Salesforce's field API name, CRM report labels, VICIdial's lead field and dialer list columns.
+    ["TimeZoneSidKey", "Contact Time Zone", "Customer Timezone", "Time Zone (IANA)", "gmt_offset_now", "UTC Offset"],
+)
+def test_a_zone_column_named_as_crms_and_dialers_name_it_is_found(header: str, tmp_path: Any, run_cli: Any) -> None:
+    """The red-team case: such a column was metadata, so a 212 number listed Central was called until
+    21:00 Eastern only by chance and from 08:00 Eastern: 07:00 in Chicago."""
+    path = write_csv(tmp_path / "crm.csv", [["Phone", header], ["2125550707", "-6.00" if "ffset" in header else "CST"]])
+    data = run_cli("check", path, "--json").json()
+    assert data["mapping"]["timezone_column"] == header
+    assert f"column {header!r} → each row's time zone; undo: --timezone-column none" in run_cli("check", path).out
+
+
+def test_two_columns_that_could_be_the_zone_are_warned_about(tmp_path: Any, run_cli: Any) -> None:
+    path = write_csv(
+        tmp_path / "crm.csv", [["Phone", "Contact Time Zone", "Lead Time Zone"], ["2125550707", "CST", "CST"]]
+    )
+    data = run_cli("check", path, "--json").json()
+    assert data["mapping"].get("timezone_column") is None
+    assert any("could each be the --timezone-column column" in w for w in data["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("cell", "offset"),
+    # VICIdial writes a lead's GMT offset in decimal hours: -5.00 (Eastern Standard), -3.50 (Newfoundland).
+    [("-5.00", "-05:00"), ("-6.00", "-06:00"), ("-3.50", "-03:30"), ("GMT-5.00", "-05:00")],
+)
+def test_an_offset_in_decimal_hours_is_read(cell: str, offset: str) -> None:
+    sign = -1 if offset[0] == "-" else 1
+    hours, minutes = int(offset[1:3]), int(offset[4:6])
+    fixed = dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
+    assert zone(contact_zones(cell)[0]).utcoffset(WINTER) == fixed.utcoffset(WINTER)
+
+
+def test_a_zip_the_data_lacks_counts_every_place_of_its_prefix() -> None:
+    """USPS sorts by a ZIP's first three digits (its sectional center): every 325xx ZIP is Pensacola's
+    (Florida, Central time). A ZIP the data lacks (32599) was ignored, so a 904 (Jacksonville,
+    Eastern) number of a contact there was called from 07:00 Central."""
+    assert zip_place("32599") is None  # not in the data: the case this is about
+    _, facts, _ = _facts(["Phone", "ZIP"], ["9045550707", "32599"])
+    opens, closes = _window_eastern("+19045550707", facts)
+    assert opens >= "09:00"  # 08:00 Central
+    assert closes == "20:00"  # Florida's 8 p.m. (Fla. Stat. 501.616(6)(a))
+
+
+def test_a_zip_in_the_listed_state_says_where_in_it_the_contact_is() -> None:
+    """Miami (ZIP 33101) keeps Eastern time; a contact listed in Florida with a Miami ZIP is not
+    also in Pensacola: the window opens at 08:00 Eastern and ends at Florida's 8 p.m."""
+    _, facts, _ = _facts(["Phone", "ZIP", "State"], ["3055550707", "33101", "FL"])
+    assert _window_eastern("+13055550707", facts) == ("08:00", "20:00")

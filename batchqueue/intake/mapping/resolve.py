@@ -44,17 +44,32 @@ REGION_HEADERS = frozenset(
     }
 )  # fmt: skip
 #: A column named like one of these holds each row's time zone.
-TIMEZONE_HEADERS = frozenset(
+TIMEZONE_PLAIN_HEADERS = frozenset(
     {
         "timezone", "tz", "timezonename", "localtimezone", "zone", "zonahoraria", "husohorario",
         "fusohorario", "fuseauhoraire", "zeitzone", "fusoorario", "tijdzone", "strefaczasowa",
+    }
+)  # fmt: skip
+#: ... and the names CRM and dialer exports give it (Salesforce's ``TimeZoneSidKey``, "Contact Time
+#: Zone", "Time Zone (IANA)"; VICIdial's ``gmt_offset_now``, "GMT Offset", "UTC Offset"), taken when
+#: no column has a plain name.
+TIMEZONE_HEADERS = TIMEZONE_PLAIN_HEADERS | frozenset(
+    {
+        "timezonesidkey", "timezoneid", "timezonekey", "tzname", "tzid", "ianatimezone", "timezoneiana",
+        "olsontimezone", "timezoneolson", "gmtoffset", "gmtoffsetnow", "utcoffset", "timezoneoffset",
+        *(
+            prefix + name
+            for prefix in ("contact", "customer", "client", "lead", "account", "mailing", "home", "recipient",
+                           "respondent", "member", "patient", "user")
+            for name in ("timezone", "tz", "timezonename", "localtimezone")
+        ),
     }
 )  # fmt: skip
 #: A column named like one of these holds each row's US ZIP code (its time zone and state).
 ZIP_PLAIN_HEADERS = frozenset(
     {
         "zip", "zipcode", "zip5", "postalcode", "postcode", "postal", "zippostalcode", "postalzipcode",
-        "zippostal", "codigopostal", "codepostal", "plz", "postleitzahl",
+        "zippostal", "postalzip", "zippostcode", "postcodezip", "codigopostal", "codepostal", "plz", "postleitzahl",
     }
 )  # fmt: skip
 #: ... and the names CRM exports give an address's ZIP (Salesforce "Mailing Zip/Postal Code",
@@ -73,8 +88,9 @@ ZIP_HEADERS = ZIP_PLAIN_HEADERS | frozenset(
 #: A column named like one of these holds each row's US state (USPS code or name): another source of
 #: the states a contact may be in (Dynamics "State/Province").
 STATE_PLAIN_HEADERS = frozenset(
-    {"state", "st", "statecode", "stateprovince", "provincestate", "stateorprovince", "stateprovincecode", "usstate"}
-)
+    {"state", "st", "statecode", "stateprovince", "provincestate", "stateorprovince", "stateprovincecode", "usstate",
+     "stateregion", "stateus", "stateabbreviation", "stateabbr"}
+)  # fmt: skip
 #: ... and an address's state as CRM exports name it (Salesforce "Mailing State/Province"), taken
 #: when no column has a plain name.
 STATE_HEADERS = STATE_PLAIN_HEADERS | frozenset(
@@ -370,7 +386,14 @@ def resolve(spec: MappingSpec, headers: list[str], *, now: int) -> ResolvedMappi
     used = {*phones, *columns.values()}
     region_column = _optional_column(spec.region_column, REGION_HEADERS, headers, used, "--region-column", guesses)
     timezone_column = _optional_column(
-        spec.timezone_column, TIMEZONE_HEADERS, headers, used, "--timezone-column", guesses
+        spec.timezone_column,
+        TIMEZONE_HEADERS,
+        headers,
+        used,
+        "--timezone-column",
+        guesses,
+        column_warnings,
+        TIMEZONE_PLAIN_HEADERS,
     )
     zip_column = _optional_column(
         spec.zip_column, ZIP_HEADERS, headers, used, "--zip-column", guesses, column_warnings, ZIP_PLAIN_HEADERS

@@ -16,7 +16,7 @@ from batchqueue.intake.mapping.resolve import ResolvedMapping
 from batchqueue.intake.mapping.times import TimeParser
 from batchqueue.intake.rules import BoundRule, RowDraft, RowRule
 from batchqueue.places.states import state_code
-from batchqueue.places.zips import zip_place
+from batchqueue.places.zips import zip_places
 from batchqueue.places.zone_names import canonical_zone, contact_zones
 
 __all__ = ["Reason", "Request", "RowValidator"]
@@ -237,18 +237,23 @@ class RowValidator:
         """The zone and state of the row's ZIP code, kept for its calling window."""
         if not raw:
             return
-        place = zip_place(raw)
-        if place is None:
+        places = zip_places(raw)
+        if not places:
             self.warnings[
                 f"ZIP codes the data does not know (column {self.mapping.zip_column!r}): their time zone "
                 "comes from the phone number"
             ] += 1
             return
-        zone_name, state = place
-        if zone_name:
-            facts["zip_timezone"] = zone_name
-        if state:
-            facts["state"] = state
+        zones = sorted({z for z, _ in places if z})
+        states = sorted({s for _, s in places if s})
+        if zones:
+            facts["zip_timezone"] = zones[0]
+            if len(zones) > 1:  # a ZIP's first three digits (325): every zone of the prefix's ZIPs
+                facts["zip_timezones"] = zones
+        if states:
+            facts["state"] = states[0]
+            if len(states) > 1:
+                facts["zip_states"] = states
 
     def _state_facts(self, raw: str, facts: dict[str, Any]) -> None:
         """The US state the row's state cell names, kept as one more of its states."""
