@@ -95,13 +95,12 @@ def test_hold_until_window_keeps_rows_pending_and_says_when(
 ) -> None:
     db = tmp_path / "l.db"
     # A job allowed any hour, at 40-minute re-attempts; each run narrows it to one hour, two hours
-    # ahead. Toll-free numbers: the zone cell alone places them, in a zone where that hour is noon
-    # (inside the federal 08:00-21:00 whenever the test runs).
+    # ahead, which may be outside the federal hours (the test runs at any hour): said so each time.
+    # Toll-free numbers: the zone cell alone places them.
     now = dt.datetime.now(dt.UTC)
     opens = (now + dt.timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
-    zone = f"UTC{12 - opens.hour:+03d}:00"
-    hours = "12:00-13:00"
-    rows = [["phone", "Time Zone"]] + [[f"800-555-01{n:02d}", zone] for n in range(4)]
+    hours = f"{opens.hour:02d}:00-{opens.hour + 1:02d}:00"
+    rows = [["phone", "Time Zone"]] + [[f"800-555-01{n:02d}", "UTC"] for n in range(4)]
     source = write_csv(tmp_path / "c.csv", rows)
     assert (
         run_cli(
@@ -113,14 +112,17 @@ def test_hold_until_window_keeps_rows_pending_and_says_when(
     )  # fmt: skip
     with Sandbox() as sb:
         point_at(monkeypatch, sb)
-        held = run_cli("run", "1", "--calling-hours", hours, "--hold-until-window", "--db", db, "--json")
+        held = run_cli(
+            "run", "1", "--calling-hours", hours, "--outside-federal-hours", "--hold-until-window", "--db", db, "--json"
+        )
         assert held.code == 0, held.err
         assert (held.json()["sent"], held.json()["held"], held.json()["pending"]) == (0, 4, 4)
         assert held.json()["next_window_at"] == opens.timestamp()
         assert sb.app.store.dump() == []
-        told = run_cli("run", "1", "--calling-hours", hours, "--hold-until-window", "--db", db)
-        local = opens.astimezone(dt.timezone(dt.timedelta(hours=12 - opens.hour)))
-        assert f"4 held: 4 outside their calling window (next: opens {local:%Y-%m-%d} 12:00 {zone})" in told.err
+        told = run_cli(
+            "run", "1", "--calling-hours", hours, "--outside-federal-hours", "--hold-until-window", "--db", db
+        )
+        assert f"4 held: 4 outside their calling window (next: opens {opens:%Y-%m-%d %H:%M} UTC)" in told.err
         assert f"the first is released {opens:%Y-%m-%dT%H:%M:%SZ}" in told.err
         assert all(r["not_before"] == opens.timestamp() for r in ledger_rows(db))
         status = run_cli("status", "1", "--db", db, "--json").json()
@@ -128,7 +130,7 @@ def test_hold_until_window_keeps_rows_pending_and_says_when(
         assert status["calling_rules"] == "00:00-24:00 local, every day"
         # Without the hold, each is sent now, scheduled for its window, with the re-attempts
         # that fit in one hour (2 at 40 minutes apart, not 3).
-        sent = run_cli("run", "1", "--calling-hours", hours, "--db", db, "--json")
+        sent = run_cli("run", "1", "--calling-hours", hours, "--outside-federal-hours", "--db", db, "--json")
         calls = sb.app.store.dump()
     assert sent.code == 0, sent.err
     assert sent.json()["sent"] == 4
