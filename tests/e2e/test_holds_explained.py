@@ -73,7 +73,8 @@ def test_a_job_held_for_different_reasons_says_why_each_row_waits(
         rows += [[ICELAND.format(n), "UTC", ""] for n in range(3)]
         rows += [[ICELAND.format(99), "UTC", f"{own_start:%Y-%m-%d %H:%M}"], [OKLAHOMA_NUMBER, "", ""]]
         assert run_cli("import", write_csv(tmp_path / "b.csv", rows), "--survey", "4242", "--instance", "1",
-                       "--recontact-after", "0", *ANY_HOUR, "--db", db).code == 0  # fmt: skip
+                       "--recontact-after", "0", "--calling-hours", "00:00-24:00", *ANY_HOUR,
+                       "--db", db).code == 0  # fmt: skip
 
         run_hours = ("--calling-hours", hours, "--outside-federal-hours", "--hold-until-window")
         # A dry run finds the same holds, and changes nothing.
