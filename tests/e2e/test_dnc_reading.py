@@ -362,3 +362,22 @@ def test_a_row_naming_no_list_is_reported_and_the_others_are_listed(tmp_path: Pa
     assert [(p["row"], p["column"]) for p in done.json()["problems"]] == [(3, "list")]
     assert "'opt outs' is not a list name" in done.json()["problems"][0]["reason"]
     assert listed(db) == {("optouts", "+16175550100"), ("default", "+16175550102")}
+
+
+def test_a_number_cell_written_as_a_decimal_is_its_own_number_never_one_abroad(tmp_path: Path, run_cli: Run) -> None:
+    # pandas writes a number column that has an empty cell as floats: 6175550136.0. Its digits with the
+    # .0 are a valid Australian number (+61 7 5550 1360), which is not the Boston number the file holds.
+    people = write_csv(tmp_path / "people.csv", [["Phone"], ["6175550136.0"], ["2125550100.00"], ["6175550137.5"]])
+    db = tmp_path / "l.db"
+    imported = run_cli("import", people, "--survey", "1", "--instance", "1", "--db", db, "--json")
+    assert imported.code == 0, imported.err
+    called = {r["row_number"]: r["e164"] for r in ledger_rows(db) if r["state"] == "pending"}
+    assert called == {2: "+16175550136", 3: "+12125550100"}
+    listing = run_cli("dnc", "import", people, "--db", db, "--json")
+    assert listing.code == 1, listing.out + listing.err  # 6175550137.5 is no number: reported
+    assert [(p["row"], p["column"]) for p in listing.json()["problems"]] == [(4, "Phone")]
+    assert listed(db) == {("default", "+16175550136"), ("default", "+12125550100")}
+    added = run_cli("dnc", "add", "6175550138.0", "6175550139.5", "--list", "typed", "--db", db, "--json")
+    assert added.json()["added_numbers"] == ["+16175550138"]
+    assert [x["number"] for x in added.json()["not_added"]] == ["6175550139.5"]
+    assert claimable(db, 1) == []

@@ -50,6 +50,12 @@ _LETTERS = re.compile(r"[^\W\d_]")
 #: A number Excel wrote in scientific notation (3,46305E+10): its last digits may be gone.
 _SCIENTIFIC = re.compile(r"\s*\+?(\d+)(?:[.,](\d+))?[eE]\+?(\d{1,2})\s*")
 _DIGITS_ONLY = re.compile(r"[\d\s.()\-]+")
+#: A number cell written as a decimal (``6175550136.0``: pandas and some exports write a number column
+#: with missing values so): the digits are the number, the ``.0`` no digit of it.
+_NUMBER_CELL = re.compile(r"\s*(\+?\d{7,15})\.0+\s*")
+#: Digits with a decimal part that is not ``.0`` (``6175550136.5``): no phone number, so never read
+#: as an international one (its fraction would become the number's last digits).
+_DECIMAL = re.compile(r"\s*\d+[.,]\d{1,3}\s*")
 
 _PARSE_ERRORS = {
     NumberParseException.INVALID_COUNTRY_CODE: "has an unknown country code",
@@ -199,7 +205,7 @@ class PhoneParser:
         warns on that row.
         """
         value = text.strip()
-        if not _DIGITS_ONLY.fullmatch(value):
+        if not _DIGITS_ONLY.fullmatch(value) or _DECIMAL.fullmatch(value):
             return None
         digits = "".join(filter(str.isdigit, value))
         if digits.startswith("00"):
@@ -236,6 +242,13 @@ class PhoneParser:
         if not _DTMF.fullmatch(value):
             raise PhoneError(f"{value!r} is not DTMF (only digits, * and #)")
         return value
+
+
+def without_number_cell_decimals(text: str) -> str:
+    """``6175550136.0`` → ``6175550136``: a number cell's ``.0`` is no digit of the number (a workbook's
+    number cells are read so too); any other text as it is."""
+    cell = _NUMBER_CELL.fullmatch(text)
+    return text if cell is None else cell.group(1)
 
 
 def _short_digit_count(text: str) -> bool:
