@@ -4,7 +4,7 @@ Why not openpyxl or XlsxWriter: measured here, their streaming modes write 7,400
 rows/s of a 16-column report; the report target is 25,000. SpreadsheetML for plain text and
 number cells is small, so this module writes it directly (read back by openpyxl and calamine in
 the tests). Every text cell is an inline *string*, never a formula; a cell that a spreadsheet
-could mistake for one when edited (leading = + - @) also gets Excel's ``quotePrefix`` style,
+could mistake for one when edited (leading = + - @, or their full-width forms) also gets Excel's ``quotePrefix`` style,
 which keeps it readable as typed (a phone number stays ``+16175550101``, unprefixed).
 """
 
@@ -17,6 +17,7 @@ from itertools import islice
 from pathlib import Path
 from types import TracebackType
 
+from batchqueue.cell_safety import FORMULA_STARTS
 from batchqueue.column_letters import column_letter
 
 Cell = str | int | float | None
@@ -89,7 +90,7 @@ def _row_xml(cells: Sequence[Cell], style: int = 0) -> str:
         if value is None or value == "":
             add("<c/>")
         elif isinstance(value, str):
-            s = _STYLE_QUOTED if value[0] in "=+-@" else style
+            s = _STYLE_QUOTED if value[0] in FORMULA_STARTS else style
             add(
                 f'<c t="inlineStr"{f" s={chr(34)}{s}{chr(34)}" if s else ""}><is><t xml:space="preserve">'
                 f"{_escape(value)}</t></is></c>"
