@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import hashlib
 import json
@@ -462,3 +463,26 @@ def test_report_columns_in_an_input_are_ignored_and_said(tmp_path: Path, run_cli
     assert run_cli("export", "1", "-o", tmp_path / "r.csv").code == 0
     header = (tmp_path / "r.csv").read_text(encoding="utf-8-sig").splitlines()[0].split(",")
     assert len(header) == len(set(header))
+
+
+@pytest.mark.parametrize("encoding", ["utf-32-le", "utf-32-be"])
+def test_a_utf32_file_with_its_bom_is_read_as_utf32(tmp_path: Path, run_cli: Run, encoding: str) -> None:
+    # A UTF-32 LE BOM (FF FE 00 00) begins like UTF-16 LE's (FF FE): read as UTF-16, every header was
+    # a column of NUL-separated letters and every row invalid.
+    bom = codecs.BOM_UTF32_LE if encoding.endswith("le") else codecs.BOM_UTF32_BE
+    path = tmp_path / "wide.csv"
+    path.write_bytes(bom + "Phone,Name\n6175550101,Zoë\n".encode(encoding))
+    result = run_cli("check", path, "--json")
+    assert result.code == 0, result.out + result.err
+    assert (result.json()["valid"], result.json()["mapping"]["metadata"]) == (1, ["Name"])
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le"])  # with a BOM, and recognised without one
+def test_nul_characters_in_utf16_text_are_refused_as_in_utf8(tmp_path: Path, run_cli: Run, encoding: str) -> None:
+    path = tmp_path / "nul16.csv"
+    path.write_bytes("Phone,Name\n6175550101,Ann\n6175550102,a\x00b\n".encode(encoding))
+    result = run_cli("import", path, "--survey", "1", "--instance", "1", "--db", tmp_path / "l.db")
+    assert result.code == 2
+    assert "nul16.csv" in result.err
+    assert "NUL characters" in result.err
+    assert "Traceback" not in result.err

@@ -72,6 +72,8 @@ def scan(source: IO[bytes], first: bytes, name: str, *, hashed: bool = True) -> 
     the bytes as it parses them."""
     if first.startswith(codecs.BOM_UTF8):
         encoding, note = "utf-8-sig", "UTF-8 with BOM"
+    elif first.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: FF FE 00 00
+        encoding, note = "utf-32", "UTF-32 with BOM"
     elif first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding, note = "utf-16", "UTF-16 with BOM"
     elif b"\x00" in first:
@@ -83,6 +85,8 @@ def scan(source: IO[bytes], first: bytes, name: str, *, hashed: bool = True) -> 
         encoding, note = "utf-8", None
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")() if encoding == "utf-8" else None
+    # UTF-16 and UTF-32 text is decoded here too: the NUL check above saw only their code units.
+    wide = codecs.getincrementaldecoder(encoding)() if encoding.startswith("utf-16") or encoding == "utf-32" else None
     cp1252_ok = True
     size = 0
     marks = {b'"': False}
@@ -100,6 +104,8 @@ def scan(source: IO[bytes], first: bytes, name: str, *, hashed: bool = True) -> 
             except UnicodeDecodeError:
                 decoder = None
                 encoding = "fallback"
+        if wide is not None:
+            _wide_text(wide, chunk, name, note or encoding)
         if encoding == "fallback" and cp1252_ok:
             try:
                 chunk.decode("cp1252")
@@ -111,12 +117,24 @@ def scan(source: IO[bytes], first: bytes, name: str, *, hashed: bool = True) -> 
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             encoding = "fallback"
+    if wide is not None:
+        _wide_text(wide, b"", name, note or encoding, final=True)
     if encoding == "fallback":
         # Not valid UTF-8: Excel on Windows writes Windows-1252; bytes it leaves undefined mean Latin-1.
         encoding = "cp1252" if cp1252_ok else "latin-1"
         note = f"not valid UTF-8; read as {'Windows-1252' if cp1252_ok else 'Latin-1'}"
     sha256 = digest.hexdigest() if hashed else ""
     return encoding, note, sha256, size, b"".join(mark for mark, seen in marks.items() if seen)
+
+
+def _wide_text(decoder: codecs.IncrementalDecoder, chunk: bytes, name: str, what: str, *, final: bool = False) -> None:
+    """Decode a chunk of UTF-16/32 text: InputFileError when it is not that, or holds NUL characters."""
+    try:
+        text = decoder.decode(chunk, final=final)
+    except UnicodeDecodeError as exc:
+        raise InputFileError(name, f"is not valid text in its encoding ({what}): {exc.reason}") from None
+    if "\x00" in text:
+        raise InputFileError(name, f"contains binary data (NUL characters, read as {what}); not a CSV file")
 
 
 def sniff_delimiter(sample: str, prefer_tab: bool) -> str:
