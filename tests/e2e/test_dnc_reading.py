@@ -381,3 +381,22 @@ def test_a_number_cell_written_as_a_decimal_is_its_own_number_never_one_abroad(t
     assert added.json()["added_numbers"] == ["+16175550138"]
     assert [x["number"] for x in added.json()["not_added"]] == ["6175550139.5"]
     assert claimable(db, 1) == []
+
+
+def test_a_source_starting_with_a_quote_reads_back_as_it_was_from_a_pipe_and_a_file(
+    tmp_path: Path, run_cli: Run
+) -> None:
+    db = tmp_path / "l.db"
+    optouts = write_csv(tmp_path / "'optouts.csv", [["Phone"], ["6175550100"]])  # a file name may start with '
+    assert run_cli("dnc", "import", optouts, "--db", db).code == 0
+    piped = run_cli("dnc", "export", "-o", "-", "--db", db)
+    assert next(csv.DictReader(io.StringIO(piped.out)))["phone"] == "+16175550100"  # plain, for a program
+    saved = tmp_path / "dnc.csv"
+    assert run_cli("dnc", "export", "-o", saved, "--db", db).code == 0
+    for i, source in enumerate((saved, tmp_path / "piped.csv")):
+        if source.name == "piped.csv":
+            source.write_text(piped.out, encoding="utf-8")
+        other = tmp_path / f"other{i}.db"
+        assert run_cli("dnc", "import", source, "--db", other).code == 0
+        with sqlite3.connect(other) as conn:
+            assert conn.execute("SELECT e164, source FROM dnc_entries").fetchall() == [("+16175550100", "'optouts.csv")]
