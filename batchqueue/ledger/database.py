@@ -15,6 +15,7 @@ ledger (the pages it did not reach are still checked by SQLite as each is read).
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sqlite3
 import sys
@@ -91,6 +92,7 @@ def create_ledger_engine(url: str) -> Engine:
             folder = Path(parsed.database).expanduser().resolve().parent
             if not folder.is_dir():
                 raise UsageError(f"--db: the folder {folder} does not exist")
+            _refuse_hard_links(Path(parsed.database).expanduser())
         engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -102,6 +104,25 @@ def create_ledger_engine(url: str) -> Engine:
     if engine.dialect.name == "postgresql":
         event.listen(engine, "connect", _postgres_durable)
     return engine
+
+
+def _refuse_hard_links(database: Path) -> None:
+    """UsageError when the ledger file has another name (a hard link): SQLite keeps a ledger's
+    write-ahead log and its index beside the name it was opened by (``NAME-wal``, ``NAME-shm``), so
+    two names of one file each get their own, neither sees nor locks out the other's writes, and the
+    log of one is later written over the other's (rows sent back to pending, to be called again).
+    A symbolic link is fine: SQLite follows it to the file's own name."""
+    try:
+        links = os.stat(database).st_nlink
+    except OSError:
+        return  # no ledger yet (made here), or one SQLite will say it cannot open
+    if links > 1:
+        raise UsageError(
+            f"--db: the ledger {database} has {links} names (hard links): SQLite keeps its write-ahead log "
+            "beside the name it is opened by, so each name would keep its own and overwrite the other's "
+            f"writes (rows sent would become pending again). Keep one name (`find / -xdev -samefile {database}` "
+            "lists them) and reach it by a symbolic link instead, or copy the file"
+        )
 
 
 def _postgres_durable(dbapi_connection: Any, _record: Any) -> None:
