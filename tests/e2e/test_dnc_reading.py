@@ -400,3 +400,21 @@ def test_a_source_starting_with_a_quote_reads_back_as_it_was_from_a_pipe_and_a_f
         assert run_cli("dnc", "import", source, "--db", other).code == 0
         with sqlite3.connect(other) as conn:
             assert conn.execute("SELECT e164, source FROM dnc_entries").fetchall() == [("+16175550100", "'optouts.csv")]
+
+
+@pytest.mark.parametrize("cell", ["617-555-0100-1", "(617)5550100-1", "617.555.0100.1"])
+def test_a_us_number_with_a_digit_after_it_is_no_number_never_one_abroad(
+    tmp_path: Path, run_cli: Run, cell: str
+) -> None:
+    # Its digits, 61755501001, are a valid Australian number (+61 7 5550 1001); but an international
+    # number written without its + begins with its country code as a group of its own (44 7559 364316),
+    # and this one begins with the area code 617.
+    people = write_csv(tmp_path / "people.csv", [["Phone"], [cell], ["44 7559 364316"]])
+    db = tmp_path / "l.db"
+    imported = run_cli("import", people, "--survey", "1", "--instance", "1", "--db", db, "--json")
+    assert (imported.json()["valid"], imported.json()["invalid"]) == (1, 1), imported.out
+    assert [p["row"] for p in imported.json()["problems"]] == [2]
+    listing = run_cli("dnc", "import", people, "--db", db, "--json")
+    assert listing.code == 1
+    assert [(p["row"], p["column"]) for p in listing.json()["problems"]] == [(2, "Phone")]
+    assert listed(db) == {("default", "+447559364316")}

@@ -216,7 +216,7 @@ class PhoneParser:
             number = phonenumbers.parse("+" + digits, None)
         except NumberParseException:
             return None
-        if not phonenumbers.is_valid_number(number):
+        if not phonenumbers.is_valid_number(number) or not _leads_with_country_code(value, number.country_code):
             return None
         return Phone(
             phonenumbers.format_number(number, PhoneNumberFormat.E164), phonenumbers.region_code_for_number(number)
@@ -242,6 +242,19 @@ class PhoneParser:
         if not _DTMF.fullmatch(value):
             raise PhoneError(f"{value!r} is not DTMF (only digits, * and #)")
         return value
+
+
+def _leads_with_country_code(value: str, country_code: int | None) -> bool:
+    """Whether digits written in groups begin with the country code as a group of its own, as an
+    international number is written (``44 7559 364316``, ``0044 20 7946 0958``, ``00 52 55 …``);
+    digits in one run always may. ``617-555-0100-1`` is a US number with something after it, not
+    +61 7 5550 1001: its first group is no country code."""
+    groups = re.findall(r"\d+", value)
+    if groups and groups[0] == "00":
+        groups = groups[1:]
+    elif groups and groups[0].startswith("00"):
+        groups[0] = groups[0][2:]
+    return len(groups) <= 1 or groups[0] == str(country_code)
 
 
 def without_number_cell_decimals(text: str) -> str:
