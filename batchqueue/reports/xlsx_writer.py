@@ -24,7 +24,9 @@ Cell = str | int | float | None
 
 _BAD_XML = re.compile(r"[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_XSTRING_ESCAPE = re.compile(r"_x[0-9A-Fa-f]{4}_")
+#: An underscore that begins what reads as an escape (``_x0041_``): written ``_x005F_`` itself. A
+#: lookahead, so that escapes sharing an underscore (``_x005F_x0041_``) are each escaped.
+_XSTRING_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)")
 _STYLE_BOLD, _STYLE_QUOTED = 1, 2
 _WIDTH_SAMPLE = 1000
 
@@ -76,7 +78,7 @@ def _escape(text: str) -> str:
     Excel writes it (``_x0001_``), text that looks like such an escape is escaped itself
     (``_x005F_x0001_``), and a CR is a character reference (a raw one would be read back as LF)."""
     if "_x" in text:
-        text = _XSTRING_ESCAPE.sub(r"_x005F\g<0>", text)
+        text = _XSTRING_ESCAPE.sub("_x005F_", text)
     if not _BAD_XML.search(text):
         return text
     text = _CONTROL.sub(_control_escape, text)
