@@ -486,3 +486,19 @@ def test_nul_characters_in_utf16_text_are_refused_as_in_utf8(tmp_path: Path, run
     assert "nul16.csv" in result.err
     assert "NUL characters" in result.err
     assert "Traceback" not in result.err
+
+
+def test_a_line_longer_than_16_mib_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    # Seventeen cells of 1 MiB each: every one within the cell limit, the line (a parser holds the
+    # whole record, several times its size) beyond any contact list's.
+    path = tmp_path / "long.csv"
+    with path.open("w", encoding="utf-8") as f:
+        f.write("phone," + ",".join(f"c{i}" for i in range(17)) + "\n6175550101")
+        for _ in range(17):
+            f.write("," + "a" * (1 << 20))
+        f.write("\n6175550102" + ",x" * 17 + "\n")
+    done, peak = _check_in_a_child(path)
+    assert done.returncode == 2, done.stdout
+    assert "long.csv: line 2 is longer than 16 MiB" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert peak < 100, f"peak RSS {peak} MiB"

@@ -19,7 +19,10 @@ from batchqueue.intake.sheets.table import SourceInfo
 DELIMITERS = (",", ";", "\t", "|")
 _CHUNK = 1 << 20
 _SNIFF_RECORDS = 50
-csv.field_size_limit(1 << 24)
+#: The longest cell, and the longest line (bytes between line breaks), a file may have: no contact
+#: list has a 16 MiB line, and a parser holds a whole record (several times its size) in memory.
+MAX_LINE = 1 << 24
+csv.field_size_limit(MAX_LINE)
 
 
 class _HashingReader(io.RawIOBase):
@@ -89,9 +92,11 @@ def scan(source: IO[bytes], first: bytes, name: str, *, hashed: bool = True) -> 
     wide = codecs.getincrementaldecoder(encoding)() if encoding.startswith("utf-16") or encoding == "utf-32" else None
     cp1252_ok = True
     size = 0
+    line = 0  # bytes since the last line break
     marks = {b'"': False}
     source.seek(0)
     while chunk := source.read(_CHUNK):
+        line = _line_after(chunk, line, source, size, name)
         size += len(chunk)
         if hashed:
             digest.update(chunk)
@@ -125,6 +130,28 @@ def scan(source: IO[bytes], first: bytes, name: str, *, hashed: bool = True) -> 
         note = f"not valid UTF-8; read as {'Windows-1252' if cp1252_ok else 'Latin-1'}"
     sha256 = digest.hexdigest() if hashed else ""
     return encoding, note, sha256, size, b"".join(mark for mark, seen in marks.items() if seen)
+
+
+def _line_after(chunk: bytes, line: int, source: IO[bytes], offset: int, name: str) -> int:
+    """The bytes since the last line break once ``chunk`` (at ``offset``) is read, ``line`` before
+    it; InputFileError when a line grows past :data:`MAX_LINE` (two searches a megabyte: no cost)."""
+    last = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
+    if last < 0:
+        line += len(chunk)
+    else:
+        first = min(at for at in (chunk.find(b"\n"), chunk.find(b"\r")) if at >= 0)
+        if line + first <= MAX_LINE:  # a chunk is far shorter than a line may be: only its ends count
+            return len(chunk) - last - 1
+        line += first
+    if line > MAX_LINE:
+        source.seek(0)
+        number = source.read(offset + len(chunk) - line).count(b"\n") + 1
+        raise InputFileError(
+            name,
+            f"line {number} is longer than {MAX_LINE >> 20} MiB: no contact list has such a line (is it a CSV "
+            "file? a cell holding a whole document?); save the sheet again as CSV, or remove that line",
+        )
+    return line
 
 
 def _wide_text(decoder: codecs.IncrementalDecoder, chunk: bytes, name: str, what: str, *, final: bool = False) -> None:
