@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import sys
@@ -77,8 +78,9 @@ def create_ledger_engine(url: str) -> Engine:
     """An engine for ``url`` with batchqueue's connection settings; nothing is migrated."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise UsageError(f"--db: {url!r} is neither a file path nor a database URL") from None
+    except (ArgumentError, ValueError):  # ValueError: a port that is no number
+        shown = _CREDENTIALS.sub(r"\1***@", url)  # never the password, however the URL is broken
+        raise UsageError(f"--db: {shown!r} is neither a file path nor a database URL") from None
     try:
         backend = parsed.get_backend_name()
         parsed.get_dialect()
@@ -104,6 +106,10 @@ def create_ledger_engine(url: str) -> Engine:
     if engine.dialect.name == "postgresql":
         event.listen(engine, "connect", _postgres_durable)
     return engine
+
+
+#: The user and password of a URL (``//user:password@``), masked in a message about a URL that cannot be read.
+_CREDENTIALS = re.compile(r"(//)[^/@]*@")
 
 
 def _refuse_hard_links(database: Path) -> None:
