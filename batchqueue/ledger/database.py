@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import sqlite3
+import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -119,10 +120,11 @@ def _refuse_hard_links(database: Path) -> None:
     log of one is later written over the other's (rows sent back to pending, to be called again).
     A symbolic link is fine: SQLite follows it to the file's own name."""
     try:
-        links = os.stat(database).st_nlink
+        info = os.stat(database)
     except OSError:
         return  # no ledger yet (made here), or one SQLite will say it cannot open
-    if links > 1:
+    links = info.st_nlink
+    if stat.S_ISREG(info.st_mode) and links > 1:  # a folder's links are its subfolders: SQLite refuses it
         raise UsageError(
             f"--db: the ledger {database} has {links} names (hard links): SQLite keeps its write-ahead log "
             "beside the name it is opened by, so each name would keep its own and overwrite the other's "
