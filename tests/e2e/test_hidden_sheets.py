@@ -18,6 +18,7 @@ from openpyxl import Workbook
 
 from tests.conftest import CliResult
 from tests.sandbox_helpers import ledger_rows
+from tests.workbook_makers import xlsb_file
 
 Run = Callable[..., CliResult]
 
@@ -77,3 +78,17 @@ def test_an_import_read_by_its_helper_process_reads_the_visible_sheet_too(tmp_pa
     imported = run_cli("import", path, "--survey", "1", "--instance", "1", "--db", db, "--json")
     assert imported.json()["valid"] == len(CURRENT), imported.out + imported.err
     assert _called(db) == {"+1" + n for n in CURRENT}
+
+
+def test_an_xlsb_is_read_from_its_first_visible_sheet_too(tmp_path: Path, run_cli: Run) -> None:
+    # [MS-XLSB] BrtBundleSh: hsState 1 is a hidden sheet. The sheet counted before loading and the
+    # sheet read are the same one.
+    old = [(0, 0, "Phone")] + [(i + 1, 0, float(n)) for i, n in enumerate(OLD)]
+    current = [(0, 0, "Phone")] + [(i + 1, 0, float(n)) for i, n in enumerate(CURRENT)]
+    path = xlsb_file(tmp_path / "list.xlsb", current, hidden_first=old)
+    db = tmp_path / "l.db"
+    imported = run_cli("import", path, "--survey", "1", "--instance", "1", "--db", db, "--json")
+    assert imported.code == 0, imported.err
+    assert _called(db) == {"+1" + n for n in CURRENT}
+    named = run_cli("check", path, "--sheet", "Old", "--json")
+    assert (named.json()["sheet"], named.json()["valid"]) == ("Old", len(OLD))
