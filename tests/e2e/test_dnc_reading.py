@@ -418,3 +418,23 @@ def test_a_us_number_with_a_digit_after_it_is_no_number_never_one_abroad(
     assert listing.code == 1
     assert [(p["row"], p["column"]) for p in listing.json()["problems"]] == [(2, "Phone")]
     assert listed(db) == {("default", "+447559364316")}
+
+
+@pytest.mark.parametrize("cell", ["6175550100;6175550101", "6175550100#6175550101", "617-555-0100 x6175550101"])
+def test_two_numbers_in_one_cell_are_reported_never_one_dialled_as_the_others_extension(
+    tmp_path: Path, run_cli: Run, cell: str
+) -> None:
+    # A person who opts out with two numbers in one cell opts out with both; an extension is a few
+    # digits dialled after connecting, and no ten-digit valid number is one.
+    people = write_csv(tmp_path / "people.csv", [["Phone"], [cell], ["6175550102 x12"]])
+    db = tmp_path / "l.db"
+    listing = run_cli("dnc", "import", people, "--db", db, "--json")
+    assert listing.code == 1, listing.out + listing.err
+    (problem,) = listing.json()["problems"]
+    assert (problem["row"], problem["column"]) == (2, "Phone")
+    assert "holds two numbers" in problem["reason"]
+    assert listed(db) == {("default", "+16175550102")}
+    imported = run_cli("import", people, "--survey", "1", "--instance", "1", "--db", db, "--json")
+    assert [p["row"] for p in imported.json()["problems"]] == [2]
+    explicit = run_cli("dnc", "add", "tel:+16175550103;postd=6175550104", "--db", db, "--json")  # postd= says so
+    assert explicit.json()["added_numbers"] == ["+16175550103"]

@@ -50,6 +50,8 @@ _LETTERS = re.compile(r"[^\W\d_]")
 #: A number Excel wrote in scientific notation (3,46305E+10): its last digits may be gone.
 _SCIENTIFIC = re.compile(r"\s*\+?(\d+)(?:[.,](\d+))?[eE]\+?(\d{1,2})\s*")
 _DIGITS_ONLY = re.compile(r"[\d\s.()\-]+")
+#: An extension this long may be a second number (see PhoneParser._refuse_a_second_number).
+_SECOND_NUMBER_DIGITS = 10
 #: A number cell written as a decimal (``6175550136.0``: pandas and some exports write a number column
 #: with missing values so): the digits are the number, the ``.0`` no digit of it.
 _NUMBER_CELL = re.compile(r"\s*(\+?\d{7,15})\.0+\s*")
@@ -127,6 +129,8 @@ class PhoneParser:
             if m is not None:
                 a, b, c, ext = m.groups()
                 if self._fast.match(a + b + c) and (postd is None or _DTMF.fullmatch(postd)):
+                    if ext is not None and len(ext) >= _SECOND_NUMBER_DIGITS:
+                        self._refuse_a_second_number(ext)
                     return Phone("+1" + a + b + c, self.region, ani, postd or ext)
             elif _SHORT_PLAIN.fullmatch(text) and _short_digit_count(text):
                 # What phonenumbers says of these, without its ~35 µs (a test compares the two).
@@ -161,7 +165,8 @@ class PhoneParser:
         if not value:
             raise PhoneError("is empty")
         ani = postd = None
-        if (value[:4].lower() == "tel:" and "=" in value) or value[:5].lower() == "tel:+":
+        from_tel = (value[:4].lower() == "tel:" and "=" in value) or value[:5].lower() == "tel:+"
+        if from_tel:
             value, params = _split_tel(value[4:])
             ani, postd = params.get("ani"), params.get("postd")
         else:
@@ -178,10 +183,26 @@ class PhoneParser:
         number = self._to_number(value)
         if number.extension:
             postd = postd or number.extension
+        if postd is not None and not from_tel and len(postd) >= _SECOND_NUMBER_DIGITS:
+            self._refuse_a_second_number(postd, phonenumbers.region_code_for_number(number))
         if postd is not None and not _DTMF.fullmatch(postd):
             raise PhoneError(f"has postd {postd!r}: only digits, * and # can be dialled after connect")
         e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
         return Phone(e164, phonenumbers.region_code_for_number(number), ani, postd)
+
+    def _refuse_a_second_number(self, extension: str, region: str | None = None) -> None:
+        """PhoneError when what a cell has after its number (``6175550100;6175550101``) is a phone
+        number itself: two numbers in one cell, the second never to be dialled as an extension (nor
+        left off a do-not-call list). A ``tel:`` URI's ``postd=`` is what it says, and is not asked."""
+        try:
+            valid = phonenumbers.is_valid_number(phonenumbers.parse(extension, region or self.region))
+        except NumberParseException:
+            return
+        if valid:
+            raise PhoneError(
+                f"holds two numbers? what follows the first ({extension}) is a phone number itself, not an "
+                "extension: put each number in a cell of its own (--phone-column A,B reads several columns)"
+            )
 
     def _to_number(self, value: str) -> phonenumbers.PhoneNumber:
         try:
