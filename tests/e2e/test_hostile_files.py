@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -502,3 +503,40 @@ def test_a_line_longer_than_16_mib_is_refused_before_it_is_parsed(tmp_path: Path
     assert "long.csv: line 2 is longer than 16 MiB" in done.stderr
     assert "Traceback" not in done.stderr
     assert peak < 100, f"peak RSS {peak} MiB"
+
+
+_CAPPED_STDIN = (
+    "import sys; from batchqueue.cli import load_cmds, main; load_cmds.STDIN_LIMIT = 1 << 20; main(sys.argv[1:])"
+)
+
+
+def test_standard_input_past_its_limit_is_refused_and_nothing_is_left_behind(tmp_path: Path) -> None:
+    # `yes 6175550100 | batchqueue check -` never ends: kept whole, it filled the disk (2 GB in 15 s).
+    done = subprocess.run(
+        [sys.executable, "-c", _CAPPED_STDIN, "check", "-"],
+        input=b"phone\n" + b"6175550100\n" * 200_000,  # 2.2 MB, over the 1 MiB limit set for the test
+        capture_output=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "standard input goes on past" in done.stderr.decode()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_standard_input_kept_for_reading_is_removed_when_the_command_is_terminated(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "batchqueue", "check", "-"]
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdin is not None
+    proc.stdin.write(b"phone\n" + b"6175550100\n" * 1000)
+    proc.stdin.flush()
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("batchqueue-stdin-*/standard-input")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the command is keeping standard input, which has not ended
+    assert list(tmp_path.iterdir()), "standard input was never kept"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)  # as `timeout` or a service manager stops it
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert list(tmp_path.iterdir()) == []
