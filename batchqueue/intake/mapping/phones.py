@@ -182,7 +182,9 @@ class PhoneParser:
                 )
         number = self._to_number(value)
         if number.extension:
-            postd = postd or number.extension
+            if postd is not None and postd != number.extension:  # 617-555-0100,7 x5: which one is dialled?
+                raise PhoneError(f"has two extensions ({number.extension} and {postd}): keep the one to dial")
+            postd = number.extension
         if postd is not None and not from_tel and len(postd) >= _SECOND_NUMBER_DIGITS:
             self._refuse_a_second_number(postd, phonenumbers.region_code_for_number(number))
         if postd is not None and not _DTMF.fullmatch(postd):
