@@ -60,6 +60,7 @@ def test_the_first_visible_sheet_is_read_unless_a_hidden_one_is_named(tmp_path: 
     db = tmp_path / "l.db"
     checked = run_cli("check", path)
     assert "sheet 'Current'" in checked.out, checked.out
+    assert "hidden sheet(s) 'Old' not read" in checked.err  # said, so that a list kept hidden is not missed
     imported = run_cli("import", path, "--survey", "1", "--instance", "1", "--db", db, "--json")
     assert imported.code == 0, imported.err
     assert _called(db) == {"+1" + n for n in CURRENT}
