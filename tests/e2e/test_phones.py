@@ -63,6 +63,7 @@ def test_caller_id_is_written_as_the_seed_writes_it() -> None:
     assert US.caller_id("+1 212 555 1234") == "2125551234"
     assert US.caller_id("+44 20 7946 0958") == "+442079460958"
     assert PhoneParser("GB").caller_id("020 7946 0958") == "2079460958"
+    assert US.caller_id("2125551234.0") == "2125551234"  # a number column pandas wrote, as the phone column reads it
 
 
 def test_tel_uri() -> None:

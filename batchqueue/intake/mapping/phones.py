@@ -247,7 +247,7 @@ class PhoneParser:
 
     def _caller_id(self, text: str) -> str:
         """A caller id as the API's own example writes it: national digits in-region, else +E.164."""
-        value = text.strip()
+        value = without_number_cell_decimals(text.strip())  # 6175550100.0, as the phone column reads it
         if value[:4].lower() == "tel:":
             value = value[4:]
         number = self._to_number(value)
