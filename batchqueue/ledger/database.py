@@ -123,14 +123,50 @@ def _refuse_hard_links(database: Path) -> None:
         info = os.stat(database)
     except OSError:
         return  # no ledger yet (made here), or one SQLite will say it cannot open
+    if not stat.S_ISREG(info.st_mode):
+        return  # a folder (its links are its subfolders), a device: SQLite says what it makes of it
+    mounted = _bind_mounts_of(database, info)
+    if mounted:
+        raise UsageError(
+            f"--db: the ledger {database} {mounted}: SQLite keeps its write-ahead log beside the name it is "
+            "opened by, so each name would keep its own and overwrite the other's writes (rows sent would "
+            "become pending again). Mount the folder that holds the ledger instead of the file, or copy the file"
+        )
     links = info.st_nlink
-    if stat.S_ISREG(info.st_mode) and links > 1:  # a folder's links are its subfolders: SQLite refuses it
+    if links > 1:
         raise UsageError(
             f"--db: the ledger {database} has {links} names (hard links): SQLite keeps its write-ahead log "
             "beside the name it is opened by, so each name would keep its own and overwrite the other's "
             f"writes (rows sent would become pending again). Keep one name (`find / -xdev -samefile {database}` "
             "lists them) and reach it by a symbolic link instead, or copy the file"
         )
+
+
+def _bind_mounts_of(database: Path, info: os.stat_result) -> str | None:
+    """How the file has another name by a bind mount of the file itself, seen in this process's mount
+    table (``/proc/self/mountinfo``): the ledger's path is such a mount, or another mount point on its
+    device is the same file. None when there is none, or no mount table to read. (A mount of the
+    folder is fine: the log beside either name is the same file.)"""
+    try:
+        table = Path("/proc/self/mountinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    real = os.path.realpath(database)
+    device = f"{os.major(info.st_dev)}:{os.minor(info.st_dev)}"
+    for line in table.splitlines():
+        fields = line.split(" ")
+        if len(fields) < 5 or fields[2] != device:
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])  # \040 is a space
+        if point == real:
+            return "is a bind mount of a file, which has another name where it is mounted from"
+        try:
+            other = os.stat(point)
+        except OSError:
+            continue
+        if stat.S_ISREG(other.st_mode) and (other.st_dev, other.st_ino) == (info.st_dev, info.st_ino):
+            return f"is also reached as {point} (a bind mount of the file itself)"
+    return None
 
 
 def _postgres_durable(dbapi_connection: Any, _record: Any) -> None:

@@ -380,6 +380,25 @@ def test_a_ledger_given_a_second_name_while_it_is_sent_is_refused_by_that_name_a
     assert run_cli("status", "--db", job, "--json").json()["jobs"][0]["counts"]["queued"] == 30
 
 
+def test_a_ledger_file_bind_mounted_under_another_name_is_refused_by_either_name(job: Path, run_cli: Run) -> None:
+    """A bind mount of the file itself (``docker -v /srv/l.db:/app/l.db``) is a second name the link
+    count does not show; a mount of its folder is not (the log beside either name is one file)."""
+    (job.parent / "elsewhere").mkdir()
+    alias = job.parent / "elsewhere" / "alias.db"
+    alias.touch()
+    mounted = subprocess.run(["mount", "--bind", str(job), str(alias)], capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"no bind mount here: {mounted.stderr.decode(errors='replace').strip()}")
+    try:
+        for name, said in ((alias, "is a bind mount of a file"), (job, f"is also reached as {alias}")):
+            refused = run_cli("status", "1", "--db", name)
+            assert refused.code == 2, refused.out
+            assert said in refused.err
+    finally:
+        subprocess.run(["umount", str(alias)], check=True)
+    assert run_cli("status", "1", "--db", job).code == 0
+
+
 def test_two_jobs_of_one_ledger_are_sent_at_the_same_time(job: Path, run_cli: Run) -> None:
     other = contacts(job.parent / "other.csv", 30, first=500)
     assert run_cli("import", other, "--survey", "4242", "--instance", "1").code == 0
