@@ -1,17 +1,21 @@
 """Cells that leave batchqueue for a spreadsheet are never run as formulas (OWASP CSV injection).
 
-A CSV cell that starts with ``= + - @``, a tab or a carriage return gets a ``'`` in front, which a
-spreadsheet shows as text. So that ``import`` can undo exactly this, a cell that already starts
-with ``'`` gets one too: in a CSV file batchqueue wrote, every cell that starts with ``'`` had one
-added, and :func:`restored` takes exactly that one away (export → import is the identity on every
-value). ``import`` applies it to the CSV files that carry batchqueue's own ``bq_`` columns (a report,
-a fix file; see ``intake/sheets/own_columns``): a ``'`` in a file of the user's own is the user's.
+A CSV cell that starts with ``= + - @`` (or their full-width forms ``＝ ＋ － ＠``), a tab or a
+carriage return gets a ``'`` in front, which a spreadsheet shows as text. So that ``import`` can
+undo exactly this, a cell that already starts with ``'`` gets one too: in a CSV file batchqueue
+wrote, every cell that starts with ``'`` had one added, and :func:`restored` takes exactly that one
+away (export → import is the identity on every value). ``import`` applies it to the CSV files that
+carry batchqueue's own ``bq_`` columns (a report, a fix file; see ``intake/sheets/own_columns``): a
+``'`` in a file of the user's own is the user's.
 """
 
 from __future__ import annotations
 
-#: A cell that starts with one of these gets a ``'`` in front: a formula's starts, and the quote itself.
-_QUOTED = "=+-@\t\r'"
+#: The characters a spreadsheet may take as the start of a formula: ``= + - @`` and their full-width
+#: forms (U+FF1D, U+FF0B, U+FF0D, U+FF20), which Excel with an East Asian input method reads as them.
+FORMULA_STARTS = "=+-@\uff1d\uff0b\uff0d\uff20"
+#: A cell that starts with one of these gets a ``'`` in front: a formula's starts, tab, CR, and the quote itself.
+_QUOTED = FORMULA_STARTS + "\t\r'"
 
 
 def safe_cell(value: str) -> str:

@@ -387,11 +387,17 @@ def xlsb_file(
     strings: Sequence[str] | None = None,
     dimension: tuple[int, int, int, int] | None = None,
     sheet_part: bytes | None = None,
+    hidden_first: Sequence[Cell] | None = None,
 ) -> Path:
-    """A minimal xlsb whose one sheet ("Contacts") holds ``cells`` (or is exactly ``sheet_part``)."""
+    """A minimal xlsb whose one sheet ("Contacts") holds ``cells`` (or is exactly ``sheet_part``);
+    ``hidden_first``: the cells of a hidden sheet ("Old", hsState 1) before it."""
+    hidden = b""
+    if hidden_first is not None:
+        hidden = b12(0x9C, struct.pack("<II", 1, 2) + _wide("rId2") + _wide("Old"))
     book = (
         b12(0x83)
         + b12(0x8F)
+        + hidden
         + b12(0x9C, struct.pack("<II", 0, 1) + _wide("rId1") + _wide("Contacts"))
         + b12(0x90)
         + b12(0x84)
@@ -401,10 +407,15 @@ def xlsb_file(
         zf.writestr("[Content_Types].xml", _content_types(main_type, "bin"))
         zf.writestr("_rels/.rels", _package_rels("xl/workbook.bin"))
         zf.writestr("xl/workbook.bin", book)
-        zf.writestr(
-            "xl/_rels/workbook.bin.rels",
-            _book_rels("worksheets/sheet1.bin", "sharedStrings.bin" if strings is not None else None),
-        )
+        rels = _book_rels("worksheets/sheet1.bin", "sharedStrings.bin" if strings is not None else None)
+        if hidden_first is not None:
+            rels = rels.replace(
+                "</Relationships>",
+                f'<Relationship Id="rId2" Type="{_DOC_RELS}/worksheet" Target="worksheets/sheet2.bin"/>'
+                "</Relationships>",
+            )
+            zf.writestr("xl/worksheets/sheet2.bin", xlsb_sheet(hidden_first))
+        zf.writestr("xl/_rels/workbook.bin.rels", rels)
         zf.writestr(
             "xl/worksheets/sheet1.bin", sheet_part if sheet_part is not None else xlsb_sheet(cells, dimension=dimension)
         )

@@ -34,22 +34,63 @@ _max_problems = click.option(
 STDIN_NAME = "standard input"
 
 
+#: Standard input is kept in a temporary file, at most this much of it: an endless stream (``yes |
+#: batchqueue check -``) would fill the disk. A bigger list is read from its own file, where it is.
+STDIN_LIMIT = 2 << 30
+
+
 @contextmanager
 def readable(file: Path) -> Iterator[Path]:
     """``file``, or for ``-`` standard input kept in a private temporary file (the reader needs a
-    file it can read twice: once for the columns, once for the rows), removed afterwards."""
+    file it can read twice: once for the columns, once for the rows), removed afterwards, also when
+    the command is stopped by SIGTERM (``timeout``, a service manager)."""
     if str(file) != "-":
         yield file
         return
-    import shutil
     import sys
     import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="batchqueue-stdin-") as folder:
+    from batchqueue.errors import UsageError
+
+    with _sigterm_as_interrupt(), tempfile.TemporaryDirectory(prefix="batchqueue-stdin-") as folder:
         kept = Path(folder) / "standard-input"
         with kept.open("wb") as out:
-            shutil.copyfileobj(sys.stdin.buffer, out, 1024 * 1024)
+            kept_bytes = 0
+            while chunk := sys.stdin.buffer.read(1 << 20):
+                kept_bytes += len(chunk)
+                if kept_bytes > STDIN_LIMIT:
+                    raise UsageError(
+                        f"{STDIN_NAME} goes on past {STDIN_LIMIT >> 30} GiB: save the list to a file and give its name"
+                    )
+                out.write(chunk)
         yield kept
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM is a Ctrl-C in this process while inside (so that what it keeps is removed); a process
+    forked meanwhile (the import's helper) dies of it as before, leaving the files to this one."""
+    import os
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    parent = os.getpid()
+
+    def stop(signum: int, _frame: object) -> None:
+        if os.getpid() != parent:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _print_result(result: LoadResult, given: Path) -> None:

@@ -15,8 +15,11 @@ ledger (the pages it did not reach are still checked by SQLite as each is read).
 from __future__ import annotations
 
 import logging
+import os
+import re
 import shutil
 import sqlite3
+import stat
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -79,8 +82,9 @@ def create_ledger_engine(url: str) -> Engine:
     """An engine for ``url`` with batchqueue's connection settings; nothing is migrated."""
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise UsageError(f"--db: {url!r} is neither a file path nor a database URL") from None
+    except (ArgumentError, ValueError):  # ValueError: a port that is no number
+        shown = _CREDENTIALS.sub(r"\1***@", url)  # never the password, however the URL is broken
+        raise UsageError(f"--db: {shown!r} is neither a file path nor a database URL") from None
     try:
         backend = parsed.get_backend_name()
         parsed.get_dialect()
@@ -94,6 +98,7 @@ def create_ledger_engine(url: str) -> Engine:
             folder = Path(parsed.database).expanduser().resolve().parent
             if not folder.is_dir():
                 raise UsageError(f"--db: the folder {folder} does not exist")
+            _refuse_hard_links(Path(parsed.database).expanduser())
         engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
@@ -105,6 +110,66 @@ def create_ledger_engine(url: str) -> Engine:
     if engine.dialect.name == "postgresql":
         event.listen(engine, "connect", _postgres_durable)
     return engine
+
+
+#: The user and password of a URL (``//user:password@``), masked in a message about a URL that cannot be read.
+_CREDENTIALS = re.compile(r"(//)[^/@]*@")
+
+
+def _refuse_hard_links(database: Path) -> None:
+    """UsageError when the ledger file has another name (a hard link): SQLite keeps a ledger's
+    write-ahead log and its index beside the name it was opened by (``NAME-wal``, ``NAME-shm``), so
+    two names of one file each get their own, neither sees nor locks out the other's writes, and the
+    log of one is later written over the other's (rows sent back to pending, to be called again).
+    A symbolic link is fine: SQLite follows it to the file's own name."""
+    try:
+        info = os.stat(database)
+    except OSError:
+        return  # no ledger yet (made here), or one SQLite will say it cannot open
+    if not stat.S_ISREG(info.st_mode):
+        return  # a folder (its links are its subfolders), a device: SQLite says what it makes of it
+    mounted = _bind_mounts_of(database, info)
+    if mounted:
+        raise UsageError(
+            f"--db: the ledger {database} {mounted}: SQLite keeps its write-ahead log beside the name it is "
+            "opened by, so each name would keep its own and overwrite the other's writes (rows sent would "
+            "become pending again). Mount the folder that holds the ledger instead of the file, or copy the file"
+        )
+    links = info.st_nlink
+    if links > 1:
+        raise UsageError(
+            f"--db: the ledger {database} has {links} names (hard links): SQLite keeps its write-ahead log "
+            "beside the name it is opened by, so each name would keep its own and overwrite the other's "
+            f"writes (rows sent would become pending again). Keep one name (`find / -xdev -samefile {database}` "
+            "lists them) and reach it by a symbolic link instead, or copy the file"
+        )
+
+
+def _bind_mounts_of(database: Path, info: os.stat_result) -> str | None:
+    """How the file has another name by a bind mount of the file itself, seen in this process's mount
+    table (``/proc/self/mountinfo``): the ledger's path is such a mount, or another mount point on its
+    device is the same file. None when there is none, or no mount table to read. (A mount of the
+    folder is fine: the log beside either name is the same file.)"""
+    try:
+        table = Path("/proc/self/mountinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    real = os.path.realpath(database)
+    device = f"{os.major(info.st_dev)}:{os.minor(info.st_dev)}"
+    for line in table.splitlines():
+        fields = line.split(" ")
+        if len(fields) < 5 or fields[2] != device:
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4])  # \040 is a space
+        if point == real:
+            return "is a bind mount of a file, which has another name where it is mounted from"
+        try:
+            other = os.stat(point)
+        except OSError:
+            continue
+        if stat.S_ISREG(other.st_mode) and (other.st_dev, other.st_ino) == (info.st_dev, info.st_ino):
+            return f"is also reached as {point} (a bind mount of the file itself)"
+    return None
 
 
 def _postgres_durable(dbapi_connection: Any, _record: Any) -> None:

@@ -4,7 +4,7 @@ Why not openpyxl or XlsxWriter: measured here, their streaming modes write 7,400
 rows/s of a 16-column report; the report target is 25,000. SpreadsheetML for plain text and
 number cells is small, so this module writes it directly (read back by openpyxl and calamine in
 the tests). Every text cell is an inline *string*, never a formula; a cell that a spreadsheet
-could mistake for one when edited (leading = + - @) also gets Excel's ``quotePrefix`` style,
+could mistake for one when edited (leading = + - @, or their full-width forms) also gets Excel's ``quotePrefix`` style,
 which keeps it readable as typed (a phone number stays ``+16175550101``, unprefixed).
 """
 
@@ -17,13 +17,16 @@ from itertools import islice
 from pathlib import Path
 from types import TracebackType
 
+from batchqueue.cell_safety import FORMULA_STARTS
 from batchqueue.column_letters import column_letter
 
 Cell = str | int | float | None
 
 _BAD_XML = re.compile(r"[&<>\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_XSTRING_ESCAPE = re.compile(r"_x[0-9A-Fa-f]{4}_")
+#: An underscore that begins what reads as an escape (``_x0041_``): written ``_x005F_`` itself. A
+#: lookahead, so that escapes sharing an underscore (``_x005F_x0041_``) are each escaped.
+_XSTRING_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)")
 _STYLE_BOLD, _STYLE_QUOTED = 1, 2
 _WIDTH_SAMPLE = 1000
 
@@ -75,7 +78,7 @@ def _escape(text: str) -> str:
     Excel writes it (``_x0001_``), text that looks like such an escape is escaped itself
     (``_x005F_x0001_``), and a CR is a character reference (a raw one would be read back as LF)."""
     if "_x" in text:
-        text = _XSTRING_ESCAPE.sub(r"_x005F\g<0>", text)
+        text = _XSTRING_ESCAPE.sub("_x005F_", text)
     if not _BAD_XML.search(text):
         return text
     text = _CONTROL.sub(_control_escape, text)
@@ -89,7 +92,7 @@ def _row_xml(cells: Sequence[Cell], style: int = 0) -> str:
         if value is None or value == "":
             add("<c/>")
         elif isinstance(value, str):
-            s = _STYLE_QUOTED if value[0] in "=+-@" else style
+            s = _STYLE_QUOTED if value[0] in FORMULA_STARTS else style
             add(
                 f'<c t="inlineStr"{f" s={chr(34)}{s}{chr(34)}" if s else ""}><is><t xml:space="preserve">'
                 f"{_escape(value)}</t></is></c>"

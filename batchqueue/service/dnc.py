@@ -164,7 +164,11 @@ def _write_lists(ledger: Ledger, names: Sequence[str], out: IO[str], *, formula_
     for name, e164, added_at, source in ledger.dnc_entries(names):
         when = datetime.fromtimestamp(added_at, UTC).isoformat(timespec="seconds")
         cells = [e164, name, when, source or ""]
-        writer.writerow(safe_row(cells) if formula_safe else cells)
+        if formula_safe:
+            cells = safe_row(cells)
+        elif source and source[0] == "'":  # dnc import takes one ' off (a file export's): one more here
+            cells[3] = "'" + source
+        writer.writerow(cells)
         written += 1
     return written
 

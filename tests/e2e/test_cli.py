@@ -413,3 +413,20 @@ def test_a_cancel_declined_on_a_terminal_under_json_is_an_error_object(tmp_path:
         "error": {"exit_code": 2, "reason": "usage", "message": "not confirmed: nothing was canceled"}
     }
     assert run_cli("status", "1", "--json").json()["counts"]["canceled"] == 0
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+psycopg://ops:Hunter2-secret@db.example.com:notaport/ledger",  # a port that is no number
+        "://ops:Hunter2-secret@db.example.com/ledger",  # no database named
+    ],
+)
+def test_a_database_url_that_cannot_be_read_is_a_usage_error_that_never_shows_its_password(
+    run_cli: Run, url: str
+) -> None:
+    result = run_cli("status", "--db", url)
+    assert result.code == 2, (result.out, result.err)
+    assert "neither a file path nor a database URL" in result.err
+    assert "***@db.example.com" in result.err
+    assert "Hunter2-secret" not in result.out + result.err

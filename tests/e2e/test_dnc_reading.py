@@ -362,3 +362,79 @@ def test_a_row_naming_no_list_is_reported_and_the_others_are_listed(tmp_path: Pa
     assert [(p["row"], p["column"]) for p in done.json()["problems"]] == [(3, "list")]
     assert "'opt outs' is not a list name" in done.json()["problems"][0]["reason"]
     assert listed(db) == {("optouts", "+16175550100"), ("default", "+16175550102")}
+
+
+def test_a_number_cell_written_as_a_decimal_is_its_own_number_never_one_abroad(tmp_path: Path, run_cli: Run) -> None:
+    # pandas writes a number column that has an empty cell as floats: 6175550136.0. Its digits with the
+    # .0 are a valid Australian number (+61 7 5550 1360), which is not the Boston number the file holds.
+    people = write_csv(tmp_path / "people.csv", [["Phone"], ["6175550136.0"], ["2125550100.00"], ["6175550137.5"]])
+    db = tmp_path / "l.db"
+    imported = run_cli("import", people, "--survey", "1", "--instance", "1", "--db", db, "--json")
+    assert imported.code == 0, imported.err
+    called = {r["row_number"]: r["e164"] for r in ledger_rows(db) if r["state"] == "pending"}
+    assert called == {2: "+16175550136", 3: "+12125550100"}
+    listing = run_cli("dnc", "import", people, "--db", db, "--json")
+    assert listing.code == 1, listing.out + listing.err  # 6175550137.5 is no number: reported
+    assert [(p["row"], p["column"]) for p in listing.json()["problems"]] == [(4, "Phone")]
+    assert listed(db) == {("default", "+16175550136"), ("default", "+12125550100")}
+    added = run_cli("dnc", "add", "6175550138.0", "6175550139.5", "--list", "typed", "--db", db, "--json")
+    assert added.json()["added_numbers"] == ["+16175550138"]
+    assert [x["number"] for x in added.json()["not_added"]] == ["6175550139.5"]
+    assert claimable(db, 1) == []
+
+
+def test_a_source_starting_with_a_quote_reads_back_as_it_was_from_a_pipe_and_a_file(
+    tmp_path: Path, run_cli: Run
+) -> None:
+    db = tmp_path / "l.db"
+    optouts = write_csv(tmp_path / "'optouts.csv", [["Phone"], ["6175550100"]])  # a file name may start with '
+    assert run_cli("dnc", "import", optouts, "--db", db).code == 0
+    piped = run_cli("dnc", "export", "-o", "-", "--db", db)
+    assert next(csv.DictReader(io.StringIO(piped.out)))["phone"] == "+16175550100"  # plain, for a program
+    saved = tmp_path / "dnc.csv"
+    assert run_cli("dnc", "export", "-o", saved, "--db", db).code == 0
+    for i, source in enumerate((saved, tmp_path / "piped.csv")):
+        if source.name == "piped.csv":
+            source.write_text(piped.out, encoding="utf-8")
+        other = tmp_path / f"other{i}.db"
+        assert run_cli("dnc", "import", source, "--db", other).code == 0
+        with sqlite3.connect(other) as conn:
+            assert conn.execute("SELECT e164, source FROM dnc_entries").fetchall() == [("+16175550100", "'optouts.csv")]
+
+
+@pytest.mark.parametrize("cell", ["617-555-0100-1", "(617)5550100-1", "617.555.0100.1"])
+def test_a_us_number_with_a_digit_after_it_is_no_number_never_one_abroad(
+    tmp_path: Path, run_cli: Run, cell: str
+) -> None:
+    # Its digits, 61755501001, are a valid Australian number (+61 7 5550 1001); but an international
+    # number written without its + begins with its country code as a group of its own (44 7559 364316),
+    # and this one begins with the area code 617.
+    people = write_csv(tmp_path / "people.csv", [["Phone"], [cell], ["44 7559 364316"]])
+    db = tmp_path / "l.db"
+    imported = run_cli("import", people, "--survey", "1", "--instance", "1", "--db", db, "--json")
+    assert (imported.json()["valid"], imported.json()["invalid"]) == (1, 1), imported.out
+    assert [p["row"] for p in imported.json()["problems"]] == [2]
+    listing = run_cli("dnc", "import", people, "--db", db, "--json")
+    assert listing.code == 1
+    assert [(p["row"], p["column"]) for p in listing.json()["problems"]] == [(2, "Phone")]
+    assert listed(db) == {("default", "+447559364316")}
+
+
+@pytest.mark.parametrize("cell", ["6175550100;6175550101", "6175550100#6175550101", "617-555-0100 x6175550101"])
+def test_two_numbers_in_one_cell_are_reported_never_one_dialled_as_the_others_extension(
+    tmp_path: Path, run_cli: Run, cell: str
+) -> None:
+    # A person who opts out with two numbers in one cell opts out with both; an extension is a few
+    # digits dialled after connecting, and no ten-digit valid number is one.
+    people = write_csv(tmp_path / "people.csv", [["Phone"], [cell], ["6175550102 x12"]])
+    db = tmp_path / "l.db"
+    listing = run_cli("dnc", "import", people, "--db", db, "--json")
+    assert listing.code == 1, listing.out + listing.err
+    (problem,) = listing.json()["problems"]
+    assert (problem["row"], problem["column"]) == (2, "Phone")
+    assert "holds two numbers" in problem["reason"]
+    assert listed(db) == {("default", "+16175550102")}
+    imported = run_cli("import", people, "--survey", "1", "--instance", "1", "--db", db, "--json")
+    assert [p["row"] for p in imported.json()["problems"]] == [2]
+    explicit = run_cli("dnc", "add", "tel:+16175550103;postd=6175550104", "--db", db, "--json")  # postd= says so
+    assert explicit.json()["added_numbers"] == ["+16175550103"]

@@ -173,3 +173,17 @@ def test_a_note_already_quoted_by_its_author_comes_back_as_written(tmp_path: Pat
     if fmt == "csv":  # the fix file as a spreadsheet shows it: each note as written, after one added quote
         shown = ["''=already escaped", "''+1 555", "''quoted", "'''", "''", "'=1+1", "plain"]
         assert [r["Note"] for r in _read(fix)] == shown
+
+
+def test_text_that_reads_as_excel_escapes_comes_back_as_written_from_an_xlsx_export(
+    tmp_path: Path, run_cli: Run
+) -> None:
+    # ECMA-376 writes a character XML cannot hold as _xHHHH_, and an underscore that begins such text
+    # as _x005F_. Two that share an underscore (_x005F_x0041_) must each be escaped, or the second is
+    # read back as the character it names ('A').
+    notes = ["_x0041_", "_x005F_x0041_", "_x0041_x0042_", "a__x0041__b", "_x005F_"]
+    assert run_cli("import", _user_csv(tmp_path / "c.csv", notes), *IMPORT).code == 0
+    report = tmp_path / "report.xlsx"
+    assert run_cli("export", "1", "-o", report).code == 0
+    assert run_cli("import", report, *IMPORT).code == 0
+    assert [json.loads(r["cells"])[1] for r in ledger_rows(tmp_path / "batchqueue.db", job_id=2)] == notes

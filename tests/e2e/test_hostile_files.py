@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -462,3 +464,79 @@ def test_report_columns_in_an_input_are_ignored_and_said(tmp_path: Path, run_cli
     assert run_cli("export", "1", "-o", tmp_path / "r.csv").code == 0
     header = (tmp_path / "r.csv").read_text(encoding="utf-8-sig").splitlines()[0].split(",")
     assert len(header) == len(set(header))
+
+
+@pytest.mark.parametrize("encoding", ["utf-32-le", "utf-32-be"])
+def test_a_utf32_file_with_its_bom_is_read_as_utf32(tmp_path: Path, run_cli: Run, encoding: str) -> None:
+    # A UTF-32 LE BOM (FF FE 00 00) begins like UTF-16 LE's (FF FE): read as UTF-16, every header was
+    # a column of NUL-separated letters and every row invalid.
+    bom = codecs.BOM_UTF32_LE if encoding.endswith("le") else codecs.BOM_UTF32_BE
+    path = tmp_path / "wide.csv"
+    path.write_bytes(bom + "Phone,Name\n6175550101,Zoë\n".encode(encoding))
+    result = run_cli("check", path, "--json")
+    assert result.code == 0, result.out + result.err
+    assert (result.json()["valid"], result.json()["mapping"]["metadata"]) == (1, ["Name"])
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le"])  # with a BOM, and recognised without one
+def test_nul_characters_in_utf16_text_are_refused_as_in_utf8(tmp_path: Path, run_cli: Run, encoding: str) -> None:
+    path = tmp_path / "nul16.csv"
+    path.write_bytes("Phone,Name\n6175550101,Ann\n6175550102,a\x00b\n".encode(encoding))
+    result = run_cli("import", path, "--survey", "1", "--instance", "1", "--db", tmp_path / "l.db")
+    assert result.code == 2
+    assert "nul16.csv" in result.err
+    assert "NUL characters" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_a_line_longer_than_16_mib_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    # Seventeen cells of 1 MiB each: every one within the cell limit, the line (a parser holds the
+    # whole record, several times its size) beyond any contact list's.
+    path = tmp_path / "long.csv"
+    with path.open("w", encoding="utf-8") as f:
+        f.write("phone," + ",".join(f"c{i}" for i in range(17)) + "\n6175550101")
+        for _ in range(17):
+            f.write("," + "a" * (1 << 20))
+        f.write("\n6175550102" + ",x" * 17 + "\n")
+    done, peak = _check_in_a_child(path)
+    assert done.returncode == 2, done.stdout
+    assert "long.csv: line 2 is longer than 16 MiB" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert peak < 100, f"peak RSS {peak} MiB"
+
+
+_CAPPED_STDIN = (
+    "import sys; from batchqueue.cli import load_cmds, main; load_cmds.STDIN_LIMIT = 1 << 20; main(sys.argv[1:])"
+)
+
+
+def test_standard_input_past_its_limit_is_refused_and_nothing_is_left_behind(tmp_path: Path) -> None:
+    # `yes 6175550100 | batchqueue check -` never ends: kept whole, it filled the disk (2 GB in 15 s).
+    done = subprocess.run(
+        [sys.executable, "-c", _CAPPED_STDIN, "check", "-"],
+        input=b"phone\n" + b"6175550100\n" * 200_000,  # 2.2 MB, over the 1 MiB limit set for the test
+        capture_output=True,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "standard input goes on past" in done.stderr.decode()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_standard_input_kept_for_reading_is_removed_when_the_command_is_terminated(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "batchqueue", "check", "-"]
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdin is not None
+    proc.stdin.write(b"phone\n" + b"6175550100\n" * 1000)
+    proc.stdin.flush()
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob("batchqueue-stdin-*/standard-input")) and time.monotonic() < deadline:
+        time.sleep(0.05)  # the command is keeping standard input, which has not ended
+    assert list(tmp_path.iterdir()), "standard input was never kept"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)  # as `timeout` or a service manager stops it
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert list(tmp_path.iterdir()) == []

@@ -45,6 +45,12 @@ def test_formats_normalize(text: str, e164: str, ani: str | None, postd: str | N
         ("+999 1234 5678", "unknown country code"),
         ("tel:+16175551234;foo=1", "unknown tel: parameter"),
         ("tel:+16175551234;postd=12a", "only digits"),
+        # Two extensions: one of them was dropped without a word (the digits 7, 9, 534 never dialled).
+        ("617-555-1234,7 x5", r"two extensions \(7 and 5\)"),
+        ("6175551234;9#4", "two extensions"),
+        ("+49 30 1235#534 ext 69", "two extensions"),
+        # Two numbers: the second was dialled as the first's extension (dnc import listed only the first).
+        ("6175551234;6175551235", "two numbers"),
     ],
 )
 def test_invalid_numbers_say_why(text: str, reason: str) -> None:
@@ -57,6 +63,7 @@ def test_caller_id_is_written_as_the_seed_writes_it() -> None:
     assert US.caller_id("+1 212 555 1234") == "2125551234"
     assert US.caller_id("+44 20 7946 0958") == "+442079460958"
     assert PhoneParser("GB").caller_id("020 7946 0958") == "2079460958"
+    assert US.caller_id("2125551234.0") == "2125551234"  # a number column pandas wrote, as the phone column reads it
 
 
 def test_tel_uri() -> None:

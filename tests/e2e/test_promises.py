@@ -46,14 +46,17 @@ def job(tmp_path: Path, run_cli: Run) -> Path:
     return tmp_path / "batchqueue.db"
 
 
-@pytest.mark.parametrize("value", ["=1+1", "+16175550101", "-2", "@SUM(A1)", "\tx", "\rx", "=cmd|' /c calc'!A0"])
+@pytest.mark.parametrize(
+    "value",
+    ["=1+1", "+16175550101", "-2", "@SUM(A1)", "\tx", "\rx", "=cmd|' /c calc'!A0", "＝1+1", "＋1", "－2", "＠SUM(A1)"],
+)
 def test_the_cell_safety_function_neutralises_every_formula_start(value: str) -> None:
     assert safe_cell(value) == "'" + value
     assert safe_row([value, "plain"]) == ["'" + value, "plain"]
 
 
 def test_the_xlsx_report_marks_every_formula_like_cell_as_text(tmp_path: Path, run_cli: Run) -> None:
-    starts = ["=1+1", "+cmd", "-5", "@me"]
+    starts = ["=1+1", "+cmd", "-5", "@me", "＝1+1", "＋cmd", "－5", "＠me"]
     path = write_csv(tmp_path / "f.csv", [["phone", "note"]] + [[f"617555010{i}", s] for i, s in enumerate(starts)])
     assert run_cli("import", path, "--survey", "4242", "--instance", "1").code == 0
     assert run_cli("export", "1", "-o", tmp_path / "r.xlsx").code == 0

@@ -206,7 +206,8 @@ def test_xlsx_report_names_its_autofilter_for_libreoffice(tmp_path: Path, job: P
 
 
 #: Column names a spreadsheet would run, or that begin with a quote already.
-HEADER_TRAPS = ["=SUM(A1)", "+cmd", "-x", "@me", "'=quoted", "'plain", "''"]
+HEADER_TRAPS = ["=SUM(A1)", "+cmd", "-x", "@me", "'=quoted", "'plain", "''", "＝SUM(A1)", "＋cmd", "－y", "＠you"]
+#: The last four: full-width forms, which Excel with an East Asian input method reads as = + - @.
 #: "-x" reads as "x", an extension column's name in dialer exports: its letters are no extension, so
 #: it is kept as metadata, as the refusal of the guess says to.
 NOT_AN_EXTENSION = ("--column", "postd=none")

@@ -316,7 +316,7 @@ def test_cancel_marks_pending_rows_and_remote_needs_confirmation(
     assert run_cli("run", "1", *FAST).json()["sent"] == 0
 
 
-@pytest.mark.parametrize("reached_by", ["the same path", "a symlink", "a hard link"])
+@pytest.mark.parametrize("reached_by", ["the same path", "a symlink", "dot-dot segments"])
 def test_a_second_run_on_the_same_ledger_is_refused(job: Path, reached_by: str) -> None:
     other_name = job
     if reached_by != "the same path":
@@ -325,7 +325,7 @@ def test_a_second_run_on_the_same_ledger_is_refused(job: Path, reached_by: str) 
         if reached_by == "a symlink":
             other_name.symlink_to(job)
         else:
-            os.link(job, other_name)  # another name of the very same file, in another folder
+            other_name = job.parent / "elsewhere" / ".." / job.name
     sb = _sandbox(latency=0.05)
     try:
         # about 15 s: still sending while the second starts, on a loaded machine too
@@ -347,6 +347,56 @@ def test_a_second_run_on_the_same_ledger_is_refused(job: Path, reached_by: str) 
         first.communicate(timeout=30)
     finally:
         sb.stop()
+
+
+def test_a_ledger_given_a_second_name_while_it_is_sent_is_refused_by_that_name_and_keeps_what_was_sent(
+    job: Path, run_cli: Run
+) -> None:
+    """SQLite keeps the write-ahead log beside the name a ledger is opened by: a hard link in another
+    folder had its own, an import by that name went into it unseen by the run, and once the link was
+    opened again its log was written over the run's: every queued row pending again, to be called twice."""
+    other = contacts(job.parent / "other.csv", 5, first=500)
+    sb = _sandbox(latency=0.05)
+    try:
+        first = run_process(job, sandbox_env(sb), "--rate", "4")  # about 8 s
+        wait_until(lambda: len(sb.app.store.dump()) >= 1, first)
+        (job.parent / "elsewhere").mkdir()
+        alias = job.parent / "elsewhere" / "alias.db"
+        os.link(job, alias)  # another name of the very same file
+        for name in (alias, job):
+            refused = run_cli("import", other, "--survey", "4242", "--instance", "1", "--db", name)
+            assert refused.code == 2, refused.out
+            assert "has 2 names (hard links)" in refused.err
+            assert run_cli("status", "1", "--db", name).code == 2
+        alias.unlink()
+        first.communicate(timeout=60)
+        assert first.returncode == 0
+        calls = sb.app.store.dump()
+    finally:
+        sb.stop()
+    assert not (job.parent / "elsewhere" / "alias.db-wal").exists()
+    assert len(calls) == 30
+    assert {r["state"] for r in ledger_rows(job)} == {"queued"}
+    assert run_cli("status", "--db", job, "--json").json()["jobs"][0]["counts"]["queued"] == 30
+
+
+def test_a_ledger_file_bind_mounted_under_another_name_is_refused_by_either_name(job: Path, run_cli: Run) -> None:
+    """A bind mount of the file itself (``docker -v /srv/l.db:/app/l.db``) is a second name the link
+    count does not show; a mount of its folder is not (the log beside either name is one file)."""
+    (job.parent / "elsewhere").mkdir()
+    alias = job.parent / "elsewhere" / "alias.db"
+    alias.touch()
+    mounted = subprocess.run(["mount", "--bind", str(job), str(alias)], capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"no bind mount here: {mounted.stderr.decode(errors='replace').strip()}")
+    try:
+        for name, said in ((alias, "is a bind mount of a file"), (job, f"is also reached as {alias}")):
+            refused = run_cli("status", "1", "--db", name)
+            assert refused.code == 2, refused.out
+            assert said in refused.err
+    finally:
+        subprocess.run(["umount", str(alias)], check=True)
+    assert run_cli("status", "1", "--db", job).code == 0
 
 
 def test_two_jobs_of_one_ledger_are_sent_at_the_same_time(job: Path, run_cli: Run) -> None:

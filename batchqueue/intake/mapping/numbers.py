@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchqueue.intake.mapping.phones import Phone, PhoneError, PhoneParser
+from batchqueue.intake.mapping.phones import Phone, PhoneError, PhoneParser, without_number_cell_decimals
 from batchqueue.intake.mapping.regions import UNKNOWN_COUNTRY, region_of
 from batchqueue.intake.mapping.resolve import ResolvedMapping
 
@@ -153,6 +153,7 @@ def read_cell(
         digits = plain(raw)  # the common cell, without the parser's ~35 µs
         if digits is not None:
             return Phone("+1" + digits, parser.region), False
+    raw = without_number_cell_decimals(raw)  # 6175550136.0 is 6175550136, never +61 7 5550 1360
     try:
         return parser.parse(raw), False
     except PhoneError:

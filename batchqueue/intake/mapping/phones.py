@@ -50,6 +50,14 @@ _LETTERS = re.compile(r"[^\W\d_]")
 #: A number Excel wrote in scientific notation (3,46305E+10): its last digits may be gone.
 _SCIENTIFIC = re.compile(r"\s*\+?(\d+)(?:[.,](\d+))?[eE]\+?(\d{1,2})\s*")
 _DIGITS_ONLY = re.compile(r"[\d\s.()\-]+")
+#: An extension this long may be a second number (see PhoneParser._refuse_a_second_number).
+_SECOND_NUMBER_DIGITS = 10
+#: A number cell written as a decimal (``6175550136.0``: pandas and some exports write a number column
+#: with missing values so): the digits are the number, the ``.0`` no digit of it.
+_NUMBER_CELL = re.compile(r"\s*(\+?\d{7,15})\.0+\s*")
+#: Digits with a decimal part that is not ``.0`` (``6175550136.5``): no phone number, so never read
+#: as an international one (its fraction would become the number's last digits).
+_DECIMAL = re.compile(r"\s*\d+[.,]\d{1,3}\s*")
 
 _PARSE_ERRORS = {
     NumberParseException.INVALID_COUNTRY_CODE: "has an unknown country code",
@@ -121,6 +129,8 @@ class PhoneParser:
             if m is not None:
                 a, b, c, ext = m.groups()
                 if self._fast.match(a + b + c) and (postd is None or _DTMF.fullmatch(postd)):
+                    if ext is not None and len(ext) >= _SECOND_NUMBER_DIGITS:
+                        self._refuse_a_second_number(ext)
                     return Phone("+1" + a + b + c, self.region, ani, postd or ext)
             elif _SHORT_PLAIN.fullmatch(text) and _short_digit_count(text):
                 # What phonenumbers says of these, without its ~35 µs (a test compares the two).
@@ -155,7 +165,8 @@ class PhoneParser:
         if not value:
             raise PhoneError("is empty")
         ani = postd = None
-        if (value[:4].lower() == "tel:" and "=" in value) or value[:5].lower() == "tel:+":
+        from_tel = (value[:4].lower() == "tel:" and "=" in value) or value[:5].lower() == "tel:+"
+        if from_tel:
             value, params = _split_tel(value[4:])
             ani, postd = params.get("ani"), params.get("postd")
         else:
@@ -171,11 +182,29 @@ class PhoneParser:
                 )
         number = self._to_number(value)
         if number.extension:
-            postd = postd or number.extension
+            if postd is not None and postd != number.extension:  # 617-555-0100,7 x5: which one is dialled?
+                raise PhoneError(f"has two extensions ({number.extension} and {postd}): keep the one to dial")
+            postd = number.extension
+        if postd is not None and not from_tel and len(postd) >= _SECOND_NUMBER_DIGITS:
+            self._refuse_a_second_number(postd, phonenumbers.region_code_for_number(number))
         if postd is not None and not _DTMF.fullmatch(postd):
             raise PhoneError(f"has postd {postd!r}: only digits, * and # can be dialled after connect")
         e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
         return Phone(e164, phonenumbers.region_code_for_number(number), ani, postd)
+
+    def _refuse_a_second_number(self, extension: str, region: str | None = None) -> None:
+        """PhoneError when what a cell has after its number (``6175550100;6175550101``) is a phone
+        number itself: two numbers in one cell, the second never to be dialled as an extension (nor
+        left off a do-not-call list). A ``tel:`` URI's ``postd=`` is what it says, and is not asked."""
+        try:
+            valid = phonenumbers.is_valid_number(phonenumbers.parse(extension, region or self.region))
+        except NumberParseException:
+            return
+        if valid:
+            raise PhoneError(
+                f"holds two numbers? what follows the first ({extension}) is a phone number itself, not an "
+                "extension: put each number in a cell of its own (--phone-column A,B reads several columns)"
+            )
 
     def _to_number(self, value: str) -> phonenumbers.PhoneNumber:
         try:
@@ -199,7 +228,7 @@ class PhoneParser:
         warns on that row.
         """
         value = text.strip()
-        if not _DIGITS_ONLY.fullmatch(value):
+        if not _DIGITS_ONLY.fullmatch(value) or _DECIMAL.fullmatch(value):
             return None
         digits = "".join(filter(str.isdigit, value))
         if digits.startswith("00"):
@@ -210,7 +239,7 @@ class PhoneParser:
             number = phonenumbers.parse("+" + digits, None)
         except NumberParseException:
             return None
-        if not phonenumbers.is_valid_number(number):
+        if not phonenumbers.is_valid_number(number) or not _leads_with_country_code(value, number.country_code):
             return None
         return Phone(
             phonenumbers.format_number(number, PhoneNumberFormat.E164), phonenumbers.region_code_for_number(number)
@@ -218,7 +247,7 @@ class PhoneParser:
 
     def _caller_id(self, text: str) -> str:
         """A caller id as the API's own example writes it: national digits in-region, else +E.164."""
-        value = text.strip()
+        value = without_number_cell_decimals(text.strip())  # 6175550100.0, as the phone column reads it
         if value[:4].lower() == "tel:":
             value = value[4:]
         number = self._to_number(value)
@@ -236,6 +265,26 @@ class PhoneParser:
         if not _DTMF.fullmatch(value):
             raise PhoneError(f"{value!r} is not DTMF (only digits, * and #)")
         return value
+
+
+def _leads_with_country_code(value: str, country_code: int | None) -> bool:
+    """Whether digits written in groups begin with the country code as a group of its own, as an
+    international number is written (``44 7559 364316``, ``0044 20 7946 0958``, ``00 52 55 …``);
+    digits in one run always may. ``617-555-0100-1`` is a US number with something after it, not
+    +61 7 5550 1001: its first group is no country code."""
+    groups = re.findall(r"\d+", value)
+    if groups and groups[0] == "00":
+        groups = groups[1:]
+    elif groups and groups[0].startswith("00"):
+        groups[0] = groups[0][2:]
+    return len(groups) <= 1 or groups[0] == str(country_code)
+
+
+def without_number_cell_decimals(text: str) -> str:
+    """``6175550136.0`` → ``6175550136``: a number cell's ``.0`` is no digit of the number (a workbook's
+    number cells are read so too); any other text as it is."""
+    cell = _NUMBER_CELL.fullmatch(text)
+    return text if cell is None else cell.group(1)
 
 
 def _short_digit_count(text: str) -> bool:

@@ -62,6 +62,12 @@ def open_table(
     except BaseException:
         opened.close()
         raise
+    read, names = source.info.sheet, source.info.sheets
+    if not sheet and read and names and read != names[0]:  # the sheets before it are hidden
+        hidden = ", ".join(repr(n) for n in names[: names.index(read)])
+        source.warnings.append(
+            f"hidden sheet(s) {hidden} not read: the first visible sheet is {read!r} (--sheet NAME reads a hidden one)"
+        )
     table: Table = Framed(source, header_row=header_row, nulls=frozenset(nulls))
     if exported_by_batchqueue(table.headers):
         return FromAnExport(table)

@@ -199,8 +199,9 @@ def _wide_string(body: bytes, pos: int) -> tuple[str, int]:
     return body[pos + 4 : end].decode("utf-16-le", "replace"), end
 
 
-def xlsb_sheets(zf: zipfile.ZipFile) -> list[tuple[str, str]]:
-    """(sheet name, part) of each sheet, in workbook order (BrtBundleSh records and their rels)."""
+def xlsb_sheets(zf: zipfile.ZipFile, hidden: set[str] | None = None) -> list[tuple[str, str]]:
+    """(sheet name, part) of each sheet, in workbook order (BrtBundleSh records and their rels);
+    the names of the hidden ones (hsState not 0: hidden, very hidden) are added to ``hidden``."""
     book = "xl/workbook.bin"
     if book not in zf.NameToInfo:
         raise XlsxPartError("no workbook part in the package")
@@ -212,6 +213,8 @@ def xlsb_sheets(zf: zipfile.ZipFile) -> list[tuple[str, str]]:
             name, _ = _wide_string(body, pos)
             if rel in rels:
                 sheets.append((name, rels[rel]))
+                if hidden is not None and struct.unpack_from("<I", body, 0)[0] != 0:
+                    hidden.add(name)
     return sheets
 
 

@@ -19,7 +19,10 @@ from batchqueue.intake.sheets.table import SourceInfo
 DELIMITERS = (",", ";", "\t", "|")
 _CHUNK = 1 << 20
 _SNIFF_RECORDS = 50
-csv.field_size_limit(1 << 24)
+#: The longest cell, and the longest line (bytes between line breaks), a file may have: no contact
+#: list has a 16 MiB line, and a parser holds a whole record (several times its size) in memory.
+MAX_LINE = 1 << 24
+csv.field_size_limit(MAX_LINE)
 
 
 class _HashingReader(io.RawIOBase):
@@ -72,6 +75,8 @@ def scan(source: IO[bytes], first: bytes, name: str, *, hashed: bool = True) -> 
     the bytes as it parses them."""
     if first.startswith(codecs.BOM_UTF8):
         encoding, note = "utf-8-sig", "UTF-8 with BOM"
+    elif first.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: FF FE 00 00
+        encoding, note = "utf-32", "UTF-32 with BOM"
     elif first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding, note = "utf-16", "UTF-16 with BOM"
     elif b"\x00" in first:
@@ -83,11 +88,15 @@ def scan(source: IO[bytes], first: bytes, name: str, *, hashed: bool = True) -> 
         encoding, note = "utf-8", None
     digest = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")() if encoding == "utf-8" else None
+    # UTF-16 and UTF-32 text is decoded here too: the NUL check above saw only their code units.
+    wide = codecs.getincrementaldecoder(encoding)() if encoding.startswith("utf-16") or encoding == "utf-32" else None
     cp1252_ok = True
     size = 0
+    line = 0  # bytes since the last line break
     marks = {b'"': False}
     source.seek(0)
     while chunk := source.read(_CHUNK):
+        line = _line_after(chunk, line, source, size, name)
         size += len(chunk)
         if hashed:
             digest.update(chunk)
@@ -100,6 +109,8 @@ def scan(source: IO[bytes], first: bytes, name: str, *, hashed: bool = True) -> 
             except UnicodeDecodeError:
                 decoder = None
                 encoding = "fallback"
+        if wide is not None:
+            _wide_text(wide, chunk, name, note or encoding)
         if encoding == "fallback" and cp1252_ok:
             try:
                 chunk.decode("cp1252")
@@ -111,12 +122,46 @@ def scan(source: IO[bytes], first: bytes, name: str, *, hashed: bool = True) -> 
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             encoding = "fallback"
+    if wide is not None:
+        _wide_text(wide, b"", name, note or encoding, final=True)
     if encoding == "fallback":
         # Not valid UTF-8: Excel on Windows writes Windows-1252; bytes it leaves undefined mean Latin-1.
         encoding = "cp1252" if cp1252_ok else "latin-1"
         note = f"not valid UTF-8; read as {'Windows-1252' if cp1252_ok else 'Latin-1'}"
     sha256 = digest.hexdigest() if hashed else ""
     return encoding, note, sha256, size, b"".join(mark for mark, seen in marks.items() if seen)
+
+
+def _line_after(chunk: bytes, line: int, source: IO[bytes], offset: int, name: str) -> int:
+    """The bytes since the last line break once ``chunk`` (at ``offset``) is read, ``line`` before
+    it; InputFileError when a line grows past :data:`MAX_LINE` (two searches a megabyte: no cost)."""
+    last = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
+    if last < 0:
+        line += len(chunk)
+    else:
+        first = min(at for at in (chunk.find(b"\n"), chunk.find(b"\r")) if at >= 0)
+        if line + first <= MAX_LINE:  # a chunk is far shorter than a line may be: only its ends count
+            return len(chunk) - last - 1
+        line += first
+    if line > MAX_LINE:
+        source.seek(0)
+        number = source.read(offset + len(chunk) - line).count(b"\n") + 1
+        raise InputFileError(
+            name,
+            f"line {number} is longer than {MAX_LINE >> 20} MiB: no contact list has such a line (is it a CSV "
+            "file? a cell holding a whole document?); save the sheet again as CSV, or remove that line",
+        )
+    return line
+
+
+def _wide_text(decoder: codecs.IncrementalDecoder, chunk: bytes, name: str, what: str, *, final: bool = False) -> None:
+    """Decode a chunk of UTF-16/32 text: InputFileError when it is not that, or holds NUL characters."""
+    try:
+        text = decoder.decode(chunk, final=final)
+    except UnicodeDecodeError as exc:
+        raise InputFileError(name, f"is not valid text in its encoding ({what}): {exc.reason}") from None
+    if "\x00" in text:
+        raise InputFileError(name, f"contains binary data (NUL characters, read as {what}); not a CSV file")
 
 
 def sniff_delimiter(sample: str, prefer_tab: bool) -> str:

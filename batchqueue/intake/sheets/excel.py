@@ -26,7 +26,7 @@ import hashlib
 import os
 import struct
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -67,13 +67,15 @@ def sha256_of(f: IO[bytes]) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def pick_sheet(names: list[str], wanted: str | None, path: str) -> str:
-    """``wanted`` is a sheet name, or a 1-based position (``2`` = the second sheet); default the first."""
+def pick_sheet(names: list[str], wanted: str | None, path: str, hidden: Collection[str] = ()) -> str:
+    """``wanted`` is a sheet name, or a 1-based position (``2`` = the second sheet); default the first
+    sheet that is not ``hidden`` (the one a spreadsheet program opens on; the first of all when every
+    sheet is hidden): a hidden sheet is read only when named."""
     listed = ", ".join(repr(n) for n in names)
     if not names:
         raise InputFileError(path, "the workbook has no sheets")
     if wanted is None or wanted == "":
-        return names[0]
+        return next((n for n in names if n not in hidden), names[0])
     if wanted in names:
         return wanted
     folded = {n.casefold(): n for n in names}
@@ -107,7 +109,8 @@ def _calamine_rows(name: str, f: IO[bytes], sheet: str | None) -> tuple[str, lis
         with _quiet_stderr():
             workbook = calamine.CalamineWorkbook.from_filelike(f)
             names = list(workbook.sheet_names)
-            chosen = pick_sheet(names, sheet, name)
+            hidden = {m.name for m in workbook.sheets_metadata if m.visible != calamine.SheetVisibleEnum.Visible}
+            chosen = pick_sheet(names, sheet, name, hidden)
             # skip_empty_area=False keeps the rows above the data, so numbers match Excel's.
             data = workbook.get_sheet_by_name(chosen).to_python(skip_empty_area=False)
     except calamine.PasswordError:
@@ -139,16 +142,17 @@ def _beyond(name: str, where: str, exc: BeyondTheSheet) -> InputFileError:
 
 def _xlsx_rows(
     name: str, f: IO[bytes], sheet: str | None, *, force: bool = False, header_only: bool = False
-) -> tuple[str, list[str], Iterator[NumberedRow], int] | None:
-    """Rows of an xlsx sheet too large for calamine, streamed; None when calamine can take it
-    (``force``: streamed anyway). ``header_only``: streamed without counting the sheet first, for a
-    caller that reads only its first rows (an import whose helper process reads the rest)."""
+) -> tuple[str, list[str], Iterator[NumberedRow], int] | str:
+    """Rows of an xlsx sheet too large for calamine, streamed; the name of the sheet (the one
+    counted) when calamine can take it (``force``: streamed anyway). ``header_only``: streamed
+    without counting the sheet first, for a caller that reads only its first rows (an import whose
+    helper process reads the rest)."""
     census: Census | None = None
     try:
         zf = zipfile.ZipFile(f)
         book = read_workbook(zf)
         names = [n for n, _ in book.sheets]
-        chosen = pick_sheet(names, sheet, name)
+        chosen = pick_sheet(names, sheet, name, book.hidden)
         member = dict(book.sheets)[chosen]
         if not header_only:
             census, shared_cells = count_xlsx_sheet(zf, member, stop_after=CALAMINE_MAX_CELLS)
@@ -178,7 +182,7 @@ def _xlsx_rows(
             needs = census.area * CELL_BYTES + text * TEXT_FACTOR
             if needs <= CALAMINE_SHARE * DEFAULTS.workbook_memory_mb * 1024 * 1024:
                 f.seek(0)
-                return None
+                return chosen
     try:
         styles = date_styles(zf)
         strings = SharedStrings.load(zf)
@@ -223,10 +227,12 @@ def workbook_format(source: IO[bytes]) -> Format:
         source.seek(0)
 
 
-def check_before_loading(kind: Format, name: str, source: IO[bytes], sheet: str | None) -> None:
+def check_before_loading(kind: Format, name: str, source: IO[bytes], sheet: str | None) -> str | None:
     """Refuse an xls, xlsb or ods that no contact list needs, or that calamine could not hold,
-    before calamine builds it (an xlsx is checked by :func:`_xlsx_rows`, which may stream it)."""
+    before calamine builds it (an xlsx is checked by :func:`_xlsx_rows`, which may stream it).
+    Returns the xlsb sheet counted (None: every sheet of an xls or ods was)."""
     where = "the workbook"
+    chosen = None
     try:
         if kind == "xls":
             census = count_xls(source)
@@ -235,8 +241,9 @@ def check_before_loading(kind: Format, name: str, source: IO[bytes], sheet: str 
                 if kind == "ods":
                     census = count_ods(zf)
                 else:
-                    sheets = xlsb_sheets(zf)
-                    chosen = pick_sheet([n for n, _ in sheets], sheet, name)
+                    hidden: set[str] = set()
+                    sheets = xlsb_sheets(zf, hidden)
+                    chosen = pick_sheet([n for n, _ in sheets], sheet, name, hidden)
                     where = f"sheet {chosen!r}"
                     census = count_xlsb_sheet(zf, dict(sheets)[chosen])
     except BeyondTheSheet as exc:
@@ -248,6 +255,7 @@ def check_before_loading(kind: Format, name: str, source: IO[bytes], sheet: str 
     finally:
         source.seek(0)
     judge(census, name, where)
+    return chosen
 
 
 class ExcelSource:
@@ -269,15 +277,13 @@ class ExcelSource:
         if kind != "xls":
             check_zip(source, name)
         xlsx = kind == "xlsx"
-        if xlsx:
-            found = _xlsx_rows(name, source, sheet, header_only=header_only)
-        else:
-            check_before_loading(kind, name, source, sheet)
-            found = None
+        # calamine reads the sheet the census counted, whatever it would pick by itself.
+        found = _xlsx_rows(name, source, sheet, header_only=header_only) if xlsx else None
+        counted = found if isinstance(found, str) else None if xlsx else check_before_loading(kind, name, source, sheet)
         source.seek(0)
-        if found is None:
+        if found is None or isinstance(found, str):
             try:
-                found = _calamine_rows(name, source, sheet)
+                found = _calamine_rows(name, source, counted or sheet)
             except InputFileError:
                 raise
             except (OverflowError, ValueError) as exc:
@@ -286,7 +292,7 @@ class ExcelSource:
                 # calamine cannot convert some cell (a duration of 10^20 days): stream the sheet instead.
                 source.seek(0)
                 found = _xlsx_rows(name, source, sheet, force=True)
-                assert found is not None
+                assert not isinstance(found, str)
         chosen, names, rows, total = found
         info = SourceInfo(path=name, kind="excel", sha256=sha256, size=size, sheet=chosen, sheets=names)
         return cls(info, rows, total, source)

@@ -122,16 +122,18 @@ def workbook_member(zf: zipfile.ZipFile) -> str:
 
 @dataclass(frozen=True)
 class Workbook:
-    """Sheet names with their parts, in workbook order, and the date system."""
+    """Sheet names with their parts, in workbook order, the date system, and the hidden sheets."""
 
     sheets: list[tuple[str, str]]
     date1904: bool
+    hidden: frozenset[str] = frozenset()
 
 
 def read_workbook(zf: zipfile.ZipFile) -> Workbook:
     member = workbook_member(zf)
     rels = relationships(zf, member)
     sheets: list[tuple[str, str]] = []
+    hidden: set[str] = set()
     flags = {"date1904": False}
 
     def start(tag: str, attrs: dict[str, str]) -> None:
@@ -140,11 +142,13 @@ def read_workbook(zf: zipfile.ZipFile) -> Workbook:
             target = rels.get(rid or "")
             if target and "name" in attrs:
                 sheets.append((attrs["name"], target))
+                if attrs.get("state", "visible") != "visible":  # hidden, veryHidden
+                    hidden.add(attrs["name"])
         elif tag == "workbookPr":
             flags["date1904"] = attrs.get("date1904", "0").lower() in ("1", "true")
 
     parse_member(zf, member, start)
-    return Workbook(sheets, flags["date1904"])
+    return Workbook(sheets, flags["date1904"], frozenset(hidden))
 
 
 def classify_format(code: str) -> str | None:
