@@ -106,7 +106,11 @@ class CapRules:
         """The caps that hold for a row: the job's, and those of every state its contact may be in."""
         if not self.states:
             return list(self.job)
-        return list(self.job) + [self.states[s] for s in sorted(self.states_of(row)) if s in self.states]
+        return self.for_states(self.states_of(row))
+
+    def for_states(self, states: Iterable[str]) -> list[Cap]:
+        """The job's caps, and those of ``states`` that have one."""
+        return list(self.job) + [self.states[s] for s in sorted(states) if s in self.states]
 
     def longest(self) -> int:
         """The longest period of any cap (a logged claim older than that counts toward none)."""
@@ -162,8 +166,8 @@ class CapDecision:
     suppressed: dict[int, str] = field(default_factory=dict)  # row id → reasons JSON
     held: dict[int, tuple[float, str]] = field(default_factory=dict)  # row id → (until, reason)
     attempts: dict[int, int] = field(default_factory=dict)  # row id → the attempts it is sent with
-    #: row id → the capped states of its number's logged claims whose caps it was decided under
-    #: (beside its own): its log entry keeps them, for later claims of the number.
+    #: row id → the states it was decided under: its own, and the capped states of its number's
+    #: logged claims whose caps held for it; its log entry keeps them, for later claims of the number.
     states: dict[int, frozenset[str]] = field(default_factory=dict)
 
 
@@ -175,14 +179,16 @@ def apply_caps(
     (:meth:`CapRules.for_row`) and those of every state of ``caps`` that a logged claim of its number
     within that state's period was decided under, whichever job made it."""
     decided = CapDecision()
-    held_by = {r.row_id: caps.for_row(r) for rows in rows_of.values() for r in rows}
-    # With state caps, any number may be capped by the states of its logged claims.
-    capped = (
-        rows_of if caps.states else {e: rows for e, rows in rows_of.items() if any(held_by[r.row_id] for r in rows)}
-    )
+    own_states = {r.row_id: caps.states_of(r) for rows in rows_of.values() for r in rows}
+    held_by = {row_id: caps.for_states(states) for row_id, states in own_states.items()}
+    since = stamp - caps.longest()
+    capped = {e: rows for e, rows in rows_of.items() if any(held_by[r.row_id] for r in rows)}
+    if caps.states and len(capped) < len(rows_of):  # the others may be capped by their logged claims' states
+        named = _with_states(conn, sorted(set(rows_of) - set(capped)), sorted(caps.states), since)
+        capped = {e: rows for e, rows in rows_of.items() if e in capped or e in named}
     if not capped:
         return decided
-    logged = _logged(conn, sorted(capped), stamp - caps.longest())
+    logged = _logged(conn, sorted(capped), since)
     for e164, rows in capped.items():
         earlier = logged.get(e164, [])
         for row in rows:
@@ -190,8 +196,7 @@ def apply_caps(
             wanted = row.max_attempts or 1
             mine = held_by[row.row_id]
             known = _states_logged(caps, earlier, {c.state for c in mine}, first, last)
-            if known:
-                decided.states[row.row_id] = frozenset(known)
+            decided.states[row.row_id] = under = frozenset(own_states[row.row_id].union(known))
             left: list[tuple[Cap, int, list[_Logged]]] = []
             for cap in [*mine, *(caps.states[s] for s in known)]:
                 counted = [e for e in earlier if e.within(cap, first, last)]
@@ -208,8 +213,7 @@ def apply_caps(
             give = min([wanted, *(n for _, n, _ in left)])
             if give < wanted:
                 decided.attempts[row.row_id] = give
-            decided_under = caps.states_of(row) | set(known)
-            earlier = [*earlier, _Logged(first, last, give, 0, row.row_number, frozenset(decided_under))]
+            earlier = [*earlier, _Logged(first, last, give, 0, row.row_number, under)]
     return decided
 
 
@@ -220,6 +224,26 @@ def _states_logged(
     under within that state's period of the row's calls (from ``first`` to ``last``)."""
     named = {s for e in earlier for s in e.states if s in caps.states and s not in own}
     return sorted(s for s in named if any(s in e.states and e.within(caps.states[s], first, last) for e in earlier))
+
+
+def _with_states(conn: Connection, numbers: Sequence[str], states: Sequence[str], since: float) -> set[str]:
+    """Those of ``numbers`` that a logged claim which may name one of ``states`` may have called since
+    ``since``: a filter that may let through too many (``%FL%``), never too few; :func:`apply_caps`
+    reads their entries and checks each state itself."""
+    found: set[str] = set()
+    mark = placeholder(conn)
+    named = " OR ".join([f"states LIKE {mark}"] * len(states))
+    for start in range(0, len(numbers), 500):
+        batch = numbers[start : start + 500]
+        found.update(
+            e164
+            for (e164,) in conn.exec_driver_sql(
+                f"SELECT DISTINCT e164 FROM contact_log WHERE e164 IN {in_list(conn, len(batch))} "
+                f"AND COALESCE(last_call_at, contacted_at) >= {mark} AND ({named})",
+                (*batch, since, *(f"%{s}%" for s in states)),
+            )
+        )
+    return found
 
 
 def _logged(conn: Connection, numbers: Sequence[str], since: float) -> dict[str, list[_Logged]]:
@@ -305,7 +329,8 @@ def claim_states(caps: CapRules, row: Claimed, decided: CapDecision, placed: str
     """The states a row's claim is logged with (``contact_log.states``), for later claims of its number
     in any job: its own (:meth:`CapRules.states_of`), its calling window's (``placed``: ``rows.sent_states``)
     and those of earlier claims whose caps it was decided under."""
-    return states_text([*caps.states_of(row), *decided.states.get(row.row_id, ()), *_states(placed)])
+    under = decided.states.get(row.row_id)
+    return states_text([*(caps.states_of(row) if under is None else under), *_states(placed)])
 
 
 def hold_rows(conn: Connection, held: dict[int, tuple[float, str]]) -> None:
