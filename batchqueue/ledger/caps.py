@@ -10,8 +10,11 @@ error on the side of counting too many). Two kinds:
 - the job's own caps (``--max-contacts 3/7d``, several when a run added one): a number whose cap is
   used up is ``suppressed`` (the user's rule: this job leaves it);
 - a state's cap (``max_calls`` of the state rules the job was imported with: Florida, 3 calls in
-  24 hours), for a contact who may be in that state (its facts, or an area code of the state): a
-  number whose cap is used up is held (``not_before``) until the calls it counted are a period old.
+  24 hours), for a contact who may be in that state (its facts, or an area code of the state), or
+  whose number a logged claim of any job, within the cap's period, was decided under that state
+  (each entry keeps its ``states``: a Florida ZIP of one job's row caps the same number in a job
+  whose row has no ZIP): a number whose cap is used up is held (``not_before``) until the calls it
+  counted are a period old.
 
 Whatever cap leaves fewer calls than the request's attempts sends it with what is left
 (``max_attempts`` cut). The caps are applied in the claim, after the number's mark is taken
@@ -103,7 +106,15 @@ class CapRules:
         """The caps that hold for a row: the job's, and those of every state its contact may be in."""
         if not self.states:
             return list(self.job)
-        return list(self.job) + [self.states[s] for s in sorted(self.states_of(row)) if s in self.states]
+        return self.for_states(self.states_of(row))
+
+    def for_states(self, states: Iterable[str]) -> list[Cap]:
+        """The job's caps, and those of ``states`` that have one."""
+        return list(self.job) + [self.states[s] for s in sorted(states) if s in self.states]
+
+    def longest(self) -> int:
+        """The longest period of any cap (a logged claim older than that counts toward none)."""
+        return max([c.seconds for c in self.job] + [c.seconds for c in self.states.values()], default=0)
 
     def states_of(self, row: Claimed) -> set[str]:
         """Every state its facts name (``states``, ``state``), and every capped state of its area code."""
@@ -132,6 +143,20 @@ class _Logged(NamedTuple):
     calls: int
     job_id: int
     row_number: int | None
+    states: frozenset[str] = frozenset()
+
+    def within(self, cap: Cap, first: float, last: float) -> bool:
+        """Whether its calls may fall within ``cap``'s period of calls placed from ``first`` to ``last``."""
+        return self.last >= first - cap.seconds and self.first <= last + cap.seconds
+
+
+def states_text(states: Iterable[str]) -> str | None:
+    """States as a log entry keeps them: "FL NY" (None for none)."""
+    return " ".join(sorted(set(states))) or None
+
+
+def _states(text: str | None) -> frozenset[str]:
+    return frozenset(text.split()) if text else frozenset()
 
 
 @dataclass
@@ -141,28 +166,40 @@ class CapDecision:
     suppressed: dict[int, str] = field(default_factory=dict)  # row id → reasons JSON
     held: dict[int, tuple[float, str]] = field(default_factory=dict)  # row id → (until, reason)
     attempts: dict[int, int] = field(default_factory=dict)  # row id → the attempts it is sent with
+    #: row id → the states it was decided under: its own, and the capped states of its number's
+    #: logged claims whose caps held for it; its log entry keeps them, for later claims of the number.
+    states: dict[int, frozenset[str]] = field(default_factory=dict)
 
 
 def apply_caps(
     conn: Connection, rows_of: dict[str, list[Claimed]], stamp: float, caps: CapRules, phone_column: str
 ) -> CapDecision:
     """Inside a claim, once the numbers' marks are taken: each row's calls against its caps (rows
-    of one number in order, each counting those before it)."""
+    of one number in order, each counting those before it). A row's caps are its own
+    (:meth:`CapRules.for_row`) and those of every state of ``caps`` that a logged claim of its number
+    within that state's period was decided under, whichever job made it."""
     decided = CapDecision()
-    held_by = {r.row_id: caps.for_row(r) for rows in rows_of.values() for r in rows}
+    own_states = {r.row_id: caps.states_of(r) for rows in rows_of.values() for r in rows}
+    held_by = {row_id: caps.for_states(states) for row_id, states in own_states.items()}
+    since = stamp - caps.longest()
     capped = {e: rows for e, rows in rows_of.items() if any(held_by[r.row_id] for r in rows)}
+    if caps.states and len(capped) < len(rows_of):  # the others may be capped by their logged claims' states
+        named = _with_states(conn, sorted(set(rows_of) - set(capped)), sorted(caps.states), since)
+        capped = {e: rows for e, rows in rows_of.items() if e in capped or e in named}
     if not capped:
         return decided
-    longest = max(c.seconds for rows in capped.values() for r in rows for c in held_by[r.row_id])
-    logged = _logged(conn, sorted(capped), stamp - longest)
+    logged = _logged(conn, sorted(capped), since)
     for e164, rows in capped.items():
         earlier = logged.get(e164, [])
         for row in rows:
             first, last = span(row, stamp)
             wanted = row.max_attempts or 1
+            mine = held_by[row.row_id]
+            known = _states_logged(caps, earlier, {c.state for c in mine}, first, last)
+            decided.states[row.row_id] = under = frozenset(own_states[row.row_id].union(known))
             left: list[tuple[Cap, int, list[_Logged]]] = []
-            for cap in held_by[row.row_id]:
-                counted = [e for e in earlier if e.last >= first - cap.seconds and e.first <= last + cap.seconds]
+            for cap in [*mine, *(caps.states[s] for s in known)]:
+                counted = [e for e in earlier if e.within(cap, first, last)]
                 left.append((cap, cap.calls - sum(e.calls for e in counted), counted))
             used_up = [(cap, counted) for cap, n, counted in left if n <= 0]
             if used_up:
@@ -171,13 +208,42 @@ def apply_caps(
                     cap, counted = own[0]
                     decided.suppressed[row.row_id] = limit_reason(phone_column, counted, cap)
                 else:
-                    decided.held[row.row_id] = _hold(used_up, stamp)
+                    decided.held[row.row_id] = _hold(used_up, stamp, known_by={s: _named(earlier, s) for s in known})
                 continue
             give = min([wanted, *(n for _, n, _ in left)])
             if give < wanted:
                 decided.attempts[row.row_id] = give
-            earlier = [*earlier, _Logged(first, last, give, 0, row.row_number)]
+            earlier = [*earlier, _Logged(first, last, give, 0, row.row_number, under)]
     return decided
+
+
+def _states_logged(
+    caps: CapRules, earlier: Sequence[_Logged], own: set[str | None], first: float, last: float
+) -> list[str]:
+    """The capped states, not among the row's ``own``, that a logged claim of its number was decided
+    under within that state's period of the row's calls (from ``first`` to ``last``)."""
+    named = {s for e in earlier for s in e.states if s in caps.states and s not in own}
+    return sorted(s for s in named if any(s in e.states and e.within(caps.states[s], first, last) for e in earlier))
+
+
+def _with_states(conn: Connection, numbers: Sequence[str], states: Sequence[str], since: float) -> set[str]:
+    """Those of ``numbers`` that a logged claim which may name one of ``states`` may have called since
+    ``since``: a filter that may let through too many (``%FL%``), never too few; :func:`apply_caps`
+    reads their entries and checks each state itself."""
+    found: set[str] = set()
+    mark = placeholder(conn)
+    named = " OR ".join([f"states LIKE {mark}"] * len(states))
+    for start in range(0, len(numbers), 500):
+        batch = numbers[start : start + 500]
+        found.update(
+            e164
+            for (e164,) in conn.exec_driver_sql(
+                f"SELECT DISTINCT e164 FROM contact_log WHERE e164 IN {in_list(conn, len(batch))} "
+                f"AND COALESCE(last_call_at, contacted_at) >= {mark} AND ({named})",
+                (*batch, since, *(f"%{s}%" for s in states)),
+            )
+        )
+    return found
 
 
 def _logged(conn: Connection, numbers: Sequence[str], since: float) -> dict[str, list[_Logged]]:
@@ -186,14 +252,23 @@ def _logged(conn: Connection, numbers: Sequence[str], since: float) -> dict[str,
     for start in range(0, len(numbers), 500):
         batch = numbers[start : start + 500]
         rows = conn.exec_driver_sql(
-            "SELECT e164, contacted_at, COALESCE(last_call_at, contacted_at), calls, job_id, row_number "
+            "SELECT e164, contacted_at, COALESCE(last_call_at, contacted_at), calls, job_id, row_number, states "
             f"FROM contact_log WHERE e164 IN {in_list(conn, len(batch))} "
             f"AND COALESCE(last_call_at, contacted_at) >= {placeholder(conn)}",
             (*batch, since),
         ).all()
-        for e164, first, last, calls, job_id, row_number in rows:
-            found.setdefault(e164, []).append(_Logged(float(first), float(last), int(calls), int(job_id), row_number))
+        for e164, first, last, calls, job_id, row_number, states in rows:
+            entry = _Logged(float(first), float(last), int(calls), int(job_id), row_number, _states(states))
+            found.setdefault(e164, []).append(entry)
     return found
+
+
+def _named(earlier: Iterable[_Logged], state: str) -> str:
+    """Which claim made a state's cap hold for a row whose own facts do not name it (its latest)."""
+    last = max((e for e in earlier if state in e.states), key=lambda e: (e.first, e.last))
+    row = last.row_number if last.row_number is not None else "?"
+    by = "this claim" if last.job_id == 0 else f"job {last.job_id}"
+    return f" (this number's state by the claim of {by}, row {row})"
 
 
 def _when(at: float) -> str:
@@ -212,8 +287,11 @@ def _latest(counted: Iterable[_Logged]) -> str:
     return f", the last by job {last.job_id} (row {row})"
 
 
-def _hold(used_up: list[tuple[Cap, list[_Logged]]], stamp: float) -> tuple[float, str]:
-    """Until when a row is held by the state caps it found used up (the latest of them), and why."""
+def _hold(
+    used_up: list[tuple[Cap, list[_Logged]]], stamp: float, known_by: dict[str, str] | None = None
+) -> tuple[float, str]:
+    """Until when a row is held by the state caps it found used up (the latest of them), and why
+    (``known_by``: the states a logged claim of the number named, not the row, and which claim)."""
     until, why = stamp, ""
     for cap, counted in used_up:
         # The earliest moment enough counted calls are a period old to leave room for one more.
@@ -226,8 +304,9 @@ def _hold(used_up: list[tuple[Cap, list[_Logged]]], stamp: float) -> tuple[float
             free_at = entry.last + cap.seconds + 1
         calls = sum(e.calls for e in counted)
         law = f" ({cap.citation})" if cap.citation else ""
+        known = (known_by or {}).get(str(cap.state), "")
         text = (
-            f"{cap.state} allows {cap.calls} calls in {period_text(cap.seconds)}{law}; "
+            f"{cap.state}{known} allows {cap.calls} calls in {period_text(cap.seconds)}{law}; "
             f"{calls} may fall within {period_text(cap.seconds)} of this one{_latest(counted)}"
         )
         if free_at >= until:
@@ -244,6 +323,14 @@ def limit_reason(phone_column: str, counted: Sequence[_Logged], cap: Cap) -> str
         f"last on {_when(last)}"
     )
     return json.dumps([[phone_column, why]], ensure_ascii=False, separators=(",", ":"))
+
+
+def claim_states(caps: CapRules, row: Claimed, decided: CapDecision, placed: str | None = None) -> str | None:
+    """The states a row's claim is logged with (``contact_log.states``), for later claims of its number
+    in any job: its own (:meth:`CapRules.states_of`), its calling window's (``placed``: ``rows.sent_states``)
+    and those of earlier claims whose caps it was decided under."""
+    under = decided.states.get(row.row_id)
+    return states_text([*(caps.states_of(row) if under is None else under), *_states(placed)])
 
 
 def hold_rows(conn: Connection, held: dict[int, tuple[float, str]]) -> None:

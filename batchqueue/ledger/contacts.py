@@ -44,7 +44,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from batchqueue.ledger.batchsql import in_list, multi_values, placeholder
-from batchqueue.ledger.caps import CapRules, apply_caps, hold_rows, span
+from batchqueue.ledger.caps import CapDecision, CapRules, apply_caps, claim_states, hold_rows, span
 from batchqueue.ledger.records import Claimed
 from batchqueue.ledger.reimports import same_file_jobs
 from batchqueue.ledger.schema import jobs
@@ -191,14 +191,23 @@ class Contacted:
 
 
 def mark_contacts(
-    conn: Connection, job_id: int, candidates: list[Claimed], stamp: float, rules: ContactRules, phone_column: str
+    conn: Connection,
+    job_id: int,
+    candidates: list[Claimed],
+    stamp: float,
+    rules: ContactRules,
+    phone_column: str,
+    placed: dict[int, str | None] | None = None,
 ) -> Contacted:
     """Inside a claim's transaction: mark the candidates' numbers as contacted by this job now and
     log the contact, but for numbers a rule refuses (their rows become ``suppressed``): with
     ``rules.period``, a number another job (not this one, nor one of its earlier waves) marked
     within it; with ``rules.relatives``, a number one of those jobs (of the same file) ever claimed.
     Then the caps (:mod:`batchqueue.ledger.caps`): a row is sent with the attempts its caps leave,
-    suppressed when the job's own cap is used up, held when a state's is.
+    suppressed when the job's own cap is used up, held when a state's is. Each sent row's log entry
+    keeps the states it was decided under (:func:`~batchqueue.ledger.caps.claim_states`; ``placed``:
+    the states its calling window was set for, by row id), so that their caps hold for later claims
+    of the number by any job.
 
     The mark is written first: it locks the number's row until the claim commits, so a concurrent
     claim of the same number (another PostgreSQL worker) waits, then sees this one's mark and log.
@@ -234,36 +243,38 @@ def mark_contacts(
         bar({e: _reason(phone_column, j, n, at, None if j in relatives else period) for e, j, n, at in earlier_marks})
     # A claim of a job of the same file that committed while this one waited for the mark.
     bar(_claimed_by(conn, taken, relatives, phone_column))
-    held: dict[int, tuple[float, str]] = {}
-    cut: dict[int, int] = {}
+    decided = CapDecision()
     capped: set[int] = set()
     if rules.caps:
         allowed = {e: [c for c in rows_of[e] if c.row_id not in barred] for e in numbers if e in taken}
         decided = apply_caps(conn, {e: rows for e, rows in allowed.items() if rows}, stamp, rules.caps, phone_column)
         capped = set(decided.suppressed) - set(barred)
         barred |= decided.suppressed
-        held, cut = decided.held, decided.attempts
+    held, cut = decided.held, decided.attempts
     sent = [
         c if c.row_id not in cut else c._replace(max_attempts=cut[c.row_id])
         for c in candidates
         if c.row_id not in barred and c.row_id not in held
     ]
-    _log(conn, job_id, [c for c in sent if c.e164], stamp)
+    where = placed or {}
+    states = {c.row_id: claim_states(rules.caps, c, decided, where.get(c.row_id)) for c in sent if c.e164}
+    _log(conn, job_id, [c for c in sent if c.e164], stamp, states)
     suppress_rows(conn, list(barred.items()), stamp)
     hold_rows(conn, held)
     return Contacted(sent, set(barred), set(held), capped)
 
 
-def _log(conn: Connection, job_id: int, sent: list[Claimed], stamp: float) -> None:
-    """One log entry per row sent: its number, the calls Insight may place for it, and until when."""
+def _log(conn: Connection, job_id: int, sent: list[Claimed], stamp: float, states: dict[int, str | None]) -> None:
+    """One log entry per row sent: its number, the calls Insight may place for it, until when, and
+    the states it was decided under."""
     for start in range(0, len(sent), 500):
         batch = sent[start : start + 500]
         values: list[Any] = []
         for c in batch:
-            values += [c.e164, job_id, c.row_number, stamp, c.max_attempts or 1, span(c, stamp)[1]]
+            values += [c.e164, job_id, c.row_number, stamp, c.max_attempts or 1, span(c, stamp)[1], states[c.row_id]]
         conn.exec_driver_sql(
-            "INSERT INTO contact_log (e164, job_id, row_number, contacted_at, calls, last_call_at) "
-            f"VALUES {multi_values(conn, 6, len(batch))}",
+            "INSERT INTO contact_log (e164, job_id, row_number, contacted_at, calls, last_call_at, states) "
+            f"VALUES {multi_values(conn, 7, len(batch))}",
             tuple(values),
         )
 
@@ -353,9 +364,11 @@ def release_contacts(conn: Connection, row_ids: Iterable[int]) -> int:
 
 def relog_contacts(conn: Connection, row_ids: Iterable[int], stamp: float) -> int:
     """Inside the transaction that makes rows ``queued`` (a reply accepted, a callback proving the
-    call): a row whose claim's history was given back (:func:`release_contacts`: its request looked
-    refused or never sent) gets it again, so a call that did happen still counts for re-contact
-    protection and every cap. Rows that kept their entry are left as they are. Returns entries added."""
+        call): a row whose claim's history was given back (:func:`release_contacts`: its request looked
+        refused or never sent) gets it again, so a call that did happen still counts for re-contact
+        protection and every cap (with the states of its calling window, ``rows.sent_states``: the claim's
+    own entry, with every state it was decided under, is gone). Rows that kept their entry are left as
+    they are. Returns entries added."""
     ids = sorted(set(row_ids))
     if not ids:
         return 0
@@ -369,17 +382,21 @@ def relog_contacts(conn: Connection, row_ids: Iterable[int], stamp: float) -> in
             "AND x.row_number = r.row_number)"
         )
         missing = conn.exec_driver_sql(
-            f"SELECT r.e164, r.job_id, r.row_number, COALESCE(r.max_attempts, 1), r.sent_end_ts {chosen}", tuple(batch)
+            "SELECT r.e164, r.job_id, r.row_number, COALESCE(r.max_attempts, 1), r.sent_end_ts, r.sent_states "
+            + chosen,
+            tuple(batch),
         ).all()
         if not missing:
             continue
         conn.exec_driver_sql(
-            "INSERT INTO contact_log (e164, job_id, contacted_at, row_number, calls) VALUES "
-            + ", ".join([f"({mark}, {mark}, {mark}, {mark}, {mark})"] * len(missing)),
-            tuple(v for e164, job, number, calls, _ in missing for v in (e164, job, stamp, number, calls)),
+            "INSERT INTO contact_log (e164, job_id, contacted_at, row_number, calls, states) VALUES "
+            + ", ".join([f"({mark}, {mark}, {mark}, {mark}, {mark}, {mark})"] * len(missing)),
+            tuple(
+                v for e164, job, number, calls, _, states in missing for v in (e164, job, stamp, number, calls, states)
+            ),
         )
         added += len(missing)
-        for e164, job, number, _, end in sorted(missing):  # one order: two transactions never deadlock
+        for e164, job, number, _, end, _ in sorted(missing):  # one order: two transactions never deadlock
             last = float(end) if end is not None else stamp
             current = conn.exec_driver_sql(
                 f"SELECT contacted_at FROM contact_marks WHERE e164 = {mark}", (e164,)

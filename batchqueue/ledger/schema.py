@@ -217,6 +217,7 @@ contact_log = Table(
         comment="calls Insight may place for this claim (its max_attempts)",
     ),
     Column("last_call_at", Float, comment="the latest moment one of them may be placed"),
+    Column("states", Text, comment="the US states the claim was decided under: FL NY"),
     Index("ix_contact_log_e164_at", "e164", "contacted_at"),
 )
 

@@ -354,7 +354,8 @@ class SendingLedger:
                     held += len(holds)
                 windows = {c.row_id: v for c, v in narrowed}
             if chosen:  # re-contact rules and caps: some rows suppressed or held, some with fewer attempts
-                contacted = mark_contacts(conn, job_id, chosen, stamp, contact_rules, column)
+                placed = {row_id: v.states for row_id, v in windows.items()}  # what sent_states will keep
+                contacted = mark_contacts(conn, job_id, chosen, stamp, contact_rules, column, placed)
                 chosen = contacted.sent
                 held += len(contacted.held)
                 for reason, count in (

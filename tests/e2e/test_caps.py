@@ -143,6 +143,57 @@ def test_a_states_cap_counts_every_jobs_calls_to_the_number(ledger_url: str, tmp
         ledger.close()
 
 
+def test_a_states_cap_holds_for_a_job_that_does_not_know_the_state(
+    tmp_path: Path, run_cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 21 ("caps count calls"): one job knows a New York number's contact lives in Pensacola (its
+    # ZIP), another import of the same number has no ZIP. Florida's cap is per number: the statute
+    # counts every call to it, whichever list placed it, so the second job's row is capped too.
+    db = tmp_path / "l.db"
+    number = _local(NEW_YORK_AREA_CODE, 21)
+    knows = write_csv(tmp_path / "a.csv", [["phone", "zip"], [number, FLORIDA.zip_code]])
+    blind = write_csv(tmp_path / "b.csv", [["phone"], [number]])
+    given = ["--survey", "4242", "--instance", "1", "--db", db, "--max-attempts", "2", "--reattempt-wait", "600",
+             "--start", _two_days_ahead(), "--recontact-after", "0"]  # fmt: skip
+    with Sandbox() as sb:
+        point_at(monkeypatch, sb)
+        for job, path in ((1, knows), (2, blind)):
+            imported = run_cli("import", path, *given, "--new-job")
+            assert imported.code == 0, imported.err
+            sent = run_cli("run", str(job), "--rate", "0", "--db", db)
+            assert sent.code == 0, sent.err
+        calls = [int(c["fields"]["max_attempts"]) for c in sb.app.store.dump()]
+    # Job 1 asked for 2 calls; job 2 gets what Florida's 3 in 24 hours leaves: 1 (not 2: 4 calls).
+    assert calls == [2, FL_CALLS - 2]
+    assert sum(calls) == FL_CALLS
+
+
+def test_a_state_known_to_an_earlier_claim_carries_on_to_later_ones(ledger_url: str, tmp_path: Path) -> None:
+    settings = _settings(ledger_url)
+    number = _local(NEW_YORK_AREA_CODE, 22)
+    knows = write_csv(tmp_path / "a.csv", [["phone", "zip"], [number, FLORIDA.zip_code]])
+    blind = [write_csv(tmp_path / f"{n}.csv", [["phone"], [number]]) for n in "bcd"]
+    first = _import(settings, knows, attempts=1, recontact_after=0)
+    second, third, fourth = (_import(settings, f, attempts=2, recontact_after=0) for f in blind)
+    ledger = open_ledger(ledger_url)
+    try:
+        assert [c.max_attempts for c in ledger.settle(first, [], [], 10).claimed] == [1]
+        assert [c.max_attempts for c in ledger.settle(second, [], [], 10).claimed] == [FL_CALLS - 1]
+        # Florida's 3 calls are used up: the third job's row (no ZIP either) is held, and says why.
+        held = ledger.settle(third, [], [], 10)
+        assert (held.claimed, held.held) == ([], 1)
+        row = ledger_rows_url(ledger_url, third)[0]
+        assert row["hold_reason"] == "state_cap"
+        assert row["hold_detail"].startswith(f"FL (this number's state by the claim of job {second}, row 2)")
+        # Job 1's call is now a day old, job 2's (decided under Florida's cap) 20 hours: job 2's
+        # claim still says the number may be in Florida, and its 2 calls leave the fourth job 1.
+        _backdate_log(ledger_url, 20 * HOUR)
+        _backdate_log(ledger_url, 5 * HOUR, job=first)
+        assert [c.max_attempts for c in ledger.settle(fourth, [], [], 10).claimed] == [FL_CALLS - 2]
+    finally:
+        ledger.close()
+
+
 def test_the_jobs_own_cap_counts_attempts_too(ledger_url: str, tmp_path: Path) -> None:
     settings = _settings(ledger_url)
     # A Massachusetts number (617: no state cap in the statutes' table): only the job's cap counts.
@@ -237,8 +288,8 @@ def test_the_import_says_which_state_caps_will_cut_attempts(tmp_path: Path, run_
     assert off.json()["rules"]["state_caps"] == []
 
 
-def _backdate_log(url: str, seconds: float) -> None:
-    """Every logged call and mark, ``seconds`` further in the past (the clock moved on)."""
+def _backdate_log(url: str, seconds: float, job: int | None = None) -> None:
+    """Every logged call and mark (of ``job``: every job's when None), ``seconds`` further in the past."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
@@ -248,9 +299,9 @@ def _backdate_log(url: str, seconds: float) -> None:
                 conn.execute(
                     text(
                         f"UPDATE {table} SET contacted_at = contacted_at - :s, "  # noqa: S608 (a constant name)
-                        "last_call_at = last_call_at - :s"
+                        "last_call_at = last_call_at - :s" + ("" if job is None else " WHERE job_id = :j")
                     ),
-                    {"s": seconds},
+                    {"s": seconds, "j": job},
                 )
     finally:
         engine.dispose()

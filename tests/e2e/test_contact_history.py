@@ -11,6 +11,7 @@ hand-checked geography (``tests/truth/geography.py``); what Insight queued is th
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -283,3 +284,66 @@ def test_a_call_proven_after_its_request_looked_refused_counts_again(ledger_url:
     assert second.suppressed == 1
     assert second.recontacted is not None
     assert second.recontacted["jobs"] == [{"job_id": called, "rows": 1}]
+
+
+def _two_days_ahead() -> str:
+    """A start two days ahead at 16:00 UTC (08:00-12:00 in every mainland US zone): each request's
+    calling window is set from its contact's places (``rows.sent_states``), whatever the hour now."""
+    day = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=2)
+    return dt.datetime(day.year, day.month, day.day, 16, tzinfo=dt.UTC).isoformat()
+
+
+def _in_pensacola(settings: Settings, tmp_path: Path, number: str) -> int:
+    """A job of one New York number whose ZIP is Pensacola's (Florida's cap holds), 2 attempts."""
+    path = write_csv(tmp_path / "fl.csv", [["phone", "zip"], [number, FLORIDA.zip_code]])
+    spec = MappingSpec(defaults={"max_attempts": "2", "reattempt_wait": "600", "start": _two_days_ahead()})
+    job = import_file(settings, ImportRequest(path, spec, "4242", "1", new_job=True, recontact_after=0)).job_id
+    assert job is not None
+    return job
+
+
+def _attempts_left(settings: Settings, tmp_path: Path, number: str) -> list[int | None]:
+    """The attempts a job of the same number without a ZIP (2 asked) is sent with now."""
+    later = _import(settings, write_csv(tmp_path / "later.csv", [["phone"], [number]]), attempts=2, recontact_after=0)
+    ledger = open_ledger(settings.db_url)
+    try:
+        return [c.max_attempts for c in ledger.settle(later, [], [], 10).claimed]
+    finally:
+        ledger.close()
+
+
+def test_calls_logged_before_the_states_were_kept_get_their_rows_states(ledger_url: str, tmp_path: Path) -> None:
+    number = "(212) 201-0007"
+    with Sandbox() as sb:
+        settings = _settings(ledger_url, sb)
+        first = _in_pensacola(settings, tmp_path, number)
+        run(settings, RunRequest(first, rate=0))
+        assert [int(c["fields"]["max_attempts"]) for c in sb.app.store.dump()] == [2]
+    (row,) = ledger_rows_url(ledger_url, first)
+    assert "FL" in row["sent_states"].split()
+    # The call was logged by a version that kept no states with it (schema 0018): the upgrade gives
+    # the entry its row's, so Florida's cap (3 a day) leaves a job of the number without a ZIP 1 call.
+    _back_to(ledger_url, "0018")
+    assert _attempts_left(settings, tmp_path, number) == [FL_CALLS - 2]
+
+
+def test_a_call_proven_after_its_request_looked_refused_keeps_its_states(ledger_url: str, tmp_path: Path) -> None:
+    from batchqueue.callbacks.call_details import CallDetails
+
+    number = "(212) 201-0008"
+    with Sandbox(SandboxConfig(faults=Faults(p_400=1.0))) as refusing:
+        settings = _settings(ledger_url, refusing)
+        first = _in_pensacola(settings, tmp_path, number)
+        run(settings, RunRequest(first, rate=0))
+        assert refusing.app.store.dump() == []
+    (row,) = ledger_rows_url(ledger_url, first)
+    assert row["state"] == "failed"
+    ledger = open_ledger(ledger_url)
+    try:
+        # A report proves the call was queued after all: logged again, with the states of its window.
+        report = (row["id"], row["token"], CallDetails("completed"))
+        assert ledger.apply_outcomes([report], source="callback") == ["recorded"]
+        assert ledger.counts(first)["queued"] == 1
+    finally:
+        ledger.close()
+    assert _attempts_left(settings, tmp_path, number) == [FL_CALLS - 2]
