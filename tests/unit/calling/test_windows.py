@@ -108,3 +108,15 @@ def test_intervals_intersect(
 ) -> None:
     assert intersect(a, b) == both
     assert intersect(b, a) == both
+
+
+def test_a_contact_callable_around_the_clock_has_one_window_through_midnight() -> None:
+    """With 00:00-24:00 every day, a row claimed at 23:59 local time has a window that goes on past
+    midnight (the days are one span), not one that closes a minute later."""
+    finder = WindowFinder([CallingRules.parse(hours="00:00-24:00", days="all")])
+    now = utc(2026, 3, 11, 3, 59)  # Tue 10 March, 23:59 EDT
+    window = finder.next_window(NEW_YORK, now=now, own_start=None, own_end=None)
+    assert window is not None
+    start, end = window
+    assert start <= now
+    assert end >= utc(2026, 3, 13, 4, 0)  # still open after Thursday's midnight
