@@ -10,7 +10,7 @@ import pytest
 from batchqueue.errors import UsageError
 from batchqueue.intake.importer import import_file
 from batchqueue.intake.mapping.spec import MappingSpec
-from batchqueue.ledger import Ledger, dnc, open_ledger
+from batchqueue.ledger import Ledger, dnc, open_ledger, suppress
 from batchqueue.ledger.records import Listing
 from tests.sandbox_helpers import contacts
 
@@ -66,12 +66,16 @@ def test_lists_larger_than_one_batch_are_counted_whole(ledger: Ledger, monkeypat
     assert ledger.dnc_lists() == []
 
 
-def test_a_jobs_rows_suppressed_by_each_list_are_counted_by_list(ledger: Ledger, tmp_path: Path) -> None:
+def test_a_jobs_rows_suppressed_by_each_list_are_counted_by_list(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``status`` says how many rows each list kept from being called (the first list by name, for a
-    number on two)."""
+    number on two), and the import how many it suppressed, however many batches that took."""
+    monkeypatch.setattr(suppress, "_BATCH", 2)
     ledger.add_to_dnc([("a", "+16172000000"), ("a", "+16172000001"), ("b", "+16172000002")], source="x")
     ledger.add_to_dnc([("b", "+16172000000")], source="y")
     result = import_file(ledger, contacts(tmp_path / "c.csv", 5), MappingSpec(), survey_id="7", instance_id="1")
     assert result.job_id == 1
+    assert result.suppressed == 3
     assert ledger.suppressed_by(1) == {"dnc:a": 2, "dnc:b": 1}
     assert list(ledger.suppressed_by(1)) == ["dnc:a", "dnc:b"]  # most first
