@@ -55,11 +55,12 @@ bench: $(STAMP)
 # pyproject.toml); prints the score per module. Not part of `make test`: a full run takes hours on
 # 2 cores. MODULES="batchqueue.ledger.sending batchqueue.console.auth" runs only those modules'
 # mutants (keeping the results of the others and the test map of an earlier run); without MODULES
-# every module is run from scratch.
+# every module is run from scratch. CHILDREN=1 tests one mutant at a time (a core left for others).
 MODULES ?=
+CHILDREN ?= 2
 mutate: $(STAMP)
 	$(if $(strip $(MODULES)),,rm -rf mutants)
-	$(BIN)/mutmut run --max-children 2 $(foreach m,$(MODULES),'$(m).*') || true
+	$(BIN)/mutmut run --max-children $(CHILDREN) $(foreach m,$(MODULES),'$(m).*') || true
 	$(BIN)/python bench/mutation_score.py $(MODULES)
 
 clean:

@@ -43,6 +43,16 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def fresh_calling_windows() -> None:
+    """Each test computes its own calling windows, none cached by an earlier test in this process
+    (under ``make mutate`` a mutant of the window code would otherwise hide behind intervals the
+    unmutated code cached before the mutant's process was forked)."""
+    from batchqueue.calling import windows
+
+    windows.zone_intervals.cache_clear()
+
+
+@pytest.fixture(autouse=True)
 def forgotten_secrets() -> Iterator[None]:
     """The log scrubber's secrets are a process's own: what one test registered (an API key of
     "wrong", say) must not mask words in a later test's log lines."""

@@ -81,6 +81,8 @@ def test_a_rows_own_start_and_end_narrow_the_window() -> None:
     assert own == (utc(2026, 3, 10, 15, 30), utc(2026, 3, 10, 17, 0))
     # its own end before the next opening: no window at all
     assert finder.next_window(NEW_YORK, now=now, own_start=None, own_end=utc(2026, 3, 10, 12, 59)) is None
+    # its own end just as the window opens: no window either (not one of no length)
+    assert finder.next_window(NEW_YORK, now=now, own_start=None, own_end=utc(2026, 3, 10, 13, 0)) is None
 
 
 def test_run_rules_narrow_the_jobs() -> None:
@@ -108,3 +110,24 @@ def test_intervals_intersect(
 ) -> None:
     assert intersect(a, b) == both
     assert intersect(b, a) == both
+
+
+def test_a_contact_callable_around_the_clock_has_one_window_through_midnight() -> None:
+    """With 00:00-24:00 every day, a row claimed at 23:59 local time has a window that goes on past
+    midnight (the days are one span), not one that closes a minute later."""
+    finder = WindowFinder([CallingRules.parse(hours="00:00-24:00", days="all")])
+    now = utc(2026, 3, 11, 3, 59)  # Tue 10 March, 23:59 EDT
+    window = finder.next_window(NEW_YORK, now=now, own_start=None, own_end=None)
+    assert window is not None
+    start, end = window
+    assert start <= now
+    assert end >= utc(2026, 3, 13, 4, 0)  # still open after Thursday's midnight
+
+
+def test_a_row_whose_own_end_is_now_has_no_window_left() -> None:
+    now = utc(2026, 3, 10, 18, 0)  # Tue 14:00 EDT, inside the day's window
+    assert _finder().next_window(NEW_YORK, now=now, own_start=None, own_end=now) is None
+    assert _finder().next_window(NEW_YORK, now=now, own_start=None, own_end=now + 60) == (
+        utc(2026, 3, 10, 13, 0),
+        now + 60,
+    )
